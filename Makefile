@@ -1,0 +1,74 @@
+# twinscore: `make demo` installs everything and runs the main job; `make test`
+# runs every test (C++ under ctest, Python and notebooks under pytest).
+# Each step is skipped when done: stamps in .venv/.stamps track the inputs, and
+# CMake/ninja rebuild only what changed.
+SHELL := /bin/bash
+.DEFAULT_GOAL := demo
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check -q
+ST := $(VENV)/.stamps
+BUILD := build/cpp
+ASAN := build/asan
+JOBS ?= 2
+
+PKG_SOURCES := $(shell find cpp python -type f \( -name '*.cpp' -o -name '*.h' -o -name '*.py' \)) \
+               CMakeLists.txt pyproject.toml README.md
+
+.PHONY: demo test test-cpp test-python sanitize bench setup clean
+
+setup: $(ST)/package
+
+demo: $(ST)/package
+	$(VENV)/bin/twinscore demo
+
+test: test-cpp sanitize test-python
+
+$(ST)/system:
+	bash scripts/install-system.sh
+	@mkdir -p $(ST) && touch $@
+
+$(PY): | $(ST)/system
+	python3 -m venv $(VENV)
+
+$(ST)/build-deps: | $(PY)
+	$(PIP) install scikit-build-core pybind11 cmake ninja
+	@mkdir -p $(ST) && touch $@
+
+# The package with its test extras, built against the venv (no isolation:
+# the persistent build dir makes a rebuild incremental).
+$(ST)/package: $(ST)/build-deps $(PKG_SOURCES)
+	$(PIP) install --no-build-isolation ".[test]"
+	@touch $@
+
+# C++ library + GoogleTest suite + Google Benchmark programs, one CMake build.
+$(BUILD)/CMakeCache.txt: $(ST)/build-deps
+	$(VENV)/bin/cmake -S . -B $(BUILD) -G Ninja -DTWINSCORE_BUILD_PYTHON=OFF \
+	  -DTWINSCORE_BUILD_TESTS=ON -DTWINSCORE_BUILD_BENCHMARKS=ON
+
+test-cpp: $(BUILD)/CMakeCache.txt
+	$(VENV)/bin/cmake --build $(BUILD) -j $(JOBS)
+	$(VENV)/bin/ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+
+# The same tests under AddressSanitizer and UndefinedBehaviorSanitizer.
+$(ASAN)/CMakeCache.txt: $(ST)/build-deps
+	$(VENV)/bin/cmake -S . -B $(ASAN) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTWINSCORE_SANITIZE=ON \
+	  -DTWINSCORE_BUILD_PYTHON=OFF -DTWINSCORE_BUILD_TESTS=ON -DTWINSCORE_BUILD_BENCHMARKS=OFF
+
+sanitize: $(ASAN)/CMakeCache.txt
+	$(VENV)/bin/cmake --build $(ASAN) -j $(JOBS)
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 $(VENV)/bin/ctest --test-dir $(ASAN) --output-on-failure -j $(JOBS)
+
+test-python: $(ST)/package
+	$(PY) -m pytest -q
+
+$(ST)/bench-deps: $(ST)/package
+	$(PIP) install ".[bench]"
+	@touch $@
+
+bench: $(ST)/bench-deps test-cpp
+	$(PY) benchmarks/run.py
+
+clean:
+	rm -rf build $(VENV)

@@ -1,0 +1,24 @@
+"""twinscore: high-throughput scoring of contact tables for prospect and customer
+relationship management — behavioural scores, statistical twins, segmentation.
+
+The heavy work runs in a C++ core (Eigen, oneTBB, Abseil) with the GIL released;
+this package converts tables, checks input and shapes results.
+"""
+
+from . import _core, datasets
+from ._config import get_num_threads, set_num_threads, threads
+from .table import ColumnSpec, ContactTable, Encoded, Schema
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ContactTable",
+    "Schema",
+    "ColumnSpec",
+    "Encoded",
+    "datasets",
+    "set_num_threads",
+    "get_num_threads",
+    "threads",
+    "__version__",
+]

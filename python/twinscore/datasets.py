@@ -1,0 +1,312 @@
+"""Generated PRM / CRM data with planted structure, and the CDNOW purchase logs.
+
+:func:`make_prm` draws a market of contacts from a few latent *personas*. A
+persona fixes the odds of sex, age band and region, a taste over product
+categories (skewed, Zipf-like popularity), an activity level and a *quality*.
+Clients are drawn with more weight on high-quality personas (they are the ones
+who converted), so resembling the clients — same sex, same age band, same
+categories visited — is a real signal, and so is behaviour: the prospects'
+conversion depends on their quality, on recent page views (decayed with a
+30-day half-life), e-mail clicks, forms and newsletter sign-ups, and against
+unsubscribes. Baskets are log-normal; conversion is rare (3 % by default).
+Everything is vectorised numpy, deterministic for a seed.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+__all__ = ["PRMData", "make_prm", "load_cdnow", "SEXES", "AGE_BANDS", "REGIONS", "CATEGORIES", "EVENT_TYPES",
+           "CHANNELS"]
+
+SEXES = ["F", "M"]
+AGE_BANDS = ["18-24", "25-34", "35-44", "45-54", "55-64", "65+"]
+REGIONS = ["Île-de-France", "Auvergne-Rhône-Alpes", "Nouvelle-Aquitaine", "Occitanie", "Hauts-de-France",
+           "Grand Est", "Provence-Alpes-Côte d'Azur", "Bretagne"]
+CATEGORIES = ["books", "music", "video", "games", "toys", "garden", "kitchen", "beauty", "fashion-women",
+              "fashion-men", "shoes", "sports", "outdoor", "travel", "wine", "gourmet", "baby", "pets",
+              "home-decor", "diy", "electronics", "phones", "computers", "photo"]
+CHANNELS = ["web", "partner", "event", "game", "newsletter", "social"]
+EVENT_TYPES = ["page_view", "email_send", "email_open", "email_click", "form_fill", "newsletter_signup",
+               "unsubscribe"]
+
+_NS_PER_DAY = 86_400 * 10**9
+_N_PERSONAS = 8
+
+
+@dataclass
+class PRMData:
+    """A generated market: prospects, clients, the prospects' events, the clients' purchases."""
+
+    prospects: pd.DataFrame
+    clients: pd.DataFrame
+    events: pd.DataFrame
+    transactions: pd.DataFrame
+    now: pd.Timestamp
+    truth: pd.DataFrame = field(repr=False)
+    seed: int = 0
+
+    def __repr__(self) -> str:
+        return (f"PRMData(prospects={len(self.prospects):,}, clients={len(self.clients):,}, "
+                f"events={len(self.events):,}, transactions={len(self.transactions):,}, now={self.now.date()}, "
+                f"seed={self.seed})")
+
+
+@dataclass
+class _Personas:
+    share: np.ndarray      # (P,) base share in the market
+    quality: np.ndarray    # (P,) drives conversion and value
+    activity: np.ndarray   # (P,) mean events multiplier
+    p_female: np.ndarray   # (P,)
+    age_cdf: np.ndarray    # (P, bands)
+    region_cdf: np.ndarray  # (P, regions)
+    cat_cdf: np.ndarray    # (P, categories)
+    type_cdf: np.ndarray   # (P, event types)
+
+
+def _cdf(p: np.ndarray) -> np.ndarray:
+    c = np.cumsum(p / p.sum(axis=1, keepdims=True), axis=1)
+    c[:, -1] = 1.0
+    return c
+
+
+def _draw_personas(rng: np.random.Generator) -> _Personas:
+    P = _N_PERSONAS
+    k = len(CATEGORIES)
+    popularity = 1.0 / np.arange(1, k + 1) ** 1.1  # Zipf-like: a few categories dominate
+    taste = rng.dirichlet(np.full(k, 0.25), size=P)
+    cat = 0.55 * taste + 0.45 * popularity / popularity.sum()
+    modes = rng.integers(0, len(AGE_BANDS), size=P)
+    age = np.exp(-0.8 * np.abs(np.arange(len(AGE_BANDS))[None, :] - modes[:, None])) + 0.05
+    region = rng.dirichlet(np.full(len(REGIONS), 0.7), size=P) + 0.02
+    quality = np.linspace(1.5, -1.0, P)
+    base_types = np.array([0.55, 0.22, 0.11, 0.045, 0.03, 0.025, 0.02])
+    # Better personas open, click and fill forms more, and unsubscribe less.
+    lift = np.exp(np.outer(quality, [0.0, 0.0, 0.25, 0.5, 0.5, 0.3, -0.6]))
+    return _Personas(
+        share=rng.dirichlet(np.full(P, 6.0)),
+        quality=quality,
+        activity=np.exp(rng.normal(0.0, 0.3, size=P) + 0.2 * quality),
+        p_female=rng.uniform(0.2, 0.8, size=P),
+        age_cdf=_cdf(age),
+        region_cdf=_cdf(region),
+        cat_cdf=_cdf(cat),
+        type_cdf=_cdf(base_types[None, :] * lift),
+    )
+
+
+def _sample_rows(rng: np.random.Generator, cdf: np.ndarray, group: np.ndarray) -> np.ndarray:
+    """One draw per row from the distribution of the row's group (vectorised:
+    the per-group CDFs are laid end to end, shifted by the group index)."""
+    k = cdf.shape[1]
+    flat = (cdf + np.arange(cdf.shape[0])[:, None]).ravel()
+    pos = np.searchsorted(flat, group + rng.random(len(group)), side="right")
+    return np.minimum(pos - group * k, k - 1).astype(np.int32)
+
+
+def _categorical(codes: np.ndarray, categories, ordered: bool = False) -> pd.Categorical:
+    return pd.Categorical.from_codes(codes, categories=categories, ordered=ordered)
+
+
+def _list_column(rows: np.ndarray, items: np.ndarray, n: int, names) -> pd.Series:
+    """An Arrow list<string> column: row r holds the distinct names[items] of its pairs."""
+    k = len(names)
+    pairs = np.unique(rows.astype(np.int64) * k + items)
+    r, c = pairs // k, pairs % k
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(r, minlength=n), out=offsets[1:])
+    values = pa.array(names, type=pa.large_string()).take(pa.array(c))
+    return pd.Series(pd.arrays.ArrowExtensionArray(pa.LargeListArray.from_arrays(pa.array(offsets), values)))
+
+
+def _attributes(rng, personas: _Personas, persona: np.ndarray, now_ns: int, signup_days: float) -> dict:
+    n = len(persona)
+    sex = (rng.random(n) >= personas.p_female[persona]).astype(np.int8)
+    age = _sample_rows(rng, personas.age_cdf, persona)
+    region = _sample_rows(rng, personas.region_cdf, persona)
+    income = np.exp(rng.normal(10.0 + 0.08 * age + 0.1 * personas.quality[persona], 0.45)).round(-2)
+    income[rng.random(n) < 0.12] = np.nan  # declared income is often left blank
+    channel = rng.integers(0, len(CHANNELS), size=n).astype(np.int8)
+    signup = now_ns - (rng.random(n) * signup_days * _NS_PER_DAY).astype(np.int64)
+    return {
+        "sex": _categorical(sex, SEXES),
+        "age_band": _categorical(age, AGE_BANDS, ordered=True),
+        "region": _categorical(region, REGIONS),
+        "income": income,
+        "channel": _categorical(channel, CHANNELS),
+        "signup_date": signup.view("datetime64[ns]"),
+    }
+
+
+def _events(rng, personas: _Personas, persona: np.ndarray, mean_events: float, now_ns: int, days: int):
+    """The prospects' event log and, per prospect, the behaviour that drives conversion."""
+    n = len(persona)
+    engagement = rng.gamma(0.7, 1 / 0.7, size=n) * personas.activity[persona]
+    counts = rng.poisson(mean_events * engagement)
+    contact = np.repeat(np.arange(n, dtype=np.int64), counts)
+    ev_persona = persona[contact]
+    etype = _sample_rows(rng, personas.type_cdf, ev_persona)
+    is_view = etype == 0
+    category = np.full(len(contact), -1, dtype=np.int32)
+    category[is_view] = _sample_rows(rng, personas.cat_cdf, ev_persona[is_view])
+    age_days = rng.exponential(45.0, size=len(contact)) % days
+    ts = now_ns - (age_days * _NS_PER_DAY).astype(np.int64)
+
+    def per_contact(mask, weights=None):
+        return np.bincount(contact[mask], weights=None if weights is None else weights[mask], minlength=n)
+
+    behaviour = {
+        "views_decayed": per_contact(is_view, 0.5 ** (age_days / 30.0)),
+        "clicked": per_contact(etype == 3) > 0,
+        "form": per_contact(etype == 4) > 0,
+        "newsletter": per_contact(etype == 5) > 0,
+        "unsubscribed": per_contact(etype == 6) > 0,
+    }
+    events = pd.DataFrame({
+        "contact_id": contact + 1,
+        "timestamp": ts.view("datetime64[ns]"),
+        "type": _categorical(etype, EVENT_TYPES),
+        "category": _categorical(category, CATEGORIES),
+    })
+    visited = _list_column(contact[is_view], category[is_view], n, CATEGORIES)
+    return events, visited, behaviour
+
+
+def _conversion(rng, quality: np.ndarray, b: dict, rate: float):
+    z = (1.0 * quality + 0.7 * np.log1p(b["views_decayed"]) + 0.8 * b["clicked"] + 1.2 * b["form"]
+         + 0.5 * b["newsletter"] - 1.5 * b["unsubscribed"])
+    lo, hi = -20.0, 5.0  # intercept by bisection so that the mean probability is `rate`
+    for _ in range(40):
+        mid = 0.5 * (lo + hi)
+        if (1.0 / (1.0 + np.exp(-(z + mid)))).mean() < rate:
+            lo = mid
+        else:
+            hi = mid
+    p = 1.0 / (1.0 + np.exp(-(z + 0.5 * (lo + hi))))
+    return p, (rng.random(len(p)) < p).astype(np.int8)
+
+
+def _transactions(rng, personas: _Personas, persona: np.ndarray, ids: np.ndarray, now_ns: int):
+    n = len(persona)
+    q = personas.quality[persona]
+    n_tx = 1 + rng.poisson(3.0 * np.exp(0.5 * q + rng.normal(0, 0.5, size=n)))
+    first_days = 30 + rng.random(n) * 700  # first purchase 30 to 730 days ago
+    life_days = rng.exponential(400.0 * np.exp(0.3 * q))  # then the client may lapse
+    end_days = np.maximum(first_days - life_days, 0.0)
+    row = np.repeat(np.arange(n), n_tx)
+    start = np.zeros(len(row), dtype=bool)
+    start[np.cumsum(n_tx) - n_tx] = True  # each client's first transaction
+    u = np.where(start, 0.0, rng.random(len(row)))
+    days_ago = first_days[row] - u * (first_days[row] - end_days[row])
+    basket = np.exp(rng.normal(np.log(60.0) + 0.3 * q[row], 0.6)).round(2)
+    tx = pd.DataFrame({
+        "client_id": ids[row],
+        "date": (now_ns - (days_ago * _NS_PER_DAY).astype(np.int64)).view("datetime64[ns]"),
+        "amount": basket,
+    })
+    revenue = np.bincount(row, weights=basket, minlength=n)
+    first = (now_ns - (first_days * _NS_PER_DAY).astype(np.int64)).view("datetime64[ns]")
+    return tx, n_tx, revenue, first
+
+
+def make_prm(n_prospects: int = 200_000, n_clients: int = 20_000, *, seed: int = 0,
+             conversion_rate: float = 0.03, mean_events: float = 8.0, days: int = 180,
+             now: str | pd.Timestamp = "2026-11-01") -> PRMData:
+    """Generate prospects, clients, an event log and a transaction log.
+
+    Parameters
+    ----------
+    n_prospects, n_clients : number of contacts of each kind (>= 1).
+    seed : the data are a pure function of the arguments.
+    conversion_rate : mean probability that a prospect converts (0 < rate < 1).
+    mean_events : mean events per prospect over the window.
+    days : length of the event window, ending at ``now``.
+
+    Returns
+    -------
+    PRMData with ``prospects`` (contact_id, sex, age_band, region, income,
+    channel, signup_date, categories visited, converted), ``clients``
+    (client_id, the same attributes, categories bought, first_purchase,
+    n_orders, revenue, margin), ``events`` (contact_id, timestamp, type,
+    category), ``transactions`` (client_id, date, amount), ``now``, and
+    ``truth`` (each prospect's persona and conversion probability).
+    """
+    for name, v in (("n_prospects", n_prospects), ("n_clients", n_clients), ("days", days)):
+        if not isinstance(v, (int, np.integer)) or isinstance(v, bool):
+            raise TypeError(f"{name} must be an integer, got {type(v).__name__}")
+        if v < 1:
+            raise ValueError(f"{name} must be >= 1, got {v}")
+    if not (0.0 < conversion_rate < 1.0):
+        raise ValueError(f"conversion_rate must be in (0, 1), got {conversion_rate}")
+    if not (np.isfinite(mean_events) and mean_events >= 0):
+        raise ValueError(f"mean_events must be finite and >= 0, got {mean_events}")
+    now = pd.Timestamp(now)
+    now_ns = int(now.value)
+    rng = np.random.default_rng(seed)
+    personas = _draw_personas(rng)
+
+    p_persona = rng.choice(_N_PERSONAS, size=n_prospects, p=personas.share).astype(np.int64)
+    client_w = personas.share * np.exp(1.5 * personas.quality)
+    c_persona = rng.choice(_N_PERSONAS, size=n_clients, p=client_w / client_w.sum()).astype(np.int64)
+
+    prospects = pd.DataFrame({"contact_id": np.arange(1, n_prospects + 1, dtype=np.int64),
+                              **_attributes(rng, personas, p_persona, now_ns, 365.0)})
+    prospects["email_optin"] = rng.random(n_prospects) < 0.6
+    events, visited, behaviour = _events(rng, personas, p_persona, mean_events, now_ns, days)
+    prospects["categories"] = visited
+    prob, converted = _conversion(rng, personas.quality[p_persona], behaviour, conversion_rate)
+    prospects["converted"] = converted
+
+    client_ids = np.arange(10_000_001, 10_000_001 + n_clients, dtype=np.int64)
+    clients = pd.DataFrame({"client_id": client_ids, **_attributes(rng, personas, c_persona, now_ns, 900.0)})
+    m = 1 + rng.poisson(2.0, size=n_clients)
+    rows = np.repeat(np.arange(n_clients), m)
+    clients["categories"] = _list_column(rows, _sample_rows(rng, personas.cat_cdf, c_persona[rows]), n_clients,
+                                         CATEGORIES)
+    transactions, n_tx, revenue, first = _transactions(rng, personas, c_persona, client_ids, now_ns)
+    clients["first_purchase"] = first
+    clients["n_orders"] = n_tx
+    clients["revenue"] = revenue.round(2)
+    clients["margin"] = (revenue * rng.uniform(0.2, 0.4, size=n_clients)).round(2)
+    truth = pd.DataFrame({"contact_id": prospects["contact_id"], "persona": p_persona, "p_convert": prob})
+    return PRMData(prospects=prospects, clients=clients, events=events, transactions=transactions, now=now,
+                   truth=truth, seed=seed)
+
+
+def _data_dir() -> Path | None:
+    """Where the CDNOW logs are: $TWINSCORE_DATA, or ../shared/data beside a checkout."""
+    env = os.environ.get("TWINSCORE_DATA")
+    candidates = [Path(env)] if env else []
+    here = Path(__file__).resolve()
+    candidates += [p / "shared" / "data" for p in here.parents] + [Path.cwd().parent / "shared" / "data"]
+    for c in candidates:
+        if (c / "CDNOW_master.txt").exists() or (c / "CDNOW_sample.txt").exists():
+            return c
+    return None
+
+
+def load_cdnow(which: str = "master", path: str | os.PathLike | None = None) -> pd.DataFrame:
+    """The CDNOW purchase log: customer_id, date, n_cds, amount (one row per purchase).
+
+    ``which="sample"`` reads the 1-in-10 sample (its master id is kept as
+    ``master_id``). Raises FileNotFoundError when the file is not there.
+    """
+    if which not in ("master", "sample"):
+        raise ValueError(f"which must be 'master' or 'sample', got {which!r}")
+    if path is None:
+        d = _data_dir()
+        if d is None:
+            raise FileNotFoundError("CDNOW data not found: set TWINSCORE_DATA to the folder holding CDNOW_*.txt")
+        path = d / f"CDNOW_{which}.txt"
+    names = ["customer_id", "date", "n_cds", "amount"]
+    if which == "sample":
+        names = ["master_id"] + names
+    df = pd.read_csv(path, sep=r"\s+", header=None, names=names, dtype={"date": str})
+    df["date"] = pd.to_datetime(df["date"], format="%Y%m%d")
+    return df
