@@ -26,8 +26,8 @@ def to_arrow(values, name: str) -> pa.Array:
             values = values.astype(values.cat.categories.dtype)
         try:
             arr = pa.array(values, from_pandas=True)
-        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-            raise TypeError(f"column '{name}' mixes value types that cannot form one column: {exc}") from None
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
+            raise TypeError(f"column '{name}' holds values that cannot form one typed column: {exc}") from None
         if isinstance(arr, pa.ChunkedArray):
             arr = arr.combine_chunks()
     if pa.types.is_dictionary(arr.type):

@@ -307,6 +307,9 @@ def load_cdnow(which: str = "master", path: str | os.PathLike | None = None) -> 
     names = ["customer_id", "date", "n_cds", "amount"]
     if which == "sample":
         names = ["master_id"] + names
-    df = pd.read_csv(path, sep=r"\s+", header=None, names=names, dtype={"date": str})
+    with open(path, encoding="ascii", errors="replace") as f:
+        has_header = not f.readline().strip()[:1].isdigit()
+    df = pd.read_csv(path, sep=r"\s+", header=None, names=names, skiprows=int(has_header),
+                     dtype={"date": str, "customer_id": "int64", "n_cds": "int64", "amount": "float64"})
     df["date"] = pd.to_datetime(df["date"], format="%Y%m%d")
     return df

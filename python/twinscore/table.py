@@ -103,17 +103,19 @@ class Schema:
         """The schema of ``data`` (DataFrame, Arrow table or mapping of arrays)."""
         return ContactTable._from_any(data, id=id, roles=roles, schema=None).schema
 
-    def apply(self, data, *, id: str | None = "<schema>") -> "ContactTable":
+    def apply(self, data, *, id: str | None = "<schema>",
+              vocabularies: Mapping[str, Sequence[str]] | None = None) -> "ContactTable":
         """Encode new data (DataFrame, Arrow table, mapping of arrays) with this schema.
 
         The data must hold every column of the schema (others are ignored).
         ``id`` names the new data's id column when it differs from the
         schema's (prospects keyed by ``contact_id``, clients by ``client_id``);
-        ``id=None`` reads no id.
+        ``id=None`` reads no id. ``vocabularies`` names the columns of a 0/1
+        category-set matrix (by default the schema's categories, in order).
         """
         if id == "<schema>":
             id = self.id
-        return ContactTable._from_any(data, id=id, roles=None, schema=self)
+        return ContactTable._from_any(data, id=id, roles=None, schema=self, vocabularies=vocabularies)
 
     def select(self, names: Sequence[str]) -> "Schema":
         """The schema of some of the columns, in the given order (same id)."""
@@ -339,7 +341,9 @@ def _encode_set_matrix(matrix: np.ndarray, name: str, spec: ColumnSpec | None, v
     if matrix.dtype.kind not in "biu":
         raise TypeError(f"column '{name}': a 0/1 category matrix must be bool or integer, got {matrix.dtype}")
     m = matrix.shape[1]
-    names = [str(v) for v in (vocabulary if vocabulary is not None else range(m))]
+    if vocabulary is None:
+        vocabulary = spec.categories if spec is not None and len(spec.categories) == m else range(m)
+    names = [str(v) for v in vocabulary]
     if len(names) != m:
         raise ValueError(f"column '{name}': {len(names)} category names for a matrix of {m} columns")
     u8 = np.ascontiguousarray(matrix != 0, dtype=np.uint8)
