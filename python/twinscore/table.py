@@ -298,21 +298,51 @@ def _declared_categories(values) -> list[str] | None:
     return None
 
 
+def _dictionary_encoded(values, name: str):
+    """(codes, categories as Arrow strings) of a column that is already
+    dictionary-encoded (a pandas categorical, an Arrow dictionary array), else None."""
+    if isinstance(values, pd.Series) and isinstance(values.dtype, pd.CategoricalDtype):
+        cats = _arrow.to_arrow(pd.Series(values.cat.categories), name)
+        return values.cat.codes.to_numpy(), _arrow.as_strings(cats, name)
+    if isinstance(values, (pa.Array, pa.ChunkedArray)) and pa.types.is_dictionary(values.type):
+        arr = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+        if isinstance(arr, pa.ChunkedArray):  # combine_chunks of dictionaries may keep chunks
+            return None
+        codes = arr.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+        return codes, _arrow.as_strings(_arrow.to_arrow(arr.dictionary, name), name)
+    return None
+
+
 def _encode_categorical(values, name: str, spec: ColumnSpec | None, schema: Schema | None):
     """(codes int32, unseen count, categories) of one categorical column."""
+    encoded = _dictionary_encoded(values, name)
+    if encoded is not None:
+        return _recode(encoded, name, spec, schema, declared=_declared_categories(values))
     arr = _arrow.as_strings(_arrow.to_arrow(values, name), name)
     off, data, valid = _arrow.string_buffers(arr, name)
-    if spec is not None:
-        dictionary = schema.dictionary(name)
-    else:
-        declared = _declared_categories(values)
-        if declared is not None:
-            o, d = _arrow.strings_from_list(declared, name)
-            dictionary = _core.Dictionary.from_values(name, o, d)
-        else:
-            dictionary = _core.Dictionary.learn(name, off, data, valid)
+    dictionary = schema.dictionary(name) if spec is not None else _core.Dictionary.learn(name, off, data, valid)
     codes, unseen = dictionary.encode(name, off, data, valid)
     return codes, unseen, tuple(dictionary.values())
+
+
+def _recode(encoded, name: str, spec, schema, declared):
+    """Maps the codes of a dictionary-encoded column onto our dictionary through
+    its (few) categories: one lookup per category, one gather per row."""
+    codes, categories = encoded
+    cat_buffers = _arrow.string_buffers(categories, name)
+    if spec is not None:
+        dictionary = schema.dictionary(name)
+    elif declared is not None:  # keep a pandas categorical's declared order
+        dictionary = _core.Dictionary.from_values(name, *_arrow.strings_from_list(declared, name))
+    else:
+        dictionary = _core.Dictionary.learn(name, *cat_buffers)
+    remap, _ = dictionary.encode(name, *cat_buffers)
+    remap = np.append(remap, np.int32(MISSING_CODE))  # code -1 (missing) -> the last entry
+    if len(codes) and (codes.max() >= len(remap) - 1 or codes.min() < -1):
+        raise ValueError(f"column '{name}': dictionary codes out of range")
+    out = remap[codes]
+    unseen = int(np.count_nonzero(out == dictionary.size))
+    return out, unseen, tuple(dictionary.values())
 
 
 def _encode_set(values, name: str, spec: ColumnSpec | None, schema: Schema | None, vocabulary):
