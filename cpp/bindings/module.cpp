@@ -1,27 +1,14 @@
-// twinscore._core: converts arrays, releases the GIL, maps errors. No logic.
-//
-// Status codes map to Python exceptions here and only here:
-// kInvalidArgument/kDataLoss -> ValueError, kNotFound -> KeyError,
-// kOutOfRange -> IndexError, kFailedPrecondition -> RuntimeError.
-#include <pybind11/numpy.h>
-#include <pybind11/pybind11.h>
-#include <pybind11/stl.h>
-
+// twinscore._core: the module entry point. The bindings of each engine are in
+// their own file (cpp/bindings/<engine>.cpp) and register themselves; this file
+// creates the module, runs the registered binders in a fixed (name) order, and
+// maps Status codes to Python exceptions.
+#include <algorithm>
+#include <stdexcept>
 #include <string>
-#include <vector>
 
-#include "twinscore/columns.h"
-#include "twinscore/dictionary.h"
-#include "twinscore/encoder.h"
-#include "twinscore/threads.h"
+#include "registry.h"
 
-namespace py = pybind11;
-using namespace twinscore;
-
-namespace {
-
-template <class T>
-using CArray = py::array_t<T, py::array::c_style>;
+namespace twinscore::bindings {
 
 void Raise(const absl::Status& s) {
   if (s.ok()) return;
@@ -29,6 +16,7 @@ void Raise(const absl::Status& s) {
   switch (s.code()) {
     case absl::StatusCode::kInvalidArgument:
     case absl::StatusCode::kDataLoss:
+    case absl::StatusCode::kFailedPrecondition:
       throw py::value_error(msg);
     case absl::StatusCode::kNotFound:
       throw py::key_error(msg);
@@ -39,219 +27,12 @@ void Raise(const absl::Status& s) {
   }
 }
 
-template <class T>
-T Take(absl::StatusOr<T> r) {
-  Raise(r.status());
-  return *std::move(r);
-}
-
-template <class T>
-absl::Span<const T> SpanOf(const CArray<T>& a) {
-  return absl::Span<const T>(a.data(), static_cast<size_t>(a.size()));
-}
-
-// A 1-D float32/float64 array of any stride, viewed without a copy.
-NumericColumn NumericView(const std::string& name, const py::array& a) {
-  if (a.ndim() != 1) throw py::value_error("column '" + name + "' must be 1-D, got " + std::to_string(a.ndim()) + "-D");
-  NumericColumn c;
-  c.name = name;
-  c.n = a.shape(0);
-  if (py::dtype::of<float>().is(a.dtype())) {
-    c.is_float32 = true;
-  } else if (!py::dtype::of<double>().is(a.dtype())) {
-    throw py::type_error("column '" + name + "' must be float32 or float64, got " + std::string(py::str(a.dtype())));
-  }
-  const py::ssize_t item = a.itemsize();
-  if (a.strides(0) % item != 0) throw py::value_error("column '" + name + "' has a stride that is not a whole item");
-  c.stride = a.strides(0) / item;
-  c.data = a.data();
-  return c;
-}
-
-// Arrow-style string buffers: offsets (int64, n+1), bytes, validity (0 or n bytes).
-struct StringArgs {
-  CArray<int64_t> offsets;
-  CArray<uint8_t> data;
-  CArray<uint8_t> valid;
-  StringColumn View(const std::string& name) const {
-    return StringColumn{name, SpanOf(offsets), SpanOf(data), SpanOf(valid)};
-  }
-};
-
-py::dict SummaryDict(const NumericSummary& s) {
-  py::dict d;
-  d["count"] = s.count;
-  d["missing"] = s.missing;
-  d["mean"] = s.mean;
-  d["std"] = s.std;
-  d["min"] = s.min;
-  d["max"] = s.max;
-  return d;
-}
-
-void BindThreads(py::module_& m) {
-  m.def("set_num_threads", [](int n) { Raise(SetNumThreads(n)); }, py::arg("n"));
-  m.def("get_num_threads", &NumThreads);
-  m.def("default_num_threads", &DefaultNumThreads);
-  // The address of the first element as the engine receives it: tests use it
-  // to prove that a C-contiguous float32 matrix is not copied on its way in.
-  m.def("buffer_address", [](const CArray<float>& a) { return reinterpret_cast<uintptr_t>(a.data()); },
-        py::arg("X").noconvert());
-}
-
-void BindColumns(py::module_& m) {
-  m.def("summarize_numeric", [](const std::string& name, const py::array& x) {
-    NumericColumn c = NumericView(name, x);
-    absl::StatusOr<NumericSummary> r;
-    {
-      py::gil_scoped_release release;
-      r = SummarizeNumeric(c);
-    }
-    return SummaryDict(Take(std::move(r)));
-  }, py::arg("name"), py::arg("x"));
-  m.def("summarize_timestamps", [](const CArray<int64_t>& ns) {
-    NumericSummary s;
-    {
-      py::gil_scoped_release release;
-      s = SummarizeTimestamps(SpanOf(ns));
-    }
-    return SummaryDict(s);
-  }, py::arg("ns").noconvert());
-}
-
-void BindDictionary(py::module_& m) {
-  py::class_<Dictionary>(m, "Dictionary")
-      .def_static("learn", [](const std::string& name, CArray<int64_t> off, CArray<uint8_t> data, CArray<uint8_t> valid) {
-        StringArgs s{off, data, valid};
-        StringColumn col = s.View(name);
-        py::gil_scoped_release release;
-        return Take(Dictionary::Learn(col));
-      })
-      .def_static("learn_sets", [](const std::string& name, CArray<int64_t> list_off, CArray<uint8_t> list_valid,
-                                   CArray<int64_t> off, CArray<uint8_t> data, CArray<uint8_t> valid) {
-        StringArgs s{off, data, valid};
-        ListColumn col{SpanOf(list_off), SpanOf(list_valid), s.View(name)};
-        py::gil_scoped_release release;
-        return Take(Dictionary::LearnSets(col));
-      })
-      .def_static("from_values", [](const std::string& name, CArray<int64_t> off, CArray<uint8_t> data) {
-        StringArgs s{off, data, CArray<uint8_t>(0)};
-        StringColumn col = s.View(name);
-        py::gil_scoped_release release;
-        return Take(Dictionary::FromValues(col));
-      })
-      .def_property_readonly("size", &Dictionary::size)
-      .def("values", &Dictionary::values)
-      .def("encode", [](const Dictionary& d, const std::string& name, CArray<int64_t> off, CArray<uint8_t> data,
-                        CArray<uint8_t> valid) {
-        StringArgs s{off, data, valid};
-        StringColumn col = s.View(name);
-        if (off.size() < 1) throw py::value_error("column '" + name + "': string offsets are empty");
-        CArray<int32_t> codes(off.size() - 1);
-        absl::Span<int32_t> out(codes.mutable_data(), static_cast<size_t>(codes.size()));
-        absl::StatusOr<int64_t> unseen;
-        {
-          py::gil_scoped_release release;
-          unseen = d.Encode(col, out);
-        }
-        return py::make_tuple(codes, Take(std::move(unseen)));
-      })
-      .def("encode_sets", [](const Dictionary& d, const std::string& name, CArray<int64_t> list_off,
-                             CArray<uint8_t> list_valid, CArray<int64_t> off, CArray<uint8_t> data,
-                             CArray<uint8_t> valid) {
-        StringArgs s{off, data, valid};
-        ListColumn col{SpanOf(list_off), SpanOf(list_valid), s.View(name)};
-        if (list_off.size() < 1) throw py::value_error("column '" + name + "': list offsets are empty");
-        const py::ssize_t n = list_off.size() - 1;
-        const py::ssize_t words = BitsetWords(d.size());
-        CArray<uint64_t> bits({n, words});
-        CArray<uint8_t> missing(n);
-        absl::Span<uint64_t> bits_out(bits.mutable_data(), static_cast<size_t>(bits.size()));
-        absl::Span<uint8_t> miss_out(missing.mutable_data(), static_cast<size_t>(n));
-        absl::StatusOr<int64_t> unseen;
-        {
-          py::gil_scoped_release release;
-          unseen = d.EncodeSets(col, bits_out, miss_out);
-        }
-        return py::make_tuple(bits, missing, Take(std::move(unseen)));
-      })
-      .def(py::pickle([](const Dictionary& d) { return py::cast(d.values()); },
-                      [](const py::list& values) {
-                        // Rebuilt through FromValues so a tampered pickle is validated too.
-                        std::vector<std::string> v = values.cast<std::vector<std::string>>();
-                        std::vector<int64_t> off{0};
-                        std::string bytes;
-                        for (const auto& s : v) {
-                          bytes += s;
-                          off.push_back(static_cast<int64_t>(bytes.size()));
-                        }
-                        StringColumn col{"pickle", off, absl::Span<const uint8_t>(
-                                                            reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()),
-                                         {}};
-                        return Take(Dictionary::FromValues(col));
-                      }));
-
-  m.def("pack_bits", [](const CArray<uint8_t>& matrix) {
-    if (matrix.ndim() != 2) throw py::value_error("a 0/1 category matrix must be 2-D");
-    const py::ssize_t n = matrix.shape(0), cols = matrix.shape(1);
-    CArray<uint64_t> bits({n, static_cast<py::ssize_t>(BitsetWords(cols))});
-    absl::Span<uint64_t> out(bits.mutable_data(), static_cast<size_t>(bits.size()));
-    absl::Status s;
-    {
-      py::gil_scoped_release release;
-      s = PackBits(SpanOf(matrix), n, cols, out);
-    }
-    Raise(s);
-    return bits;
-  }, py::arg("matrix"));
-}
-
-void BindEncoder(py::module_& m) {
-  // numeric: [(name, array)], encodings: (p, 5) float64 rows of
-  // center, scale, lo, hi, fill; categorical: [(name, codes, n_categories)];
-  // sets: [(name, bits (n, words), n_categories)].
-  m.def("encode_dense", [](const std::vector<std::pair<std::string, py::array>>& numeric,
-                           const CArray<double>& encodings,
-                           const std::vector<std::tuple<std::string, CArray<int32_t>, int32_t>>& categorical,
-                           const std::vector<std::tuple<std::string, CArray<uint64_t>, int32_t>>& sets,
-                           int64_t n_rows) {
-    DenseEncoderSpec spec;
-    if (encodings.ndim() != 2 || encodings.shape(0) != static_cast<py::ssize_t>(numeric.size()) ||
-        encodings.shape(1) != 5) {
-      throw py::value_error("encodings must be (n_numeric, 5): center, scale, lo, hi, fill");
-    }
-    for (size_t j = 0; j < numeric.size(); ++j) {
-      spec.numeric.push_back(NumericView(numeric[j].first, numeric[j].second));
-      const double* e = encodings.data(j, 0);
-      spec.numeric_encoding.push_back(NumericEncoding{e[0], e[1], e[2], e[3], e[4]});
-    }
-    for (const auto& [name, codes, k] : categorical) spec.categorical.push_back({name, SpanOf(codes), k});
-    for (const auto& [name, bits, k] : sets) {
-      if (bits.ndim() != 2) throw py::value_error("bitsets of '" + name + "' must be 2-D");
-      spec.sets.push_back({name, SpanOf(bits), static_cast<int64_t>(bits.shape(1)), k});
-    }
-    if (n_rows < 0) throw py::value_error("n_rows must be >= 0");
-    const int64_t width = spec.Width();
-    CArray<float> out({static_cast<py::ssize_t>(n_rows), static_cast<py::ssize_t>(width)});
-    absl::Span<float> dst(out.mutable_data(), static_cast<size_t>(out.size()));
-    absl::Status s;
-    {
-      py::gil_scoped_release release;
-      s = EncodeDense(spec, n_rows, dst);
-    }
-    Raise(s);
-    return out;
-  }, py::arg("numeric"), py::arg("encodings"), py::arg("categorical"), py::arg("sets"), py::arg("n_rows"));
-}
-
-}  // namespace
+}  // namespace twinscore::bindings
 
 PYBIND11_MODULE(_core, m) {
+  using namespace twinscore::bindings;
   m.doc() = "twinscore C++ engines (internal; use the twinscore package)";
-  m.attr("MISSING_CODE") = kMissingCode;
-  m.attr("MISSING_TIMESTAMP") = kMissingTimestamp;
-  BindThreads(m);
-  BindColumns(m);
-  BindDictionary(m);
-  BindEncoder(m);
+  auto fns = Registry();
+  std::sort(fns.begin(), fns.end(), [](const auto& a, const auto& b) { return std::string(a.first) < b.first; });
+  for (const auto& [name, fn] : fns) fn(m);
 }

@@ -1,0 +1,205 @@
+// Bindings of the table engines: threads, column scans, dictionaries, encoder.
+#include <pybind11/stl.h>
+
+#include <string>
+#include <vector>
+
+#include "arrays.h"
+#include "registry.h"
+#include "twinscore/columns.h"
+#include "twinscore/dictionary.h"
+#include "twinscore/encoder.h"
+#include "twinscore/threads.h"
+
+namespace twinscore::bindings {
+namespace {
+
+// Arrow-style string buffers: offsets (int64, n+1), bytes, validity (0 or n bytes).
+struct StringArgs {
+  CArray<int64_t> offsets;
+  CArray<uint8_t> data;
+  CArray<uint8_t> valid;
+  StringColumn View(const std::string& name) const {
+    return StringColumn{name, SpanOf(offsets), SpanOf(data), SpanOf(valid)};
+  }
+};
+
+py::dict SummaryDict(const NumericSummary& s) {
+  py::dict d;
+  d["count"] = s.count;
+  d["missing"] = s.missing;
+  d["mean"] = s.mean;
+  d["std"] = s.std;
+  d["min"] = s.min;
+  d["max"] = s.max;
+  return d;
+}
+
+Dictionary DictionaryFromList(const std::vector<std::string>& v) {
+  std::vector<int64_t> off{0};
+  std::string bytes;
+  for (const auto& s : v) {
+    bytes += s;
+    off.push_back(static_cast<int64_t>(bytes.size()));
+  }
+  StringColumn col{"pickle", off,
+                   absl::Span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()), {}};
+  return Take(Dictionary::FromValues(col));
+}
+
+void BindThreads(py::module_& m) {
+  m.def("set_num_threads", [](int n) { Raise(SetNumThreads(n)); }, py::arg("n"));
+  m.def("get_num_threads", &NumThreads);
+  m.def("default_num_threads", &DefaultNumThreads);
+  // The address of the first element as the engine receives it: tests use it
+  // to prove that a C-contiguous float32 matrix is not copied on its way in.
+  m.def("buffer_address", [](const CArray<float>& a) { return reinterpret_cast<uintptr_t>(a.data()); },
+        py::arg("X").noconvert());
+}
+
+void BindColumns(py::module_& m) {
+  m.attr("MISSING_CODE") = kMissingCode;
+  m.attr("MISSING_TIMESTAMP") = kMissingTimestamp;
+  m.def("summarize_numeric", [](const std::string& name, const py::array& x) {
+    NumericColumn c = NumericView(name, x);
+    absl::StatusOr<NumericSummary> r;
+    {
+      py::gil_scoped_release release;
+      r = SummarizeNumeric(c);
+    }
+    return SummaryDict(Take(std::move(r)));
+  }, py::arg("name"), py::arg("x"));
+  m.def("summarize_timestamps", [](const CArray<int64_t>& ns) {
+    NumericSummary s;
+    {
+      py::gil_scoped_release release;
+      s = SummarizeTimestamps(SpanOf(ns));
+    }
+    return SummaryDict(s);
+  }, py::arg("ns").noconvert());
+}
+
+void BindDictionary(py::module_& m) {
+  py::class_<Dictionary>(m, "Dictionary")
+      .def_static("learn", [](const std::string& name, CArray<int64_t> off, CArray<uint8_t> data, CArray<uint8_t> valid) {
+        StringArgs s{off, data, valid};
+        StringColumn col = s.View(name);
+        py::gil_scoped_release release;
+        return Take(Dictionary::Learn(col));
+      })
+      .def_static("learn_sets", [](const std::string& name, CArray<int64_t> list_off, CArray<uint8_t> list_valid,
+                                   CArray<int64_t> off, CArray<uint8_t> data, CArray<uint8_t> valid) {
+        StringArgs s{off, data, valid};
+        ListColumn col{SpanOf(list_off), SpanOf(list_valid), s.View(name)};
+        py::gil_scoped_release release;
+        return Take(Dictionary::LearnSets(col));
+      })
+      .def_static("from_values", [](const std::string& name, CArray<int64_t> off, CArray<uint8_t> data) {
+        StringArgs s{off, data, CArray<uint8_t>(0)};
+        StringColumn col = s.View(name);
+        py::gil_scoped_release release;
+        return Take(Dictionary::FromValues(col));
+      })
+      .def_property_readonly("size", &Dictionary::size)
+      .def("values", &Dictionary::values)
+      .def("encode", [](const Dictionary& d, const std::string& name, CArray<int64_t> off, CArray<uint8_t> data,
+                        CArray<uint8_t> valid) {
+        StringArgs s{off, data, valid};
+        StringColumn col = s.View(name);
+        if (off.size() < 1) throw py::value_error("column '" + name + "': string offsets are empty");
+        CArray<int32_t> codes(off.size() - 1);
+        absl::Span<int32_t> out = MutableSpanOf(codes);
+        absl::StatusOr<int64_t> unseen;
+        {
+          py::gil_scoped_release release;
+          unseen = d.Encode(col, out);
+        }
+        return py::make_tuple(codes, Take(std::move(unseen)));
+      })
+      .def("encode_sets", [](const Dictionary& d, const std::string& name, CArray<int64_t> list_off,
+                             CArray<uint8_t> list_valid, CArray<int64_t> off, CArray<uint8_t> data,
+                             CArray<uint8_t> valid) {
+        StringArgs s{off, data, valid};
+        ListColumn col{SpanOf(list_off), SpanOf(list_valid), s.View(name)};
+        if (list_off.size() < 1) throw py::value_error("column '" + name + "': list offsets are empty");
+        const py::ssize_t n = list_off.size() - 1;
+        const py::ssize_t words = BitsetWords(d.size());
+        CArray<uint64_t> bits({n, words});
+        CArray<uint8_t> missing(n);
+        absl::Span<uint64_t> bits_out = MutableSpanOf(bits);
+        absl::Span<uint8_t> miss_out = MutableSpanOf(missing);
+        absl::StatusOr<int64_t> unseen;
+        {
+          py::gil_scoped_release release;
+          unseen = d.EncodeSets(col, bits_out, miss_out);
+        }
+        return py::make_tuple(bits, missing, Take(std::move(unseen)));
+      })
+      // Rebuilt through FromValues, so a tampered pickle is validated too.
+      .def(py::pickle([](const Dictionary& d) { return py::cast(d.values()); },
+                      [](const py::list& values) {
+                        return DictionaryFromList(values.cast<std::vector<std::string>>());
+                      }));
+
+  m.def("pack_bits", [](const CArray<uint8_t>& matrix) {
+    auto [n, cols] = Shape2D(matrix, "a 0/1 category matrix");
+    CArray<uint64_t> bits({static_cast<py::ssize_t>(n), static_cast<py::ssize_t>(BitsetWords(cols))});
+    absl::Span<uint64_t> out = MutableSpanOf(bits);
+    absl::Status s;
+    {
+      py::gil_scoped_release release;
+      s = PackBits(SpanOf(matrix), n, cols, out);
+    }
+    Raise(s);
+    return bits;
+  }, py::arg("matrix"));
+}
+
+void BindEncoder(py::module_& m) {
+  // numeric: [(name, array)], encodings: (p, 5) float64 rows of
+  // center, scale, lo, hi, fill; categorical: [(name, codes, n_categories)];
+  // sets: [(name, bits (n, words), n_categories)].
+  m.def("encode_dense", [](const std::vector<std::pair<std::string, py::array>>& numeric,
+                           const CArray<double>& encodings,
+                           const std::vector<std::tuple<std::string, CArray<int32_t>, int32_t>>& categorical,
+                           const std::vector<std::tuple<std::string, CArray<uint64_t>, int32_t>>& sets,
+                           int64_t n_rows) {
+    DenseEncoderSpec spec;
+    if (encodings.ndim() != 2 || encodings.shape(0) != static_cast<py::ssize_t>(numeric.size()) ||
+        encodings.shape(1) != 5) {
+      throw py::value_error("encodings must be (n_numeric, 5): center, scale, lo, hi, fill");
+    }
+    for (size_t j = 0; j < numeric.size(); ++j) {
+      spec.numeric.push_back(NumericView(numeric[j].first, numeric[j].second));
+      const double* e = encodings.data(j, 0);
+      spec.numeric_encoding.push_back(NumericEncoding{e[0], e[1], e[2], e[3], e[4]});
+    }
+    for (const auto& [name, codes, k] : categorical) spec.categorical.push_back({name, SpanOf(codes), k});
+    for (const auto& [name, bits, k] : sets) {
+      auto [rows, words] = Shape2D(bits, "bitsets");
+      (void)rows;
+      spec.sets.push_back({name, SpanOf(bits), words, k});
+    }
+    if (n_rows < 0) throw py::value_error("n_rows must be >= 0");
+    CArray<float> out({static_cast<py::ssize_t>(n_rows), static_cast<py::ssize_t>(spec.Width())});
+    absl::Span<float> dst = MutableSpanOf(out);
+    absl::Status s;
+    {
+      py::gil_scoped_release release;
+      s = EncodeDense(spec, n_rows, dst);
+    }
+    Raise(s);
+    return out;
+  }, py::arg("numeric"), py::arg("encodings"), py::arg("categorical"), py::arg("sets"), py::arg("n_rows"));
+}
+
+}  // namespace
+
+TWINSCORE_BINDINGS(table) {
+  BindThreads(m);
+  BindColumns(m);
+  BindDictionary(m);
+  BindEncoder(m);
+}
+
+}  // namespace twinscore::bindings
