@@ -247,7 +247,7 @@ def _numeric_array(values, name: str) -> np.ndarray:
             raise TypeError(f"column '{name}' must be numeric, got Arrow type {arr.type}")
         if pa.types.is_floating(arr.type) and arr.null_count == 0 and arr.type.bit_width in (32, 64):
             return arr.to_numpy(zero_copy_only=True)
-        return pc_to_float64(arr)
+        return _to_float64(arr)
     if isinstance(values, pd.Series):
         dtype = values.dtype
         if isinstance(dtype, (pd.CategoricalDtype, pd.StringDtype)) or not (
@@ -271,7 +271,7 @@ def _numeric_array(values, name: str) -> np.ndarray:
     raise TypeError(f"column '{name}' must be numeric, got dtype {a.dtype}")
 
 
-def pc_to_float64(arr: pa.Array) -> np.ndarray:
+def _to_float64(arr: pa.Array) -> np.ndarray:
     return arr.cast(pa.float64()).to_numpy(zero_copy_only=False)
 
 
@@ -281,7 +281,10 @@ def _timestamp_array(values, name: str) -> np.ndarray:
         arr = _arrow.to_arrow(values, name)
         if not (pa.types.is_timestamp(arr.type) or pa.types.is_date(arr.type)):
             raise TypeError(f"column '{name}' must hold timestamps, got Arrow type {arr.type}")
-        values = pd.Series(arr.to_pandas())
+        tz = arr.type.tz if pa.types.is_timestamp(arr.type) else None
+        # Arrow timestamps count from the epoch in UTC whatever their zone.
+        ns = arr.cast(pa.timestamp("ns", tz=tz)).cast(pa.int64())
+        return ns.fill_null(np.iinfo(np.int64).min).to_numpy(zero_copy_only=False)
     s = pd.Series(values) if not isinstance(values, pd.Series) else values
     if isinstance(s.dtype, pd.DatetimeTZDtype):
         s = s.dt.tz_convert("UTC").dt.tz_localize(None)

@@ -333,3 +333,28 @@ def test_corrupt_buffers_never_crash():
     with pytest.raises(ValueError, match="validity"):
         _core.Dictionary.learn("c", np.array([0, 1], dtype=np.int64), np.zeros(5, np.uint8),
                                np.zeros(3, np.uint8))
+
+
+def test_nullable_timezones_dates_and_chunks():
+    df = pd.DataFrame({
+        "id": ["a", "b", "c"],
+        "n": pd.array([1, None, 3], dtype="Int64"),
+        "flag": pd.array([True, None, False], dtype="boolean"),
+        "tz": pd.to_datetime(["2026-01-01 01:00", "2026-01-02 01:00", None]).tz_localize("Europe/Paris"),
+    })
+    t = ts.ContactTable.from_pandas(df, id="id")
+    np.testing.assert_array_equal(t.numeric("n"), [1.0, np.nan, 3.0])
+    np.testing.assert_array_equal(t.numeric("flag"), [1.0, np.nan, 0.0])
+    utc = pd.Timestamp("2026-01-01 00:00").value
+    assert t.timestamps("tz")[0] == utc  # kept as UTC
+    table = pa.table({
+        "d": pa.array([pd.Timestamp("2026-01-01").date(), None, pd.Timestamp("2026-03-01").date()]),
+        "x": pa.chunked_array([[1.0, 2.0], [3.0]]),
+        "s": pa.chunked_array([["a"], ["b", None]]),
+        "tz": pa.array([pd.Timestamp("2026-01-01 01:00", tz="Europe/Paris")] * 3),
+    })
+    t2 = ts.ContactTable.from_arrow(table)
+    np.testing.assert_array_equal(t2.timestamps("d"), [utc, np.iinfo(np.int64).min, pd.Timestamp("2026-03-01").value])
+    np.testing.assert_array_equal(t2.numeric("x"), [1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(t2.codes("s"), [0, 1, -1])
+    assert (t2.timestamps("tz") == utc).all()
