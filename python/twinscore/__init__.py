@@ -8,6 +8,7 @@ this package converts tables, checks input and shapes results.
 from . import _core, datasets
 from ._config import get_num_threads, set_num_threads, threads
 from .table import ColumnSpec, ContactTable, Encoded, Schema
+from .trees import TreeScorer
 
 __version__ = "0.1.0"
 
@@ -16,6 +17,7 @@ __all__ = [
     "Schema",
     "ColumnSpec",
     "Encoded",
+    "TreeScorer",
     "datasets",
     "set_num_threads",
     "get_num_threads",

@@ -1,0 +1,145 @@
+// Bindings of the tree-ensemble engine: model bytes in, numpy arrays out.
+#include <pybind11/stl.h>
+
+#include <string>
+#include <vector>
+
+#include "arrays.h"
+#include "registry.h"
+#include "twinscore/trees.h"
+
+namespace twinscore::bindings {
+namespace {
+
+absl::string_view BytesView(const py::bytes& b) {
+  char* data = nullptr;
+  Py_ssize_t size = 0;
+  if (PyBytes_AsStringAndSize(b.ptr(), &data, &size) != 0) throw py::error_already_set();
+  return absl::string_view(data, static_cast<size_t>(size));
+}
+
+TreeEnsemble Load(const py::bytes& data, bool lightgbm, int64_t block_rows) {
+  const absl::string_view view = BytesView(data);
+  absl::StatusOr<TreeEnsemble> e;
+  {
+    py::gil_scoped_release release;
+    absl::StatusOr<TreeModel> m = lightgbm ? LoadLightGBMText(view) : LoadXGBoost(view);
+    if (!m.ok()) {
+      e = m.status();
+    } else {
+      TreeScorerOptions options;
+      options.block_rows = block_rows;
+      e = TreeEnsemble::Build(*std::move(m), options);
+    }
+  }
+  return Take(std::move(e));
+}
+
+// X as (n, d) C-contiguous float32 or float64, checked against the model.
+struct Rows {
+  int64_t n = 0;
+  bool is_float32 = true;
+};
+
+Rows CheckRows(const TreeEnsemble& e, const py::array& X) {
+  if (X.ndim() != 2) throw py::value_error("X must be 2-D, got " + std::to_string(X.ndim()) + "-D");
+  if (!(X.flags() & py::array::c_style)) throw py::value_error("X must be C-contiguous");
+  Rows r;
+  r.n = X.shape(0);
+  if (py::dtype::of<float>().is(X.dtype())) {
+    r.is_float32 = true;
+  } else if (py::dtype::of<double>().is(X.dtype())) {
+    r.is_float32 = false;
+  } else {
+    throw py::type_error("X must be float32 or float64, got " + std::string(py::str(X.dtype())));
+  }
+  if (X.shape(1) != e.num_features()) {
+    throw py::value_error("X has " + std::to_string(X.shape(1)) + " columns, the model expects " +
+                          std::to_string(e.num_features()));
+  }
+  return r;
+}
+
+template <class Fn>
+absl::Status Dispatch(const py::array& X, const Rows& r, int64_t d, Fn&& fn) {
+  const size_t size = static_cast<size_t>(r.n) * d;
+  if (r.is_float32) return fn(absl::Span<const float>(static_cast<const float*>(X.data()), size));
+  return fn(absl::Span<const double>(static_cast<const double*>(X.data()), size));
+}
+
+}  // namespace
+
+TWINSCORE_BINDINGS(trees) {
+  py::class_<TreeEnsemble>(m, "TreeEnsemble")
+      .def_static("load_xgboost", [](const py::bytes& data, int64_t block_rows) {
+        return Load(data, false, block_rows);
+      }, py::arg("data"), py::arg("block_rows") = 64)
+      .def_static("load_lightgbm", [](const py::bytes& data, int64_t block_rows) {
+        return Load(data, true, block_rows);
+      }, py::arg("data"), py::arg("block_rows") = 64)
+      .def_property_readonly("flavor", [](const TreeEnsemble& e) {
+        return e.model().flavor == TreeFlavor::kXGBoost ? "xgboost" : "lightgbm";
+      })
+      .def_property_readonly("num_features", &TreeEnsemble::num_features)
+      .def_property_readonly("num_groups", &TreeEnsemble::num_groups)
+      .def_property_readonly("num_outputs", &TreeEnsemble::num_outputs)
+      .def_property_readonly("num_iterations", &TreeEnsemble::num_iterations)
+      .def_property_readonly("num_trees", [](const TreeEnsemble& e) { return e.model().trees.size(); })
+      .def_property_readonly("feature_names", [](const TreeEnsemble& e) { return e.model().feature_names; })
+      .def_property_readonly("feature_types", [](const TreeEnsemble& e) { return e.model().feature_types; })
+      .def_property_readonly("objective", [](const TreeEnsemble& e) { return e.model().objective; })
+      .def_property_readonly("best_iteration", [](const TreeEnsemble& e) { return e.model().best_iteration; })
+      .def_property_readonly("category_names", [](const TreeEnsemble& e) {
+        // bytes: the file's names need not be valid UTF-8.
+        py::list out;
+        for (const auto& names : e.model().category_names) {
+          py::list l;
+          for (const auto& n : names) l.append(py::bytes(n));
+          out.append(l);
+        }
+        return out;
+      })
+      .def_property_readonly("category_values", [](const TreeEnsemble& e) { return e.model().category_values; })
+      .def_property_readonly("base_margin", [](const TreeEnsemble& e) { return e.model().base_margin; })
+      .def("predict_margin", [](const TreeEnsemble& e, const py::array& X, int64_t begin, int64_t end) {
+        const Rows r = CheckRows(e, X);
+        CArray<double> out({static_cast<py::ssize_t>(r.n), static_cast<py::ssize_t>(e.num_groups())});
+        absl::Span<double> dst = MutableSpanOf(out);
+        absl::Status s;
+        {
+          py::gil_scoped_release release;
+          s = Dispatch(X, r, e.num_features(), [&](auto x) { return e.PredictMargin(x, r.n, begin, end, dst); });
+        }
+        Raise(s);
+        return out;
+      }, py::arg("X"), py::arg("begin") = 0, py::arg("end") = 0)
+      .def("transform", [](const TreeEnsemble& e, const CArray<double>& margins) {
+        auto [n, g] = Shape2D(margins, "margins");
+        if (g != e.num_groups()) throw py::value_error("margins must have one column per output group");
+        CArray<double> out({static_cast<py::ssize_t>(n), static_cast<py::ssize_t>(e.num_outputs())});
+        absl::Span<double> dst = MutableSpanOf(out);
+        absl::Status s;
+        {
+          py::gil_scoped_release release;
+          s = e.Transform(SpanOf(margins), n, dst);
+        }
+        Raise(s);
+        return out;
+      }, py::arg("margins").noconvert())
+      .def("contributions", [](const TreeEnsemble& e, const py::array& X, int64_t begin, int64_t end) {
+        const Rows r = CheckRows(e, X);
+        const int64_t d = e.num_features();
+        CArray<double> out({static_cast<py::ssize_t>(r.n), static_cast<py::ssize_t>(e.num_groups()),
+                            static_cast<py::ssize_t>(d + 1)});
+        absl::Span<double> dst = MutableSpanOf(out);
+        absl::Status s;
+        {
+          py::gil_scoped_release release;
+          s = Dispatch(X, r, d, [&](auto x) { return e.Contributions(x, r.n, begin, end, dst); });
+        }
+        Raise(s);
+        return out;
+      }, py::arg("X"), py::arg("begin") = 0, py::arg("end") = 0);
+}
+
+}  // namespace twinscore::bindings

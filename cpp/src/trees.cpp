@@ -1,0 +1,558 @@
+// Tree-ensemble scoring: validation, the flat layout, the blocked batch
+// kernel, output transforms and exact TreeSHAP.
+#include "twinscore/trees.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <type_traits>
+
+#include "twinscore/threads.h"
+
+namespace twinscore {
+
+namespace {
+
+// Deepest tree accepted: SHAP keeps O(depth^2) path state per thread.
+constexpr int32_t kMaxDepth = 1024;
+// LightGBM's kZeroThreshold: values this close to 0 are zero (missing_type Zero).
+constexpr float kZeroThreshold = 1e-35f;
+
+absl::Status Invalid(int64_t tree, int64_t node, absl::string_view what) {
+  return absl::DataLossError(absl::StrCat("invalid model: tree ", tree, " node ", node, ": ", what));
+}
+
+// The largest float <= t (t finite).
+float FloatAtMost(double t) {
+  float f = static_cast<float>(t);
+  if (static_cast<double>(f) > t) f = std::nextafter(f, -std::numeric_limits<float>::infinity());
+  return f;
+}
+
+}  // namespace
+
+absl::Status ValidateModel(const TreeModel& m) {
+  if (m.num_features < 1) return absl::DataLossError("invalid model: it has no features");
+  if (m.num_groups < 1) return absl::DataLossError("invalid model: it has no outputs");
+  if (static_cast<int32_t>(m.base_margin.size()) != m.num_groups) {
+    return absl::DataLossError(absl::StrCat("invalid model: ", m.base_margin.size(), " base margins for ",
+                                            m.num_groups, " outputs"));
+  }
+  for (double b : m.base_margin) {
+    if (!std::isfinite(b)) return absl::DataLossError("invalid model: a base margin is not finite");
+  }
+  if (m.trees_per_iteration < 1 || m.trees.size() % m.trees_per_iteration != 0) {
+    return absl::DataLossError(absl::StrCat("invalid model: ", m.trees.size(), " trees is not a multiple of ",
+                                            m.trees_per_iteration, " trees per iteration"));
+  }
+  if (!m.feature_names.empty() && static_cast<int32_t>(m.feature_names.size()) != m.num_features) {
+    return absl::DataLossError(absl::StrCat("invalid model: ", m.feature_names.size(), " feature names for ",
+                                            m.num_features, " features"));
+  }
+  if (m.transform == OutputTransform::kSigmoid && !std::isfinite(m.sigmoid_scale)) {
+    return absl::DataLossError("invalid model: sigmoid scale is not finite");
+  }
+  std::vector<int32_t> seen, depth, stack;
+  for (size_t t = 0; t < m.trees.size(); ++t) {
+    const Tree& tr = m.trees[t];
+    const int32_t n = tr.num_nodes();
+    if (n < 1) return Invalid(t, 0, "the tree has no node");
+    const size_t un = static_cast<size_t>(n);
+    if (tr.right.size() != un || tr.feature.size() != un || tr.threshold.size() != un ||
+        tr.default_left.size() != un || tr.kind.size() != un || tr.value.size() != un || tr.cover.size() != un ||
+        tr.cat_begin.size() != un || tr.cat_words.size() != un) {
+      return Invalid(t, 0, "node arrays of different lengths");
+    }
+    if (tr.group < 0 || tr.group >= m.num_groups) return Invalid(t, 0, absl::StrCat("output group ", tr.group));
+    // Walk from the root: every child in range and reached once (a cycle or a
+    // shared child would be reached twice), depth bounded.
+    seen.assign(n, 0);
+    depth.assign(n, 0);
+    stack.assign(1, 0);
+    seen[0] = 1;
+    while (!stack.empty()) {
+      const int32_t i = stack.back();
+      stack.pop_back();
+      const int32_t l = tr.left[i], r = tr.right[i];
+      if (l == -1 && r == -1) {
+        if (!std::isfinite(tr.value[i])) return Invalid(t, i, "leaf value is not finite");
+        if (!(tr.cover[i] >= 0) || !std::isfinite(tr.cover[i])) return Invalid(t, i, "cover is not a finite >= 0");
+        continue;
+      }
+      for (int32_t c : {l, r}) {
+        if (c < 0 || c >= n) return Invalid(t, i, absl::StrCat("child index ", c, " out of range [0, ", n, ")"));
+        if (seen[c]) return Invalid(t, i, absl::StrCat("child ", c, " is reached twice (a cycle or shared node)"));
+        seen[c] = 1;
+        depth[c] = depth[i] + 1;
+        if (depth[c] > kMaxDepth) return Invalid(t, i, absl::StrCat("the tree is deeper than ", kMaxDepth));
+        stack.push_back(c);
+      }
+      if (l == r) return Invalid(t, i, "both children are the same node");
+      if (tr.feature[i] < 0 || tr.feature[i] >= m.num_features) {
+        return Invalid(t, i, absl::StrCat("split feature ", tr.feature[i], " not in [0, ", m.num_features, ")"));
+      }
+      if (!(tr.cover[i] >= 0) || !std::isfinite(tr.cover[i])) return Invalid(t, i, "cover is not a finite >= 0");
+      switch (static_cast<SplitKind>(tr.kind[i])) {
+        case SplitKind::kNumeric:
+        case SplitKind::kNumericZeroMissing:
+          if (!std::isfinite(tr.threshold[i])) return Invalid(t, i, "threshold is not finite");
+          break;
+        case SplitKind::kCategorical: {
+          const int64_t b = tr.cat_begin[i], w = tr.cat_words[i];
+          if (b < 0 || w < 0 || b + w > static_cast<int64_t>(tr.cat_bits.size())) {
+            return Invalid(t, i, "category set out of range");
+          }
+          break;
+        }
+        default:
+          return Invalid(t, i, absl::StrCat("unknown split kind ", int(tr.kind[i])));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status TreeScorerOptions::Validate() const {
+  TWINSCORE_CHECK_ARG(block_rows >= 16 && block_rows <= 4096, "block_rows must be in [16, 4096], got ", block_rows);
+  return absl::OkStatus();
+}
+
+int32_t TreeEnsemble::num_outputs() const {
+  return model_.transform == OutputTransform::kSoftmaxArgmax ? 1 : model_.num_groups;
+}
+
+absl::StatusOr<TreeEnsemble> TreeEnsemble::Build(TreeModel model, TreeScorerOptions options) {
+  TWINSCORE_RETURN_IF_ERROR(options.Validate());
+  TWINSCORE_RETURN_IF_ERROR(ValidateModel(model));
+  TreeEnsemble e;
+  e.options_ = options;
+  const bool xgb = model.flavor == TreeFlavor::kXGBoost;
+  std::vector<int32_t> order, depth;
+  for (const Tree& tr : model.trees) {
+    const int64_t base = static_cast<int64_t>(e.nodes_.size());
+    e.tree_offset_.push_back(base);
+    // Breadth-first renumbering: the children of a node take two consecutive
+    // slots, so a node stores only its left child.
+    order.assign(1, 0);
+    depth.assign(1, 0);
+    std::vector<int32_t> flat(tr.num_nodes(), -1);
+    flat[0] = 0;
+    for (size_t k = 0; k < order.size(); ++k) {
+      const int32_t i = order[k];
+      if (tr.left[i] >= 0) {
+        flat[tr.left[i]] = static_cast<int32_t>(order.size());
+        order.push_back(tr.left[i]);
+        depth.push_back(depth[k] + 1);
+        flat[tr.right[i]] = static_cast<int32_t>(order.size());
+        order.push_back(tr.right[i]);
+        depth.push_back(depth[k] + 1);
+      }
+      e.max_depth_ = std::max(e.max_depth_, depth[k]);
+    }
+    for (int32_t i : order) {
+      FlatNode nd{};
+      double td = 0;
+      const bool leaf = tr.left[i] < 0;
+      if (leaf) {
+        nd.feature = -1;
+        nd.threshold = static_cast<float>(tr.value[i]);
+      } else {
+        nd.feature = tr.feature[i];
+        nd.child = flat[tr.left[i]];
+        nd.default_left = tr.default_left[i];
+        nd.kind = tr.kind[i];
+        if (tr.kind[i] == static_cast<uint8_t>(SplitKind::kCategorical)) {
+          const int32_t id = static_cast<int32_t>(e.cats_.size());
+          e.cats_.push_back(CatSet{static_cast<int32_t>(e.cat_bits_.size()), tr.cat_words[i], uint8_t(xgb ? 1 : 0)});
+          e.cat_bits_.insert(e.cat_bits_.end(), tr.cat_bits.begin() + tr.cat_begin[i],
+                             tr.cat_bits.begin() + tr.cat_begin[i] + tr.cat_words[i]);
+          std::memcpy(&nd.threshold, &id, sizeof(id));
+        } else if (xgb) {
+          nd.threshold = static_cast<float>(tr.threshold[i]);
+        } else {
+          // LightGBM: x <= t goes left. For a float x that is x < the float
+          // after the largest float <= t; for a double x, x < nextafter(t).
+          const double t = tr.threshold[i];
+          nd.threshold = std::nextafter(FloatAtMost(t), std::numeric_limits<float>::infinity());
+          td = std::nextafter(t, std::numeric_limits<double>::infinity());
+        }
+      }
+      e.nodes_.push_back(nd);
+      e.threshold_d_.push_back(td);
+      e.value_.push_back(leaf ? tr.value[i] : 0.0);
+      e.cover_.push_back(tr.cover[i]);
+    }
+    // Expected output of the tree under its training distribution (cover-weighted leaves).
+    double num = 0;
+    const double root_cover = tr.cover[0];
+    for (int32_t i = 0; i < tr.num_nodes(); ++i) {
+      if (tr.left[i] < 0 && flat[i] >= 0) num += tr.value[i] * tr.cover[i];
+    }
+    e.expected_.push_back(tr.left[0] < 0 ? tr.value[0] : (root_cover > 0 ? num / root_cover : 0.0));
+  }
+  e.model_ = std::move(model);
+  return e;
+}
+
+namespace {
+
+using FlatNode = TreeEnsemble::FlatNode;
+using CatSet = TreeEnsemble::CatSet;
+
+// Whether a categorical node sends x right (x not NaN).
+template <class C>
+inline bool CategoryRight(const FlatNode& nd, C x, const CatSet* cats, const uint64_t* bits, bool xgb) {
+  int32_t id;
+  std::memcpy(&id, &nd.threshold, sizeof(id));
+  const CatSet& s = cats[id];
+  // XGBoost: negative values are not categories; LightGBM truncates first
+  // (-0.5 is category 0).
+  const bool valid = (xgb ? x >= C(0) : x > C(-1)) && x < C(64) * static_cast<C>(s.words);
+  bool in_set = false;
+  if (valid) {
+    const int64_t c = static_cast<int64_t>(x);
+    in_set = (bits[s.begin + c / 64] >> (c % 64)) & 1;
+  }
+  return in_set == static_cast<bool>(s.set_right);
+}
+
+// Whether node nd sends x right. C is the comparison precision.
+template <class C>
+inline bool GoRight(const FlatNode& nd, double td, C x, const CatSet* cats, const uint64_t* bits, bool xgb) {
+  if (std::isnan(x)) return !nd.default_left;
+  if (nd.kind == static_cast<uint8_t>(SplitKind::kNumeric)) {
+    if constexpr (std::is_same_v<C, float>) {
+      return !(x < nd.threshold);
+    } else {
+      return !(x < td);
+    }
+  }
+  if (nd.kind == static_cast<uint8_t>(SplitKind::kNumericZeroMissing)) {
+    if (x >= -kZeroThreshold && x <= kZeroThreshold) return !nd.default_left;
+    if constexpr (std::is_same_v<C, float>) {
+      return !(x < nd.threshold);
+    } else {
+      return !(x < td);
+    }
+  }
+  return CategoryRight(nd, x, cats, bits, xgb);
+}
+
+}  // namespace
+
+absl::Status TreeEnsemble::CheckCall(size_t x_size, int64_t n, int64_t& begin, int64_t& end, size_t out_size,
+                                     size_t out_per_row) const {
+  TWINSCORE_CHECK_ARG(n >= 0, "n must be >= 0, got ", n);
+  TWINSCORE_CHECK_ARG(x_size == static_cast<size_t>(n) * model_.num_features, "X has ", x_size,
+                      " values, expected n * d = ", n, " * ", model_.num_features);
+  TWINSCORE_CHECK_ARG(out_size == static_cast<size_t>(n) * out_per_row, "output has ", out_size,
+                      " values, expected ", n * out_per_row);
+  const int64_t iters = num_iterations();
+  if (end <= 0) end = iters;
+  TWINSCORE_CHECK_ARG(begin >= 0 && begin <= end && end <= iters, "iteration range [", begin, ", ", end,
+                      ") is not within the model's ", iters, " iterations");
+  return absl::OkStatus();
+}
+
+template <class T, class C>
+absl::Status TreeEnsemble::PredictImpl(absl::Span<const T> X, int64_t n, int64_t begin, int64_t end,
+                                       absl::Span<double> out) const {
+  TWINSCORE_RETURN_IF_ERROR(CheckCall(X.size(), n, begin, end, out.size(), model_.num_groups));
+  const int64_t d = model_.num_features;
+  const int32_t G = model_.num_groups;
+  const size_t t0 = static_cast<size_t>(begin * model_.trees_per_iteration);
+  const size_t t1 = static_cast<size_t>(end * model_.trees_per_iteration);
+  const bool xgb = model_.flavor == TreeFlavor::kXGBoost;
+  const double scale = model_.average_output && end > begin ? 1.0 / static_cast<double>(end - begin) : 1.0;
+  const FlatNode* nodes = nodes_.data();
+  const double* thr_d = threshold_d_.data();
+  const double* values = value_.data();
+  const CatSet* cats = cats_.data();
+  const uint64_t* bits = cat_bits_.data();
+  const T* x = X.data();
+  const int64_t B = options_.block_rows;
+
+  // One traversal: the flat index of the leaf row `r` reaches in tree t.
+  auto leaf = [&](const FlatNode* tn, const double* td, const T* row) {
+    int32_t i = 0;
+    while (tn[i].feature >= 0) {
+      const FlatNode& nd = tn[i];
+      const C v = static_cast<C>(row[nd.feature]);
+      bool right;
+      if (nd.kind == static_cast<uint8_t>(SplitKind::kNumeric)) {
+        if constexpr (std::is_same_v<C, float>) {
+          right = std::isnan(v) ? !nd.default_left : !(v < nd.threshold);
+        } else {
+          right = std::isnan(v) ? !nd.default_left : !(v < td[i]);
+        }
+      } else {
+        right = GoRight<C>(nd, td[i], v, cats, bits, xgb);
+      }
+      i = nd.child + right;
+    }
+    return i;
+  };
+
+  ParallelBlocks(static_cast<size_t>(n), static_cast<size_t>(B), [&](size_t, size_t rb, size_t re) {
+    const int64_t rows = static_cast<int64_t>(re - rb);
+    if (xgb) {
+      // XGBoost sums float32 leaves into a float32 margin, tree by tree.
+      std::vector<float> acc(rows * G);
+      for (int64_t r = 0; r < rows; ++r)
+        for (int32_t g = 0; g < G; ++g) acc[r * G + g] = static_cast<float>(model_.base_margin[g]);
+      for (size_t t = t0; t < t1; ++t) {
+        const FlatNode* tn = nodes + tree_offset_[t];
+        const double* td = thr_d + tree_offset_[t];
+        const int32_t g = model_.trees[t].group;
+        for (int64_t r = 0; r < rows; ++r) {
+          const int32_t i = leaf(tn, td, x + (rb + r) * d);
+          acc[r * G + g] += tn[i].threshold;
+        }
+      }
+      for (int64_t k = 0; k < rows * G; ++k) out[rb * G + k] = acc[k];
+    } else {
+      std::vector<double> acc(rows * G, 0.0);
+      for (size_t t = t0; t < t1; ++t) {
+        const FlatNode* tn = nodes + tree_offset_[t];
+        const double* td = thr_d + tree_offset_[t];
+        const double* tv = values + tree_offset_[t];
+        const int32_t g = model_.trees[t].group;
+        for (int64_t r = 0; r < rows; ++r) acc[r * G + g] += tv[leaf(tn, td, x + (rb + r) * d)];
+      }
+      for (int64_t r = 0; r < rows; ++r)
+        for (int32_t g = 0; g < G; ++g) out[(rb + r) * G + g] = acc[r * G + g] * scale + model_.base_margin[g];
+    }
+  });
+  return absl::OkStatus();
+}
+
+absl::Status TreeEnsemble::PredictMargin(absl::Span<const float> X, int64_t n, int64_t begin, int64_t end,
+                                         absl::Span<double> out) const {
+  return PredictImpl<float, float>(X, n, begin, end, out);
+}
+
+absl::Status TreeEnsemble::PredictMargin(absl::Span<const double> X, int64_t n, int64_t begin, int64_t end,
+                                         absl::Span<double> out) const {
+  // XGBoost reads its input as float32; LightGBM compares doubles.
+  if (model_.flavor == TreeFlavor::kXGBoost) return PredictImpl<double, float>(X, n, begin, end, out);
+  return PredictImpl<double, double>(X, n, begin, end, out);
+}
+
+absl::Status TreeEnsemble::Transform(absl::Span<const double> margins, int64_t n, absl::Span<double> out) const {
+  const int32_t G = model_.num_groups;
+  TWINSCORE_CHECK_ARG(n >= 0 && margins.size() == static_cast<size_t>(n) * G, "margins have ", margins.size(),
+                      " values, expected ", n, " * ", G);
+  TWINSCORE_CHECK_ARG(out.size() == static_cast<size_t>(n) * num_outputs(), "output has ", out.size(),
+                      " values, expected ", n * num_outputs());
+  const bool xgb = model_.flavor == TreeFlavor::kXGBoost;
+  const double k = model_.sigmoid_scale;
+  ParallelBlocks(static_cast<size_t>(n), 4096, [&](size_t, size_t rb, size_t re) {
+    for (size_t r = rb; r < re; ++r) {
+      const double* m = margins.data() + r * G;
+      switch (model_.transform) {
+        case OutputTransform::kIdentity:
+          for (int32_t g = 0; g < G; ++g) out[r * G + g] = m[g];
+          break;
+        case OutputTransform::kSigmoid:
+          for (int32_t g = 0; g < G; ++g) {
+            if (xgb) {
+              // As XGBoost: float32, exponent clamped so it never overflows.
+              const float e = std::exp(std::min(-static_cast<float>(m[g]), 88.7f));
+              out[r * G + g] = 1.0f / (e + 1.0f);
+            } else {
+              out[r * G + g] = 1.0 / (1.0 + std::exp(-k * m[g]));
+            }
+          }
+          break;
+        case OutputTransform::kExp:
+          for (int32_t g = 0; g < G; ++g) {
+            out[r * G + g] = xgb ? static_cast<double>(std::exp(static_cast<float>(m[g]))) : std::exp(m[g]);
+          }
+          break;
+        case OutputTransform::kHinge:
+          for (int32_t g = 0; g < G; ++g) out[r * G + g] = m[g] > 0 ? 1.0 : 0.0;
+          break;
+        case OutputTransform::kSoftmaxArgmax: {
+          int32_t best = 0;
+          for (int32_t g = 1; g < G; ++g) {
+            if (m[g] > m[best]) best = g;
+          }
+          out[r] = best;
+          break;
+        }
+        case OutputTransform::kSoftmax: {
+          if (xgb) {
+            float mx = static_cast<float>(m[0]);
+            for (int32_t g = 1; g < G; ++g) mx = std::max(mx, static_cast<float>(m[g]));
+            float sum = 0;
+            for (int32_t g = 0; g < G; ++g) sum += std::exp(static_cast<float>(m[g]) - mx);
+            for (int32_t g = 0; g < G; ++g) out[r * G + g] = std::exp(static_cast<float>(m[g]) - mx) / sum;
+          } else {
+            double mx = m[0];
+            for (int32_t g = 1; g < G; ++g) mx = std::max(mx, m[g]);
+            double sum = 0;
+            for (int32_t g = 0; g < G; ++g) sum += std::exp(m[g] - mx);
+            for (int32_t g = 0; g < G; ++g) out[r * G + g] = std::exp(m[g] - mx) / sum;
+          }
+          break;
+        }
+      }
+    }
+  });
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------- TreeSHAP
+
+namespace {
+
+// One feature on the unique path from the root (Lundberg et al. 2018, Alg. 2).
+struct PathElement {
+  int32_t feature;
+  double zero_fraction;  // share of the cover that flows this way when the feature is unknown
+  double one_fraction;   // 1 if the row flows this way, else 0
+  double weight;         // permutation weight
+};
+
+void ExtendPath(PathElement* path, int32_t depth, double zero, double one, int32_t feature) {
+  path[depth] = PathElement{feature, zero, one, depth == 0 ? 1.0 : 0.0};
+  for (int32_t i = depth - 1; i >= 0; --i) {
+    path[i + 1].weight += one * path[i].weight * (i + 1) / static_cast<double>(depth + 1);
+    path[i].weight = zero * path[i].weight * (depth - i) / static_cast<double>(depth + 1);
+  }
+}
+
+void UnwindPath(PathElement* path, int32_t depth, int32_t index) {
+  const double one = path[index].one_fraction, zero = path[index].zero_fraction;
+  double next = path[depth].weight;
+  for (int32_t i = depth - 1; i >= 0; --i) {
+    if (one != 0) {
+      const double t = path[i].weight;
+      path[i].weight = next * (depth + 1) / ((i + 1) * one);
+      next = t - path[i].weight * zero * (depth - i) / static_cast<double>(depth + 1);
+    } else {
+      path[i].weight = path[i].weight * (depth + 1) / (zero * (depth - i));
+    }
+  }
+  for (int32_t i = index; i < depth; ++i) {
+    path[i].feature = path[i + 1].feature;
+    path[i].zero_fraction = path[i + 1].zero_fraction;
+    path[i].one_fraction = path[i + 1].one_fraction;
+  }
+}
+
+// Sum of the weights the path would have with element `index` removed.
+double UnwoundSum(const PathElement* path, int32_t depth, int32_t index) {
+  const double one = path[index].one_fraction, zero = path[index].zero_fraction;
+  double next = path[depth].weight, total = 0;
+  for (int32_t i = depth - 1; i >= 0; --i) {
+    if (one != 0) {
+      const double t = next * (depth + 1) / ((i + 1) * one);
+      total += t;
+      next = path[i].weight - t * zero * (depth - i) / static_cast<double>(depth + 1);
+    } else {
+      total += path[i].weight / zero * (depth + 1) / static_cast<double>(depth - i);
+    }
+  }
+  return total;
+}
+
+template <class T, class C>
+struct ShapWalker {
+  const FlatNode* nodes;
+  const double* thr_d;
+  const double* values;
+  const double* cover;
+  const CatSet* cats;
+  const uint64_t* bits;
+  bool xgb;
+  const T* row;
+  double* phi;  // d values
+  double scale;
+
+  // `path` holds `depth` elements of the parent; this call works on a copy
+  // placed right after them, so the parent's path is kept for its other child.
+  void Recurse(int32_t i, PathElement* parent, int32_t depth, double zero, double one, int32_t feature) {
+    PathElement* path = parent + depth;
+    std::copy(parent, parent + depth, path);
+    ExtendPath(path, depth, zero, one, feature);
+    const FlatNode& nd = nodes[i];
+    if (nd.feature < 0) {
+      const double v = values[i] * scale;
+      for (int32_t k = 1; k <= depth; ++k) {
+        const double w = UnwoundSum(path, depth, k);
+        phi[path[k].feature] += w * (path[k].one_fraction - path[k].zero_fraction) * v;
+      }
+      return;
+    }
+    const C x = static_cast<C>(row[nd.feature]);
+    const int32_t hot = nd.child + (GoRight<C>(nd, thr_d[i], x, cats, bits, xgb) ? 1 : 0);
+    const int32_t cold = nd.child + nd.child + 1 - hot;
+    const double c = cover[i];
+    const double hot_share = c > 0 ? cover[hot] / c : 0.5;
+    const double cold_share = c > 0 ? cover[cold] / c : 0.5;
+    double in_zero = 1, in_one = 1;
+    int32_t k = 1;
+    for (; k <= depth; ++k) {
+      if (path[k].feature == nd.feature) break;
+    }
+    int32_t d = depth;
+    if (k <= depth) {
+      // The feature was split on above: undo its earlier entry and merge.
+      in_zero = path[k].zero_fraction;
+      in_one = path[k].one_fraction;
+      UnwindPath(path, depth, k);
+      --d;
+    }
+    Recurse(hot, path, d + 1, hot_share * in_zero, in_one, nd.feature);
+    Recurse(cold, path, d + 1, cold_share * in_zero, 0.0, nd.feature);
+  }
+};
+
+}  // namespace
+
+template <class T, class C>
+absl::Status TreeEnsemble::ContribImpl(absl::Span<const T> X, int64_t n, int64_t begin, int64_t end,
+                                       absl::Span<double> out) const {
+  const int64_t d = model_.num_features;
+  const int32_t G = model_.num_groups;
+  TWINSCORE_RETURN_IF_ERROR(CheckCall(X.size(), n, begin, end, out.size(), static_cast<size_t>(G) * (d + 1)));
+  const size_t t0 = static_cast<size_t>(begin * model_.trees_per_iteration);
+  const size_t t1 = static_cast<size_t>(end * model_.trees_per_iteration);
+  const double scale = model_.average_output && end > begin ? 1.0 / static_cast<double>(end - begin) : 1.0;
+  std::vector<double> bias(model_.base_margin);
+  for (size_t t = t0; t < t1; ++t) bias[model_.trees[t].group] += expected_[t] * scale;
+  // Path storage: depth + 1 levels, each copying at most depth + 2 elements.
+  const size_t path_size = static_cast<size_t>(max_depth_ + 2) * (max_depth_ + 3);
+  ParallelBlocks(static_cast<size_t>(n), 64, [&](size_t, size_t rb, size_t re) {
+    std::vector<PathElement> path(path_size);
+    for (size_t r = rb; r < re; ++r) {
+      double* row_out = out.data() + r * G * (d + 1);
+      std::fill(row_out, row_out + G * (d + 1), 0.0);
+      for (int32_t g = 0; g < G; ++g) row_out[g * (d + 1) + d] = bias[g];
+      for (size_t t = t0; t < t1; ++t) {
+        const int64_t off = tree_offset_[t];
+        if (nodes_[off].feature < 0) continue;  // a single leaf only moves the bias
+        ShapWalker<T, C> w{nodes_.data() + off, threshold_d_.data() + off, value_.data() + off, cover_.data() + off,
+                           cats_.data(), cat_bits_.data(), model_.flavor == TreeFlavor::kXGBoost,
+                           X.data() + r * d, row_out + model_.trees[t].group * (d + 1), scale};
+        w.Recurse(0, path.data(), 0, 1.0, 1.0, -1);
+      }
+    }
+  });
+  return absl::OkStatus();
+}
+
+absl::Status TreeEnsemble::Contributions(absl::Span<const float> X, int64_t n, int64_t begin, int64_t end,
+                                         absl::Span<double> out) const {
+  return ContribImpl<float, float>(X, n, begin, end, out);
+}
+
+absl::Status TreeEnsemble::Contributions(absl::Span<const double> X, int64_t n, int64_t begin, int64_t end,
+                                         absl::Span<double> out) const {
+  if (model_.flavor == TreeFlavor::kXGBoost) return ContribImpl<double, float>(X, n, begin, end, out);
+  return ContribImpl<double, double>(X, n, begin, end, out);
+}
+
+}  // namespace twinscore

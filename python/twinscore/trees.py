@@ -1,0 +1,458 @@
+"""Tree-ensemble scoring: XGBoost and LightGBM models loaded by twinscore's own
+readers, scored in batches by the C++ engine and explained with exact TreeSHAP.
+
+    scorer = ts.TreeScorer.from_xgboost("model.json")    # or .ubj, a Booster, an XGBClassifier
+    p = scorer.predict(X)                                # what xgboost's predict returns
+    phi = scorer.contributions(X)                        # SHAP values + bias column
+    scorer.top_reasons(X, top=3, groups={"region": [...]})
+
+No compiler step and no pickle: the model file is parsed and checked (a
+truncated, foreign or inconsistent file raises ``ValueError``), then flattened
+into arrays laid out for batch scoring.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from . import _core
+from ._config import threads
+from ._validation import check_int
+
+__all__ = ["TreeScorer", "step_trees"]
+
+
+def _read_model_bytes(source, what: str) -> bytes | None:
+    """Bytes of a model given as a path or bytes; None when it is something else."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return bytes(source)
+    if isinstance(source, (str, os.PathLike)):
+        path = os.fspath(source)
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"{what} model file not found: {path}")
+        with open(path, "rb") as f:
+            return f.read()
+    return None
+
+
+def _lightgbm_pandas_categorical(text: str) -> list | None:
+    """The category lists LightGBM saved for pandas categorical columns."""
+    tail = text[-min(len(text), 1 << 20):]
+    key = "pandas_categorical:"
+    at = tail.rfind(key)
+    if at < 0:
+        return None
+    line = tail[at + len(key):].split("\n", 1)[0].strip()
+    try:
+        value = json.loads(line)
+    except ValueError:
+        raise ValueError("LightGBM model: the pandas_categorical line is not valid JSON") from None
+    if value is not None and not (isinstance(value, list) and all(isinstance(v, list) for v in value)):
+        raise ValueError("LightGBM model: pandas_categorical must be a list of category lists")
+    return value
+
+
+class TreeScorer:
+    """Scores and explains a gradient-boosted tree ensemble trained by XGBoost or LightGBM.
+
+    Build it with :meth:`from_xgboost` or :meth:`from_lightgbm`. ``predict``
+    returns what the training library's ``predict`` returns (probabilities for
+    classifiers, one column per class for multiclass), ``predict_margin`` the
+    raw scores, ``contributions`` exact SHAP values. Inputs: numpy float32 /
+    float64 matrices (NaN = missing; float32 C-contiguous input is not copied),
+    pandas DataFrames (columns matched by the model's feature names, pandas
+    categoricals mapped through the model's categories) or a ContactTable.
+    Results do not depend on the number of threads.
+    """
+
+    def __init__(self, ensemble, *, categories: Mapping[str, Sequence] | None = None,
+                 iteration_range: tuple[int, int] | None = None, source: str = ""):
+        self._engine = ensemble
+        self.categories_ = dict(categories or {})
+        self.iteration_range_ = iteration_range or (0, 0)
+        self.source_ = source
+
+    # -- construction --------------------------------------------------------
+    @classmethod
+    def from_xgboost(cls, model, *, block_rows: int = 64) -> "TreeScorer":
+        """From an XGBoost model: a ``.json`` / ``.ubj`` path, their bytes, an
+        ``xgboost.Booster`` or a scikit-learn ``XGBModel`` (whose
+        ``best_iteration`` then limits the trees, as its ``predict`` does)."""
+        block_rows = check_int(block_rows, "block_rows", min_value=16, max_value=4096)
+        data = _read_model_bytes(model, "XGBoost")
+        iteration_range = None
+        categories = None
+        source = "xgboost file" if data is not None else ""
+        if data is None:
+            booster = model
+            if hasattr(model, "get_booster"):  # XGBClassifier / XGBRegressor
+                booster = model.get_booster()
+                best = getattr(model, "best_iteration", None) if _has_best(model) else None
+                if best is not None:
+                    iteration_range = (0, int(best) + 1)
+            if not hasattr(booster, "save_raw"):
+                raise TypeError("from_xgboost expects a path, bytes, an xgboost.Booster or an XGBModel, "
+                                f"got {type(model).__name__}")
+            data = bytes(booster.save_raw(raw_format="ubj"))
+            source = f"xgboost {type(model).__name__}"
+        if not data:
+            raise ValueError("invalid model: the XGBoost model file is empty")
+        engine = _core.TreeEnsemble.load_xgboost(data, block_rows)
+        categories = _xgboost_model_categories(engine)
+        return cls(engine, categories=categories, iteration_range=iteration_range, source=source)
+
+    @classmethod
+    def from_lightgbm(cls, model, *, block_rows: int = 64) -> "TreeScorer":
+        """From a LightGBM model: a text model path (``Booster.save_model``), the
+        model text, a ``lightgbm.Booster`` or a scikit-learn ``LGBMModel``."""
+        block_rows = check_int(block_rows, "block_rows", min_value=16, max_value=4096)
+        if isinstance(model, str) and model.startswith("tree\n"):
+            text = model
+            source = "lightgbm text"
+        elif hasattr(model, "booster_") or hasattr(model, "model_to_string"):
+            booster = model.booster_ if hasattr(model, "booster_") else model
+            text = booster.model_to_string()
+            source = f"lightgbm {type(model).__name__}"
+        else:
+            data = _read_model_bytes(model, "LightGBM")
+            if data is None:
+                raise TypeError("from_lightgbm expects a path, the model text, a lightgbm.Booster or an "
+                                f"LGBMModel, got {type(model).__name__}")
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError:
+                raise ValueError("invalid model: not a LightGBM text model (not UTF-8 text; "
+                                 "binary LightGBM models are not supported, save with save_model)") from None
+            source = "lightgbm file"
+        engine = _core.TreeEnsemble.load_lightgbm(text.encode("utf-8"), block_rows)
+        categories = {}
+        pandas_cats = _lightgbm_pandas_categorical(text)
+        if pandas_cats:
+            cat_features = [n for n, t in zip(engine.feature_names, engine.feature_types) if t == "categorical"]
+            # LightGBM stores one list per pandas categorical column, in column order.
+            if len(pandas_cats) == len(cat_features):
+                categories = dict(zip(cat_features, pandas_cats))
+        return cls(engine, categories=categories, source=source)
+
+    # -- description ---------------------------------------------------------
+    @property
+    def library(self) -> str:
+        """'xgboost' or 'lightgbm': whose split rules the model follows."""
+        return self._engine.flavor
+
+    @property
+    def n_features_in_(self) -> int:
+        return self._engine.num_features
+
+    @property
+    def feature_names_in_(self) -> list[str]:
+        """The model's feature names (``f0, f1, ...`` when it has none)."""
+        names = self._engine.feature_names
+        return list(names) if names else [f"f{i}" for i in range(self._engine.num_features)]
+
+    @property
+    def objective(self) -> str:
+        return self._engine.objective
+
+    @property
+    def n_outputs(self) -> int:
+        """Margins per row (the number of classes for multiclass models, else 1)."""
+        return self._engine.num_groups
+
+    @property
+    def n_iterations(self) -> int:
+        return self._engine.num_iterations
+
+    @property
+    def n_trees(self) -> int:
+        return self._engine.num_trees
+
+    def __repr__(self) -> str:
+        return (f"TreeScorer({self.library}, {self.objective}, {self.n_trees} trees, "
+                f"{self.n_features_in_} features, {self.n_outputs} output{'s' if self.n_outputs > 1 else ''})")
+
+    # -- scoring -------------------------------------------------------------
+    def predict(self, X, *, iteration_range: tuple[int, int] | None = None, n_threads: int | None = None):
+        """What the training library's ``predict`` returns: probabilities for
+        binary (n,) and multiclass (n, classes) models, the class for
+        ``multi:softmax``, the regression value otherwise. float32 for XGBoost
+        models (as xgboost returns), float64 for LightGBM."""
+        margins = self._margins(X, iteration_range, n_threads)
+        with threads(n_threads):
+            out = self._engine.transform(margins)
+        return self._shape(out)
+
+    def predict_margin(self, X, *, iteration_range: tuple[int, int] | None = None, n_threads: int | None = None):
+        """Raw scores before the link (log-odds for binary models), base score included."""
+        return self._shape(self._margins(X, iteration_range, n_threads))
+
+    def contributions(self, X, *, iteration_range: tuple[int, int] | None = None, n_threads: int | None = None):
+        """Exact SHAP values (path-dependent TreeSHAP): (n, d + 1), the last
+        column being the bias, or (n, classes, d + 1) for multiclass models.
+        Each row sums to its margin."""
+        Xf = self._features(X)
+        begin, end = self._range(iteration_range)
+        with threads(n_threads):
+            phi = self._engine.contributions(Xf, begin, end)
+        if self.library == "xgboost":
+            phi = phi.astype(np.float32)
+        return phi[:, 0, :] if phi.shape[1] == 1 else phi
+
+    def top_reasons(self, X, top: int = 3, *, groups: Mapping[str, Sequence[str]] | None = None,
+                    direction: str = "up", output: int = 0, n_threads: int | None = None) -> pd.DataFrame:
+        """The ``top`` features that move each row's score most, readable next to the score.
+
+        ``groups`` sums the contributions of several columns into one reason
+        (``{"region": ["region=north", "region=south", ...]}``: the one-hot
+        columns of one field); other columns stay reasons of their own.
+        ``direction``: "up" (what raises the score), "down" or "abs".
+        Returns a DataFrame with ``reason_k`` and ``contribution_k`` columns.
+        """
+        top = check_int(top, "top", min_value=1)
+        if direction not in ("up", "down", "abs"):
+            raise ValueError(f"direction must be 'up', 'down' or 'abs', got {direction!r}")
+        output = check_int(output, "output", min_value=0, max_value=self.n_outputs - 1)
+        phi = self.contributions(X, n_threads=n_threads)
+        if phi.ndim == 3:
+            phi = phi[:, output, :]
+        phi = np.asarray(phi[:, :-1], dtype=np.float64)
+        names = self.feature_names_in_
+        labels, M = self._group_matrix(names, groups)
+        grouped = phi @ M  # (n, reasons)
+        top = min(top, grouped.shape[1])
+        key = {"up": -grouped, "down": grouped, "abs": -np.abs(grouped)}[direction]
+        order = np.argsort(key, axis=1, kind="stable")[:, :top]
+        values = np.take_along_axis(grouped, order, axis=1)
+        labels = np.asarray(labels, dtype=object)
+        out = {}
+        for k in range(top):  # a loop over reason ranks, not rows
+            out[f"reason_{k + 1}"] = labels[order[:, k]]
+            out[f"contribution_{k + 1}"] = values[:, k]
+        index = X.index if isinstance(X, pd.DataFrame) else None
+        return pd.DataFrame(out, index=index)
+
+    # -- helpers ---------------------------------------------------------------
+    @staticmethod
+    def _group_matrix(names: list[str], groups):
+        if not groups:
+            return list(names), np.eye(len(names))
+        pos = {n: i for i, n in enumerate(names)}
+        owner: dict[int, int] = {}
+        labels: list[str] = []
+        for g, cols in groups.items():
+            if isinstance(cols, str):
+                raise TypeError(f"groups['{g}'] must be a list of column names, got a string")
+            labels.append(str(g))
+            for c in cols:
+                if c not in pos:
+                    raise KeyError(f"groups['{g}']: column '{c}' is not a feature of the model")
+                if pos[c] in owner:
+                    raise ValueError(f"column '{c}' is in two groups")
+                owner[pos[c]] = len(labels) - 1
+        for i, n in enumerate(names):
+            if i not in owner:
+                labels.append(n)
+                owner[i] = len(labels) - 1
+        M = np.zeros((len(names), len(labels)))
+        M[list(owner.keys()), list(owner.values())] = 1.0
+        return labels, M
+
+    def _range(self, iteration_range):
+        if iteration_range is None:
+            return self.iteration_range_
+        if not (isinstance(iteration_range, (tuple, list)) and len(iteration_range) == 2):
+            raise TypeError("iteration_range must be a (begin, end) pair")
+        begin = check_int(iteration_range[0], "iteration_range[0]", min_value=0)
+        end = check_int(iteration_range[1], "iteration_range[1]", min_value=0)
+        if end != 0 and not begin < end <= self.n_iterations:
+            raise ValueError(f"iteration_range {tuple(iteration_range)} is not within the model's "
+                             f"{self.n_iterations} iterations")
+        return begin, end
+
+    def _margins(self, X, iteration_range, n_threads):
+        Xf = self._features(X)
+        begin, end = self._range(iteration_range)
+        with threads(n_threads):
+            return self._engine.predict_margin(Xf, begin, end)
+
+    def _shape(self, out: np.ndarray) -> np.ndarray:
+        if self.library == "xgboost":
+            out = out.astype(np.float32)
+        return out[:, 0] if out.shape[1] == 1 else out
+
+    def _features(self, X) -> np.ndarray:
+        """X as the (n, d) float32/float64 C-contiguous matrix the engine reads."""
+        from .table import ContactTable
+
+        d = self.n_features_in_
+        if isinstance(X, ContactTable):
+            return self._from_columns({c: _table_column(X, c) for c in X.column_names}, X.n_rows, "table")
+        if isinstance(X, pd.DataFrame):
+            return self._from_frame(X)
+        if isinstance(X, pd.Series) or np.isscalar(X) or X is None:
+            raise TypeError(f"X must be a 2-D array, a DataFrame or a ContactTable, got {type(X).__name__}")
+        try:
+            a = np.asarray(X)
+        except ValueError as exc:
+            raise ValueError(f"X must be a 2-D array: {exc}") from None
+        if a.dtype == object or a.dtype.kind not in "fiub":
+            raise TypeError(f"X must be numeric, got dtype {a.dtype}")
+        if a.ndim != 2:
+            raise ValueError(f"X must be 2-D, got shape {a.shape}")
+        if a.shape[1] != d:
+            raise ValueError(f"X has {a.shape[1]} columns, the model expects {d}")
+        if a.dtype not in (np.float32, np.float64):
+            a = a.astype(np.float64 if self.library == "lightgbm" else np.float32)
+        return np.ascontiguousarray(a)
+
+    def _from_frame(self, df: pd.DataFrame) -> np.ndarray:
+        names = self._engine.feature_names
+        cols = [str(c) for c in df.columns]
+        if names and set(names) <= set(cols):
+            order = list(names)
+        elif names and not _default_names(names):
+            missing = [n for n in names if n not in cols]
+            raise KeyError(f"X lacks the model's feature columns {missing[:10]}")
+        else:
+            if len(cols) != self.n_features_in_:
+                raise ValueError(f"X has {len(cols)} columns, the model expects {self.n_features_in_}")
+            order = cols
+        by_name = {str(c): df[c] for c in df.columns}
+        return self._from_columns({n: by_name[n] for n in order}, len(df), "frame", order=order)
+
+    def _from_columns(self, columns: Mapping[str, Any], n: int, kind: str, order=None) -> np.ndarray:
+        names = order if order is not None else self.feature_names_in_
+        if order is None:
+            missing = [c for c in names if c not in columns]
+            if missing:
+                raise KeyError(f"the table lacks the model's feature columns {missing[:10]}")
+        dtype = np.float64 if self.library == "lightgbm" else np.float32
+        out = np.empty((n, len(names)), dtype=dtype)
+        model_names = self._engine.feature_names or []
+        for j, name in enumerate(names):  # a loop over columns, not rows
+            model_name = model_names[j] if j < len(model_names) else name
+            out[:, j] = self._column_values(columns[name], model_name)
+        return out
+
+    def _column_values(self, values, name: str) -> np.ndarray:
+        if isinstance(values, tuple):  # (codes, categories) from a ContactTable
+            codes, cats = values
+            return self._recode(np.asarray(codes), list(cats), name)
+        if isinstance(values, pd.Series) and isinstance(values.dtype, pd.CategoricalDtype):
+            return self._recode(values.cat.codes.to_numpy(), list(values.cat.categories), name)
+        if isinstance(values, pd.Series):
+            if not (pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)):
+                raise TypeError(f"column '{name}' is not numeric (dtype {values.dtype}); "
+                                "use a pandas categorical for categories")
+            return values.to_numpy(dtype=np.float64, na_value=np.nan)
+        a = np.asarray(values)
+        if a.dtype == object or a.dtype.kind not in "fiub":
+            raise TypeError(f"column '{name}' is not numeric (dtype {a.dtype})")
+        return a
+
+    def _recode(self, codes: np.ndarray, cats: list, name: str) -> np.ndarray:
+        """Codes of the caller's categories -> the model's category indices (NaN when missing)."""
+        model_cats = self.categories_.get(name)
+        codes = codes.astype(np.int64)
+        if model_cats is None:
+            out = codes.astype(np.float64)
+        else:
+            where = {c: i for i, c in enumerate(model_cats)}
+            # A category the model never saw gets an index past all of its
+            # categories: it follows the split's "other" branch.
+            lut = np.array([where.get(c, len(model_cats)) for c in cats] + [np.nan], dtype=np.float64)
+            out = lut[np.where(codes < 0, len(cats), np.minimum(codes, len(cats)))]
+            # A ContactTable's unseen code (== len(cats)) is an unknown category, not missing.
+            out[codes == len(cats)] = len(model_cats)
+        out[codes < 0] = np.nan
+        return out
+
+
+def _default_names(names: Sequence[str]) -> bool:
+    return all(n == f"Column_{i}" or n == f"f{i}" for i, n in enumerate(names))
+
+
+def _has_best(model) -> bool:
+    try:
+        return getattr(model, "best_iteration", None) is not None
+    except AttributeError:
+        return False
+
+
+def _xgboost_model_categories(engine) -> dict[str, list]:
+    """The category names (or numbers) recent XGBoost versions keep per feature."""
+    names = engine.feature_names or [f"f{i}" for i in range(engine.num_features)]
+    out = {}
+    for f, (strings, numbers) in enumerate(zip(engine.category_names, engine.category_values)):
+        if strings:
+            out[names[f]] = [b.decode("utf-8", errors="replace") for b in strings]
+        elif numbers:
+            out[names[f]] = list(numbers)
+    return out
+
+
+def _table_column(table, name: str):
+    role = table.roles[name]
+    if role == "numeric":
+        return table.numeric(name)
+    if role == "categorical":
+        return (table.codes(name), table.schema[name].categories)
+    return None
+
+
+def step_trees(ctx) -> None:
+    """Demo step: train a small XGBoost model on the prospects, reload it with
+    twinscore, compare scores and timings, and print three prospects' reasons."""
+    try:
+        import xgboost as xgb
+    except ImportError:
+        ctx.say("")
+        ctx.say("trees", "xgboost is not installed: step skipped")
+        return
+    import tempfile
+    import time
+
+    p = ctx.data.prospects
+    numeric = [c for c in p.columns if c not in ("contact_id", "converted") and
+               (pd.api.types.is_numeric_dtype(p[c]) or pd.api.types.is_bool_dtype(p[c]))]
+    cats = [c for c in ("sex", "age_band", "region", "channel") if c in p.columns]
+    X = pd.DataFrame({c: p[c].astype(np.float32) for c in numeric})
+    for c in cats:
+        X[c] = p[c].astype("category")
+    y = p["converted"].astype(int).to_numpy()
+    n_train = min(len(X), 50_000)
+    with ctx.clock.step("xgboost fit (100 trees, depth 6)"):
+        model = xgb.XGBClassifier(n_estimators=100, max_depth=6, learning_rate=0.1, tree_method="hist",
+                                  enable_categorical=True, n_jobs=2, random_state=ctx.seed)
+        model.fit(X.iloc[:n_train], y[:n_train])
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "conversion.ubj")
+        model.get_booster().save_model(path)
+        with ctx.clock.step("twinscore load model"):
+            scorer = TreeScorer.from_xgboost(path)
+    booster = model.get_booster()
+    t0 = time.perf_counter()
+    ref = booster.inplace_predict(X)
+    t_xgb = time.perf_counter() - t0
+    with ctx.clock.step("twinscore score prospects"):
+        t0 = time.perf_counter()
+        ours = scorer.predict(X)
+        t_ts = time.perf_counter() - t0
+    diff = float(np.max(np.abs(ours - ref)))
+    ctx.say("")
+    ctx.say("trees", repr(scorer))
+    ctx.say("", f"{len(X):,} prospects scored: max |twinscore - xgboost| = {diff:.1e}; "
+                f"xgboost {t_xgb:.3f} s, twinscore {t_ts:.3f} s ({t_xgb / max(t_ts, 1e-9):.1f}x)")
+    groups = {c: [c] for c in cats}
+    reasons = scorer.top_reasons(X.iloc[:3], top=3, groups=groups)
+    for i in range(len(reasons)):
+        r = reasons.iloc[i]
+        text = ", ".join(f"{r[f'reason_{k}']} {r[f'contribution_{k}']:+.2f}" for k in (1, 2, 3))
+        ctx.say("", f"prospect {p['contact_id'].iloc[i] if 'contact_id' in p else i}: "
+                    f"p = {ours[i]:.3f}; reasons {text}")
+    ctx.results["tree_scorer"] = scorer

@@ -1,0 +1,462 @@
+#include "twinscore/trees.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <string>
+
+#include "twinscore/json.h"
+#include "twinscore/threads.h"
+
+namespace twinscore {
+namespace {
+
+// XGBoost: tree 0 splits a < 0.5 (missing left); right of it, a categorical
+// split on b whose set {1, 3} goes right. Tree 1 is a single leaf.
+const char* kXgbJson = R"({"learner":{"attributes":{"best_iteration":"0"},
+ "feature_names":["a","b"],"feature_types":["float","c"],
+ "gradient_booster":{"model":{"gbtree_model_param":{"num_parallel_tree":"1","num_trees":"2"},
+   "tree_info":[0,0],
+   "trees":[
+    {"base_weights":[0,0,0,0,0],"categories":[1,3],"categories_nodes":[2],"categories_segments":[0],
+     "categories_sizes":[2],"default_left":[1,0,0,0,0],"id":0,"left_children":[1,-1,3,-1,-1],
+     "right_children":[2,-1,4,-1,-1],"split_conditions":[0.5,0.1,0,0.2,-0.3],"split_indices":[0,0,1,0,0],
+     "split_type":[0,0,1,0,0],"sum_hessian":[10,4,6,3,3],
+     "tree_param":{"num_deleted":"0","num_feature":"2","num_nodes":"5","size_leaf_vector":"1"}},
+    {"base_weights":[0],"categories":[],"categories_nodes":[],"categories_segments":[],"categories_sizes":[],
+     "default_left":[0],"id":1,"left_children":[-1],"right_children":[-1],"split_conditions":[0.05],
+     "split_indices":[0],"split_type":[0],"sum_hessian":[10],
+     "tree_param":{"num_deleted":"0","num_feature":"2","num_nodes":"1","size_leaf_vector":"1"}}]},
+  "name":"gbtree"},
+ "learner_model_param":{"base_score":"5E-1","num_class":"0","num_feature":"2","num_target":"1"},
+ "objective":{"name":"binary:logistic"}},"version":[3,2,0]})";
+
+// LightGBM: a <= 0.1 goes left (NaN left), else b in {1, 3} goes left.
+const char* kLgbText =
+    "tree\nversion=v4\nnum_class=1\nnum_tree_per_iteration=1\nlabel_index=0\nmax_feature_idx=1\n"
+    "objective=binary sigmoid:1\nfeature_names=a b\nfeature_infos=[0:1] 0:1:2:3\ntree_sizes=400\n\n"
+    "Tree=0\nnum_leaves=3\nnum_cat=1\nsplit_feature=0 1\nsplit_gain=1 1\nthreshold=0.10000000000000001 0\n"
+    "decision_type=10 1\nleft_child=-1 -2\nright_child=1 -3\nleaf_value=0.1 0.2 -0.3\nleaf_weight=1 1 1\n"
+    "leaf_count=4 3 3\ninternal_value=0 0\ninternal_weight=0 0\ninternal_count=10 6\ncat_boundaries=0 1\n"
+    "cat_threshold=10\nis_linear=0\nshrinkage=1\n\n\nend of trees\n\nfeature_importances:\na=1\nb=1\n\n"
+    "pandas_categorical:null\n";
+
+TreeEnsemble Build(absl::StatusOr<TreeModel> m) {
+  EXPECT_TRUE(m.ok()) << m.status();
+  auto e = TreeEnsemble::Build(*std::move(m));
+  EXPECT_TRUE(e.ok()) << e.status();
+  return *std::move(e);
+}
+
+std::vector<double> Margins(const TreeEnsemble& e, const std::vector<float>& X) {
+  const int64_t n = static_cast<int64_t>(X.size()) / e.num_features();
+  std::vector<double> out(n * e.num_groups());
+  auto s = e.PredictMargin(X, n, 0, 0, absl::MakeSpan(out));
+  EXPECT_TRUE(s.ok()) << s;
+  return out;
+}
+
+TEST(XGBoostJson, PredictsTheHandComputedMargins) {
+  TreeEnsemble e = Build(LoadXGBoostJson(kXgbJson));
+  EXPECT_EQ(e.num_features(), 2);
+  EXPECT_EQ(e.model().feature_names[1], "b");
+  EXPECT_EQ(e.model().best_iteration, 0);
+  const float nan = NAN, inf = INFINITY;
+  std::vector<float> X = {0.2f, 0, nan, 0, 1, 3, 1, 2, 1, nan, 1, -1, 1, 100, 0.5f, 1, 1, 3.5f, -inf, 3, inf, 1};
+  std::vector<double> want = {0.15, 0.15, -0.25, 0.25, -0.25, 0.25, 0.25, -0.25, -0.25, 0.15, -0.25};
+  std::vector<double> got = Margins(e, X);
+  for (size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-7) << "row " << i;
+  std::vector<double> p(got.size());
+  ASSERT_TRUE(e.Transform(got, got.size(), absl::MakeSpan(p)).ok());
+  EXPECT_NEAR(p[0], 1 / (1 + std::exp(-0.15)), 1e-7);
+}
+
+TEST(LightGBMText, PredictsTheHandComputedMarginsInBothPrecisions) {
+  TreeEnsemble e = Build(LoadLightGBMText(kLgbText));
+  const float nan = NAN;
+  // 0.1f is just above 0.1 as a double: it goes right, the double 0.1 goes left.
+  std::vector<float> X = {0.1f, 0, nan, 0, 1, 3, 1, 2, 1, nan, 1, -0.5f, 1, 1.7f, 1, 100};
+  std::vector<double> want = {-0.3, 0.1, 0.2, -0.3, -0.3, -0.3, 0.2, -0.3};
+  std::vector<double> got = Margins(e, X);
+  for (size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-12) << "row " << i;
+  std::vector<double> Xd = {0.1, 0, 0.09999, 5, 0.1000001, 3};
+  std::vector<double> out(3);
+  ASSERT_TRUE(e.PredictMargin(absl::Span<const double>(Xd), 3, 0, 0, absl::MakeSpan(out)).ok());
+  EXPECT_DOUBLE_EQ(out[0], 0.1);
+  EXPECT_DOUBLE_EQ(out[1], 0.1);
+  EXPECT_DOUBLE_EQ(out[2], 0.2);
+}
+
+// Path-dependent expectation of one tree given the features in `known`
+// (the quantity TreeSHAP's values are the Shapley values of).
+double Expect(const Tree& t, int32_t i, const std::vector<float>& x, uint32_t known, const TreeEnsemble& e,
+              bool xgb) {
+  if (t.left[i] < 0) return t.value[i];
+  const int32_t f = t.feature[i];
+  const int32_t l = t.left[i], r = t.right[i];
+  if (known & (1u << f)) {
+    // Score a one-row matrix through a model of this subtree would be
+    // circular; decide with the same rules as the file formats instead.
+    const float v = x[f];
+    bool right;
+    if (std::isnan(v)) {
+      right = !t.default_left[i];
+    } else if (t.kind[i] == static_cast<uint8_t>(SplitKind::kCategorical)) {
+      const bool valid = xgb ? v >= 0 : v > -1;
+      bool in = false;
+      if (valid && v < 64.0f * t.cat_words[i]) {
+        const int64_t c = static_cast<int64_t>(v);
+        in = (t.cat_bits[t.cat_begin[i] + c / 64] >> (c % 64)) & 1;
+      }
+      right = xgb ? in : !in;
+    } else {
+      right = xgb ? !(v < t.threshold[i]) : !(static_cast<double>(v) <= t.threshold[i]);
+    }
+    return Expect(t, right ? r : l, x, known, e, xgb);
+  }
+  return (t.cover[l] * Expect(t, l, x, known, e, xgb) + t.cover[r] * Expect(t, r, x, known, e, xgb)) / t.cover[i];
+}
+
+// Brute-force Shapley values over all subsets (small d only).
+std::vector<double> BruteShap(const TreeEnsemble& e, const std::vector<float>& x) {
+  const int d = e.num_features();
+  const bool xgb = e.model().flavor == TreeFlavor::kXGBoost;
+  std::vector<double> phi(d + 1, 0.0);
+  auto value = [&](uint32_t S) {
+    double s = e.model().base_margin[0];
+    for (const Tree& t : e.model().trees) s += Expect(t, 0, x, S, e, xgb);
+    return s;
+  };
+  std::vector<double> fact(d + 1, 1.0);
+  for (int k = 1; k <= d; ++k) fact[k] = fact[k - 1] * k;
+  for (int j = 0; j < d; ++j) {
+    for (uint32_t S = 0; S < (1u << d); ++S) {
+      if (S & (1u << j)) continue;
+      const int s = __builtin_popcount(S);
+      phi[j] += fact[s] * fact[d - s - 1] / fact[d] * (value(S | (1u << j)) - value(S));
+    }
+  }
+  phi[d] = value(0);
+  return phi;
+}
+
+// A random model of the given flavour: full trees of depth 3 over 4 features,
+// some categorical splits, covers that add up.
+TreeModel RandomModel(TreeFlavor flavor, int n_trees, std::mt19937_64& rng) {
+  TreeModel m;
+  m.flavor = flavor;
+  m.num_features = 4;
+  m.base_margin = {0.25};
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  for (int k = 0; k < n_trees; ++k) {
+    Tree t;
+    const int depth = 3, n = (1 << (depth + 1)) - 1;
+    t.Resize(n);
+    for (int i = n - 1; i >= 0; --i) {
+      if (2 * i + 1 < n) {
+        t.left[i] = 2 * i + 1;
+        t.right[i] = 2 * i + 2;
+        t.feature[i] = static_cast<int32_t>(rng() % 4);
+        t.default_left[i] = rng() % 2;
+        if (t.feature[i] == 3) {
+          t.kind[i] = static_cast<uint8_t>(SplitKind::kCategorical);
+          t.cat_begin[i] = static_cast<int32_t>(t.cat_bits.size());
+          t.cat_words[i] = 1;
+          t.cat_bits.push_back(rng() & 0xff);
+        } else {
+          t.threshold[i] = static_cast<float>(u(rng) * 2 - 1);
+        }
+        t.cover[i] = t.cover[2 * i + 1] + t.cover[2 * i + 2];
+      } else {
+        t.value[i] = static_cast<float>(u(rng) - 0.5);
+        t.cover[i] = 1 + std::floor(u(rng) * 20);
+      }
+    }
+    m.trees.push_back(std::move(t));
+  }
+  return m;
+}
+
+std::vector<float> RandomRows(int64_t n, std::mt19937_64& rng) {
+  std::uniform_real_distribution<float> u(-1.5f, 1.5f);
+  std::vector<float> X(n * 4);
+  for (int64_t r = 0; r < n; ++r) {
+    for (int j = 0; j < 3; ++j) X[r * 4 + j] = (rng() % 10 == 0) ? NAN : u(rng);
+    X[r * 4 + 3] = (rng() % 10 == 0) ? NAN : static_cast<float>(rng() % 10);
+  }
+  return X;
+}
+
+TEST(TreeShap, EqualsBruteForceShapleyValuesForBothFlavours) {
+  std::mt19937_64 rng(3);
+  for (TreeFlavor flavor : {TreeFlavor::kXGBoost, TreeFlavor::kLightGBM}) {
+    TreeEnsemble e = Build(RandomModel(flavor, 5, rng));
+    const int64_t n = 40;
+    std::vector<float> X = RandomRows(n, rng);
+    std::vector<double> phi(n * 5), margin(n);
+    ASSERT_TRUE(e.Contributions(X, n, 0, 0, absl::MakeSpan(phi)).ok());
+    ASSERT_TRUE(e.PredictMargin(X, n, 0, 0, absl::MakeSpan(margin)).ok());
+    for (int64_t r = 0; r < n; ++r) {
+      std::vector<float> x(X.begin() + r * 4, X.begin() + r * 4 + 4);
+      std::vector<double> want = BruteShap(e, x);
+      double sum = 0;
+      for (int j = 0; j <= 4; ++j) {
+        EXPECT_NEAR(phi[r * 5 + j], want[j], 1e-9) << "row " << r << " feature " << j;
+        sum += phi[r * 5 + j];
+      }
+      EXPECT_NEAR(sum, margin[r], 1e-5) << "row " << r;
+    }
+  }
+}
+
+TEST(TreeEnsemble, IdenticalForAnyThreadCountAndBlockSize) {
+  std::mt19937_64 rng(5);
+  TreeModel m = RandomModel(TreeFlavor::kLightGBM, 30, rng);
+  TreeEnsemble e = Build(m);
+  const int64_t n = 5000;
+  std::vector<float> X = RandomRows(n, rng);
+  ASSERT_TRUE(SetNumThreads(1).ok());
+  std::vector<double> a = Margins(e, X);
+  std::vector<double> pa(n * 5), pb(n * 5);
+  ASSERT_TRUE(e.Contributions(X, n, 0, 0, absl::MakeSpan(pa)).ok());
+  ASSERT_TRUE(SetNumThreads(2).ok());
+  std::vector<double> b = Margins(e, X);
+  ASSERT_TRUE(e.Contributions(X, n, 0, 0, absl::MakeSpan(pb)).ok());
+  ASSERT_TRUE(SetNumThreads(0).ok());
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(pa, pb);
+  TreeScorerOptions o;
+  o.block_rows = 16;
+  auto small = TreeEnsemble::Build(m, o);
+  ASSERT_TRUE(small.ok());
+  EXPECT_EQ(Margins(*small, X), a);
+}
+
+TEST(TreeEnsemble, IterationRangeAndBadCalls) {
+  std::mt19937_64 rng(9);
+  TreeEnsemble e = Build(RandomModel(TreeFlavor::kXGBoost, 6, rng));
+  std::vector<float> X = RandomRows(3, rng);
+  std::vector<double> all(3), first(3), rest(3);
+  ASSERT_TRUE(e.PredictMargin(X, 3, 0, 0, absl::MakeSpan(all)).ok());
+  ASSERT_TRUE(e.PredictMargin(X, 3, 0, 2, absl::MakeSpan(first)).ok());
+  ASSERT_TRUE(e.PredictMargin(X, 3, 2, 6, absl::MakeSpan(rest)).ok());
+  for (int i = 0; i < 3; ++i) EXPECT_NEAR(all[i], first[i] + rest[i] - 0.25, 1e-6);
+  EXPECT_EQ(e.PredictMargin(X, 3, 0, 7, absl::MakeSpan(all)).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(e.PredictMargin(X, 2, 0, 0, absl::MakeSpan(all)).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(e.PredictMargin(X, 3, 0, 0, absl::MakeSpan(all).subspan(1)).code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(ValidateModel, RejectsHostileStructures) {
+  std::mt19937_64 rng(1);
+  const TreeModel good = RandomModel(TreeFlavor::kXGBoost, 2, rng);
+  ASSERT_TRUE(ValidateModel(good).ok());
+  auto expect_bad = [&](auto mutate, const char* needle) {
+    TreeModel m = good;
+    mutate(m);
+    absl::Status s = ValidateModel(m);
+    EXPECT_FALSE(s.ok()) << needle;
+    EXPECT_NE(std::string(s.message()).find(needle), std::string::npos) << s;
+  };
+  expect_bad([](TreeModel& m) { m.trees[0].left[1] = 99; }, "out of range");
+  expect_bad([](TreeModel& m) { m.trees[0].left[1] = 0; }, "reached twice");
+  expect_bad([](TreeModel& m) { m.trees[0].right[2] = 3; }, "reached twice");
+  expect_bad([](TreeModel& m) { m.trees[0].threshold[0] = NAN; }, "threshold");
+  expect_bad([](TreeModel& m) { m.trees[1].value[14] = INFINITY; }, "leaf value");
+  expect_bad([](TreeModel& m) { m.trees[0].feature[0] = 4; }, "split feature");
+  expect_bad([](TreeModel& m) { m.trees[0].cover.pop_back(); }, "different lengths");
+  expect_bad([](TreeModel& m) { m.trees[0].group = 1; }, "group");
+  expect_bad([](TreeModel& m) { m.trees_per_iteration = 3; }, "multiple");
+  expect_bad([](TreeModel& m) {
+    m.trees[0].kind[0] = static_cast<uint8_t>(SplitKind::kCategorical);
+    m.trees[0].cat_begin[0] = 1000;
+    m.trees[0].cat_words[0] = 1;
+  }, "category set");
+}
+
+std::string Replace(std::string s, const std::string& from, const std::string& to) {
+  const size_t at = s.find(from);
+  EXPECT_NE(at, std::string::npos) << from;
+  if (at != std::string::npos) s.replace(at, from.size(), to);
+  return s;
+}
+
+void ExpectDataError(const absl::StatusOr<TreeModel>& m, const char* needle) {
+  ASSERT_FALSE(m.ok()) << needle;
+  EXPECT_TRUE(m.status().code() == absl::StatusCode::kDataLoss ||
+              m.status().code() == absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(std::string(m.status().message()).find(needle), std::string::npos) << m.status();
+}
+
+TEST(Loaders, RejectBadFilesWithClearErrors) {
+  ExpectDataError(LoadXGBoost(""), "empty");
+  ExpectDataError(LoadXGBoost("\x89PNG\r\n"), "not an XGBoost model");
+  ExpectDataError(LoadXGBoost(kLgbText), "not an XGBoost model");
+  ExpectDataError(LoadLightGBMText(kXgbJson), "not a LightGBM");
+  ExpectDataError(LoadLightGBMText(""), "empty");
+  const std::string x = kXgbJson;
+  ExpectDataError(LoadXGBoostJson(x.substr(0, x.size() / 2)), "malformed");
+  ExpectDataError(LoadXGBoostJson(Replace(x, "\"left_children\":[1,-1,3", "\"left_children\":[7,-1,3")),
+                  "out of range");
+  ExpectDataError(LoadXGBoostJson(Replace(x, "\"left_children\":[1,-1,3", "\"left_children\":[0,-1,3")),
+                  "reached twice");
+  ExpectDataError(LoadXGBoostJson(Replace(x, "\"split_conditions\":[0.5,", "\"split_conditions\":[1e999,")),
+                  "threshold");
+  ExpectDataError(LoadXGBoostJson(Replace(x, "\"right_children\":[2,-1,4,-1,-1]", "\"right_children\":[2,-1,4,-1]")),
+                  "expected 5");
+  ExpectDataError(LoadXGBoostJson(Replace(x, "binary:logistic", "binary:frobnicate")), "not supported");
+  ExpectDataError(LoadXGBoostJson(Replace(x, "\"categories\":[1,3]", "\"categories\":[1,-3]")), "category");
+  ExpectDataError(LoadXGBoostJson(Replace(x, "\"tree_info\":[0,0]", "\"tree_info\":[0,1]")), "group");
+  const std::string l = kLgbText;
+  ExpectDataError(LoadLightGBMText(l.substr(0, l.size() / 2)), "truncated");
+  ExpectDataError(LoadLightGBMText(Replace(l, "left_child=-1 -2", "left_child=-1 -9")), "out of range");
+  ExpectDataError(LoadLightGBMText(Replace(l, "left_child=-1 -2", "left_child=-1 0")), "reached twice");
+  ExpectDataError(LoadLightGBMText(Replace(l, "threshold=0.10000000000000001", "threshold=nan")), "threshold");
+  ExpectDataError(LoadLightGBMText(Replace(l, "leaf_value=0.1 0.2 -0.3", "leaf_value=0.1 0.2")), "expected 3");
+  ExpectDataError(LoadLightGBMText(Replace(l, "num_leaves=3", "num_leaves=30000000")), "leaf_value");
+  ExpectDataError(LoadLightGBMText(Replace(l, "is_linear=0", "is_linear=1")), "linear");
+  ExpectDataError(LoadLightGBMText(Replace(l, "cat_threshold=10", "cat_threshold=abc")), "not an integer");
+}
+
+// ---------------------------------------------------------------- UBJSON
+
+void Big(std::string& out, const void* p, size_t n) {
+  const char* c = static_cast<const char*>(p);
+  for (size_t i = 0; i < n; ++i) out.push_back(c[n - 1 - i]);
+}
+
+void Str(std::string& out, const std::string& s) {
+  out.push_back('L');
+  const int64_t n = static_cast<int64_t>(s.size());
+  Big(out, &n, 8);
+  out += s;
+}
+
+// Writes a document as UBJSON the way XGBoost does: typed float32 arrays for
+// numbers, counted objects.
+void Ubj(const json::Value& v, std::string& out) {
+  using K = json::Value::Kind;
+  switch (v.kind) {
+    case K::kNull: out.push_back('Z'); break;
+    case K::kBool: out.push_back(v.boolean ? 'T' : 'F'); break;
+    case K::kNumber: {
+      out.push_back('D');
+      Big(out, &v.number, 8);
+      break;
+    }
+    case K::kString: out.push_back('S'); Str(out, v.string); break;
+    case K::kNumbers: {
+      out += "[$d#L";
+      const int64_t n = static_cast<int64_t>(v.numbers.size());
+      Big(out, &n, 8);
+      for (double d : v.numbers) {
+        const float f = static_cast<float>(d);
+        Big(out, &f, 4);
+      }
+      break;
+    }
+    case K::kArray:
+      out.push_back('[');
+      for (const auto& it : v.items) Ubj(it, out);
+      out.push_back(']');
+      break;
+    case K::kObject:
+      out.push_back('{');
+      for (const auto& [k, m] : v.members) {
+        const int64_t n = static_cast<int64_t>(k.size());
+        out.push_back('L');
+        Big(out, &n, 8);
+        out += k;
+        Ubj(m, out);
+      }
+      out.push_back('}');
+      break;
+  }
+}
+
+std::string XgbUbj() {
+  auto doc = json::ParseJson(kXgbJson);
+  EXPECT_TRUE(doc.ok()) << doc.status();
+  std::string out;
+  Ubj(*doc, out);
+  return out;
+}
+
+TEST(XGBoostUbjson, SameModelAsTheJsonText) {
+  const std::string ubj = XgbUbj();
+  TreeEnsemble a = Build(LoadXGBoost(kXgbJson));
+  TreeEnsemble b = Build(LoadXGBoost(ubj));
+  std::vector<float> X = {0.2f, 0, NAN, 0, 1, 3, 1, 2, 1, NAN};
+  EXPECT_EQ(Margins(a, X), Margins(b, X));
+}
+
+TEST(XGBoostUbjson, RejectsHugeLengthsWithoutAllocating) {
+  // An array claiming 10 GB of float32 values in a 30-byte file.
+  std::string bad = "{L";
+  int64_t n = 7;
+  Big(bad, &n, 8);
+  bad += "learner[$d#L";
+  n = int64_t{10} << 30;
+  Big(bad, &n, 8);
+  bad += "xxxx";
+  ExpectDataError(LoadXGBoostUbjson(bad), "bytes left");
+  ExpectDataError(LoadXGBoostUbjson("{$T#L\x7f\xff\xff\xff\xff\xff\xff\xff"), "unsupported container");
+  std::string deep(100000, '[');
+  ExpectDataError(LoadXGBoostUbjson(deep), "nesting");
+  ExpectDataError(LoadXGBoostJson(std::string(100000, '[')), "nesting");
+}
+
+// ---------------------------------------------------------------- fuzz
+
+// Seeded mutations of valid files (truncate, flip, insert, splice): a loader
+// may accept or refuse them, but must never crash, hang or read out of bounds
+// (this also runs under AddressSanitizer); an accepted model must score.
+void Fuzz(const std::string& seed_file, bool lightgbm, uint64_t seed, int cases) {
+  std::mt19937_64 rng(seed);
+  std::vector<float> X = {0.2f, 0, NAN, 1, 1, 3, -1, 1e30f};
+  const char kBytes[] = "{}[]$#iUIlLdDSTFZN,:\"0123456789-.eE \n=";
+  int accepted = 0;
+  for (int c = 0; c < cases; ++c) {
+    std::string s = seed_file;
+    const int edits = 1 + static_cast<int>(rng() % 4);
+    for (int k = 0; k < edits && !s.empty(); ++k) {
+      const size_t at = rng() % s.size();
+      switch (rng() % 5) {
+        case 0: s.resize(at); break;
+        case 1: s[at] = static_cast<char>(s[at] ^ (1u << (rng() % 8))); break;
+        case 2: s.insert(at, 1, kBytes[rng() % (sizeof(kBytes) - 1)]); break;
+        case 3: s[at] = static_cast<char>(rng() & 0xff); break;
+        case 4: {
+          const size_t from = rng() % s.size();
+          const size_t len = std::min<size_t>(rng() % 16, s.size() - from);
+          s.insert(at, s.substr(from, len));
+          break;
+        }
+      }
+    }
+    absl::StatusOr<TreeModel> m = lightgbm ? LoadLightGBMText(s) : LoadXGBoost(s);
+    if (!m.ok()) {
+      EXPECT_FALSE(m.status().message().empty());
+      continue;
+    }
+    auto e = TreeEnsemble::Build(*std::move(m));
+    if (!e.ok()) continue;
+    ++accepted;
+    const int64_t d = e->num_features();
+    const int64_t n = 2;
+    std::vector<float> rows(n * d, 0.5f);
+    for (int64_t i = 0; i < n * d; ++i) rows[i] = X[i % X.size()];
+    std::vector<double> out(n * e->num_groups()), phi(n * e->num_groups() * (d + 1));
+    EXPECT_TRUE(e->PredictMargin(rows, n, 0, 0, absl::MakeSpan(out)).ok());
+    EXPECT_TRUE(e->Contributions(rows, n, 0, 0, absl::MakeSpan(phi)).ok());
+  }
+  EXPECT_GT(accepted, 0);  // some mutations (e.g. in a leaf value) stay valid
+}
+
+TEST(Fuzz, XGBoostJsonMutations) { Fuzz(kXgbJson, false, 11, 3000); }
+TEST(Fuzz, XGBoostUbjsonMutations) { Fuzz(XgbUbj(), false, 12, 3000); }
+TEST(Fuzz, LightGBMTextMutations) { Fuzz(kLgbText, true, 13, 3000); }
+
+}  // namespace
+}  // namespace twinscore
