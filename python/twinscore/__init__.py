@@ -8,6 +8,7 @@ this package converts tables, checks input and shapes results.
 from . import _core, datasets
 from ._config import get_num_threads, set_num_threads, threads
 from .table import ColumnSpec, ContactTable, Encoded, Schema
+from .twins import TwinIndex, TwinResult
 
 __version__ = "0.1.0"
 
@@ -16,6 +17,8 @@ __all__ = [
     "Schema",
     "ColumnSpec",
     "Encoded",
+    "TwinIndex",
+    "TwinResult",
     "datasets",
     "set_num_threads",
     "get_num_threads",

@@ -71,8 +71,11 @@ def step_tables(ctx: DemoContext) -> None:
                                   for b, r in by_band.items()))
 
 
+from .twins import step_twins  # noqa: E402
+
 STEPS: list[Callable[[DemoContext], None]] = [
     step_tables,
+    step_twins,
 ]
 
 
