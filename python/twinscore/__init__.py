@@ -9,6 +9,7 @@ from . import _core, datasets
 from ._config import get_num_threads, set_num_threads, threads
 from .table import ColumnSpec, ContactTable, Encoded, Schema
 from .trees import TreeScorer
+from .twins import TwinIndex, TwinResult
 
 __version__ = "0.1.0"
 
@@ -18,6 +19,8 @@ __all__ = [
     "ColumnSpec",
     "Encoded",
     "TreeScorer",
+    "TwinIndex",
+    "TwinResult",
     "datasets",
     "set_num_threads",
     "get_num_threads",

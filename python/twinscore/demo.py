@@ -72,9 +72,11 @@ def step_tables(ctx: DemoContext) -> None:
 
 
 from .trees import step_trees  # noqa: E402
+from .twins import step_twins  # noqa: E402
 
 STEPS: list[Callable[[DemoContext], None]] = [
     step_tables,
+    step_twins,
     step_trees,
 ]
 

@@ -1,0 +1,155 @@
+// Statistical twins: exact top-k similarity search of prospects (queries)
+// against clients (the base), optionally restricted to blocks of clients that
+// share exact key values with the prospect.
+//
+// Conventions: arrays are row-major and contiguous; an n x d matrix is a span
+// of n*d values; bitsets hold `words` uint64 per row. Outputs are allocated by
+// the caller: rows and scores n*k, counts n.
+//
+// Similarity (larger is more alike), per metric:
+//   kInnerProduct    x . y
+//   kCosine          x . y / (|x| |y|), 0 when either vector is zero
+//   kSquaredL2       |x - y|^2 is reported; smaller is more alike
+//   kJaccard         |A & B| / |A | B| on bitsets, 0 when both sets are empty
+//   kWeightedJaccard sum of w over A & B / sum of w over A | B (w >= 0 per bit)
+//   kMixed           Gower-style weighted mean of parts: numeric 1 - |a-b|/range
+//                    (clipped at 0; range learnt on the clients), categorical
+//                    equal / not equal, category sets Jaccard. A part missing on
+//                    either side (NaN, code < 0, a set flagged missing) drops
+//                    out of that pair's mean; no part left gives 0.
+//
+// The full prospects x clients matrix is never formed: the work is split into
+// (block, tile of prospects) items, each scores tiles of clients (a GEMM for
+// dense metrics, popcounts for bitsets) and keeps the running top-k while the
+// tile is in cache. Items write to fixed positions, so results are identical
+// for any thread count. Ties rank the lower client row first.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "twinscore/common.h"
+
+namespace twinscore {
+
+enum class TwinMetric { kInnerProduct, kCosine, kSquaredL2, kJaccard, kWeightedJaccard, kMixed };
+
+// Bitsets of one category-set column: n rows of `words` words; `missing` is
+// empty (none missing) or n bytes, non-zero for a missing set.
+struct BitsetColumn {
+  absl::Span<const uint64_t> bits;
+  int64_t words = 0;
+  absl::Span<const uint8_t> missing;
+};
+
+// The columns of the mixed metric, each a span of n values.
+struct MixedColumns {
+  std::vector<absl::Span<const float>> numeric;      // NaN = missing
+  std::vector<absl::Span<const int32_t>> categorical;  // < 0 = missing
+  std::vector<BitsetColumn> sets;
+};
+
+// One side of a search (clients at fit, prospects at search). Only the part
+// that the metric reads needs filling.
+struct TwinData {
+  int64_t n = 0;
+  absl::Span<const float> dense;  // n * dim, dense metrics; NaN and inf refused
+  int64_t dim = 0;
+  BitsetColumn bits;  // Jaccard metrics
+  MixedColumns mixed;  // kMixed
+  // Empty (one block), or n block keys; a negative key belongs to no block
+  // (such a prospect finds nothing, such a client is never found).
+  absl::Span<const int64_t> keys;
+};
+
+struct TwinOptions {
+  TwinMetric metric = TwinMetric::kCosine;
+  // kWeightedJaccard: one weight >= 0 per bit (words * 64).
+  std::vector<float> bit_weights;
+  // kMixed: one weight >= 0 per numeric, categorical and set column, in that
+  // order of MixedColumns; at least one must be > 0.
+  std::vector<float> numeric_weights, categorical_weights, set_weights;
+  // kMixed: a categorical code that never matches (the "unseen" code), one per
+  // categorical column; -1 for none.
+  std::vector<int32_t> categorical_other;
+  // Tile sizes: prospects per work item, clients per scored tile. Larger tiles
+  // amortise more, smaller ones keep the tile of scores in cache.
+  int64_t prospect_tile = 128;
+  int64_t client_tile = 1024;
+
+  absl::Status Validate() const;
+};
+
+// Where Search writes: n*k client rows (-1 past the count), n*k scores
+// (-inf past the count, +inf for kSquaredL2), n counts.
+struct TwinResults {
+  absl::Span<int64_t> rows;
+  absl::Span<float> scores;
+  absl::Span<int32_t> counts;
+};
+
+class TwinIndex {
+ public:
+  // Copies the clients in block order (stable: a block keeps row order) and
+  // precomputes norms, popcounts and numeric ranges.
+  static absl::StatusOr<std::unique_ptr<TwinIndex>> Fit(const TwinOptions& options, const TwinData& clients);
+
+  // The k most similar clients of each prospect, within its block; k must not
+  // exceed size(). A prospect whose block holds fewer than k clients gets
+  // them all, and its count says so.
+  absl::Status Search(const TwinData& prospects, int k, const TwinResults& out) const;
+
+  // kMixed: the similarity of each part for n pairs (prospect row, client
+  // row), written to parts (n * PartCount(), NaN where the part dropped out)
+  // and the pair's similarity to scores (n). Other metrics: scores only.
+  absl::Status ScorePairs(const TwinData& prospects, absl::Span<const int64_t> prospect_rows,
+                          absl::Span<const int64_t> client_rows, absl::Span<float> parts,
+                          absl::Span<float> scores) const;
+
+  int64_t size() const { return n_; }
+  int64_t PartCount() const;
+  int64_t BlockCount() const { return static_cast<int64_t>(block_begin_.size()); }
+  // Clients in each block (in block order of first appearance after sorting by key).
+  std::vector<int64_t> BlockSizes() const;
+  // kMixed: the range learnt for each numeric column.
+  const std::vector<float>& numeric_ranges() const { return ranges_; }
+  const TwinOptions& options() const { return options_; }
+
+  // Implementation state, public for the kernels in twins.cpp.
+  struct Impl;
+
+ private:
+  TwinIndex() = default;
+
+  absl::Status CheckSide(const TwinData& d, const char* side) const;
+
+  TwinOptions options_;
+  int64_t n_ = 0;
+  // Sorted position -> client row; block b holds positions [begin, end).
+  std::vector<int64_t> order_;
+  std::vector<int64_t> block_begin_, block_end_;
+  absl::flat_hash_map<int64_t, int32_t> block_of_key_;
+  bool blocked_ = false;
+  // Dense: n * dim in sorted order (normalised for cosine), squared norms.
+  int64_t dim_ = 0;
+  std::vector<float> dense_, sqnorm_;
+  // Bitsets: n * words in sorted order, popcounts or bit-weight totals.
+  int64_t words_ = 0;
+  std::vector<uint64_t> bits_;
+  std::vector<float> bit_total_;
+  std::vector<int32_t> bit_count_;
+  // Mixed: columns in sorted order.
+  std::vector<std::vector<float>> num_;
+  std::vector<float> ranges_;
+  std::vector<std::vector<int32_t>> cat_;
+  std::vector<std::vector<uint64_t>> set_bits_;
+  std::vector<std::vector<int32_t>> set_count_;  // popcount, -1 for missing
+  std::vector<int64_t> set_words_;
+
+  friend struct Impl;
+};
+
+}  // namespace twinscore

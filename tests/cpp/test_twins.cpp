@@ -1,0 +1,231 @@
+#include "twinscore/twins.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+
+#include "twinscore/threads.h"
+#include "twinscore/topk.h"
+
+namespace twinscore {
+namespace {
+
+struct Found {
+  std::vector<int64_t> rows;
+  std::vector<float> scores;
+  std::vector<int32_t> counts;
+};
+
+Found SearchAll(const TwinIndex& ix, const TwinData& q, int k) {
+  Found f{std::vector<int64_t>(q.n * k), std::vector<float>(q.n * k), std::vector<int32_t>(q.n)};
+  absl::Status s = ix.Search(q, k, {absl::MakeSpan(f.rows), absl::MakeSpan(f.scores), absl::MakeSpan(f.counts)});
+  EXPECT_TRUE(s.ok()) << s;
+  return f;
+}
+
+// Brute force: all scores, sorted by (score desc, row asc), within the block.
+std::vector<int64_t> Reference(const std::vector<double>& scores, const std::vector<int64_t>& ckeys, int64_t qkey,
+                               int k) {
+  std::vector<int64_t> idx;
+  for (size_t j = 0; j < scores.size(); ++j) {
+    if (ckeys.empty() || (ckeys[j] == qkey && qkey >= 0)) idx.push_back(static_cast<int64_t>(j));
+  }
+  std::stable_sort(idx.begin(), idx.end(), [&](int64_t a, int64_t b) { return scores[a] > scores[b]; });
+  if (static_cast<int>(idx.size()) > k) idx.resize(k);
+  return idx;
+}
+
+TEST(TopK, KeepsBestAndBreaksTiesByLowerRow) {
+  TopK h;
+  h.Reset(3);
+  for (int64_t r : {5, 1, 3, 2, 4}) h.Offer(1.0f, r);
+  h.Offer(0.5f, 0);
+  const auto& s = h.Sorted();
+  ASSERT_EQ(s.size(), 3u);
+  EXPECT_EQ(s[0].row, 1);
+  EXPECT_EQ(s[1].row, 2);
+  EXPECT_EQ(s[2].row, 3);
+}
+
+class DenseTest : public ::testing::TestWithParam<TwinMetric> {};
+
+TEST_P(DenseTest, MatchesBruteForceWithBlocksAndThreads) {
+  std::mt19937 gen(3);
+  std::normal_distribution<float> normal;
+  const int64_t nc = 300, nq = 150, d = 7;
+  std::vector<float> C(nc * d), Q(nq * d);
+  for (auto& v : C) v = normal(gen);
+  for (auto& v : Q) v = normal(gen);
+  std::fill_n(Q.begin(), d, 0.0f);  // a zero prospect
+  std::vector<int64_t> ckeys(nc), qkeys(nq);
+  for (auto& k : ckeys) k = gen() % 5;
+  for (auto& k : qkeys) k = static_cast<int64_t>(gen() % 7) - 1;  // -1: no block; 5: unknown block
+  const TwinMetric metric = GetParam();
+  for (bool blocked : {false, true}) {
+    TwinOptions o;
+    o.metric = metric;
+    o.prospect_tile = 16;
+    o.client_tile = 40;
+    TwinData cd{nc, C, d};
+    TwinData qd{nq, Q, d};
+    if (blocked) {
+      cd.keys = ckeys;
+      qd.keys = qkeys;
+    }
+    auto ix = TwinIndex::Fit(o, cd);
+    ASSERT_TRUE(ix.ok()) << ix.status();
+    for (int k : {1, 10, 100}) {
+      ASSERT_TRUE(SetNumThreads(1).ok());
+      Found one = SearchAll(**ix, qd, k);
+      ASSERT_TRUE(SetNumThreads(2).ok());
+      Found two = SearchAll(**ix, qd, k);
+      EXPECT_EQ(one.rows, two.rows);
+      EXPECT_EQ(one.scores, two.scores);
+      for (int64_t i = 0; i < nq; ++i) {
+        std::vector<double> s(nc);
+        double qn = 0;
+        for (int64_t t = 0; t < d; ++t) qn += double(Q[i * d + t]) * Q[i * d + t];
+        for (int64_t j = 0; j < nc; ++j) {
+          double dot = 0, cn = 0, l2 = 0;
+          for (int64_t t = 0; t < d; ++t) {
+            dot += double(Q[i * d + t]) * C[j * d + t];
+            cn += double(C[j * d + t]) * C[j * d + t];
+            l2 += std::pow(double(Q[i * d + t]) - C[j * d + t], 2);
+          }
+          s[j] = metric == TwinMetric::kInnerProduct ? dot
+                 : metric == TwinMetric::kSquaredL2  ? -l2
+                 : (qn > 0 && cn > 0 ? dot / std::sqrt(qn * cn) : 0.0);
+        }
+        auto ref = Reference(s, blocked ? ckeys : std::vector<int64_t>{}, qkeys[i], k);
+        ASSERT_EQ(one.counts[i], static_cast<int>(ref.size()));
+        for (size_t r = 0; r < ref.size(); ++r) {
+          const double expect = metric == TwinMetric::kSquaredL2 ? -s[ref[r]] : s[ref[r]];
+          EXPECT_NEAR(one.scores[i * k + r], expect, 1e-4);
+          if (i > 0) EXPECT_EQ(one.rows[i * k + r], ref[r]) << "prospect " << i << " rank " << r;
+        }
+        for (int r = static_cast<int>(ref.size()); r < k; ++r) EXPECT_EQ(one.rows[i * k + r], -1);
+      }
+    }
+  }
+  ASSERT_TRUE(SetNumThreads(0).ok());
+}
+
+INSTANTIATE_TEST_SUITE_P(Metrics, DenseTest,
+                         ::testing::Values(TwinMetric::kInnerProduct, TwinMetric::kCosine, TwinMetric::kSquaredL2));
+
+TEST(Jaccard, ExactWithTiesByLowerRow) {
+  std::mt19937_64 gen(5);
+  const int64_t nc = 500, nq = 60, words = 2;
+  std::vector<uint64_t> C(nc * words), Q(nq * words);
+  auto sparse = [&] { return gen() & gen() & gen(); };
+  for (auto& v : C) v = sparse();
+  for (auto& v : Q) v = sparse();
+  TwinOptions o;
+  o.metric = TwinMetric::kJaccard;
+  o.client_tile = 64;
+  TwinData cd;
+  cd.n = nc;
+  cd.bits = {C, words, {}};
+  TwinData qd;
+  qd.n = nq;
+  qd.bits = {Q, words, {}};
+  auto ix = TwinIndex::Fit(o, cd);
+  ASSERT_TRUE(ix.ok());
+  const int k = 10;
+  Found f = SearchAll(**ix, qd, k);
+  for (int64_t i = 0; i < nq; ++i) {
+    std::vector<double> s(nc);
+    for (int64_t j = 0; j < nc; ++j) {
+      int inter = 0, uni = 0;
+      for (int64_t w = 0; w < words; ++w) {
+        inter += __builtin_popcountll(Q[i * words + w] & C[j * words + w]);
+        uni += __builtin_popcountll(Q[i * words + w] | C[j * words + w]);
+      }
+      s[j] = uni ? static_cast<float>(inter) / static_cast<float>(uni) : 0.0f;
+    }
+    auto ref = Reference(s, {}, 0, k);
+    for (int r = 0; r < k; ++r) {
+      EXPECT_EQ(f.rows[i * k + r], ref[r]);
+      EXPECT_EQ(f.scores[i * k + r], static_cast<float>(s[ref[r]]));
+    }
+  }
+}
+
+TEST(Mixed, MissingPartsDropOut) {
+  // Clients: income, region, categories. Prospect 0 has no income.
+  std::vector<float> c_income = {10, 20, NAN, 30}, q_income = {NAN, 20};
+  std::vector<int32_t> c_region = {0, 1, 1, -1}, q_region = {1, 2};  // 2 = other: matches nothing
+  std::vector<uint64_t> c_bits = {0b011, 0b110, 0b001, 0b111}, q_bits = {0b011, 0b100};
+  std::vector<uint8_t> c_missing = {0, 0, 0, 1}, q_missing = {0, 0};
+  TwinOptions o;
+  o.metric = TwinMetric::kMixed;
+  o.numeric_weights = {1};
+  o.categorical_weights = {2};
+  o.categorical_other = {2};
+  o.set_weights = {1};
+  TwinData cd;
+  cd.n = 4;
+  cd.mixed.numeric = {c_income};
+  cd.mixed.categorical = {c_region};
+  cd.mixed.sets = {{c_bits, 1, c_missing}};
+  TwinData qd;
+  qd.n = 2;
+  qd.mixed.numeric = {q_income};
+  qd.mixed.categorical = {q_region};
+  qd.mixed.sets = {{q_bits, 1, q_missing}};
+  auto ix = TwinIndex::Fit(o, cd);
+  ASSERT_TRUE(ix.ok()) << ix.status();
+  EXPECT_EQ((*ix)->numeric_ranges()[0], 20.0f);
+  Found f = SearchAll(**ix, qd, 4);
+  // Prospect 0 (income missing, region 1, {0,1}):
+  //  c0: region 0 != 1 (w 2, 0), sets {0,1} vs {0,1} = 1 -> 1/3
+  //  c1: region equal (2), sets {0,1} vs {1,2} = 1/3 -> (2 + 1/3)/3
+  //  c2: region equal (2), sets {0,1} vs {0} = 1/2 -> 2.5/3
+  //  c3: region missing, set missing -> no part -> 0
+  const float s0[] = {1.0f / 3, (2 + 1.0f / 3) / 3, 2.5f / 3, 0.0f};
+  EXPECT_EQ(f.rows[0], 2);
+  EXPECT_EQ(f.rows[1], 1);
+  EXPECT_EQ(f.rows[2], 0);
+  EXPECT_EQ(f.rows[3], 3);
+  EXPECT_NEAR(f.scores[0], s0[2], 1e-6);
+  EXPECT_NEAR(f.scores[1], s0[1], 1e-6);
+  EXPECT_NEAR(f.scores[2], s0[0], 1e-6);
+  EXPECT_EQ(f.scores[3], 0.0f);
+  // Prospect 1: income 20, unseen region, {2}. c1: income 1, region 0, sets 1/2 -> (1 + 0.5)/4.
+  std::vector<int64_t> pr = {1, 1}, cr = {1, 3};
+  std::vector<float> parts(6), scores(2);
+  ASSERT_TRUE((*ix)->ScorePairs(qd, pr, cr, absl::MakeSpan(parts), absl::MakeSpan(scores)).ok());
+  EXPECT_FLOAT_EQ(scores[0], 1.5f / 4);
+  EXPECT_FLOAT_EQ(parts[0], 1.0f);
+  EXPECT_FLOAT_EQ(parts[1], 0.0f);
+  EXPECT_FLOAT_EQ(parts[2], 0.5f);
+  EXPECT_FLOAT_EQ(parts[3], 0.5f);  // 20 vs 30 over a range of 20
+  EXPECT_TRUE(std::isnan(parts[4]));
+  EXPECT_TRUE(std::isnan(parts[5]));
+  EXPECT_FLOAT_EQ(scores[1], 0.5f);
+}
+
+TEST(Twins, BadInput) {
+  std::vector<float> C = {1, 2, 3, 4}, Q = {1, NAN};
+  TwinOptions o;
+  o.metric = TwinMetric::kSquaredL2;
+  auto ix = TwinIndex::Fit(o, TwinData{2, C, 2});
+  ASSERT_TRUE(ix.ok());
+  std::vector<int64_t> rows(6);
+  std::vector<float> scores(6);
+  std::vector<int32_t> counts(2);
+  TwinResults out{absl::MakeSpan(rows), absl::MakeSpan(scores), absl::MakeSpan(counts)};
+  EXPECT_EQ((*ix)->Search(TwinData{1, Q, 2}, 1, out).code(), absl::StatusCode::kInvalidArgument);  // NaN
+  EXPECT_EQ((*ix)->Search(TwinData{2, C, 2}, 3, out).code(), absl::StatusCode::kInvalidArgument);  // k > base
+  EXPECT_EQ((*ix)->Search(TwinData{2, C, 2}, 0, out).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ((*ix)->Search(TwinData{1, C, 4}, 1, out).code(), absl::StatusCode::kInvalidArgument);  // dim
+  EXPECT_FALSE(TwinIndex::Fit(o, TwinData{0, {}, 2}).ok());  // empty base
+  o.metric = TwinMetric::kMixed;
+  o.numeric_weights = {-1};
+  EXPECT_FALSE(o.Validate().ok());
+}
+
+}  // namespace
+}  // namespace twinscore

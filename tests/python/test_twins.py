@@ -1,0 +1,371 @@
+"""TwinIndex against brute-force numpy references (and FAISS), for every metric,
+with blocking, exclusions, missing values, thread counts 1 and 2, k = 1, 10, 100."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import twinscore as ts
+from twinscore.twins import TwinIndex
+
+
+def brute_topk(S, k, larger=True, allowed=None):
+    """Rows of the k best scores per prospect, ties by lower row; -1 past what is allowed."""
+    n, m = S.shape
+    key = -S if larger else S
+    if allowed is not None:
+        key = np.where(allowed, key, np.inf)
+    order = np.lexsort((np.broadcast_to(np.arange(m), (n, m)), key), axis=1)[:, :k]
+    rows = order.astype(np.int64)
+    if allowed is not None:
+        ok = np.take_along_axis(allowed, order, axis=1)
+        rows[~ok] = -1
+    return rows
+
+
+def check_against(res, S, k, larger=True, allowed=None, tol=1e-4):
+    """Same similarities as the reference's top k, each twin's similarity right, ties by lower row."""
+    ref = brute_topk(S, k, larger, allowed)
+    counts = (ref >= 0).sum(axis=1)
+    np.testing.assert_array_equal(res.counts, counts)
+    found = res.rows >= 0
+    np.testing.assert_array_equal(found, ref >= 0)
+    ref_s = np.where(ref >= 0, np.take_along_axis(S, np.maximum(ref, 0), axis=1), 0)
+    got = np.where(found, res.similarities, 0)
+    np.testing.assert_allclose(got, ref_s, atol=tol)
+    own = np.where(found, np.take_along_axis(S, np.maximum(res.rows, 0), axis=1), 0)
+    np.testing.assert_allclose(got, own, atol=tol)
+    return ref
+
+
+def dense_scores(Q, C, metric):
+    Q = Q.astype(np.float64)
+    C = C.astype(np.float64)
+    if metric == "inner_product":
+        return Q @ C.T
+    if metric == "sqeuclidean":
+        return ((Q[:, None, :] - C[None, :, :]) ** 2).sum(-1)
+    qn = np.linalg.norm(Q, axis=1)[:, None]
+    cn = np.linalg.norm(C, axis=1)[None, :]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where((qn > 0) & (cn > 0), (Q @ C.T) / (qn * cn), 0.0)
+
+
+@pytest.mark.parametrize("metric", ["cosine", "inner_product", "sqeuclidean"])
+@pytest.mark.parametrize("k", [1, 10, 100])
+def test_dense_matches_numpy_and_threads_agree(rng, metric, k, restore_threads):
+    C = rng.normal(size=(700, 24)).astype(np.float32)
+    Q = rng.normal(size=(300, 24)).astype(np.float32)
+    Q[5] = 0  # a zero vector: cosine 0, not NaN
+    idx = TwinIndex(metric, prospect_tile=32, client_tile=256).fit(C)
+    with ts.threads(1):
+        one = idx.search(Q, k=k)
+    with ts.threads(2):
+        two = idx.search(Q, k=k)
+    np.testing.assert_array_equal(one.rows, two.rows)
+    np.testing.assert_array_equal(one.similarities, two.similarities)
+    S = dense_scores(Q, C, metric)
+    ref = check_against(one, S, k, larger=metric != "sqeuclidean", tol=2e-4 * (1 if metric == "cosine" else 50))
+    same = (one.rows == ref).mean()
+    assert same > 0.99  # the rest are float near-ties
+    assert np.isfinite(one.similarities).all() and np.isfinite(one.score).all()
+    if metric == "cosine":
+        assert (one.similarities[5] == 0).all() and (one.rows[5] == np.arange(k)).all()
+
+
+@pytest.mark.parametrize("metric,faiss_index", [("sqeuclidean", "IndexFlatL2"), ("inner_product", "IndexFlatIP")])
+def test_dense_matches_faiss(rng, metric, faiss_index):
+    faiss = pytest.importorskip("faiss")
+    C = rng.normal(size=(2000, 32)).astype(np.float32)
+    Q = rng.normal(size=(500, 32)).astype(np.float32)
+    index = getattr(faiss, faiss_index)(32)
+    index.add(C)
+    D, I = index.search(Q, 10)
+    res = TwinIndex(metric).fit(C).search(Q, k=10)
+    assert (res.rows == I).mean() > 0.999
+    np.testing.assert_allclose(res.similarities, D, rtol=1e-4, atol=1e-3)
+
+
+def jaccard_scores(A, B, w=None):
+    A = A.astype(np.float64)
+    B = B.astype(np.float64)
+    if w is None:
+        w = np.ones(A.shape[1])
+    inter = (A * w) @ B.T
+    union = (A * w).sum(1)[:, None] + (B * w).sum(1)[None, :] - inter
+    return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0).astype(np.float32)
+
+
+@pytest.mark.parametrize("k", [1, 10, 100])
+@pytest.mark.parametrize("m", [20, 64, 130])
+def test_jaccard_is_exact(rng, k, m, restore_threads):
+    C = rng.random((600, m)) < 0.08
+    Q = rng.random((200, m)) < 0.08
+    Q[0] = False  # empty set: similarity 0 with everything
+    idx = TwinIndex("jaccard", client_tile=64).fit(C)
+    with ts.threads(1):
+        one = idx.search(Q, k=k)
+    with ts.threads(2):
+        two = idx.search(Q, k=k)
+    np.testing.assert_array_equal(one.rows, two.rows)
+    S = jaccard_scores(Q, C)
+    ref = check_against(one, S, k, tol=0)
+    np.testing.assert_array_equal(one.rows, ref)  # exact, ties included
+
+
+def test_weighted_jaccard(rng):
+    C = rng.random((400, 30)) < 0.15
+    Q = rng.random((100, 30)) < 0.15
+    w = rng.uniform(0, 3, size=30)
+    res = TwinIndex("weighted_jaccard", weights=w).fit(C).search(Q, k=10)
+    check_against(res, jaccard_scores(Q, C, w), 10, tol=1e-5)
+    # Default weights: inverse document frequency among the clients.
+    idx = TwinIndex("weighted_jaccard").fit(C)
+    idf = np.log((1 + len(C)) / (1 + C.sum(0))) + 1
+    np.testing.assert_allclose(list(idx.weights_.values()), idf)
+
+
+# -- mixed metric on contact tables ------------------------------------------
+
+FEATURES = ["sex", "age_band", "region", "income", "channel", "categories"]
+
+
+def gower_reference(idx: TwinIndex, clients: pd.DataFrame, prospects: pd.DataFrame):
+    """Full prospects x clients matrix of the mixed similarity, in float64, plus the block mask."""
+    num = np.zeros((len(prospects), len(clients)))
+    den = np.zeros_like(num)
+    for c in idx.columns_used_:
+        w = idx.weights_[c]
+        a, b = prospects[c], clients[c]
+        if c == "income":
+            av, bv = a.to_numpy(float)[:, None], b.to_numpy(float)[None, :]
+            rng_ = np.nanmax(bv) - np.nanmin(bv)
+            s = np.clip(1 - np.abs(av - bv) / rng_, 0, None)
+            present = ~np.isnan(av) & ~np.isnan(bv)
+        elif c == "categories":
+            cats = ts.datasets.CATEGORIES
+            def flags(col):
+                return np.array([[v is not None and v is not pd.NA and x in set(v) for x in cats]
+                                 for v in col.astype(object)], dtype=float)
+
+            s = jaccard_scores(flags(a), flags(b)).astype(np.float64)
+            present = np.outer(a.notna().to_numpy(), b.notna().to_numpy())
+        else:
+            av = a.astype(object).to_numpy()[:, None]
+            bv = b.astype(object).to_numpy()[None, :]
+            present = pd.notna(av) & pd.notna(bv)
+            s = (av == bv).astype(float)
+        num += np.where(present, w * np.nan_to_num(s), 0)
+        den += np.where(present, w, 0)
+    S = np.where(den > 0, num / np.where(den > 0, den, 1), 0)
+    allowed = None
+    if idx.block_on_:
+        allowed = np.ones_like(S, dtype=bool)
+        for c in idx.block_on_:
+            a = prospects[c].astype(object).to_numpy()[:, None]
+            b = clients[c].astype(object).to_numpy()[None, :]
+            allowed &= (a == b) & pd.notna(a) & pd.notna(b)
+    return S, allowed
+
+
+@pytest.fixture(scope="module")
+def market():
+    d = ts.datasets.make_prm(n_prospects=400, n_clients=250, seed=3)
+    clients = d.clients[["client_id", *FEATURES, "margin"]].copy()
+    prospects = d.prospects[["contact_id", *FEATURES]].copy()
+    # Missing values on both sides, in every kind of column.
+    clients.loc[clients.index[::7], "region"] = None
+    prospects.loc[prospects.index[::5], "channel"] = None
+    prospects.loc[prospects.index[::11], "categories"] = None
+    return clients, prospects
+
+
+@pytest.mark.parametrize("block_on", [None, ["sex"], ["sex", "age_band"]])
+@pytest.mark.parametrize("k", [1, 10, 100])
+def test_mixed_matches_gower_reference(market, block_on, k, restore_threads):
+    clients, prospects = market
+    idx = TwinIndex("mixed", block_on=block_on, exclude=["channel"], weights={"income": 2.0, "categories": 1.5},
+                    prospect_tile=16, client_tile=64)
+    idx.fit(clients, id="client_id", value="margin")
+    assert "channel" not in idx.columns_used_ and "margin" not in idx.columns_used_
+    with ts.threads(1):
+        one = idx.search(prospects, k=k, id="contact_id")
+    with ts.threads(2):
+        two = idx.search(prospects, k=k, id="contact_id")
+    np.testing.assert_array_equal(one.rows, two.rows)
+    np.testing.assert_array_equal(one.similarities, two.similarities)
+    S, allowed = gower_reference(idx, clients, prospects)
+    check_against(one, S, k, allowed=allowed, tol=1e-5)
+    # Ties (many, with categorical parts) rank the lower client row first.
+    sims = one.similarities
+    same = (sims[:, 1:] == sims[:, :-1]) & (one.rows[:, 1:] >= 0)
+    assert (one.rows[:, 1:][same] > one.rows[:, :-1][same]).all()
+    assert np.isfinite(one.score).all() and not np.isnan(sims[one.rows >= 0]).any()
+    # Ids: the tidy table is keyed by both sides' ids.
+    tidy = one.to_pandas()
+    assert set(tidy["prospect_id"]) <= set(prospects["contact_id"])
+    assert set(tidy["client_id"]) <= set(clients["client_id"])
+    assert len(tidy) == one.counts.sum()
+
+
+def test_blocking_reports_short_blocks_without_padding(market):
+    clients, prospects = market
+    idx = TwinIndex("mixed", block_on=["sex", "age_band", "region"]).fit(clients.drop(columns="margin"),
+                                                                          id="client_id")
+    res = idx.search(prospects, k=20, id="contact_id")
+    assert (res.counts < 20).any()
+    for i in np.flatnonzero(res.counts < 20)[:20]:
+        assert (res.rows[i, res.counts[i]:] == -1).all()
+        assert np.isneginf(res.similarities[i, res.counts[i]:]).all()
+    # A prospect with a missing key (region is missing for some clients only, so
+    # put one on the prospects' side) finds nothing.
+    p = prospects.copy()
+    p.loc[p.index[0], "region"] = None
+    res = idx.search(p, k=5, id="contact_id")
+    assert res.counts[0] == 0 and res.score[0] == 0
+
+
+def test_blocking_equals_per_block_searches(market):
+    clients, prospects = market
+    # Income off: its range is learnt on all the clients vs on one block's.
+    w = {"income": 0.0}
+    clients = clients.drop(columns="margin")
+    blocked = TwinIndex("mixed", block_on=["sex"], weights=w).fit(clients, id="client_id").search(
+        prospects, k=5, id="contact_id")
+    for sex in ("F", "M"):
+        c = clients[clients["sex"] == sex].drop(columns="sex")
+        p = prospects[prospects["sex"] == sex].drop(columns="sex")
+        alone = TwinIndex("mixed", weights=w).fit(c, id="client_id").search(p, k=5, id="contact_id")
+        mask = (prospects["sex"] == sex).to_numpy()
+        np.testing.assert_array_equal(blocked.client_ids[mask], alone.client_ids)
+        np.testing.assert_allclose(blocked.similarities[mask], alone.similarities, atol=1e-6)
+
+
+def test_dense_on_tables_and_protected_columns(market):
+    clients, prospects = market
+    idx = TwinIndex("cosine", exclude=["sex"], block_on=["age_band"]).fit(clients.drop(columns="margin"),
+                                                                           id="client_id")
+    assert not any(f.startswith("sex") for f in idx.feature_names_)
+    assert "sex" not in idx.columns_used_ and idx.excluded_ == ["sex"]
+    res = idx.search(prospects.drop(columns="sex"), k=5, id="contact_id")  # the protected column is not needed
+    ex = idx.explain(prospects, res.prospect_ids[0], res.client_ids[0, 0], id="contact_id")
+    assert not ex["column"].astype(str).str.startswith("sex").any()
+    assert ex["contribution"].sum() == pytest.approx(res.similarities[0, 0], abs=1e-4)
+
+
+def test_lookalike_score_value_and_expand(market):
+    clients, prospects = market
+    idx = TwinIndex("mixed", block_on=["sex"]).fit(clients, id="client_id", value="margin")
+    res = idx.search(prospects, k=10, id="contact_id")
+    sims = np.where(res.rows >= 0, res.similarities, 0)
+    np.testing.assert_allclose(res.score, sims.sum(1) / 10, rtol=1e-6)
+    margin = clients["margin"].to_numpy()
+    np.testing.assert_allclose(res.value_score, (sims * np.where(res.rows >= 0, margin[res.rows], 0)).sum(1) / 10,
+                               rtol=1e-6)
+    aud = idx.expand(prospects, fraction=0.05, id="contact_id")
+    assert len(aud) == 20 and list(aud["rank"]) == list(range(1, 21))
+    assert aud["value_score"].is_monotonic_decreasing
+    mask = prospects["contact_id"].isin(aud["prospect_id"].head(5)).to_numpy()
+    aud2 = idx.expand(prospects, n=20, exclude_mask=mask, id="contact_id", by="score")
+    assert not set(aud2["prospect_id"]) & set(aud["prospect_id"].head(5))
+    assert aud2["score"].is_monotonic_decreasing
+    # From a single seed client upward.
+    seed = TwinIndex("mixed").fit(clients.head(1), id="client_id", value="margin")
+    one = seed.expand(prospects, n=10, id="contact_id")
+    assert len(one) == 10 and (one["twins"] == 1).all()
+
+
+def test_explain_mixed_pair(market):
+    clients, prospects = market
+    idx = TwinIndex("mixed", block_on=["sex"], exclude=["channel"]).fit(clients, id="client_id", value="margin")
+    res = idx.search(prospects, k=3, id="contact_id")
+    pid, cid = res.prospect_ids[1], res.client_ids[1, 0]
+    ex = idx.explain(prospects, pid, cid, id="contact_id")
+    assert ex.attrs["similarity"] == pytest.approx(res.similarities[1, 0], abs=1e-6)
+    assert ex["contribution"].sum() == pytest.approx(res.similarities[1, 0], abs=1e-5)
+    assert set(ex["column"]) == {"age_band", "region", "income", "categories", "sex"}
+    assert "channel" not in set(ex["column"])
+    text = " ".join(ex["explanation"])
+    assert "blocking key: same sex" in text and "categories shared" in text
+    with pytest.raises(KeyError, match="client"):
+        idx.explain(prospects, pid, -5, id="contact_id")
+
+
+def test_progress_gives_the_same_result(rng, capsys):
+    C = rng.normal(size=(300, 8)).astype(np.float32)
+    Q = rng.normal(size=(25_000, 8)).astype(np.float32)
+    idx = TwinIndex("sqeuclidean").fit(C)
+    a = idx.search(Q, k=3)
+    b = idx.search(Q, k=3, progress=True)
+    np.testing.assert_array_equal(a.rows, b.rows)
+    np.testing.assert_array_equal(a.similarities, b.similarities)
+
+
+def test_numpy_in_numpy_out(rng):
+    C = rng.normal(size=(50, 4)).astype(np.float32)
+    res = TwinIndex("cosine").fit(C).search(C[:10], k=3)
+    assert isinstance(res.rows, np.ndarray) and res.rows.dtype == np.int64
+    np.testing.assert_array_equal(res.rows[:, 0], np.arange(10))  # each row is its own best twin
+    np.testing.assert_array_equal(res.client_ids, res.rows)
+
+
+# -- bad input ------------------------------------------------------------------
+
+
+def test_bad_input(rng, market):
+    clients, prospects = market
+    C = rng.normal(size=(20, 4)).astype(np.float32)
+    idx = TwinIndex("sqeuclidean").fit(C)
+    with pytest.raises(ValueError, match="k must be >= 1"):
+        idx.search(C, k=0)
+    with pytest.raises(ValueError, match="larger than the 20 clients"):
+        idx.search(C, k=21)
+    with pytest.raises(TypeError, match="k must be an integer"):
+        idx.search(C, k=2.5)
+    with pytest.raises(ValueError, match="5 features, the clients had 4"):
+        idx.search(rng.normal(size=(3, 5)), k=1)
+    bad = C.copy()
+    bad[3, 2] = np.nan
+    with pytest.raises(ValueError, match="NaN at row 3"):
+        idx.search(bad, k=1)
+    with pytest.raises(ValueError, match="NaN"):
+        TwinIndex("cosine").fit(bad)
+    with pytest.raises(ValueError, match="empty"):
+        TwinIndex("cosine").fit(np.zeros((0, 4), dtype=np.float32))
+    with pytest.raises(ValueError, match="metric must be one of"):
+        TwinIndex("hamming").fit(C)
+    with pytest.raises(ValueError, match="not fitted"):
+        TwinIndex().search(C)
+    with pytest.raises(ValueError, match="table"):
+        TwinIndex("cosine", block_on=["sex"]).fit(C)
+    with pytest.raises(ValueError, match="one weight per feature"):
+        TwinIndex("cosine", weights=[1, 2]).fit(C)
+    # Tables.
+    with pytest.raises(KeyError, match="block_on names column 'segment'"):
+        TwinIndex(block_on=["segment"]).fit(clients, id="client_id")
+    with pytest.raises(KeyError, match="exclude names column 'religion'"):
+        TwinIndex(exclude=["religion"]).fit(clients, id="client_id")
+    with pytest.raises(ValueError, match="protected column cannot be used for blocking"):
+        TwinIndex(block_on=["sex"], exclude=["sex"]).fit(clients, id="client_id")
+    idx = TwinIndex(block_on=["sex"]).fit(clients, id="client_id", value="margin")
+    with pytest.raises(KeyError, match="sex"):
+        idx.search(prospects.drop(columns="sex"), id="contact_id")  # block key absent from the prospects
+    with pytest.raises(KeyError, match="income"):
+        idx.search(prospects.drop(columns="income"), id="contact_id")  # schema mismatch
+    with pytest.raises(TypeError):
+        idx.search(prospects.assign(income="high"), id="contact_id")
+    with pytest.raises(ValueError, match="one weight per column"):
+        TwinIndex(weights=[1, 2]).fit(clients, id="client_id")
+    with pytest.raises(ValueError, match=">= 0"):
+        TwinIndex(weights={"income": -1}).fit(clients, id="client_id")
+    with pytest.raises(KeyError, match="weights name columns"):
+        TwinIndex(weights={"shoe_size": 1}).fit(clients, id="client_id")
+    with pytest.raises(ValueError, match="at least one weight"):
+        TwinIndex(weights=dict.fromkeys(["age_band", "region", "income", "channel", "categories", "sex"], 0.0)).fit(
+            clients.drop(columns="margin"), id="client_id")
+    with pytest.raises(TypeError, match="0/1"):
+        TwinIndex("jaccard").fit(C)
+    with pytest.raises(ValueError, match="exactly one of fraction and n"):
+        idx.expand(prospects, id="contact_id")
+    with pytest.raises(ValueError, match="exclude_mask"):
+        idx.expand(prospects, n=3, exclude_mask=np.zeros(3, dtype=bool), id="contact_id")
