@@ -5,9 +5,10 @@ The heavy work runs in a C++ core (Eigen, oneTBB, Abseil) with the GIL released;
 this package converts tables, checks input and shapes results.
 """
 
-from . import _core, datasets
+from . import _core, datasets, kpi, triggers
 from ._config import get_num_threads, set_num_threads, threads
 from .table import ColumnSpec, ContactTable, Encoded, Schema
+from .value import DEFAULT_SEGMENTS, BetaGeo, GammaGamma, calibration_summary, lifetime_value, rfm
 
 __version__ = "0.1.0"
 
@@ -21,4 +22,12 @@ __all__ = [
     "get_num_threads",
     "threads",
     "__version__",
+    "rfm",
+    "DEFAULT_SEGMENTS",
+    "calibration_summary",
+    "BetaGeo",
+    "GammaGamma",
+    "lifetime_value",
+    "kpi",
+    "triggers",
 ]
