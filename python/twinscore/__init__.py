@@ -5,11 +5,12 @@ The heavy work runs in a C++ core (Eigen, oneTBB, Abseil) with the GIL released;
 this package converts tables, checks input and shapes results.
 """
 
-from . import _core, datasets
+from . import _core, datasets, kpi, triggers
 from ._config import get_num_threads, set_num_threads, threads
 from .table import ColumnSpec, ContactTable, Encoded, Schema
 from .trees import TreeScorer
 from .twins import TwinIndex, TwinResult
+from .value import DEFAULT_SEGMENTS, BetaGeo, GammaGamma, calibration_summary, lifetime_value, rfm
 
 __version__ = "0.1.0"
 
@@ -26,4 +27,12 @@ __all__ = [
     "get_num_threads",
     "threads",
     "__version__",
+    "rfm",
+    "DEFAULT_SEGMENTS",
+    "calibration_summary",
+    "BetaGeo",
+    "GammaGamma",
+    "lifetime_value",
+    "kpi",
+    "triggers",
 ]

@@ -73,9 +73,11 @@ def step_tables(ctx: DemoContext) -> None:
 
 from .trees import step_trees  # noqa: E402
 from .twins import step_twins  # noqa: E402
+from .value import step_value  # noqa: E402
 
 STEPS: list[Callable[[DemoContext], None]] = [
     step_tables,
+    step_value,
     step_twins,
     step_trees,
 ]

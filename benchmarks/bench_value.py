@@ -1,0 +1,225 @@
+"""Client value: RFM and the BG/NBD fit, twinscore against pandas, polars, DuckDB and scipy.
+
+RFM: the same transaction log (int64 client ids in random order, datetime64
+dates, float64 amounts) goes through
+  - twinscore: ts.rfm(...) (factorise ids, one aggregation pass, three
+    quantile scorings, segment map);
+  - pandas: groupby(client).agg(max date, size, sum) then the same scores
+    with rank(method="min") — 1 + floor(bins * (rank - 1) / n), the rule
+    twinscore documents (pd.qcut cannot score tied values without failing);
+  - polars and DuckDB: the same query (group by, rank "min", same formula).
+All four scores are checked equal.
+
+BG/NBD: simulated summaries (frequency, recency, T) of n clients, fitted by
+  - twinscore BetaGeo (L-BFGS on log-parameters, analytic gradient, C++;
+    by default on the distinct patterns weighted by their counts);
+  - scipy.optimize.minimize(method="L-BFGS-B") on the same log-likelihood and
+    its analytic gradient in numpy, on the same log-parameters, both on the
+    full data and on the same weighted distinct patterns.
+Parameters are checked equal within 1e-3.
+
+    python benchmarks/bench_value.py [--transactions 10000000] [--clients 1000000] [--repeat 3] [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--transactions", type=int, default=10_000_000)
+parser.add_argument("--clients", type=int, default=1_000_000)
+parser.add_argument("--fit-clients", type=int, default=1_000_000)
+parser.add_argument("--repeat", type=int, default=3)
+parser.add_argument("--threads", type=int, default=2)
+parser.add_argument("--skip-rfm", action="store_true")
+args = parser.parse_args()
+# Thread counts of the peers must be set before they are imported.
+os.environ["POLARS_MAX_THREADS"] = str(args.threads)
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from common import machine_line, row, timeit  # noqa: E402
+
+import twinscore as ts  # noqa: E402
+
+BINS = 5
+
+
+def make_log(n_tx: int, n_clients: int, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    ids = rng.choice(10**12, size=n_clients, replace=False).astype(np.int64)
+    client = np.concatenate([ids, ids[rng.integers(0, n_clients, n_tx - n_clients)]])
+    rng.shuffle(client)
+    start = np.datetime64("2024-01-01", "ns").astype(np.int64)
+    secs = rng.integers(0, 730 * 86400, n_tx) * 10**9
+    return pd.DataFrame({"client": client, "date": (start + secs).view("datetime64[ns]"),
+                         "amount": np.round(rng.lognormal(4.0, 0.7, n_tx), 2)})
+
+
+def scores_pd(s: pd.Series, n: int) -> np.ndarray:
+    return (1 + (BINS * (s.rank(method="min").to_numpy() - 1)) // n).astype(np.int8)
+
+
+def rfm_pandas(tx: pd.DataFrame, now) -> pd.DataFrame:
+    g = tx.groupby("client", sort=False).agg(last=("date", "max"), frequency=("date", "size"),
+                                             monetary=("amount", "sum"))
+    n = len(g)
+    g["recency_days"] = (now - g["last"]) / pd.Timedelta(days=1)
+    g["R"] = scores_pd(-g["recency_days"], n)
+    g["F"] = scores_pd(g["frequency"].astype(float), n)
+    g["M"] = scores_pd(g["monetary"], n)
+    return g
+
+
+def rfm_polars(ptx, now):
+    import polars as pl
+
+    def score(col):
+        return (1 + (BINS * (col.rank("min") - 1)) // pl.len()).cast(pl.Int8)
+
+    g = ptx.group_by("client").agg(pl.col("date").max().alias("last"), pl.len().alias("frequency"),
+                                   pl.col("amount").sum().alias("monetary"))
+    rec = (pl.lit(now) - pl.col("last")).dt.total_nanoseconds() / 86_400e9
+    return g.with_columns(rec.alias("recency_days")).with_columns(
+        score(-pl.col("recency_days")).alias("R"), score(pl.col("frequency")).alias("F"),
+        score(pl.col("monetary")).alias("M"))
+
+
+RFM_SQL = """
+WITH g AS (SELECT client, max(date) AS last, count(*) AS frequency, sum(amount) AS monetary
+           FROM tx GROUP BY client),
+     r AS (SELECT *, epoch_ns(TIMESTAMP '{now}') - epoch_ns(last) AS age, count(*) OVER () AS n FROM g)
+SELECT client, frequency, monetary,
+       1 + ({b} * (rank() OVER (ORDER BY age DESC) - 1)) // n AS R,
+       1 + ({b} * (rank() OVER (ORDER BY frequency) - 1)) // n AS F,
+       1 + ({b} * (rank() OVER (ORDER BY monetary) - 1)) // n AS M
+FROM r
+"""
+
+
+def bench_rfm():
+    import duckdb
+    import polars as pl
+
+    print(f"RFM: {args.transactions:,} transactions over {args.clients:,} clients, {args.threads} threads")
+    tx = make_log(args.transactions, args.clients)
+    now = tx["date"].max()
+    ts.set_num_threads(args.threads)
+    t_ts = timeit(lambda: ts.rfm(tx, customer="client", date="date", amount="amount", now=now), args.repeat)
+    t_pd = timeit(lambda: rfm_pandas(tx, now), args.repeat)
+    ptx = pl.from_pandas(tx)
+    t_pl = timeit(lambda: rfm_polars(ptx, now), args.repeat)
+    con = duckdb.connect()
+    con.execute(f"SET threads={args.threads}")
+    con.register("tx", tx)
+    sql = RFM_SQL.format(now=str(now), b=BINS)
+    t_db = timeit(lambda: con.execute(sql).df(), args.repeat)
+
+    ours = t_ts[3]
+    ref = t_pd[3].loc[ours.index]
+    pol = t_pl[3].to_pandas().set_index("client").loc[ours.index]
+    ddb = t_db[3].set_index("client").loc[ours.index]
+    for s in "RFM":
+        for name, other in (("pandas", ref), ("polars", pol), ("duckdb", ddb)):
+            if not np.array_equal(ours[s].to_numpy(), other[s].to_numpy().astype(np.int8)):
+                sys.exit(f"score {s} differs between twinscore and {name}")
+    print("  scores R, F, M identical in all four")
+    print(row("pandas groupby + rank scores", *t_pd[:3]))
+    print(row("polars group_by + rank scores", *t_pl[:3]))
+    print(row("DuckDB GROUP BY + rank() scores", *t_db[:3]))
+    print(row("twinscore rfm (vs pandas)", *t_ts[:3], ref=t_pd[0]))
+    print(row("twinscore rfm (vs the faster of polars / DuckDB)", *t_ts[:3], ref=min(t_pl[0], t_db[0])))
+
+
+# ---------------------------------------------------------------- BG/NBD
+
+
+def simulate(n, r=0.25, alpha=4.0, a=0.8, b=2.5, seed=1) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    lam = rng.gamma(r, 1 / alpha, n)
+    p = rng.beta(a, b, n)
+    T = rng.integers(7, 365, n) / 7.0  # whole days, in weeks
+    x = np.zeros(n)
+    tx = np.zeros(n)
+    t = np.zeros(n)
+    alive = np.ones(n, bool)
+    for _ in range(400):
+        t = t + rng.exponential(1 / lam)
+        buy = alive & (t <= T)
+        if not buy.any():
+            break
+        x[buy] += 1
+        tx[buy] = t[buy]
+        alive = buy & (rng.random(n) >= p)
+    tx = np.minimum(np.ceil(tx * 7) / 7, T)  # purchase days
+    return pd.DataFrame({"frequency": x, "recency": tx, "T": T})
+
+
+def scipy_fit(x, t, T, w):
+    from scipy.optimize import minimize
+    from scipy.special import digamma, gammaln
+
+    pos = x > 0
+    W = w.sum()
+
+    def f(theta):
+        r, alpha, a, b = np.exp(theta)
+        a1 = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
+        a2 = gammaln(a + b) + gammaln(b + x) - gammaln(b) - gammaln(a + b + x)
+        lT, lt = np.log(alpha + T), np.log(alpha + t)
+        a3 = -(r + x) * lT
+        bx1 = np.where(pos, b + x - 1, 1.0)
+        a4 = np.where(pos, np.log(a) - np.log(bx1) - (r + x) * lt, -np.inf)
+        lse = np.logaddexp(a3, a4)
+        u = np.exp(a4 - lse)
+        v = 1 - u
+        dr = digamma(r + x) - digamma(r) + np.log(alpha) - v * lT - u * lt
+        dal = r / alpha - v * (r + x) / (alpha + T) - u * (r + x) / (alpha + t)
+        da = digamma(a + b) - digamma(a + b + x) + u / a
+        db = digamma(a + b) + digamma(b + x) - digamma(b) - digamma(a + b + x) - u / bx1
+        ll = w @ (a1 + a2 + lse)
+        g = np.array([w @ dr * r, w @ dal * alpha, w @ da * a, w @ db * b])
+        return -ll / W, -g / W
+
+    theta0 = np.array([0.0, np.log(max(np.average(T, weights=w), 1e-3)), 0.0, 0.0])
+    res = minimize(f, theta0, jac=True, method="L-BFGS-B", options={"gtol": 1e-9, "ftol": 1e-15, "maxiter": 1000})
+    return np.exp(res.x), res
+
+
+def bench_bgnbd():
+    n = args.fit_clients
+    print(f"\nBG/NBD fit: {n:,} simulated clients, {args.threads} threads")
+    s = simulate(n)
+    x, t, T = (s[c].to_numpy() for c in ("frequency", "recency", "T"))
+    keys, inv = np.unique(np.stack([x, t, T], 1), axis=0, return_inverse=True)
+    w_c = np.bincount(inv.ravel(), minlength=len(keys)).astype(float)
+    print(f"  {len(keys):,} distinct (frequency, recency, T) patterns")
+    ts.set_num_threads(args.threads)
+    t_ts = timeit(lambda: ts.BetaGeo().fit(s), args.repeat)
+    t_full = timeit(lambda: ts.BetaGeo(compress=False).fit(s), args.repeat)
+    t_sp = timeit(lambda: scipy_fit(x, t, T, np.ones(n)), args.repeat)
+    t_spc = timeit(lambda: scipy_fit(keys[:, 0].copy(), keys[:, 1].copy(), keys[:, 2].copy(), w_c), args.repeat)
+    ours = np.array(list(t_ts[3].params_.values()))
+    for label, res in (("full", t_sp[3][0]), ("patterns", t_spc[3][0]), ("twinscore full",
+                                                                          list(t_full[3].params_.values()))):
+        diff = np.max(np.abs(np.asarray(res) - ours))
+        print(f"  max |parameter difference| twinscore vs {label}: {diff:.2e}")
+        if diff > 1e-3:
+            sys.exit("parameters differ by more than 1e-3")
+    print("  twinscore params " + ", ".join(f"{k}={v:.4f}" for k, v in t_ts[3].params_.items())
+          + f", {t_ts[3].n_iter_} iterations")
+    print(row("scipy L-BFGS-B, numpy likelihood, all clients", *t_sp[:3]))
+    print(row("scipy L-BFGS-B, numpy likelihood, weighted patterns", *t_spc[:3]))
+    print(row("twinscore BetaGeo(compress=False) (vs scipy all)", *t_full[:3], ref=t_sp[0]))
+    print(row("twinscore BetaGeo() (vs scipy all)", *t_ts[:3], ref=t_sp[0]))
+    print(row("twinscore BetaGeo() (vs scipy patterns)", *t_ts[:3], ref=t_spc[0]))
+
+
+if __name__ == "__main__":
+    print(machine_line())
+    if not args.skip_rfm:
+        bench_rfm()
+    bench_bgnbd()

@@ -1,0 +1,66 @@
+// Bindings of the RFM engine: id factorisation, per-client aggregates, quantile scores.
+#include "arrays.h"
+#include "registry.h"
+#include "twinscore/rfm.h"
+
+namespace twinscore::bindings {
+namespace {
+
+py::tuple Factorize(const CArray<int64_t>& ids) {
+  CArray<int32_t> codes(ids.size());
+  absl::Span<int32_t> out = MutableSpanOf(codes);
+  absl::StatusOr<std::vector<int64_t>> uniques;
+  {
+    py::gil_scoped_release release;
+    uniques = FactorizeInt64(SpanOf(ids), out);
+  }
+  std::vector<int64_t> u = Take(std::move(uniques));
+  CArray<int64_t> ua(static_cast<py::ssize_t>(u.size()));
+  std::copy(u.begin(), u.end(), ua.mutable_data());
+  return py::make_tuple(codes, ua);
+}
+
+py::dict Aggregate(const CArray<int32_t>& codes, const CArray<int64_t>& time, const py::object& amount,
+                   int64_t n_clients, int64_t now) {
+  if (n_clients <= 0) throw py::value_error("n_clients must be > 0");
+  const bool has_amount = !amount.is_none();
+  CArray<double> amt = has_amount ? amount.cast<CArray<double>>() : CArray<double>(0);
+  CArray<int64_t> first(n_clients), last(n_clients), count(n_clients);
+  CArray<double> total(has_amount ? n_clients : 0);
+  RfmAggregates out{MutableSpanOf(first), MutableSpanOf(last), MutableSpanOf(count), MutableSpanOf(total)};
+  absl::Status s;
+  {
+    py::gil_scoped_release release;
+    s = AggregateRfm(SpanOf(codes), SpanOf(time), SpanOf(amt), n_clients, now, out);
+  }
+  Raise(s);
+  py::dict d;
+  d["first"] = first;
+  d["last"] = last;
+  d["count"] = count;
+  if (has_amount) d["total"] = total;
+  return d;
+}
+
+CArray<int8_t> Scores(const CArray<double>& values, int bins) {
+  CArray<int8_t> scores(values.size());
+  absl::Span<int8_t> out = MutableSpanOf(scores);
+  absl::Status s;
+  {
+    py::gil_scoped_release release;
+    s = QuantileScores(SpanOf(values), bins, out);
+  }
+  Raise(s);
+  return scores;
+}
+
+}  // namespace
+
+TWINSCORE_BINDINGS(rfm) {
+  m.def("factorize_int64", &Factorize, py::arg("ids").noconvert());
+  m.def("rfm_aggregate", &Aggregate, py::arg("codes").noconvert(), py::arg("time").noconvert(), py::arg("amount"),
+        py::arg("n_clients"), py::arg("now"));
+  m.def("quantile_scores", &Scores, py::arg("values").noconvert(), py::arg("bins"));
+}
+
+}  // namespace twinscore::bindings

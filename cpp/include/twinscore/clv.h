@@ -1,0 +1,97 @@
+// Client lifetime value: the BG/NBD purchase model (Fader, Hardie & Lee 2005,
+// "Counting your customers the easy way") and the Gamma-Gamma spend model
+// (Fader, Hardie & Lee 2005, "RFM and CLV"), fitted by maximum likelihood.
+//
+// Per-client summaries are spans of n doubles: x = repeat purchases (whole
+// number >= 0), t_x = time of the last purchase since the first, T = time from
+// the first purchase to the end of the calibration period (0 <= t_x <= T; x = 0
+// implies t_x = 0), all in the caller's period (e.g. weeks). Optional weights
+// (n values >= 0, empty = all 1) let the caller pass distinct patterns with
+// their counts. Fits run on log-parameters with analytic gradients (L-BFGS);
+// likelihood sums combine per-block partials in block order, so a fit is
+// bit-identical whatever the thread count.
+#pragma once
+
+#include <cstdint>
+
+#include "twinscore/common.h"
+
+namespace twinscore {
+
+// Per-client calibration summaries from a transaction log: one transaction
+// per client-day (rows of a client on one day are merged and their amounts
+// added). Inputs: n client codes in [0, n_clients), n day numbers (days since
+// any epoch), optionally n amounts (finite, >= 0). Rows after `calibration_end`
+// (a day number) are counted in `holdout` (repeat days in (calibration_end,
+// observation_end]) and ignored otherwise. Outputs, n_clients values each:
+// x, t_x, T in units of `period_days`, monetary = mean amount of the repeat
+// days in calibration (0 when x = 0), holdout, and has_calibration = 1 when
+// the client bought on or before calibration_end (else x = t_x = T = 0).
+struct CalibrationSummary {
+  absl::Span<double> x, t_x, T, monetary, holdout;
+  absl::Span<uint8_t> has_calibration;
+};
+absl::Status SummarizeCalibration(absl::Span<const int32_t> codes, absl::Span<const int64_t> day,
+                                  absl::Span<const double> amount, int64_t n_clients, int64_t calibration_end,
+                                  int64_t observation_end, double period_days, const CalibrationSummary& out);
+
+// Optimiser settings, shared by both fits.
+struct FitOptions {
+  int max_iterations = 500;  // L-BFGS iterations before the fit is declared non-converged
+  double gtol = 1e-9;        // stop when the largest gradient entry of the mean log-likelihood is below this
+  double penalizer = 0.0;    // L2 penalty on the parameters (not their logs), >= 0; 0 = plain maximum likelihood
+  absl::Status Validate() const;
+};
+
+struct FitReport {
+  double log_likelihood = 0;  // total (weighted) log-likelihood at the optimum, without the penalty
+  int iterations = 0;
+  int evaluations = 0;
+};
+
+struct BgNbdParams {
+  double r = 1, alpha = 1, a = 1, b = 1;
+};
+
+// Total log-likelihood; `gradient` (4 values: d/dr, d/dalpha, d/da, d/db) is
+// written when not empty.
+absl::StatusOr<double> BgNbdLogLikelihood(const BgNbdParams& p, absl::Span<const double> x,
+                                          absl::Span<const double> t_x, absl::Span<const double> T,
+                                          absl::Span<const double> weights, absl::Span<double> gradient);
+
+// Maximum-likelihood fit; fails with kFailedPrecondition when it does not converge.
+absl::StatusOr<BgNbdParams> FitBgNbd(absl::Span<const double> x, absl::Span<const double> t_x,
+                                     absl::Span<const double> T, absl::Span<const double> weights,
+                                     const FitOptions& options, FitReport* report);
+
+// For each client: expected purchases in the next `t` periods and the
+// probability of being alive at T (either output may be empty to skip it).
+absl::Status BgNbdPredict(const BgNbdParams& p, absl::Span<const double> x, absl::Span<const double> t_x,
+                          absl::Span<const double> T, double t, absl::Span<double> expected,
+                          absl::Span<double> p_alive);
+
+struct GammaGammaParams {
+  double p = 1, q = 1, v = 1;  // v is the scale often written gamma
+};
+
+// Spend model on clients with x >= 1 repeat purchases and mean repeat spend m > 0.
+absl::StatusOr<double> GammaGammaLogLikelihood(const GammaGammaParams& g, absl::Span<const double> x,
+                                               absl::Span<const double> m, absl::Span<const double> weights,
+                                               absl::Span<double> gradient);
+
+absl::StatusOr<GammaGammaParams> FitGammaGamma(absl::Span<const double> x, absl::Span<const double> m,
+                                               absl::Span<const double> weights, const FitOptions& options,
+                                               FitReport* report);
+
+// Expected mean spend per transaction given x and m (x = 0: the population
+// mean p v / (q - 1)); needs q > 1.
+absl::Status GammaGammaExpectedSpend(const GammaGammaParams& g, absl::Span<const double> x,
+                                     absl::Span<const double> m, absl::Span<double> out);
+
+// Gauss hypergeometric 2F1(a, b; c; z) for 0 <= z < 1 (series), exposed for tests.
+absl::StatusOr<double> Hyp2F1(double a, double b, double c, double z);
+
+// Digamma function for x > 0, exposed for tests.
+double Digamma(double x);
+
+}  // namespace twinscore

@@ -1,0 +1,123 @@
+#include "twinscore/rfm.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include <tbb/parallel_sort.h>
+
+#include "absl/container/flat_hash_map.h"
+#include "twinscore/threads.h"
+
+namespace twinscore {
+
+absl::StatusOr<std::vector<int64_t>> FactorizeInt64(absl::Span<const int64_t> ids, absl::Span<int32_t> codes) {
+  TWINSCORE_CHECK_ARG(codes.size() == ids.size(), "codes has ", codes.size(), " values, expected ", ids.size());
+  absl::flat_hash_map<int64_t, int32_t> index;
+  std::vector<int64_t> uniques;
+  // Consecutive rows of one client are common (logs sorted by client): the
+  // last seen id short-cuts the hash lookup.
+  int64_t prev_id = 0;
+  int32_t prev_code = -1;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    const int64_t id = ids[i];
+    if (prev_code >= 0 && id == prev_id) {
+      codes[i] = prev_code;
+      continue;
+    }
+    auto [it, inserted] = index.try_emplace(id, static_cast<int32_t>(uniques.size()));
+    if (inserted) {
+      TWINSCORE_CHECK_ARG(uniques.size() < static_cast<size_t>(std::numeric_limits<int32_t>::max()),
+                          "more than 2^31-1 distinct client ids");
+      uniques.push_back(id);
+    }
+    codes[i] = prev_code = it->second;
+    prev_id = id;
+  }
+  return uniques;
+}
+
+namespace {
+
+absl::Status CheckRows(absl::Span<const int32_t> codes, absl::Span<const int64_t> time,
+                       absl::Span<const double> amount, int64_t n_clients, int64_t now) {
+  constexpr size_t kBlock = 1 << 16;
+  return ParallelBlocksStatus(codes.size(), kBlock, [&](size_t, size_t begin, size_t end) -> absl::Status {
+    for (size_t i = begin; i < end; ++i) {
+      TWINSCORE_CHECK_ARG(codes[i] >= 0 && codes[i] < n_clients, "client code ", codes[i], " at row ", i,
+                          " is outside [0, ", n_clients, ")");
+      TWINSCORE_CHECK_ARG(time[i] <= now, "date at row ", i, " is after now (", time[i], " > ", now, ")");
+      if (!amount.empty()) {
+        TWINSCORE_CHECK_ARG(std::isfinite(amount[i]) && amount[i] >= 0.0, "amount at row ", i,
+                            " must be finite and >= 0, got ", amount[i]);
+      }
+    }
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace
+
+absl::Status AggregateRfm(absl::Span<const int32_t> codes, absl::Span<const int64_t> time,
+                          absl::Span<const double> amount, int64_t n_clients, int64_t now,
+                          const RfmAggregates& out) {
+  const size_t n = codes.size();
+  TWINSCORE_CHECK_ARG(n > 0, "the transaction log is empty");
+  TWINSCORE_CHECK_ARG(time.size() == n, "date has ", time.size(), " values, expected ", n);
+  TWINSCORE_CHECK_ARG(amount.empty() || amount.size() == n, "amount has ", amount.size(), " values, expected ", n);
+  TWINSCORE_CHECK_ARG(n_clients > 0, "n_clients must be > 0, got ", n_clients);
+  const size_t k = static_cast<size_t>(n_clients);
+  TWINSCORE_CHECK_ARG(out.first.size() == k && out.last.size() == k && out.count.size() == k &&
+                          (amount.empty() || out.total.size() == k),
+                      "output spans must hold n_clients = ", n_clients, " values");
+  TWINSCORE_RETURN_IF_ERROR(CheckRows(codes, time, amount, n_clients, now));
+
+  // Each task owns a range of clients and scans the whole log, keeping only
+  // its own clients' rows: no shared writes, and every client's sum is taken
+  // in log order, so the result does not depend on the thread count.
+  const size_t parts = static_cast<size_t>(std::max(1, NumThreads()));
+  const size_t per = (k + parts - 1) / parts;
+  ParallelBlocks(k, per, [&](size_t, size_t lo, size_t hi) {
+    std::fill(out.first.begin() + lo, out.first.begin() + hi, std::numeric_limits<int64_t>::max());
+    std::fill(out.last.begin() + lo, out.last.begin() + hi, std::numeric_limits<int64_t>::min());
+    std::fill(out.count.begin() + lo, out.count.begin() + hi, 0);
+    if (!amount.empty()) std::fill(out.total.begin() + lo, out.total.begin() + hi, 0.0);
+    const uint32_t width = static_cast<uint32_t>(hi - lo);
+    for (size_t i = 0; i < n; ++i) {
+      const uint32_t c = static_cast<uint32_t>(codes[i]) - static_cast<uint32_t>(lo);
+      if (c >= width) continue;  // another task's client
+      const size_t j = lo + c;
+      const int64_t t = time[i];
+      out.first[j] = std::min(out.first[j], t);
+      out.last[j] = std::max(out.last[j], t);
+      out.count[j] += 1;
+      if (!amount.empty()) out.total[j] += amount[i];
+    }
+  });
+  for (size_t j = 0; j < k; ++j) {
+    TWINSCORE_CHECK_ARG(out.count[j] > 0, "client code ", j, " has no transaction");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status QuantileScores(absl::Span<const double> values, int bins, absl::Span<int8_t> scores) {
+  const size_t n = values.size();
+  TWINSCORE_CHECK_ARG(bins >= 2 && bins <= 100, "bins must be in [2, 100], got ", bins);
+  TWINSCORE_CHECK_ARG(scores.size() == n, "scores has ", scores.size(), " values, expected ", n);
+  for (size_t i = 0; i < n; ++i) {
+    TWINSCORE_CHECK_ARG(!std::isnan(values[i]), "value at position ", i, " is NaN");
+  }
+  std::vector<double> sorted(values.begin(), values.end());
+  CurrentArena()->execute([&] { tbb::parallel_sort(sorted.begin(), sorted.end()); });
+  constexpr size_t kBlock = 1 << 14;
+  ParallelBlocks(n, kBlock, [&](size_t, size_t begin, size_t end) {
+    for (size_t i = begin; i < end; ++i) {
+      const size_t lower = std::lower_bound(sorted.begin(), sorted.end(), values[i]) - sorted.begin();
+      // Integer arithmetic: no rounding at the quantile boundaries.
+      scores[i] = static_cast<int8_t>(1 + static_cast<uint64_t>(lower) * static_cast<uint64_t>(bins) / n);
+    }
+  });
+  return absl::OkStatus();
+}
+
+}  // namespace twinscore

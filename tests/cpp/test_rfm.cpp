@@ -1,0 +1,101 @@
+#include "twinscore/rfm.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <random>
+#include <vector>
+
+#include "twinscore/threads.h"
+
+namespace twinscore {
+namespace {
+
+TEST(Rfm, FactorizeKeepsFirstAppearanceOrder) {
+  std::vector<int64_t> ids{42, 7, 42, 42, -3, 7};
+  std::vector<int32_t> codes(ids.size());
+  auto u = FactorizeInt64(ids, absl::MakeSpan(codes));
+  ASSERT_TRUE(u.ok());
+  EXPECT_EQ(*u, (std::vector<int64_t>{42, 7, -3}));
+  EXPECT_EQ(codes, (std::vector<int32_t>{0, 1, 0, 0, 2, 1}));
+}
+
+struct Agg {
+  std::vector<int64_t> first, last, count;
+  std::vector<double> total;
+  explicit Agg(size_t k) : first(k), last(k), count(k), total(k) {}
+  RfmAggregates Out() {
+    return {absl::MakeSpan(first), absl::MakeSpan(last), absl::MakeSpan(count), absl::MakeSpan(total)};
+  }
+};
+
+TEST(Rfm, AggregateMatchesHandComputed) {
+  std::vector<int32_t> codes{1, 0, 1, 1, 0};
+  std::vector<int64_t> time{5, 3, 2, 9, 1};
+  std::vector<double> amount{1.5, 2.0, 3.0, 0.0, 4.0};
+  Agg a(2);
+  ASSERT_TRUE(AggregateRfm(codes, time, amount, 2, 10, a.Out()).ok());
+  EXPECT_EQ(a.first, (std::vector<int64_t>{1, 2}));
+  EXPECT_EQ(a.last, (std::vector<int64_t>{3, 9}));
+  EXPECT_EQ(a.count, (std::vector<int64_t>{2, 3}));
+  EXPECT_EQ(a.total, (std::vector<double>{6.0, 4.5}));
+}
+
+TEST(Rfm, AggregateRejectsBadRows) {
+  std::vector<int32_t> codes{0, 1};
+  std::vector<int64_t> time{1, 2};
+  Agg a(2);
+  std::vector<double> neg{1.0, -1.0};
+  EXPECT_EQ(AggregateRfm(codes, time, neg, 2, 10, a.Out()).code(), absl::StatusCode::kInvalidArgument);
+  std::vector<double> nan{1.0, std::nan("")};
+  EXPECT_EQ(AggregateRfm(codes, time, nan, 2, 10, a.Out()).code(), absl::StatusCode::kInvalidArgument);
+  std::vector<double> ok{1.0, 1.0};
+  auto late = AggregateRfm(codes, time, ok, 2, 1, a.Out());
+  EXPECT_NE(late.message().find("after now"), std::string::npos) << late;
+  EXPECT_FALSE(AggregateRfm({}, {}, {}, 2, 10, a.Out()).ok());
+  Agg b(3);  // client 2 has no row
+  EXPECT_FALSE(AggregateRfm(codes, time, ok, 3, 10, b.Out()).ok());
+  std::vector<int32_t> bad{0, 5};
+  EXPECT_FALSE(AggregateRfm(bad, time, ok, 2, 10, a.Out()).ok());
+}
+
+TEST(Rfm, AggregateSameForOneAndTwoThreads) {
+  std::mt19937_64 gen(3);
+  const size_t n = 200000, k = 5000;
+  std::vector<int32_t> codes(n);
+  std::vector<int64_t> time(n);
+  std::vector<double> amount(n);
+  for (size_t i = 0; i < n; ++i) {
+    codes[i] = static_cast<int32_t>(i < k ? i : gen() % k);
+    time[i] = static_cast<int64_t>(gen() % 100000);
+    amount[i] = static_cast<double>(gen() % 100000) / 7.0;
+  }
+  Agg one(k), two(k);
+  ASSERT_TRUE(SetNumThreads(1).ok());
+  ASSERT_TRUE(AggregateRfm(codes, time, amount, k, 100000, one.Out()).ok());
+  ASSERT_TRUE(SetNumThreads(2).ok());
+  ASSERT_TRUE(AggregateRfm(codes, time, amount, k, 100000, two.Out()).ok());
+  ASSERT_TRUE(SetNumThreads(0).ok());
+  EXPECT_EQ(one.total, two.total);  // bit-identical
+  EXPECT_EQ(one.first, two.first);
+  EXPECT_EQ(one.count, two.count);
+}
+
+TEST(Rfm, QuantileScoresTieRule) {
+  // 10 values, 5 bins: L = number strictly lower; score = 1 + 5 L / 10.
+  std::vector<double> v{1, 1, 1, 1, 1, 1, 2, 3, 4, 5};
+  std::vector<int8_t> s(v.size());
+  ASSERT_TRUE(QuantileScores(v, 5, absl::MakeSpan(s)).ok());
+  EXPECT_EQ(s, (std::vector<int8_t>{1, 1, 1, 1, 1, 1, 4, 4, 5, 5}));
+  std::vector<double> distinct{50, 10, 40, 20, 30};
+  std::vector<int8_t> d(5);
+  ASSERT_TRUE(QuantileScores(distinct, 5, absl::MakeSpan(d)).ok());
+  EXPECT_EQ(d, (std::vector<int8_t>{5, 1, 4, 2, 3}));
+  std::vector<double> nan{1, std::nan("")};
+  std::vector<int8_t> t(2);
+  EXPECT_FALSE(QuantileScores(nan, 5, absl::MakeSpan(t)).ok());
+  EXPECT_FALSE(QuantileScores(distinct, 1, absl::MakeSpan(d)).ok());
+}
+
+}  // namespace
+}  // namespace twinscore

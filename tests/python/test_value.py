@@ -1,0 +1,276 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+import twinscore as ts
+
+SAMPLE = "sample"
+
+
+def _cdnow(which):
+    try:
+        return ts.datasets.load_cdnow(which)
+    except FileNotFoundError:
+        pytest.skip(f"CDNOW_{which}.txt not present")
+
+
+def _reference_scores(values: pd.Series, bins: int) -> np.ndarray:
+    """The documented tie rule, in pandas: 1 + floor(bins * (rank_min - 1) / n)."""
+    rank = values.rank(method="min").to_numpy()
+    return (1 + np.floor(bins * (rank - 1) / len(values))).astype(np.int8)
+
+
+def _reference_rfm(tx, customer, date, amount, now, bins=5):
+    g = tx.groupby(customer, sort=False)
+    ref = pd.DataFrame({"last": g[date].max(), "frequency": g[date].size(), "monetary": g[amount].sum()})
+    ref["recency_days"] = (now - ref["last"]) / pd.Timedelta(days=1)
+    ref["R"] = _reference_scores(-ref["recency_days"], bins)
+    ref["F"] = _reference_scores(ref["frequency"].astype(float), bins)
+    ref["M"] = _reference_scores(ref["monetary"], bins)
+    return ref
+
+
+def _check_against_reference(out, ref):
+    ref = ref.loc[out.index]
+    np.testing.assert_array_equal(out["frequency"].to_numpy(), ref["frequency"].to_numpy())
+    np.testing.assert_allclose(out["monetary"].to_numpy(), ref["monetary"].to_numpy(), rtol=1e-12)
+    np.testing.assert_allclose(out["recency_days"].to_numpy(), ref["recency_days"].to_numpy())
+    for s in "RFM":
+        np.testing.assert_array_equal(out[s].to_numpy(), ref[s].to_numpy(), err_msg=s)
+
+
+def test_rfm_matches_pandas_on_generated_data(prm):
+    tx = prm.transactions.sample(frac=1.0, random_state=1)  # any order
+    out = ts.rfm(tx, customer="client_id", date="date", amount="amount", now=prm.now)
+    assert len(out) == prm.transactions["client_id"].nunique()
+    _check_against_reference(out, _reference_rfm(tx, "client_id", "date", "amount", prm.now))
+    np.testing.assert_allclose(out["average_basket"], out["monetary"] / out["frequency"])
+    assert out["segment"].notna().all()
+    assert set(out["segment"].cat.categories) >= {"Champions", "Lost", "Hibernating"}
+
+
+def test_rfm_matches_pandas_on_cdnow_master():
+    tx = _cdnow("master")
+    now = pd.Timestamp("1998-07-01")
+    out = ts.rfm(tx, customer="customer_id", date="date", amount="amount", now=now)
+    assert len(out) == 23570
+    _check_against_reference(out, _reference_rfm(tx, "customer_id", "date", "amount", now))
+
+
+def test_rfm_string_ids_ties_and_segments():
+    tx = pd.DataFrame({
+        "who": ["a", "b", "a", "c", "d", "e", "e", "e"],
+        "when": pd.to_datetime(["2024-01-01", "2024-03-01", "2024-02-01", "2024-03-01", "2024-01-15",
+                                "2024-03-02", "2024-02-20", "2024-01-05"]),
+        "eur": [10.0, 5.0, 20.0, 5.0, 100.0, 1.0, 1.0, 1.0],
+    })
+    out = ts.rfm(tx, customer="who", date="when", amount="eur", now="2024-03-02")
+    assert list(out.index) == ["a", "b", "c", "d", "e"]
+    # F: a=2, b=c=d=1, e=3 -> L = 3, 0, 0, 0, 4 -> score 1 + 5L/5
+    assert out["F"].tolist() == [4, 1, 1, 1, 5]
+    # R: b and c share their last date, hence their score.
+    assert out.loc["b", "R"] == out.loc["c", "R"]
+    assert out.loc["e", "RFM"] == f"{out.loc['e', 'R']}5{out.loc['e', 'M']}"
+    custom = pd.DataFrame([("VIP", 4, 5, 4, 5), ("Rest", 1, 5, 1, 5)],
+                          columns=["segment", "r_min", "r_max", "f_min", "f_max"])
+    seg = ts.rfm(tx, customer="who", date="when", amount="eur", segments=custom)["segment"]
+    assert seg.loc["e"] == "VIP" and seg.loc["b"] == "Rest"
+
+
+def test_default_segment_map_covers_every_cell():
+    for r in range(1, 6):
+        for f in range(1, 6):
+            hit = ts.DEFAULT_SEGMENTS.query("r_min <= @r <= r_max and f_min <= @f <= f_max")
+            assert len(hit) >= 1, (r, f)
+
+
+def test_rfm_many_equal_values_do_not_fail(rng):
+    n = 10_000
+    tx = pd.DataFrame({"id": np.arange(n), "d": pd.Timestamp("2024-01-01"), "x": 10.0})
+    out = ts.rfm(tx, customer="id", date="d", amount="x")
+    assert set(out["F"]) == {1} and set(out["M"]) == {1} and set(out["R"]) == {1}
+
+
+def test_rfm_thread_independent(prm, restore_threads):
+    with ts.threads(1):
+        one = ts.rfm(prm.transactions, customer="client_id", date="date", amount="amount")
+    with ts.threads(2):
+        two = ts.rfm(prm.transactions, customer="client_id", date="date", amount="amount")
+    pd.testing.assert_frame_equal(one, two)
+
+
+def test_rfm_bad_input():
+    tx = pd.DataFrame({"id": [1, 2], "d": pd.to_datetime(["2024-01-01", "2024-02-01"]), "x": [1.0, 2.0]})
+    with pytest.raises(KeyError, match="nope"):
+        ts.rfm(tx, customer="nope", date="d")
+    with pytest.raises(ValueError, match="amount at row 1"):
+        ts.rfm(tx.assign(x=[1.0, -2.0]), customer="id", date="d", amount="x")
+    with pytest.raises(ValueError, match="amount at row 0"):
+        ts.rfm(tx.assign(x=[np.nan, 2.0]), customer="id", date="d", amount="x")
+    with pytest.raises(ValueError, match="after now"):
+        ts.rfm(tx, customer="id", date="d", now="2024-01-15")
+    with pytest.raises(ValueError, match="empty"):
+        ts.rfm(tx.iloc[:0], customer="id", date="d")
+    with pytest.raises(TypeError, match="dates"):
+        ts.rfm(tx.assign(d=[1.5, 2.5]), customer="id", date="d")
+    with pytest.raises(ValueError, match="missing"):
+        ts.rfm(tx.assign(id=pd.array([1, None], dtype="Int64")), customer="id", date="d")
+    with pytest.raises(ValueError, match="bins"):
+        ts.rfm(tx, customer="id", date="d", bins=1)
+    with pytest.raises(TypeError):
+        ts.rfm(tx.assign(id=[1.0, 2.0]), customer="id", date="d")
+
+
+# ---------------------------------------------------------------- CDNOW: BG/NBD and Gamma-Gamma
+
+@pytest.fixture(scope="module")
+def cdnow_summary():
+    tx = _cdnow(SAMPLE)
+    return ts.calibration_summary(tx, customer="customer_id", date="date", amount="amount",
+                                  calibration_end="1997-09-30", observation_end="1998-06-30")
+
+
+def test_cdnow_summary_shape(cdnow_summary):
+    s = cdnow_summary
+    assert len(s) == 2357
+    assert (s["frequency"] > 0).sum() == 946  # the repeat buyers of the calibration period
+    assert s["T"].max() == pytest.approx(38.857142857, abs=1e-6)  # first bought 1997-01-01, 272 days
+
+
+def test_bgnbd_reproduces_published_cdnow_fit(cdnow_summary):
+    bg = ts.BetaGeo().fit(cdnow_summary)
+    p = bg.params_
+    # Fader, Hardie & Lee (2005), "Counting your customers the easy way".
+    assert p["r"] == pytest.approx(0.243, abs=5e-4)
+    assert p["alpha"] == pytest.approx(4.414, abs=5e-3)
+    assert p["a"] == pytest.approx(0.793, abs=5e-4)
+    assert p["b"] == pytest.approx(2.426, abs=5e-3)
+    assert bg.log_likelihood_ == pytest.approx(-9582.4, abs=0.05)
+    # Uncompressed fit: same optimum.
+    full = ts.BetaGeo(compress=False).fit(cdnow_summary)
+    for k in p:
+        assert full.params_[k] == pytest.approx(p[k], rel=1e-5)
+
+
+def test_bgnbd_likelihood_and_gradient_match_scipy(cdnow_summary):
+    from scipy.optimize import approx_fprime
+    from scipy.special import gammaln
+
+    s = cdnow_summary
+    x, t, T = (s[c].to_numpy() for c in ("frequency", "recency", "T"))
+
+    def ll(p):
+        r, alpha, a, b = p
+        a1 = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
+        a2 = gammaln(a + b) + gammaln(b + x) - gammaln(b) - gammaln(a + b + x)
+        a3 = -(r + x) * np.log(alpha + T)
+        a4 = np.where(x > 0, np.log(a) - np.log(np.maximum(b + x - 1, 1e-300)) - (r + x) * np.log(alpha + t), -np.inf)
+        return float(np.sum(a1 + a2 + np.logaddexp(a3, a4)))
+
+    p = [0.3, 5.0, 0.9, 2.0]
+    got, grad = ts._core.bgnbd_loglik(p, x, t, T, None)
+    assert got == pytest.approx(ll(p), rel=1e-12)
+    np.testing.assert_allclose(grad, approx_fprime(p, ll, 1e-7), rtol=1e-4)
+
+
+def test_bgnbd_predictions(cdnow_summary):
+    bg = ts.BetaGeo().fit(cdnow_summary)
+    s = cdnow_summary
+    alive = bg.probability_alive(s)
+    assert (alive[s["frequency"] == 0] == 1.0).all()
+    assert ((alive > 0) & (alive <= 1)).all()
+    # The conditional expectation against its closed form with scipy's 2F1.
+    from scipy.special import hyp2f1
+
+    r, al, a, b = (bg.params_[k] for k in ("r", "alpha", "a", "b"))
+    x, tx, T = (s[c].to_numpy() for c in ("frequency", "recency", "T"))
+    t = 39.0
+    lead = (a + b + x - 1) / (a - 1) * (1 - ((al + T) / (al + t + T)) ** (r + x)
+                                        * hyp2f1(r + x, b + x, a + b + x - 1, t / (al + t + T)))
+    ref = lead / (1 + (x > 0) * a / (b + x - 1) * ((al + T) / (al + tx)) ** (r + x))
+    pred = bg.predict(s, t)
+    np.testing.assert_allclose(pred.to_numpy(), ref, rtol=1e-10, atol=1e-12)
+    # Holdout (39 weeks): the predicted total is within 15% of the repeat purchase days that happened.
+    assert pred.sum() == pytest.approx(s["holdout_frequency"].sum(), rel=0.15)
+    # E[X(t)] for a new client equals the conditional expectation at x = 0, T = 0.
+    assert bg.expected_purchases_new(52.0) > bg.expected_purchases_new(26.0) > 0
+
+
+def test_gammagamma_reproduces_published_cdnow_fit(cdnow_summary):
+    gg = ts.GammaGamma().fit(cdnow_summary)
+    p = gg.params_
+    # Fader & Hardie (2013), "The Gamma-Gamma model of monetary value", on the 946 repeat buyers.
+    assert gg.n_clients_ == 946
+    assert p["p"] == pytest.approx(6.25, abs=0.01)
+    assert p["q"] == pytest.approx(3.74, abs=0.01)
+    assert p["v"] == pytest.approx(15.44, abs=0.02)
+    spend = gg.expected_spend(cdnow_summary)
+    assert spend[cdnow_summary["frequency"] == 0].nunique() == 1  # the population mean
+    assert spend.iloc[0] > 0
+
+
+def test_lifetime_value(cdnow_summary):
+    bg = ts.BetaGeo().fit(cdnow_summary)
+    gg = ts.GammaGamma().fit(cdnow_summary)
+    clv = ts.lifetime_value(bg, gg, cdnow_summary, months=12, monthly_discount=0.0)
+    # Without discount CLV = spend * expected purchases over 12 months.
+    expect = gg.expected_spend(cdnow_summary) * bg.predict(cdnow_summary, 12 * 365.25 / 12 / 7)
+    np.testing.assert_allclose(clv.to_numpy(), expect.to_numpy(), rtol=1e-10)
+    discounted = ts.lifetime_value(bg, gg, cdnow_summary, months=12, monthly_discount=0.02)
+    assert (discounted <= clv + 1e-12).all()
+
+
+def _draw_bgnbd(n, r, alpha, a, b, seed):
+    rng = np.random.default_rng(seed)
+    lam = rng.gamma(r, 1 / alpha, n)
+    p = rng.beta(a, b, n)
+    T = np.round(rng.uniform(20, 40, n) * 7) / 7
+    x = np.zeros(n)
+    tx = np.zeros(n)
+    t = np.zeros(n)
+    alive = np.ones(n, bool)
+    for _ in range(200):  # vectorised over clients, one purchase per round
+        t = t + rng.exponential(1 / lam)
+        buy = alive & (t <= T)
+        x[buy] += 1
+        tx[buy] = t[buy]
+        alive = buy & (rng.random(n) >= p)
+    return pd.DataFrame({"frequency": x, "recency": tx, "T": T})
+
+
+def test_bgnbd_recovers_simulated_parameters_and_threads(restore_threads):
+    s = _draw_bgnbd(30_000, 0.6, 4.0, 0.9, 3.0, 5)
+    with ts.threads(1):
+        one = ts.BetaGeo(compress=False).fit(s)
+    with ts.threads(2):
+        two = ts.BetaGeo(compress=False).fit(s)
+    assert one.params_ == two.params_
+    assert one.params_["r"] == pytest.approx(0.6, rel=0.15)
+    assert one.params_["alpha"] == pytest.approx(4.0, rel=0.2)
+
+
+def test_value_bad_input(cdnow_summary):
+    tx = pd.DataFrame({"id": [1, 1], "d": pd.to_datetime(["2024-01-01", "2024-02-01"]), "x": [1.0, 2.0]})
+    with pytest.raises(ValueError, match="before the first purchase"):
+        ts.calibration_summary(tx, customer="id", date="d", calibration_end="2023-12-01")
+    with pytest.raises(ValueError, match="empty"):
+        ts.calibration_summary(tx.iloc[:0], customer="id", date="d", calibration_end="2024-01-01")
+    with pytest.raises(ValueError, match="observation end|after"):
+        ts.calibration_summary(tx, customer="id", date="d", calibration_end="2024-01-10",
+                               observation_end="2024-01-20")
+    bad = cdnow_summary.head(50).copy()
+    bad.iloc[0, bad.columns.get_loc("recency")] = 100.0
+    with pytest.raises(ValueError, match="recency"):
+        ts.BetaGeo().fit(bad)
+    with pytest.raises(ValueError, match="non-finite"):
+        ts.BetaGeo().fit(cdnow_summary.assign(T=np.nan))
+    with pytest.raises(KeyError, match="frequency"):
+        ts.BetaGeo().fit(cdnow_summary.drop(columns="frequency"))
+    with pytest.raises(ValueError, match="did not converge"):
+        ts.BetaGeo(max_iter=2).fit(cdnow_summary)
+    with pytest.raises(ValueError, match="not fitted"):
+        ts.BetaGeo().predict(cdnow_summary, 10)
+    with pytest.raises(ValueError, match="repeat"):
+        ts.GammaGamma().fit(cdnow_summary[cdnow_summary["frequency"] == 0])
+    with pytest.raises(ValueError, match="monetary"):
+        ts.GammaGamma().fit(cdnow_summary.assign(monetary_value=0.0))
