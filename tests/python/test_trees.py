@@ -17,10 +17,10 @@ xgb = pytest.importorskip("xgboost")
 lgb = pytest.importorskip("lightgbm")
 
 N_NUM = 5
-CATS = ["north", "south", "east", "west", "centre"]
+CATS = ["north", "Île-de-France", "Rhône-Alpes", "west", "centre"]  # accents: UTF-8 names
 
 
-def make_data(n=600, seed=0):
+def make_data(n=400, seed=0):
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(n, N_NUM)).astype(np.float32)
     X[rng.random(X.shape) < 0.08] = np.nan
@@ -68,7 +68,7 @@ def xgb_models(data, tmp_path_factory):
         if kind == "multi":
             params["num_class"] = 3
         dm = xgb.DMatrix(df, label=labels[kind], enable_categorical=True)
-        booster = xgb.train(params, dm, num_boost_round=12)
+        booster = xgb.train(params, dm, num_boost_round=8)
         base = tmp / obj.replace(":", "_")
         booster.save_model(f"{base}.json")
         booster.save_model(f"{base}.ubj")
@@ -168,7 +168,7 @@ def lgb_models(data, tmp_path_factory):
     for name, (params, kind) in LGB_CASES.items():
         p = dict(params, num_leaves=15, learning_rate=0.2, min_data_in_leaf=5, num_threads=2, verbose=-1, seed=0,
                  cat_smooth=1, min_data_per_group=5)
-        booster = lgb.train(p, lgb.Dataset(df, label=labels[kind]), num_boost_round=10)
+        booster = lgb.train(p, lgb.Dataset(df, label=labels[kind]), num_boost_round=8)
         path = tmp / f"{name}.txt"
         booster.save_model(str(path))
         out[name] = (booster, str(path))
