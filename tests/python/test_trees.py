@@ -360,3 +360,20 @@ def test_fuzzed_model_files_never_crash(xgb_models, lgb_models, data):
             except (ValueError, KeyError, TypeError):
                 pass  # e.g. a mutated feature name no longer matches the frame
     assert loaded > 0
+
+
+@pytest.mark.parametrize("params", [
+    {"booster": "dart", "objective": "binary:logistic", "rate_drop": 0.3},
+    {"objective": "count:poisson"}, {"objective": "reg:gamma"}, {"objective": "reg:tweedie"},
+    {"objective": "binary:hinge"}, {"objective": "reg:absoluteerror"},
+])
+def test_xgboost_more_objectives_and_dart(params):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 4)).astype(np.float32)
+    X[rng.random(X.shape) < 0.1] = np.nan
+    y = np.abs(np.nan_to_num(X[:, 0])) + 0.1
+    if params["objective"].startswith("binary"):
+        y = (y > 0.8).astype(int)
+    booster = xgb.train(dict(params, max_depth=3, nthread=1, seed=0), xgb.DMatrix(X, label=y), 5)
+    scorer = ts.TreeScorer.from_xgboost(booster)
+    np.testing.assert_allclose(scorer.predict(X), booster.predict(xgb.DMatrix(X)), rtol=1e-6, atol=1e-6)
