@@ -9,7 +9,7 @@ trained the models, same data, same thread count, one run.
     - model load time of the 1,000-tree model (JSON and UBJSON).
 
 Data: `--rows` x 32 float32 features with 2 % NaN; models trained on the first
-100,000 rows. Every prediction is checked against the library's (max abs diff
+`--train-rows` (50,000) rows. Every prediction is checked against the library's (max abs diff
 printed).
 
     python benchmarks/bench_trees.py [--rows 1000000] [--threads 2] [--repeat 3] [--shap-rows 100000]
@@ -42,7 +42,7 @@ def make_data(n: int, d: int = 32, seed: int = 0):
 def bench_xgboost(X, y, trees, depth, args, tmp, shap=False):
     import xgboost as xgb
 
-    n_train = min(len(X), 100_000)
+    n_train = min(len(X), args.train_rows)
     t0 = time.perf_counter()
     booster = xgb.train({"objective": "binary:logistic", "max_depth": depth, "eta": 0.05, "tree_method": "hist",
                          "nthread": args.threads, "seed": 0},
@@ -81,7 +81,7 @@ def bench_xgboost(X, y, trees, depth, args, tmp, shap=False):
 def bench_lightgbm(X, y, args, tmp):
     import lightgbm as lgb
 
-    n_train = min(len(X), 100_000)
+    n_train = min(len(X), args.train_rows)
     t0 = time.perf_counter()
     booster = lgb.train({"objective": "binary", "num_leaves": 63, "learning_rate": 0.05, "num_threads": args.threads,
                          "verbose": -1, "seed": 0, "min_data_in_leaf": 20},
@@ -107,6 +107,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--shap-rows", type=int, default=100_000)
+    ap.add_argument("--train-rows", type=int, default=50_000, help="rows the models are trained on")
     ap.add_argument("--skip", default="", help="comma list of parts to skip: xgb200,xgb1000,lgb,shap")
     args = ap.parse_args()
     skip = set(filter(None, args.skip.split(",")))

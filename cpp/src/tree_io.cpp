@@ -274,19 +274,28 @@ absl::Status XgbCategories(const Value& cats, TreeModel& m) {
       continue;
     }
     if (offsets->kind != Value::Kind::kNumbers) return Bad("XGBoost model: category offsets are malformed");
+    // Offsets count characters (code points) while values hold UTF-8 bytes,
+    // so names are cut by walking the bytes one character at a time (the
+    // file may hold fewer bytes than characters need: the tail is then cut).
     const auto& off = offsets->numbers;
     const auto& bytes = values->numbers;
+    for (double b : bytes) {
+      if (!(b >= -128 && b < 256) || b != std::floor(b)) return Bad("XGBoost model: a category name is not bytes");
+    }
+    auto byte_at = [&](size_t b) { return static_cast<uint8_t>(static_cast<int>(bytes[b]) & 0xff); };
+    size_t pos = 0;
     double prev = 0;
     for (size_t k = 0; k < off.size(); ++k) {
       const double o = off[k];
-      if (!(o >= prev && o <= static_cast<double>(bytes.size())) || o != std::floor(o)) {
+      if (!(o >= prev && o <= kMaxCategory) || o != std::floor(o) || (k == 0 && o != 0)) {
         return Bad(absl::StrCat("XGBoost model: category offsets of feature ", f, " are out of range"));
       }
       if (k > 0) {
         std::string name;
-        for (size_t b = static_cast<size_t>(prev); b < static_cast<size_t>(o); ++b) {
-          if (!(bytes[b] >= 0 && bytes[b] < 256)) return Bad("XGBoost model: a category name is not bytes");
-          name.push_back(static_cast<char>(static_cast<int>(bytes[b])));
+        for (int64_t c = 0; c < static_cast<int64_t>(o - prev) && pos < bytes.size(); ++c) {
+          const uint8_t lead = byte_at(pos);
+          const size_t len = lead < 0x80 ? 1 : lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+          for (size_t b = 0; b < len && pos < bytes.size(); ++b) name.push_back(static_cast<char>(byte_at(pos++)));
         }
         m.category_names[f].push_back(std::move(name));
       }

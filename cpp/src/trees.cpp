@@ -10,6 +10,10 @@
 
 #include "twinscore/threads.h"
 
+#ifdef __AVX2__
+#include <immintrin.h>
+#endif
+
 namespace twinscore {
 
 namespace {
@@ -150,13 +154,21 @@ absl::StatusOr<TreeEnsemble> TreeEnsemble::Build(TreeModel model, TreeScorerOpti
       }
       e.max_depth_ = std::max(e.max_depth_, depth[k]);
     }
+    int32_t pos = 0;
     for (int32_t i : order) {
       FlatNode nd{};
       double td = 0;
       const bool leaf = tr.left[i] < 0;
       if (leaf) {
-        nd.feature = -1;
-        nd.threshold = static_cast<float>(tr.value[i]);
+        // A leaf is a fixed point of the step "i = child + right": its NaN
+        // threshold sends every value right (NaN too: default right) and
+        // child + 1 is the leaf itself, so rows can step a fixed number of
+        // times without testing for leaves.
+        nd.feature = 0;
+        nd.child = pos - 1;
+        nd.default_left = 0;
+        nd.threshold = std::numeric_limits<float>::quiet_NaN();
+        td = std::numeric_limits<double>::quiet_NaN();
       } else {
         nd.feature = tr.feature[i];
         nd.child = flat[tr.left[i]];
@@ -181,8 +193,14 @@ absl::StatusOr<TreeEnsemble> TreeEnsemble::Build(TreeModel model, TreeScorerOpti
       e.nodes_.push_back(nd);
       e.threshold_d_.push_back(td);
       e.value_.push_back(leaf ? tr.value[i] : 0.0);
+      e.value_f_.push_back(leaf ? static_cast<float>(tr.value[i]) : 0.0f);
+      e.is_leaf_.push_back(leaf);
       e.cover_.push_back(tr.cover[i]);
+      ++pos;
     }
+    int32_t tree_depth = 0;
+    for (int32_t dd : depth) tree_depth = std::max(tree_depth, dd);
+    e.tree_depth_.push_back(tree_depth);
     // Expected output of the tree under its training distribution (cover-weighted leaves).
     double num = 0;
     const double root_cover = tr.cover[0];
@@ -191,11 +209,101 @@ absl::StatusOr<TreeEnsemble> TreeEnsemble::Build(TreeModel model, TreeScorerOpti
     }
     e.expected_.push_back(tr.left[0] < 0 ? tr.value[0] : (root_cover > 0 ? num / root_cover : 0.0));
   }
+  for (size_t t = 0; t < e.tree_offset_.size(); ++t) {
+    const int64_t b = e.tree_offset_[t];
+    const int64_t end = t + 1 < e.tree_offset_.size() ? e.tree_offset_[t + 1] : e.nodes_.size();
+    uint8_t slow = 0;
+    for (int64_t i = b; i < end; ++i) slow |= e.nodes_[i].kind != static_cast<uint8_t>(SplitKind::kNumeric);
+    e.tree_slow_.push_back(slow);
+  }
+  for (const Tree& tr : model.trees) e.tree_group_.push_back(tr.group);
+  e.BuildComplete();
   e.model_ = std::move(model);
   return e;
 }
 
+// Shallow numeric trees are also laid out complete: level by level, node p
+// has children 2p+1 and 2p+2 and a leaf above the last level is repeated
+// under its whole subtree. A step is then idx = 2 idx + 1 + right: no child to
+// load, 8 bytes a node (threshold, feature with the default direction in its
+// top bit), which an AVX2 kernel walks 8 rows at a time.
+void TreeEnsemble::BuildComplete() {
+  for (size_t t = 0; t < tree_offset_.size(); ++t) {
+    const int32_t D = tree_depth_[t];
+    if (tree_slow_[t] || D < 1 || D > kMaxCompleteDepth) {
+      complete_offset_.push_back(-1);
+      continue;
+    }
+    const int64_t off = tree_offset_[t];
+    const int64_t inner = (int64_t{1} << D) - 1;
+    const int64_t base = static_cast<int64_t>(cthr_.size());
+    complete_offset_.push_back(base);
+    // 2^D slots per tree in every array (the inner arrays waste one) so one
+    // offset serves the nodes and the leaves.
+    cthr_.resize(base + inner + 1, 0.0f);
+    cfeat_.resize(base + inner + 1, 0);
+    cleaf_f_.resize(base + inner + 1, 0.0f);
+    cleaf_d_.resize(base + inner + 1, 0.0);
+    // (flat node, complete slot, level) still to place.
+    struct Item {
+      int32_t i;
+      int64_t p;
+      int32_t level;
+    };
+    std::vector<Item> stack{{0, 0, 0}};
+    while (!stack.empty()) {
+      const Item it = stack.back();
+      stack.pop_back();
+      const FlatNode& nd = nodes_[off + it.i];
+      if (it.level == D) {
+        cleaf_f_[base + it.p - inner] = value_f_[off + it.i];
+        cleaf_d_[base + it.p - inner] = value_[off + it.i];
+        continue;
+      }
+      const bool leaf = is_leaf_[off + it.i];
+      if (!leaf) {
+        cthr_[base + it.p] = nd.threshold;
+        cfeat_[base + it.p] = nd.feature | (nd.default_left ? INT32_MIN : 0);
+      }
+      stack.push_back({leaf ? it.i : nd.child, 2 * it.p + 1, it.level + 1});
+      stack.push_back({leaf ? it.i : nd.child + 1, 2 * it.p + 2, it.level + 1});
+    }
+  }
+}
+
 namespace {
+
+#ifdef __AVX2__
+// Walks 16 rows (two vectors of 8) down a complete tree of depth D; returns
+// their leaf numbers. rows_a/rows_b: each lane's row offset (in floats) from x.
+inline void WalkComplete16(const float* thr, const int32_t* feat, int32_t D, const float* x, __m256i rows_a,
+                           __m256i rows_b, __m256i& leaf_a, __m256i& leaf_b) {
+  const __m256i two = _mm256_set1_epi32(2);
+  const __m256i low = _mm256_set1_epi32(0x7fffffff);
+  __m256i ia = _mm256_setzero_si256(), ib = _mm256_setzero_si256();
+  for (int32_t step = 0; step < D; ++step) {
+    const __m256i fa = _mm256_i32gather_epi32(feat, ia, 4);
+    const __m256i fb = _mm256_i32gather_epi32(feat, ib, 4);
+    const __m256 ta = _mm256_i32gather_ps(thr, ia, 4);
+    const __m256 tb = _mm256_i32gather_ps(thr, ib, 4);
+    const __m256 xa = _mm256_i32gather_ps(x, _mm256_add_epi32(rows_a, _mm256_and_si256(fa, low)), 4);
+    const __m256 xb = _mm256_i32gather_ps(x, _mm256_add_epi32(rows_b, _mm256_and_si256(fb, low)), 4);
+    // left = x < t, or x is NaN and the default is left (feature's top bit).
+    const __m256i la = _mm256_or_si256(
+        _mm256_castps_si256(_mm256_cmp_ps(xa, ta, _CMP_LT_OQ)),
+        _mm256_and_si256(_mm256_castps_si256(_mm256_cmp_ps(xa, xa, _CMP_UNORD_Q)), _mm256_srai_epi32(fa, 31)));
+    const __m256i lb = _mm256_or_si256(
+        _mm256_castps_si256(_mm256_cmp_ps(xb, tb, _CMP_LT_OQ)),
+        _mm256_and_si256(_mm256_castps_si256(_mm256_cmp_ps(xb, xb, _CMP_UNORD_Q)), _mm256_srai_epi32(fb, 31)));
+    // idx = 2 idx + 1 + right = 2 idx + 2 + left (left is -1 or 0).
+    ia = _mm256_add_epi32(_mm256_add_epi32(ia, ia), _mm256_add_epi32(two, la));
+    ib = _mm256_add_epi32(_mm256_add_epi32(ib, ib), _mm256_add_epi32(two, lb));
+  }
+  const __m256i inner = _mm256_set1_epi32((1 << D) - 1);
+  leaf_a = _mm256_sub_epi32(ia, inner);
+  leaf_b = _mm256_sub_epi32(ib, inner);
+}
+#endif
 
 using FlatNode = TreeEnsemble::FlatNode;
 using CatSet = TreeEnsemble::CatSet;
@@ -273,52 +381,129 @@ absl::Status TreeEnsemble::PredictImpl(absl::Span<const T> X, int64_t n, int64_t
   const T* x = X.data();
   const int64_t B = options_.block_rows;
 
-  // One traversal: the flat index of the leaf row `r` reaches in tree t.
-  auto leaf = [&](const FlatNode* tn, const double* td, const T* row) {
-    int32_t i = 0;
-    while (tn[i].feature >= 0) {
-      const FlatNode& nd = tn[i];
-      const C v = static_cast<C>(row[nd.feature]);
-      bool right;
-      if (nd.kind == static_cast<uint8_t>(SplitKind::kNumeric)) {
-        if constexpr (std::is_same_v<C, float>) {
-          right = std::isnan(v) ? !nd.default_left : !(v < nd.threshold);
-        } else {
-          right = std::isnan(v) ? !nd.default_left : !(v < td[i]);
-        }
-      } else {
-        right = GoRight<C>(nd, td[i], v, cats, bits, xgb);
-      }
-      i = nd.child + right;
+  const float* values_f = value_f_.data();
+
+  // Every row of a lane group steps `depth` times through the tree; leaves
+  // are fixed points, so no lane tests for the end. kLanes independent rows
+  // in flight hide the latency of each row's chain of dependent loads. Trees
+  // with only numeric splits take a branch-free step the compiler unrolls
+  // over the lanes; others go through GoRight.
+  constexpr int kLanes = 8;
+  auto walk = [&](size_t t, const FlatNode* tn, const double* td, int32_t depth, const T* const* rows,
+                  int32_t* out_idx) {
+    int32_t idx[kLanes];
+    const T* r[kLanes];
+    for (int k = 0; k < kLanes; ++k) {
+      idx[k] = 0;
+      r[k] = rows[k];
     }
-    return i;
+    if (!tree_slow_[t]) {
+      for (int32_t step = 0; step < depth; ++step) {
+#pragma GCC unroll 16
+        for (int k = 0; k < kLanes; ++k) {
+          const FlatNode& nd = tn[idx[k]];
+          const C v = static_cast<C>(r[k][nd.feature]);
+          bool left;
+          if constexpr (std::is_same_v<C, float>) {
+            left = (v < nd.threshold) | (std::isnan(v) & (nd.default_left != 0));
+          } else {
+            left = (v < td[idx[k]]) | (std::isnan(v) & (nd.default_left != 0));
+          }
+          idx[k] = nd.child + 1 - static_cast<int32_t>(left);
+        }
+      }
+    } else {
+      for (int32_t step = 0; step < depth; ++step) {
+        for (int k = 0; k < kLanes; ++k) {
+          const FlatNode& nd = tn[idx[k]];
+          const C v = static_cast<C>(r[k][nd.feature]);
+          idx[k] = nd.child + (GoRight<C>(nd, td[idx[k]], v, cats, bits, xgb) ? 1 : 0);
+        }
+      }
+    }
+    for (int k = 0; k < kLanes; ++k) out_idx[k] = idx[k];
   };
 
   ParallelBlocks(static_cast<size_t>(n), static_cast<size_t>(B), [&](size_t, size_t rb, size_t re) {
     const int64_t rows = static_cast<int64_t>(re - rb);
+    const int64_t groups = (rows + kLanes - 1) / kLanes;
+    // Row pointers per lane; lanes past the end repeat the block's first row.
+    std::vector<const T*> ptr(groups * kLanes);
+    for (int64_t k = 0; k < groups * kLanes; ++k) ptr[k] = x + (rb + (k < rows ? k : 0)) * d;
+    int32_t idx[kLanes];
+#ifdef __AVX2__
+    // Lane row offsets (in elements from the block's first row) for the
+    // vector kernel; int32 offsets need the block to span < 2^31 values.
+    const bool vector_ok = static_cast<int64_t>(re - rb) * d < (int64_t{1} << 31);
+    const float* xblock = reinterpret_cast<const float*>(x + rb * d);
+    std::vector<int32_t> lane_rows(groups * kLanes);
+    if (vector_ok) {
+      for (int64_t r = 0; r < groups * kLanes; ++r) lane_rows[r] = static_cast<int32_t>((r < rows ? r : 0) * d);
+    }
+    auto rowoff = [&](int64_t q) {
+      return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(lane_rows.data() + q * kLanes));
+    };
+#endif
     if (xgb) {
       // XGBoost sums float32 leaves into a float32 margin, tree by tree.
-      std::vector<float> acc(rows * G);
-      for (int64_t r = 0; r < rows; ++r)
+      std::vector<float> acc(groups * kLanes * G);
+      for (int64_t r = 0; r < groups * kLanes; ++r)
         for (int32_t g = 0; g < G; ++g) acc[r * G + g] = static_cast<float>(model_.base_margin[g]);
       for (size_t t = t0; t < t1; ++t) {
-        const FlatNode* tn = nodes + tree_offset_[t];
-        const double* td = thr_d + tree_offset_[t];
-        const int32_t g = model_.trees[t].group;
-        for (int64_t r = 0; r < rows; ++r) {
-          const int32_t i = leaf(tn, td, x + (rb + r) * d);
-          acc[r * G + g] += tn[i].threshold;
+        const int64_t off = tree_offset_[t];
+        const int32_t g = tree_group_[t];
+        int64_t q = 0;
+#ifdef __AVX2__
+        if constexpr (std::is_same_v<T, float> && std::is_same_v<C, float>) {
+          if (complete_offset_[t] >= 0 && vector_ok) {
+            const int64_t c = complete_offset_[t];
+            for (; q + 1 < groups; q += 2) {
+              __m256i la, lb;
+              WalkComplete16(cthr_.data() + c, cfeat_.data() + c, tree_depth_[t], xblock, rowoff(q), rowoff(q + 1),
+                             la, lb);
+              alignas(32) int32_t leaf[16];
+              _mm256_store_si256(reinterpret_cast<__m256i*>(leaf), la);
+              _mm256_store_si256(reinterpret_cast<__m256i*>(leaf + 8), lb);
+              const float* lv = cleaf_f_.data() + c;
+              for (int k = 0; k < 16; ++k) acc[(q * kLanes + k) * G + g] += lv[leaf[k]];
+            }
+          }
+        }
+#endif
+        for (; q < groups; ++q) {
+          walk(t, nodes + off, thr_d + off, tree_depth_[t], ptr.data() + q * kLanes, idx);
+          for (int k = 0; k < kLanes; ++k) acc[(q * kLanes + k) * G + g] += values_f[off + idx[k]];
         }
       }
-      for (int64_t k = 0; k < rows * G; ++k) out[rb * G + k] = acc[k];
+      for (int64_t r = 0; r < rows; ++r)
+        for (int32_t g = 0; g < G; ++g) out[(rb + r) * G + g] = acc[r * G + g];
     } else {
-      std::vector<double> acc(rows * G, 0.0);
+      std::vector<double> acc(groups * kLanes * G, 0.0);
       for (size_t t = t0; t < t1; ++t) {
-        const FlatNode* tn = nodes + tree_offset_[t];
-        const double* td = thr_d + tree_offset_[t];
-        const double* tv = values + tree_offset_[t];
-        const int32_t g = model_.trees[t].group;
-        for (int64_t r = 0; r < rows; ++r) acc[r * G + g] += tv[leaf(tn, td, x + (rb + r) * d)];
+        const int64_t off = tree_offset_[t];
+        const int32_t g = tree_group_[t];
+        int64_t q = 0;
+#ifdef __AVX2__
+        if constexpr (std::is_same_v<T, float> && std::is_same_v<C, float>) {
+          if (complete_offset_[t] >= 0 && vector_ok) {
+            const int64_t c = complete_offset_[t];
+            for (; q + 1 < groups; q += 2) {
+              __m256i la, lb;
+              WalkComplete16(cthr_.data() + c, cfeat_.data() + c, tree_depth_[t], xblock, rowoff(q), rowoff(q + 1),
+                             la, lb);
+              alignas(32) int32_t leaf[16];
+              _mm256_store_si256(reinterpret_cast<__m256i*>(leaf), la);
+              _mm256_store_si256(reinterpret_cast<__m256i*>(leaf + 8), lb);
+              const double* lv = cleaf_d_.data() + c;
+              for (int k = 0; k < 16; ++k) acc[(q * kLanes + k) * G + g] += lv[leaf[k]];
+            }
+          }
+        }
+#endif
+        for (; q < groups; ++q) {
+          walk(t, nodes + off, thr_d + off, tree_depth_[t], ptr.data() + q * kLanes, idx);
+          for (int k = 0; k < kLanes; ++k) acc[(q * kLanes + k) * G + g] += values[off + idx[k]];
+        }
       }
       for (int64_t r = 0; r < rows; ++r)
         for (int32_t g = 0; g < G; ++g) out[(rb + r) * G + g] = acc[r * G + g] * scale + model_.base_margin[g];
@@ -461,6 +646,7 @@ double UnwoundSum(const PathElement* path, int32_t depth, int32_t index) {
 template <class T, class C>
 struct ShapWalker {
   const FlatNode* nodes;
+  const uint8_t* is_leaf;
   const double* thr_d;
   const double* values;
   const double* cover;
@@ -478,7 +664,7 @@ struct ShapWalker {
     std::copy(parent, parent + depth, path);
     ExtendPath(path, depth, zero, one, feature);
     const FlatNode& nd = nodes[i];
-    if (nd.feature < 0) {
+    if (is_leaf[i]) {
       const double v = values[i] * scale;
       for (int32_t k = 1; k <= depth; ++k) {
         const double w = UnwoundSum(path, depth, k);
@@ -533,8 +719,9 @@ absl::Status TreeEnsemble::ContribImpl(absl::Span<const T> X, int64_t n, int64_t
       for (int32_t g = 0; g < G; ++g) row_out[g * (d + 1) + d] = bias[g];
       for (size_t t = t0; t < t1; ++t) {
         const int64_t off = tree_offset_[t];
-        if (nodes_[off].feature < 0) continue;  // a single leaf only moves the bias
-        ShapWalker<T, C> w{nodes_.data() + off, threshold_d_.data() + off, value_.data() + off, cover_.data() + off,
+        if (is_leaf_[off]) continue;  // a single leaf only moves the bias
+        ShapWalker<T, C> w{nodes_.data() + off, is_leaf_.data() + off, threshold_d_.data() + off,
+                           value_.data() + off, cover_.data() + off,
                            cats_.data(), cat_bits_.data(), model_.flavor == TreeFlavor::kXGBoost,
                            X.data() + r * d, row_out + model_.trees[t].group * (d + 1), scale};
         w.Recurse(0, path.data(), 0, 1.0, 1.0, -1);

@@ -359,10 +359,11 @@ class TreeScorer:
         """Codes of the caller's categories -> the model's category indices (NaN when missing)."""
         model_cats = self.categories_.get(name)
         codes = codes.astype(np.int64)
-        if model_cats is None:
+        if model_cats is None or _same_categories(cats, model_cats):
             out = codes.astype(np.float64)
+            out[codes >= len(cats)] = len(cats) if model_cats is None else len(model_cats)
         else:
-            where = {c: i for i, c in enumerate(model_cats)}
+            where = _category_positions(cats, model_cats)
             # A category the model never saw gets an index past all of its
             # categories: it follows the split's "other" branch.
             lut = np.array([where.get(c, len(model_cats)) for c in cats] + [np.nan], dtype=np.float64)
@@ -371,6 +372,42 @@ class TreeScorer:
             out[codes == len(cats)] = len(model_cats)
         out[codes < 0] = np.nan
         return out
+
+
+def _category_positions(cats: list, model_cats: list) -> dict:
+    """Each caller category's index among the model's categories.
+
+    Names match exactly; a name XGBoost saved cut short (see
+    :func:`_same_categories`) matches the caller's category it is the longest
+    prefix of.
+    """
+    where = {c: i for i, c in enumerate(model_cats)}
+    exact = set(where) & set(cats)
+    loose = [(i, m) for i, m in enumerate(model_cats) if isinstance(m, str) and m and m not in exact]
+    for c in cats:
+        if c in exact or not isinstance(c, str):
+            continue
+        best = max((m for m in loose if c.startswith(m[1])), key=lambda m: len(m[1]), default=None)
+        if best is not None:
+            where[c] = best[0]
+    return where
+
+
+def _same_categories(cats: list, model_cats: list) -> bool:
+    """Whether the caller's categories are the model's, in the same order.
+
+    XGBoost keeps at most as many bytes of a name as it has characters, so a
+    saved name with accents can lose its tail: a stored name that is a prefix
+    of the caller's at the same position counts as the same category.
+    """
+    if len(cats) != len(model_cats):
+        return False
+    for c, m in zip(cats, model_cats):
+        if c == m:
+            continue
+        if not (isinstance(c, str) and isinstance(m, str) and m and c.startswith(m)):
+            return False
+    return True
 
 
 def _default_names(names: Sequence[str]) -> bool:
@@ -425,9 +462,9 @@ def step_trees(ctx) -> None:
     for c in cats:
         X[c] = p[c].astype("category")
     y = p["converted"].astype(int).to_numpy()
-    n_train = min(len(X), 50_000)
-    with ctx.clock.step("xgboost fit (100 trees, depth 6)"):
-        model = xgb.XGBClassifier(n_estimators=100, max_depth=6, learning_rate=0.1, tree_method="hist",
+    n_train = min(len(X), 20_000)
+    with ctx.clock.step("xgboost fit (100 trees, depth 5)"):
+        model = xgb.XGBClassifier(n_estimators=100, max_depth=5, learning_rate=0.1, tree_method="hist",
                                   enable_categorical=True, n_jobs=2, random_state=ctx.seed)
         model.fit(X.iloc[:n_train], y[:n_train])
     with tempfile.TemporaryDirectory() as tmp:

@@ -17,10 +17,10 @@ xgb = pytest.importorskip("xgboost")
 lgb = pytest.importorskip("lightgbm")
 
 N_NUM = 5
-CATS = ["north", "south", "east", "west", "centre"]
+CATS = ["north", "Île-de-France", "Rhône-Alpes", "west", "centre"]  # accents: UTF-8 names
 
 
-def make_data(n=600, seed=0):
+def make_data(n=400, seed=0):
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(n, N_NUM)).astype(np.float32)
     X[rng.random(X.shape) < 0.08] = np.nan
@@ -68,7 +68,7 @@ def xgb_models(data, tmp_path_factory):
         if kind == "multi":
             params["num_class"] = 3
         dm = xgb.DMatrix(df, label=labels[kind], enable_categorical=True)
-        booster = xgb.train(params, dm, num_boost_round=12)
+        booster = xgb.train(params, dm, num_boost_round=8)
         base = tmp / obj.replace(":", "_")
         booster.save_model(f"{base}.json")
         booster.save_model(f"{base}.ubj")
@@ -168,7 +168,7 @@ def lgb_models(data, tmp_path_factory):
     for name, (params, kind) in LGB_CASES.items():
         p = dict(params, num_leaves=15, learning_rate=0.2, min_data_in_leaf=5, num_threads=2, verbose=-1, seed=0,
                  cat_smooth=1, min_data_per_group=5)
-        booster = lgb.train(p, lgb.Dataset(df, label=labels[kind]), num_boost_round=10)
+        booster = lgb.train(p, lgb.Dataset(df, label=labels[kind]), num_boost_round=8)
         path = tmp / f"{name}.txt"
         booster.save_model(str(path))
         out[name] = (booster, str(path))
@@ -360,3 +360,20 @@ def test_fuzzed_model_files_never_crash(xgb_models, lgb_models, data):
             except (ValueError, KeyError, TypeError):
                 pass  # e.g. a mutated feature name no longer matches the frame
     assert loaded > 0
+
+
+@pytest.mark.parametrize("params", [
+    {"booster": "dart", "objective": "binary:logistic", "rate_drop": 0.3},
+    {"objective": "count:poisson"}, {"objective": "reg:gamma"}, {"objective": "reg:tweedie"},
+    {"objective": "binary:hinge"}, {"objective": "reg:absoluteerror"},
+])
+def test_xgboost_more_objectives_and_dart(params):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 4)).astype(np.float32)
+    X[rng.random(X.shape) < 0.1] = np.nan
+    y = np.abs(np.nan_to_num(X[:, 0])) + 0.1
+    if params["objective"].startswith("binary"):
+        y = (y > 0.8).astype(int)
+    booster = xgb.train(dict(params, max_depth=3, nthread=1, seed=0), xgb.DMatrix(X, label=y), 5)
+    scorer = ts.TreeScorer.from_xgboost(booster)
+    np.testing.assert_allclose(scorer.predict(X), booster.predict(xgb.DMatrix(X)), rtol=1e-6, atol=1e-6)

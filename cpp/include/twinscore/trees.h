@@ -140,9 +140,9 @@ class TreeEnsemble {
                              absl::Span<double> out) const;
 
   struct FlatNode {
-    float threshold;     // go left iff x < threshold (numeric); bitset id (categorical)
-    int32_t feature;     // < 0 on a leaf
-    int32_t child;       // left child (right = child + 1), tree-local index
+    float threshold;     // go left iff x < threshold (numeric); bitset id (categorical); NaN on a leaf
+    int32_t feature;     // 0 on a leaf
+    int32_t child;       // left child (right = child + 1), tree-local index; a leaf's own index - 1
     uint8_t default_left;
     uint8_t kind;
     uint16_t unused;
@@ -166,6 +166,19 @@ class TreeEnsemble {
   std::vector<double> threshold_d_;    // per flat node: go left iff x < threshold_d (double input, LightGBM)
   std::vector<double> value_;          // per flat node: leaf output
   std::vector<double> cover_;          // per flat node: training cover, for SHAP
+  std::vector<float> value_f_;         // per flat node: leaf output as float32 (XGBoost sums)
+  std::vector<uint8_t> is_leaf_;       // per flat node
+  std::vector<int32_t> tree_depth_;    // per tree: its deepest leaf
+  std::vector<int32_t> tree_group_;    // per tree: its output group
+  std::vector<uint8_t> tree_slow_;     // per tree: has a categorical or zero-missing split
+  // Complete layout of shallow numeric trees (see BuildComplete), -1 if none.
+  static constexpr int32_t kMaxCompleteDepth = 10;
+  void BuildComplete();
+  std::vector<int64_t> complete_offset_;
+  std::vector<float> cthr_;
+  std::vector<int32_t> cfeat_;
+  std::vector<float> cleaf_f_;
+  std::vector<double> cleaf_d_;
   std::vector<int64_t> tree_offset_;   // first flat node of each tree
   std::vector<CatSet> cats_;
   std::vector<uint64_t> cat_bits_;
