@@ -844,6 +844,9 @@ def step_twins(ctx) -> None:
                         f"({aud_rate / base:.2f}x)")
     pid = audience["prospect_id"].iloc[0]
     row = int(np.flatnonzero(res.prospect_ids == pid)[0])
+    if res.counts[row] == 0:
+        ctx.say("explained", "no prospect has a twin to explain")
+        return
     cid = res.client_ids[row, 0]
     ex = idx.explain(prospects, pid, cid, id="contact_id")
     ctx.say("explained", f"prospect {pid} (top of the audience) and its best twin, client {cid} "
