@@ -239,6 +239,15 @@ absl::StatusOr<std::unique_ptr<TwinIndex>> TwinIndex::Fit(const TwinOptions& opt
       }
       ix->sqnorm_[p] = s;
     }
+    const int64_t np = (m + 15) / 16, d = ix->dim_;
+    ix->panels_.assign(np * d * 16, 0.0f);
+    ix->bias_.assign(np * 16, 0.0f);
+    for (int64_t p = 0; p < m; ++p) {
+      const float* x = ix->dense_.data() + p * d;
+      float* panel = ix->panels_.data() + (p / 16) * d * 16 + p % 16;
+      for (int64_t j = 0; j < d; ++j) panel[j * 16] = x[j];
+      if (metric == TwinMetric::kSquaredL2) ix->bias_[p] = -ix->sqnorm_[p];
+    }
   } else if (IsBits(metric)) {
     ix->words_ = clients.bits.words;
     ix->bits_ = Gather(clients.bits.bits, order, ix->words_);
@@ -294,6 +303,60 @@ absl::StatusOr<std::unique_ptr<TwinIndex>> TwinIndex::Fit(const TwinOptions& opt
 struct TwinIndex::Impl {
   using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
+  // Scores a tile and offers it to the heaps: the path of every scorer that
+  // has no fused kernel.
+  template <class Scorer>
+  static void ScoreThenOffer(const Scorer& s, typename Scorer::Work& w, int64_t nr, int64_t cb, int64_t ce,
+                             float* tile, TopK* heaps) {
+    s.Score(w, nr, cb, ce, tile);
+    OfferTile(tile, nr, ce - cb, ce - cb, cb, heaps);
+  }
+
+#if defined(__AVX2__) && defined(__FMA__)
+  // Fused dense kernel: R prospects against one panel of 16 clients, the
+  // scores kept in registers and tested against each prospect's running k-th
+  // best before anything is stored. lo/hi: the panel's lanes inside the block.
+  template <int R>
+  static void PanelKernel(const TwinIndex& ix, const float* P, int64_t d, int64_t panel, int lo, int hi, float scale,
+                          TopK* heaps) {
+    const float* c = ix.panels_.data() + panel * d * 16;
+    __m256 acc0[R], acc1[R];
+    for (int r = 0; r < R; ++r) acc0[r] = acc1[r] = _mm256_setzero_ps();
+    for (int64_t t = 0; t < d; ++t) {
+      const __m256 c0 = _mm256_loadu_ps(c + t * 16), c1 = _mm256_loadu_ps(c + t * 16 + 8);
+      for (int r = 0; r < R; ++r) {
+        const __m256 a = _mm256_broadcast_ss(P + r * d + t);
+        acc0[r] = _mm256_fmadd_ps(a, c0, acc0[r]);
+        acc1[r] = _mm256_fmadd_ps(a, c1, acc1[r]);
+      }
+    }
+    const __m256 vs = _mm256_set1_ps(scale);
+    const __m256 b0 = _mm256_loadu_ps(ix.bias_.data() + panel * 16), b1 = _mm256_loadu_ps(ix.bias_.data() + panel * 16 + 8);
+    const unsigned lanes = (hi - lo == 16) ? 0xFFFFu : (((1u << hi) - 1u) & ~((1u << lo) - 1u));
+    alignas(32) float v[16];
+    for (int r = 0; r < R; ++r) {
+      const __m256 v0 = _mm256_fmadd_ps(acc0[r], vs, b0), v1 = _mm256_fmadd_ps(acc1[r], vs, b1);
+      TopK& h = heaps[r];
+      const __m256 thr = _mm256_set1_ps(h.threshold());
+      unsigned mask = static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(v0, thr, _CMP_GE_OQ))) |
+                      (static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(v1, thr, _CMP_GE_OQ))) << 8);
+      mask &= lanes;
+      if (mask == 0) continue;
+      _mm256_store_ps(v, v0);
+      _mm256_store_ps(v + 8, v1);
+      float t = h.threshold();
+      while (mask) {
+        const int b = __builtin_ctz(mask);
+        mask &= mask - 1;
+        if (v[b] >= t) {
+          h.Offer(v[b], panel * 16 + b);
+          t = h.threshold();
+        }
+      }
+    }
+  }
+#endif
+
   struct DenseScorer {
     const TwinIndex& ix;
     const TwinData& q;
@@ -334,6 +397,32 @@ struct TwinIndex::Impl {
           for (int64_t j = 0; j < nc; ++j) s[j] = 2.0f * s[j] - cn[j];
         }
       }
+    }
+    void Process(Work& w, int64_t nr, int64_t cb, int64_t ce, float* tile, TopK* heaps) const {
+#if defined(__AVX2__) && defined(__FMA__)
+      // Panels outer (one stays in L1), groups of 6 prospects inner: 12
+      // accumulators, 2 panel loads and 6 broadcasts per feature.
+      const int64_t d = ix.dim_;
+      const float scale = ix.options_.metric == TwinMetric::kSquaredL2 ? 2.0f : 1.0f;
+      (void)tile;
+      for (int64_t panel = cb / 16; panel * 16 < ce; ++panel) {
+        const int lo = static_cast<int>(std::max<int64_t>(cb - panel * 16, 0));
+        const int hi = static_cast<int>(std::min<int64_t>(ce - panel * 16, 16));
+        int64_t i = 0;
+        for (; i + 6 <= nr; i += 6) PanelKernel<6>(ix, w.p.data() + i * d, d, panel, lo, hi, scale, heaps + i);
+        const float* P = w.p.data() + i * d;
+        switch (nr - i) {
+          case 5: PanelKernel<5>(ix, P, d, panel, lo, hi, scale, heaps + i); break;
+          case 4: PanelKernel<4>(ix, P, d, panel, lo, hi, scale, heaps + i); break;
+          case 3: PanelKernel<3>(ix, P, d, panel, lo, hi, scale, heaps + i); break;
+          case 2: PanelKernel<2>(ix, P, d, panel, lo, hi, scale, heaps + i); break;
+          case 1: PanelKernel<1>(ix, P, d, panel, lo, hi, scale, heaps + i); break;
+          default: break;
+        }
+      }
+#else
+      ScoreThenOffer(*this, w, nr, cb, ce, tile, heaps);
+#endif
     }
     float Final(const Work& w, int64_t i, float score) const {
       if (ix.options_.metric != TwinMetric::kSquaredL2) return score;
@@ -379,6 +468,9 @@ struct TwinIndex::Impl {
       }
     }
     float Final(const Work&, int64_t, float score) const { return score; }
+    void Process(Work& w, int64_t nr, int64_t cb, int64_t ce, float* tile, TopK* heaps) const {
+      ScoreThenOffer(*this, w, nr, cb, ce, tile, heaps);
+    }
   };
 
   struct MixedScorer {
@@ -458,6 +550,9 @@ struct TwinIndex::Impl {
       for (int64_t t = 0; t < nr * nc; ++t) out[t] = w.den[t] > 0 ? w.num[t] / w.den[t] : 0.0f;
     }
     float Final(const Work&, int64_t, float score) const { return score; }
+    void Process(Work& w, int64_t nr, int64_t cb, int64_t ce, float* tile, TopK* heaps) const {
+      ScoreThenOffer(*this, w, nr, cb, ce, tile, heaps);
+    }
   };
 
   // The items of a search: prospects grouped by block, cut in tiles.
@@ -525,8 +620,7 @@ struct TwinIndex::Impl {
       l.tile.resize(nr * std::min(ct, ce0 - cb0));
       for (int64_t cb = cb0; cb < ce0; cb += ct) {
         const int64_t ce = std::min(cb + ct, ce0);
-        s.Score(l.work, nr, cb, ce, l.tile.data());
-        OfferTile(l.tile.data(), nr, ce - cb, ce - cb, cb, l.heaps.data());
+        s.Process(l.work, nr, cb, ce, l.tile.data(), l.heaps.data());
       }
       for (int64_t i = 0; i < nr; ++i) {
         const auto& best = l.heaps[i].Sorted();

@@ -59,8 +59,9 @@ class TwinResult:
 
     Row i is prospect i; its first ``counts[i]`` slots hold twins, best first
     (ties: lower client row first). Slots past the count hold client row -1,
-    id None and similarity -inf (+inf distance for ``sqeuclidean``): nothing
-    is padded with a real-looking neighbour.
+    client id -1 (integer ids) or None (other ids) and similarity -inf (+inf
+    distance for ``sqeuclidean``): nothing is padded with a real-looking
+    neighbour. ``score`` and ``value_score`` never hold NaN or infinities.
     """
 
     metric: str
@@ -69,7 +70,7 @@ class TwinResult:
     similarities: np.ndarray   # (n, k) float32 (squared distances for sqeuclidean)
     counts: np.ndarray         # (n,) int32 twins found
     prospect_ids: np.ndarray   # (n,)
-    client_ids: np.ndarray     # (n, k), None past the count
+    client_ids: np.ndarray     # (n, k), -1 or None past the count
     score: np.ndarray          # (n,) lookalike score
     value_score: np.ndarray | None = None  # (n,) value-weighted lookalike score
 
@@ -414,11 +415,12 @@ class TwinIndex:
 
     def _result(self, rows, sims, counts, prospect_ids, k) -> TwinResult:
         found = rows >= 0
-        client_ids = np.empty(rows.shape, dtype=object)
         ids = np.asarray(self.client_ids_)
-        client_ids[found] = ids[rows[found]]
         if ids.dtype.kind in "iu":
-            client_ids = np.where(found, ids[np.maximum(rows, 0)], -1) if len(ids) else client_ids
+            client_ids = np.where(found, ids[np.maximum(rows, 0)], -1)
+        else:
+            client_ids = np.empty(rows.shape, dtype=object)
+            client_ids[found] = ids[rows[found]]
         sim = self._as_similarity(sims, found)
         score = (sim.sum(axis=1) / k).astype(np.float64)
         value_score = None
@@ -842,6 +844,9 @@ def step_twins(ctx) -> None:
                         f"({aud_rate / base:.2f}x)")
     pid = audience["prospect_id"].iloc[0]
     row = int(np.flatnonzero(res.prospect_ids == pid)[0])
+    if res.counts[row] == 0:
+        ctx.say("explained", "no prospect has a twin to explain")
+        return
     cid = res.client_ids[row, 0]
     ex = idx.explain(prospects, pid, cid, id="contact_id")
     ctx.say("explained", f"prospect {pid} (top of the audience) and its best twin, client {cid} "

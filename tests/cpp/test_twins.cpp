@@ -18,6 +18,14 @@ struct Found {
   std::vector<int32_t> counts;
 };
 
+TwinData Dense(int64_t n, const std::vector<float>& x, int64_t d) {
+  TwinData t;
+  t.n = n;
+  t.dense = x;
+  t.dim = d;
+  return t;
+}
+
 Found SearchAll(const TwinIndex& ix, const TwinData& q, int k) {
   Found f{std::vector<int64_t>(q.n * k), std::vector<float>(q.n * k), std::vector<int32_t>(q.n)};
   absl::Status s = ix.Search(q, k, {absl::MakeSpan(f.rows), absl::MakeSpan(f.scores), absl::MakeSpan(f.counts)});
@@ -68,8 +76,8 @@ TEST_P(DenseTest, MatchesBruteForceWithBlocksAndThreads) {
     o.metric = metric;
     o.prospect_tile = 16;
     o.client_tile = 40;
-    TwinData cd{nc, C, d};
-    TwinData qd{nq, Q, d};
+    TwinData cd = Dense(nc, C, d);
+    TwinData qd = Dense(nq, Q, d);
     if (blocked) {
       cd.keys = ckeys;
       qd.keys = qkeys;
@@ -211,17 +219,17 @@ TEST(Twins, BadInput) {
   std::vector<float> C = {1, 2, 3, 4}, Q = {1, NAN};
   TwinOptions o;
   o.metric = TwinMetric::kSquaredL2;
-  auto ix = TwinIndex::Fit(o, TwinData{2, C, 2});
+  auto ix = TwinIndex::Fit(o, Dense(2, C, 2));
   ASSERT_TRUE(ix.ok());
   std::vector<int64_t> rows(6);
   std::vector<float> scores(6);
   std::vector<int32_t> counts(2);
   TwinResults out{absl::MakeSpan(rows), absl::MakeSpan(scores), absl::MakeSpan(counts)};
-  EXPECT_EQ((*ix)->Search(TwinData{1, Q, 2}, 1, out).code(), absl::StatusCode::kInvalidArgument);  // NaN
-  EXPECT_EQ((*ix)->Search(TwinData{2, C, 2}, 3, out).code(), absl::StatusCode::kInvalidArgument);  // k > base
-  EXPECT_EQ((*ix)->Search(TwinData{2, C, 2}, 0, out).code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ((*ix)->Search(TwinData{1, C, 4}, 1, out).code(), absl::StatusCode::kInvalidArgument);  // dim
-  EXPECT_FALSE(TwinIndex::Fit(o, TwinData{0, {}, 2}).ok());  // empty base
+  EXPECT_EQ((*ix)->Search(Dense(1, Q, 2), 1, out).code(), absl::StatusCode::kInvalidArgument);  // NaN
+  EXPECT_EQ((*ix)->Search(Dense(2, C, 2), 3, out).code(), absl::StatusCode::kInvalidArgument);  // k > base
+  EXPECT_EQ((*ix)->Search(Dense(2, C, 2), 0, out).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ((*ix)->Search(Dense(1, C, 4), 1, out).code(), absl::StatusCode::kInvalidArgument);  // dim
+  EXPECT_FALSE(TwinIndex::Fit(o, Dense(0, {}, 2)).ok());  // empty base
   o.metric = TwinMetric::kMixed;
   o.numeric_weights = {-1};
   EXPECT_FALSE(o.Validate().ok());

@@ -136,6 +136,10 @@ class TwinIndex {
   // Dense: n * dim in sorted order (normalised for cosine), squared norms.
   int64_t dim_ = 0;
   std::vector<float> dense_, sqnorm_;
+  // The same clients in panels of 16 for the fused kernel: panel q holds
+  // dim x 16 floats (feature-major), and bias_ the term added to scale * x.y
+  // (-|y|^2 for kSquaredL2, 0 otherwise), padded to whole panels.
+  std::vector<float> panels_, bias_;
   // Bitsets: n * words in sorted order, popcounts or bit-weight totals.
   int64_t words_ = 0;
   std::vector<uint64_t> bits_;
