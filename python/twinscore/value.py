@@ -480,7 +480,7 @@ def step_value(ctx) -> None:
     last = email.iloc[-1]
     ctx.say("e-mail", f"{last['period']}: open {last['open_rate']:.1%}, click {last['click_rate']:.1%}, "
                       f"reactivity {last['reactivity']:.1%}, unsubscribe {last['unsubscribe_rate']:.2%}")
-    for _, row in value.tail(3).iterrows():
+    for _, row in value.tail(3).iterrows():  # a few summary lines, not a loop over clients
+        retention = "n/a" if pd.isna(row["retention_rate"]) else f"{row['retention_rate']:.1%}"
         ctx.say("kpi", f"{row['period']}: {int(row['active_clients']):,} active, basket {row['average_basket']:.2f}, "
-                       f"ARPU {row['arpu']:.2f}, retention {row['retention_rate']:.1%}, "
-                       f"inactive {row['inactive_rate']:.1%}")
+                       f"ARPU {row['arpu']:.2f}, retention {retention}, inactive {row['inactive_rate']:.1%}")
