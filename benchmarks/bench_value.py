@@ -34,6 +34,7 @@ parser.add_argument("--fit-clients", type=int, default=1_000_000)
 parser.add_argument("--repeat", type=int, default=3)
 parser.add_argument("--threads", type=int, default=2)
 parser.add_argument("--skip-rfm", action="store_true")
+parser.add_argument("--skip-fit", action="store_true")
 args = parser.parse_args()
 # Thread counts of the peers must be set before they are imported.
 os.environ["POLARS_MAX_THREADS"] = str(args.threads)
@@ -109,7 +110,9 @@ def bench_rfm():
     now = tx["date"].max()
     ts.set_num_threads(args.threads)
     t_ts = timeit(lambda: ts.rfm(tx, customer="client", date="date", amount="amount", now=now), args.repeat)
+    print(row("twinscore rfm", *t_ts[:3]), flush=True)
     t_pd = timeit(lambda: rfm_pandas(tx, now), args.repeat)
+    print(row("pandas", *t_pd[:3]), flush=True)
     ptx = pl.from_pandas(tx)
     t_pl = timeit(lambda: rfm_polars(ptx, now), args.repeat)
     con = duckdb.connect()
@@ -122,11 +125,18 @@ def bench_rfm():
     ref = t_pd[3].loc[ours.index]
     pol = t_pl[3].to_pandas().set_index("client").loc[ours.index]
     ddb = t_db[3].set_index("client").loc[ours.index]
-    for s in "RFM":
-        for name, other in (("pandas", ref), ("polars", pol), ("duckdb", ddb)):
+    for name, other in (("pandas", ref), ("polars", pol), ("duckdb", ddb)):
+        for s in "RF":
             if not np.array_equal(ours[s].to_numpy(), other[s].to_numpy().astype(np.int8)):
                 sys.exit(f"score {s} differs between twinscore and {name}")
-    print("  scores R, F, M identical in all four")
+        # M: a peer that sums in another order (or without compensation) may split
+        # totals that are equal in exact arithmetic; accept only such last-bit cases.
+        diff = ours["M"].to_numpy() != other["M"].to_numpy().astype(np.int8)
+        gap = np.abs(ours["monetary"].to_numpy() - other["monetary"].to_numpy())[diff]
+        if (gap > 1e-9 * ours["monetary"].to_numpy()[diff]).any():
+            sys.exit(f"score M differs between twinscore and {name} beyond summation rounding")
+        print(f"  {name}: R, F identical; M identical for all but {int(diff.sum())} clients "
+              f"(totals within 1e-9 relative, summation order)", flush=True)
     print(row("pandas groupby + rank scores", *t_pd[:3]))
     print(row("polars group_by + rank scores", *t_pl[:3]))
     print(row("DuckDB GROUP BY + rank() scores", *t_db[:3]))
@@ -222,4 +232,5 @@ if __name__ == "__main__":
     print(machine_line())
     if not args.skip_rfm:
         bench_rfm()
-    bench_bgnbd()
+    if not args.skip_fit:
+        bench_bgnbd()

@@ -119,9 +119,24 @@ Vec GgSpend(const std::vector<double>& p, const Vec& x, const Vec& m) {
   return out;
 }
 
+py::tuple Compress(const Vec& x, const Vec& t_x, const Vec& T, const std::optional<Vec>& w) {
+  const py::ssize_t n = x.size();
+  Vec ox(n), ot(n), oT(n), ow(n);
+  absl::Span<double> a = MutableSpanOf(ox), b = MutableSpanOf(ot), c = MutableSpanOf(oT), d = MutableSpanOf(ow);
+  absl::StatusOr<int64_t> k;
+  {
+    py::gil_scoped_release release;
+    k = CompressSummaries(SpanOf(x), SpanOf(t_x), SpanOf(T), OptionalSpan(w), a, b, c, d);
+  }
+  const py::ssize_t m = Take(std::move(k));
+  for (Vec* v : {&ox, &ot, &oT, &ow}) v->resize({m}, false);
+  return py::make_tuple(ox, ot, oT, ow);
+}
+
 }  // namespace
 
 TWINSCORE_BINDINGS(clv) {
+  m.def("clv_compress", &Compress, py::arg("x"), py::arg("t_x"), py::arg("T"), py::arg("weights"));
   m.def("clv_summarize", &Summarize, py::arg("codes").noconvert(), py::arg("day").noconvert(), py::arg("amount"),
         py::arg("n_clients"), py::arg("calibration_end"), py::arg("observation_end"), py::arg("period_days"));
   m.def("bgnbd_fit", &FitBg, py::arg("x"), py::arg("t_x"), py::arg("T"), py::arg("weights"), py::arg("max_iter"),

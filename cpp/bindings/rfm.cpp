@@ -42,6 +42,32 @@ py::dict Aggregate(const CArray<int32_t>& codes, const CArray<int64_t>& time, co
   return d;
 }
 
+template <class T>
+CArray<T> ToArray(const std::vector<T>& v) {
+  CArray<T> a(static_cast<py::ssize_t>(v.size()));
+  std::copy(v.begin(), v.end(), a.mutable_data());
+  return a;
+}
+
+py::dict AggregateById(const CArray<int64_t>& ids, const CArray<int64_t>& time, const py::object& amount,
+                       int64_t now) {
+  const bool has_amount = !amount.is_none();
+  CArray<double> amt = has_amount ? amount.cast<CArray<double>>() : CArray<double>(0);
+  absl::StatusOr<RfmGroups> r;
+  {
+    py::gil_scoped_release release;
+    r = AggregateRfmById(SpanOf(ids), SpanOf(time), SpanOf(amt), now);
+  }
+  RfmGroups g = Take(std::move(r));
+  py::dict d;
+  d["id"] = ToArray(g.id);
+  d["first"] = ToArray(g.first);
+  d["last"] = ToArray(g.last);
+  d["count"] = ToArray(g.count);
+  if (has_amount) d["total"] = ToArray(g.total);
+  return d;
+}
+
 CArray<int8_t> Scores(const CArray<double>& values, int bins) {
   CArray<int8_t> scores(values.size());
   absl::Span<int8_t> out = MutableSpanOf(scores);
@@ -60,6 +86,8 @@ TWINSCORE_BINDINGS(rfm) {
   m.def("factorize_int64", &Factorize, py::arg("ids").noconvert());
   m.def("rfm_aggregate", &Aggregate, py::arg("codes").noconvert(), py::arg("time").noconvert(), py::arg("amount"),
         py::arg("n_clients"), py::arg("now"));
+  m.def("rfm_aggregate_ids", &AggregateById, py::arg("ids").noconvert(), py::arg("time").noconvert(),
+        py::arg("amount"), py::arg("now"));
   m.def("quantile_scores", &Scores, py::arg("values").noconvert(), py::arg("bins"));
 }
 

@@ -8,6 +8,7 @@
 #include <numeric>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "twinscore/threads.h"
 
 namespace twinscore {
@@ -446,6 +447,48 @@ absl::StatusOr<BgNbdParams> FitBgNbd(absl::Span<const double> x, absl::Span<cons
   std::array<double, 4> g;
   rep->log_likelihood = BgNbdSum(p, x, t_x, T, weights, max_x, &g);
   return p;
+}
+
+namespace {
+
+// One (x, t_x, T) summary pattern as a hash key.
+struct PatternKey {
+  double x, t, T;
+  bool operator==(const PatternKey& o) const { return x == o.x && t == o.t && T == o.T; }
+  template <typename H>
+  friend H AbslHashValue(H h, const PatternKey& k) {
+    return H::combine(std::move(h), k.x, k.t, k.T);
+  }
+};
+
+}  // namespace
+
+absl::StatusOr<int64_t> CompressSummaries(absl::Span<const double> x, absl::Span<const double> t_x,
+                                          absl::Span<const double> T, absl::Span<const double> weights,
+                                          absl::Span<double> out_x, absl::Span<double> out_t_x,
+                                          absl::Span<double> out_T, absl::Span<double> out_w) {
+  const size_t n = x.size();
+  TWINSCORE_CHECK_ARG(t_x.size() == n && T.size() == n, "frequency, recency and T must have the same length");
+  TWINSCORE_CHECK_ARG(weights.empty() || weights.size() == n, "weights has ", weights.size(), " values, expected ", n);
+  TWINSCORE_CHECK_ARG(out_x.size() >= n && out_t_x.size() >= n && out_T.size() >= n && out_w.size() >= n,
+                      "outputs must hold n values");
+  using Key = PatternKey;
+  absl::flat_hash_map<Key, int64_t> index;
+  int64_t k = 0;
+  for (size_t i = 0; i < n; ++i) {
+    // +0.0 for -0.0, so that equal values share a key.
+    const Key key{x[i] + 0.0, t_x[i] + 0.0, T[i] + 0.0};
+    auto [it, inserted] = index.try_emplace(key, k);
+    if (inserted) {
+      out_x[k] = key.x;
+      out_t_x[k] = key.t;
+      out_T[k] = key.T;
+      out_w[k] = 0.0;
+      ++k;
+    }
+    out_w[it->second] += weights.empty() ? 1.0 : weights[i];
+  }
+  return k;
 }
 
 absl::Status BgNbdPredict(const BgNbdParams& p, absl::Span<const double> x, absl::Span<const double> t_x,

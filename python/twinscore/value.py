@@ -69,6 +69,18 @@ def _client_codes(s: pd.Series) -> tuple[np.ndarray, pd.Index]:
     return np.ascontiguousarray(codes, dtype=np.int32), pd.Index(uniques, name=s.name)
 
 
+def _int64_ids(s: pd.Series) -> np.ndarray | None:
+    """The ids as int64 when they are integers that fit (else None: they go through factorisation)."""
+    if not pd.api.types.is_integer_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
+        return None
+    if s.isna().any():
+        raise ValueError(f"client id column {s.name!r} holds a missing value at row {int(np.argmax(s.isna()))}")
+    values = s.to_numpy()
+    if values.dtype == np.uint64 and values.size and values.max() > np.iinfo(np.int64).max:
+        return None
+    return np.ascontiguousarray(values, dtype=np.int64)
+
+
 def _timestamps_ns(s: pd.Series) -> np.ndarray:
     """UTC nanoseconds of a datetime column (tz-aware converted to UTC)."""
     if not (pd.api.types.is_datetime64_any_dtype(s.dtype)):
@@ -159,13 +171,19 @@ def rfm(transactions: pd.DataFrame, *, customer: str, date: str, amount: str | N
     may be skipped rather than splitting equal clients arbitrarily.
     """
     bins = check_int(bins, "bins", min_value=2, max_value=100)
-    codes, ids = _client_codes(_column(transactions, customer, "customer"))
+    ids_s = _column(transactions, customer, "customer")
     time = _timestamps_ns(_column(transactions, date, "date"))
     amt = _amounts(_column(transactions, amount, "amount")) if amount is not None else None
-    if len(codes) == 0:
+    if len(time) == 0:
         raise ValueError("transactions is empty")
     now_ts = _timestamp(now, "now") if now is not None else pd.Timestamp(int(time.max()), unit="ns")
-    agg = _core.rfm_aggregate(codes, time, amt, len(ids), int(now_ts.value))
+    raw = _int64_ids(ids_s)
+    if raw is not None:  # integer ids: grouped straight from the ids, one pass
+        agg = _core.rfm_aggregate_ids(raw, time, amt, int(now_ts.value))
+        ids = pd.Index(agg["id"], name=ids_s.name).astype(ids_s.dtype)
+    else:
+        codes, ids = _client_codes(ids_s)
+        agg = _core.rfm_aggregate(codes, time, amt, len(ids), int(now_ts.value))
     recency = (now_ts.value - agg["last"]) / _NS_PER_DAY
     out = pd.DataFrame({
         "first_purchase": agg["first"].view("datetime64[ns]"),
@@ -258,12 +276,9 @@ def _weights(weights, n: int):
 
 
 def _compress(cols: list[np.ndarray], weights):
-    """Distinct rows of the summaries with their total weight (many clients share a pattern)."""
-    frame = pd.DataFrame({str(j): c for j, c in enumerate(cols)})
-    frame["w"] = 1.0 if weights is None else weights
-    g = frame.groupby([str(j) for j in range(len(cols))], sort=False)["w"].sum()
-    keys = [np.ascontiguousarray(g.index.get_level_values(j).to_numpy(dtype=np.float64)) for j in range(len(cols))]
-    return keys, np.ascontiguousarray(g.to_numpy(dtype=np.float64))
+    """Distinct (frequency, recency, T) rows with their total weight (many clients share a pattern)."""
+    x, t, T, w = _core.clv_compress(*cols, weights)
+    return [x, t, T], w
 
 
 # ---------------------------------------------------------------- BG/NBD
@@ -465,7 +480,7 @@ def step_value(ctx) -> None:
     last = email.iloc[-1]
     ctx.say("e-mail", f"{last['period']}: open {last['open_rate']:.1%}, click {last['click_rate']:.1%}, "
                       f"reactivity {last['reactivity']:.1%}, unsubscribe {last['unsubscribe_rate']:.2%}")
-    for _, row in value.tail(3).iterrows():
+    for _, row in value.tail(3).iterrows():  # a few summary lines, not a loop over clients
+        retention = "n/a" if pd.isna(row["retention_rate"]) else f"{row['retention_rate']:.1%}"
         ctx.say("kpi", f"{row['period']}: {int(row['active_clients']):,} active, basket {row['average_basket']:.2f}, "
-                       f"ARPU {row['arpu']:.2f}, retention {row['retention_rate']:.1%}, "
-                       f"inactive {row['inactive_rate']:.1%}")
+                       f"ARPU {row['arpu']:.2f}, retention {retention}, inactive {row['inactive_rate']:.1%}")

@@ -91,6 +91,22 @@ TEST(Clv, BgNbdFitRecoversParametersAndIsThreadIndependent) {
   EXPECT_LT(std::abs(g[0] * p1->r) / 20000, 1e-6);
 }
 
+TEST(Clv, CompressKeepsTheLikelihood) {
+  Sample s = Draw(3000, 0.5, 5.0, 0.8, 2.5, 4);
+  const size_t n = s.x.size();
+  std::vector<double> x(n), t(n), T(n), w(n);
+  auto k = CompressSummaries(s.x, s.t_x, s.T, {}, absl::MakeSpan(x), absl::MakeSpan(t), absl::MakeSpan(T),
+                             absl::MakeSpan(w));
+  ASSERT_TRUE(k.ok());
+  ASSERT_LT(*k, static_cast<int64_t>(n));
+  x.resize(*k), t.resize(*k), T.resize(*k), w.resize(*k);
+  double total = 0;
+  for (double v : w) total += v;
+  EXPECT_EQ(total, static_cast<double>(n));
+  BgNbdParams p{0.4, 4.0, 0.7, 2.0};
+  EXPECT_NEAR(*BgNbdLogLikelihood(p, x, t, T, w, {}), *BgNbdLogLikelihood(p, s.x, s.t_x, s.T, {}, {}), 1e-8);
+}
+
 TEST(Clv, BgNbdRejectsBadSummaries) {
   std::vector<double> x{1, 2}, t{3, 5}, T{4, 4};  // t_x > T for the second
   EXPECT_EQ(FitBgNbd(x, t, T, {}, FitOptions(), nullptr).status().code(), absl::StatusCode::kInvalidArgument);

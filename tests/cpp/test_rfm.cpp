@@ -81,6 +81,38 @@ TEST(Rfm, AggregateSameForOneAndTwoThreads) {
   EXPECT_EQ(one.count, two.count);
 }
 
+TEST(Rfm, ByIdMatchesCodesAndThreads) {
+  std::mt19937_64 gen(5);
+  const size_t n = 100000;
+  std::vector<int64_t> ids(n), time(n);
+  std::vector<double> amount(n);
+  for (size_t i = 0; i < n; ++i) {
+    ids[i] = static_cast<int64_t>(gen() % 3000) * 1000003 - 7;
+    time[i] = static_cast<int64_t>(gen() % 1000);
+    amount[i] = static_cast<double>(gen() % 10000) / 100.0;
+  }
+  std::vector<int32_t> codes(n);
+  auto u = FactorizeInt64(ids, absl::MakeSpan(codes));
+  ASSERT_TRUE(u.ok());
+  Agg ref(u->size());
+  ASSERT_TRUE(AggregateRfm(codes, time, amount, u->size(), 1000, ref.Out()).ok());
+  for (int threads : {1, 2, 3}) {
+    ASSERT_TRUE(SetNumThreads(threads).ok());
+    auto g = AggregateRfmById(ids, time, amount, 1000);
+    ASSERT_TRUE(g.ok()) << g.status();
+    EXPECT_EQ(g->id, *u);  // first-appearance order
+    EXPECT_EQ(g->count, ref.count);
+    EXPECT_EQ(g->first, ref.first);
+    EXPECT_EQ(g->last, ref.last);
+    EXPECT_EQ(g->total, ref.total);  // same compensated sums in log order
+  }
+  ASSERT_TRUE(SetNumThreads(0).ok());
+  std::vector<double> bad(amount);
+  bad[17] = -1;
+  EXPECT_NE(AggregateRfmById(ids, time, bad, 1000).status().message().find("row 17"), std::string::npos);
+  EXPECT_FALSE(AggregateRfmById(ids, time, amount, 10).ok());  // dates after now
+}
+
 TEST(Rfm, QuantileScoresTieRule) {
   // 10 values, 5 bins: L = number strictly lower; score = 1 + 5 L / 10.
   std::vector<double> v{1, 1, 1, 1, 1, 1, 2, 3, 4, 5};

@@ -64,6 +64,15 @@ absl::StatusOr<BgNbdParams> FitBgNbd(absl::Span<const double> x, absl::Span<cons
                                      absl::Span<const double> T, absl::Span<const double> weights,
                                      const FitOptions& options, FitReport* report);
 
+// Distinct (x, t_x, T) patterns, in order of first appearance, with their
+// total weight (weights empty = 1 each): many clients share a pattern, and
+// the likelihood over the patterns weighted by counts is the same. Outputs
+// hold n values; returns the number k written.
+absl::StatusOr<int64_t> CompressSummaries(absl::Span<const double> x, absl::Span<const double> t_x,
+                                          absl::Span<const double> T, absl::Span<const double> weights,
+                                          absl::Span<double> out_x, absl::Span<double> out_t_x,
+                                          absl::Span<double> out_T, absl::Span<double> out_w);
+
 // For each client: expected purchases in the next `t` periods and the
 // probability of being alive at T (either output may be empty to skip it).
 absl::Status BgNbdPredict(const BgNbdParams& p, absl::Span<const double> x, absl::Span<const double> t_x,

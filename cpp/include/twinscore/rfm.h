@@ -27,11 +27,21 @@ struct RfmAggregates {
   absl::Span<double> total;    // sum of amounts (left untouched when no amounts)
 };
 
-// Aggregates the log. Fails on a code outside [0, n_clients), a negative or
+// Aggregates the log (totals by compensated summation, in log order). Fails on a code outside [0, n_clients), a negative or
 // non-finite amount, a time after `now`, or a client without any row.
 absl::Status AggregateRfm(absl::Span<const int32_t> codes, absl::Span<const int64_t> time,
                           absl::Span<const double> amount, int64_t n_clients, int64_t now,
                           const RfmAggregates& out);
+
+// The same aggregates straight from int64 client ids, without a code array:
+// one pass in which each task owns the ids that hash to it. Clients come out
+// in order of first appearance; `total` is empty without amounts.
+struct RfmGroups {
+  std::vector<int64_t> id, first, last, count;
+  std::vector<double> total;
+};
+absl::StatusOr<RfmGroups> AggregateRfmById(absl::Span<const int64_t> ids, absl::Span<const int64_t> time,
+                                           absl::Span<const double> amount, int64_t now);
 
 // Quantile scores 1..bins of n values (higher value, higher score; pass
 // negated values for "lower is better").
