@@ -8,6 +8,9 @@ this package converts tables, checks input and shapes results.
 from . import _core, datasets
 from ._config import get_num_threads, set_num_threads, threads
 from .table import ColumnSpec, ContactTable, Encoded, Schema
+from . import events, leads, metrics, scoring
+from .leads import LeadRules, score_leads
+from .linear import LogisticScorer
 
 __version__ = "0.1.0"
 
@@ -21,4 +24,10 @@ __all__ = [
     "get_num_threads",
     "threads",
     "__version__",
+    "events",
+    "leads",
+    "metrics",
+    "LeadRules",
+    "score_leads",
+    "LogisticScorer",
 ]
