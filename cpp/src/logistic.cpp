@@ -251,15 +251,70 @@ absl::Status CheckEncoded(const DenseEncoderSpec& spec, int64_t n, absl::Span<co
 
 }  // namespace
 
+namespace {
+
+// Adds coef * encoded value of one numeric column to the block's scores; the
+// column is read once, in a tight loop (scoring is bound by memory reads).
+template <class View>
+absl::Status AddNumeric(const View& x, const std::string& name, const NumericEncoding& e, double w, size_t begin,
+                        size_t end, double* z) {
+  for (size_t i = begin; i < end; ++i) {
+    const double v = x[i];
+    double u;
+    if (std::isnan(v)) {
+      u = e.fill;
+    } else {
+      TWINSCORE_CHECK_ARG(!std::isinf(v), "column '", name, "' holds an infinite value at row ", i,
+                          "; use NaN for a missing value");
+      u = static_cast<float>((std::min(std::max(v, e.lo), e.hi) - e.center) / e.scale);
+    }
+    z[i - begin] += w * u;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::Status DecisionEncoded(const DenseEncoderSpec& spec, int64_t n, absl::Span<const double> coef,
                              double intercept, absl::Span<double> out) {
   TWINSCORE_RETURN_IF_ERROR(CheckEncoded(spec, n, coef));
   TWINSCORE_CHECK_ARG(static_cast<int64_t>(out.size()) == n, "out has ", out.size(), " values, expected ", n);
+  // Column by column over a block of rows: each column is streamed once and
+  // the block's scores stay in L1.
   return ParallelBlocksStatus(n, kScoreBlock, [&](size_t, size_t begin, size_t end) -> absl::Status {
-    for (size_t i = begin; i < end; ++i) {
-      double z = intercept;
-      TWINSCORE_RETURN_IF_ERROR(VisitContributions(spec, coef, i, [&](int64_t, double c) { z += c; }));
-      out[i] = z;
+    double* z = out.data() + begin;
+    std::fill(z, z + (end - begin), intercept);
+    int64_t col = 0;
+    for (size_t j = 0; j < spec.numeric.size(); ++j, ++col) {
+      const auto& c = spec.numeric[j];
+      TWINSCORE_RETURN_IF_ERROR(c.Visit([&](auto view) {
+        return AddNumeric(view, c.name, spec.numeric_encoding[j], coef[col], begin, end, z);
+      }));
+    }
+    for (const auto& c : spec.categorical) {
+      const double* w = coef.data() + col;
+      for (size_t i = begin; i < end; ++i) {
+        const int32_t code = c.codes[i];
+        if (static_cast<uint32_t>(code) < static_cast<uint32_t>(c.n_categories)) {
+          z[i - begin] += w[code];
+        } else {
+          TWINSCORE_CHECK_ARG(code == kMissingCode || code == c.n_categories, "column '", c.name, "': code ", code,
+                              " at row ", i, " is outside [-1, ", c.n_categories, "]");
+        }
+      }
+      col += c.n_categories;
+    }
+    for (const auto& c : spec.sets) {
+      for (size_t i = begin; i < end; ++i) {
+        const uint64_t* row = c.bits.data() + i * c.words;
+        for (int64_t wd = 0; wd < c.words; ++wd) {
+          for (uint64_t word = row[wd]; word != 0; word &= word - 1) {
+            const int64_t bit = wd * 64 + __builtin_ctzll(word);
+            if (bit < c.n_categories) z[i - begin] += coef[col + bit];
+          }
+        }
+      }
+      col += c.n_categories;
     }
     return absl::OkStatus();
   });
