@@ -12,6 +12,10 @@ from .trees import TreeScorer
 from .twins import TwinIndex, TwinResult
 from .value import DEFAULT_SEGMENTS, BetaGeo, GammaGamma, calibration_summary, lifetime_value, rfm
 
+from . import events, leads, metrics, scoring
+from .leads import LeadRules, score_leads
+from .linear import LogisticScorer
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -35,4 +39,11 @@ __all__ = [
     "lifetime_value",
     "kpi",
     "triggers",
+
+    "events",
+    "leads",
+    "metrics",
+    "LeadRules",
+    "score_leads",
+    "LogisticScorer",
 ]

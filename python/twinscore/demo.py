@@ -71,12 +71,14 @@ def step_tables(ctx: DemoContext) -> None:
                                   for b, r in by_band.items()))
 
 
+from .scoring import step_scoring  # noqa: E402
 from .trees import step_trees  # noqa: E402
 from .twins import step_twins  # noqa: E402
 from .value import step_value  # noqa: E402
 
 STEPS: list[Callable[[DemoContext], None]] = [
     step_tables,
+    step_scoring,
     step_value,
     step_twins,
     step_trees,

@@ -1,0 +1,120 @@
+// Bindings of the logistic engine: convert arrays, release the GIL.
+#include <pybind11/stl.h>
+
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "arrays.h"
+#include "registry.h"
+#include "twinscore/logistic.h"
+
+namespace twinscore::bindings {
+namespace {
+
+using NumericArgs = std::vector<std::pair<std::string, py::array>>;
+using CategoricalArgs = std::vector<std::tuple<std::string, CArray<int32_t>, int32_t>>;
+using SetArgs = std::vector<std::tuple<std::string, CArray<uint64_t>, int32_t>>;
+
+// The encoder spec from the arguments of encode_dense (see table.cpp): the
+// fused scorer reads the table exactly as the encoder would.
+DenseEncoderSpec SpecOf(const NumericArgs& numeric, const CArray<double>& encodings,
+                        const CategoricalArgs& categorical, const SetArgs& sets) {
+  DenseEncoderSpec spec;
+  if (encodings.ndim() != 2 || encodings.shape(0) != static_cast<py::ssize_t>(numeric.size()) ||
+      encodings.shape(1) != 5) {
+    throw py::value_error("encodings must be (n_numeric, 5): center, scale, lo, hi, fill");
+  }
+  for (size_t j = 0; j < numeric.size(); ++j) {
+    spec.numeric.push_back(NumericView(numeric[j].first, numeric[j].second));
+    const double* e = encodings.data(j, 0);
+    spec.numeric_encoding.push_back(NumericEncoding{e[0], e[1], e[2], e[3], e[4]});
+  }
+  for (const auto& [name, codes, k] : categorical) spec.categorical.push_back({name, SpanOf(codes), k});
+  for (const auto& [name, bits, k] : sets) {
+    auto shape = Shape2D(bits, "bitsets");
+    spec.sets.push_back({name, SpanOf(bits), shape.second, k});
+  }
+  return spec;
+}
+
+CArray<double> Scores(py::ssize_t n) {
+  if (n < 0) throw py::value_error("n_rows must be >= 0");
+  return CArray<double>(n);
+}
+
+void BindLogistic(py::module_& m) {
+  m.def("fit_logistic", [](const CArray<float>& X, const CArray<double>& y, const CArray<double>& w, double C,
+                           bool fit_intercept, int max_iter, double tol) {
+    auto [n, d] = Shape2D(X, "X");
+    LogisticOptions opt{C, fit_intercept, max_iter, tol};
+    absl::StatusOr<LogisticModel> r;
+    {
+      py::gil_scoped_release release;
+      r = FitLogistic(SpanOf(X), n, d, SpanOf(y), SpanOf(w), opt);
+    }
+    LogisticModel model = Take(std::move(r));
+    py::dict out;
+    out["coef"] = CArray<double>(model.coef.size(), model.coef.data());
+    out["intercept"] = model.intercept;
+    out["n_iter"] = model.n_iter;
+    out["converged"] = model.converged;
+    out["objective"] = model.objective;
+    return out;
+  }, py::arg("X"), py::arg("y"), py::arg("sample_weight"), py::arg("C"), py::arg("fit_intercept"),
+     py::arg("max_iter"), py::arg("tol"));
+
+  m.def("decision_dense", [](const CArray<float>& X, const CArray<double>& coef, double intercept) {
+    auto [n, d] = Shape2D(X, "X");
+    CArray<double> out = Scores(n);
+    absl::Span<double> dst = MutableSpanOf(out);
+    absl::Status s;
+    {
+      py::gil_scoped_release release;
+      s = DecisionDense(SpanOf(X), n, d, SpanOf(coef), intercept, dst);
+    }
+    Raise(s);
+    return out;
+  }, py::arg("X"), py::arg("coef"), py::arg("intercept"));
+
+  m.def("decision_encoded", [](const NumericArgs& numeric, const CArray<double>& encodings,
+                               const CategoricalArgs& categorical, const SetArgs& sets, int64_t n_rows,
+                               const CArray<double>& coef, double intercept) {
+    DenseEncoderSpec spec = SpecOf(numeric, encodings, categorical, sets);
+    CArray<double> out = Scores(n_rows);
+    absl::Span<double> dst = MutableSpanOf(out);
+    absl::Status s;
+    {
+      py::gil_scoped_release release;
+      s = DecisionEncoded(spec, n_rows, SpanOf(coef), intercept, dst);
+    }
+    Raise(s);
+    return out;
+  }, py::arg("numeric"), py::arg("encodings"), py::arg("categorical"), py::arg("sets"), py::arg("n_rows"),
+     py::arg("coef"), py::arg("intercept"));
+
+  m.def("explain_encoded", [](const NumericArgs& numeric, const CArray<double>& encodings,
+                              const CategoricalArgs& categorical, const SetArgs& sets, int64_t n_rows,
+                              const CArray<double>& coef, int top) {
+    DenseEncoderSpec spec = SpecOf(numeric, encodings, categorical, sets);
+    if (n_rows < 0 || top < 1) throw py::value_error("n_rows must be >= 0 and top >= 1");
+    CArray<int32_t> features({static_cast<py::ssize_t>(n_rows), static_cast<py::ssize_t>(top)});
+    CArray<double> values({static_cast<py::ssize_t>(n_rows), static_cast<py::ssize_t>(top)});
+    absl::Span<int32_t> f = MutableSpanOf(features);
+    absl::Span<double> v = MutableSpanOf(values);
+    absl::Status s;
+    {
+      py::gil_scoped_release release;
+      s = ExplainEncoded(spec, n_rows, SpanOf(coef), top, f, v);
+    }
+    Raise(s);
+    return py::make_tuple(features, values);
+  }, py::arg("numeric"), py::arg("encodings"), py::arg("categorical"), py::arg("sets"), py::arg("n_rows"),
+     py::arg("coef"), py::arg("top"));
+}
+
+}  // namespace
+
+TWINSCORE_BINDINGS(logistic) { BindLogistic(m); }
+
+}  // namespace twinscore::bindings

@@ -1,0 +1,154 @@
+#include "twinscore/events.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "absl/container/flat_hash_map.h"
+#include "twinscore/threads.h"
+
+namespace twinscore {
+namespace {
+
+constexpr size_t kEventBlock = 1 << 16;   // events per block of the checks and look-ups
+constexpr size_t kContactBlock = 4096;    // contacts per block of the aggregation
+
+// Floor division: days before 1970 stay distinct from day 0.
+inline int64_t DayOf(int64_t ns) { return ns >= 0 ? ns / kNsPerDay : -((-ns + kNsPerDay - 1) / kNsPerDay); }
+
+bool IsGrouped(absl::Span<const int64_t> rows) {
+  // Logs exported contact by contact need no reordering.
+  for (size_t i = 1; i < rows.size(); ++i) {
+    if (rows[i] < rows[i - 1] || rows[i - 1] < 0) return false;
+  }
+  return rows.empty() || rows.back() >= 0;
+}
+
+}  // namespace
+
+absl::StatusOr<int64_t> MapContactIds(absl::Span<const int64_t> contact_ids, absl::Span<const int64_t> event_ids,
+                                      absl::Span<int64_t> rows) {
+  TWINSCORE_CHECK_ARG(rows.size() == event_ids.size(), "rows holds ", rows.size(), " values, expected ",
+                      event_ids.size());
+  absl::flat_hash_map<int64_t, int64_t> index;
+  index.reserve(contact_ids.size());
+  for (size_t r = 0; r < contact_ids.size(); ++r) {
+    const bool inserted = index.emplace(contact_ids[r], static_cast<int64_t>(r)).second;
+    TWINSCORE_CHECK_ARG(inserted, "contact ids: id ", contact_ids[r], " appears more than once (row ", r, ")");
+  }
+  std::vector<int64_t> unknown(NumBlocks(event_ids.size(), kEventBlock), 0);
+  ParallelBlocks(event_ids.size(), kEventBlock, [&](size_t b, size_t begin, size_t end) {
+    int64_t miss = 0;
+    for (size_t i = begin; i < end; ++i) {
+      auto it = index.find(event_ids[i]);
+      rows[i] = it == index.end() ? -1 : it->second;
+      miss += it == index.end();
+    }
+    unknown[b] = miss;
+  });
+  int64_t total = 0;
+  for (int64_t u : unknown) total += u;
+  return total;
+}
+
+Grouping GroupByRow(absl::Span<const int64_t> rows, int64_t n_rows) {
+  Grouping g;
+  g.offsets.assign(n_rows + 1, 0);
+  if (IsGrouped(rows)) {
+    for (int64_t r : rows) ++g.offsets[r + 1];
+    for (int64_t r = 0; r < n_rows; ++r) g.offsets[r + 1] += g.offsets[r];
+    g.order.resize(rows.size());
+    for (size_t i = 0; i < rows.size(); ++i) g.order[i] = static_cast<int64_t>(i);
+    return g;
+  }
+  for (int64_t r : rows) {
+    if (r >= 0) ++g.offsets[r + 1];
+  }
+  for (int64_t r = 0; r < n_rows; ++r) g.offsets[r + 1] += g.offsets[r];
+  g.order.resize(g.offsets[n_rows]);
+  std::vector<int64_t> next(g.offsets.begin(), g.offsets.end() - 1);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (rows[i] >= 0) g.order[next[rows[i]]++] = static_cast<int64_t>(i);
+  }
+  return g;
+}
+
+absl::Status EventLog::Validate(int64_t n_rows, int64_t now_ns) const {
+  const size_t n = rows.size();
+  TWINSCORE_CHECK_ARG(timestamps.size() == n && types.size() == n && (categories.empty() || categories.size() == n),
+                      "event columns have different lengths: ", n, " contacts, ", timestamps.size(),
+                      " timestamps, ", types.size(), " types, ", categories.size(), " categories");
+  TWINSCORE_CHECK_ARG(n_types >= 0 && n_categories >= 0, "negative type or category count");
+  return ParallelBlocksStatus(n, kEventBlock, [&](size_t, size_t begin, size_t end) -> absl::Status {
+    for (size_t i = begin; i < end; ++i) {
+      TWINSCORE_CHECK_ARG(rows[i] >= -1 && rows[i] < n_rows, "event ", i, ": contact row ", rows[i],
+                          " is outside [-1, ", n_rows, ")");
+      if (rows[i] < 0) continue;  // unknown contacts are counted by the caller, never read
+      TWINSCORE_CHECK_ARG(timestamps[i] != kMissingTimestamp, "timestamp: event ", i, " has no timestamp");
+      TWINSCORE_CHECK_ARG(timestamps[i] <= now_ns, "timestamp: event ", i, " is after now (", timestamps[i],
+                          " > ", now_ns, " ns)");
+      TWINSCORE_CHECK_ARG(types[i] >= 0 && types[i] < n_types, "type: event ", i, " has code ", types[i],
+                          ", outside [0, ", n_types, ")");
+      if (!categories.empty()) {
+        TWINSCORE_CHECK_ARG(categories[i] >= -1 && categories[i] < n_categories, "category: event ", i,
+                            " has code ", categories[i], ", outside [-1, ", n_categories, ")");
+      }
+    }
+    return absl::OkStatus();
+  });
+}
+
+absl::Status EventAggOptions::Validate() const {
+  TWINSCORE_CHECK_ARG(std::isfinite(half_life_days) && half_life_days > 0, "half_life_days must be finite and > 0, got ",
+                      half_life_days);
+  TWINSCORE_CHECK_ARG(now_ns != kMissingTimestamp, "now must be a timestamp");
+  return absl::OkStatus();
+}
+
+absl::Status AggregateEvents(const EventLog& log, int64_t n_rows, const EventAggOptions& options,
+                             const EventAggregates& out) {
+  TWINSCORE_RETURN_IF_ERROR(options.Validate());
+  TWINSCORE_CHECK_ARG(n_rows >= 0, "n_rows must be >= 0");
+  const int64_t T = log.n_types, K = log.n_categories;
+  const size_t n = static_cast<size_t>(n_rows);
+  TWINSCORE_CHECK_ARG(out.counts.size() == n * T && out.decayed_types.size() == n * T &&
+                          out.decayed_categories.size() == n * K && out.first_seen.size() == n &&
+                          out.last_seen.size() == n && out.active_days.size() == n,
+                      "aggregate outputs do not match ", n_rows, " contacts x (", T, " types, ", K, " categories)");
+  TWINSCORE_RETURN_IF_ERROR(log.Validate(n_rows, options.now_ns));
+  const Grouping g = GroupByRow(log.rows, n_rows);
+  const double half_life_ns = options.half_life_days * static_cast<double>(kNsPerDay);
+  const bool has_categories = !log.categories.empty();
+  ParallelBlocks(n, kContactBlock, [&](size_t, size_t begin, size_t end) {
+    std::vector<int64_t> days;
+    for (size_t r = begin; r < end; ++r) {
+      int64_t* counts = out.counts.data() + r * T;
+      double* dt = out.decayed_types.data() + r * T;
+      double* dc = out.decayed_categories.data() + r * K;
+      std::fill(counts, counts + T, 0);
+      std::fill(dt, dt + T, 0.0);
+      std::fill(dc, dc + K, 0.0);
+      int64_t first = kMissingTimestamp, last = kMissingTimestamp;
+      days.clear();
+      for (int64_t k = g.offsets[r]; k < g.offsets[r + 1]; ++k) {
+        const int64_t e = g.order[k];
+        const int64_t t = log.timestamps[e];
+        const int32_t type = log.types[e];
+        const double w = DecayWeight(static_cast<double>(options.now_ns - t), half_life_ns);
+        ++counts[type];
+        dt[type] += w;
+        if (has_categories && log.categories[e] >= 0) dc[log.categories[e]] += w;
+        first = first == kMissingTimestamp ? t : std::min(first, t);
+        last = last == kMissingTimestamp ? t : std::max(last, t);
+        const int64_t day = DayOf(t);
+        if (days.empty() || days.back() != day) days.push_back(day);  // runs of one day are common
+      }
+      std::sort(days.begin(), days.end());
+      out.active_days[r] = static_cast<int32_t>(std::unique(days.begin(), days.end()) - days.begin());
+      out.first_seen[r] = first;
+      out.last_seen[r] = last;
+    }
+  });
+  return absl::OkStatus();
+}
+
+}  // namespace twinscore

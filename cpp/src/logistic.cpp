@@ -1,0 +1,350 @@
+#include "twinscore/logistic.h"
+
+#include <algorithm>
+#include <cmath>
+#include <utility>
+
+#include <Eigen/Dense>
+
+#include "twinscore/threads.h"
+
+namespace twinscore {
+namespace {
+
+using RowMatrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using Matrix = Eigen::MatrixXd;
+using Vector = Eigen::VectorXd;
+
+constexpr int64_t kMaxFitBlocks = 64;  // bounds the per-block Hessians kept for the ordered reduction
+constexpr int64_t kMinFitBlock = 4096;
+constexpr int64_t kChunk = 512;        // rows converted to float64 at a time (stays in L2)
+constexpr size_t kScoreBlock = 4096;
+
+// Loss, gradient and Hessian sums (unregularised, unscaled) at beta.
+struct Sums {
+  double loss = 0.0;
+  Vector grad;
+  Matrix hess;  // lower triangle filled
+};
+
+struct Problem {
+  absl::Span<const float> X;
+  int64_t n, d;
+  absl::Span<const double> y, w;
+};
+
+// log(1 + exp(-z)) for y = 1 and log(1 + exp(z)) for y = 0, stably.
+inline double LogLoss(double z, double y) { return std::max(z, 0.0) - y * z + std::log1p(std::exp(-std::abs(z))); }
+
+void AccumulateRows(const Problem& p, const Vector& beta, int64_t begin, int64_t end, Sums& s) {
+  const int64_t D = p.d + 1;
+  RowMatrix A(kChunk, D);
+  Vector r(kChunk);
+  for (int64_t c = begin; c < end; c += kChunk) {
+    const int64_t m = std::min(kChunk, end - c);
+    Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> Xc(
+        p.X.data() + c * p.d, m, p.d);
+    A.topLeftCorner(m, p.d) = Xc.cast<double>();
+    A.col(p.d).head(m).setOnes();
+    Vector z = A.topRows(m) * beta;
+    for (int64_t i = 0; i < m; ++i) {
+      const double wi = p.w.empty() ? 1.0 : p.w[c + i];
+      const double yi = p.y[c + i];
+      const double pr = 1.0 / (1.0 + std::exp(-z[i]));
+      s.loss += wi * LogLoss(z[i], yi);
+      r[i] = wi * (pr - yi);
+      const double h = wi * pr * (1.0 - pr);
+      A.row(i) *= std::sqrt(h);  // A_i sqrt(h_i): its outer products sum to X^T H X
+      z[i] = r[i];
+    }
+    // Gradient needs the unscaled rows: recover them from the sqrt(h)-scaled
+    // ones would lose precision, so take it from the float input directly.
+    s.grad.head(p.d).noalias() += Xc.cast<double>().transpose() * z.head(m);
+    s.grad[p.d] += z.head(m).sum();
+    s.hess.selfadjointView<Eigen::Lower>().rankUpdate(A.topRows(m).transpose());
+  }
+}
+
+Sums Evaluate(const Problem& p, const Vector& beta) {
+  const int64_t D = p.d + 1;
+  const int64_t block = std::max(kMinFitBlock, (p.n + kMaxFitBlocks - 1) / kMaxFitBlocks);
+  std::vector<Sums> parts(NumBlocks(p.n, block));
+  ParallelBlocks(p.n, block, [&](size_t b, size_t begin, size_t end) {
+    Sums& s = parts[b];
+    s.grad = Vector::Zero(D);
+    s.hess = Matrix::Zero(D, D);
+    AccumulateRows(p, beta, begin, end, s);
+  });
+  Sums total{0.0, Vector::Zero(D), Matrix::Zero(D, D)};
+  for (const Sums& s : parts) {  // block order: thread-count independent
+    total.loss += s.loss;
+    total.grad += s.grad;
+    total.hess += s.hess;
+  }
+  return total;
+}
+
+absl::Status CheckInputs(absl::Span<const float> X, int64_t n, int64_t d, absl::Span<const double> y,
+                         absl::Span<const double> w) {
+  TWINSCORE_CHECK_ARG(n > 0 && d >= 0, "X must have rows, got ", n, " x ", d);
+  TWINSCORE_CHECK_ARG(static_cast<int64_t>(X.size()) == n * d, "X holds ", X.size(), " values, expected ", n, " x ", d);
+  TWINSCORE_CHECK_ARG(static_cast<int64_t>(y.size()) == n, "y has ", y.size(), " values, expected ", n);
+  TWINSCORE_CHECK_ARG(w.empty() || static_cast<int64_t>(w.size()) == n, "sample_weight has ", w.size(),
+                      " values, expected ", n);
+  std::vector<double> pos(NumBlocks(n, kScoreBlock)), neg(pos.size());
+  TWINSCORE_RETURN_IF_ERROR(ParallelBlocksStatus(n, kScoreBlock, [&](size_t b, size_t begin, size_t end) -> absl::Status {
+    for (size_t i = begin; i < end; ++i) {
+      for (int64_t j = 0; j < d; ++j) {
+        TWINSCORE_CHECK_ARG(std::isfinite(X[i * d + j]), "X holds a non-finite value at row ", i, ", column ", j);
+      }
+      TWINSCORE_CHECK_ARG(y[i] == 0.0 || y[i] == 1.0, "y must hold 0/1 labels, got ", y[i], " at row ", i);
+      const double wi = w.empty() ? 1.0 : w[i];
+      TWINSCORE_CHECK_ARG(std::isfinite(wi) && wi >= 0, "sample_weight must be finite and >= 0, got ", wi,
+                          " at row ", i);
+      (y[i] == 1.0 ? pos[b] : neg[b]) += wi;
+    }
+    return absl::OkStatus();
+  }));
+  double p = 0, q = 0;
+  for (size_t b = 0; b < pos.size(); ++b) p += pos[b], q += neg[b];
+  if (!(p > 0 && q > 0)) {
+    return absl::FailedPreconditionError(
+        "y has a single class (with positive weight): a conversion score needs converted and non-converted contacts");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status LogisticOptions::Validate() const {
+  TWINSCORE_CHECK_ARG(std::isfinite(C) && C > 0, "C must be finite and > 0, got ", C);
+  TWINSCORE_CHECK_ARG(max_iter >= 1, "max_iter must be >= 1, got ", max_iter);
+  TWINSCORE_CHECK_ARG(std::isfinite(tol) && tol > 0, "tol must be finite and > 0, got ", tol);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<LogisticModel> FitLogistic(absl::Span<const float> X, int64_t n, int64_t d,
+                                          absl::Span<const double> y, absl::Span<const double> sample_weight,
+                                          const LogisticOptions& options) {
+  TWINSCORE_RETURN_IF_ERROR(options.Validate());
+  TWINSCORE_RETURN_IF_ERROR(CheckInputs(X, n, d, y, sample_weight));
+  const Problem p{X, n, d, y, sample_weight};
+  const int64_t D = d + 1;
+  // f = C * loss + |w|^2 / 2; without an intercept its coordinate is pinned at
+  // 0 (zero gradient, unit curvature), which keeps one code path.
+  auto objective = [&](const Sums& s, const Vector& beta) {
+    return options.C * s.loss + 0.5 * beta.head(d).squaredNorm();
+  };
+  auto gradient = [&](const Sums& s, const Vector& beta, Vector& g, Matrix& H) {
+    g = options.C * s.grad;
+    g.head(d) += beta.head(d);
+    H = options.C * s.hess.selfadjointView<Eigen::Lower>();
+    H.diagonal().head(d).array() += 1.0;
+    if (!options.fit_intercept) {
+      g[d] = 0.0;
+      H.row(d).setZero();
+      H.col(d).setZero();
+      H(d, d) = 1.0;
+    }
+  };
+  LogisticModel model;
+  Vector beta = Vector::Zero(D), g;
+  Matrix H;
+  Sums s = Evaluate(p, beta);
+  double f = objective(s, beta);
+  for (int it = 1; it <= options.max_iter; ++it) {
+    gradient(s, beta, g, H);
+    const Vector step = H.ldlt().solve(g);
+    const double slope = g.dot(step);  // > 0: H is positive definite
+    double t = 1.0;
+    Vector cand;
+    Sums sc;
+    double fc = f;
+    for (int k = 0; k < 40; ++k, t *= 0.5) {  // backtracking (Armijo), rarely needed
+      cand = beta - t * step;
+      sc = Evaluate(p, cand);
+      fc = objective(sc, cand);
+      if (fc <= f - 1e-4 * t * slope + 1e-13 * std::abs(f)) break;
+    }
+    const double moved = (t * step).cwiseAbs().maxCoeff();
+    beta = cand, s = std::move(sc), f = fc;
+    model.n_iter = it;
+    if (moved <= options.tol) {
+      model.converged = true;
+      break;
+    }
+  }
+  model.coef.assign(beta.data(), beta.data() + d);
+  model.intercept = beta[d];
+  model.objective = f;
+  return model;
+}
+
+absl::Status DecisionDense(absl::Span<const float> X, int64_t n, int64_t d, absl::Span<const double> coef,
+                           double intercept, absl::Span<double> out) {
+  TWINSCORE_CHECK_ARG(static_cast<int64_t>(X.size()) == n * d, "X holds ", X.size(), " values, expected ", n, " x ", d);
+  TWINSCORE_CHECK_ARG(static_cast<int64_t>(coef.size()) == d, "coef has ", coef.size(), " values, X has ", d,
+                      " columns");
+  TWINSCORE_CHECK_ARG(static_cast<int64_t>(out.size()) == n, "out has ", out.size(), " values, expected ", n);
+  return ParallelBlocksStatus(n, kScoreBlock, [&](size_t, size_t begin, size_t end) -> absl::Status {
+    for (size_t i = begin; i < end; ++i) {
+      double z = intercept;
+      const float* x = X.data() + i * d;
+      for (int64_t j = 0; j < d; ++j) z += coef[j] * x[j];
+      TWINSCORE_CHECK_ARG(std::isfinite(z), "X holds a non-finite value in row ", i);
+      out[i] = z;
+    }
+    return absl::OkStatus();
+  });
+}
+
+namespace {
+
+// Calls add(feature, contribution) for each non-zero encoded feature of row i.
+template <class Add>
+absl::Status VisitContributions(const DenseEncoderSpec& spec, absl::Span<const double> coef, size_t i, Add&& add) {
+  int64_t col = 0;
+  for (size_t j = 0; j < spec.numeric.size(); ++j, ++col) {
+    const auto& c = spec.numeric[j];
+    const auto& e = spec.numeric_encoding[j];
+    const double v = c.Visit([&](auto view) { return static_cast<double>(view[i]); });
+    double z;
+    if (std::isnan(v)) {
+      z = e.fill;
+    } else {
+      TWINSCORE_CHECK_ARG(!std::isinf(v), "column '", c.name, "' holds an infinite value at row ", i,
+                          "; use NaN for a missing value");
+      // float32 rounding as EncodeDense, so fused and two-pass scores agree.
+      z = static_cast<float>((std::min(std::max(v, e.lo), e.hi) - e.center) / e.scale);
+    }
+    if (z != 0.0) add(col, coef[col] * z);
+  }
+  for (const auto& c : spec.categorical) {
+    const int32_t code = c.codes[i];
+    if (code >= 0 && code < c.n_categories) {
+      add(col + code, coef[col + code]);
+    } else {
+      TWINSCORE_CHECK_ARG(code == kMissingCode || code == c.n_categories, "column '", c.name, "': code ", code,
+                          " at row ", i, " is outside [-1, ", c.n_categories, "]");
+    }
+    col += c.n_categories;
+  }
+  for (const auto& c : spec.sets) {
+    const uint64_t* row = c.bits.data() + i * c.words;
+    for (int64_t w = 0; w < c.words; ++w) {
+      for (uint64_t word = row[w]; word != 0; word &= word - 1) {
+        const int64_t bit = w * 64 + __builtin_ctzll(word);
+        if (bit < c.n_categories) add(col + bit, coef[col + bit]);
+      }
+    }
+    col += c.n_categories;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckEncoded(const DenseEncoderSpec& spec, int64_t n, absl::Span<const double> coef) {
+  TWINSCORE_RETURN_IF_ERROR(spec.Validate(n));
+  TWINSCORE_CHECK_ARG(static_cast<int64_t>(coef.size()) == spec.Width(), "coef has ", coef.size(),
+                      " values, the encoded table has ", spec.Width(), " features");
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+namespace {
+
+// Adds coef * encoded value of one numeric column to the block's scores; the
+// column is read once, in a tight loop (scoring is bound by memory reads).
+template <class View>
+absl::Status AddNumeric(const View& x, const std::string& name, const NumericEncoding& e, double w, size_t begin,
+                        size_t end, double* z) {
+  for (size_t i = begin; i < end; ++i) {
+    const double v = x[i];
+    double u;
+    if (std::isnan(v)) {
+      u = e.fill;
+    } else {
+      TWINSCORE_CHECK_ARG(!std::isinf(v), "column '", name, "' holds an infinite value at row ", i,
+                          "; use NaN for a missing value");
+      u = static_cast<float>((std::min(std::max(v, e.lo), e.hi) - e.center) / e.scale);
+    }
+    z[i - begin] += w * u;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status DecisionEncoded(const DenseEncoderSpec& spec, int64_t n, absl::Span<const double> coef,
+                             double intercept, absl::Span<double> out) {
+  TWINSCORE_RETURN_IF_ERROR(CheckEncoded(spec, n, coef));
+  TWINSCORE_CHECK_ARG(static_cast<int64_t>(out.size()) == n, "out has ", out.size(), " values, expected ", n);
+  // Column by column over a block of rows: each column is streamed once and
+  // the block's scores stay in L1.
+  return ParallelBlocksStatus(n, kScoreBlock, [&](size_t, size_t begin, size_t end) -> absl::Status {
+    double* z = out.data() + begin;
+    std::fill(z, z + (end - begin), intercept);
+    int64_t col = 0;
+    for (size_t j = 0; j < spec.numeric.size(); ++j, ++col) {
+      const auto& c = spec.numeric[j];
+      TWINSCORE_RETURN_IF_ERROR(c.Visit([&](auto view) {
+        return AddNumeric(view, c.name, spec.numeric_encoding[j], coef[col], begin, end, z);
+      }));
+    }
+    for (const auto& c : spec.categorical) {
+      const double* w = coef.data() + col;
+      for (size_t i = begin; i < end; ++i) {
+        const int32_t code = c.codes[i];
+        if (static_cast<uint32_t>(code) < static_cast<uint32_t>(c.n_categories)) {
+          z[i - begin] += w[code];
+        } else {
+          TWINSCORE_CHECK_ARG(code == kMissingCode || code == c.n_categories, "column '", c.name, "': code ", code,
+                              " at row ", i, " is outside [-1, ", c.n_categories, "]");
+        }
+      }
+      col += c.n_categories;
+    }
+    for (const auto& c : spec.sets) {
+      for (size_t i = begin; i < end; ++i) {
+        const uint64_t* row = c.bits.data() + i * c.words;
+        for (int64_t wd = 0; wd < c.words; ++wd) {
+          for (uint64_t word = row[wd]; word != 0; word &= word - 1) {
+            const int64_t bit = wd * 64 + __builtin_ctzll(word);
+            if (bit < c.n_categories) z[i - begin] += coef[col + bit];
+          }
+        }
+      }
+      col += c.n_categories;
+    }
+    return absl::OkStatus();
+  });
+}
+
+absl::Status ExplainEncoded(const DenseEncoderSpec& spec, int64_t n, absl::Span<const double> coef, int top,
+                            absl::Span<int32_t> features, absl::Span<double> values) {
+  TWINSCORE_RETURN_IF_ERROR(CheckEncoded(spec, n, coef));
+  TWINSCORE_CHECK_ARG(top >= 1, "top must be >= 1, got ", top);
+  TWINSCORE_CHECK_ARG(features.size() == static_cast<size_t>(n) * top && values.size() == features.size(),
+                      "explanation outputs must hold ", n, " x ", top, " values");
+  return ParallelBlocksStatus(n, kScoreBlock, [&](size_t, size_t begin, size_t end) -> absl::Status {
+    std::vector<std::pair<double, int64_t>> parts;
+    for (size_t i = begin; i < end; ++i) {
+      parts.clear();
+      TWINSCORE_RETURN_IF_ERROR(
+          VisitContributions(spec, coef, i, [&](int64_t j, double c) { parts.emplace_back(c, j); }));
+      const size_t k = std::min<size_t>(top, parts.size());
+      // Largest first; ties by feature index, so the order is reproducible.
+      std::partial_sort(parts.begin(), parts.begin() + k, parts.end(), [](const auto& a, const auto& b) {
+        return a.first > b.first || (a.first == b.first && a.second < b.second);
+      });
+      for (int t = 0; t < top; ++t) {
+        const bool has = static_cast<size_t>(t) < k;
+        features[i * top + t] = has ? static_cast<int32_t>(parts[t].second) : -1;
+        values[i * top + t] = has ? parts[t].first : 0.0;
+      }
+    }
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace twinscore

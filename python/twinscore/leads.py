@@ -1,0 +1,296 @@
+"""Rule-based lead scoring, as HubSpot, Marketo or Pardot users write it.
+
+Rules are data — a dict or a TOML file — with two kinds of rules:
+
+* **fit** (explicit) rules on a contact's attributes::
+
+      {"name": "target age", "column": "age_band", "in": ["25-34", "35-44"], "points": 10}
+      {"name": "age points", "column": "age_band", "points_by_value": {"25-34": 10, "35-44": 6}}
+      {"name": "high income", "column": "income", "min": 40000, "points": 5}   # min <= x < max
+
+* **behaviour** (implicit) rules on events, points per event::
+
+      {"name": "pricing", "event": "page_view", "category": ["electronics"], "points": 10}
+      {"name": "opened", "event": "email_open", "points": 2, "cap": 20}
+      {"name": "unsubscribed", "event": "unsubscribe", "points": -50, "half_life_days": null}
+
+Each behaviour point decays with the rule's ``half_life_days`` (default: the
+top-level ``half_life_days``; ``null``/absent at both levels: no decay), and a
+rule's sum is capped at ``cap`` points (in absolute value). The fit score sets
+the grade (``grades = {A = 30, B = 15, C = 5}``: A when fit >= 30...,
+``lowest_grade`` — "D" by default — otherwise); the total (fit + behaviour)
+sets the MQL flag (``mql_threshold``). Everything is evaluated in one C++ pass.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import os
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from . import _core
+from .events import event_log
+
+__all__ = ["LeadRules", "score_leads"]
+
+_TOP_KEYS = {"fit", "behaviour", "half_life_days", "grades", "lowest_grade", "mql_threshold"}
+_FIT_KEYS = {"name", "column", "in", "points", "points_by_value", "min", "max"}
+_BEH_KEYS = {"name", "event", "category", "points", "half_life_days", "cap"}
+
+
+def _number(value, where: str, field_: str, *, positive=False, allow_none=False):
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise ValueError(f"{where}: field '{field_}' must be a finite number, got {value!r}")
+    if positive and value <= 0:
+        raise ValueError(f"{where}: field '{field_}' must be > 0, got {value!r}")
+    return float(value)
+
+
+@dataclass(frozen=True)
+class FitRule:
+    name: str
+    column: str
+    points_by_value: dict | None = None   # categorical rule
+    min: float = -math.inf                 # numeric rule: min <= x < max
+    max: float = math.inf
+    points: float = 0.0
+
+
+@dataclass(frozen=True)
+class BehaviourRule:
+    name: str
+    event: str
+    categories: tuple | None
+    points: float
+    half_life_days: float | None
+    cap: float | None
+
+
+@dataclass
+class LeadRules:
+    """Validated lead-scoring rules; build with :meth:`from_dict` or :meth:`from_toml`."""
+
+    fit: list[FitRule] = field(default_factory=list)
+    behaviour: list[BehaviourRule] = field(default_factory=list)
+    grades: dict[str, float] = field(default_factory=dict)
+    lowest_grade: str = "D"
+    mql_threshold: float = 0.0
+
+    @property
+    def rule_names(self) -> list[str]:
+        return [r.name for r in self.fit] + [r.name for r in self.behaviour]
+
+    # -- parsing ---------------------------------------------------------
+    @classmethod
+    def from_toml(cls, source: str | os.PathLike) -> "LeadRules":
+        """From a TOML file path, or TOML text (a string holding a newline)."""
+        import tomllib
+
+        try:
+            if isinstance(source, str) and "\n" in source:
+                data = tomllib.loads(source)
+            else:
+                with open(source, "rb") as f:
+                    data = tomllib.load(f)
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"lead rules: not valid TOML ({exc})") from None
+        return cls.from_dict(data)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "LeadRules":
+        if isinstance(d, LeadRules):
+            return d
+        if not isinstance(d, Mapping):
+            raise TypeError(f"lead rules must be a mapping (dict or TOML), got {type(d).__name__}")
+        extra = set(d) - _TOP_KEYS
+        if extra:
+            raise ValueError(f"lead rules: unknown fields {sorted(extra)} (allowed: {sorted(_TOP_KEYS)})")
+        default_hl = _number(d.get("half_life_days"), "lead rules", "half_life_days", positive=True, allow_none=True)
+        fit = [cls._fit_rule(r, i) for i, r in enumerate(_rule_list(d, "fit"))]
+        beh = [cls._behaviour_rule(r, i, default_hl) for i, r in enumerate(_rule_list(d, "behaviour"))]
+        names = [r.name for r in fit] + [r.name for r in beh]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"lead rules: rule names must be unique, repeated: {dup}")
+        grades = d.get("grades", {})
+        if not isinstance(grades, Mapping):
+            raise ValueError("lead rules: field 'grades' must map grade -> minimum fit score, e.g. {A = 30, B = 15}")
+        grades = {str(k): _number(v, f"grade '{k}'", "grades") for k, v in grades.items()}
+        edges = list(grades.values())
+        if any(b >= a for a, b in zip(edges, edges[1:])):
+            raise ValueError(f"lead rules: field 'grades' must list decreasing thresholds, got {grades}")
+        lowest = str(d.get("lowest_grade", "D"))
+        if lowest in grades:
+            raise ValueError(f"lead rules: lowest_grade '{lowest}' is also in grades")
+        mql = _number(d.get("mql_threshold", 0.0), "lead rules", "mql_threshold")
+        return cls(fit, beh, grades, lowest, mql)
+
+    @staticmethod
+    def _fit_rule(r, i) -> FitRule:
+        where = _where(r, "fit", i)
+        _check_keys(r, _FIT_KEYS, where)
+        name = str(r.get("name", f"fit[{i}]"))
+        column = r.get("column")
+        if not isinstance(column, str):
+            raise ValueError(f"{where}: field 'column' must name an attribute column, got {column!r}")
+        kinds = [k for k in ("in", "points_by_value") if k in r] + (["min/max"] if "min" in r or "max" in r else [])
+        if len(kinds) != 1:
+            raise ValueError(f"{where}: give exactly one of 'in', 'points_by_value' or 'min'/'max', got {kinds}")
+        if "points_by_value" in r:
+            pbv = r["points_by_value"]
+            if not isinstance(pbv, Mapping) or not pbv:
+                raise ValueError(f"{where}: field 'points_by_value' must map values to points")
+            pbv = {str(k): _number(v, where, f"points_by_value.{k}") for k, v in pbv.items()}
+            if "points" in r:
+                raise ValueError(f"{where}: field 'points' is not used with 'points_by_value'")
+            return FitRule(name, column, points_by_value=pbv)
+        points = _number(r.get("points"), where, "points")
+        if "in" in r:
+            values = r["in"]
+            if isinstance(values, (str, bytes)) or not isinstance(values, (list, tuple)) or not values:
+                raise ValueError(f"{where}: field 'in' must be a non-empty list of values, got {values!r}")
+            return FitRule(name, column, points_by_value={str(v): points for v in values})
+        lo = _number(r.get("min"), where, "min") if r.get("min") is not None else -math.inf
+        hi = _number(r.get("max"), where, "max") if r.get("max") is not None else math.inf
+        if not lo < hi:
+            raise ValueError(f"{where}: field 'min' ({lo}) must be below 'max' ({hi})")
+        return FitRule(name, column, min=lo, max=hi, points=points)
+
+    @staticmethod
+    def _behaviour_rule(r, i, default_hl) -> BehaviourRule:
+        where = _where(r, "behaviour", i)
+        _check_keys(r, _BEH_KEYS, where)
+        name = str(r.get("name", f"behaviour[{i}]"))
+        event = r.get("event")
+        if not isinstance(event, str):
+            raise ValueError(f"{where}: field 'event' must name an event type, got {event!r}")
+        cats = r.get("category")
+        if cats is not None:
+            cats = (cats,) if isinstance(cats, str) else cats
+            if not isinstance(cats, (list, tuple)) or not cats:
+                raise ValueError(f"{where}: field 'category' must be a category or a non-empty list of them")
+            cats = tuple(str(c) for c in cats)
+        points = _number(r.get("points"), where, "points")
+        hl = _number(r["half_life_days"], where, "half_life_days", positive=True, allow_none=True) \
+            if "half_life_days" in r else default_hl
+        cap = _number(r.get("cap"), where, "cap", allow_none=True)
+        if cap is not None and cap < 0:
+            raise ValueError(f"{where}: field 'cap' must be >= 0, got {cap}")
+        return BehaviourRule(name, event, cats, points, hl, cap)
+
+
+def _rule_list(d, key):
+    rules = d.get(key, [])
+    if not isinstance(rules, (list, tuple)):
+        raise ValueError(f"lead rules: field '{key}' must be a list of rules, got {type(rules).__name__}")
+    return rules
+
+
+def _where(r, kind, i) -> str:
+    if not isinstance(r, Mapping):
+        raise ValueError(f"{kind} rule {i}: must be a mapping of fields, got {type(r).__name__}")
+    return f"{kind} rule '{r['name']}'" if "name" in r else f"{kind} rule {i}"
+
+
+def _check_keys(r, allowed, where):
+    extra = set(r) - allowed
+    if extra:
+        raise ValueError(f"{where}: unknown fields {sorted(extra)} (allowed: {sorted(allowed)})")
+
+
+# ---------------------------------------------------------------------------
+# Evaluation
+
+
+def _categorical_rule(rule: FitRule, col: pd.Series):
+    cat = col if isinstance(col.dtype, pd.CategoricalDtype) else col.astype("string").astype("category")
+    names = [str(c) for c in cat.cat.categories]
+    absent = [v for v in rule.points_by_value if v not in names]
+    if absent:
+        raise ValueError(f"fit rule '{rule.name}': column '{rule.column}' never takes the values {absent} "
+                         f"(it holds {names[:10]}{'...' if len(names) > 10 else ''})")
+    points = [rule.points_by_value.get(n, 0.0) for n in names]
+    return (rule.name, np.ascontiguousarray(cat.cat.codes.to_numpy(), dtype=np.int32), points)
+
+
+def _numeric_rule(rule: FitRule, col: pd.Series):
+    if not (pd.api.types.is_numeric_dtype(col.dtype) or pd.api.types.is_bool_dtype(col.dtype)):
+        raise TypeError(f"fit rule '{rule.name}': column '{rule.column}' must be numeric for min/max, got {col.dtype}")
+    x = col.to_numpy(dtype=np.float64, na_value=np.nan)
+    if np.isinf(x).any():
+        raise ValueError(f"fit rule '{rule.name}': column '{rule.column}' holds an infinite value")
+    return (rule.name, rule.column, x, rule.min, rule.max, rule.points)
+
+
+def score_leads(contacts: pd.DataFrame, events: pd.DataFrame, rules, *, now, contact: str = "contact_id",
+                timestamp: str = "timestamp", type: str = "type", category: str | None = "category",
+                unknown: str = "raise") -> pd.DataFrame:
+    """Lead scores of each contact.
+
+    ``contacts`` holds the contact id column and the attribute columns the fit
+    rules name; ``events`` the event log (as :func:`twinscore.events.aggregate`);
+    ``rules`` a dict, a TOML path or a :class:`LeadRules`.
+
+    Returns a DataFrame indexed by contact id: ``fit_score``,
+    ``behaviour_score``, ``score`` (their sum), ``grade`` (categorical, best
+    first), ``mql`` (bool), then the points of each rule.
+    """
+    if isinstance(rules, (str, os.PathLike)):
+        rules = LeadRules.from_toml(rules)
+    rules = LeadRules.from_dict(rules)
+    if not isinstance(contacts, pd.DataFrame):
+        raise TypeError(f"contacts must be a pandas DataFrame, got {contacts.__class__.__name__}")
+    cat_rules, num_rules = [], []
+    for r in rules.fit:
+        if r.column not in contacts:
+            raise KeyError(f"fit rule '{r.name}': column '{r.column}' is not in contacts "
+                           f"(columns: {list(contacts.columns)})")
+        if r.points_by_value is not None:
+            cat_rules.append(_categorical_rule(r, contacts[r.column]))
+        else:
+            num_rules.append(_numeric_rule(r, contacts[r.column]))
+    log = event_log(events, contacts, now=now, contact=contact, timestamp=timestamp, type=type, category=category,
+                    unknown=unknown)
+    beh = [_behaviour_args(r, log) for r in rules.behaviour]
+    out = _core.score_leads(cat_rules, num_rules, beh, list(rules.grades.values()), rules.mql_threshold,
+                            **log.core_args(), n_rows=len(log.contact_ids), now_ns=log.now_ns)
+    labels = list(rules.grades) + [rules.lowest_grade]
+    # Points columns follow the engine's order: categorical, numeric, behaviour.
+    names = [c[0] for c in cat_rules] + [c[0] for c in num_rules] + [r.name for r in rules.behaviour]
+    df = pd.DataFrame({
+        "fit_score": out["fit"],
+        "behaviour_score": out["behaviour"],
+        "score": out["total"],
+        "grade": pd.Categorical.from_codes(out["grade"].astype(np.int64), categories=labels, ordered=True),
+        "mql": out["mql"].astype(bool),
+    }, index=pd.Index(log.contact_ids, name=contact))
+    points = pd.DataFrame(out["rule_points"], columns=names, index=df.index)
+    df = pd.concat([df, points[rules.rule_names]], axis=1)
+    df.attrs["unknown_events"] = log.unknown
+    return df
+
+
+def _behaviour_args(r: BehaviourRule, log):
+    where = f"behaviour rule '{r.name}'"
+    if r.event not in log.type_names:
+        raise ValueError(f"{where}: field 'event': event type '{r.event}' is not in the events "
+                         f"(types: {log.type_names})")
+    mask = []
+    if r.categories is not None:
+        if not log.category_names:
+            raise ValueError(f"{where}: field 'category' needs an event category column")
+        absent = [c for c in r.categories if c not in log.category_names]
+        if absent:
+            raise ValueError(f"{where}: field 'category': {absent} not among the event categories "
+                             f"{log.category_names[:10]}")
+        mask = [1 if c in r.categories else 0 for c in log.category_names]
+    hl = math.inf if r.half_life_days is None else r.half_life_days
+    cap = math.inf if r.cap is None else r.cap
+    return (r.name, log.type_names.index(r.event), mask, r.points, hl, cap)

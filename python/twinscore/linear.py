@@ -1,0 +1,247 @@
+"""LogisticScorer: a conversion score, fitted and applied in C++.
+
+An L2-regularised logistic regression with the scikit-learn estimator
+contract. It takes a contact table (a DataFrame, a :class:`ContactTable` or a
+numeric matrix): numeric columns are standardised with the mean and standard
+deviation learnt at fit time, and a missing numeric value is imputed with that
+mean (it encodes to 0); categorical columns and category sets are one-hot
+encoded (missing or unseen values encode to zeros). Scoring is fused — the
+engine reads the table's columns and never builds the design matrix — and
+:meth:`LogisticScorer.explain` gives each contact's top contributing features.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import pandas as pd
+try:  # scikit-learn is optional: without it the scorer keeps the same contract
+    from sklearn.base import BaseEstimator, ClassifierMixin
+    from sklearn.utils.validation import check_is_fitted
+except ImportError:  # pragma: no cover - exercised only where scikit-learn is absent
+    from ._sklearn_compat import BaseEstimator, ClassifierMixin, check_is_fitted
+
+from . import _core
+from ._validation import as_vector, check_float, check_int
+from .table import ContactTable
+
+__all__ = ["LogisticScorer"]
+
+
+class LogisticScorer(ClassifierMixin, BaseEstimator):
+    """L2-regularised logistic regression (Newton, parallel and deterministic).
+
+    Minimises ``C * sum_i s_i * logloss_i + |w|^2 / 2`` (the intercept is not
+    penalised) — the objective of scikit-learn's ``LogisticRegression(C=C)``.
+
+    Parameters
+    ----------
+    C : inverse regularisation strength (> 0).
+    fit_intercept : fit an intercept.
+    class_weight : None, "balanced" (total weight / (2 * the class's total weight)) or a dict
+        class -> weight; multiplies the sample weights. Conversion is rare:
+        "balanced" raises the recall of converters at the cost of calibration.
+    max_iter : Newton steps at most (6-10 usually suffice).
+    tol : stop when no coefficient moves more than ``tol``.
+    standardize : standardise numeric columns (mean / std learnt at fit).
+    """
+
+    def __init__(self, *, C=1.0, fit_intercept=True, class_weight=None, max_iter=100, tol=1e-8, standardize=True):
+        self.C = C
+        self.fit_intercept = fit_intercept
+        self.class_weight = class_weight
+        self.max_iter = max_iter
+        self.tol = tol
+        self.standardize = standardize
+
+    # -- input -----------------------------------------------------------
+    def _table(self, X, fitting: bool) -> ContactTable:
+        schema = None if fitting else self.schema_
+        if isinstance(X, ContactTable):
+            if fitting:
+                return X
+            missing = [c for c in schema.names if c not in X.schema]
+            if missing:
+                raise KeyError(f"X lacks the columns {missing} the scorer was fitted on")
+            return X
+        if isinstance(X, pd.DataFrame):
+            if not fitting:
+                return schema.apply(X, id=None)
+            table = ContactTable.from_pandas(X)
+            stamps = table.schema.names_of("timestamp")
+            if stamps:
+                table = ContactTable.from_pandas(X, roles=dict.fromkeys(stamps))
+            return table
+        if isinstance(X, (str, bytes)) or not hasattr(X, "__len__") and not hasattr(X, "__array__"):
+            raise TypeError(f"X must be a DataFrame, a ContactTable or a 2-D numeric array, got {type(X).__name__}")
+        if hasattr(X, "tocsr") or hasattr(X, "toarray"):
+            raise TypeError("X: sparse input is not supported; pass a dense array or a DataFrame")
+        a = np.asarray(X)
+        if a.dtype.kind == "c":
+            raise ValueError("X: Complex data not supported")
+        if a.dtype == object:
+            try:
+                a = a.astype(np.float64)
+            except (TypeError, ValueError) as exc:
+                raise TypeError(f"X must be numeric, got dtype object ({exc})") from None
+        if a.dtype.kind not in "fiub":
+            raise TypeError(f"X must be numeric, got dtype {a.dtype}")
+        if a.ndim != 2:
+            raise ValueError(f"X must be 2-D, got shape {a.shape}: Reshape your data with X.reshape(-1, 1) for "
+                             "a single feature or X.reshape(1, -1) for a single contact")
+        if a.shape[1] == 0:
+            raise ValueError(f"X has 0 feature(s) (shape={a.shape}) while a minimum of 1 is required.")
+        if a.shape[0] == 0:
+            raise ValueError(f"X has 0 sample(s) (shape={a.shape}) while a minimum of 1 is required.")
+        if not fitting and a.shape[1] != self.n_features_in_:
+            raise ValueError(f"X has {a.shape[1]} features, but LogisticScorer is expecting "
+                             f"{self.n_features_in_} features as input")
+        return ContactTable.from_numpy(a, schema=schema)
+
+    def _columns(self, table: ContactTable) -> list[str]:
+        return [c.name for c in table.schema.columns if c.role != "timestamp"]
+
+    def _core_args(self, table: ContactTable) -> tuple:
+        """The encoder arguments of the fitted columns, read from the table's own arrays."""
+        numeric, enc, categorical, sets = [], [], [], []
+        for name in self.columns_:
+            spec = self.schema_[name]
+            if spec.role == "numeric":
+                center, scale = 0.0, 1.0
+                if self.standardize and spec.mean is not None:
+                    center, scale = spec.mean, (spec.std if spec.std else 1.0)
+                numeric.append((name, table.numeric(name)))
+                enc.append((center, scale, -np.inf, np.inf, 0.0))
+            elif spec.role == "categorical":
+                categorical.append((name, table.codes(name), len(spec.categories)))
+            else:
+                sets.append((name, table.bitsets(name), len(spec.categories)))
+        return numeric, np.asarray(enc, dtype=np.float64).reshape(len(enc), 5), categorical, sets, table.n_rows
+
+    # -- fit -------------------------------------------------------------
+    def fit(self, X, y, sample_weight=None):
+        C = check_float(self.C, "C", min_value=0.0, strict_min=True)
+        max_iter = check_int(self.max_iter, "max_iter", min_value=1)
+        tol = check_float(self.tol, "tol", min_value=0.0, strict_min=True)
+        table = self._table(X, fitting=True)
+        n = table.n_rows
+        if y is None:
+            raise ValueError("LogisticScorer requires y to be passed, but the target y is None")
+        y = np.asarray(y.to_numpy() if isinstance(y, (pd.Series, pd.Index)) else y)
+        if y.ndim != 1:
+            if y.ndim == 2 and y.shape[1] == 1:
+                import warnings
+
+                from sklearn.exceptions import DataConversionWarning
+
+                warnings.warn("A column-vector y was passed when a 1d array was expected: it is ravelled to (n,)",
+                              DataConversionWarning,
+                              stacklevel=2)
+                y = y.ravel()
+            else:
+                raise ValueError(f"y must be 1-D, got shape {y.shape}")
+        if len(y) != n:
+            raise ValueError(f"y has {len(y)} values, X has {n} rows")
+        if pd.isna(y).any():
+            raise ValueError("y holds a missing value (NaN)")
+        if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
+            raise ValueError("y holds an infinite value")
+        classes, y01 = np.unique(y, return_inverse=True)
+        if y.dtype.kind == "f" and not np.all(classes == np.round(classes)):
+            raise ValueError(f"Unknown label type: y holds continuous values {classes[:5].tolist()}")
+        if len(classes) != 2:
+            raise ValueError(f"Only binary classification is supported: y must have exactly 2 classes (converted "
+                             f"or not), got {len(classes)} class(es): {classes[:5].tolist()}")
+        w = np.ones(n) if sample_weight is None else as_vector(sample_weight, "sample_weight", n).copy()
+        if (w < 0).any():
+            raise ValueError("sample_weight must be >= 0")
+        if not w.any():
+            raise ValueError("sample_weight: all weights are zero")
+        w *= self._class_weights(classes, y01, w)
+        self.schema_ = table.schema
+        self.columns_ = self._columns(table)
+        if isinstance(X, pd.DataFrame):
+            self.feature_names_in_ = np.asarray([str(c) for c in X.columns], dtype=object)
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        self.n_features_in_ = X.shape[1] if hasattr(X, "shape") and len(getattr(X, "shape")) == 2 else len(
+            self.columns_)
+        enc = table.encode(self.columns_, standardize=bool(self.standardize))
+        res = _core.fit_logistic(enc.X, y01.astype(np.float64), w, C, bool(self.fit_intercept), max_iter, tol)
+        self.classes_ = classes
+        self.coef_ = res["coef"].reshape(1, -1)
+        self.intercept_ = np.array([res["intercept"]])
+        self.n_iter_ = np.array([res["n_iter"]])
+        self.converged_ = bool(res["converged"])
+        self.feature_names_ = list(enc.feature_names)
+        return self
+
+    def _class_weights(self, classes, y01, w) -> np.ndarray:
+        cw = self.class_weight
+        if cw is None:
+            return np.ones(len(y01))
+        if isinstance(cw, str):
+            if cw != "balanced":
+                raise ValueError(f"class_weight must be None, 'balanced' or a dict, got {cw!r}")
+            # Weighted class totals, as scikit-learn: each class then carries
+            # half of the total sample weight.
+            totals = np.bincount(y01, weights=w, minlength=2)
+            if (totals <= 0).any():
+                raise ValueError("class_weight='balanced': a class has zero total sample weight")
+            return (w.sum() / (2.0 * totals))[y01]
+        if not isinstance(cw, dict):
+            raise TypeError(f"class_weight must be None, 'balanced' or a dict, got {type(cw).__name__}")
+        unknown = [k for k in cw if k not in classes.tolist()]
+        if unknown:
+            raise ValueError(f"class_weight names classes {unknown} not in y (classes: {classes.tolist()})")
+        per_class = np.array([check_float(cw.get(c, 1.0), f"class_weight[{c!r}]", min_value=0.0)
+                              for c in classes.tolist()])
+        return per_class[y01]
+
+    # -- predict ---------------------------------------------------------
+    def decision_function(self, X) -> np.ndarray:
+        """The log-odds of conversion, from the table's columns in one fused pass."""
+        check_is_fitted(self)
+        table = self._table(X, fitting=False)
+        return _core.decision_encoded(*self._core_args(table), self.coef_[0], float(self.intercept_[0]))
+
+    def predict_proba(self, X) -> np.ndarray:
+        z = self.decision_function(X)
+        p = 1.0 / (1.0 + np.exp(-z))
+        return np.column_stack([1.0 - p, p])
+
+    def predict(self, X) -> np.ndarray:
+        z = self.decision_function(X)
+        return self.classes_[(z > 0).astype(np.int64)]
+
+    def explain(self, X, top: int = 3) -> pd.DataFrame:
+        """Each contact's ``top`` largest contributions to its log-odds.
+
+        A contribution is coefficient x encoded value: for a numeric column,
+        how far above or below the training mean (in standard deviations) the
+        contact is, times its weight; for a category, the weight of the
+        contact's category. Columns ``reason_1..top`` (feature names such as
+        ``age_band=25-34`` or ``categories:wine``) and ``contribution_1..top``,
+        largest first; None / 0 when a contact has fewer non-zero features.
+        """
+        check_is_fitted(self)
+        top = check_int(top, "top", min_value=1)
+        table = self._table(X, fitting=False)
+        idx, val = _core.explain_encoded(*self._core_args(table), self.coef_[0], top)
+        names = np.asarray(self.feature_names_ + [None], dtype=object)
+        out = {}
+        for t in range(top):  # a loop over the few reasons, not over rows
+            out[f"reason_{t + 1}"] = names[idx[:, t]]
+            out[f"contribution_{t + 1}"] = val[:, t]
+        index = pd.Index(table.ids) if table.ids is not None else (
+            X.index if isinstance(X, pd.DataFrame) else None)
+        return pd.DataFrame(out, index=index)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.input_tags.categorical = True
+        tags.input_tags.string = True
+        tags.classifier_tags.multi_class = False  # a conversion score: binary targets only
+        return tags

@@ -1,0 +1,101 @@
+#include "twinscore/events.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "twinscore/threads.h"
+
+namespace twinscore {
+namespace {
+
+struct Out {
+  std::vector<int64_t> counts, first, last;
+  std::vector<double> dt, dc;
+  std::vector<int32_t> days;
+  Out(int64_t n, int T, int K) : counts(n * T), first(n), last(n), dt(n * T), dc(n * K), days(n) {}
+  EventAggregates View() {
+    return {absl::MakeSpan(counts), absl::MakeSpan(dt), absl::MakeSpan(dc),
+            absl::MakeSpan(first),  absl::MakeSpan(last), absl::MakeSpan(days)};
+  }
+};
+
+TEST(MapContactIds, FindsRowsAndCountsUnknown) {
+  std::vector<int64_t> ids = {30, 10, 20};
+  std::vector<int64_t> ev = {10, 99, 30, 10};
+  std::vector<int64_t> rows(4);
+  auto r = MapContactIds(ids, ev, absl::MakeSpan(rows));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(*r, 1);
+  EXPECT_EQ(rows, (std::vector<int64_t>{1, -1, 0, 1}));
+  std::vector<int64_t> dup = {1, 2, 1};
+  EXPECT_EQ(MapContactIds(dup, ev, absl::MakeSpan(rows)).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(AggregateEvents, CountsDecaysAndDays) {
+  const int64_t now = 100 * kNsPerDay;
+  // contact 0: two events the same day (type 0, category 1) and one 30 days
+  // earlier (type 1); contact 1: nothing; contact 2: one event; one unknown.
+  std::vector<int64_t> rows = {0, 2, 0, -1, 0};
+  std::vector<int64_t> ts = {now - 10 * kNsPerDay, now, now - 10 * kNsPerDay + 5, now + 1, now - 40 * kNsPerDay};
+  std::vector<int32_t> types = {0, 0, 0, 7, 1};
+  std::vector<int32_t> cats = {1, -1, 1, 0, -1};
+  EventLog log{rows, ts, types, cats, 2, 2};
+  Out out(3, 2, 2);
+  ASSERT_TRUE(AggregateEvents(log, 3, {now, 10.0}, out.View()).ok());
+  EXPECT_EQ(out.counts, (std::vector<int64_t>{2, 1, 0, 0, 1, 0}));
+  EXPECT_NEAR(out.dt[0], 2 * 0.5, 1e-12);
+  EXPECT_NEAR(out.dt[1], 0.0625, 1e-12);
+  EXPECT_NEAR(out.dc[1], 2 * 0.5, 1e-12);
+  EXPECT_EQ(out.dc[0], 0.0);
+  EXPECT_EQ(out.days, (std::vector<int32_t>{2, 0, 1}));
+  EXPECT_EQ(out.first[0], now - 40 * kNsPerDay);
+  EXPECT_EQ(out.last[0], now - 10 * kNsPerDay + 5);
+  EXPECT_EQ(out.first[1], kMissingTimestamp);
+  EXPECT_EQ(out.dt[4], 1.0);
+}
+
+TEST(AggregateEvents, RefusesBadInput) {
+  const int64_t now = 10 * kNsPerDay;
+  std::vector<int64_t> rows = {0, 0};
+  std::vector<int64_t> ts = {0, now + 1};
+  std::vector<int32_t> types = {0, 0};
+  Out out(1, 1, 0);
+  auto s = AggregateEvents(EventLog{rows, ts, types, {}, 1, 0}, 1, {now, 30.0}, out.View());
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("after now"), std::string::npos);
+  ts[1] = 0;
+  EXPECT_EQ(AggregateEvents(EventLog{rows, ts, types, {}, 1, 0}, 1, {now, -1.0}, out.View()).code(),
+            absl::StatusCode::kInvalidArgument);
+  types[0] = 3;
+  EXPECT_EQ(AggregateEvents(EventLog{rows, ts, types, {}, 1, 0}, 1, {now, 30.0}, out.View()).code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(AggregateEvents, IdenticalForAnyThreadCount) {
+  const int64_t n = 5000, m = 60000, now = 365 * kNsPerDay;
+  std::mt19937_64 rng(3);
+  std::vector<int64_t> rows(m), ts(m);
+  std::vector<int32_t> types(m), cats(m);
+  for (int64_t i = 0; i < m; ++i) {
+    rows[i] = rng() % n;
+    ts[i] = now - static_cast<int64_t>(rng() % (200 * kNsPerDay));
+    types[i] = rng() % 4;
+    cats[i] = static_cast<int32_t>(rng() % 6) - 1;
+  }
+  EventLog log{rows, ts, types, cats, 4, 5};
+  Out a(n, 4, 5), b(n, 4, 5);
+  ASSERT_TRUE(SetNumThreads(1).ok());
+  ASSERT_TRUE(AggregateEvents(log, n, {now, 30.0}, a.View()).ok());
+  ASSERT_TRUE(SetNumThreads(2).ok());
+  ASSERT_TRUE(AggregateEvents(log, n, {now, 30.0}, b.View()).ok());
+  ASSERT_TRUE(SetNumThreads(0).ok());
+  EXPECT_EQ(a.dt, b.dt);
+  EXPECT_EQ(a.dc, b.dc);
+  EXPECT_EQ(a.days, b.days);
+  EXPECT_EQ(a.counts, b.counts);
+}
+
+}  // namespace
+}  // namespace twinscore

@@ -1,0 +1,139 @@
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer
+
+import twinscore as ts
+
+
+def make_xy(rng, n=4000, d=6):
+    X = rng.normal(size=(n, d)).astype(np.float32)
+    z = X @ np.linspace(-1, 1, d) - 2.0
+    y = (rng.random(n) < 1 / (1 + np.exp(-z))).astype(int)
+    return X, y
+
+
+def sk_reference(X, y, C, sample_weight=None, class_weight=None, fit_intercept=True, solver="lbfgs"):
+    return LogisticRegression(C=C, solver=solver, tol=1e-12, max_iter=10_000, class_weight=class_weight,
+                              fit_intercept=fit_intercept).fit(X.astype(np.float64), y, sample_weight=sample_weight)
+
+
+@pytest.mark.parametrize("C", [0.01, 1.0, 100.0])
+def test_coefficients_match_sklearn(rng, C):
+    X, y = make_xy(rng)
+    ours = ts.LogisticScorer(C=C, standardize=False).fit(X, y)
+    ref = sk_reference(X, y, C)
+    np.testing.assert_allclose(ours.coef_, ref.coef_, atol=1e-5)
+    np.testing.assert_allclose(ours.intercept_, ref.intercept_, atol=1e-5)
+    np.testing.assert_allclose(ours.predict_proba(X), ref.predict_proba(X.astype(np.float64)), atol=1e-6)
+    assert (ours.predict(X) == ref.predict(X.astype(np.float64))).mean() > 0.999
+
+
+def test_weights_and_no_intercept_match_sklearn(rng):
+    X, y = make_xy(rng, 3000, 4)
+    w = rng.uniform(0.1, 3.0, len(y))
+    ours = ts.LogisticScorer(C=0.5, class_weight="balanced", standardize=False).fit(X, y, sample_weight=w)
+    # lbfgs stops early on this weighted problem (its objective is scaled by
+    # the weight sum): the exact Newton solver is the reference here.
+    ref = sk_reference(X, y, 0.5, sample_weight=w, class_weight="balanced", solver="newton-cholesky")
+    np.testing.assert_allclose(ours.coef_, ref.coef_, atol=1e-5)
+    ours = ts.LogisticScorer(C=2.0, fit_intercept=False, class_weight={1: 5.0}, standardize=False).fit(X, y)
+    ref = sk_reference(X, y, 2.0, class_weight={1: 5.0}, fit_intercept=False, solver="newton-cholesky")
+    np.testing.assert_allclose(ours.coef_, ref.coef_, atol=1e-5)
+    assert ours.intercept_[0] == 0.0
+
+
+def test_contact_table_with_categories_matches_sklearn_on_the_encoded_matrix(prm):
+    cols = ["sex", "age_band", "region", "income", "channel", "categories"]
+    X = prm.prospects[cols]
+    y = prm.prospects["converted"]
+    model = ts.LogisticScorer(C=0.3).fit(X, y)
+    enc = ts.ContactTable.from_pandas(X).encode()
+    assert model.feature_names_ == enc.feature_names
+    ref = sk_reference(enc.X, y, 0.3)
+    np.testing.assert_allclose(model.coef_, ref.coef_, atol=1e-5)
+    # fused scoring == scoring the encoded matrix
+    np.testing.assert_allclose(model.decision_function(X),
+                               enc.X.astype(np.float64) @ model.coef_[0] + model.intercept_[0], atol=1e-9)
+    assert list(model.feature_names_in_) == cols and model.n_features_in_ == len(cols)
+    # new data: the fit-time schema, unseen category -> zeros, missing income -> the mean
+    new = X.head(3).copy()
+    new["region"] = new["region"].astype(str)
+    new.loc[new.index[0], "region"] = "Atlantis"
+    new.loc[new.index[1], "income"] = np.nan
+    z = model.decision_function(new)
+    assert np.isfinite(z).all()
+
+
+def test_explain_gives_the_largest_contributions(prm):
+    X = prm.prospects[["sex", "age_band", "income"]]
+    model = ts.LogisticScorer().fit(X, prm.prospects["converted"])
+    ex = model.explain(X.head(50), top=2)
+    assert list(ex.columns) == ["reason_1", "contribution_1", "reason_2", "contribution_2"]
+    enc = ts.ContactTable.from_pandas(X).schema.apply(X.head(50), id=None).encode().X
+    contrib = enc * model.coef_[0]
+    contrib[enc == 0] = -np.inf
+    best = np.argmax(contrib, axis=1)
+    assert (ex["reason_1"].to_numpy() == np.asarray(model.feature_names_, dtype=object)[best]).all()
+    np.testing.assert_allclose(ex["contribution_1"], contrib[np.arange(50), best], rtol=1e-6)
+    assert (ex["contribution_1"] >= ex["contribution_2"]).all()
+
+
+def test_identical_for_one_and_two_threads(rng, restore_threads):
+    X, y = make_xy(rng, 20000, 8)
+    with ts.threads(1):
+        a = ts.LogisticScorer().fit(X, y)
+    with ts.threads(2):
+        b = ts.LogisticScorer().fit(X, y)
+    assert (a.coef_ == b.coef_).all() and a.intercept_[0] == b.intercept_[0]
+
+
+def test_estimator_contract(rng):
+    X, y = make_xy(rng, 500, 3)
+    est = ts.LogisticScorer(C=0.5, class_weight="balanced")
+    assert clone(est).get_params() == est.get_params()
+    est.set_params(C=2.0)
+    assert est.C == 2.0
+    pipe = make_pipeline(FunctionTransformer(lambda a: a * 2.0), ts.LogisticScorer()).fit(X, y)
+    assert pipe.predict_proba(X).shape == (500, 2)
+    assert est.fit(X, y) is est
+    assert est.n_features_in_ == 3 and not hasattr(est, "feature_names_in_")
+    labels = np.where(y == 1, "yes", "no")
+    assert set(ts.LogisticScorer().fit(X, labels).predict(X)) <= {"yes", "no"}
+    assert 0.0 <= est.score(X, y) <= 1.0
+
+
+def test_sklearn_estimator_checks():
+    from sklearn.utils.estimator_checks import check_estimator
+
+    check_estimator(ts.LogisticScorer(), expected_failed_checks={
+        "check_sample_weight_equivalence_on_dense_data":
+            "the design matrix is float32: weighted and repeated rows differ by ~1e-8",
+        "check_readonly_memmap_input": "ContactTable.from_numpy refuses a read-only memmap's float64 dtype",
+    })
+
+
+def test_bad_input(rng):
+    X, y = make_xy(rng, 200, 3)
+    with pytest.raises(ValueError, match="2 classes|binary"):
+        ts.LogisticScorer().fit(X, np.ones(200))
+    with pytest.raises(ValueError, match="C must be"):
+        ts.LogisticScorer(C=-1).fit(X, y)
+    with pytest.raises(ValueError, match="y has 199"):
+        ts.LogisticScorer().fit(X, y[:-1])
+    with pytest.raises(ValueError, match="infinite"):
+        ts.LogisticScorer().fit(np.where(X > 2, np.inf, X), y)
+    with pytest.raises(ValueError, match="sample_weight"):
+        ts.LogisticScorer().fit(X, y, sample_weight=-np.ones(200))
+    with pytest.raises(ValueError, match="class_weight"):
+        ts.LogisticScorer(class_weight="heavy").fit(X, y)
+    est = ts.LogisticScorer().fit(X, y)
+    with pytest.raises(ValueError, match="3 features"):
+        est.predict(X[:, :2])
+    with pytest.raises(ValueError, match="top"):
+        est.explain(X, top=0)
+    with pytest.raises(ValueError, match="y holds a missing"):
+        ts.LogisticScorer().fit(X, np.where(y == 1, np.nan, 0.0))
