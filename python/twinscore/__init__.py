@@ -8,6 +8,10 @@ this package converts tables, checks input and shapes results.
 from . import _core, datasets
 from ._config import get_num_threads, set_num_threads, threads
 from .table import ColumnSpec, ContactTable, Encoded, Schema
+from .cluster import KMeans, MiniBatchKMeans
+from .criteria import Criteria, Scorecard, discriminating_criteria, lift_at
+from .plan import Channel, ContactPlan, contact_plan
+from .segments import segment_profiles
 
 __version__ = "0.1.0"
 
@@ -21,4 +25,14 @@ __all__ = [
     "get_num_threads",
     "threads",
     "__version__",
+    "KMeans",
+    "MiniBatchKMeans",
+    "segment_profiles",
+    "discriminating_criteria",
+    "Criteria",
+    "Scorecard",
+    "lift_at",
+    "contact_plan",
+    "Channel",
+    "ContactPlan",
 ]

@@ -15,6 +15,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .segments import step_segments
+
 
 class Clock:
     """Collects named step timings for the summary."""
@@ -73,6 +75,7 @@ def step_tables(ctx: DemoContext) -> None:
 
 STEPS: list[Callable[[DemoContext], None]] = [
     step_tables,
+    step_segments,
 ]
 
 
