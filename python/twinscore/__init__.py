@@ -5,45 +5,35 @@ The heavy work runs in a C++ core (Eigen, oneTBB, Abseil) with the GIL released;
 this package converts tables, checks input and shapes results.
 """
 
-from . import _core, datasets, kpi, triggers
+from . import _core, datasets, events, kpi, leads, metrics, scoring, triggers
 from ._config import get_num_threads, set_num_threads, threads
+from .cluster import KMeans, MiniBatchKMeans
+from .criteria import Criteria, Scorecard, discriminating_criteria, lift_at
+from .leads import LeadRules, score_leads
+from .linear import LogisticScorer
+from .plan import Channel, ContactPlan, contact_plan
+from .segments import segment_profiles
 from .table import ColumnSpec, ContactTable, Encoded, Schema
 from .trees import TreeScorer
 from .twins import TwinIndex, TwinResult
 from .value import DEFAULT_SEGMENTS, BetaGeo, GammaGamma, calibration_summary, lifetime_value, rfm
 
-from . import events, leads, metrics, scoring
-from .leads import LeadRules, score_leads
-from .linear import LogisticScorer
-
 __version__ = "0.1.0"
 
 __all__ = [
-    "ContactTable",
-    "Schema",
-    "ColumnSpec",
-    "Encoded",
+    # tables and threads
+    "ContactTable", "Schema", "ColumnSpec", "Encoded", "datasets",
+    "set_num_threads", "get_num_threads", "threads",
+    # behavioural scoring
+    "events", "leads", "metrics", "LeadRules", "score_leads", "LogisticScorer",
+    # client value
+    "rfm", "DEFAULT_SEGMENTS", "calibration_summary", "BetaGeo", "GammaGamma", "lifetime_value", "kpi", "triggers",
+    # segments and the contact plan
+    "KMeans", "MiniBatchKMeans", "segment_profiles", "discriminating_criteria", "Criteria", "Scorecard", "lift_at",
+    "contact_plan", "Channel", "ContactPlan",
+    # statistical twins
+    "TwinIndex", "TwinResult",
+    # tree ensembles
     "TreeScorer",
-    "TwinIndex",
-    "TwinResult",
-    "datasets",
-    "set_num_threads",
-    "get_num_threads",
-    "threads",
     "__version__",
-    "rfm",
-    "DEFAULT_SEGMENTS",
-    "calibration_summary",
-    "BetaGeo",
-    "GammaGamma",
-    "lifetime_value",
-    "kpi",
-    "triggers",
-
-    "events",
-    "leads",
-    "metrics",
-    "LeadRules",
-    "score_leads",
-    "LogisticScorer",
 ]

@@ -72,6 +72,7 @@ def step_tables(ctx: DemoContext) -> None:
 
 
 from .scoring import step_scoring  # noqa: E402
+from .segments import step_segments  # noqa: E402
 from .trees import step_trees  # noqa: E402
 from .twins import step_twins  # noqa: E402
 from .value import step_value  # noqa: E402
@@ -80,6 +81,7 @@ STEPS: list[Callable[[DemoContext], None]] = [
     step_tables,
     step_scoring,
     step_value,
+    step_segments,
     step_twins,
     step_trees,
 ]

@@ -1,0 +1,90 @@
+// Bindings of the criteria engine (binning and target counts): convert,
+// release the GIL, map errors.
+#include <pybind11/stl.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "arrays.h"
+#include "registry.h"
+#include "twinscore/criteria.h"
+
+namespace twinscore::bindings {
+namespace {
+
+std::vector<NumericColumn> NumericViews(const std::vector<std::string>& names, const std::vector<py::array>& cols) {
+  if (names.size() != cols.size()) throw py::value_error("one name per column expected");
+  std::vector<NumericColumn> out;
+  for (size_t c = 0; c < cols.size(); ++c) out.push_back(NumericView(names[c], cols[c]));
+  return out;
+}
+
+py::tuple CountsTuple(BinCounts r) {
+  std::vector<CArray<int64_t>> pos, neg;
+  for (size_t c = 0; c < r.pos.size(); ++c) {
+    CArray<int64_t> p(r.pos[c].size()), q(r.neg[c].size());
+    std::copy(r.pos[c].begin(), r.pos[c].end(), p.mutable_data());
+    std::copy(r.neg[c].begin(), r.neg[c].end(), q.mutable_data());
+    pos.push_back(p);
+    neg.push_back(q);
+  }
+  return py::make_tuple(pos, neg);
+}
+
+}  // namespace
+
+TWINSCORE_BINDINGS(criteria) {
+  m.def("quantile_edges", [](const std::vector<std::string>& names, const std::vector<py::array>& cols,
+                             int32_t n_bins) {
+    std::vector<NumericColumn> views = NumericViews(names, cols);
+    absl::StatusOr<std::vector<std::vector<double>>> r;
+    {
+      py::gil_scoped_release release;
+      r = QuantileEdges(views, n_bins);
+    }
+    return Take(std::move(r));
+  }, py::arg("names"), py::arg("columns"), py::arg("n_bins"));
+
+  m.def("count_numeric_bins", [](const std::vector<std::string>& names, const std::vector<py::array>& cols,
+                                 const std::vector<std::vector<double>>& edges, const CArray<uint8_t>& target) {
+    std::vector<NumericColumn> views = NumericViews(names, cols);
+    absl::StatusOr<BinCounts> r;
+    {
+      py::gil_scoped_release release;
+      r = CountNumericBins(views, edges, SpanOf(target));
+    }
+    return CountsTuple(Take(std::move(r)));
+  }, py::arg("names"), py::arg("columns"), py::arg("edges"), py::arg("target").noconvert());
+
+  m.def("count_codes", [](const std::vector<CArray<int32_t>>& cols, const std::vector<int32_t>& n_categories,
+                          const CArray<uint8_t>& target) {
+    std::vector<absl::Span<const int32_t>> views;
+    for (const auto& c : cols) views.push_back(SpanOf(c));
+    absl::StatusOr<BinCounts> r;
+    {
+      py::gil_scoped_release release;
+      r = CountCodes(views, n_categories, SpanOf(target));
+    }
+    return CountsTuple(Take(std::move(r)));
+  }, py::arg("columns"), py::arg("n_categories"), py::arg("target").noconvert());
+
+  m.def("count_set_members", [](const std::vector<CArray<uint64_t>>& bits, const std::vector<int32_t>& n_categories,
+                                const CArray<uint8_t>& target) {
+    std::vector<absl::Span<const uint64_t>> views;
+    std::vector<int64_t> words;
+    for (const auto& b : bits) {
+      if (b.ndim() != 2) throw py::value_error("bitsets must be 2-D (rows, words)");
+      views.push_back(SpanOf(b));
+      words.push_back(b.shape(1));
+    }
+    absl::StatusOr<BinCounts> r;
+    {
+      py::gil_scoped_release release;
+      r = CountSetMembers(views, words, n_categories, SpanOf(target));
+    }
+    return CountsTuple(Take(std::move(r)));
+  }, py::arg("bitsets"), py::arg("n_categories"), py::arg("target").noconvert());
+}
+
+}  // namespace twinscore::bindings

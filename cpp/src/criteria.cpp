@@ -1,0 +1,208 @@
+#include "twinscore/criteria.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "twinscore/threads.h"
+
+namespace twinscore {
+namespace {
+
+constexpr size_t kRowBlock = 1 << 18;
+
+absl::Status CheckTarget(absl::Span<const uint8_t> target, size_t n, const char* what, size_t c) {
+  TWINSCORE_CHECK_ARG(target.size() == n, what, " ", c, " has ", n, " rows, the target has ", target.size());
+  return absl::OkStatus();
+}
+
+// Runs fn(column, begin, end, pos, neg) over every (column, row block) pair in
+// parallel, each pair counting into its own buffers, then adds the buffers
+// column by column (integer sums: any order gives the same result).
+template <class Fn>
+BinCounts CountBlocks(size_t n_cols, size_t n_rows, const std::vector<size_t>& width, Fn&& fn) {
+  const size_t nb = NumBlocks(n_rows, kRowBlock);
+  // All buffers allocated before the parallel region: task t of column c
+  // counts into offset[c] + b * width[c].
+  std::vector<size_t> offset(n_cols + 1, 0);
+  for (size_t c = 0; c < n_cols; ++c) offset[c + 1] = offset[c] + nb * width[c];
+  std::vector<int64_t> pos(offset[n_cols], 0), neg(offset[n_cols], 0);
+  ParallelBlocks(n_cols * nb, 1, [&](size_t task, size_t, size_t) {
+    const size_t c = task / nb, b = task % nb, at = offset[c] + b * width[c];
+    fn(c, b * kRowBlock, std::min(n_rows, (b + 1) * kRowBlock), pos.data() + at, neg.data() + at);
+  });
+  BinCounts out;
+  out.pos.assign(n_cols, {});
+  out.neg.assign(n_cols, {});
+  for (size_t c = 0; c < n_cols; ++c) {
+    out.pos[c].assign(width[c], 0);
+    out.neg[c].assign(width[c], 0);
+    for (size_t b = 0; b < nb; ++b) {
+      for (size_t j = 0; j < width[c]; ++j) {
+        out.pos[c][j] += pos[offset[c] + b * width[c] + j];
+        out.neg[c][j] += neg[offset[c] + b * width[c] + j];
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+namespace {
+
+template <class View>
+absl::StatusOr<std::vector<double>> ColumnEdges(const std::string& name, View x, int32_t n_bins) {
+  std::vector<double> v;
+  v.reserve(x.n);
+  for (int64_t i = 0; i < x.n; ++i) {
+    const double f = x[i];
+    TWINSCORE_CHECK_ARG(!std::isinf(f), "column '", name, "' holds an infinite value at row ", i);
+    if (!std::isnan(f)) v.push_back(f);
+  }
+  if (v.empty()) return std::vector<double>{};
+  const size_t n = v.size();
+  // Ranks needed (floor and floor+1 of each quantile position), ascending:
+  // each nth_element then reorders only what lies after the last rank.
+  std::vector<size_t> ranks;
+  for (int32_t i = 0; i <= n_bins; ++i) {
+    const double h = (n - 1) * (static_cast<double>(i) / n_bins);
+    const size_t lo = static_cast<size_t>(std::floor(h));
+    ranks.push_back(lo);
+    if (lo + 1 < n) ranks.push_back(lo + 1);
+  }
+  std::sort(ranks.begin(), ranks.end());
+  ranks.erase(std::unique(ranks.begin(), ranks.end()), ranks.end());
+  size_t from = 0;
+  for (size_t r : ranks) {
+    std::nth_element(v.begin() + from, v.begin() + r, v.end());
+    from = r + 1;  // v[r] stays: the next call only reorders what lies after it
+  }
+  std::vector<double> edges;
+  for (int32_t i = 0; i <= n_bins; ++i) {
+    const double h = (n - 1) * (static_cast<double>(i) / n_bins);
+    const size_t lo = static_cast<size_t>(std::floor(h));
+    const double t = h - lo, a = v[lo], b = lo + 1 < n ? v[lo + 1] : a;
+    // numpy's lerp: from the nearer end, so that t = 1 gives b exactly.
+    edges.push_back(t >= 0.5 ? b - (b - a) * (1 - t) : a + (b - a) * t);
+  }
+  std::sort(edges.begin(), edges.end());
+  edges.erase(std::unique(edges.begin(), edges.end()), edges.end());
+  return edges;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<std::vector<double>>> QuantileEdges(const std::vector<NumericColumn>& columns,
+                                                               int32_t n_bins) {
+  TWINSCORE_CHECK_ARG(n_bins >= 1, "n_bins must be >= 1, got ", n_bins);
+  std::vector<std::vector<double>> edges(columns.size());
+  TWINSCORE_RETURN_IF_ERROR(ParallelBlocksStatus(columns.size(), 1, [&](size_t c, size_t, size_t) -> absl::Status {
+    const NumericColumn& col = columns[c];
+    auto r = col.is_float32 ? ColumnEdges(col.name, ColumnView<float>{static_cast<const float*>(col.data), col.n, col.stride}, n_bins)
+                            : ColumnEdges(col.name, ColumnView<double>{static_cast<const double*>(col.data), col.n, col.stride}, n_bins);
+    if (!r.ok()) return r.status();
+    edges[c] = *std::move(r);
+    return absl::OkStatus();
+  }));
+  return edges;
+}
+
+int32_t BinOf(double x, absl::Span<const double> edges) {
+  const int32_t m = static_cast<int32_t>(edges.size()) - 1;
+  if (std::isnan(x)) return std::max(m, 1);
+  int32_t b = 0;
+  for (int32_t i = 1; i < m; ++i) b += x > edges[i];  // branch-free: few edges
+  return b;
+}
+
+namespace {
+
+template <class View>
+void CountColumn(View x, absl::Span<const double> edges, absl::Span<const uint8_t> target, size_t b, size_t e,
+                 int64_t* pos, int64_t* neg) {
+  for (size_t i = b; i < e; ++i) (target[i] ? pos : neg)[BinOf(x[i], edges)] += 1;
+}
+
+}  // namespace
+
+absl::StatusOr<BinCounts> CountNumericBins(const std::vector<NumericColumn>& columns,
+                                           const std::vector<std::vector<double>>& edges,
+                                           absl::Span<const uint8_t> target) {
+  TWINSCORE_CHECK_ARG(columns.size() == edges.size(), "one edge list per column expected");
+  std::vector<size_t> width;
+  for (size_t c = 0; c < columns.size(); ++c) {
+    TWINSCORE_CHECK_ARG(columns[c].n == static_cast<int64_t>(target.size()), "column '", columns[c].name, "' has ",
+                        columns[c].n, " rows, the target has ", target.size());
+    width.push_back(std::max<size_t>(edges[c].size(), 2));  // bins (edges - 1), then missing
+  }
+  return CountBlocks(columns.size(), target.size(), width,
+                     [&](size_t c, size_t b, size_t e, int64_t* pos, int64_t* neg) {
+                       // Plain calls rather than a generic lambda nested in this one: g++ 12
+                       // under -fsanitize=address mis-captured `ed` in that form.
+                       const NumericColumn& col = columns[c];
+                       const absl::Span<const double> ed(edges[c]);
+                       if (col.is_float32) {
+                         CountColumn(ColumnView<float>{static_cast<const float*>(col.data), col.n, col.stride}, ed,
+                                     target, b, e, pos, neg);
+                       } else {
+                         CountColumn(ColumnView<double>{static_cast<const double*>(col.data), col.n, col.stride}, ed,
+                                     target, b, e, pos, neg);
+                       }
+                     });
+}
+
+absl::StatusOr<BinCounts> CountCodes(const std::vector<absl::Span<const int32_t>>& columns,
+                                     const std::vector<int32_t>& n_categories, absl::Span<const uint8_t> target) {
+  TWINSCORE_CHECK_ARG(columns.size() == n_categories.size(), "one category count per column expected");
+  std::vector<size_t> width;
+  for (size_t c = 0; c < columns.size(); ++c) {
+    TWINSCORE_RETURN_IF_ERROR(CheckTarget(target, columns[c].size(), "categorical column", c));
+    TWINSCORE_CHECK_ARG(n_categories[c] >= 0, "n_categories must be >= 0");
+    for (int32_t v : columns[c]) {
+      TWINSCORE_CHECK_ARG(v >= kMissingCode && v <= n_categories[c], "categorical column ", c, " holds code ", v,
+                          " outside [-1, ", n_categories[c], "]");
+    }
+    width.push_back(n_categories[c] + 2);
+  }
+  return CountBlocks(columns.size(), target.size(), width,
+                     [&](size_t c, size_t b, size_t e, int64_t* pos, int64_t* neg) {
+                       const int32_t missing = n_categories[c] + 1;
+                       const int32_t* x = columns[c].data();
+                       for (size_t i = b; i < e; ++i) {
+                         const int32_t k = x[i] == kMissingCode ? missing : x[i];
+                         (target[i] ? pos : neg)[k] += 1;
+                       }
+                     });
+}
+
+absl::StatusOr<BinCounts> CountSetMembers(const std::vector<absl::Span<const uint64_t>>& bits,
+                                          const std::vector<int64_t>& words,
+                                          const std::vector<int32_t>& n_categories,
+                                          absl::Span<const uint8_t> target) {
+  TWINSCORE_CHECK_ARG(bits.size() == words.size() && bits.size() == n_categories.size(),
+                      "one word count and category count per set column expected");
+  std::vector<size_t> width;
+  for (size_t c = 0; c < bits.size(); ++c) {
+    TWINSCORE_CHECK_ARG(words[c] >= 1 && n_categories[c] >= 0 && n_categories[c] <= words[c] * 64,
+                        "set column ", c, ": ", n_categories[c], " categories do not fit ", words[c], " words");
+    TWINSCORE_CHECK_ARG(bits[c].size() == target.size() * words[c], "set column ", c, " has ",
+                        bits[c].size() / words[c], " rows, the target has ", target.size());
+    width.push_back(n_categories[c]);
+  }
+  return CountBlocks(bits.size(), target.size(), width,
+                     [&](size_t c, size_t b, size_t e, int64_t* pos, int64_t* neg) {
+                       const int64_t w = words[c];
+                       const int32_t nc = n_categories[c];
+                       for (size_t i = b; i < e; ++i) {
+                         int64_t* out = target[i] ? pos : neg;
+                         for (int64_t q = 0; q < w; ++q) {
+                           for (uint64_t m = bits[c][i * w + q]; m; m &= m - 1) {
+                             const int32_t k = static_cast<int32_t>(q * 64 + __builtin_ctzll(m));
+                             if (k < nc) out[k] += 1;
+                           }
+                         }
+                       }
+                     });
+}
+
+}  // namespace twinscore

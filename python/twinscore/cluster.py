@@ -1,0 +1,284 @@
+"""k-means segmentation: scikit-learn estimators over the C++ k-means engine.
+
+:class:`KMeans` runs fused Lloyd iterations (the distances of a block of rows
+to every centre and their arg-min in one pass; the centres' partial sums in
+float64, added in a fixed block order), so the same ``random_state`` gives the
+same centres whatever the thread count. :class:`MiniBatchKMeans` updates the
+centres batch by batch and takes a table chunk by chunk with
+:meth:`MiniBatchKMeans.partial_fit`, for tables that do not fit in memory.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from . import _core
+from ._config import threads
+from ._validation import as_matrix, as_vector, check_float, check_int
+
+try:  # scikit-learn gives clone/Pipeline/get_params; not a hard dependency
+    from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
+    from sklearn.exceptions import NotFittedError
+except ImportError:  # pragma: no cover - the minimal contract without scikit-learn
+    import inspect
+
+    class NotFittedError(ValueError, AttributeError):
+        pass
+
+    class BaseEstimator:
+        def get_params(self, deep=True):
+            names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
+            return {p: getattr(self, p) for p in names}
+
+        def set_params(self, **params):
+            for key, value in params.items():
+                setattr(self, key, value)
+            return self
+
+        def __sklearn_tags__(self):
+            raise AttributeError("scikit-learn is not installed")
+
+    class ClusterMixin:
+        def fit_predict(self, X, y=None, sample_weight=None):
+            return self.fit(X, sample_weight=sample_weight).labels_
+
+    class TransformerMixin:
+        pass
+
+__all__ = ["KMeans", "MiniBatchKMeans"]
+
+_EMPTY = np.zeros(0, dtype=np.float32)
+
+
+def _seeds(random_state, n: int) -> list[int]:
+    """n 63-bit seeds for the engine from an int, a Generator, a RandomState or None."""
+    if isinstance(random_state, np.random.RandomState):
+        return [int(random_state.randint(0, 2**31 - 1)) for _ in range(n)]
+    if random_state is not None and not isinstance(random_state, (numbers.Integral, np.random.Generator)):
+        raise TypeError(f"random_state must be None, an int or a numpy generator, got {type(random_state).__name__}")
+    rng = np.random.default_rng(random_state)
+    return [int(s) for s in rng.integers(0, 2**63 - 1, size=n)]
+
+
+def _weights(sample_weight, n: int) -> np.ndarray:
+    if sample_weight is None:
+        return _EMPTY
+    w = as_vector(sample_weight, "sample_weight", n, dtype=np.float32)
+    if (w < 0).any():
+        raise ValueError("sample_weight must be >= 0")
+    if not w.any():
+        raise ValueError("sample_weight is all zero")
+    return w
+
+
+def _precheck(X):
+    """The messages scikit-learn's conventions ask for, before the shared checks."""
+    if hasattr(X, "toarray") or type(X).__module__.startswith("scipy.sparse"):
+        raise TypeError("X is sparse: sparse input is not supported, pass a dense array")
+    if isinstance(X, (list, tuple, np.ndarray)):
+        a = np.asarray(X)
+        if a.dtype.kind == "c":
+            raise ValueError("Complex data not supported")
+        if a.dtype == object:
+            try:
+                a = a.astype(np.float64)
+            except (TypeError, ValueError):
+                raise TypeError("X: argument must be a string or a real number, got non-numeric values") from None
+        if a.ndim == 1:
+            raise ValueError(f"X must be 2-D, got shape {a.shape}: Reshape your data with X.reshape(-1, 1) for one "
+                             "feature or X.reshape(1, -1) for one row")
+        if a.ndim == 2 and a.shape[1] == 0:
+            raise ValueError(f"X has 0 feature(s) (shape={a.shape}) while a minimum of 1 is required.")
+        return a
+    return X
+
+
+class _KMeansBase(ClusterMixin, TransformerMixin, BaseEstimator):
+    def _check_fitted(self):
+        if not hasattr(self, "cluster_centers_"):
+            raise NotFittedError(f"This {type(self).__name__} instance is not fitted yet; call 'fit' first.")
+
+    def _check_X(self, X, *, reset: bool) -> np.ndarray:
+        X = _precheck(X)
+        X = as_matrix(X, "X")
+        if reset:
+            self.n_features_in_ = X.shape[1]
+        elif X.shape[1] != self.n_features_in_:
+            raise ValueError(f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
+                             f"{self.n_features_in_} features as input")
+        return X
+
+    def _check_params(self, n: int) -> int:
+        k = check_int(self.n_clusters, "n_clusters", min_value=1)
+        if k > n:
+            raise ValueError(f"n_clusters={k} is larger than the number of rows, {n}")
+        check_int(self.max_iter, "max_iter", min_value=1)
+        check_float(self.tol, "tol", min_value=0.0)
+        if self.n_threads is not None:
+            check_int(self.n_threads, "n_threads", min_value=1)
+        return k
+
+    def _initial_centers(self, X, w, k: int, seed: int) -> np.ndarray:
+        init = self.init
+        if isinstance(init, str):
+            return _core.kmeans_init(X, w, k, seed, init)
+        if callable(init):
+            init = init(X, k, seed)
+        c = as_matrix(init, "init")
+        if c.shape != (k, X.shape[1]):
+            raise ValueError(f"init has shape {c.shape}, expected ({k}, {X.shape[1]})")
+        return c.copy()
+
+    def predict(self, X, sample_weight=None):
+        """Index of the nearest centre of each row."""
+        self._check_fitted()
+        X = self._check_X(X, reset=False)
+        with threads(self.n_threads):
+            labels, _, _ = _core.kmeans_assign(X, _EMPTY, self.cluster_centers_)
+        return labels.astype(np.int64, copy=False)
+
+    def transform(self, X):
+        """Euclidean distance of each row to each centre (n x n_clusters)."""
+        self._check_fitted()
+        X = self._check_X(X, reset=False)
+        with threads(self.n_threads):
+            d2 = _core.kmeans_distances(X, self.cluster_centers_)
+        return np.sqrt(d2, out=d2)
+
+    def fit_transform(self, X, y=None, sample_weight=None):
+        return self.fit(X, sample_weight=sample_weight).transform(X)
+
+    def score(self, X, y=None, sample_weight=None):
+        """Minus the inertia of X against the centres (higher is better)."""
+        self._check_fitted()
+        X = self._check_X(X, reset=False)
+        w = _weights(sample_weight, X.shape[0])
+        with threads(self.n_threads):
+            _, _, inertia = _core.kmeans_assign(X, w, self.cluster_centers_)
+        return -inertia
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        return tags
+
+
+class KMeans(_KMeansBase):
+    """k-means by Lloyd iterations.
+
+    Parameters
+    ----------
+    n_clusters : number of segments (1 <= n_clusters <= rows).
+    init : ``"k-means++"`` (greedy, 2 + log k candidates per step), ``"random"``
+        (distinct rows), an (n_clusters, n_features) array, or a callable
+        ``init(X, n_clusters, seed)`` returning one.
+    n_init : initialisations tried, the lowest inertia kept; ``"auto"`` is 1
+        for k-means++ and arrays, 10 for random (scikit-learn's rule).
+    max_iter, tol : at most ``max_iter`` iterations; stop when labels no longer
+        change or the centres' squared shift is at most ``tol`` times the mean
+        per-feature variance.
+    random_state : seed (int), numpy generator, or None (fresh entropy).
+    n_threads : threads of this estimator's calls (None: the global setting).
+
+    Attributes: ``cluster_centers_`` (float32), ``labels_``, ``inertia_``
+    (float64 sum of weighted squared distances), ``n_iter_``, ``n_features_in_``.
+    """
+
+    def __init__(self, n_clusters=8, *, init="k-means++", n_init="auto", max_iter=300, tol=1e-4,
+                 random_state=None, n_threads=None):
+        self.n_clusters = n_clusters
+        self.init = init
+        self.n_init = n_init
+        self.max_iter = max_iter
+        self.tol = tol
+        self.random_state = random_state
+        self.n_threads = n_threads
+
+    def _n_init(self) -> int:
+        if self.n_init == "auto":
+            return 10 if isinstance(self.init, str) and self.init == "random" else 1
+        return check_int(self.n_init, "n_init", min_value=1)
+
+    def fit(self, X, y=None, sample_weight=None):
+        X = self._check_X(X, reset=True)
+        k = self._check_params(X.shape[0])
+        w = _weights(sample_weight, X.shape[0])
+        n_init = self._n_init()
+        best = None
+        with threads(self.n_threads):
+            for seed in _seeds(self.random_state, n_init):
+                init = self._initial_centers(X, w, k, seed)
+                run = _core.kmeans_lloyd(X, w, init, self.max_iter, float(self.tol))
+                if best is None or run[2] < best[2]:
+                    best = run
+        centers, labels, inertia, n_iter = best
+        self.cluster_centers_ = centers
+        self.labels_ = labels.astype(np.int64, copy=False)
+        self.inertia_ = float(inertia)
+        self.n_iter_ = int(n_iter)
+        return self
+
+
+class MiniBatchKMeans(_KMeansBase):
+    """k-means by mini-batch updates, for tables too big for memory.
+
+    Each batch of ``batch_size`` rows is assigned to the current centres, then
+    every centre moves to the weighted mean of all the rows it has absorbed so
+    far (a per-centre learning rate of batch weight / total weight). ``fit``
+    makes up to ``max_iter`` passes over X in row order and stops when a pass
+    moves the centres by at most ``tol`` (scaled as in :class:`KMeans`);
+    :meth:`partial_fit` takes one chunk at a time, so memory is bounded by
+    the chunk. The first chunk (or X) seeds the centres with ``init``.
+    """
+
+    def __init__(self, n_clusters=8, *, init="k-means++", batch_size=4096, max_iter=10, tol=1e-4,
+                 random_state=None, n_threads=None):
+        self.n_clusters = n_clusters
+        self.init = init
+        self.batch_size = batch_size
+        self.max_iter = max_iter
+        self.tol = tol
+        self.random_state = random_state
+        self.n_threads = n_threads
+
+    def _start(self, X, w):
+        k = self._check_params(X.shape[0])
+        check_int(self.batch_size, "batch_size", min_value=1)
+        self.cluster_centers_ = self._initial_centers(X, w, k, _seeds(self.random_state, 1)[0])
+        self.counts_ = np.zeros(k, dtype=np.float64)
+        self.n_steps_ = 0
+
+    def partial_fit(self, X, y=None, sample_weight=None):
+        """Update the centres with one chunk of rows."""
+        first = not hasattr(self, "cluster_centers_")
+        X = self._check_X(X, reset=first)
+        w = _weights(sample_weight, X.shape[0])
+        with threads(self.n_threads):
+            if first:
+                self._start(X, w)
+            self.inertia_ = float(_core.kmeans_minibatch_update(X, w, self.cluster_centers_, self.counts_,
+                                                                int(self.batch_size)))
+        self.n_steps_ += -(-X.shape[0] // int(self.batch_size))
+        return self
+
+    def fit(self, X, y=None, sample_weight=None):
+        for attr in ("cluster_centers_", "counts_"):
+            self.__dict__.pop(attr, None)
+        X = self._check_X(X, reset=True)
+        w = _weights(sample_weight, X.shape[0])
+        tol = float(self.tol) * float(np.var(X, axis=0, dtype=np.float64).mean())
+        with threads(self.n_threads):
+            self._start(X, w)
+            for it in range(int(self.max_iter)):
+                before = self.cluster_centers_.copy()
+                _core.kmeans_minibatch_update(X, w, self.cluster_centers_, self.counts_, int(self.batch_size))
+                self.n_steps_ += -(-X.shape[0] // int(self.batch_size))
+                if float(((self.cluster_centers_ - before).astype(np.float64) ** 2).sum()) <= tol:
+                    break
+            labels, _, inertia = _core.kmeans_assign(X, w, self.cluster_centers_)
+        self.n_iter_ = it + 1
+        self.labels_ = labels.astype(np.int64, copy=False)
+        self.inertia_ = float(inertia)
+        return self

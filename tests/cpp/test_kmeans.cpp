@@ -1,0 +1,173 @@
+#include "twinscore/kmeans.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include "twinscore/threads.h"
+
+namespace twinscore {
+namespace {
+
+std::vector<float> Blobs(int64_t n, int64_t d, int32_t k, uint64_t seed) {
+  std::mt19937_64 gen(seed);
+  std::normal_distribution<float> noise(0.0f, 1.0f);
+  std::vector<float> X(n * d);
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t j = 0; j < d; ++j) X[i * d + j] = 6.0f * static_cast<float>((i % k + j) % 5) + noise(gen);
+  }
+  return X;
+}
+
+TEST(KMeans, AssignMatchesBruteForce) {
+  const int64_t n = 1003, d = 7;  // not a multiple of the row block or 16 lanes
+  for (int32_t k : {1, 3, 16, 21}) {
+    std::vector<float> X = Blobs(n, d, 4, 1), C(X.begin(), X.begin() + k * d);
+    for (auto& c : C) c += 0.25f;
+    KMeansData data{X, {}, n, d};
+    std::vector<int32_t> labels(n);
+    std::vector<float> dist2(n);
+    std::vector<double> sums(k * d), counts(k);
+    const double inertia = AssignAndSum(data, C, k, absl::MakeSpan(labels), absl::MakeSpan(dist2),
+                                        absl::MakeSpan(sums), absl::MakeSpan(counts));
+    double ref_inertia = 0.0;
+    std::vector<double> ref_sums(k * d, 0.0), ref_counts(k, 0.0);
+    for (int64_t i = 0; i < n; ++i) {
+      double best = std::numeric_limits<double>::infinity();
+      int32_t b = 0;
+      for (int32_t c = 0; c < k; ++c) {
+        double s = 0;
+        for (int64_t j = 0; j < d; ++j) s += std::pow(double(X[i * d + j]) - C[c * d + j], 2);
+        if (s < best) best = s, b = c;
+      }
+      // A near tie may resolve either way in float32; the distance must agree.
+      ASSERT_NEAR(dist2[i], best, 1e-3 * (1 + best)) << "row " << i << " k " << k;
+      ref_inertia += dist2[i];
+      ref_counts[labels[i]] += 1;
+      for (int64_t j = 0; j < d; ++j) ref_sums[labels[i] * d + j] += X[i * d + j];
+      (void)b;
+    }
+    EXPECT_NEAR(inertia, ref_inertia, 1e-6 * ref_inertia);
+    for (int32_t c = 0; c < k; ++c) EXPECT_EQ(counts[c], ref_counts[c]);
+    for (size_t q = 0; q < sums.size(); ++q) EXPECT_NEAR(sums[q], ref_sums[q], 1e-6 * (1 + std::abs(ref_sums[q])));
+  }
+}
+
+TEST(KMeans, LloydConvergesToFixedPointAndIsThreadIndependent) {
+  const int64_t n = 20000, d = 5;
+  std::vector<float> X = Blobs(n, d, 6, 2);
+  KMeansData data{X, {}, n, d};
+  KMeansOptions opt;
+  opt.k = 6;
+  opt.tol = 0.0;  // run to strict convergence: labels unchanged
+  std::vector<float> init(opt.k * d);
+  ASSERT_TRUE(KMeansPlusPlus(data, opt.k, 42, absl::MakeSpan(init)).ok());
+  ASSERT_TRUE(SetNumThreads(1).ok());
+  auto one = KMeansLloyd(data, opt, init);
+  ASSERT_TRUE(SetNumThreads(2).ok());
+  auto two = KMeansLloyd(data, opt, init);
+  ASSERT_TRUE(SetNumThreads(0).ok());
+  ASSERT_TRUE(one.ok() && two.ok());
+  EXPECT_EQ(one->centers, two->centers);
+  EXPECT_EQ(one->labels, two->labels);
+  EXPECT_EQ(one->inertia, two->inertia);
+  EXPECT_LT(one->n_iter, opt.max_iter);
+  // Converged: each centre is the mean of its rows.
+  std::vector<double> mean(opt.k * d, 0.0), cnt(opt.k, 0.0);
+  for (int64_t i = 0; i < n; ++i) {
+    cnt[one->labels[i]] += 1;
+    for (int64_t j = 0; j < d; ++j) mean[one->labels[i] * d + j] += X[i * d + j];
+  }
+  for (int32_t c = 0; c < opt.k; ++c) {
+    ASSERT_GT(cnt[c], 0);
+    for (int64_t j = 0; j < d; ++j) EXPECT_NEAR(one->centers[c * d + j], mean[c * d + j] / cnt[c], 1e-3);
+  }
+}
+
+TEST(KMeans, InitsAreDeterministicRows) {
+  const int64_t n = 500, d = 3;
+  std::vector<float> X = Blobs(n, d, 5, 3);
+  KMeansData data{X, {}, n, d};
+  for (bool pp : {true, false}) {
+    std::vector<float> a(5 * d), b(5 * d);
+    ASSERT_TRUE((pp ? KMeansPlusPlus(data, 5, 7, absl::MakeSpan(a)) : KMeansRandomInit(data, 5, 7, absl::MakeSpan(a))).ok());
+    ASSERT_TRUE((pp ? KMeansPlusPlus(data, 5, 7, absl::MakeSpan(b)) : KMeansRandomInit(data, 5, 7, absl::MakeSpan(b))).ok());
+    EXPECT_EQ(a, b);
+    for (int c = 0; c < 5; ++c) {  // every centre is a row of X
+      bool found = false;
+      for (int64_t i = 0; i < n && !found; ++i) found = std::equal(a.begin() + c * d, a.begin() + (c + 1) * d, X.begin() + i * d);
+      EXPECT_TRUE(found);
+    }
+  }
+}
+
+TEST(KMeans, WeightsActAsRepeatedRows) {
+  const int64_t d = 2;
+  std::vector<float> X = {0, 0, 1, 0, 10, 10, 11, 10};
+  std::vector<float> w = {1, 3, 1, 1};
+  std::vector<float> Xr = {0, 0, 1, 0, 1, 0, 1, 0, 10, 10, 11, 10};
+  std::vector<float> init = {0, 0, 10, 10};
+  KMeansOptions opt;
+  opt.k = 2;
+  auto a = KMeansLloyd(KMeansData{X, w, 4, d}, opt, init);
+  auto b = KMeansLloyd(KMeansData{Xr, {}, 6, d}, opt, init);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(a->centers, b->centers);
+  EXPECT_DOUBLE_EQ(a->inertia, b->inertia);
+  EXPECT_FLOAT_EQ(a->centers[0], 0.75f);
+}
+
+TEST(KMeans, MiniBatchOneBatchIsALloydStep) {
+  const int64_t n = 3000, d = 4;
+  std::vector<float> X = Blobs(n, d, 3, 4);
+  KMeansData data{X, {}, n, d};
+  std::vector<float> c(3 * d);
+  ASSERT_TRUE(KMeansPlusPlus(data, 3, 1, absl::MakeSpan(c)).ok());
+  std::vector<float> mb = c;
+  std::vector<double> totals(3, 0.0);
+  ASSERT_TRUE(KMeansMiniBatchUpdate(data, 3, n, absl::MakeSpan(mb), absl::MakeSpan(totals)).ok());
+  KMeansOptions opt;
+  opt.k = 3;
+  opt.max_iter = 1;
+  auto step = KMeansLloyd(data, opt, c);
+  ASSERT_TRUE(step.ok());
+  for (size_t q = 0; q < mb.size(); ++q) EXPECT_NEAR(mb[q], step->centers[q], 1e-5);
+  EXPECT_DOUBLE_EQ(totals[0] + totals[1] + totals[2], double(n));
+}
+
+TEST(KMeans, EmptyClusterTakesTheFarthestRow) {
+  std::vector<float> X = {0, 1, 2, 100};
+  std::vector<float> init = {1, 500};  // the second centre attracts nothing
+  KMeansOptions opt;
+  opt.k = 2;
+  opt.max_iter = 1;
+  auto r = KMeansLloyd(KMeansData{X, {}, 4, 1}, opt, init);
+  ASSERT_TRUE(r.ok());
+  EXPECT_FLOAT_EQ(r->centers[1], 100.0f);
+  EXPECT_FLOAT_EQ(r->centers[0], 1.0f);
+}
+
+TEST(KMeans, BadInput) {
+  std::vector<float> X = {0, 1, 2, 3};
+  std::vector<float> init = {0, 1, 2};
+  KMeansOptions opt;
+  opt.k = 3;
+  EXPECT_EQ(KMeansLloyd(KMeansData{X, {}, 2, 2}, opt, std::vector<float>(6)).status().code(),
+            absl::StatusCode::kInvalidArgument);  // k > n
+  opt.k = 0;
+  EXPECT_FALSE(KMeansLloyd(KMeansData{X, {}, 4, 1}, opt, {}).ok());
+  X[2] = std::nanf("");
+  opt.k = 1;
+  auto r = KMeansLloyd(KMeansData{X, {}, 4, 1}, opt, std::vector<float>{0});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("row 2"), std::string::npos);
+  std::vector<float> w = {0, 0, 0, 0};
+  X[2] = 2;
+  EXPECT_FALSE(KMeansLloyd(KMeansData{X, w, 4, 1}, opt, std::vector<float>{0}).ok());
+}
+
+}  // namespace
+}  // namespace twinscore
