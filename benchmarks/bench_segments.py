@@ -34,9 +34,11 @@ from common import machine_line, row, timeit
 import twinscore as ts
 
 
-def blobs(n: int, d: int, k: int, seed: int) -> np.ndarray:
+def blobs(n: int, d: int, k: int, seed: int, centre_seed: int | None = None) -> np.ndarray:
+    """n points around k centres (drawn from centre_seed, default seed), unit noise."""
     rng = np.random.default_rng(seed)
-    centres = rng.normal(0, 4, size=(k, d)).astype(np.float32)
+    centres = np.random.default_rng(seed if centre_seed is None else centre_seed).normal(0, 4, size=(k, d))
+    centres = centres.astype(np.float32)
     X = rng.normal(0, 1, size=(n, d)).astype(np.float32)
     X += centres[rng.integers(0, k, n)]
     return X
@@ -110,13 +112,13 @@ def minibatch_child(args) -> None:
     with ts.threads(args.threads):
         for i in range(args.mb_rows // chunk):
             t0 = time.perf_counter()
-            X = blobs(chunk, 16, 64, 100 + i)
+            X = blobs(chunk, 16, 64, 100 + i, centre_seed=7)
             t1 = time.perf_counter()
             mb.partial_fit(X)
             fit_time += time.perf_counter() - t1
             gen_time += t1 - t0
         t0 = time.perf_counter()
-        X = blobs(chunk, 16, 64, 999)
+        X = blobs(chunk, 16, 64, 999, centre_seed=7)
         inertia = -mb.score(X) / len(X)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps({"fit": fit_time, "gen": gen_time, "peak_mib": peak / 1024, "base_mib": base / 1024,

@@ -18,6 +18,10 @@ namespace {
 // Rows per reduction block: partial sums are kept per block and added in block
 // order, so the result does not depend on which thread ran which block.
 constexpr size_t kBlock = 8192;
+
+// Smaller blocks for small inputs (a mini-batch of a few thousand rows) so
+// that they still spread over the threads; a function of n only.
+size_t BlockFor(int64_t n) { return std::clamp<size_t>(static_cast<size_t>(n) / 16, 512, kBlock); }
 constexpr int kLanes = 8;  // centres handled together (one AVX2 register)
 
 // Centres laid out for the distance kernel: transposed (d x kp, kp = k rounded
@@ -182,11 +186,12 @@ template <bool kSums, bool kExact>
 double AssignBlocks(const KMeansData& data, absl::Span<const float> centers, int32_t k, absl::Span<int32_t> labels,
                     absl::Span<float> dist2, absl::Span<double> sums, absl::Span<double> counts) {
   const Prepared p = Prepare(centers, k, data.d);
-  const size_t nb = NumBlocks(data.n, kBlock);
+  const size_t block = BlockFor(data.n);
+  const size_t nb = NumBlocks(data.n, block);
   const size_t width = static_cast<size_t>(k) * data.d + k;  // sums then counts
   std::vector<double> partial(kSums ? nb * width : 0, 0.0);
   std::vector<double> inertia(nb, 0.0);
-  ParallelBlocks(data.n, kBlock, [&](size_t b, size_t begin, size_t end) {
+  ParallelBlocks(data.n, block, [&](size_t b, size_t begin, size_t end) {
     double* s = kSums ? partial.data() + b * width : nullptr;
     inertia[b] = BlockAssign<kSums, kExact>(data, p, begin, end, labels.empty() ? nullptr : labels.data(),
                                             dist2.empty() ? nullptr : dist2.data(), s,

@@ -230,14 +230,17 @@ class MiniBatchKMeans(_KMeansBase):
     makes up to ``max_iter`` passes over X in row order and stops when a pass
     moves the centres by at most ``tol`` (scaled as in :class:`KMeans`);
     :meth:`partial_fit` takes one chunk at a time, so memory is bounded by
-    the chunk. The first chunk (or X) seeds the centres with ``init``.
+    the chunk. The first chunk (or X) seeds the centres with ``init``, run on
+    ``init_size`` rows drawn from it (default 3 * batch_size, as
+    scikit-learn), since k-means++ costs rows * n_clusters.
     """
 
-    def __init__(self, n_clusters=8, *, init="k-means++", batch_size=4096, max_iter=10, tol=1e-4,
+    def __init__(self, n_clusters=8, *, init="k-means++", batch_size=4096, init_size=None, max_iter=10, tol=1e-4,
                  random_state=None, n_threads=None):
         self.n_clusters = n_clusters
         self.init = init
         self.batch_size = batch_size
+        self.init_size = init_size
         self.max_iter = max_iter
         self.tol = tol
         self.random_state = random_state
@@ -245,8 +248,15 @@ class MiniBatchKMeans(_KMeansBase):
 
     def _start(self, X, w):
         k = self._check_params(X.shape[0])
-        check_int(self.batch_size, "batch_size", min_value=1)
-        self.cluster_centers_ = self._initial_centers(X, w, k, _seeds(self.random_state, 1)[0])
+        batch = check_int(self.batch_size, "batch_size", min_value=1)
+        size = 3 * batch if self.init_size is None else check_int(self.init_size, "init_size", min_value=1)
+        seed = _seeds(self.random_state, 1)[0]
+        if size < X.shape[0]:  # seed the centres from a sample, as k-means++ costs n * k
+            rows = np.sort(np.random.default_rng(seed).choice(X.shape[0], max(size, k), replace=False))
+            X, w = np.ascontiguousarray(X[rows]), (w[rows] if len(w) else w)
+            if len(w) and not w.any():
+                w = np.ones(len(rows), dtype=np.float32)
+        self.cluster_centers_ = self._initial_centers(X, w, k, seed)
         self.counts_ = np.zeros(k, dtype=np.float64)
         self.n_steps_ = 0
 
