@@ -6,37 +6,12 @@
 #include <vector>
 
 #include "arrays.h"
+#include "encoder_args.h"
 #include "registry.h"
 #include "twinscore/logistic.h"
 
 namespace twinscore::bindings {
 namespace {
-
-using NumericArgs = std::vector<std::pair<std::string, py::array>>;
-using CategoricalArgs = std::vector<std::tuple<std::string, CArray<int32_t>, int32_t>>;
-using SetArgs = std::vector<std::tuple<std::string, CArray<uint64_t>, int32_t>>;
-
-// The encoder spec from the arguments of encode_dense (see table.cpp): the
-// fused scorer reads the table exactly as the encoder would.
-DenseEncoderSpec SpecOf(const NumericArgs& numeric, const CArray<double>& encodings,
-                        const CategoricalArgs& categorical, const SetArgs& sets) {
-  DenseEncoderSpec spec;
-  if (encodings.ndim() != 2 || encodings.shape(0) != static_cast<py::ssize_t>(numeric.size()) ||
-      encodings.shape(1) != 5) {
-    throw py::value_error("encodings must be (n_numeric, 5): center, scale, lo, hi, fill");
-  }
-  for (size_t j = 0; j < numeric.size(); ++j) {
-    spec.numeric.push_back(NumericView(numeric[j].first, numeric[j].second));
-    const double* e = encodings.data(j, 0);
-    spec.numeric_encoding.push_back(NumericEncoding{e[0], e[1], e[2], e[3], e[4]});
-  }
-  for (const auto& [name, codes, k] : categorical) spec.categorical.push_back({name, SpanOf(codes), k});
-  for (const auto& [name, bits, k] : sets) {
-    auto shape = Shape2D(bits, "bitsets");
-    spec.sets.push_back({name, SpanOf(bits), shape.second, k});
-  }
-  return spec;
-}
 
 CArray<double> Scores(py::ssize_t n) {
   if (n < 0) throw py::value_error("n_rows must be >= 0");

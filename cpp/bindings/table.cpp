@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "arrays.h"
+#include "encoder_args.h"
 #include "registry.h"
 #include "twinscore/columns.h"
 #include "twinscore/dictionary.h"
@@ -156,30 +157,10 @@ void BindDictionary(py::module_& m) {
 }
 
 void BindEncoder(py::module_& m) {
-  // numeric: [(name, array)], encodings: (p, 5) float64 rows of
-  // center, scale, lo, hi, fill; categorical: [(name, codes, n_categories)];
-  // sets: [(name, bits (n, words), n_categories)].
-  m.def("encode_dense", [](const std::vector<std::pair<std::string, py::array>>& numeric,
-                           const CArray<double>& encodings,
-                           const std::vector<std::tuple<std::string, CArray<int32_t>, int32_t>>& categorical,
-                           const std::vector<std::tuple<std::string, CArray<uint64_t>, int32_t>>& sets,
-                           int64_t n_rows) {
-    DenseEncoderSpec spec;
-    if (encodings.ndim() != 2 || encodings.shape(0) != static_cast<py::ssize_t>(numeric.size()) ||
-        encodings.shape(1) != 5) {
-      throw py::value_error("encodings must be (n_numeric, 5): center, scale, lo, hi, fill");
-    }
-    for (size_t j = 0; j < numeric.size(); ++j) {
-      spec.numeric.push_back(NumericView(numeric[j].first, numeric[j].second));
-      const double* e = encodings.data(j, 0);
-      spec.numeric_encoding.push_back(NumericEncoding{e[0], e[1], e[2], e[3], e[4]});
-    }
-    for (const auto& [name, codes, k] : categorical) spec.categorical.push_back({name, SpanOf(codes), k});
-    for (const auto& [name, bits, k] : sets) {
-      auto [rows, words] = Shape2D(bits, "bitsets");
-      (void)rows;
-      spec.sets.push_back({name, SpanOf(bits), words, k});
-    }
+  // Arguments as described in encoder_args.h.
+  m.def("encode_dense", [](const NumericArgs& numeric, const CArray<double>& encodings,
+                           const CategoricalArgs& categorical, const SetArgs& sets, int64_t n_rows) {
+    DenseEncoderSpec spec = SpecOf(numeric, encodings, categorical, sets);
     if (n_rows < 0) throw py::value_error("n_rows must be >= 0");
     CArray<float> out({static_cast<py::ssize_t>(n_rows), static_cast<py::ssize_t>(spec.Width())});
     absl::Span<float> dst = MutableSpanOf(out);
