@@ -444,67 +444,48 @@ absl::Status TreeEnsemble::PredictImpl(absl::Span<const T> X, int64_t n, int64_t
       return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(lane_rows.data() + q * kLanes));
     };
 #endif
+    // Adds the leaves of trees [t0, t1) to acc (rows x groups), reading the
+    // leaf values of the accumulator's type: complete-tree leaves for the
+    // vector walk, flat-node leaves otherwise.
+    auto sum_trees = [&](auto* acc, const auto* complete_leaves, const auto* flat_leaves) {
+      for (size_t t = t0; t < t1; ++t) {
+        const int64_t off = tree_offset_[t];
+        const int32_t g = tree_group_[t];
+        int64_t q = 0;
+#ifdef __AVX2__
+        if constexpr (std::is_same_v<T, float> && std::is_same_v<C, float>) {
+          if (complete_offset_[t] >= 0 && vector_ok) {
+            const int64_t c = complete_offset_[t];
+            for (; q + 1 < groups; q += 2) {
+              __m256i la, lb;
+              WalkComplete16(cthr_.data() + c, cfeat_.data() + c, tree_depth_[t], xblock, rowoff(q), rowoff(q + 1),
+                             la, lb);
+              alignas(32) int32_t leaf[16];
+              _mm256_store_si256(reinterpret_cast<__m256i*>(leaf), la);
+              _mm256_store_si256(reinterpret_cast<__m256i*>(leaf + 8), lb);
+              const auto* lv = complete_leaves + c;
+              for (int k = 0; k < 16; ++k) acc[(q * kLanes + k) * G + g] += lv[leaf[k]];
+            }
+          }
+        }
+#endif
+        for (; q < groups; ++q) {
+          walk(t, nodes + off, thr_d + off, tree_depth_[t], ptr.data() + q * kLanes, idx);
+          for (int k = 0; k < kLanes; ++k) acc[(q * kLanes + k) * G + g] += flat_leaves[off + idx[k]];
+        }
+      }
+    };
     if (xgb) {
       // XGBoost sums float32 leaves into a float32 margin, tree by tree.
       std::vector<float> acc(groups * kLanes * G);
       for (int64_t r = 0; r < groups * kLanes; ++r)
         for (int32_t g = 0; g < G; ++g) acc[r * G + g] = static_cast<float>(model_.base_margin[g]);
-      for (size_t t = t0; t < t1; ++t) {
-        const int64_t off = tree_offset_[t];
-        const int32_t g = tree_group_[t];
-        int64_t q = 0;
-#ifdef __AVX2__
-        if constexpr (std::is_same_v<T, float> && std::is_same_v<C, float>) {
-          if (complete_offset_[t] >= 0 && vector_ok) {
-            const int64_t c = complete_offset_[t];
-            for (; q + 1 < groups; q += 2) {
-              __m256i la, lb;
-              WalkComplete16(cthr_.data() + c, cfeat_.data() + c, tree_depth_[t], xblock, rowoff(q), rowoff(q + 1),
-                             la, lb);
-              alignas(32) int32_t leaf[16];
-              _mm256_store_si256(reinterpret_cast<__m256i*>(leaf), la);
-              _mm256_store_si256(reinterpret_cast<__m256i*>(leaf + 8), lb);
-              const float* lv = cleaf_f_.data() + c;
-              for (int k = 0; k < 16; ++k) acc[(q * kLanes + k) * G + g] += lv[leaf[k]];
-            }
-          }
-        }
-#endif
-        for (; q < groups; ++q) {
-          walk(t, nodes + off, thr_d + off, tree_depth_[t], ptr.data() + q * kLanes, idx);
-          for (int k = 0; k < kLanes; ++k) acc[(q * kLanes + k) * G + g] += values_f[off + idx[k]];
-        }
-      }
+      sum_trees(acc.data(), cleaf_f_.data(), values_f);
       for (int64_t r = 0; r < rows; ++r)
         for (int32_t g = 0; g < G; ++g) out[(rb + r) * G + g] = acc[r * G + g];
     } else {
       std::vector<double> acc(groups * kLanes * G, 0.0);
-      for (size_t t = t0; t < t1; ++t) {
-        const int64_t off = tree_offset_[t];
-        const int32_t g = tree_group_[t];
-        int64_t q = 0;
-#ifdef __AVX2__
-        if constexpr (std::is_same_v<T, float> && std::is_same_v<C, float>) {
-          if (complete_offset_[t] >= 0 && vector_ok) {
-            const int64_t c = complete_offset_[t];
-            for (; q + 1 < groups; q += 2) {
-              __m256i la, lb;
-              WalkComplete16(cthr_.data() + c, cfeat_.data() + c, tree_depth_[t], xblock, rowoff(q), rowoff(q + 1),
-                             la, lb);
-              alignas(32) int32_t leaf[16];
-              _mm256_store_si256(reinterpret_cast<__m256i*>(leaf), la);
-              _mm256_store_si256(reinterpret_cast<__m256i*>(leaf + 8), lb);
-              const double* lv = cleaf_d_.data() + c;
-              for (int k = 0; k < 16; ++k) acc[(q * kLanes + k) * G + g] += lv[leaf[k]];
-            }
-          }
-        }
-#endif
-        for (; q < groups; ++q) {
-          walk(t, nodes + off, thr_d + off, tree_depth_[t], ptr.data() + q * kLanes, idx);
-          for (int k = 0; k < kLanes; ++k) acc[(q * kLanes + k) * G + g] += values[off + idx[k]];
-        }
-      }
+      sum_trees(acc.data(), cleaf_d_.data(), values);
       for (int64_t r = 0; r < rows; ++r)
         for (int32_t g = 0; g < G; ++g) out[(rb + r) * G + g] = acc[r * G + g] * scale + model_.base_margin[g];
     }
