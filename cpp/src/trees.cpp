@@ -1,5 +1,5 @@
 // Tree-ensemble scoring: validation, the flat layout, the blocked batch
-// kernel, output transforms and exact TreeSHAP.
+// kernel and output transforms (TreeSHAP is in tree_shap.cpp).
 #include "twinscore/trees.h"
 
 #include <algorithm>
@@ -8,6 +8,7 @@
 #include <limits>
 #include <type_traits>
 
+#include "tree_nodes.h"
 #include "twinscore/threads.h"
 
 #ifdef __AVX2__
@@ -20,8 +21,6 @@ namespace {
 
 // Deepest tree accepted: SHAP keeps O(depth^2) path state per thread.
 constexpr int32_t kMaxDepth = 1024;
-// LightGBM's kZeroThreshold: values this close to 0 are zero (missing_type Zero).
-constexpr float kZeroThreshold = 1e-35f;
 
 absl::Status Invalid(int64_t tree, int64_t node, absl::string_view what) {
   return absl::DataLossError(absl::StrCat("invalid model: tree ", tree, " node ", node, ": ", what));
@@ -119,6 +118,8 @@ absl::Status ValidateModel(const TreeModel& m) {
 
 absl::Status TreeScorerOptions::Validate() const {
   TWINSCORE_CHECK_ARG(block_rows >= 16 && block_rows <= 4096, "block_rows must be in [16, 4096], got ", block_rows);
+  TWINSCORE_CHECK_ARG(shap_table_bytes >= 0 && shap_table_bytes <= (int64_t{1} << 30),
+                      "shap_table_bytes must be in [0, 2^30], got ", shap_table_bytes);
   return absl::OkStatus();
 }
 
@@ -305,47 +306,10 @@ inline void WalkComplete16(const float* thr, const int32_t* feat, int32_t D, con
 }
 #endif
 
-using FlatNode = TreeEnsemble::FlatNode;
-using CatSet = TreeEnsemble::CatSet;
-
-// Whether a categorical node sends x right (x not NaN).
-template <class C>
-inline bool CategoryRight(const FlatNode& nd, C x, const CatSet* cats, const uint64_t* bits, bool xgb) {
-  int32_t id;
-  std::memcpy(&id, &nd.threshold, sizeof(id));
-  const CatSet& s = cats[id];
-  // XGBoost: negative values are not categories; LightGBM truncates first
-  // (-0.5 is category 0).
-  const bool valid = (xgb ? x >= C(0) : x > C(-1)) && x < C(64) * static_cast<C>(s.words);
-  bool in_set = false;
-  if (valid) {
-    const int64_t c = static_cast<int64_t>(x);
-    in_set = (bits[s.begin + c / 64] >> (c % 64)) & 1;
-  }
-  return in_set == static_cast<bool>(s.set_right);
-}
-
-// Whether node nd sends x right. C is the comparison precision.
-template <class C>
-inline bool GoRight(const FlatNode& nd, double td, C x, const CatSet* cats, const uint64_t* bits, bool xgb) {
-  if (std::isnan(x)) return !nd.default_left;
-  if (nd.kind == static_cast<uint8_t>(SplitKind::kNumeric)) {
-    if constexpr (std::is_same_v<C, float>) {
-      return !(x < nd.threshold);
-    } else {
-      return !(x < td);
-    }
-  }
-  if (nd.kind == static_cast<uint8_t>(SplitKind::kNumericZeroMissing)) {
-    if (x >= -kZeroThreshold && x <= kZeroThreshold) return !nd.default_left;
-    if constexpr (std::is_same_v<C, float>) {
-      return !(x < nd.threshold);
-    } else {
-      return !(x < td);
-    }
-  }
-  return CategoryRight(nd, x, cats, bits, xgb);
-}
+using tree_nodes::CategoryRight;
+using tree_nodes::CatSet;
+using tree_nodes::FlatNode;
+using tree_nodes::GoRight;
 
 }  // namespace
 
@@ -567,160 +531,6 @@ absl::Status TreeEnsemble::Transform(absl::Span<const double> margins, int64_t n
     }
   });
   return absl::OkStatus();
-}
-
-// ---------------------------------------------------------------- TreeSHAP
-
-namespace {
-
-// One feature on the unique path from the root (Lundberg et al. 2018, Alg. 2).
-struct PathElement {
-  int32_t feature;
-  double zero_fraction;  // share of the cover that flows this way when the feature is unknown
-  double one_fraction;   // 1 if the row flows this way, else 0
-  double weight;         // permutation weight
-};
-
-void ExtendPath(PathElement* path, int32_t depth, double zero, double one, int32_t feature) {
-  path[depth] = PathElement{feature, zero, one, depth == 0 ? 1.0 : 0.0};
-  for (int32_t i = depth - 1; i >= 0; --i) {
-    path[i + 1].weight += one * path[i].weight * (i + 1) / static_cast<double>(depth + 1);
-    path[i].weight = zero * path[i].weight * (depth - i) / static_cast<double>(depth + 1);
-  }
-}
-
-void UnwindPath(PathElement* path, int32_t depth, int32_t index) {
-  const double one = path[index].one_fraction, zero = path[index].zero_fraction;
-  double next = path[depth].weight;
-  for (int32_t i = depth - 1; i >= 0; --i) {
-    if (one != 0) {
-      const double t = path[i].weight;
-      path[i].weight = next * (depth + 1) / ((i + 1) * one);
-      next = t - path[i].weight * zero * (depth - i) / static_cast<double>(depth + 1);
-    } else {
-      path[i].weight = path[i].weight * (depth + 1) / (zero * (depth - i));
-    }
-  }
-  for (int32_t i = index; i < depth; ++i) {
-    path[i].feature = path[i + 1].feature;
-    path[i].zero_fraction = path[i + 1].zero_fraction;
-    path[i].one_fraction = path[i + 1].one_fraction;
-  }
-}
-
-// Sum of the weights the path would have with element `index` removed.
-double UnwoundSum(const PathElement* path, int32_t depth, int32_t index) {
-  const double one = path[index].one_fraction, zero = path[index].zero_fraction;
-  double next = path[depth].weight, total = 0;
-  for (int32_t i = depth - 1; i >= 0; --i) {
-    if (one != 0) {
-      const double t = next * (depth + 1) / ((i + 1) * one);
-      total += t;
-      next = path[i].weight - t * zero * (depth - i) / static_cast<double>(depth + 1);
-    } else {
-      total += path[i].weight / zero * (depth + 1) / static_cast<double>(depth - i);
-    }
-  }
-  return total;
-}
-
-template <class T, class C>
-struct ShapWalker {
-  const FlatNode* nodes;
-  const uint8_t* is_leaf;
-  const double* thr_d;
-  const double* values;
-  const double* cover;
-  const CatSet* cats;
-  const uint64_t* bits;
-  bool xgb;
-  const T* row;
-  double* phi;  // d values
-  double scale;
-
-  // `path` holds `depth` elements of the parent; this call works on a copy
-  // placed right after them, so the parent's path is kept for its other child.
-  void Recurse(int32_t i, PathElement* parent, int32_t depth, double zero, double one, int32_t feature) {
-    PathElement* path = parent + depth;
-    std::copy(parent, parent + depth, path);
-    ExtendPath(path, depth, zero, one, feature);
-    const FlatNode& nd = nodes[i];
-    if (is_leaf[i]) {
-      const double v = values[i] * scale;
-      for (int32_t k = 1; k <= depth; ++k) {
-        const double w = UnwoundSum(path, depth, k);
-        phi[path[k].feature] += w * (path[k].one_fraction - path[k].zero_fraction) * v;
-      }
-      return;
-    }
-    const C x = static_cast<C>(row[nd.feature]);
-    const int32_t hot = nd.child + (GoRight<C>(nd, thr_d[i], x, cats, bits, xgb) ? 1 : 0);
-    const int32_t cold = nd.child + nd.child + 1 - hot;
-    const double c = cover[i];
-    const double hot_share = c > 0 ? cover[hot] / c : 0.5;
-    const double cold_share = c > 0 ? cover[cold] / c : 0.5;
-    double in_zero = 1, in_one = 1;
-    int32_t k = 1;
-    for (; k <= depth; ++k) {
-      if (path[k].feature == nd.feature) break;
-    }
-    int32_t d = depth;
-    if (k <= depth) {
-      // The feature was split on above: undo its earlier entry and merge.
-      in_zero = path[k].zero_fraction;
-      in_one = path[k].one_fraction;
-      UnwindPath(path, depth, k);
-      --d;
-    }
-    Recurse(hot, path, d + 1, hot_share * in_zero, in_one, nd.feature);
-    Recurse(cold, path, d + 1, cold_share * in_zero, 0.0, nd.feature);
-  }
-};
-
-}  // namespace
-
-template <class T, class C>
-absl::Status TreeEnsemble::ContribImpl(absl::Span<const T> X, int64_t n, int64_t begin, int64_t end,
-                                       absl::Span<double> out) const {
-  const int64_t d = model_.num_features;
-  const int32_t G = model_.num_groups;
-  TWINSCORE_RETURN_IF_ERROR(CheckCall(X.size(), n, begin, end, out.size(), static_cast<size_t>(G) * (d + 1)));
-  const size_t t0 = static_cast<size_t>(begin * model_.trees_per_iteration);
-  const size_t t1 = static_cast<size_t>(end * model_.trees_per_iteration);
-  const double scale = model_.average_output && end > begin ? 1.0 / static_cast<double>(end - begin) : 1.0;
-  std::vector<double> bias(model_.base_margin);
-  for (size_t t = t0; t < t1; ++t) bias[model_.trees[t].group] += expected_[t] * scale;
-  // Path storage: depth + 1 levels, each copying at most depth + 2 elements.
-  const size_t path_size = static_cast<size_t>(max_depth_ + 2) * (max_depth_ + 3);
-  ParallelBlocks(static_cast<size_t>(n), 64, [&](size_t, size_t rb, size_t re) {
-    std::vector<PathElement> path(path_size);
-    for (size_t r = rb; r < re; ++r) {
-      double* row_out = out.data() + r * G * (d + 1);
-      std::fill(row_out, row_out + G * (d + 1), 0.0);
-      for (int32_t g = 0; g < G; ++g) row_out[g * (d + 1) + d] = bias[g];
-      for (size_t t = t0; t < t1; ++t) {
-        const int64_t off = tree_offset_[t];
-        if (is_leaf_[off]) continue;  // a single leaf only moves the bias
-        ShapWalker<T, C> w{nodes_.data() + off, is_leaf_.data() + off, threshold_d_.data() + off,
-                           value_.data() + off, cover_.data() + off,
-                           cats_.data(), cat_bits_.data(), model_.flavor == TreeFlavor::kXGBoost,
-                           X.data() + r * d, row_out + model_.trees[t].group * (d + 1), scale};
-        w.Recurse(0, path.data(), 0, 1.0, 1.0, -1);
-      }
-    }
-  });
-  return absl::OkStatus();
-}
-
-absl::Status TreeEnsemble::Contributions(absl::Span<const float> X, int64_t n, int64_t begin, int64_t end,
-                                         absl::Span<double> out) const {
-  return ContribImpl<float, float>(X, n, begin, end, out);
-}
-
-absl::Status TreeEnsemble::Contributions(absl::Span<const double> X, int64_t n, int64_t begin, int64_t end,
-                                         absl::Span<double> out) const {
-  if (model_.flavor == TreeFlavor::kXGBoost) return ContribImpl<double, float>(X, n, begin, end, out);
-  return ContribImpl<double, double>(X, n, begin, end, out);
 }
 
 }  // namespace twinscore

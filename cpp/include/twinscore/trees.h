@@ -104,6 +104,13 @@ absl::Status ValidateModel(const TreeModel& model);
 struct TreeScorerOptions {
   // Rows scored together against one tree while it is in cache. 16..4096.
   int64_t block_rows = 64;
+  // Largest table of precomputed SHAP weights one tree may use in
+  // Contributions (8 * D * 2^D bytes per leaf with D distinct features on its
+  // path; tables live for one call, at most 4 * shap_table_bytes of them at a time).
+  // Trees that need more, and calls with too few rows to repay a table, run
+  // the recursive TreeSHAP instead; both are exact. 0: always recursive.
+  // 0..2^30.
+  int64_t shap_table_bytes = int64_t{16} << 20;
   absl::Status Validate() const;
 };
 
@@ -134,10 +141,15 @@ class TreeEnsemble {
   // Exact TreeSHAP (path-dependent, Lundberg et al. 2018): for each row and
   // group, one value per feature then the bias (base margin + expected tree
   // outputs); they sum to the margin. out: n * num_groups * (d + 1).
+  // Computed with per-tree tables of SHAP weights (tree_shap.cpp), see
+  // TreeScorerOptions::shap_table_bytes.
   absl::Status Contributions(absl::Span<const float> X, int64_t n, int64_t begin, int64_t end,
                              absl::Span<double> out) const;
   absl::Status Contributions(absl::Span<const double> X, int64_t n, int64_t begin, int64_t end,
                              absl::Span<double> out) const;
+  // How many trees Contributions on n rows (all iterations) computes from
+  // tables of SHAP weights; the others run the recursion.
+  int64_t ShapTableTrees(int64_t n) const;
 
   struct FlatNode {
     float threshold;     // go left iff x < threshold (numeric); bitset id (categorical); NaN on a leaf

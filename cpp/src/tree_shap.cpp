@@ -1,0 +1,474 @@
+// Exact path-dependent TreeSHAP (Lundberg et al. 2018) for
+// TreeEnsemble::Contributions, in two formulations that give the same values:
+//
+//  - per-tree tables of SHAP weights (the idea of Fast TreeSHAP v2, Yang
+//    2021): a leaf's contribution to every feature of its path depends on the
+//    row only through which of those features the row satisfies, so it is
+//    computed once per leaf for all 2^D patterns; a row then costs, per tree,
+//    one decision per internal node and D loads and adds per leaf, instead of
+//    the O(D^2) arithmetic per leaf of the recursion;
+//  - the recursive Algorithm 2 of the paper (what XGBoost and LightGBM run),
+//    for trees whose tables would be too large and for calls with too few
+//    rows to repay building them.
+//
+// Each row's values are summed tree by tree in model order whatever the
+// formulation, block size or thread count, so results do not depend on them.
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "tree_nodes.h"
+#include "twinscore/threads.h"
+#include "twinscore/trees.h"
+
+namespace twinscore {
+
+namespace {
+
+using tree_nodes::CatSet;
+using tree_nodes::FlatNode;
+using tree_nodes::GoRight;
+
+// ------------------------------------------------ recursive TreeSHAP (Alg. 2)
+
+// One feature on the unique path from the root (Lundberg et al. 2018, Alg. 2).
+struct PathElement {
+  int32_t feature;
+  double zero_fraction;  // share of the cover that flows this way when the feature is unknown
+  double one_fraction;   // 1 if the row flows this way, else 0
+  double weight;         // permutation weight
+};
+
+void ExtendPath(PathElement* path, int32_t depth, double zero, double one, int32_t feature) {
+  path[depth] = PathElement{feature, zero, one, depth == 0 ? 1.0 : 0.0};
+  for (int32_t i = depth - 1; i >= 0; --i) {
+    path[i + 1].weight += one * path[i].weight * (i + 1) / static_cast<double>(depth + 1);
+    path[i].weight = zero * path[i].weight * (depth - i) / static_cast<double>(depth + 1);
+  }
+}
+
+void UnwindPath(PathElement* path, int32_t depth, int32_t index) {
+  const double one = path[index].one_fraction, zero = path[index].zero_fraction;
+  double next = path[depth].weight;
+  for (int32_t i = depth - 1; i >= 0; --i) {
+    if (one != 0) {
+      const double t = path[i].weight;
+      path[i].weight = next * (depth + 1) / ((i + 1) * one);
+      next = t - path[i].weight * zero * (depth - i) / static_cast<double>(depth + 1);
+    } else {
+      path[i].weight = path[i].weight * (depth + 1) / (zero * (depth - i));
+    }
+  }
+  for (int32_t i = index; i < depth; ++i) {
+    path[i].feature = path[i + 1].feature;
+    path[i].zero_fraction = path[i + 1].zero_fraction;
+    path[i].one_fraction = path[i + 1].one_fraction;
+  }
+}
+
+// Sum of the weights the path would have with element `index` removed.
+double UnwoundSum(const PathElement* path, int32_t depth, int32_t index) {
+  const double one = path[index].one_fraction, zero = path[index].zero_fraction;
+  double next = path[depth].weight, total = 0;
+  for (int32_t i = depth - 1; i >= 0; --i) {
+    if (one != 0) {
+      const double t = next * (depth + 1) / ((i + 1) * one);
+      total += t;
+      next = path[i].weight - t * zero * (depth - i) / static_cast<double>(depth + 1);
+    } else {
+      total += path[i].weight / zero * (depth + 1) / static_cast<double>(depth - i);
+    }
+  }
+  return total;
+}
+
+template <class T, class C>
+struct ShapWalker {
+  const FlatNode* nodes;
+  const uint8_t* is_leaf;
+  const double* thr_d;
+  const double* values;
+  const double* cover;
+  const CatSet* cats;
+  const uint64_t* bits;
+  bool xgb;
+  const T* row;
+  double* phi;  // d values
+  double scale;
+
+  // `path` holds `depth` elements of the parent; this call works on a copy
+  // placed right after them, so the parent's path is kept for its other child.
+  void Recurse(int32_t i, PathElement* parent, int32_t depth, double zero, double one, int32_t feature) {
+    PathElement* path = parent + depth;
+    std::copy(parent, parent + depth, path);
+    ExtendPath(path, depth, zero, one, feature);
+    const FlatNode& nd = nodes[i];
+    if (is_leaf[i]) {
+      const double v = values[i] * scale;
+      for (int32_t k = 1; k <= depth; ++k) {
+        const double w = UnwoundSum(path, depth, k);
+        phi[path[k].feature] += w * (path[k].one_fraction - path[k].zero_fraction) * v;
+      }
+      return;
+    }
+    const C x = static_cast<C>(row[nd.feature]);
+    const int32_t hot = nd.child + (GoRight<C>(nd, thr_d[i], x, cats, bits, xgb) ? 1 : 0);
+    const int32_t cold = nd.child + nd.child + 1 - hot;
+    const double c = cover[i];
+    const double hot_share = c > 0 ? cover[hot] / c : 0.5;
+    const double cold_share = c > 0 ? cover[cold] / c : 0.5;
+    double in_zero = 1, in_one = 1;
+    int32_t k = 1;
+    for (; k <= depth; ++k) {
+      if (path[k].feature == nd.feature) break;
+    }
+    int32_t d = depth;
+    if (k <= depth) {
+      // The feature was split on above: undo its earlier entry and merge.
+      in_zero = path[k].zero_fraction;
+      in_one = path[k].one_fraction;
+      UnwindPath(path, depth, k);
+      --d;
+    }
+    Recurse(hot, path, d + 1, hot_share * in_zero, in_one, nd.feature);
+    Recurse(cold, path, d + 1, cold_share * in_zero, 0.0, nd.feature);
+  }
+};
+
+
+// ------------------------------------------------------ tables of SHAP weights
+//
+// Take a leaf of value v whose path splits on the D distinct features
+// p_0 .. p_{D-1} (a feature split on several times is one feature, as in
+// Algorithm 2: its cover shares multiply, and a row satisfies it when it
+// satisfies all its splits). z_k is the share of the training cover that
+// follows the path's splits on p_k, and U the set of path features the row
+// satisfies. The leaf adds to feature p_k
+//
+//   phi_k = v (o_k - z_k) sum_{S subset of U \ {k}} c_|S| prod_{j in P \ {k} \ S} z_j,
+//   c_s = s! (D - 1 - s)! / D!,  o_k = [k in U],
+//
+// which, with Zc(U) = prod_{j not in U} z_j and
+// G(V) = sum_{S subset of V} c_|S| prod_{j in V \ S} z_j, is
+//
+//   k in U:      v (1 - z_k) Zc(U) G(U \ {k}),
+//   k not in U:  -v Zc(U) G(U).
+//
+// Both depend on the row only through U: the leaf's table holds, for each of
+// the 2^D patterns U, its D contributions. G(V) is the c-weighted sum of the
+// coefficients of prod_{j in V} (z_j + y), built subset by subset; every term
+// is a product of non-negative numbers, so no cancellation and no division
+// (the recursion divides by z, which may be 0).
+
+// Largest number of distinct features on a path that gets a table (the
+// patterns U are 32-bit masks; 2^20 x 20 doubles = 168 MB is past any
+// sensible shap_table_bytes anyway).
+constexpr int32_t kMaxTableDepth = 20;
+// Tables alive at once, in multiples of shap_table_bytes: consecutive trees
+// are grouped in chunks of at most this size (or one tree); each chunk's
+// tables are built, then every row goes through them.
+constexpr int64_t kChunkTables = 4;
+// Rows a task takes through a chunk's trees together: their outputs and one
+// tree's table stay in L2 while the block goes through the tree.
+constexpr size_t kShapBlockRows = 256;
+
+struct LeafPlan {
+  int32_t node;   // tree-local flat index
+  int32_t depth;  // D: distinct features on its path
+  int64_t feats;  // its D features (and zero fractions) start here in TreePlan
+  int64_t table;  // its 2^D x D weights start here in the tree's table
+  double value;   // leaf output times the call's scale
+};
+
+// What a call needs of one tree (not a single leaf).
+struct TreePlan {
+  int64_t tree = 0;
+  bool use_table = false;
+  std::vector<int32_t> internal;  // internal nodes, parents before children
+  std::vector<uint8_t> pos;       // per node: position of its feature among its path's distinct features
+  std::vector<LeafPlan> leaves;
+  std::vector<int32_t> feats;     // per leaf: its path's distinct features, by first split
+  std::vector<double> zero;       // per leaf: their zero fractions
+  int64_t table_size = 0;         // doubles, all leaves
+  double* table = nullptr;        // set while the tree's chunk is alive
+};
+
+// The flat arrays of one tree.
+struct TreeView {
+  const FlatNode* nodes;
+  const uint8_t* is_leaf;
+  const double* thr_d;
+  const double* value;
+  const double* cover;
+  int32_t num_nodes;
+};
+
+// Depth-first over the tree: the distinct features of each path with their
+// zero fractions (merged as Algorithm 2 merges a repeated feature).
+void PlanPaths(const TreeView& t, int32_t i, double scale, std::vector<int32_t>& fs, std::vector<double>& zs,
+               TreePlan& plan) {
+  if (t.is_leaf[i]) {
+    plan.leaves.push_back(LeafPlan{i, static_cast<int32_t>(fs.size()), static_cast<int64_t>(plan.feats.size()), 0,
+                                   t.value[i] * scale});
+    plan.feats.insert(plan.feats.end(), fs.begin(), fs.end());
+    plan.zero.insert(plan.zero.end(), zs.begin(), zs.end());
+    return;
+  }
+  const FlatNode& nd = t.nodes[i];
+  const size_t k = static_cast<size_t>(std::find(fs.begin(), fs.end(), nd.feature) - fs.begin());
+  plan.pos[i] = static_cast<uint8_t>(std::min<size_t>(k, 255));  // only read when the tree gets a table
+  const double c = t.cover[i];
+  for (int32_t side = 0; side < 2; ++side) {
+    const int32_t child = nd.child + side;
+    const double share = c > 0 ? t.cover[child] / c : 0.5;
+    if (k == fs.size()) {
+      fs.push_back(nd.feature);
+      zs.push_back(share);
+      PlanPaths(t, child, scale, fs, zs, plan);
+      fs.pop_back();
+      zs.pop_back();
+    } else {
+      const double before = zs[k];
+      zs[k] = share * before;
+      PlanPaths(t, child, scale, fs, zs, plan);
+      zs[k] = before;
+    }
+  }
+}
+
+// Plans one tree for a call on n rows: a table when it fits max_bytes and
+// its cost (about 2^D D per leaf, once) is below what the recursion would
+// spend on the n rows (about D^2 per leaf and row).
+TreePlan PlanTree(const TreeView& t, int64_t tree, double scale, int64_t n, int64_t max_bytes) {
+  TreePlan plan;
+  plan.tree = tree;
+  plan.pos.assign(t.num_nodes, 0);
+  for (int32_t i = 0; i < t.num_nodes; ++i) {
+    if (!t.is_leaf[i]) plan.internal.push_back(i);
+  }
+  std::vector<int32_t> fs;
+  std::vector<double> zs;
+  PlanPaths(t, 0, scale, fs, zs, plan);
+  double recursion = 0, build = 0;
+  bool fits = max_bytes > 0;
+  int64_t size = 0;
+  for (LeafPlan& l : plan.leaves) {
+    recursion += static_cast<double>(l.depth + 1) * (l.depth + 1);
+    if (l.depth > kMaxTableDepth) {
+      fits = false;
+      continue;
+    }
+    l.table = size;
+    size += (int64_t{1} << l.depth) * l.depth;
+    build += static_cast<double>(int64_t{1} << l.depth) * (l.depth + 1);
+  }
+  fits = fits && size <= max_bytes / static_cast<int64_t>(sizeof(double));
+  plan.use_table = fits && static_cast<double>(n) * recursion >= 2 * build;
+  plan.table_size = plan.use_table ? size : 0;
+  return plan;
+}
+
+// G(V) and Zc(V) of the comment above for every subset V of a leaf's path,
+// one subset per leaf of a depth-first walk that decides feature j at level j.
+struct SubsetWalker {
+  const double* z;  // D zero fractions
+  const double* c;  // c_0 .. c_D (c_D = 0)
+  int32_t D;
+  double* G;      // 2^D
+  double* Zc;     // 2^D
+  double* stack;  // (D + 1) x (D + 1): level j holds prod_{chosen j' < j} (z_j' + y), coefficients by degree
+
+  void Walk(int32_t j, uint32_t V, double zc) {
+    const double* p = stack + j * (D + 1);
+    if (j == D) {
+      double g = 0;
+      for (int32_t s = 0; s <= D; ++s) g += c[s] * p[s];
+      G[V] = g;
+      Zc[V] = zc;
+      return;
+    }
+    double* q = stack + (j + 1) * (D + 1);
+    // j left out: the product is unchanged and z_j joins Zc.
+    std::copy(p, p + j + 1, q);
+    q[j + 1] = 0;
+    Walk(j + 1, V, zc * z[j]);
+    // j taken: multiply by (z_j + y).
+    q[j + 1] = p[j];
+    for (int32_t s = j; s >= 1; --s) q[s] = z[j] * p[s] + p[s - 1];
+    q[0] = z[j] * p[0];
+    Walk(j + 1, V | (uint32_t{1} << j), zc);
+  }
+};
+
+// Fills T (2^D x D: pattern U, then path position k) for one leaf.
+void BuildLeafTable(const LeafPlan& l, const double* z, double* T, std::vector<double>& scratch) {
+  const int32_t D = l.depth;
+  const size_t patterns = size_t{1} << D;
+  scratch.resize(2 * patterns + (D + 1) * (D + 1) + D + 1);
+  double* G = scratch.data();
+  double* Zc = G + patterns;
+  double* stack = Zc + patterns;
+  double* c = stack + (D + 1) * (D + 1);
+  // c_s = s! (D - 1 - s)! / D!, by the ratio c_s / c_{s-1} = s / (D - s).
+  c[0] = 1.0 / D;
+  for (int32_t s = 1; s < D; ++s) c[s] = c[s - 1] * s / (D - s);
+  c[D] = 0;  // |S| = D never occurs: S leaves out feature k
+  std::fill(stack, stack + (D + 1), 0.0);
+  stack[0] = 1;
+  SubsetWalker{z, c, D, G, Zc, stack}.Walk(0, 0, 1.0);
+  const double v = l.value;
+  for (uint32_t U = 0; U < patterns; ++U) {
+    double* row = T + static_cast<size_t>(U) * D;
+    const double absent = -v * Zc[U] * G[U];
+    for (int32_t k = 0; k < D; ++k) {
+      const uint32_t bit = uint32_t{1} << k;
+      row[k] = (U & bit) ? v * (1 - z[k]) * Zc[U] * G[U ^ bit] : absent;
+    }
+  }
+}
+
+void BuildTreeTable(TreePlan& plan) {
+  std::vector<double> scratch;
+  for (const LeafPlan& l : plan.leaves) {
+    BuildLeafTable(l, plan.zero.data() + l.feats, plan.table + l.table, scratch);
+  }
+}
+
+// One row through one tree with a table: the satisfied-feature pattern of
+// every node, parents before children (a row violates the split of its parent's
+// feature on the side it does not take), then each leaf's row of weights.
+template <class T, class C>
+inline void TableRow(const TreePlan& p, const TreeView& t, const CatSet* cats, const uint64_t* bits, bool xgb,
+                     const T* row, double* phi, uint32_t* U) {
+  U[0] = ~uint32_t{0};
+  for (const int32_t i : p.internal) {
+    const FlatNode& nd = t.nodes[i];
+    const uint32_t right = GoRight<C>(nd, t.thr_d[i], static_cast<C>(row[nd.feature]), cats, bits, xgb);
+    const uint32_t bit = uint32_t{1} << p.pos[i];
+    const uint32_t u = U[i];
+    U[nd.child] = u & ~(bit & (0u - right));
+    U[nd.child + 1] = u & ~(bit & (right - 1u));
+  }
+  const int32_t* feats = p.feats.data();
+  for (const LeafPlan& l : p.leaves) {
+    const uint32_t u = U[l.node] & ((uint32_t{1} << l.depth) - 1);
+    const double* w = p.table + l.table + static_cast<size_t>(u) * l.depth;
+    const int32_t* f = feats + l.feats;
+    for (int32_t k = 0; k < l.depth; ++k) phi[f[k]] += w[k];
+  }
+}
+
+TreeView ViewOf(const std::vector<FlatNode>& nodes, const std::vector<uint8_t>& is_leaf,
+                const std::vector<double>& thr_d, const std::vector<double>& value, const std::vector<double>& cover,
+                const std::vector<int64_t>& offset, size_t t) {
+  const int64_t off = offset[t];
+  const int64_t stop = t + 1 < offset.size() ? offset[t + 1] : static_cast<int64_t>(nodes.size());
+  return TreeView{nodes.data() + off, is_leaf.data() + off, thr_d.data() + off, value.data() + off,
+                  cover.data() + off, static_cast<int32_t>(stop - off)};
+}
+
+}  // namespace
+
+int64_t TreeEnsemble::ShapTableTrees(int64_t n) const {
+  int64_t count = 0;
+  for (size_t t = 0; t < model_.trees.size(); ++t) {
+    if (is_leaf_[tree_offset_[t]]) continue;
+    const TreeView v = ViewOf(nodes_, is_leaf_, threshold_d_, value_, cover_, tree_offset_, t);
+    count += PlanTree(v, static_cast<int64_t>(t), 1.0, n, options_.shap_table_bytes).use_table;
+  }
+  return count;
+}
+
+template <class T, class C>
+absl::Status TreeEnsemble::ContribImpl(absl::Span<const T> X, int64_t n, int64_t begin, int64_t end,
+                                       absl::Span<double> out) const {
+  const int64_t d = model_.num_features;
+  const int32_t G = model_.num_groups;
+  TWINSCORE_RETURN_IF_ERROR(CheckCall(X.size(), n, begin, end, out.size(), static_cast<size_t>(G) * (d + 1)));
+  const size_t t0 = static_cast<size_t>(begin * model_.trees_per_iteration);
+  const size_t t1 = static_cast<size_t>(end * model_.trees_per_iteration);
+  const double scale = model_.average_output && end > begin ? 1.0 / static_cast<double>(end - begin) : 1.0;
+  std::vector<double> bias(model_.base_margin);
+  for (size_t t = t0; t < t1; ++t) bias[model_.trees[t].group] += expected_[t] * scale;
+  const bool xgb = model_.flavor == TreeFlavor::kXGBoost;
+  auto view = [&](size_t t) { return ViewOf(nodes_, is_leaf_, threshold_d_, value_, cover_, tree_offset_, t); };
+
+  // Plan the trees (a single leaf only moves the bias) and group them in chunks.
+  std::vector<TreePlan> plans;
+  for (size_t t = t0; t < t1; ++t) {
+    if (!is_leaf_[tree_offset_[t]]) plans.push_back(PlanTree(view(t), t, scale, n, options_.shap_table_bytes));
+  }
+  std::vector<size_t> chunk_end;  // plans [chunk_end[c-1], chunk_end[c]) form chunk c
+  int64_t bytes = 0;
+  for (size_t k = 0; k < plans.size(); ++k) {
+    const int64_t b = plans[k].table_size * static_cast<int64_t>(sizeof(double));
+    if (bytes > 0 && bytes + b > kChunkTables * options_.shap_table_bytes) {
+      chunk_end.push_back(k);
+      bytes = 0;
+    }
+    bytes += b;
+  }
+  chunk_end.push_back(plans.size());
+
+  int32_t max_nodes = 1;
+  for (const TreePlan& p : plans) max_nodes = std::max(max_nodes, view(p.tree).num_nodes);
+  // Path storage of the recursion: depth + 1 levels, each copying at most depth + 2 elements.
+  const size_t path_size = static_cast<size_t>(max_depth_ + 2) * (max_depth_ + 3);
+  size_t first = 0;
+  for (size_t c = 0; c < chunk_end.size(); ++c) {
+    const size_t last = chunk_end[c];
+    int64_t size = 0;
+    for (size_t k = first; k < last; ++k) size += plans[k].table_size;
+    std::unique_ptr<double[]> tables(size > 0 ? new double[size] : nullptr);
+    size = 0;
+    for (size_t k = first; k < last; ++k) {
+      plans[k].table = tables.get() + size;
+      size += plans[k].table_size;
+    }
+    ParallelBlocks(last - first, 1, [&](size_t, size_t kb, size_t) {
+      if (plans[first + kb].use_table) BuildTreeTable(plans[first + kb]);
+    });
+    ParallelBlocks(static_cast<size_t>(n), kShapBlockRows, [&](size_t, size_t rb, size_t re) {
+      if (c == 0) {
+        for (size_t r = rb; r < re; ++r) {
+          double* row_out = out.data() + r * G * (d + 1);
+          std::fill(row_out, row_out + G * (d + 1), 0.0);
+          for (int32_t g = 0; g < G; ++g) row_out[g * (d + 1) + d] = bias[g];
+        }
+      }
+      std::vector<PathElement> path(path_size);
+      std::vector<uint32_t> U(max_nodes);
+      for (size_t k = first; k < last; ++k) {
+        const TreePlan& p = plans[k];
+        const TreeView t = view(p.tree);
+        const int64_t group_off = static_cast<int64_t>(model_.trees[p.tree].group) * (d + 1);
+        for (size_t r = rb; r < re; ++r) {
+          double* phi = out.data() + r * G * (d + 1) + group_off;
+          if (p.use_table) {
+            TableRow<T, C>(p, t, cats_.data(), cat_bits_.data(), xgb, X.data() + r * d, phi, U.data());
+          } else {
+            ShapWalker<T, C> w{t.nodes, t.is_leaf, t.thr_d, t.value, t.cover, cats_.data(), cat_bits_.data(), xgb,
+                               X.data() + r * d, phi, scale};
+            w.Recurse(0, path.data(), 0, 1.0, 1.0, -1);
+          }
+        }
+      }
+    });
+    first = last;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status TreeEnsemble::Contributions(absl::Span<const float> X, int64_t n, int64_t begin, int64_t end,
+                                         absl::Span<double> out) const {
+  return ContribImpl<float, float>(X, n, begin, end, out);
+}
+
+absl::Status TreeEnsemble::Contributions(absl::Span<const double> X, int64_t n, int64_t begin, int64_t end,
+                                         absl::Span<double> out) const {
+  if (model_.flavor == TreeFlavor::kXGBoost) return ContribImpl<double, float>(X, n, begin, end, out);
+  return ContribImpl<double, double>(X, n, begin, end, out);
+}
+
+}  // namespace twinscore
