@@ -88,6 +88,7 @@ void BM_Search(benchmark::State& state) {
   const auto C = Normal(nc * d, 1), Q = Normal(nq * d, 2);
   TwinOptions o;
   o.metric = TwinMetric::kSquaredL2;
+  if (state.range(3) > 0) o.prospect_tile = state.range(3);
   TwinData cd, qd;
   cd.n = nc, cd.dim = d, cd.dense = C;
   qd.n = nq, qd.dim = d, qd.dense = Q;
@@ -102,7 +103,14 @@ void BM_Search(benchmark::State& state) {
   state.counters["GFLOP/s"] =
       benchmark::Counter(2.0 * nc * nq * d * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
-BENCHMARK(BM_Search)->Args({20000, 5000, 1})->Args({20000, 10000, 2})->Unit(benchmark::kMillisecond)->UseRealTime();
+// Arguments: clients, prospects, threads, prospect tile (0: the default).
+BENCHMARK(BM_Search)
+    ->Args({20000, 5000, 1, 0})
+    ->Args({2000, 50000, 1, 0})
+    ->Args({20000, 5000, 1, 96})
+    ->Args({20000, 5000, 1, 192})
+    ->Args({20000, 5000, 1, 384})
+    ->Args({20000, 10000, 2, 0})->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
 }  // namespace twinscore

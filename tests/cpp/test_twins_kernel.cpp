@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <random>
@@ -50,30 +51,40 @@ void CheckFused(int64_t d, std::mt19937& gen) {
       alignas(32) float s[R * kTwinPanel];
       unsigned masks[R];
       std::vector<float> thr(R);
-      // First pass for the scores, second with thresholds equal to one of them.
+      // First pass for the scores (all pass: written), second with the mode's
+      // thresholds; scores and masks are written only when something passes.
       for (int r = 0; r < R; ++r) thr[r] = -std::numeric_limits<float>::infinity();
-      TwinTileFused<R>(P.data(), C.data(), bias.data(), d, scale, thr.data(), lanes, s, masks);
+      ASSERT_TRUE(TwinTileFused<R>(P.data(), C.data(), bias.data(), d, scale, thr.data(), lanes, s, masks));
+      for (int j = 0; j < R * kTwinPanel; ++j) EXPECT_NEAR(s[j], ref[j], 1e-4 * (1 + std::fabs(ref[j])));
+      for (int r = 0; r < R; ++r) EXPECT_EQ(masks[r], lanes);
       for (int r = 0; r < R; ++r) {
         thr[r] = mode == 0   ? -std::numeric_limits<float>::infinity()
                  : mode == 1 ? std::numeric_limits<float>::infinity()
                              : s[r * kTwinPanel + (r * 5) % kTwinPanel];
       }
+      alignas(32) float first[R * kTwinPanel];
+      std::copy(s, s + R * kTwinPanel, first);
+      std::fill(s, s + R * kTwinPanel, NAN);
+      for (int r = 0; r < R; ++r) masks[r] = 0xDEADu;
       const bool any = TwinTileFused<R>(P.data(), C.data(), bias.data(), d, scale, thr.data(), lanes, s, masks);
       unsigned all = 0;
       for (int r = 0; r < R; ++r) {
         unsigned expect = 0;
         for (int j = 0; j < kTwinPanel; ++j) {
-          EXPECT_NEAR(s[r * kTwinPanel + j], ref[r * kTwinPanel + j], 1e-4 * (1 + std::fabs(ref[r * kTwinPanel + j])));
-          if (s[r * kTwinPanel + j] >= thr[r] && (lanes >> j & 1u)) expect |= 1u << j;
+          if (first[r * kTwinPanel + j] >= thr[r] && (lanes >> j & 1u)) expect |= 1u << j;
+          if (any) {
+            EXPECT_EQ(s[r * kTwinPanel + j], first[r * kTwinPanel + j]);
+          }
         }
+        all |= expect;
+        if (!any) continue;
         EXPECT_EQ(masks[r], expect) << "R=" << R << " d=" << d << " row " << r << " mode " << mode;
         const int tie = (r * 5) % kTwinPanel;
         if (mode == 2 && (lanes >> tie & 1u)) {
           EXPECT_TRUE(masks[r] >> tie & 1u);
         }
-        all |= masks[r];
       }
-      EXPECT_EQ(any, all != 0);
+      EXPECT_EQ(any, all != 0) << "R=" << R << " d=" << d << " mode " << mode;
     }
   }
 }

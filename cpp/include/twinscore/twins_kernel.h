@@ -15,7 +15,10 @@
 // previous kernel's third of peak).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <new>
+#include <vector>
 
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
@@ -28,6 +31,24 @@ namespace twinscore {
 constexpr int kTwinRows = 6;
 // Clients per panel.
 constexpr int kTwinPanel = 16;
+
+// Storage for the client panels, aligned to a cache line: a 32-byte panel
+// load that straddles two lines costs a second access, and with the 16-byte
+// alignment of plain new every other one would.
+template <class T>
+struct CacheAligned {
+  using value_type = T;
+  CacheAligned() = default;
+  template <class U>
+  CacheAligned(const CacheAligned<U>&) {}
+  T* allocate(size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t{64})); }
+  void deallocate(T* p, size_t) { ::operator delete(p, std::align_val_t{64}); }
+  template <class U>
+  bool operator==(const CacheAligned<U>&) const { return true; }
+  template <class U>
+  bool operator!=(const CacheAligned<U>&) const { return false; }
+};
+using AlignedFloats = std::vector<float, CacheAligned<float>>;
 
 // Packs rows [0, n) of the row-major n x d matrix X into groups of at most
 // kTwinRows rows, each group feature-major (see above); `out` holds n * d
@@ -70,11 +91,12 @@ TWINSCORE_INLINE void TwinTileDot(const float* P, const float* C, int64_t d, Twi
   }
 }
 
-// The fused kernel: scores s[r][j] = scale * (P . C)[r][j] + bias[j] are
-// written to out[r * 16 + j] (R * 16 floats, 32-byte aligned), and masks[r]
-// gets the bits j (within `lanes`) where s[r][j] >= thr[r]. Returns whether
-// any bit is set. The caller then offers only those few scores to its heaps:
-// the epilogue is 2 FMAs, 2 compares and 2 stores per row for 2d FMAs.
+// The fused kernel: scores s[r][j] = scale * (P . C)[r][j] + bias[j],
+// compared with thr[r]. Returns whether any lane within `lanes` has
+// s[r][j] >= thr[r]; only then (rarely, once the heaps are full) are the
+// scores written to out[r * 16 + j] (R * 16 floats, 32-byte aligned) and the
+// passing lanes of row r to masks[r]. The common path adds 2 FMAs, 2 compares
+// and 2 ORs per row to the tile's 2d FMAs, and one test for the whole tile.
 template <int R>
 TWINSCORE_INLINE bool TwinTileFused(const float* P, const float* C, const float* bias, int64_t d, float scale,
                                     const float* thr, unsigned lanes, float* out, unsigned* masks) {
@@ -82,20 +104,34 @@ TWINSCORE_INLINE bool TwinTileFused(const float* P, const float* C, const float*
   TwinTileDot<R>(P, C, d, tile);
   const __m256 vs = _mm256_set1_ps(scale);
   const __m256 b0 = _mm256_loadu_ps(bias), b1 = _mm256_loadu_ps(bias + 8);
-  unsigned any = 0;
+  // The lanes outside [lo, hi) never pass: lane j of keep0/keep1 is all ones
+  // when bit j (resp. 8 + j) of `lanes` is set.
+  const __m256i bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+  const __m256 keep0 = _mm256_castsi256_ps(
+      _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32(static_cast<int>(lanes)), bit), bit));
+  const __m256 keep1 = _mm256_castsi256_ps(
+      _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32(static_cast<int>(lanes >> 8)), bit), bit));
+  __m256 v0[R], v1[R], hit0 = _mm256_setzero_ps(), hit1 = _mm256_setzero_ps();
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r) {
-    const __m256 v0 = _mm256_fmadd_ps(tile.lo[r], vs, b0), v1 = _mm256_fmadd_ps(tile.hi[r], vs, b1);
-    _mm256_store_ps(out + r * 16, v0);
-    _mm256_store_ps(out + r * 16 + 8, v1);
+    v0[r] = _mm256_fmadd_ps(tile.lo[r], vs, b0);
+    v1[r] = _mm256_fmadd_ps(tile.hi[r], vs, b1);
     const __m256 vt = _mm256_set1_ps(thr[r]);
-    const unsigned m = (static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(v0, vt, _CMP_GE_OQ))) |
-                        (static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(v1, vt, _CMP_GE_OQ))) << 8)) &
-                       lanes;
-    masks[r] = m;
-    any |= m;
+    hit0 = _mm256_or_ps(hit0, _mm256_cmp_ps(v0[r], vt, _CMP_GE_OQ));
+    hit1 = _mm256_or_ps(hit1, _mm256_cmp_ps(v1[r], vt, _CMP_GE_OQ));
   }
-  return any != 0;
+  const __m256 hit = _mm256_or_ps(_mm256_and_ps(hit0, keep0), _mm256_and_ps(hit1, keep1));
+  if (_mm256_testz_ps(hit, hit)) return false;
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) {
+    _mm256_store_ps(out + r * 16, v0[r]);
+    _mm256_store_ps(out + r * 16 + 8, v1[r]);
+    const __m256 vt = _mm256_set1_ps(thr[r]);
+    masks[r] = (static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(v0[r], vt, _CMP_GE_OQ))) |
+                (static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(v1[r], vt, _CMP_GE_OQ))) << 8)) &
+               lanes;
+  }
+  return true;
 }
 
 #endif  // TWINSCORE_DENSE_KERNEL
