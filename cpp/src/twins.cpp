@@ -10,6 +10,7 @@
 
 #include "twinscore/threads.h"
 #include "twinscore/topk.h"
+#include "twinscore/twins_kernel.h"
 
 namespace twinscore {
 
@@ -312,47 +313,30 @@ struct TwinIndex::Impl {
     OfferTile(tile, nr, ce - cb, ce - cb, cb, heaps);
   }
 
-#if defined(__AVX2__) && defined(__FMA__)
-  // Fused dense kernel: R prospects against one panel of 16 clients, the
-  // scores kept in registers and tested against each prospect's running k-th
-  // best before anything is stored. lo/hi: the panel's lanes inside the block.
-  template <int R>
-  static void PanelKernel(const TwinIndex& ix, const float* P, int64_t d, int64_t panel, int lo, int hi, float scale,
-                          TopK* heaps) {
-    const float* c = ix.panels_.data() + panel * d * 16;
-    __m256 acc0[R], acc1[R];
-    for (int r = 0; r < R; ++r) acc0[r] = acc1[r] = _mm256_setzero_ps();
-    for (int64_t t = 0; t < d; ++t) {
-      const __m256 c0 = _mm256_loadu_ps(c + t * 16), c1 = _mm256_loadu_ps(c + t * 16 + 8);
-      for (int r = 0; r < R; ++r) {
-        const __m256 a = _mm256_broadcast_ss(P + r * d + t);
-        acc0[r] = _mm256_fmadd_ps(a, c0, acc0[r]);
-        acc1[r] = _mm256_fmadd_ps(a, c1, acc1[r]);
+#ifdef TWINSCORE_DENSE_KERNEL
+  // Offers the scores of one row of a tile whose bits are set in `mask` (they
+  // passed the threshold the kernel saw); thr follows the heap's k-th best.
+  static void OfferHits(const float* s, unsigned mask, int64_t col0, TopK& h, float& thr) {
+    while (mask) {
+      const int b = __builtin_ctz(mask);
+      mask &= mask - 1;
+      if (s[b] >= thr) {
+        h.Offer(s[b], col0 + b);
+        thr = h.threshold();
       }
     }
-    const __m256 vs = _mm256_set1_ps(scale);
-    const __m256 b0 = _mm256_loadu_ps(ix.bias_.data() + panel * 16), b1 = _mm256_loadu_ps(ix.bias_.data() + panel * 16 + 8);
-    const unsigned lanes = (hi - lo == 16) ? 0xFFFFu : (((1u << hi) - 1u) & ~((1u << lo) - 1u));
-    alignas(32) float v[16];
+  }
+
+  // R packed prospects against one panel of 16 clients (twins_kernel.h);
+  // only the rare scores that reach a heap leave the registers' copy in `s`.
+  template <int R>
+  static void DenseGroup(const float* P, const float* C, const float* bias, int64_t d, float scale, unsigned lanes,
+                         int64_t col0, float* thr, TopK* heaps) {
+    alignas(32) float s[R * kTwinPanel];
+    unsigned masks[R];
+    if (!TwinTileFused<R>(P, C, bias, d, scale, thr, lanes, s, masks)) return;
     for (int r = 0; r < R; ++r) {
-      const __m256 v0 = _mm256_fmadd_ps(acc0[r], vs, b0), v1 = _mm256_fmadd_ps(acc1[r], vs, b1);
-      TopK& h = heaps[r];
-      const __m256 thr = _mm256_set1_ps(h.threshold());
-      unsigned mask = static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(v0, thr, _CMP_GE_OQ))) |
-                      (static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(v1, thr, _CMP_GE_OQ))) << 8);
-      mask &= lanes;
-      if (mask == 0) continue;
-      _mm256_store_ps(v, v0);
-      _mm256_store_ps(v + 8, v1);
-      float t = h.threshold();
-      while (mask) {
-        const int b = __builtin_ctz(mask);
-        mask &= mask - 1;
-        if (v[b] >= t) {
-          h.Offer(v[b], panel * 16 + b);
-          t = h.threshold();
-        }
-      }
+      if (masks[r]) OfferHits(s + r * kTwinPanel, masks[r], col0, heaps[r], thr[r]);
     }
   }
 #endif
@@ -362,6 +346,8 @@ struct TwinIndex::Impl {
     const TwinData& q;
     struct Work {
       std::vector<float> p, pnorm;
+      std::vector<float> packed;  // p in groups of kTwinRows, feature-major
+      std::vector<float> thr;     // each heap's k-th best score (-inf until full)
     };
     void Prepare(const int64_t* rows, int64_t nr, Work& w) const {
       const int64_t d = ix.dim_;
@@ -381,6 +367,12 @@ struct TwinIndex::Impl {
         }
         w.pnorm[i] = s;
       }
+      // The heaps are empty at the start of an item: nothing to beat yet.
+      w.thr.assign(nr, -std::numeric_limits<float>::infinity());
+#ifdef TWINSCORE_DENSE_KERNEL
+      w.packed.resize(nr * d);
+      PackProspects(w.p.data(), nr, d, w.packed.data());
+#endif
     }
     void Score(Work& w, int64_t nr, int64_t cb, int64_t ce, float* out) const {
       const int64_t d = ix.dim_, nc = ce - cb;
@@ -399,24 +391,31 @@ struct TwinIndex::Impl {
       }
     }
     void Process(Work& w, int64_t nr, int64_t cb, int64_t ce, float* tile, TopK* heaps) const {
-#if defined(__AVX2__) && defined(__FMA__)
-      // Panels outer (one stays in L1), groups of 6 prospects inner: 12
-      // accumulators, 2 panel loads and 6 broadcasts per feature.
+#ifdef TWINSCORE_DENSE_KERNEL
+      // Panels outer (4 KiB at d = 64: stays in L1), groups of 6 packed
+      // prospects inner (the item's prospects stay in L1/L2).
       const int64_t d = ix.dim_;
       const float scale = ix.options_.metric == TwinMetric::kSquaredL2 ? 2.0f : 1.0f;
       (void)tile;
-      for (int64_t panel = cb / 16; panel * 16 < ce; ++panel) {
-        const int lo = static_cast<int>(std::max<int64_t>(cb - panel * 16, 0));
-        const int hi = static_cast<int>(std::min<int64_t>(ce - panel * 16, 16));
+      for (int64_t panel = cb / kTwinPanel; panel * kTwinPanel < ce; ++panel) {
+        const int64_t col0 = panel * kTwinPanel;
+        const int lo = static_cast<int>(std::max<int64_t>(cb - col0, 0));
+        const int hi = static_cast<int>(std::min<int64_t>(ce - col0, kTwinPanel));
+        const unsigned lanes = ((1u << hi) - 1u) & ~((1u << lo) - 1u);
+        const float* C = ix.panels_.data() + panel * d * kTwinPanel;
+        const float* bias = ix.bias_.data() + col0;
         int64_t i = 0;
-        for (; i + 6 <= nr; i += 6) PanelKernel<6>(ix, w.p.data() + i * d, d, panel, lo, hi, scale, heaps + i);
-        const float* P = w.p.data() + i * d;
+        for (; i + kTwinRows <= nr; i += kTwinRows) {
+          DenseGroup<kTwinRows>(w.packed.data() + i * d, C, bias, d, scale, lanes, col0, w.thr.data() + i, heaps + i);
+        }
+        const float* P = w.packed.data() + i * d;
+        float* thr = w.thr.data() + i;
         switch (nr - i) {
-          case 5: PanelKernel<5>(ix, P, d, panel, lo, hi, scale, heaps + i); break;
-          case 4: PanelKernel<4>(ix, P, d, panel, lo, hi, scale, heaps + i); break;
-          case 3: PanelKernel<3>(ix, P, d, panel, lo, hi, scale, heaps + i); break;
-          case 2: PanelKernel<2>(ix, P, d, panel, lo, hi, scale, heaps + i); break;
-          case 1: PanelKernel<1>(ix, P, d, panel, lo, hi, scale, heaps + i); break;
+          case 5: DenseGroup<5>(P, C, bias, d, scale, lanes, col0, thr, heaps + i); break;
+          case 4: DenseGroup<4>(P, C, bias, d, scale, lanes, col0, thr, heaps + i); break;
+          case 3: DenseGroup<3>(P, C, bias, d, scale, lanes, col0, thr, heaps + i); break;
+          case 2: DenseGroup<2>(P, C, bias, d, scale, lanes, col0, thr, heaps + i); break;
+          case 1: DenseGroup<1>(P, C, bias, d, scale, lanes, col0, thr, heaps + i); break;
           default: break;
         }
       }

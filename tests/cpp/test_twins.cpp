@@ -57,6 +57,31 @@ TEST(TopK, KeepsBestAndBreaksTiesByLowerRow) {
   EXPECT_EQ(s[2].row, 3);
 }
 
+// Both representations (sorted array up to k = 16, heap above) against a full
+// sort, with many equal scores arriving in shuffled row order.
+TEST(TopK, SortedAndHeapModesMatchAFullSort) {
+  std::mt19937 gen(7);
+  for (int k : {1, 2, 5, 16, 17, 40}) {
+    std::vector<TopK::Entry> all;
+    for (int64_t r = 0; r < 300; ++r) all.push_back({static_cast<float>(gen() % 25), r});
+    std::shuffle(all.begin(), all.end(), gen);
+    TopK h;
+    h.Reset(k);
+    for (const auto& e : all) {
+      if (e.score >= h.threshold()) h.Offer(e.score, e.row);
+    }
+    std::sort(all.begin(), all.end(), [](const TopK::Entry& a, const TopK::Entry& b) {
+      return a.score > b.score || (a.score == b.score && a.row < b.row);
+    });
+    const auto& got = h.Sorted();
+    ASSERT_EQ(got.size(), static_cast<size_t>(k));
+    for (int i = 0; i < k; ++i) {
+      EXPECT_EQ(got[i].row, all[i].row) << "k=" << k << " rank " << i;
+      EXPECT_EQ(got[i].score, all[i].score);
+    }
+  }
+}
+
 class DenseTest : public ::testing::TestWithParam<TwinMetric> {};
 
 TEST_P(DenseTest, MatchesBruteForceWithBlocksAndThreads) {

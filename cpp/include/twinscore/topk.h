@@ -33,24 +33,25 @@ class TopK {
   // Candidates scoring below this cannot enter; those scoring exactly this go
   // through Offer() for the row tie-break.
   float threshold() const {
-    return static_cast<int>(heap_.size()) < k_ ? -std::numeric_limits<float>::infinity() : heap_.front().score;
+    if (static_cast<int>(heap_.size()) < k_) return -std::numeric_limits<float>::infinity();
+    return k_ <= kSortedMax ? heap_.back().score : heap_.front().score;
   }
 
   void Offer(float score, int64_t row) {
     const Entry e{score, row};
-    if (static_cast<int>(heap_.size()) < k_) {
+    if (k_ <= kSortedMax) {
+      OfferSorted(e);
+    } else if (static_cast<int>(heap_.size()) < k_) {
       heap_.push_back(e);
-      std::push_heap(heap_.begin(), heap_.end(), Better);
+      std::push_heap(heap_.begin(), heap_.end(), BetterFn{});
     } else if (Better(e, heap_.front())) {
-      std::pop_heap(heap_.begin(), heap_.end(), Better);
-      heap_.back() = e;
-      std::push_heap(heap_.begin(), heap_.end(), Better);
+      ReplaceWorst(e);
     }
   }
 
   // The entries best first; the heap is consumed.
   const std::vector<Entry>& Sorted() {
-    std::sort_heap(heap_.begin(), heap_.end(), Better);
+    if (k_ > kSortedMax) std::sort_heap(heap_.begin(), heap_.end(), BetterFn{});
     return heap_;
   }
 
@@ -62,8 +63,53 @@ class TopK {
     return a.score > b.score || (a.score == b.score && a.row < b.row);
   }
 
+  // The same order as a function object, so the heap algorithms inline it
+  // (a function pointer is called through at every comparison).
+  struct BetterFn {
+    bool operator()(const Entry& a, const Entry& b) const { return Better(a, b); }
+  };
+
+  // Up to this k the entries are kept sorted (best first) and a candidate is
+  // inserted by shifting the worse ones: for small k a short, predictable
+  // scan beats a heap's sift with an unpredictable branch per level. Larger k
+  // use the heap. Both hold the k best in the same total order, so Sorted()
+  // gives the same answer either way.
+  static constexpr int kSortedMax = 16;
+
+  void OfferSorted(const Entry& e) {
+    int n = static_cast<int>(heap_.size());
+    if (n == k_) {
+      if (!Better(e, heap_[n - 1])) return;
+      --n;  // the worst leaves
+    } else {
+      heap_.push_back(e);
+    }
+    while (n > 0 && Better(e, heap_[n - 1])) {
+      heap_[n] = heap_[n - 1];
+      --n;
+    }
+    heap_[n] = e;
+  }
+
+  // e replaces the worst entry (the front), sifted down to its place: half
+  // the work of pop_heap + push_heap. The heap holds the same set either way,
+  // and Sorted() orders it totally, so the output does not depend on it.
+  void ReplaceWorst(const Entry& e) {
+    const size_t n = heap_.size();
+    size_t i = 0;
+    for (;;) {
+      size_t c = 2 * i + 1;
+      if (c >= n) break;
+      if (c + 1 < n && Better(heap_[c], heap_[c + 1])) ++c;  // the worse child
+      if (!Better(e, heap_[c])) break;
+      heap_[i] = heap_[c];
+      i = c;
+    }
+    heap_[i] = e;
+  }
+
   int k_ = 0;
-  std::vector<Entry> heap_;
+  std::vector<Entry> heap_;  // sorted (k <= kSortedMax) or a heap, worst in front
 };
 
 // Offers a rows x cols tile of scores (row-major, leading dimension ld) to

@@ -32,6 +32,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "twinscore/common.h"
+#include "twinscore/twins_kernel.h"
 
 namespace twinscore {
 
@@ -77,7 +78,7 @@ struct TwinOptions {
   std::vector<int32_t> categorical_other;
   // Tile sizes: prospects per work item, clients per scored tile. Larger tiles
   // amortise more, smaller ones keep the tile of scores in cache.
-  int64_t prospect_tile = 128;
+  int64_t prospect_tile = 192;
   int64_t client_tile = 1024;
 
   absl::Status Validate() const;
@@ -139,7 +140,7 @@ class TwinIndex {
   // The same clients in panels of 16 for the fused kernel: panel q holds
   // dim x 16 floats (feature-major), and bias_ the term added to scale * x.y
   // (-|y|^2 for kSquaredL2, 0 otherwise), padded to whole panels.
-  std::vector<float> panels_, bias_;
+  AlignedFloats panels_, bias_;
   // Bitsets: n * words in sorted order, popcounts or bit-weight totals.
   int64_t words_ = 0;
   std::vector<uint64_t> bits_;
