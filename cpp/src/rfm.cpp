@@ -1,10 +1,18 @@
 #include "twinscore/rfm.h"
 
-#include <algorithm>
-#include <cmath>
-#include <limits>
+#include <sys/mman.h>
 
-#include <tbb/parallel_sort.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdlib>
+#include <limits>
+#include <memory>
+#include <new>
 
 #include "absl/container/flat_hash_map.h"
 #include "twinscore/threads.h"
@@ -39,20 +47,6 @@ absl::StatusOr<std::vector<int64_t>> FactorizeInt64(absl::Span<const int64_t> id
 
 namespace {
 
-absl::Status CheckTimesAndAmounts(absl::Span<const int64_t> time, absl::Span<const double> amount, int64_t now) {
-  constexpr size_t kBlock = 1 << 16;
-  return ParallelBlocksStatus(time.size(), kBlock, [&](size_t, size_t begin, size_t end) -> absl::Status {
-    for (size_t i = begin; i < end; ++i) {
-      TWINSCORE_CHECK_ARG(time[i] <= now, "date at row ", i, " is after now (", time[i], " > ", now, ")");
-      if (!amount.empty()) {
-        TWINSCORE_CHECK_ARG(std::isfinite(amount[i]) && amount[i] >= 0.0, "amount at row ", i,
-                            " must be finite and >= 0, got ", amount[i]);
-      }
-    }
-    return absl::OkStatus();
-  });
-}
-
 absl::Status CheckRows(absl::Span<const int32_t> codes, absl::Span<const int64_t> time,
                        absl::Span<const double> amount, int64_t n_clients, int64_t now) {
   constexpr size_t kBlock = 1 << 16;
@@ -79,17 +73,238 @@ inline void KahanAdd(double v, double* sum, double* carry) {
   *sum = t;
 }
 
-// Owner task of a client id: a multiplicative hash spreads consecutive ids.
-inline uint32_t Owner(int64_t id, uint32_t parts) {
-  const uint64_t h = static_cast<uint64_t>(id) * 0x9E3779B97F4A7C15ull;
-  return static_cast<uint32_t>((h >> 32) % parts);
+// The (m_j)-th smallest values, m_j = ceil(j * n / bins) for j = 1..bins-1
+// (non-decreasing: the score cuts of QuantileScores).
+std::vector<double> QuantileCuts(absl::Span<const double> values, int bins) {
+  const size_t n = values.size();
+  std::vector<double> work(values.begin(), values.end());
+  std::vector<double> cut(static_cast<size_t>(bins - 1));
+  size_t done = 0;  // work[..done) holds the values below the last cut, in place
+  for (size_t j = 1; j < static_cast<size_t>(bins); ++j) {
+    const size_t m = (j * n + static_cast<size_t>(bins) - 1) / static_cast<size_t>(bins) - 1;  // 0-based
+    if (m + 1 > done) {  // else m is the previous cut's position (n < bins)
+      std::nth_element(work.begin() + static_cast<std::ptrdiff_t>(done), work.begin() + static_cast<std::ptrdiff_t>(m),
+                       work.end());
+      done = m + 1;
+    }
+    cut[j - 1] = work[m];
+  }
+  return cut;
 }
 
-// One client's running aggregates, kept in the hash map's slot so that a row
-// costs one random memory access.
-struct Running {
-  int64_t first_row, first, last, count;
+// Multiplicative hash of a client id. A bijection of the 64-bit integers: its
+// top bits choose the partition, the bits below them the table slot.
+inline uint64_t HashId(int64_t id) { return static_cast<uint64_t>(id) * 0x9E3779B97F4A7C15ull; }
+
+// One log row as the partition pass lays it out: 32 bytes, two per cache line,
+// so the aggregation reads each partition as one sequential stream.
+struct PartRow {
+  int64_t id, time;
+  double amount;
+  uint32_t row, unused;
+};
+
+// One client's running aggregates while its partition is aggregated.
+struct Group {
+  int64_t id, first, last;
   double total, carry;
+  uint32_t count, first_row;
+};
+
+// log2 of the number of partitions: about 16K rows per partition (its
+// clients' table then stays in L2), at most 1024 (the scatter's write
+// streams), and a function of n only, so the layout does not depend on the
+// thread count.
+int PartitionBits(size_t n) {
+  int bits = 0;
+  while (bits < 10 && (n >> (bits + 14)) > 0) ++bits;
+  return bits;
+}
+
+inline uint32_t PartitionOf(uint64_t h, int bits) { return static_cast<uint32_t>((h >> (63 - bits)) >> 1); }
+
+constexpr size_t kPartBlock = size_t{1} << 16;  // rows per block of the partition pass
+
+// Rows of each block by partition: hist[b * parts + p].
+std::vector<uint32_t> PartitionHistogram(absl::Span<const int64_t> ids, int bits) {
+  const size_t parts = size_t{1} << bits;
+  std::vector<uint32_t> hist(NumBlocks(ids.size(), kPartBlock) * parts, 0);
+  ParallelBlocks(ids.size(), kPartBlock, [&](size_t b, size_t lo, size_t hi) {
+    uint32_t* h = hist.data() + b * parts;
+    for (size_t i = lo; i < hi; ++i) ++h[PartitionOf(HashId(ids[i]), bits)];
+  });
+  return hist;
+}
+
+// The first bad row of [lo, hi): a date after now, a negative or non-finite amount.
+absl::Status FirstBadRow(absl::Span<const int64_t> time, absl::Span<const double> amount, int64_t now, size_t lo,
+                         size_t hi) {
+  for (size_t i = lo; i < hi; ++i) {
+    TWINSCORE_CHECK_ARG(time[i] <= now, "date at row ", i, " is after now (", time[i], " > ", now, ")");
+    if (!amount.empty()) {
+      TWINSCORE_CHECK_ARG(std::isfinite(amount[i]) && amount[i] >= 0.0, "amount at row ", i,
+                          " must be finite and >= 0, got ", amount[i]);
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Turns the histogram into each block's first write position per partition
+// (partition p holds its rows of block 0, then of block 1, ...: the log
+// order); returns where each partition begins (parts + 1 values).
+std::vector<size_t> PartitionOffsets(std::vector<uint32_t>& hist, size_t parts) {
+  const size_t blocks = hist.size() / parts;
+  std::vector<size_t> start(parts + 1, 0);
+  uint32_t at = 0;
+  for (size_t p = 0; p < parts; ++p) {
+    start[p] = at;
+    for (size_t b = 0; b < blocks; ++b) {
+      const uint32_t c = hist[b * parts + p];
+      hist[b * parts + p] = at;
+      at += c;
+    }
+  }
+  start[parts] = at;
+  return start;
+}
+
+// A cache line of two rows, staged before it is written to its partition.
+struct alignas(64) Line {
+  PartRow row[2];
+};
+
+// Writes a full staged line to `dst` (64-byte aligned) without reading it
+// first: non-temporal stores skip the read-for-ownership of a line that is
+// wholly overwritten, and keep the partitions from evicting the staging lines.
+inline void StreamLine(const Line& line, PartRow* dst) {
+#if defined(__SSE2__)
+  const __m128i* src = reinterpret_cast<const __m128i*>(&line);
+  __m128i* out = reinterpret_cast<__m128i*>(dst);
+  for (int q = 0; q < 4; ++q) _mm_stream_si128(out + q, _mm_load_si128(src + q));
+#else
+  dst[0] = line.row[0];
+  dst[1] = line.row[1];
+#endif
+}
+
+// Scatters the rows into their partitions at the offsets of PartitionOffsets,
+// checking every row on the way. Rows are staged per partition in a line
+// (software write-combining): a row at an odd position completes the line
+// with its even neighbour, which goes out in one aligned 64-byte write; rows
+// whose neighbour belongs to another block are stored singly.
+absl::Status ScatterRows(absl::Span<const int64_t> ids, absl::Span<const int64_t> time,
+                         absl::Span<const double> amount, int64_t now, int bits,
+                         const std::vector<uint32_t>& offsets, PartRow* rows) {
+  const size_t parts = size_t{1} << bits;
+  return ParallelBlocksStatus(ids.size(), kPartBlock, [&](size_t b, size_t lo, size_t hi) -> absl::Status {
+    const uint32_t* begin = offsets.data() + b * parts;
+    std::vector<uint32_t> at(begin, begin + parts);
+    std::unique_ptr<Line[]> stage(new Line[parts]);
+    bool bad = false;
+    for (size_t i = lo; i < hi; ++i) {
+      const int64_t id = ids[i], t = time[i];
+      const double a = amount.empty() ? 0.0 : amount[i];
+      bad |= (t > now) | !(a >= 0.0 && a <= std::numeric_limits<double>::max());
+      const uint32_t p = PartitionOf(HashId(id), bits);
+      const uint32_t c = at[p]++;
+      Line& line = stage[p];
+      line.row[c & 1] = PartRow{id, t, a, static_cast<uint32_t>(i), 0};
+      if (c & 1) {
+        if (c > begin[p]) {
+          StreamLine(line, rows + (c - 1));
+        } else {
+          rows[c] = line.row[1];  // the even neighbour is another block's row
+        }
+      }
+    }
+    for (size_t p = 0; p < parts; ++p) {  // a last row at an even position waits in its line
+      if ((at[p] & 1) && at[p] - 1 >= begin[p]) rows[at[p] - 1] = stage[p].row[0];
+    }
+#if defined(__SSE2__)
+    _mm_sfence();  // the streamed lines are visible before the aggregation reads them
+#endif
+    return bad ? FirstBadRow(time, amount, now, lo, hi) : absl::OkStatus();
+  });
+}
+
+// The partitioned copy of the log, uninitialised (the scatter writes every
+// row), in 2 MiB pages where the kernel offers them: a 10M-row log is 320 MB,
+// and 4 KiB pages would cost a page fault and a TLB miss every 128 rows.
+class RowBuffer {
+ public:
+  explicit RowBuffer(size_t n) {
+    constexpr size_t kHuge = size_t{2} << 20;
+    const size_t bytes = (n * sizeof(PartRow) + kHuge - 1) / kHuge * kHuge;
+    ptr_.reset(static_cast<PartRow*>(std::aligned_alloc(kHuge, bytes)));
+    if (!ptr_) throw std::bad_alloc();
+#ifdef MADV_HUGEPAGE
+    madvise(ptr_.get(), bytes, MADV_HUGEPAGE);  // advice only: ignored where unsupported
+#endif
+  }
+  PartRow* data() { return ptr_.get(); }
+
+ private:
+  struct Free {
+    void operator()(PartRow* p) const { std::free(p); }
+  };
+  std::unique_ptr<PartRow, Free> ptr_;
+};
+
+// Aggregates one partition's rows (in log order) into its clients, in order
+// of first appearance. The open-addressing table holds group indices and
+// grows by doubling, so it stays as small as the partition's clients.
+void AggregatePartition(absl::Span<const PartRow> rows, int bits, bool with_amount, std::vector<Group>& groups) {
+  int tbits = 6;
+  std::vector<int32_t> table(size_t{1} << tbits, -1);
+  auto slot_of = [&](int64_t id) {
+    const size_t mask = table.size() - 1;
+    size_t s = static_cast<size_t>((HashId(id) << bits) >> (64 - tbits));
+    while (table[s] >= 0 && groups[static_cast<size_t>(table[s])].id != id) s = (s + 1) & mask;
+    return s;
+  };
+  for (const PartRow& r : rows) {
+    size_t s = slot_of(r.id);
+    if (table[s] < 0) {
+      if (2 * (groups.size() + 1) > table.size()) {  // keep the load under 1/2
+        ++tbits;
+        table.assign(size_t{1} << tbits, -1);
+        for (size_t g = 0; g < groups.size(); ++g) table[slot_of(groups[g].id)] = static_cast<int32_t>(g);
+        s = slot_of(r.id);
+      }
+      table[s] = static_cast<int32_t>(groups.size());
+      groups.push_back(Group{r.id, r.time, r.time, 0.0, 0.0, 0, r.row});
+    }
+    Group& g = groups[static_cast<size_t>(table[s])];
+    g.first = std::min(g.first, r.time);
+    g.last = std::max(g.last, r.time);
+    g.count += 1;
+    if (with_amount) KahanAdd(r.amount, &g.total, &g.carry);
+  }
+}
+
+// Output position of every client: the rank of its first row among all
+// clients' first rows (a bitmap of first rows, then prefix popcounts).
+class FirstRowRanks {
+ public:
+  explicit FirstRowRanks(size_t n) : words_((n + 63) / 64), bits_(new std::atomic<uint64_t>[words_]()) {}
+  void Mark(uint32_t row) { bits_[row >> 6].fetch_or(uint64_t{1} << (row & 63), std::memory_order_relaxed); }
+  void Finish() {
+    before_.resize(words_);
+    uint32_t total = 0;
+    for (size_t w = 0; w < words_; ++w) {
+      before_[w] = total;
+      total += static_cast<uint32_t>(__builtin_popcountll(bits_[w].load(std::memory_order_relaxed)));
+    }
+  }
+  size_t Rank(uint32_t row) const {
+    const uint64_t below = bits_[row >> 6].load(std::memory_order_relaxed) & ((uint64_t{1} << (row & 63)) - 1);
+    return before_[row >> 6] + static_cast<size_t>(__builtin_popcountll(below));
+  }
+
+ private:
+  size_t words_;
+  std::unique_ptr<std::atomic<uint64_t>[]> bits_;
+  std::vector<uint32_t> before_;
 };
 
 }  // namespace
@@ -98,48 +313,42 @@ absl::StatusOr<RfmGroups> AggregateRfmById(absl::Span<const int64_t> ids, absl::
                                            absl::Span<const double> amount, int64_t now) {
   const size_t n = ids.size();
   TWINSCORE_CHECK_ARG(n > 0, "the transaction log is empty");
+  TWINSCORE_CHECK_ARG(n < (size_t{1} << 32), "more than 2^32-1 transactions");
   TWINSCORE_CHECK_ARG(time.size() == n, "date has ", time.size(), " values, expected ", n);
   TWINSCORE_CHECK_ARG(amount.empty() || amount.size() == n, "amount has ", amount.size(), " values, expected ", n);
-  TWINSCORE_RETURN_IF_ERROR(CheckTimesAndAmounts(time, amount, now));
-  // Each task owns the ids that hash to it and scans the whole log: no two
-  // tasks write one client, and each client's rows are added in log order,
-  // so the result does not depend on the thread count.
-  const uint32_t parts = static_cast<uint32_t>(std::max(1, NumThreads()));
-  std::vector<absl::flat_hash_map<int64_t, Running>> maps(parts);
+  // Radix-partition the rows by id hash (stable, so each client's rows stay in
+  // log order), then aggregate each partition in a cache-resident table: no
+  // random access into a table of all clients. Partition boundaries depend on
+  // n only, and every client's rows are added in log order, so the result does
+  // not depend on the thread count.
+  const int bits = PartitionBits(n);
+  const size_t parts = size_t{1} << bits;
+  std::vector<uint32_t> offsets = PartitionHistogram(ids, bits);
+  const std::vector<size_t> start = PartitionOffsets(offsets, parts);
+  RowBuffer rows(n);
+  TWINSCORE_RETURN_IF_ERROR(ScatterRows(ids, time, amount, now, bits, offsets, rows.data()));
+
+  std::vector<std::vector<Group>> groups(parts);
+  FirstRowRanks ranks(n);
   ParallelBlocks(parts, 1, [&](size_t p, size_t, size_t) {
-    auto& index = maps[p];
-    for (size_t i = 0; i < n; ++i) {
-      const int64_t id = ids[i];
-      if (parts > 1 && Owner(id, parts) != p) continue;
-      const int64_t t = time[i];
-      auto [it, inserted] = index.try_emplace(id, Running{static_cast<int64_t>(i), t, t, 0, 0.0, 0.0});
-      Running& r = it->second;
-      r.first = std::min(r.first, t);
-      r.last = std::max(r.last, t);
-      r.count += 1;
-      if (!amount.empty()) KahanAdd(amount[i], &r.total, &r.carry);
-    }
+    AggregatePartition(absl::MakeConstSpan(rows.data() + start[p], start[p + 1] - start[p]), bits,
+                       !amount.empty(), groups[p]);
+    for (const Group& g : groups[p]) ranks.Mark(g.first_row);
   });
-  // Clients in order of first appearance, whatever the partition.
-  std::vector<std::pair<int64_t, const std::pair<const int64_t, Running>*>> order;
+  ranks.Finish();
   size_t k = 0;
-  for (const auto& m : maps) k += m.size();
-  order.reserve(k);
-  for (const auto& m : maps) {
-    for (const auto& kv : m) order.emplace_back(kv.second.first_row, &kv);
-  }
-  CurrentArena()->execute([&] { tbb::parallel_sort(order.begin(), order.end()); });
+  for (const auto& gp : groups) k += gp.size();
   RfmGroups g;
   for (auto* v : {&g.id, &g.first, &g.last, &g.count}) v->resize(k);
   g.total.resize(amount.empty() ? 0 : k);
-  ParallelBlocks(k, 1 << 14, [&](size_t, size_t lo, size_t hi) {
-    for (size_t c = lo; c < hi; ++c) {
-      const auto& [id, r] = *order[c].second;
-      g.id[c] = id;
-      g.first[c] = r.first;
-      g.last[c] = r.last;
-      g.count[c] = r.count;
-      if (!amount.empty()) g.total[c] = r.total;
+  ParallelBlocks(parts, 1, [&](size_t p, size_t, size_t) {
+    for (const Group& c : groups[p]) {
+      const size_t at = ranks.Rank(c.first_row);
+      g.id[at] = c.id;
+      g.first[at] = c.first;
+      g.last[at] = c.last;
+      g.count[at] = c.count;
+      if (!amount.empty()) g.total[at] = c.total;
     }
   });
   return g;
@@ -195,21 +404,26 @@ absl::Status QuantileScores(absl::Span<const double> values, int bins, absl::Spa
   for (size_t i = 0; i < n; ++i) {
     TWINSCORE_CHECK_ARG(!std::isnan(values[i]), "value at position ", i, " is NaN");
   }
-  // Sort (value, position) pairs once, then walk the tie groups in order: a
-  // group's L is the index of its first member. No per-value binary search
-  // (a cache miss per step on a large table).
-  std::vector<std::pair<double, uint32_t>> order(n);
-  TWINSCORE_CHECK_ARG(n < (size_t{1} << 32), "more than 2^32 values to score");
+  if (n == 0) return absl::OkStatus();
+  // score = 1 + floor(bins * L / n) >= j + 1  <=>  L >= m_j = ceil(j * n / bins)
+  // <=>  v > the m_j-th smallest value (at least m_j values lie below v). So
+  // the scores need only bins - 1 order statistics, found by successive
+  // selections on a copy (linear time, no sort), then one comparison pass.
+  const std::vector<double> cut = QuantileCuts(values, bins);
   ParallelBlocks(n, 1 << 16, [&](size_t, size_t lo, size_t hi) {
-    for (size_t i = lo; i < hi; ++i) order[i] = {values[i] + 0.0, static_cast<uint32_t>(i)};  // -0.0 == 0.0
+    if (cut.size() <= 8) {
+      for (size_t i = lo; i < hi; ++i) {
+        int above = 0;  // branch-free: the compiler unrolls and vectorises over i
+        for (double c : cut) above += values[i] > c;
+        scores[i] = static_cast<int8_t>(1 + above);
+      }
+    } else {
+      for (size_t i = lo; i < hi; ++i) {
+        const auto below = std::lower_bound(cut.begin(), cut.end(), values[i]);
+        scores[i] = static_cast<int8_t>(1 + (below - cut.begin()));
+      }
+    }
   });
-  CurrentArena()->execute([&] { tbb::parallel_sort(order.begin(), order.end()); });
-  size_t lower = 0;
-  for (size_t j = 0; j < n; ++j) {
-    if (j > 0 && order[j].first != order[j - 1].first) lower = j;
-    // Integer arithmetic: no rounding at the quantile boundaries.
-    scores[order[j].second] = static_cast<int8_t>(1 + static_cast<uint64_t>(lower) * static_cast<uint64_t>(bins) / n);
-  }
   return absl::OkStatus();
 }
 

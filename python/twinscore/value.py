@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from . import _core
 from ._validation import check_float, check_int
@@ -140,6 +141,26 @@ def _segment_lookup(segments: pd.DataFrame, bins: int) -> tuple[np.ndarray, list
     return table, names
 
 
+def _score_strings(scores: list[np.ndarray], bins: int):
+    """The scores written side by side ("545"), as a string column.
+
+    Every client's string is one of bins**len(scores) combinations: build
+    those once and take them by combination code in Arrow (no per-client
+    string formatting).
+    """
+    if bins ** len(scores) > len(scores[0]):  # more combinations than clients: format each client
+        text = pd.Series(scores[0]).astype(str)
+        for s in scores[1:]:
+            text = text + pd.Series(s).astype(str)
+        return text.array
+    code = np.zeros(len(scores[0]), dtype=np.int32)
+    names = np.array([""])
+    for s in scores:
+        code = code * bins + (s.astype(np.int32) - 1)
+        names = np.char.add(names[:, None], np.arange(1, bins + 1).astype(str)[None, :]).ravel()
+    return pd.array(pa.array(names).take(pa.array(code)), dtype=pd.StringDtype(na_value=np.nan))
+
+
 def rfm(transactions: pd.DataFrame, *, customer: str, date: str, amount: str | None = None, now=None,
         bins: int = 5, segments: pd.DataFrame | None = None) -> pd.DataFrame:
     """Recency, frequency, monetary value, quantile scores and named segments per client.
@@ -191,15 +212,15 @@ def rfm(transactions: pd.DataFrame, *, customer: str, date: str, amount: str | N
         "recency_days": recency,
         "frequency": agg["count"],
     }, index=ids)
-    out["R"] = _core.quantile_scores(np.ascontiguousarray(-recency), bins)
-    out["F"] = _core.quantile_scores(agg["count"].astype(np.float64), bins)
-    score = out["R"].astype(str) + out["F"].astype(str)
+    out["R"] = r_score = _core.quantile_scores(np.ascontiguousarray(-recency), bins)
+    out["F"] = f_score = _core.quantile_scores(agg["count"].astype(np.float64), bins)
+    scores = [r_score, f_score]
     if amt is not None:
         out["monetary"] = agg["total"]
         out["average_basket"] = agg["total"] / agg["count"]
-        out["M"] = _core.quantile_scores(agg["total"], bins)
-        score = score + out["M"].astype(str)
-    out["RFM"] = score
+        out["M"] = m_score = _core.quantile_scores(agg["total"], bins)
+        scores.append(m_score)
+    out["RFM"] = _score_strings(scores, bins)
     if segments is None and bins != 5:
         return out  # the standard map is defined on 1-5 scores
     table, names = _segment_lookup(DEFAULT_SEGMENTS if segments is None else segments, bins)

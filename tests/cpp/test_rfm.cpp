@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -127,6 +129,77 @@ TEST(Rfm, QuantileScoresTieRule) {
   std::vector<int8_t> t(2);
   EXPECT_FALSE(QuantileScores(nan, 5, absl::MakeSpan(t)).ok());
   EXPECT_FALSE(QuantileScores(distinct, 1, absl::MakeSpan(d)).ok());
+}
+
+
+// Brute-force oracle of the tie rule: 1 + floor(bins * L / n), L = values strictly lower.
+std::vector<int8_t> ScoresByCounting(const std::vector<double>& v, int bins) {
+  std::vector<int8_t> s(v.size());
+  for (size_t i = 0; i < v.size(); ++i) {
+    size_t lower = 0;
+    for (double w : v) lower += w < v[i];
+    s[i] = static_cast<int8_t>(1 + lower * static_cast<size_t>(bins) / v.size());
+  }
+  return s;
+}
+
+TEST(Rfm, QuantileScoresMatchOracleForAllBinsAndSizes) {
+  std::mt19937_64 gen(11);
+  for (size_t n : {1, 2, 3, 4, 7, 10, 99, 1000, 3001}) {
+    for (int bins : {2, 3, 5, 7, 9, 10, 20, 100}) {  // <= 8 cuts: comparison pass; more: binary search
+      std::vector<double> v(n);
+      for (auto& x : v) x = static_cast<double>(gen() % (n / 3 + 2)) - 1.0;  // many ties
+      if (n > 3) v[1] = -0.0, v[2] = 0.0;                                       // equal, not split
+      std::vector<int8_t> s(n);
+      ASSERT_TRUE(QuantileScores(v, bins, absl::MakeSpan(s)).ok());
+      EXPECT_EQ(s, ScoresByCounting(v, bins)) << "n=" << n << " bins=" << bins;
+    }
+  }
+}
+
+TEST(Rfm, ByIdManyPartitionsHighBitIdsAndOneClient) {
+  std::mt19937_64 gen(9);
+  const size_t n = 300000;  // several partitions and several scatter blocks
+  std::vector<int64_t> ids(n), time(n), one(n, -5);
+  std::vector<double> amount(n);
+  for (size_t i = 0; i < n; ++i) {
+    ids[i] = static_cast<int64_t>(gen() % 20000) << 40;  // ids that differ in their high bits only
+    time[i] = static_cast<int64_t>(gen() % 5000) - 2500;
+    amount[i] = static_cast<double>(gen() % 100000) / 100.0;
+  }
+  std::vector<int32_t> codes(n);
+  auto u = FactorizeInt64(ids, absl::MakeSpan(codes));
+  ASSERT_TRUE(u.ok());
+  Agg ref(u->size());
+  ASSERT_TRUE(AggregateRfm(codes, time, amount, u->size(), 5000, ref.Out()).ok());
+  for (int threads : {1, 2}) {
+    ASSERT_TRUE(SetNumThreads(threads).ok());
+    auto g = AggregateRfmById(ids, time, amount, 5000);
+    ASSERT_TRUE(g.ok()) << g.status();
+    EXPECT_EQ(g->id, *u);
+    EXPECT_EQ(g->count, ref.count);
+    EXPECT_EQ(g->first, ref.first);
+    EXPECT_EQ(g->last, ref.last);
+    EXPECT_EQ(g->total, ref.total);
+    auto no_amount = AggregateRfmById(ids, time, {}, 5000);
+    ASSERT_TRUE(no_amount.ok());
+    EXPECT_TRUE(no_amount->total.empty());
+    EXPECT_EQ(no_amount->count, ref.count);
+    auto single = AggregateRfmById(one, time, amount, 5000);  // every row in one partition
+    ASSERT_TRUE(single.ok());
+    EXPECT_EQ(single->id, std::vector<int64_t>{-5});
+    EXPECT_EQ(single->count, std::vector<int64_t>{static_cast<int64_t>(n)});
+    EXPECT_EQ(single->first[0], *std::min_element(time.begin(), time.end()));
+  }
+  ASSERT_TRUE(SetNumThreads(0).ok());
+  // The first bad row in log order is reported, whichever block holds it.
+  std::vector<double> bad(amount);
+  bad[250000] = std::numeric_limits<double>::infinity();
+  bad[70001] = std::nan("");
+  EXPECT_NE(AggregateRfmById(ids, time, bad, 5000).status().message().find("row 70001"), std::string::npos);
+  std::vector<int64_t> late(time);
+  late[200003] = 6000;
+  EXPECT_NE(AggregateRfmById(ids, late, amount, 5000).status().message().find("row 200003"), std::string::npos);
 }
 
 }  // namespace
