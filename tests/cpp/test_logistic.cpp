@@ -1,4 +1,5 @@
 #include "twinscore/logistic.h"
+#include "twinscore/logistic_kernels.h"
 
 #include <gtest/gtest.h>
 
@@ -63,6 +64,62 @@ TEST(FitLogistic, IdenticalForAnyThreadCount) {
   ASSERT_TRUE(a.ok() && b.ok());
   EXPECT_EQ(a->coef, b->coef);
   EXPECT_EQ(a->intercept, b->intercept);
+}
+
+// The AVX2 row kernels against the scalar ones, on row counts and widths that
+// leave tails (rows not a multiple of 4, columns not a multiple of 4).
+TEST(LogisticKernels, VectorisedMatchScalarOnTails) {
+  std::mt19937_64 rng(7);
+  std::normal_distribution<double> g;
+  for (int64_t d : {0, 1, 3, 4, 5, 8, 13, 50}) {
+    for (int64_t m : {1, 3, 4, 7, 64, 513}) {
+      std::vector<float> X(m * d);
+      for (auto& v : X) v = static_cast<float>(g(rng));
+      std::vector<double> beta(d), r(m), z1(m), z2(m), g1(d, 0.5), g2(d, 0.5);
+      for (auto& v : beta) v = g(rng);
+      for (auto& v : r) v = g(rng);
+      kernels::ChunkScoresScalar(X.data(), m, d, beta.data(), z1.data());
+      kernels::ChunkScoresAvx2(X.data(), m, d, beta.data(), z2.data());
+      kernels::ChunkGradientScalar(X.data(), m, d, r.data(), g1.data());
+      kernels::ChunkGradientAvx2(X.data(), m, d, r.data(), g2.data());
+      for (int64_t i = 0; i < m; ++i) {
+        double ref = 0;  // plain oracle
+        for (int64_t j = 0; j < d; ++j) ref += static_cast<double>(X[i * d + j]) * beta[j];
+        EXPECT_NEAR(z1[i], ref, 1e-12 * (1 + std::abs(ref))) << "d=" << d << " m=" << m;
+        EXPECT_NEAR(z2[i], ref, 1e-12 * (1 + std::abs(ref))) << "d=" << d << " m=" << m;
+      }
+      for (int64_t j = 0; j < d; ++j) EXPECT_NEAR(g1[j], g2[j], 1e-11 * (1 + std::abs(g1[j]))) << "d=" << d;
+    }
+  }
+}
+
+// Past kHessianRows rows the Hessian is formed on a sample of the chunks: the
+// fit must still reach the exact stationary point, the same for 1 and 2
+// threads, with sample weights.
+TEST(FitLogistic, SampledHessianReachesTheStationaryPoint) {
+  Data data = Make(300001, 3, 4);
+  std::vector<double> w(data.n);
+  for (int64_t i = 0; i < data.n; ++i) w[i] = 0.5 + (i % 7) * 0.25;
+  ASSERT_TRUE(SetNumThreads(1).ok());
+  auto a = FitLogistic(data.X, data.n, data.d, data.y, w, {});
+  ASSERT_TRUE(SetNumThreads(2).ok());
+  auto b = FitLogistic(data.X, data.n, data.d, data.y, w, {});
+  ASSERT_TRUE(SetNumThreads(0).ok());
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_TRUE(a->converged);
+  EXPECT_EQ(a->coef, b->coef);
+  EXPECT_EQ(a->intercept, b->intercept);
+  std::vector<double> grad(data.d + 1, 0.0);
+  for (int64_t i = 0; i < data.n; ++i) {
+    double z = a->intercept;
+    for (int64_t j = 0; j < data.d; ++j) z += a->coef[j] * data.X[i * data.d + j];
+    const double res = w[i] * (1.0 / (1.0 + std::exp(-z)) - data.y[i]);
+    for (int64_t j = 0; j < data.d; ++j) grad[j] += res * data.X[i * data.d + j];
+    grad[data.d] += res;
+  }
+  // Relative to the size of the loss gradient's terms (n ~ 3e5).
+  for (int64_t j = 0; j < data.d; ++j) EXPECT_NEAR(grad[j] + a->coef[j], 0.0, 1e-5);
+  EXPECT_NEAR(grad[data.d], 0.0, 1e-5);
 }
 
 TEST(FitLogistic, RefusesSingleClassAndBadLabels) {
