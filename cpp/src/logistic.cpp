@@ -303,29 +303,41 @@ absl::Status DecisionEncoded(const DenseEncoderSpec& spec, int64_t n, absl::Span
                              double intercept, absl::Span<double> out) {
   TWINSCORE_RETURN_IF_ERROR(CheckEncoded(spec, n, coef));
   TWINSCORE_CHECK_ARG(static_cast<int64_t>(out.size()) == n, "out has ", out.size(), " values, expected ", n);
+  // Per categorical column, its coefficients behind a 0 for the missing code
+  // (-1) and followed by a 0 for the "other" code: one branch-free look-up.
+  std::vector<std::vector<double>> tables;
+  int64_t col = static_cast<int64_t>(spec.numeric.size());
+  for (const auto& c : spec.categorical) {
+    std::vector<double>& t = tables.emplace_back(c.n_categories + 2, 0.0);
+    std::copy(coef.begin() + col, coef.begin() + col + c.n_categories, t.begin() + 1);
+    col += c.n_categories;
+  }
   // Column by column over a block of rows: each column is streamed once and
   // the block's scores stay in L1.
   return ParallelBlocksStatus(n, kScoreBlock, [&](size_t, size_t begin, size_t end) -> absl::Status {
     double* z = out.data() + begin;
-    std::fill(z, z + (end - begin), intercept);
+    const int64_t m = static_cast<int64_t>(end - begin);
+    std::fill(z, z + m, intercept);
     int64_t col = 0;
     for (size_t j = 0; j < spec.numeric.size(); ++j, ++col) {
       const auto& c = spec.numeric[j];
+      const auto& e = spec.numeric_encoding[j];
+      if (c.is_float32 && c.stride == 1) {  // the common layout: the vectorised kernel
+        const float* x = static_cast<const float*>(c.data) + begin;
+        const int64_t bad = kernels::AddNumericAvx2(x, m, e.center, e.scale, e.lo, e.hi, e.fill, coef[col], z);
+        TWINSCORE_CHECK_ARG(bad == m, "column '", c.name, "' holds an infinite value at row ", begin + bad,
+                            "; use NaN for a missing value");
+        continue;
+      }
       TWINSCORE_RETURN_IF_ERROR(c.Visit([&](auto view) {
-        return AddNumeric(view, c.name, spec.numeric_encoding[j], coef[col], begin, end, z);
+        return AddNumeric(view, c.name, e, coef[col], begin, end, z);
       }));
     }
-    for (const auto& c : spec.categorical) {
-      const double* w = coef.data() + col;
-      for (size_t i = begin; i < end; ++i) {
-        const int32_t code = c.codes[i];
-        if (static_cast<uint32_t>(code) < static_cast<uint32_t>(c.n_categories)) {
-          z[i - begin] += w[code];
-        } else {
-          TWINSCORE_CHECK_ARG(code == kMissingCode || code == c.n_categories, "column '", c.name, "': code ", code,
-                              " at row ", i, " is outside [-1, ", c.n_categories, "]");
-        }
-      }
+    for (size_t k = 0; k < spec.categorical.size(); ++k) {
+      const auto& c = spec.categorical[k];
+      const int64_t bad = kernels::AddCodes(c.codes.data() + begin, m, tables[k].data(), c.n_categories, z);
+      TWINSCORE_CHECK_ARG(bad == m, "column '", c.name, "': code ", c.codes[begin + bad], " at row ", begin + bad,
+                          " is outside [-1, ", c.n_categories, "]");
       col += c.n_categories;
     }
     for (const auto& c : spec.sets) {
