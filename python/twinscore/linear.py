@@ -24,7 +24,7 @@ except ImportError:  # pragma: no cover - exercised only where scikit-learn is a
 
 from . import _core
 from ._validation import as_vector, check_float, check_int
-from .table import ContactTable
+from .table import ColumnSpec, ContactTable, Schema
 
 __all__ = ["LogisticScorer"]
 
@@ -124,8 +124,9 @@ class LogisticScorer(ClassifierMixin, BaseEstimator):
         C = check_float(self.C, "C", min_value=0.0, strict_min=True)
         max_iter = check_int(self.max_iter, "max_iter", min_value=1)
         tol = check_float(self.tol, "tol", min_value=0.0, strict_min=True)
-        table = self._table(X, fitting=True)
-        n = table.n_rows
+        direct = self._direct_matrix(X)
+        table = self._table(X, fitting=True) if direct is None else None
+        n = table.n_rows if direct is None else direct.shape[0]
         if y is None:
             raise ValueError("LogisticScorer requires y to be passed, but the target y is None")
         y = np.asarray(y.to_numpy() if isinstance(y, (pd.Series, pd.Index)) else y)
@@ -159,23 +160,44 @@ class LogisticScorer(ClassifierMixin, BaseEstimator):
         if not w.any():
             raise ValueError("sample_weight: all weights are zero")
         w *= self._class_weights(classes, y01, w)
-        self.schema_ = table.schema
-        self.columns_ = self._columns(table)
+        self.schema_ = table.schema if direct is None else Schema([ColumnSpec(f"x{j}", "numeric")
+                                                                   for j in range(direct.shape[1])])
+        self.columns_ = self._columns(table) if direct is None else self.schema_.names
         if isinstance(X, pd.DataFrame):
             self.feature_names_in_ = np.asarray([str(c) for c in X.columns], dtype=object)
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
         self.n_features_in_ = X.shape[1] if hasattr(X, "shape") and len(getattr(X, "shape")) == 2 else len(
             self.columns_)
-        enc = table.encode(self.columns_, standardize=bool(self.standardize))
-        res = _core.fit_logistic(enc.X, y01.astype(np.float64), w, C, bool(self.fit_intercept), max_iter, tol)
+        if direct is None:
+            enc = table.encode(self.columns_, standardize=bool(self.standardize))
+            design, feature_names = enc.X, list(enc.feature_names)
+        else:
+            design, feature_names = direct, list(self.columns_)
+        res = _core.fit_logistic(design, y01.astype(np.float64), w, C, bool(self.fit_intercept), max_iter, tol)
         self.classes_ = classes
         self.coef_ = res["coef"].reshape(1, -1)
         self.intercept_ = np.array([res["intercept"]])
         self.n_iter_ = np.array([res["n_iter"]])
         self.converged_ = bool(res["converged"])
-        self.feature_names_ = list(enc.feature_names)
+        self.feature_names_ = feature_names
         return self
+
+    def _direct_matrix(self, X):
+        """X itself as the float32 design matrix, when encoding would only copy it.
+
+        A finite float32/float64 matrix fitted without standardisation encodes
+        to its own values rounded to float32: the engine then reads it as it
+        is (no copy for C-contiguous float32), and the column statistics the
+        table would compute are not needed. NaN (imputed) or inf (refused)
+        take the general path, which handles them; one sum finds them.
+        """
+        if (self.standardize or not isinstance(X, np.ndarray) or X.ndim != 2 or 0 in X.shape
+                or X.dtype not in (np.float32, np.float64)):
+            return None
+        if not np.isfinite(X.sum(dtype=X.dtype)):
+            return None
+        return np.ascontiguousarray(X, dtype=np.float32)
 
     def _class_weights(self, classes, y01, w) -> np.ndarray:
         cw = self.class_weight

@@ -1,4 +1,5 @@
 #include "twinscore/logistic.h"
+#include "twinscore/logistic_kernels.h"
 
 #include <gtest/gtest.h>
 
@@ -63,6 +64,136 @@ TEST(FitLogistic, IdenticalForAnyThreadCount) {
   ASSERT_TRUE(a.ok() && b.ok());
   EXPECT_EQ(a->coef, b->coef);
   EXPECT_EQ(a->intercept, b->intercept);
+}
+
+// The AVX2 row kernels against the scalar ones, on row counts and widths that
+// leave tails (rows not a multiple of 4, columns not a multiple of 4).
+TEST(LogisticKernels, VectorisedMatchScalarOnTails) {
+  std::mt19937_64 rng(7);
+  std::normal_distribution<double> g;
+  for (int64_t d : {0, 1, 3, 4, 5, 8, 13, 50}) {
+    for (int64_t m : {1, 3, 4, 7, 64, 513}) {
+      std::vector<float> X(m * d);
+      for (auto& v : X) v = static_cast<float>(g(rng));
+      std::vector<double> beta(d), r(m), z1(m), z2(m), g1(d, 0.5), g2(d, 0.5);
+      for (auto& v : beta) v = g(rng);
+      for (auto& v : r) v = g(rng);
+      kernels::ChunkScoresScalar(X.data(), m, d, beta.data(), z1.data());
+      kernels::ChunkScoresAvx2(X.data(), m, d, beta.data(), z2.data());
+      kernels::ChunkGradientScalar(X.data(), m, d, r.data(), g1.data());
+      kernels::ChunkGradientAvx2(X.data(), m, d, r.data(), g2.data());
+      for (int64_t i = 0; i < m; ++i) {
+        double ref = 0;  // plain oracle
+        for (int64_t j = 0; j < d; ++j) ref += static_cast<double>(X[i * d + j]) * beta[j];
+        EXPECT_NEAR(z1[i], ref, 1e-12 * (1 + std::abs(ref))) << "d=" << d << " m=" << m;
+        EXPECT_NEAR(z2[i], ref, 1e-12 * (1 + std::abs(ref))) << "d=" << d << " m=" << m;
+      }
+      for (int64_t j = 0; j < d; ++j) EXPECT_NEAR(g1[j], g2[j], 1e-11 * (1 + std::abs(g1[j]))) << "d=" << d;
+    }
+  }
+}
+
+// Past kHessianRows rows the Hessian is formed on a sample of the chunks: the
+// fit must still reach the exact stationary point, the same for 1 and 2
+// threads, with sample weights.
+TEST(FitLogistic, SampledHessianReachesTheStationaryPoint) {
+  Data data = Make(300001, 3, 4);
+  std::vector<double> w(data.n);
+  for (int64_t i = 0; i < data.n; ++i) w[i] = 0.5 + (i % 7) * 0.25;
+  ASSERT_TRUE(SetNumThreads(1).ok());
+  auto a = FitLogistic(data.X, data.n, data.d, data.y, w, {});
+  ASSERT_TRUE(SetNumThreads(2).ok());
+  auto b = FitLogistic(data.X, data.n, data.d, data.y, w, {});
+  ASSERT_TRUE(SetNumThreads(0).ok());
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_TRUE(a->converged);
+  EXPECT_EQ(a->coef, b->coef);
+  EXPECT_EQ(a->intercept, b->intercept);
+  std::vector<double> grad(data.d + 1, 0.0);
+  for (int64_t i = 0; i < data.n; ++i) {
+    double z = a->intercept;
+    for (int64_t j = 0; j < data.d; ++j) z += a->coef[j] * data.X[i * data.d + j];
+    const double res = w[i] * (1.0 / (1.0 + std::exp(-z)) - data.y[i]);
+    for (int64_t j = 0; j < data.d; ++j) grad[j] += res * data.X[i * data.d + j];
+    grad[data.d] += res;
+  }
+  // Relative to the size of the loss gradient's terms (n ~ 3e5).
+  for (int64_t j = 0; j < data.d; ++j) EXPECT_NEAR(grad[j] + a->coef[j], 0.0, 1e-5);
+  EXPECT_NEAR(grad[data.d], 0.0, 1e-5);
+}
+
+// The vectorised numeric scorer against the scalar one: NaN (fill), values
+// clipped at both ends, row counts with tails, and the row of an infinity.
+TEST(LogisticKernels, NumericScoringMatchesScalar) {
+  std::mt19937_64 rng(11);
+  std::normal_distribution<float> g;
+  for (int64_t m : {1, 3, 4, 5, 17, 4099}) {
+    std::vector<float> x(m);
+    for (int64_t i = 0; i < m; ++i) x[i] = (i % 5 == 2) ? NAN : 3.0f * g(rng);
+    std::vector<double> z1(m, 0.25), z2(m, 0.25);
+    ASSERT_EQ(kernels::AddNumericScalar(x.data(), m, 0.3, 1.7, -2.0, 2.5, -0.1, 0.8, z1.data()), m);
+    ASSERT_EQ(kernels::AddNumericAvx2(x.data(), m, 0.3, 1.7, -2.0, 2.5, -0.1, 0.8, z2.data()), m);
+    for (int64_t i = 0; i < m; ++i) {
+      const double v = x[i];
+      const double u = std::isnan(v) ? -0.1 : static_cast<float>((std::min(std::max(v, -2.0), 2.5) - 0.3) / 1.7);
+      EXPECT_NEAR(z1[i], 0.25 + 0.8 * u, 1e-15) << i;
+      EXPECT_NEAR(z2[i], 0.25 + 0.8 * u, 1e-15) << i;
+    }
+    if (m > 3) {
+      x[m - 2] = -INFINITY;
+      x[m - 3] = INFINITY;
+      EXPECT_EQ(kernels::AddNumericAvx2(x.data(), m, 0, 1, -INFINITY, INFINITY, 0, 1, z2.data()), m - 3);
+      EXPECT_EQ(kernels::AddNumericScalar(x.data(), m, 0, 1, -INFINITY, INFINITY, 0, 1, z1.data()), m - 3);
+    }
+  }
+}
+
+TEST(LogisticKernels, CodeLookupAddsCoefficientsAndFindsBadCodes) {
+  const std::vector<double> table = {0.0, 1.5, -2.0, 4.0, 0.0};  // missing, 3 categories, other
+  std::vector<int32_t> codes = {0, 1, 2, -1, 3, 2, 0};
+  std::vector<double> z(codes.size(), 1.0);
+  ASSERT_EQ(kernels::AddCodes(codes.data(), 7, table.data(), 3, z.data()), 7);
+  EXPECT_EQ(z, (std::vector<double>{2.5, -1.0, 5.0, 1.0, 1.0, 5.0, 2.5}));
+  codes[4] = 4;
+  EXPECT_EQ(kernels::AddCodes(codes.data(), 7, table.data(), 3, z.data()), 4);
+  codes[4] = 0, codes[1] = -2;
+  EXPECT_EQ(kernels::AddCodes(codes.data(), 7, table.data(), 3, z.data()), 1);
+}
+
+// A float32 column (the vectorised path) over more than one block of rows,
+// with NaN, clipping and every code, equals the score of the encoded matrix;
+// an infinity or a bad code is reported with its row.
+TEST(DecisionEncoded, Float32ColumnsMatchTheDenseMatrixScore) {
+  const int64_t n = 9001;
+  std::mt19937_64 rng(5);
+  std::normal_distribution<float> g;
+  std::vector<float> a(n), b(n);
+  std::vector<int32_t> codes(n);
+  for (int64_t i = 0; i < n; ++i) {
+    a[i] = (i % 97 == 0) ? NAN : 10.0f + 4.0f * g(rng);
+    b[i] = g(rng);
+    codes[i] = static_cast<int32_t>(i % 6) - 1;  // -1 .. 4, 4 being "other"
+  }
+  DenseEncoderSpec spec;
+  spec.numeric.push_back({"a", a.data(), n, 1, true});
+  spec.numeric.push_back({"b", b.data(), n, 1, true});
+  spec.numeric_encoding.push_back({10.0, 4.0, 4.0, 15.0, 0.0});
+  spec.numeric_encoding.push_back({0.0, 1.0, -INFINITY, INFINITY, 0.0});
+  spec.categorical.push_back({"c", codes, 4});
+  std::vector<float> X(n * 6);
+  ASSERT_TRUE(EncodeDense(spec, n, absl::MakeSpan(X)).ok());
+  const std::vector<double> coef = {0.7, -1.3, 0.2, -0.4, 1.1, 2.0};
+  std::vector<double> fused(n), dense(n);
+  ASSERT_TRUE(DecisionEncoded(spec, n, coef, -0.5, absl::MakeSpan(fused)).ok());
+  ASSERT_TRUE(DecisionDense(X, n, 6, coef, -0.5, absl::MakeSpan(dense)).ok());
+  for (int64_t i = 0; i < n; ++i) ASSERT_NEAR(fused[i], dense[i], 1e-12) << i;
+  b[5000] = INFINITY;
+  auto s = DecisionEncoded(spec, n, coef, 0.0, absl::MakeSpan(fused));
+  EXPECT_NE(s.message().find("row 5000"), std::string::npos) << s;
+  b[5000] = 0.0f;
+  codes[7000] = 9;
+  s = DecisionEncoded(spec, n, coef, 0.0, absl::MakeSpan(fused));
+  EXPECT_NE(s.message().find("code 9 at row 7000"), std::string::npos) << s;
 }
 
 TEST(FitLogistic, RefusesSingleClassAndBadLabels) {

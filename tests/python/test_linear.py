@@ -137,3 +137,25 @@ def test_bad_input(rng):
         est.explain(X, top=0)
     with pytest.raises(ValueError, match="y holds a missing"):
         ts.LogisticScorer().fit(X, np.where(y == 1, np.nan, 0.0))
+
+
+def test_plain_matrix_path_equals_the_table_path(rng):
+    # A finite float matrix without standardisation is read as it is; the
+    # DataFrame (general) path encodes the same float32 values: same fit.
+    X, y = make_xy(rng, 3001, 5)
+    direct = ts.LogisticScorer(C=0.7, standardize=False).fit(X, y)
+    table = ts.LogisticScorer(C=0.7, standardize=False).fit(pd.DataFrame(X, columns=[f"x{j}" for j in range(5)]), y)
+    assert (direct.coef_ == table.coef_).all() and direct.intercept_[0] == table.intercept_[0]
+    assert direct.feature_names_ == table.feature_names_
+    as64 = ts.LogisticScorer(C=0.7, standardize=False).fit(X.astype(np.float64), y)
+    assert (as64.coef_ == direct.coef_).all()
+    np.testing.assert_allclose(direct.decision_function(X), X.astype(np.float64) @ direct.coef_[0]
+                               + direct.intercept_[0], atol=1e-9)
+    # NaN takes the general path (imputed by 0, the encoder's fill), as before
+    Xn = X.copy()
+    Xn[3, 1] = np.nan
+    got = ts.LogisticScorer(C=0.7, standardize=False).fit(Xn, y)
+    ref = ts.LogisticScorer(C=0.7, standardize=False).fit(np.nan_to_num(Xn, nan=0.0), y)
+    np.testing.assert_allclose(got.coef_, ref.coef_, atol=1e-12)
+    with pytest.raises(ValueError, match="infinite"):
+        ts.LogisticScorer(standardize=False).fit(np.where(X > 2, np.inf, X), y)
