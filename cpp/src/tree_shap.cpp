@@ -14,9 +14,15 @@
 // Each row's values are summed tree by tree in model order whatever the
 // formulation, block size or thread count, so results do not depend on them.
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <memory>
+#include <type_traits>
 #include <vector>
+
+#ifdef __AVX2__
+#include <immintrin.h>
+#endif
 
 #include "tree_nodes.h"
 #include "twinscore/threads.h"
@@ -210,6 +216,8 @@ struct TreePlan {
   int64_t tree = 0;
   bool use_table = false;
   std::vector<int32_t> top;       // internal nodes above the blocks, parents before children
+  std::vector<int32_t> internal;  // all internal nodes, parents before children
+  bool numeric = true;            // every split numeric (no categories, no zero-as-missing)
   std::vector<uint8_t> pos;       // per node: position of its feature among its path's distinct features
   std::vector<int32_t> ndist;     // per node: distinct features on the path to it (its own split excluded)
   std::vector<LeafPlan> leaves;   // depth-first order
@@ -282,6 +290,10 @@ bool PlanBlocks(const TreeView& t, TreePlan& plan) {
   }
   bool ok = true;
   for (int32_t i = 0; i < N; ++i) {  // parents before children
+    if (!t.is_leaf[i]) {
+      plan.internal.push_back(i);
+      plan.numeric = plan.numeric && t.nodes[i].kind == static_cast<uint8_t>(SplitKind::kNumeric);
+    }
     if (height[i] > kBlockHeight) {
       plan.top.push_back(i);
       continue;
@@ -463,30 +475,59 @@ void BuildTreeTable(const TreeView& t, TreePlan& plan) {
 // nodes above the blocks, parents before children (a row violates the split
 // of its parent's feature on the side it does not take), then per block its
 // root's pattern and its decisions pick the row of weights to add.
-template <class T, class C>
-inline void TableRow(const TreePlan& p, const TreeView& t, const CatSet* cats, const uint64_t* bits, bool xgb,
-                     const T* row, double* phi, uint32_t* U) {
+// right(i): 1 if the row goes right at internal node i, else 0.
+template <class Right>
+inline void TableRow(const TreePlan& p, const TreeView& t, Right right, double* phi, uint32_t* U) {
   U[0] = ~uint32_t{0};
   for (const int32_t i : p.top) {
     const FlatNode& nd = t.nodes[i];
-    const uint32_t right = GoRight<C>(nd, t.thr_d[i], static_cast<C>(row[nd.feature]), cats, bits, xgb);
+    const uint32_t r = right(i);
     const uint32_t bit = uint32_t{1} << p.pos[i];
     const uint32_t u = U[i];
-    U[nd.child] = u & ~(bit & (0u - right));
-    U[nd.child + 1] = u & ~(bit & (right - 1u));
+    U[nd.child] = u & ~(bit & (0u - r));
+    U[nd.child + 1] = u & ~(bit & (r - 1u));
   }
   const int32_t* feats = p.block_feats.data();
   for (const BlockPlan& b : p.blocks) {
     uint32_t idx = U[b.node] & ((uint32_t{1} << b.depth) - 1);
-    for (int32_t k = 0; k < b.m; ++k) {
-      const int32_t i = b.inner[k];
-      const FlatNode& nd = t.nodes[i];
-      const uint32_t right = GoRight<C>(nd, t.thr_d[i], static_cast<C>(row[nd.feature]), cats, bits, xgb);
-      idx |= right << (b.depth + k);
-    }
+    for (int32_t k = 0; k < b.m; ++k) idx |= right(b.inner[k]) << (b.depth + k);
     const double* w = p.table + b.table + static_cast<size_t>(idx) * b.width;
     const int32_t* f = feats + b.feats;
     for (int32_t k = 0; k < b.width; ++k) phi[f[k]] += w[k];
+  }
+}
+
+// Rows taken 8 at a time by the decision kernel: float32 input, numeric splits only.
+constexpr int32_t kLanes = 8;
+
+// The block's rows [rb, rb + 8), feature-major (xt[f * 8 + lane]); missing rows are NaN.
+void Transpose8(const float* X, int64_t d, size_t rows, float* xt) {
+  for (int64_t f = 0; f < d; ++f) {
+    for (size_t k = 0; k < kLanes; ++k) xt[f * kLanes + k] = k < rows ? X[k * d + f] : std::nanf("");
+  }
+}
+
+// Decisions of 8 rows at every internal node of a numeric tree: bit k of
+// dec[i] is 1 when row k goes right (x >= threshold, or missing and default
+// right), the same rule as GoRight for float comparisons.
+void Decide8(const TreePlan& p, const TreeView& t, const float* xt, uint8_t* dec) {
+  for (const int32_t i : p.internal) {
+    const FlatNode& nd = t.nodes[i];
+    const float* x = xt + static_cast<int64_t>(nd.feature) * kLanes;
+#ifdef __AVX2__
+    const __m256 v = _mm256_loadu_ps(x);
+    const __m256 left = _mm256_or_ps(_mm256_cmp_ps(v, _mm256_set1_ps(nd.threshold), _CMP_LT_OQ),
+                                     _mm256_and_ps(_mm256_cmp_ps(v, v, _CMP_UNORD_Q),
+                                                   _mm256_castsi256_ps(_mm256_set1_epi32(nd.default_left ? -1 : 0))));
+    dec[i] = static_cast<uint8_t>(~_mm256_movemask_ps(left));
+#else
+    uint32_t bits = 0;
+    for (int32_t k = 0; k < kLanes; ++k) {
+      const bool right = std::isnan(x[k]) ? !nd.default_left : !(x[k] < nd.threshold);
+      bits |= static_cast<uint32_t>(right) << k;
+    }
+    dec[i] = static_cast<uint8_t>(bits);
+#endif
   }
 }
 
@@ -570,14 +611,39 @@ absl::Status TreeEnsemble::ContribImpl(absl::Span<const T> X, int64_t n, int64_t
       }
       std::vector<PathElement> path(path_size);
       std::vector<uint32_t> U(max_nodes);
+      std::vector<uint8_t> dec(max_nodes);
+      // float32 rows compared in float: numeric trees decide 8 rows at a time.
+      constexpr bool kFloat = std::is_same_v<T, float> && std::is_same_v<C, float>;
+      std::vector<float> xt(kFloat ? NumBlocks(re - rb, kLanes) * d * kLanes : 0);
+      if constexpr (kFloat) {
+        for (size_t g = rb; g < re; g += kLanes) {
+          Transpose8(reinterpret_cast<const float*>(X.data()) + g * d, d, std::min<size_t>(kLanes, re - g),
+                     xt.data() + (g - rb) * d);
+        }
+      }
       for (size_t k = first; k < last; ++k) {
         const TreePlan& p = plans[k];
         const TreeView t = view(p.tree);
         const int64_t group_off = static_cast<int64_t>(model_.trees[p.tree].group) * (d + 1);
+        if (kFloat && p.use_table && p.numeric) {
+          for (size_t g = rb; g < re; g += kLanes) {
+            Decide8(p, t, xt.data() + (g - rb) * d, dec.data());
+            for (size_t r = g; r < std::min(g + kLanes, re); ++r) {
+              const uint32_t lane = static_cast<uint32_t>(r - g);
+              TableRow(p, t, [&](int32_t i) { return (uint32_t{dec[i]} >> lane) & 1u; },
+                       out.data() + r * G * (d + 1) + group_off, U.data());
+            }
+          }
+          continue;
+        }
         for (size_t r = rb; r < re; ++r) {
           double* phi = out.data() + r * G * (d + 1) + group_off;
+          const T* row = X.data() + r * d;
           if (p.use_table) {
-            TableRow<T, C>(p, t, cats_.data(), cat_bits_.data(), xgb, X.data() + r * d, phi, U.data());
+            TableRow(p, t, [&](int32_t i) -> uint32_t {
+              const FlatNode& nd = t.nodes[i];
+              return GoRight<C>(nd, t.thr_d[i], static_cast<C>(row[nd.feature]), cats_.data(), cat_bits_.data(), xgb);
+            }, phi, U.data());
           } else {
             ShapWalker<T, C> w{t.nodes, t.is_leaf, t.thr_d, t.value, t.cover, cats_.data(), cat_bits_.data(), xgb,
                                X.data() + r * d, phi, scale};
