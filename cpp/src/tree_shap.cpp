@@ -14,9 +14,15 @@
 // Each row's values are summed tree by tree in model order whatever the
 // formulation, block size or thread count, so results do not depend on them.
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <memory>
+#include <type_traits>
 #include <vector>
+
+#ifdef __AVX2__
+#include <immintrin.h>
+#endif
 
 #include "tree_nodes.h"
 #include "twinscore/threads.h"
@@ -173,24 +179,53 @@ constexpr int64_t kChunkTables = 4;
 // tree's table stay in L2 while the block goes through the tree.
 constexpr size_t kShapBlockRows = 256;
 
+// Leaves are not looked up one by one: the tree is cut into blocks, the
+// subtrees of height <= kBlockHeight hanging from the nodes above them. The
+// contributions of all the leaves of a block depend only on the pattern of
+// its root (over the D_q distinct features of the root's path) and on the
+// row's decisions at the block's m <= 3 internal nodes, so one table row per
+// (pattern, decisions) holds the block's summed contributions to its W
+// features (the root's path features, then those first split on inside the
+// block). For a full tree of depth 6 that is 16 lookups of 7 values per row
+// instead of 64 lookups of 6, and a smaller table (2^(D_q + m) x W per block).
+constexpr int32_t kBlockHeight = 2;
+constexpr int32_t kMaxBlockInner = (1 << kBlockHeight) - 1;
+// Largest D_q + m of a block table (its rows are indexed by 32-bit masks).
+constexpr int32_t kMaxBlockBits = 24;
+
 struct LeafPlan {
   int32_t node;   // tree-local flat index
   int32_t depth;  // D: distinct features on its path
   int64_t feats;  // its D features (and zero fractions) start here in TreePlan
-  int64_t table;  // its 2^D x D weights start here in the tree's table
+  int32_t block;  // the block it belongs to
   double value;   // leaf output times the call's scale
+};
+
+struct BlockPlan {
+  int32_t node;   // its root, tree-local
+  int32_t depth;  // D_q: distinct features on the path to the root (the root's split excluded)
+  int32_t m;      // internal nodes in the block
+  int32_t inner[kMaxBlockInner];  // those nodes, parents before children
+  int32_t width;  // W: features its table row covers
+  int64_t feats;  // its W features start here in TreePlan::block_feats
+  int64_t table;  // its 2^(D_q + m) x W weights start here in the tree's table
 };
 
 // What a call needs of one tree (not a single leaf).
 struct TreePlan {
   int64_t tree = 0;
   bool use_table = false;
-  std::vector<int32_t> internal;  // internal nodes, parents before children
+  std::vector<int32_t> top;       // internal nodes above the blocks, parents before children
+  std::vector<int32_t> internal;  // all internal nodes, parents before children
+  bool numeric = true;            // every split numeric (no categories, no zero-as-missing)
   std::vector<uint8_t> pos;       // per node: position of its feature among its path's distinct features
-  std::vector<LeafPlan> leaves;
+  std::vector<int32_t> ndist;     // per node: distinct features on the path to it (its own split excluded)
+  std::vector<LeafPlan> leaves;   // depth-first order
   std::vector<int32_t> feats;     // per leaf: its path's distinct features, by first split
   std::vector<double> zero;       // per leaf: their zero fractions
-  int64_t table_size = 0;         // doubles, all leaves
+  std::vector<BlockPlan> blocks;
+  std::vector<int32_t> block_feats;
+  int64_t table_size = 0;         // doubles, all blocks
   double* table = nullptr;        // set while the tree's chunk is alive
 };
 
@@ -208,8 +243,9 @@ struct TreeView {
 // zero fractions (merged as Algorithm 2 merges a repeated feature).
 void PlanPaths(const TreeView& t, int32_t i, double scale, std::vector<int32_t>& fs, std::vector<double>& zs,
                TreePlan& plan) {
+  plan.ndist[i] = static_cast<int32_t>(fs.size());
   if (t.is_leaf[i]) {
-    plan.leaves.push_back(LeafPlan{i, static_cast<int32_t>(fs.size()), static_cast<int64_t>(plan.feats.size()), 0,
+    plan.leaves.push_back(LeafPlan{i, static_cast<int32_t>(fs.size()), static_cast<int64_t>(plan.feats.size()), -1,
                                    t.value[i] * scale});
     plan.feats.insert(plan.feats.end(), fs.begin(), fs.end());
     plan.zero.insert(plan.zero.end(), zs.begin(), zs.end());
@@ -237,34 +273,94 @@ void PlanPaths(const TreeView& t, int32_t i, double scale, std::vector<int32_t>&
   }
 }
 
-// Plans one tree for a call on n rows: a table when it fits max_bytes and
-// its cost (about 2^D D per leaf, once) is below what the recursion would
+// Cuts the tree into blocks (see kBlockHeight); returns false when a block's
+// table would be indexed past kMaxBlockBits.
+bool PlanBlocks(const TreeView& t, TreePlan& plan) {
+  const int32_t N = t.num_nodes;
+  std::vector<int32_t> height(N, 0), parent(N, -1), block_of(N, -1);
+  for (int32_t i = N - 1; i >= 0; --i) {
+    if (t.is_leaf[i]) continue;
+    const int32_t c = t.nodes[i].child;
+    height[i] = 1 + std::max(height[c], height[c + 1]);
+    parent[c] = parent[c + 1] = i;
+  }
+  std::vector<int32_t> first_leaf(N, -1);  // a leaf below each node, for its path's features
+  for (size_t k = 0; k < plan.leaves.size(); ++k) {
+    for (int32_t i = plan.leaves[k].node; i >= 0 && first_leaf[i] < 0; i = parent[i]) first_leaf[i] = k;
+  }
+  bool ok = true;
+  for (int32_t i = 0; i < N; ++i) {  // parents before children
+    if (!t.is_leaf[i]) {
+      plan.internal.push_back(i);
+      plan.numeric = plan.numeric && t.nodes[i].kind == static_cast<uint8_t>(SplitKind::kNumeric);
+    }
+    if (height[i] > kBlockHeight) {
+      plan.top.push_back(i);
+      continue;
+    }
+    if (i > 0 && height[parent[i]] <= kBlockHeight) {
+      block_of[i] = block_of[parent[i]];
+      if (!t.is_leaf[i]) {
+        BlockPlan& b = plan.blocks[block_of[i]];
+        b.inner[b.m++] = i;
+      }
+      continue;
+    }
+    BlockPlan b{};
+    b.node = i;
+    b.depth = plan.ndist[i];
+    if (!t.is_leaf[i]) b.inner[b.m++] = i;
+    block_of[i] = static_cast<int32_t>(plan.blocks.size());
+    plan.blocks.push_back(b);
+  }
+  for (LeafPlan& l : plan.leaves) l.block = block_of[l.node];
+  for (BlockPlan& b : plan.blocks) {
+    b.feats = static_cast<int64_t>(plan.block_feats.size());
+    const LeafPlan& any = plan.leaves[first_leaf[b.node]];
+    plan.block_feats.insert(plan.block_feats.end(), plan.feats.begin() + any.feats,
+                            plan.feats.begin() + any.feats + b.depth);
+    for (int32_t k = 0; k < b.m; ++k) {
+      const int32_t f = t.nodes[b.inner[k]].feature;
+      if (std::find(plan.block_feats.begin() + b.feats, plan.block_feats.end(), f) == plan.block_feats.end()) {
+        plan.block_feats.push_back(f);
+      }
+    }
+    b.width = static_cast<int32_t>(plan.block_feats.size() - b.feats);
+    ok = ok && b.depth + b.m <= kMaxBlockBits;
+  }
+  return ok;
+}
+
+// Plans one tree for a call on n rows: tables when they fit max_bytes and
+// their cost (about 2^D D per leaf, once) is below what the recursion would
 // spend on the n rows (about D^2 per leaf and row).
 TreePlan PlanTree(const TreeView& t, int64_t tree, double scale, int64_t n, int64_t max_bytes) {
   TreePlan plan;
   plan.tree = tree;
   plan.pos.assign(t.num_nodes, 0);
-  for (int32_t i = 0; i < t.num_nodes; ++i) {
-    if (!t.is_leaf[i]) plan.internal.push_back(i);
-  }
+  plan.ndist.assign(t.num_nodes, 0);
   std::vector<int32_t> fs;
   std::vector<double> zs;
   PlanPaths(t, 0, scale, fs, zs, plan);
   double recursion = 0, build = 0;
   bool fits = max_bytes > 0;
-  int64_t size = 0;
-  for (LeafPlan& l : plan.leaves) {
+  for (const LeafPlan& l : plan.leaves) {
     recursion += static_cast<double>(l.depth + 1) * (l.depth + 1);
-    if (l.depth > kMaxTableDepth) {
-      fits = false;
-      continue;
-    }
-    l.table = size;
-    size += (int64_t{1} << l.depth) * l.depth;
-    build += static_cast<double>(int64_t{1} << l.depth) * (l.depth + 1);
+    fits = fits && l.depth <= kMaxTableDepth;
+    if (fits) build += static_cast<double>(int64_t{1} << l.depth) * (l.depth + 1);
   }
-  fits = fits && size <= max_bytes / static_cast<int64_t>(sizeof(double));
-  plan.use_table = fits && static_cast<double>(n) * recursion >= 2 * build;
+  if (!fits || static_cast<double>(n) * recursion < 2 * build) return plan;
+  if (!PlanBlocks(t, plan)) return plan;
+  int64_t size = 0;
+  for (BlockPlan& b : plan.blocks) {
+    b.table = size;
+    size += (int64_t{1} << (b.depth + b.m)) * b.width;
+  }
+  for (const LeafPlan& l : plan.leaves) {
+    build += static_cast<double>(int64_t{1} << (plan.blocks[l.block].depth + plan.blocks[l.block].m)) * l.depth;
+  }
+  plan.use_table = size <= max_bytes / static_cast<int64_t>(sizeof(double)) &&
+                   static_cast<double>(n) * recursion >= 2 * build;
   plan.table_size = plan.use_table ? size : 0;
   return plan;
 }
@@ -328,34 +424,110 @@ void BuildLeafTable(const LeafPlan& l, const double* z, double* T, std::vector<d
   }
 }
 
-void BuildTreeTable(TreePlan& plan) {
-  std::vector<double> scratch;
+// Fills the block tables: each leaf's own table (2^D x D), then its rows
+// added into its block's row of every (root pattern, decisions), leaves in
+// depth-first order.
+void BuildTreeTable(const TreeView& t, TreePlan& plan) {
+  std::vector<double> scratch, leaf_table;
+  std::vector<int32_t> to_block;
+  std::fill(plan.table, plan.table + plan.table_size, 0.0);
   for (const LeafPlan& l : plan.leaves) {
-    BuildLeafTable(l, plan.zero.data() + l.feats, plan.table + l.table, scratch);
+    const BlockPlan& b = plan.blocks[l.block];
+    const int32_t D = l.depth, Dq = b.depth;
+    leaf_table.resize((size_t{1} << D) * D);
+    BuildLeafTable(l, plan.zero.data() + l.feats, leaf_table.data(), scratch);
+    // Where each of the leaf's features sits in the block's row.
+    const int32_t* bf = plan.block_feats.data() + b.feats;
+    to_block.resize(D);
+    for (int32_t k = 0; k < D; ++k) {
+      to_block[k] = static_cast<int32_t>(std::find(bf, bf + b.width, plan.feats[l.feats + k]) - bf);
+    }
+    // The leaf's path inside the block: (decision index, pattern bit, side taken).
+    int32_t path_inner[kMaxBlockInner], path_bit[kMaxBlockInner], path_right[kMaxBlockInner], len = 0;
+    for (int32_t k = b.m - 1, child = l.node; k >= 0; --k) {
+      const int32_t i = b.inner[k];
+      const int32_t c = t.nodes[i].child;
+      if (c == child || c + 1 == child) {
+        path_inner[len] = k;
+        path_bit[len] = plan.pos[i];
+        path_right[len] = c + 1 == child;
+        ++len;
+        child = i;
+      }
+    }
+    const uint32_t root_mask = (uint32_t{1} << Dq) - 1, leaf_mask = (uint32_t{1} << D) - 1;
+    for (uint32_t dec = 0; dec < (uint32_t{1} << b.m); ++dec) {
+      uint32_t violated = 0;
+      for (int32_t s = 0; s < len; ++s) {
+        if (((dec >> path_inner[s]) & 1) != static_cast<uint32_t>(path_right[s])) violated |= uint32_t{1} << path_bit[s];
+      }
+      for (uint32_t uq = 0; uq <= root_mask; ++uq) {
+        const uint32_t u = (uq | ~root_mask) & ~violated & leaf_mask;
+        const double* w = leaf_table.data() + static_cast<size_t>(u) * D;
+        double* row = plan.table + b.table + static_cast<size_t>((dec << Dq) | uq) * b.width;
+        for (int32_t k = 0; k < D; ++k) row[to_block[k]] += w[k];
+      }
+    }
   }
 }
 
-// One row through one tree with a table: the satisfied-feature pattern of
-// every node, parents before children (a row violates the split of its parent's
-// feature on the side it does not take), then each leaf's row of weights.
-template <class T, class C>
-inline void TableRow(const TreePlan& p, const TreeView& t, const CatSet* cats, const uint64_t* bits, bool xgb,
-                     const T* row, double* phi, uint32_t* U) {
+// One row through one tree with tables: the satisfied-feature pattern of the
+// nodes above the blocks, parents before children (a row violates the split
+// of its parent's feature on the side it does not take), then per block its
+// root's pattern and its decisions pick the row of weights to add.
+// right(i): 1 if the row goes right at internal node i, else 0.
+template <class Right>
+inline void TableRow(const TreePlan& p, const TreeView& t, Right right, double* phi, uint32_t* U) {
   U[0] = ~uint32_t{0};
-  for (const int32_t i : p.internal) {
+  for (const int32_t i : p.top) {
     const FlatNode& nd = t.nodes[i];
-    const uint32_t right = GoRight<C>(nd, t.thr_d[i], static_cast<C>(row[nd.feature]), cats, bits, xgb);
+    const uint32_t r = right(i);
     const uint32_t bit = uint32_t{1} << p.pos[i];
     const uint32_t u = U[i];
-    U[nd.child] = u & ~(bit & (0u - right));
-    U[nd.child + 1] = u & ~(bit & (right - 1u));
+    U[nd.child] = u & ~(bit & (0u - r));
+    U[nd.child + 1] = u & ~(bit & (r - 1u));
   }
-  const int32_t* feats = p.feats.data();
-  for (const LeafPlan& l : p.leaves) {
-    const uint32_t u = U[l.node] & ((uint32_t{1} << l.depth) - 1);
-    const double* w = p.table + l.table + static_cast<size_t>(u) * l.depth;
-    const int32_t* f = feats + l.feats;
-    for (int32_t k = 0; k < l.depth; ++k) phi[f[k]] += w[k];
+  const int32_t* feats = p.block_feats.data();
+  for (const BlockPlan& b : p.blocks) {
+    uint32_t idx = U[b.node] & ((uint32_t{1} << b.depth) - 1);
+    for (int32_t k = 0; k < b.m; ++k) idx |= right(b.inner[k]) << (b.depth + k);
+    const double* w = p.table + b.table + static_cast<size_t>(idx) * b.width;
+    const int32_t* f = feats + b.feats;
+    for (int32_t k = 0; k < b.width; ++k) phi[f[k]] += w[k];
+  }
+}
+
+// Rows taken 8 at a time by the decision kernel: float32 input, numeric splits only.
+constexpr int32_t kLanes = 8;
+
+// The block's rows [rb, rb + 8), feature-major (xt[f * 8 + lane]); missing rows are NaN.
+void Transpose8(const float* X, int64_t d, size_t rows, float* xt) {
+  for (int64_t f = 0; f < d; ++f) {
+    for (size_t k = 0; k < kLanes; ++k) xt[f * kLanes + k] = k < rows ? X[k * d + f] : std::nanf("");
+  }
+}
+
+// Decisions of 8 rows at every internal node of a numeric tree: bit k of
+// dec[i] is 1 when row k goes right (x >= threshold, or missing and default
+// right), the same rule as GoRight for float comparisons.
+void Decide8(const TreePlan& p, const TreeView& t, const float* xt, uint8_t* dec) {
+  for (const int32_t i : p.internal) {
+    const FlatNode& nd = t.nodes[i];
+    const float* x = xt + static_cast<int64_t>(nd.feature) * kLanes;
+#ifdef __AVX2__
+    const __m256 v = _mm256_loadu_ps(x);
+    const __m256 left = _mm256_or_ps(_mm256_cmp_ps(v, _mm256_set1_ps(nd.threshold), _CMP_LT_OQ),
+                                     _mm256_and_ps(_mm256_cmp_ps(v, v, _CMP_UNORD_Q),
+                                                   _mm256_castsi256_ps(_mm256_set1_epi32(nd.default_left ? -1 : 0))));
+    dec[i] = static_cast<uint8_t>(~_mm256_movemask_ps(left));
+#else
+    uint32_t bits = 0;
+    for (int32_t k = 0; k < kLanes; ++k) {
+      const bool right = std::isnan(x[k]) ? !nd.default_left : !(x[k] < nd.threshold);
+      bits |= static_cast<uint32_t>(right) << k;
+    }
+    dec[i] = static_cast<uint8_t>(bits);
+#endif
   }
 }
 
@@ -427,7 +599,7 @@ absl::Status TreeEnsemble::ContribImpl(absl::Span<const T> X, int64_t n, int64_t
       size += plans[k].table_size;
     }
     ParallelBlocks(last - first, 1, [&](size_t, size_t kb, size_t) {
-      if (plans[first + kb].use_table) BuildTreeTable(plans[first + kb]);
+      if (plans[first + kb].use_table) BuildTreeTable(view(plans[first + kb].tree), plans[first + kb]);
     });
     ParallelBlocks(static_cast<size_t>(n), kShapBlockRows, [&](size_t, size_t rb, size_t re) {
       if (c == 0) {
@@ -439,14 +611,39 @@ absl::Status TreeEnsemble::ContribImpl(absl::Span<const T> X, int64_t n, int64_t
       }
       std::vector<PathElement> path(path_size);
       std::vector<uint32_t> U(max_nodes);
+      std::vector<uint8_t> dec(max_nodes);
+      // float32 rows compared in float: numeric trees decide 8 rows at a time.
+      constexpr bool kFloat = std::is_same_v<T, float> && std::is_same_v<C, float>;
+      std::vector<float> xt(kFloat ? NumBlocks(re - rb, kLanes) * d * kLanes : 0);
+      if constexpr (kFloat) {
+        for (size_t g = rb; g < re; g += kLanes) {
+          Transpose8(reinterpret_cast<const float*>(X.data()) + g * d, d, std::min<size_t>(kLanes, re - g),
+                     xt.data() + (g - rb) * d);
+        }
+      }
       for (size_t k = first; k < last; ++k) {
         const TreePlan& p = plans[k];
         const TreeView t = view(p.tree);
         const int64_t group_off = static_cast<int64_t>(model_.trees[p.tree].group) * (d + 1);
+        if (kFloat && p.use_table && p.numeric) {
+          for (size_t g = rb; g < re; g += kLanes) {
+            Decide8(p, t, xt.data() + (g - rb) * d, dec.data());
+            for (size_t r = g; r < std::min(g + kLanes, re); ++r) {
+              const uint32_t lane = static_cast<uint32_t>(r - g);
+              TableRow(p, t, [&](int32_t i) { return (uint32_t{dec[i]} >> lane) & 1u; },
+                       out.data() + r * G * (d + 1) + group_off, U.data());
+            }
+          }
+          continue;
+        }
         for (size_t r = rb; r < re; ++r) {
           double* phi = out.data() + r * G * (d + 1) + group_off;
+          const T* row = X.data() + r * d;
           if (p.use_table) {
-            TableRow<T, C>(p, t, cats_.data(), cat_bits_.data(), xgb, X.data() + r * d, phi, U.data());
+            TableRow(p, t, [&](int32_t i) -> uint32_t {
+              const FlatNode& nd = t.nodes[i];
+              return GoRight<C>(nd, t.thr_d[i], static_cast<C>(row[nd.feature]), cats_.data(), cat_bits_.data(), xgb);
+            }, phi, U.data());
           } else {
             ShapWalker<T, C> w{t.nodes, t.is_leaf, t.thr_d, t.value, t.cover, cats_.data(), cat_bits_.data(), xgb,
                                X.data() + r * d, phi, scale};
