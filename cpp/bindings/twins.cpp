@@ -125,7 +125,7 @@ TWINSCORE_BINDINGS(twins) {
           py::arg("keys") = py::none(), py::arg("bit_weights") = std::vector<float>{},
           py::arg("numeric_weights") = std::vector<float>{}, py::arg("categorical_weights") = std::vector<float>{},
           py::arg("categorical_other") = std::vector<int32_t>{}, py::arg("set_weights") = std::vector<float>{},
-          py::arg("prospect_tile") = 128, py::arg("client_tile") = 1024)
+          py::arg("prospect_tile") = 192, py::arg("client_tile") = 1024)
       .def(
           "search",
           [](const TwinIndex& ix, int k, const py::object& dense, const py::object& bits, const py::list& numeric,

@@ -127,7 +127,7 @@ class TwinIndex:
 
     def __init__(self, metric: str = "mixed", *, block_on: Sequence[str] | None = None, weights=None,
                  exclude: Sequence[str] | None = None, columns: Sequence[str] | None = None,
-                 progress: bool = False, n_threads: int | None = None, prospect_tile: int = 128,
+                 progress: bool = False, n_threads: int | None = None, prospect_tile: int = 192,
                  client_tile: int = 1024):
         self.metric = metric
         self.block_on = block_on
