@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <type_traits>
 
 #include "twinscore/threads.h"
 
@@ -50,19 +52,83 @@ BinCounts CountBlocks(size_t n_cols, size_t n_rows, const std::vector<size_t>& w
 
 namespace {
 
+// Bucket of a value in a histogram of 2^16 buckets ordered as the values:
+// the top 16 bits of the order-preserving integer image of the float (sign
+// bit flipped for positives, all bits for negatives). float32 columns use
+// the 32-bit image, whose top bits resolve 1/128 of a binade.
+template <class T>
+inline uint32_t RadixBucket(double x) {
+  if constexpr (sizeof(T) == 4) {
+    uint32_t u;
+    const float f = static_cast<float>(x);
+    std::memcpy(&u, &f, sizeof u);
+    u = (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+    return u >> 16;
+  } else {
+    uint64_t u;
+    std::memcpy(&u, &x, sizeof u);
+    u = (u & 0x8000000000000000ull) ? ~u : (u | 0x8000000000000000ull);
+    return static_cast<uint32_t>(u >> 48);
+  }
+}
+
+// The values of rank ranks[i] (sorted, unique) of v, exactly as a full sort
+// would give them, in two linear passes: a histogram on the top bits of each
+// value finds the bucket holding each rank, then only those buckets' values
+// are gathered and selected (nth_element) — a few per cent of the column
+// instead of ~2 selections per quantile over what is left of it.
+template <class T>
+std::vector<double> SelectRanks(const std::vector<double>& v, const std::vector<size_t>& ranks) {
+  constexpr size_t kBuckets = size_t{1} << 16;
+  std::vector<uint32_t> count(kBuckets, 0);
+  for (double x : v) ++count[RadixBucket<T>(x)];
+  std::vector<int32_t> slot(kBuckets, -1);
+  std::vector<size_t> first_rank_of_slot, bucket_start;
+  std::vector<int32_t> rank_slot(ranks.size());
+  size_t start = 0, bucket = 0, r = 0;
+  for (; bucket < kBuckets && r < ranks.size(); start += count[bucket++]) {
+    for (; r < ranks.size() && ranks[r] < start + count[bucket]; ++r) {
+      if (slot[bucket] < 0) {
+        slot[bucket] = static_cast<int32_t>(bucket_start.size());
+        bucket_start.push_back(start);
+      }
+      rank_slot[r] = slot[bucket];
+    }
+  }
+  std::vector<std::vector<double>> held(bucket_start.size());
+  for (size_t b = 0; b < kBuckets; ++b) {
+    if (slot[b] >= 0) held[slot[b]].reserve(count[b]);
+  }
+  for (double x : v) {
+    const int32_t s = slot[RadixBucket<T>(x)];
+    if (s >= 0) held[s].push_back(x);
+  }
+  std::vector<double> out(ranks.size());
+  std::vector<size_t> from(held.size(), 0);
+  for (size_t i = 0; i < ranks.size(); ++i) {  // ascending: each selection reorders only what lies after the last
+    std::vector<double>& h = held[rank_slot[i]];
+    size_t& f = from[rank_slot[i]];
+    const size_t local = ranks[i] - bucket_start[rank_slot[i]];
+    std::nth_element(h.begin() + f, h.begin() + local, h.end());
+    out[i] = h[local];
+    f = local + 1;
+  }
+  return out;
+}
+
 template <class View>
 absl::StatusOr<std::vector<double>> ColumnEdges(const std::string& name, View x, int32_t n_bins) {
+  using T = std::remove_cv_t<std::remove_pointer_t<decltype(x.data)>>;
   std::vector<double> v;
   v.reserve(x.n);
   for (int64_t i = 0; i < x.n; ++i) {
     const double f = x[i];
     TWINSCORE_CHECK_ARG(!std::isinf(f), "column '", name, "' holds an infinite value at row ", i);
-    if (!std::isnan(f)) v.push_back(f);
+    if (!std::isnan(f)) v.push_back(f + 0.0);  // -0.0 -> +0.0: equal values, one bucket
   }
   if (v.empty()) return std::vector<double>{};
   const size_t n = v.size();
-  // Ranks needed (floor and floor+1 of each quantile position), ascending:
-  // each nth_element then reorders only what lies after the last rank.
+  // Ranks needed (floor and floor+1 of each quantile position), ascending.
   std::vector<size_t> ranks;
   for (int32_t i = 0; i <= n_bins; ++i) {
     const double h = (n - 1) * (static_cast<double>(i) / n_bins);
@@ -72,16 +138,13 @@ absl::StatusOr<std::vector<double>> ColumnEdges(const std::string& name, View x,
   }
   std::sort(ranks.begin(), ranks.end());
   ranks.erase(std::unique(ranks.begin(), ranks.end()), ranks.end());
-  size_t from = 0;
-  for (size_t r : ranks) {
-    std::nth_element(v.begin() + from, v.begin() + r, v.end());
-    from = r + 1;  // v[r] stays: the next call only reorders what lies after it
-  }
+  const std::vector<double> value = SelectRanks<T>(v, ranks);
+  auto at = [&](size_t rank) { return value[std::lower_bound(ranks.begin(), ranks.end(), rank) - ranks.begin()]; };
   std::vector<double> edges;
   for (int32_t i = 0; i <= n_bins; ++i) {
     const double h = (n - 1) * (static_cast<double>(i) / n_bins);
     const size_t lo = static_cast<size_t>(std::floor(h));
-    const double t = h - lo, a = v[lo], b = lo + 1 < n ? v[lo + 1] : a;
+    const double t = h - lo, a = at(lo), b = lo + 1 < n ? at(lo + 1) : a;
     // numpy's lerp: from the nearer end, so that t = 1 gives b exactly.
     edges.push_back(t >= 0.5 ? b - (b - a) * (1 - t) : a + (b - a) * t);
   }
