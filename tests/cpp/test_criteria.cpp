@@ -80,6 +80,35 @@ TEST(Criteria, QuantileEdgesEqualAFullSort) {
   }
 }
 
+// The float32 fast path (8 rows per step, edges rounded down to floats)
+// against BinOf in double: odd lengths (tails), NaN, values equal to the
+// edges, edges that are no float (0.1, a lerp), and a constant column.
+TEST(Criteria, Float32CountsEqualBinOf) {
+  std::mt19937_64 gen(9);
+  for (int64_t n : {1, 7, 8, 9, 1003}) {
+    std::vector<float> x(n);
+    for (auto& v : x) {
+      const uint64_t r = gen() % 10;
+      v = r == 0 ? NAN : r == 1 ? 0.1f : r == 2 ? 0.25f : static_cast<float>(static_cast<int64_t>(gen() % 2000) - 1000) / 1000;
+    }
+    std::vector<uint8_t> t(n);
+    for (auto& v : t) v = gen() % 3 == 0;
+    const NumericColumn col{"f", x.data(), n, 1, true};
+    auto q = QuantileEdges({col}, 10);
+    ASSERT_TRUE(q.ok());
+    for (const std::vector<double>& edges : {std::vector<double>{-1, 0.1, 0.25, 1},
+                                             std::vector<double>{-1, -0.3, 0.1000001, 0.5, 1}, std::vector<double>{0.25},
+                                             (*q)[0]}) {
+      auto r = CountNumericBins({col}, {edges}, t);
+      ASSERT_TRUE(r.ok());
+      std::vector<int64_t> pos(std::max<size_t>(edges.size(), 2)), neg(pos.size());
+      for (int64_t i = 0; i < n; ++i) (t[i] ? pos : neg)[BinOf(x[i], edges)] += 1;
+      EXPECT_EQ(r->pos[0], pos) << "n " << n << " edges " << edges.size();
+      EXPECT_EQ(r->neg[0], neg) << "n " << n << " edges " << edges.size();
+    }
+  }
+}
+
 TEST(Criteria, BinsAreRightClosed) {
   std::vector<double> e = {0, 2.5, 5, 10};
   EXPECT_EQ(BinOf(0, e), 0);
