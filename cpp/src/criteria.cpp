@@ -57,41 +57,50 @@ BinCounts CountBlocks(size_t n_cols, size_t n_rows, const std::vector<size_t>& w
 
 namespace {
 
-// Bucket of a value in a histogram of 2^16 buckets ordered as the values:
-// the top 16 bits of the order-preserving integer image of the float (sign
-// bit flipped for positives, all bits for negatives). float32 columns use
-// the 32-bit image, whose top bits resolve 1/128 of a binade.
+// The order-preserving integer image of a float: sign bit flipped for
+// positives, all bits flipped for negatives, so that unsigned order is float
+// order (-0.0 is first made +0.0: equal values, one key).
 template <class T>
-inline uint32_t RadixBucket(double x) {
-  if constexpr (sizeof(T) == 4) {
-    uint32_t u;
-    const float f = static_cast<float>(x);
-    std::memcpy(&u, &f, sizeof u);
-    u = (u & 0x80000000u) ? ~u : (u | 0x80000000u);
-    return u >> 16;
-  } else {
-    uint64_t u;
-    std::memcpy(&u, &x, sizeof u);
-    u = (u & 0x8000000000000000ull) ? ~u : (u | 0x8000000000000000ull);
-    return static_cast<uint32_t>(u >> 48);
-  }
+using KeyOf = std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>;
+
+template <class T>
+inline KeyOf<T> OrderedKey(T x) {
+  using K = KeyOf<T>;
+  constexpr K kSign = K{1} << (sizeof(K) * 8 - 1);
+  x += T(0);
+  K u;
+  std::memcpy(&u, &x, sizeof u);
+  return (u & kSign) ? ~u : (u | kSign);
 }
 
-// The values of rank ranks[i] (sorted, unique) of v, exactly as a full sort
-// would give them, in two linear passes: a histogram on the top bits of each
-// value finds the bucket holding each rank, then only those buckets' values
-// are gathered and selected (nth_element) — a few per cent of the column
-// instead of ~2 selections per quantile over what is left of it.
 template <class T>
-std::vector<double> SelectRanks(const std::vector<double>& v, const std::vector<size_t>& ranks) {
-  constexpr size_t kBuckets = size_t{1} << 16;
-  std::vector<uint32_t> count(kBuckets, 0);
-  for (double x : v) ++count[RadixBucket<T>(x)];
-  std::vector<int32_t> slot(kBuckets, -1);
-  std::vector<size_t> first_rank_of_slot, bucket_start;
+inline double FromKey(KeyOf<T> k) {
+  using K = KeyOf<T>;
+  constexpr K kSign = K{1} << (sizeof(K) * 8 - 1);
+  const K u = (k & kSign) ? (k & ~kSign) : ~k;
+  T x;
+  std::memcpy(&x, &u, sizeof x);
+  return x;
+}
+
+constexpr int kRadixBits = 16;  // histogram of 2^16 buckets: 256 KiB, in L2
+
+// The keys of rank ranks[i] (sorted, unique), exactly as a full sort would
+// give them. `count` is the histogram of the keys' top 16 bits (float32:
+// 1/128 of a binade per bucket): it tells which bucket holds each rank; only
+// those buckets' keys are gathered and selected (nth_element) — a few per
+// cent of the column instead of ~2 selections per quantile over what is left
+// of it.
+template <class K>
+std::vector<K> SelectRanks(const std::vector<K>& keys, const std::vector<uint32_t>& count,
+                           const std::vector<size_t>& ranks) {
+  constexpr int kShift = sizeof(K) * 8 - kRadixBits;
+  const size_t buckets = count.size();
+  std::vector<int32_t> slot(buckets, -1);
+  std::vector<size_t> bucket_start;
   std::vector<int32_t> rank_slot(ranks.size());
   size_t start = 0, bucket = 0, r = 0;
-  for (; bucket < kBuckets && r < ranks.size(); start += count[bucket++]) {
+  for (; bucket < buckets && r < ranks.size(); start += count[bucket++]) {
     for (; r < ranks.size() && ranks[r] < start + count[bucket]; ++r) {
       if (slot[bucket] < 0) {
         slot[bucket] = static_cast<int32_t>(bucket_start.size());
@@ -100,18 +109,18 @@ std::vector<double> SelectRanks(const std::vector<double>& v, const std::vector<
       rank_slot[r] = slot[bucket];
     }
   }
-  std::vector<std::vector<double>> held(bucket_start.size());
-  for (size_t b = 0; b < kBuckets; ++b) {
-    if (slot[b] >= 0) held[slot[b]].reserve(count[b]);
+  std::vector<std::vector<K>> held(bucket_start.size());
+  for (size_t q = 0; q < buckets; ++q) {
+    if (slot[q] >= 0) held[slot[q]].reserve(count[q]);
   }
-  for (double x : v) {
-    const int32_t s = slot[RadixBucket<T>(x)];
-    if (s >= 0) held[s].push_back(x);
+  for (K k : keys) {
+    const int32_t s = slot[k >> kShift];
+    if (s >= 0) held[s].push_back(k);
   }
-  std::vector<double> out(ranks.size());
+  std::vector<K> out(ranks.size());
   std::vector<size_t> from(held.size(), 0);
   for (size_t i = 0; i < ranks.size(); ++i) {  // ascending: each selection reorders only what lies after the last
-    std::vector<double>& h = held[rank_slot[i]];
+    std::vector<K>& h = held[rank_slot[i]];
     size_t& f = from[rank_slot[i]];
     const size_t local = ranks[i] - bucket_start[rank_slot[i]];
     std::nth_element(h.begin() + f, h.begin() + local, h.end());
@@ -124,15 +133,22 @@ std::vector<double> SelectRanks(const std::vector<double>& v, const std::vector<
 template <class View>
 absl::StatusOr<std::vector<double>> ColumnEdges(const std::string& name, View x, int32_t n_bins) {
   using T = std::remove_cv_t<std::remove_pointer_t<decltype(x.data)>>;
-  std::vector<double> v;
-  v.reserve(x.n);
+  using K = KeyOf<T>;
+  constexpr int kShift = sizeof(K) * 8 - kRadixBits;
+  // One pass: the keys of the present values and the histogram of their top bits.
+  std::vector<K> keys;
+  keys.reserve(x.n);
+  std::vector<uint32_t> count(size_t{1} << kRadixBits, 0);
   for (int64_t i = 0; i < x.n; ++i) {
-    const double f = x[i];
+    const T f = x[i];
     TWINSCORE_CHECK_ARG(!std::isinf(f), "column '", name, "' holds an infinite value at row ", i);
-    if (!std::isnan(f)) v.push_back(f + 0.0);  // -0.0 -> +0.0: equal values, one bucket
+    if (std::isnan(f)) continue;
+    const K k = OrderedKey(f);
+    ++count[k >> kShift];
+    keys.push_back(k);
   }
-  if (v.empty()) return std::vector<double>{};
-  const size_t n = v.size();
+  if (keys.empty()) return std::vector<double>{};
+  const size_t n = keys.size();
   // Ranks needed (floor and floor+1 of each quantile position), ascending.
   std::vector<size_t> ranks;
   for (int32_t i = 0; i <= n_bins; ++i) {
@@ -143,8 +159,10 @@ absl::StatusOr<std::vector<double>> ColumnEdges(const std::string& name, View x,
   }
   std::sort(ranks.begin(), ranks.end());
   ranks.erase(std::unique(ranks.begin(), ranks.end()), ranks.end());
-  const std::vector<double> value = SelectRanks<T>(v, ranks);
-  auto at = [&](size_t rank) { return value[std::lower_bound(ranks.begin(), ranks.end(), rank) - ranks.begin()]; };
+  const std::vector<K> value = SelectRanks(keys, count, ranks);
+  auto at = [&](size_t rank) {
+    return FromKey<T>(value[std::lower_bound(ranks.begin(), ranks.end(), rank) - ranks.begin()]);
+  };
   std::vector<double> edges;
   for (int32_t i = 0; i <= n_bins; ++i) {
     const double h = (n - 1) * (static_cast<double>(i) / n_bins);
