@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <numeric>
 #include <random>
+#include <type_traits>
 
 #include "twinscore/threads.h"
 
@@ -71,42 +73,85 @@ inline int32_t ArgMin8(__m256 best, __m256i bidx) {
   return _mm256_cvtsi256_si32(id);
 }
 
-// Nearest centre of R consecutive rows: ||c||^2 - 2 x.c for 8 centres per
-// register, the running minimum and its index kept in registers; R rows share
-// each load of the centres and give R independent FMA chains (enough to hide
-// the FMA latency).
-template <int R>
+// One group of 8 centres folded into the running minimum of a row: the
+// distance up to ||x||^2 is ||c||^2 - 2 x.c; strict < keeps the lowest index
+// on ties (groups come in increasing order).
+inline void Fold(__m256 acc, const float* cnorm, int32_t q, __m256& best, __m256i& bidx) {
+  const __m256i idx = _mm256_add_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(q));
+  const __m256 dist = _mm256_fnmadd_ps(_mm256_set1_ps(2.0f), acc, _mm256_loadu_ps(cnorm + q));
+  const __m256 lt = _mm256_cmp_ps(dist, best, _CMP_LT_OQ);
+  best = _mm256_blendv_ps(best, dist, lt);
+  bidx = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(bidx), _mm256_castsi256_ps(idx), lt));
+}
+
+// Nearest centre of R consecutive rows (D = d when known at compile time, 0
+// otherwise). Centres are taken 16 at a time (two registers) where possible:
+// each broadcast row value then feeds two FMAs, and the 2R accumulators are
+// independent chains, enough to hide the FMA latency; the centre loads are
+// shared by the R rows. The results are those of one group at a time.
+template <int R, int D>
 inline void NearestRows(const float* x, const Prepared& p, int32_t* out) {
-  const int64_t d = p.d;
-  const __m256 two = _mm256_set1_ps(2.0f);
-  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const int64_t d = D > 0 ? D : p.d;
+  const int32_t kp = p.kp;
   __m256 best[R];
   __m256i bidx[R];
   for (int r = 0; r < R; ++r) {
     best[r] = _mm256_set1_ps(std::numeric_limits<float>::infinity());
     bidx[r] = _mm256_setzero_si256();
   }
-  for (int32_t q = 0; q < p.kp; q += kLanes) {
+  int32_t q = 0;
+  for (; q + 2 * kLanes <= kp; q += 2 * kLanes) {
+    __m256 a0[R], a1[R];
+    for (int r = 0; r < R; ++r) a0[r] = a1[r] = _mm256_setzero_ps();
+    const float* ct = p.ct.data() + q;
+    for (int64_t j = 0; j < d; ++j) {
+      const __m256 c0 = _mm256_loadu_ps(ct + j * kp), c1 = _mm256_loadu_ps(ct + j * kp + kLanes);
+      for (int r = 0; r < R; ++r) {
+        const __m256 xv = _mm256_broadcast_ss(x + r * d + j);
+        a0[r] = _mm256_fmadd_ps(xv, c0, a0[r]);
+        a1[r] = _mm256_fmadd_ps(xv, c1, a1[r]);
+      }
+    }
+    for (int r = 0; r < R; ++r) {
+      Fold(a0[r], p.cnorm.data(), q, best[r], bidx[r]);
+      Fold(a1[r], p.cnorm.data(), q + kLanes, best[r], bidx[r]);
+    }
+  }
+  if (q < kp) {  // the last 8 centres when kp is not a multiple of 16
     __m256 acc[R];
     for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
     const float* ct = p.ct.data() + q;
     for (int64_t j = 0; j < d; ++j) {
-      const __m256 cv = _mm256_loadu_ps(ct + j * p.kp);
+      const __m256 cv = _mm256_loadu_ps(ct + j * kp);
       for (int r = 0; r < R; ++r) acc[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(x + r * d + j), cv, acc[r]);
     }
-    const __m256 cn = _mm256_loadu_ps(p.cnorm.data() + q);
-    const __m256i idx = _mm256_add_epi32(lane, _mm256_set1_epi32(q));
-    for (int r = 0; r < R; ++r) {
-      const __m256 dist = _mm256_fnmadd_ps(two, acc[r], cn);  // cn - 2 acc
-      const __m256 lt = _mm256_cmp_ps(dist, best[r], _CMP_LT_OQ);
-      best[r] = _mm256_blendv_ps(best[r], dist, lt);
-      bidx[r] = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(bidx[r]), _mm256_castsi256_ps(idx), lt));
-    }
+    for (int r = 0; r < R; ++r) Fold(acc[r], p.cnorm.data(), q, best[r], bidx[r]);
   }
   for (int r = 0; r < R; ++r) out[r] = ArgMin8(best[r], bidx[r]);
 }
+
+// Exact squared distance in float64, four features per register (the
+// inertia is summed from these, not from the expanded form, which loses
+// digits when ||x|| is large).
+template <int D>
+inline double Dist2(const float* x, const float* c, int64_t dyn) {
+  const int64_t d = D > 0 ? D : dyn;
+  int64_t j = 0;
+  __m256d acc = _mm256_setzero_pd();
+  for (; j + 4 <= d; j += 4) {
+    const __m256d t = _mm256_sub_pd(_mm256_cvtps_pd(_mm_loadu_ps(x + j)), _mm256_cvtps_pd(_mm_loadu_ps(c + j)));
+    acc = _mm256_fmadd_pd(t, t, acc);
+  }
+  const __m128d h = _mm_add_pd(_mm256_castpd256_pd128(acc), _mm256_extractf128_pd(acc, 1));
+  double s = _mm_cvtsd_f64(_mm_add_sd(h, _mm_unpackhi_pd(h, h)));
+  for (; j < d; ++j) {
+    const double t = static_cast<double>(x[j]) - c[j];
+    s += t * t;
+  }
+  return s;
+}
 #else
-template <int R>
+template <int R, int D>
 inline void NearestRows(const float* x, const Prepared& p, int32_t* out) {
   std::vector<float> acc(p.kp);
   for (int r = 0; r < R; ++r) {
@@ -125,11 +170,10 @@ inline void NearestRows(const float* x, const Prepared& p, int32_t* out) {
     out[r] = b;
   }
 }
-#endif
 
-// Exact squared distance in float64 (the inertia is summed from these, not
-// from the expanded form, which loses digits when ||x|| is large).
-inline double Dist2(const float* x, const float* c, int64_t d) {
+template <int D>
+inline double Dist2(const float* x, const float* c, int64_t dyn) {
+  const int64_t d = D > 0 ? D : dyn;
   double s = 0.0;
   for (int64_t j = 0; j < d; ++j) {
     const double t = static_cast<double>(x[j]) - c[j];
@@ -137,66 +181,95 @@ inline double Dist2(const float* x, const float* c, int64_t d) {
   }
   return s;
 }
+#endif
+
+// Adds a row to its centre's float64 sums (same order as a plain loop: the
+// sums are bit-identical whatever D).
+template <int D>
+inline void AddRow(double* s, const float* x, double w, bool weighted, int64_t dyn) {
+  const int64_t d = D > 0 ? D : dyn;
+  if (weighted) {
+    for (int64_t j = 0; j < d; ++j) s[j] += w * x[j];
+  } else {
+    for (int64_t j = 0; j < d; ++j) s[j] += x[j];
+  }
+}
+
+struct BlockOut {
+  double inertia = 0.0;
+  int64_t changed = 0;  // rows whose label differs from the one in `labels`
+};
 
 // One block of rows: nearest centres, then (kExact) the exact distance and
 // (kSums) the partial sums and weights of the block. The Lloyd iterations
-// need only the sums; the exact distances are for the inertia.
-template <bool kSums, bool kExact>
-double BlockAssign(const KMeansData& data, const Prepared& p, size_t begin, size_t end, int32_t* labels,
-                   float* dist2, double* sums, double* counts) {
-  const int64_t d = data.d;
+// need only the sums; the exact distances are for the inertia. Labels are
+// compared with the previous ones as they are overwritten, so convergence
+// costs no extra pass.
+template <bool kSums, bool kExact, int D>
+BlockOut BlockAssign(const KMeansData& data, const Prepared& p, size_t begin, size_t end, int32_t* labels,
+                     float* dist2, double* sums, double* counts) {
+  const int64_t d = D > 0 ? D : data.d;
   const bool weighted = !data.weights.empty();
-  constexpr int R = 8;
+  constexpr int R = 4;
   int32_t lab[R];
-  double inertia = 0.0;
-  size_t i = begin;
+  BlockOut out;
   auto finish = [&](size_t row, int32_t c) {
     const float* x = data.X.data() + row * d;
     const double w = weighted ? data.weights[row] : 1.0;
-    if (labels) labels[row] = c;
+    if (labels) {
+      out.changed += labels[row] != c;
+      labels[row] = c;
+    }
     if constexpr (kExact) {
-      const double dd = Dist2(x, p.centers.data() + static_cast<size_t>(c) * d, d);
-      inertia += w * dd;
+      const double dd = Dist2<D>(x, p.centers.data() + static_cast<size_t>(c) * d, d);
+      out.inertia += w * dd;
       if (dist2) dist2[row] = static_cast<float>(dd);
     }
     if constexpr (kSums) {
-      double* s = sums + static_cast<size_t>(c) * d;
-      if (weighted) {
-        for (int64_t j = 0; j < d; ++j) s[j] += w * x[j];
-      } else {
-        for (int64_t j = 0; j < d; ++j) s[j] += x[j];
-      }
+      AddRow<D>(sums + static_cast<size_t>(c) * d, x, w, weighted, d);
       counts[c] += w;
     }
   };
+  size_t i = begin;
   for (; i + R <= end; i += R) {
-    NearestRows<R>(data.X.data() + i * d, p, lab);
+    NearestRows<R, D>(data.X.data() + i * d, p, lab);
     for (int r = 0; r < R; ++r) finish(i + r, lab[r]);
   }
   for (; i < end; ++i) {
-    NearestRows<1>(data.X.data() + i * d, p, lab);
+    NearestRows<1, D>(data.X.data() + i * d, p, lab);
     finish(i, lab[0]);
   }
-  return inertia;
+  return out;
 }
 
 // Labels, exact distances and/or centre sums of every row; partial sums per
-// block, added in block order. Returns the inertia when kExact.
+// block, added in block order. Returns the inertia (when kExact) and the
+// number of labels changed. The common widths get a kernel with d fixed at
+// compile time (fully unrolled loops).
 template <bool kSums, bool kExact>
-double AssignBlocks(const KMeansData& data, absl::Span<const float> centers, int32_t k, absl::Span<int32_t> labels,
-                    absl::Span<float> dist2, absl::Span<double> sums, absl::Span<double> counts) {
+BlockOut AssignBlocks(const KMeansData& data, absl::Span<const float> centers, int32_t k, absl::Span<int32_t> labels,
+                      absl::Span<float> dist2, absl::Span<double> sums, absl::Span<double> counts) {
   const Prepared p = Prepare(centers, k, data.d);
   const size_t block = BlockFor(data.n);
   const size_t nb = NumBlocks(data.n, block);
   const size_t width = static_cast<size_t>(k) * data.d + k;  // sums then counts
   std::vector<double> partial(kSums ? nb * width : 0, 0.0);
-  std::vector<double> inertia(nb, 0.0);
-  ParallelBlocks(data.n, block, [&](size_t b, size_t begin, size_t end) {
-    double* s = kSums ? partial.data() + b * width : nullptr;
-    inertia[b] = BlockAssign<kSums, kExact>(data, p, begin, end, labels.empty() ? nullptr : labels.data(),
-                                            dist2.empty() ? nullptr : dist2.data(), s,
-                                            s ? s + static_cast<size_t>(k) * data.d : nullptr);
-  });
+  std::vector<BlockOut> outs(nb);
+  auto run = [&](auto dim) {
+    constexpr int D = decltype(dim)::value;
+    ParallelBlocks(data.n, block, [&](size_t b, size_t begin, size_t end) {
+      double* s = kSums ? partial.data() + b * width : nullptr;
+      outs[b] = BlockAssign<kSums, kExact, D>(data, p, begin, end, labels.empty() ? nullptr : labels.data(),
+                                              dist2.empty() ? nullptr : dist2.data(), s,
+                                              s ? s + static_cast<size_t>(k) * data.d : nullptr);
+    });
+  };
+  switch (data.d) {
+    case 8: run(std::integral_constant<int, 8>()); break;
+    case 16: run(std::integral_constant<int, 16>()); break;
+    case 32: run(std::integral_constant<int, 32>()); break;
+    default: run(std::integral_constant<int, 0>()); break;
+  }
   if constexpr (kSums) {
     std::fill(sums.begin(), sums.end(), 0.0);
     std::fill(counts.begin(), counts.end(), 0.0);
@@ -206,8 +279,8 @@ double AssignBlocks(const KMeansData& data, absl::Span<const float> centers, int
       for (int32_t c = 0; c < k; ++c) counts[c] += s[sums.size() + c];
     }
   }
-  double total = 0.0;
-  for (double v : inertia) total += v;
+  BlockOut total;
+  for (const BlockOut& o : outs) total.inertia += o.inertia, total.changed += o.changed;
   return total;
 }
 
@@ -241,6 +314,18 @@ double MeanVariance(const KMeansData& data) {
   double var = 0.0;
   for (double v : part) var += v;
   return var / n / d;
+}
+
+// True when no value is NaN or infinite: the exponent bits are all ones only
+// for those. A branch-free OR over the bits, which the compiler vectorises.
+bool AllFinite(const float* x, size_t n) {
+  uint32_t bad = 0;
+  for (size_t i = 0; i < n; ++i) {
+    uint32_t bits;
+    std::memcpy(&bits, x + i, sizeof bits);
+    bad |= static_cast<uint32_t>((bits & 0x7f800000u) == 0x7f800000u);
+  }
+  return bad == 0;
 }
 
 // Uniform double in [0, 1) from 53 random bits: the same on every platform
@@ -293,8 +378,11 @@ absl::Status KMeansData::Validate() const {
   TWINSCORE_CHECK_ARG(weights.empty() || weights.size() == static_cast<size_t>(n), "sample_weight has ",
                       weights.size(), " values, expected ", n);
   TWINSCORE_RETURN_IF_ERROR(ParallelBlocksStatus(n, kBlock, [&](size_t, size_t b, size_t e) -> absl::Status {
-    for (size_t i = b * d; i < e * d; ++i) {
-      TWINSCORE_CHECK_ARG(std::isfinite(X[i]), "X holds a non-finite value at row ", i / d, ", column ", i % d);
+    if (!AllFinite(X.data() + b * d, (e - b) * d)) {
+      for (size_t i = b * d; i < e * d; ++i) {
+        TWINSCORE_CHECK_ARG(std::isfinite(X[i]), "X holds ", std::isnan(X[i]) ? "NaN" : "an infinite value",
+                            " at row ", i / d, ", column ", i % d);
+      }
     }
     for (size_t i = b; i < e && !weights.empty(); ++i) {
       TWINSCORE_CHECK_ARG(std::isfinite(weights[i]) && weights[i] >= 0, "sample_weight must be finite and >= 0, got ",
@@ -316,8 +404,8 @@ absl::Status KMeansOptions::Validate(int64_t n) const {
 
 double AssignAndSum(const KMeansData& data, absl::Span<const float> centers, int32_t k, absl::Span<int32_t> labels,
                     absl::Span<float> dist2, absl::Span<double> sums, absl::Span<double> counts) {
-  if (sums.empty()) return AssignBlocks<false, true>(data, centers, k, labels, dist2, sums, counts);
-  return AssignBlocks<true, true>(data, centers, k, labels, dist2, sums, counts);
+  if (sums.empty()) return AssignBlocks<false, true>(data, centers, k, labels, dist2, sums, counts).inertia;
+  return AssignBlocks<true, true>(data, centers, k, labels, dist2, sums, counts).inertia;
 }
 
 absl::Status KMeansPlusPlus(const KMeansData& data, int32_t k, uint64_t seed, absl::Span<float> centers) {
@@ -344,7 +432,7 @@ absl::Status KMeansPlusPlus(const KMeansData& data, int32_t k, uint64_t seed, ab
   if (!weighted) std::iota(cumsum.begin(), cumsum.end(), 1.0);
   set_center(0, draw(cumsum.back()));
   ParallelBlocks(n, kBlock, [&](size_t, size_t b, size_t e) {
-    for (size_t i = b; i < e; ++i) closest[i] = Dist2(data.X.data() + i * d, centers.data(), d);
+    for (size_t i = b; i < e; ++i) closest[i] = Dist2<0>(data.X.data() + i * d, centers.data(), d);
   });
   for (int32_t c = 1; c < k; ++c) {
     double acc = 0.0;
@@ -359,7 +447,7 @@ absl::Status KMeansPlusPlus(const KMeansData& data, int32_t k, uint64_t seed, ab
         const float* y = data.X.data() + ids[t] * d;
         double s = 0.0;
         for (size_t i = b; i < e; ++i) {
-          const double v = std::min(closest[i], Dist2(data.X.data() + i * d, y, d));
+          const double v = std::min(closest[i], Dist2<0>(data.X.data() + i * d, y, d));
           cand[t * n + i] = v;
           s += w(i) * v;
         }
@@ -409,19 +497,20 @@ absl::StatusOr<KMeansResult> KMeansLloyd(const KMeansData& data, const KMeansOpt
                       k, " x ", d);
   for (float v : init) TWINSCORE_CHECK_ARG(std::isfinite(v), "init holds a non-finite value");
 
-  // scikit-learn's tolerance: tol times the mean per-feature variance.
-  const double tol = opt.tol * MeanVariance(data);
+  // scikit-learn's tolerance: tol times the mean per-feature variance (a
+  // pass over X saved when tol is 0).
+  const double tol = opt.tol > 0 ? opt.tol * MeanVariance(data) : 0.0;
 
   KMeansResult r;
   r.centers.assign(init.begin(), init.end());
   r.labels.assign(n, -1);
-  std::vector<int32_t> old(n, -1);
   std::vector<float> dist2;
   std::vector<double> sums(static_cast<size_t>(k) * d), counts(k);
   std::vector<float> next(r.centers.size());
   for (int32_t it = 0; it < opt.max_iter; ++it) {
-    AssignBlocks<true, false>(data, r.centers, k, absl::MakeSpan(r.labels), {}, absl::MakeSpan(sums),
-                              absl::MakeSpan(counts));
+    const int64_t changed = AssignBlocks<true, false>(data, r.centers, k, absl::MakeSpan(r.labels), {},
+                                                      absl::MakeSpan(sums), absl::MakeSpan(counts))
+                                .changed;
     if (std::find(counts.begin(), counts.end(), 0.0) != counts.end()) {
       // Rare: the distances are needed only to relocate an empty cluster.
       dist2.resize(n);
@@ -439,11 +528,8 @@ absl::StatusOr<KMeansResult> KMeansLloyd(const KMeansData& data, const KMeansOpt
     }
     r.centers.swap(next);
     r.n_iter = it + 1;
-    if (r.labels == old) {
-      break;
-    }
+    if (changed == 0) break;  // labels as in the previous iteration
     if (shift <= tol) break;
-    old = r.labels;
   }
   // Labels and inertia of the final centres (after strict convergence the
   // labels are unchanged; otherwise the last update moved the centres).
@@ -489,7 +575,7 @@ absl::Status KMeansDistances(const KMeansData& data, absl::Span<const float> cen
   ParallelBlocks(data.n, kBlock, [&](size_t, size_t b, size_t e) {
     for (size_t i = b; i < e; ++i) {
       for (int32_t c = 0; c < k; ++c) {
-        out[i * k + c] = static_cast<float>(Dist2(data.X.data() + i * data.d, centers.data() + c * data.d, data.d));
+        out[i * k + c] = static_cast<float>(Dist2<0>(data.X.data() + i * data.d, centers.data() + c * data.d, data.d));
       }
     }
   });

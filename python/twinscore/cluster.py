@@ -95,14 +95,22 @@ def _precheck(X):
     return X
 
 
+def _ready(X) -> bool:
+    """X is already what the engine reads: a C-contiguous, non-empty 2-D float32 array."""
+    return (type(X) is np.ndarray and X.dtype == np.float32 and X.ndim == 2 and X.flags.c_contiguous
+            and X.size > 0)
+
+
 class _KMeansBase(ClusterMixin, TransformerMixin, BaseEstimator):
     def _check_fitted(self):
         if not hasattr(self, "cluster_centers_"):
             raise NotFittedError(f"This {type(self).__name__} instance is not fitted yet; call 'fit' first.")
 
     def _check_X(self, X, *, reset: bool) -> np.ndarray:
-        X = _precheck(X)
-        X = as_matrix(X, "X")
+        if _ready(X):  # the engine checks finiteness in its own pass: no copy, no second scan
+            pass
+        else:
+            X = as_matrix(_precheck(X), "X")
         if reset:
             self.n_features_in_ = X.shape[1]
         elif X.shape[1] != self.n_features_in_:

@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <random>
 #include <vector>
 
 #include "twinscore/threads.h"
@@ -29,6 +31,82 @@ TEST(Criteria, QuantileEdgesAsNumpyLinear) {
   auto g = QuantileEdges({Col(bad, "income")}, 4);
   ASSERT_FALSE(g.ok());
   EXPECT_NE(g.status().message().find("income"), std::string::npos);
+}
+
+// numpy's quantile (linear) from a full sort: the oracle for the radix
+// selection, on float32 and float64 columns with negatives, signed zeros,
+// heavy ties, values packed into one histogram bucket, and NaN.
+std::vector<double> SortedEdges(std::vector<double> v, int32_t n_bins) {
+  v.erase(std::remove_if(v.begin(), v.end(), [](double x) { return std::isnan(x); }), v.end());
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  std::vector<double> e;
+  for (int32_t i = 0; i <= n_bins; ++i) {
+    const double h = (n - 1) * (static_cast<double>(i) / n_bins);
+    const size_t lo = static_cast<size_t>(std::floor(h));
+    const double t = h - lo, a = v[lo], b = lo + 1 < n ? v[lo + 1] : a;
+    e.push_back(t >= 0.5 ? b - (b - a) * (1 - t) : a + (b - a) * t);
+  }
+  std::sort(e.begin(), e.end());
+  e.erase(std::unique(e.begin(), e.end()), e.end());
+  return e;
+}
+
+TEST(Criteria, QuantileEdgesEqualAFullSort) {
+  std::mt19937_64 gen(5);
+  std::normal_distribution<double> normal(0.0, 1.0);
+  for (int kind = 0; kind < 4; ++kind) {
+    for (int64_t n : {1, 2, 7, 1000, 50001}) {
+      std::vector<double> v(n);
+      for (auto& x : v) {
+        const double z = normal(gen);
+        x = kind == 0   ? z * 1e3                                  // wide range, both signs
+            : kind == 1 ? std::round(z * 2) * 0.5                 // heavy ties, signed zeros
+            : kind == 2 ? 1.0 + std::abs(z) * 1e-9                // all in one bucket
+                        : (gen() % 10 == 0 ? NAN : -std::abs(z));  // negatives and NaN
+        if (kind == 1 && x == 0 && gen() % 2) x = -0.0;
+      }
+      std::vector<float> f(v.begin(), v.end());
+      std::vector<double> fd(f.begin(), f.end());
+      for (int32_t bins : {1, 4, 10, 17}) {
+        auto e64 = QuantileEdges({Col(v)}, bins);
+        auto e32 = QuantileEdges({NumericColumn{"f", f.data(), n, 1, true}}, bins);
+        ASSERT_TRUE(e64.ok() && e32.ok());
+        if (std::all_of(v.begin(), v.end(), [](double x) { return std::isnan(x); })) continue;
+        EXPECT_EQ((*e64)[0], SortedEdges(v, bins)) << "kind " << kind << " n " << n << " bins " << bins;
+        EXPECT_EQ((*e32)[0], SortedEdges(fd, bins)) << "kind " << kind << " n " << n << " bins " << bins;
+      }
+    }
+  }
+}
+
+// The float32 fast path (8 rows per step, edges rounded down to floats)
+// against BinOf in double: odd lengths (tails), NaN, values equal to the
+// edges, edges that are no float (0.1, a lerp), and a constant column.
+TEST(Criteria, Float32CountsEqualBinOf) {
+  std::mt19937_64 gen(9);
+  for (int64_t n : {1, 7, 8, 9, 1003}) {
+    std::vector<float> x(n);
+    for (auto& v : x) {
+      const uint64_t r = gen() % 10;
+      v = r == 0 ? NAN : r == 1 ? 0.1f : r == 2 ? 0.25f : static_cast<float>(static_cast<int64_t>(gen() % 2000) - 1000) / 1000;
+    }
+    std::vector<uint8_t> t(n);
+    for (auto& v : t) v = gen() % 3 == 0;
+    const NumericColumn col{"f", x.data(), n, 1, true};
+    auto q = QuantileEdges({col}, 10);
+    ASSERT_TRUE(q.ok());
+    for (const std::vector<double>& edges : {std::vector<double>{-1, 0.1, 0.25, 1},
+                                             std::vector<double>{-1, -0.3, 0.1000001, 0.5, 1}, std::vector<double>{0.25},
+                                             (*q)[0]}) {
+      auto r = CountNumericBins({col}, {edges}, t);
+      ASSERT_TRUE(r.ok());
+      std::vector<int64_t> pos(std::max<size_t>(edges.size(), 2)), neg(pos.size());
+      for (int64_t i = 0; i < n; ++i) (t[i] ? pos : neg)[BinOf(x[i], edges)] += 1;
+      EXPECT_EQ(r->pos[0], pos) << "n " << n << " edges " << edges.size();
+      EXPECT_EQ(r->neg[0], neg) << "n " << n << " edges " << edges.size();
+    }
+  }
 }
 
 TEST(Criteria, BinsAreRightClosed) {

@@ -23,8 +23,12 @@ std::vector<float> Blobs(int64_t n, int64_t d, int32_t k, uint64_t seed) {
 }
 
 TEST(KMeans, AssignMatchesBruteForce) {
-  const int64_t n = 1003, d = 7;  // not a multiple of the row block or 16 lanes
-  for (int32_t k : {1, 3, 16, 21}) {
+  // n not a multiple of the 4-row kernel; d = 7 runs the generic kernel, 8,
+  // 16 and 32 the ones compiled for that width; k = 16 and 32 fill whole
+  // 16-centre groups, 3 and 21 end with an 8-centre group.
+  const int64_t n = 1003;
+  for (int64_t d : {7, 8, 16, 32})
+  for (int32_t k : {1, 3, 16, 21, 32}) {
     std::vector<float> X = Blobs(n, d, 4, 1), C(X.begin(), X.begin() + k * d);
     for (auto& c : C) c += 0.25f;
     KMeansData data{X, {}, n, d};
@@ -44,7 +48,7 @@ TEST(KMeans, AssignMatchesBruteForce) {
         if (s < best) best = s, b = c;
       }
       // A near tie may resolve either way in float32; the distance must agree.
-      ASSERT_NEAR(dist2[i], best, 1e-3 * (1 + best)) << "row " << i << " k " << k;
+      ASSERT_NEAR(dist2[i], best, 1e-3 * (1 + best)) << "row " << i << " k " << k << " d " << d;
       ref_inertia += dist2[i];
       ref_counts[labels[i]] += 1;
       for (int64_t j = 0; j < d; ++j) ref_sums[labels[i] * d + j] += X[i * d + j];
@@ -163,7 +167,11 @@ TEST(KMeans, BadInput) {
   opt.k = 1;
   auto r = KMeansLloyd(KMeansData{X, {}, 4, 1}, opt, std::vector<float>{0});
   ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.status().message().find("row 2"), std::string::npos);
+  EXPECT_NE(r.status().message().find("NaN at row 2"), std::string::npos);
+  X[2] = -std::numeric_limits<float>::infinity();
+  r = KMeansLloyd(KMeansData{X, {}, 4, 1}, opt, std::vector<float>{0});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("infinite value at row 2"), std::string::npos);
   std::vector<float> w = {0, 0, 0, 0};
   X[2] = 2;
   EXPECT_FALSE(KMeansLloyd(KMeansData{X, w, 4, 1}, opt, std::vector<float>{0}).ok());

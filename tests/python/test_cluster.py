@@ -162,3 +162,8 @@ def test_nan_in_features_is_refused():
         ts.KMeans(n_clusters=2).fit(X)
     with pytest.raises(ValueError, match="NaN"):
         ts.MiniBatchKMeans(n_clusters=2).partial_fit(X)
+    X[7, 2] = np.inf  # the float32 fast path: the engine's own check
+    with pytest.raises(ValueError, match="infinite value at row 7, column 2"):
+        ts.KMeans(n_clusters=2).fit(X)
+    with pytest.raises(ValueError, match="NaN at row 1, column 0"):
+        ts.KMeans(n_clusters=2).fit(np.array([[0.0, 1.0], [np.nan, 2.0], [3.0, 4.0]]))
