@@ -42,11 +42,12 @@ py::dict Aggregate(const CArray<int32_t>& codes, const CArray<int64_t>& time, co
   return d;
 }
 
+// Hands a result vector to numpy without a copy: the array owns it.
 template <class T>
-CArray<T> ToArray(const std::vector<T>& v) {
-  CArray<T> a(static_cast<py::ssize_t>(v.size()));
-  std::copy(v.begin(), v.end(), a.mutable_data());
-  return a;
+CArray<T> ToArray(std::vector<T>&& v) {
+  auto* owned = new std::vector<T>(std::move(v));
+  py::capsule free(owned, [](void* p) { delete static_cast<std::vector<T>*>(p); });
+  return CArray<T>(static_cast<py::ssize_t>(owned->size()), owned->data(), free);
 }
 
 py::dict AggregateById(const CArray<int64_t>& ids, const CArray<int64_t>& time, const py::object& amount,
@@ -60,11 +61,11 @@ py::dict AggregateById(const CArray<int64_t>& ids, const CArray<int64_t>& time, 
   }
   RfmGroups g = Take(std::move(r));
   py::dict d;
-  d["id"] = ToArray(g.id);
-  d["first"] = ToArray(g.first);
-  d["last"] = ToArray(g.last);
-  d["count"] = ToArray(g.count);
-  if (has_amount) d["total"] = ToArray(g.total);
+  d["id"] = ToArray(std::move(g.id));
+  d["first"] = ToArray(std::move(g.first));
+  d["last"] = ToArray(std::move(g.last));
+  d["count"] = ToArray(std::move(g.count));
+  if (has_amount) d["total"] = ToArray(std::move(g.total));
   return d;
 }
 

@@ -251,36 +251,51 @@ class RowBuffer {
 };
 
 // Aggregates one partition's rows (in log order) into its clients, in order
-// of first appearance. The open-addressing table holds group indices and
+// of first appearance. The open-addressing table holds each client's id
+// beside its group index (a probe reads one 16-byte slot, no second load) and
 // grows by doubling, so it stays as small as the partition's clients.
-void AggregatePartition(absl::Span<const PartRow> rows, int bits, bool with_amount, std::vector<Group>& groups) {
-  int tbits = 6;
-  std::vector<int32_t> table(size_t{1} << tbits, -1);
-  auto slot_of = [&](int64_t id) {
-    const size_t mask = table.size() - 1;
-    size_t s = static_cast<size_t>((HashId(id) << bits) >> (64 - tbits));
-    while (table[s] >= 0 && groups[static_cast<size_t>(table[s])].id != id) s = (s + 1) & mask;
-    return s;
-  };
-  for (const PartRow& r : rows) {
-    size_t s = slot_of(r.id);
-    if (table[s] < 0) {
-      if (2 * (groups.size() + 1) > table.size()) {  // keep the load under 1/2
-        ++tbits;
-        table.assign(size_t{1} << tbits, -1);
-        for (size_t g = 0; g < groups.size(); ++g) table[slot_of(groups[g].id)] = static_cast<int32_t>(g);
-        s = slot_of(r.id);
+class PartitionAggregator {
+ public:
+  explicit PartitionAggregator(int bits) : bits_(bits) { Resize(6); }
+
+  void Run(absl::Span<const PartRow> rows, bool with_amount, std::vector<Group>& groups) {
+    for (const PartRow& r : rows) {
+      size_t s = Probe(r.id);
+      if (slots_[s].group < 0) {
+        if (2 * (groups.size() + 1) > slots_.size()) {  // keep the load under 1/2
+          Resize(tbits_ + 1);
+          for (size_t g = 0; g < groups.size(); ++g) slots_[Probe(groups[g].id)] = {groups[g].id, static_cast<int32_t>(g)};
+          s = Probe(r.id);
+        }
+        slots_[s] = {r.id, static_cast<int32_t>(groups.size())};
+        groups.push_back(Group{r.id, r.time, r.time, 0.0, 0.0, 0, r.row});
       }
-      table[s] = static_cast<int32_t>(groups.size());
-      groups.push_back(Group{r.id, r.time, r.time, 0.0, 0.0, 0, r.row});
+      Group& g = groups[static_cast<size_t>(slots_[s].group)];
+      g.first = std::min(g.first, r.time);
+      g.last = std::max(g.last, r.time);
+      g.count += 1;
+      if (with_amount) KahanAdd(r.amount, &g.total, &g.carry);
     }
-    Group& g = groups[static_cast<size_t>(table[s])];
-    g.first = std::min(g.first, r.time);
-    g.last = std::max(g.last, r.time);
-    g.count += 1;
-    if (with_amount) KahanAdd(r.amount, &g.total, &g.carry);
   }
-}
+
+ private:
+  struct Slot {
+    int64_t id;
+    int32_t group;  // -1: empty
+  };
+  void Resize(int tbits) {
+    tbits_ = tbits;
+    slots_.assign(size_t{1} << tbits, Slot{0, -1});
+  }
+  size_t Probe(int64_t id) const {
+    const size_t mask = slots_.size() - 1;
+    size_t s = static_cast<size_t>((HashId(id) << bits_) >> (64 - tbits_));  // the bits below the partition's
+    while (slots_[s].group >= 0 && slots_[s].id != id) s = (s + 1) & mask;
+    return s;
+  }
+  int bits_, tbits_ = 0;
+  std::vector<Slot> slots_;
+};
 
 // Output position of every client: the rank of its first row among all
 // clients' first rows (a bitmap of first rows, then prefix popcounts).
@@ -331,8 +346,8 @@ absl::StatusOr<RfmGroups> AggregateRfmById(absl::Span<const int64_t> ids, absl::
   std::vector<std::vector<Group>> groups(parts);
   FirstRowRanks ranks(n);
   ParallelBlocks(parts, 1, [&](size_t p, size_t, size_t) {
-    AggregatePartition(absl::MakeConstSpan(rows.data() + start[p], start[p + 1] - start[p]), bits,
-                       !amount.empty(), groups[p]);
+    PartitionAggregator(bits).Run(absl::MakeConstSpan(rows.data() + start[p], start[p + 1] - start[p]),
+                                  !amount.empty(), groups[p]);
     for (const Group& g : groups[p]) ranks.Mark(g.first_row);
   });
   ranks.Finish();

@@ -206,27 +206,23 @@ def rfm(transactions: pd.DataFrame, *, customer: str, date: str, amount: str | N
         codes, ids = _client_codes(ids_s)
         agg = _core.rfm_aggregate(codes, time, amt, len(ids), int(now_ts.value))
     recency = (now_ts.value - agg["last"]) / _NS_PER_DAY
-    out = pd.DataFrame({
+    cols = {
         "first_purchase": agg["first"].view("datetime64[ns]"),
         "last_purchase": agg["last"].view("datetime64[ns]"),
         "recency_days": recency,
         "frequency": agg["count"],
-    }, index=ids)
-    out["R"] = r_score = _core.quantile_scores(np.ascontiguousarray(-recency), bins)
-    out["F"] = f_score = _core.quantile_scores(agg["count"].astype(np.float64), bins)
-    scores = [r_score, f_score]
+        "R": _core.quantile_scores(np.ascontiguousarray(-recency), bins),
+        "F": _core.quantile_scores(agg["count"].astype(np.float64), bins),
+    }
     if amt is not None:
-        out["monetary"] = agg["total"]
-        out["average_basket"] = agg["total"] / agg["count"]
-        out["M"] = m_score = _core.quantile_scores(agg["total"], bins)
-        scores.append(m_score)
-    out["RFM"] = _score_strings(scores, bins)
-    if segments is None and bins != 5:
-        return out  # the standard map is defined on 1-5 scores
-    table, names = _segment_lookup(DEFAULT_SEGMENTS if segments is None else segments, bins)
-    seg_codes = table[out["R"].to_numpy() - 1, out["F"].to_numpy() - 1]
-    out["segment"] = pd.Categorical.from_codes(seg_codes, categories=names)
-    return out
+        cols["monetary"] = agg["total"]
+        cols["average_basket"] = agg["total"] / agg["count"]
+        cols["M"] = _core.quantile_scores(agg["total"], bins)
+    cols["RFM"] = _score_strings([cols[s] for s in "RFM" if s in cols], bins)
+    if segments is not None or bins == 5:  # the standard map is defined on 1-5 scores
+        table, names = _segment_lookup(DEFAULT_SEGMENTS if segments is None else segments, bins)
+        cols["segment"] = pd.Categorical.from_codes(table[cols["R"] - 1, cols["F"] - 1], categories=names)
+    return pd.DataFrame(cols, index=ids)  # one construction: no column-by-column insertion
 
 
 # ---------------------------------------------------------------- calibration summaries
