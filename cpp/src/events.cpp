@@ -25,29 +25,66 @@ bool IsGrouped(absl::Span<const int64_t> rows) {
 
 }  // namespace
 
-absl::StatusOr<int64_t> MapContactIds(absl::Span<const int64_t> contact_ids, absl::Span<const int64_t> event_ids,
-                                      absl::Span<int64_t> rows) {
-  TWINSCORE_CHECK_ARG(rows.size() == event_ids.size(), "rows holds ", rows.size(), " values, expected ",
-                      event_ids.size());
-  absl::flat_hash_map<int64_t, int64_t> index;
-  index.reserve(contact_ids.size());
-  for (size_t r = 0; r < contact_ids.size(); ++r) {
-    const bool inserted = index.emplace(contact_ids[r], static_cast<int64_t>(r)).second;
-    TWINSCORE_CHECK_ARG(inserted, "contact ids: id ", contact_ids[r], " appears more than once (row ", r, ")");
-  }
+namespace {
+
+// Looks up every event's id with find(id) -> row or -1, in parallel blocks;
+// returns the number of unknown ids.
+template <class Find>
+int64_t LookUpEvents(absl::Span<const int64_t> event_ids, absl::Span<int64_t> rows, const Find& find) {
   std::vector<int64_t> unknown(NumBlocks(event_ids.size(), kEventBlock), 0);
   ParallelBlocks(event_ids.size(), kEventBlock, [&](size_t b, size_t begin, size_t end) {
     int64_t miss = 0;
     for (size_t i = begin; i < end; ++i) {
-      auto it = index.find(event_ids[i]);
-      rows[i] = it == index.end() ? -1 : it->second;
-      miss += it == index.end();
+      rows[i] = find(event_ids[i]);
+      miss += rows[i] < 0;
     }
     unknown[b] = miss;
   });
   int64_t total = 0;
   for (int64_t u : unknown) total += u;
   return total;
+}
+
+// Contact ids spanning at most this many values per contact are looked up
+// in a direct table indexed by id - min (one cache line per event, no hashing);
+// sparser ids in a hash map.
+constexpr int64_t kDenseIdSpan = 4;
+
+}  // namespace
+
+absl::StatusOr<int64_t> MapContactIds(absl::Span<const int64_t> contact_ids, absl::Span<const int64_t> event_ids,
+                                      absl::Span<int64_t> rows) {
+  TWINSCORE_CHECK_ARG(rows.size() == event_ids.size(), "rows holds ", rows.size(), " values, expected ",
+                      event_ids.size());
+  if (contact_ids.empty()) {
+    std::fill(rows.begin(), rows.end(), -1);
+    return static_cast<int64_t>(event_ids.size());
+  }
+  const auto [lo_it, hi_it] = std::minmax_element(contact_ids.begin(), contact_ids.end());
+  const int64_t lo = *lo_it, hi = *hi_it;
+  const uint64_t span = static_cast<uint64_t>(hi) - static_cast<uint64_t>(lo);  // no overflow in unsigned
+  if (span < static_cast<uint64_t>(kDenseIdSpan) * contact_ids.size()) {
+    std::vector<int64_t> index(span + 1, -1);
+    for (size_t r = 0; r < contact_ids.size(); ++r) {
+      int64_t& slot = index[static_cast<uint64_t>(contact_ids[r]) - static_cast<uint64_t>(lo)];
+      TWINSCORE_CHECK_ARG(slot < 0, "contact ids: id ", contact_ids[r], " appears more than once (row ", r, ")");
+      slot = static_cast<int64_t>(r);
+    }
+    return LookUpEvents(event_ids, rows, [&](int64_t id) -> int64_t {
+      const uint64_t k = static_cast<uint64_t>(id) - static_cast<uint64_t>(lo);
+      return k <= span ? index[k] : -1;
+    });
+  }
+  absl::flat_hash_map<int64_t, int64_t> index;
+  index.reserve(contact_ids.size());
+  for (size_t r = 0; r < contact_ids.size(); ++r) {
+    const bool inserted = index.emplace(contact_ids[r], static_cast<int64_t>(r)).second;
+    TWINSCORE_CHECK_ARG(inserted, "contact ids: id ", contact_ids[r], " appears more than once (row ", r, ")");
+  }
+  return LookUpEvents(event_ids, rows, [&](int64_t id) -> int64_t {
+    auto it = index.find(id);
+    return it == index.end() ? -1 : it->second;
+  });
 }
 
 Grouping GroupByRow(absl::Span<const int64_t> rows, int64_t n_rows) {

@@ -185,19 +185,27 @@ def _frame(log: EventLog, out: dict, contact: str) -> pd.DataFrame:
     recency = np.full(len(last), np.nan)
     recency[seen] = (log.now_ns - last[seen]) / _NS_PER_DAY
     counts = out["counts"]
-    cols = {
+    index = pd.Index(log.contact_ids, name=contact)
+    head = pd.DataFrame({
         "first_seen": first.view("datetime64[ns]"),
         "last_seen": last.view("datetime64[ns]"),
         "recency_days": recency,
         "n_events": counts.sum(axis=1),
         "active_days": out["active_days"],
-    }
-    for j, t in enumerate(log.type_names):
-        cols[f"n_{t}"] = counts[:, j]
-    for j, t in enumerate(log.type_names):
-        cols[f"decayed_{t}"] = out["decayed_types"][:, j]
-    for j, c in enumerate(log.category_names):
-        cols[f"appetence_{c}"] = out["decayed_categories"][:, j]
-    df = pd.DataFrame(cols, index=pd.Index(log.contact_ids, name=contact))
+    }, index=index)
+    # The engine's n x k outputs become one block each, without a copy: a
+    # frame built column by column from them would gather strided columns.
+    blocks = [(counts, "n_", log.type_names), (out["decayed_types"], "decayed_", log.type_names),
+              (out["decayed_categories"], "appetence_", log.category_names)]
+    parts = [pd.DataFrame(a, index=index, columns=[f"{p}{t}" for t in names], copy=False)
+             for a, p, names in blocks if len(names)]
+    names = list(head.columns) + [c for part in parts for c in part.columns]
+    if len(set(names)) == len(names):
+        df = pd.concat([head] + parts, axis=1)
+    else:  # a type named "events" gives "n_events" twice: the later one wins, in place, as in a dict
+        cols = dict(head.items())
+        for part in parts:
+            cols.update(part.items())
+        df = pd.DataFrame(cols, index=index)
     df.attrs["unknown_events"] = log.unknown
     return df

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
+
 #include <cmath>
 #include <random>
 
@@ -31,6 +33,27 @@ TEST(MapContactIds, FindsRowsAndCountsUnknown) {
   EXPECT_EQ(rows, (std::vector<int64_t>{1, -1, 0, 1}));
   std::vector<int64_t> dup = {1, 2, 1};
   EXPECT_EQ(MapContactIds(dup, ev, absl::MakeSpan(rows)).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// Dense ids (span < 4 per contact) take the direct table: ids outside the
+// span, at the int64 extremes, and repeated ids are handled as by the hash map.
+TEST(MapContactIds, DenseIdsUseTheDirectTable) {
+  std::vector<int64_t> ids = {5, 3, 4, 8};
+  std::vector<int64_t> ev = {3, 8, 2, 9, 6, INT64_MIN, INT64_MAX, 4, 5};
+  std::vector<int64_t> rows(ev.size());
+  auto r = MapContactIds(ids, ev, absl::MakeSpan(rows));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(*r, 5);
+  EXPECT_EQ(rows, (std::vector<int64_t>{1, 3, -1, -1, -1, -1, -1, 2, 0}));
+  std::vector<int64_t> dup = {5, 3, 5};
+  auto bad = MapContactIds(dup, ev, absl::MakeSpan(rows));
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.status().message().find("id 5 appears more than once (row 2)"), std::string::npos);
+  std::vector<int64_t> extremes = {INT64_MIN, INT64_MAX};  // span overflows int64: the hash map
+  ASSERT_TRUE(MapContactIds(extremes, ev, absl::MakeSpan(rows)).ok());
+  EXPECT_EQ(rows[5], 0);
+  EXPECT_EQ(rows[6], 1);
+  EXPECT_EQ(*MapContactIds({}, ev, absl::MakeSpan(rows)), static_cast<int64_t>(ev.size()));
 }
 
 TEST(AggregateEvents, CountsDecaysAndDays) {

@@ -105,3 +105,21 @@ def test_bad_input(prm):
         ts.events.aggregate(ev.head(5), np.array([1, 1, 2]), now=prm.now, unknown="ignore")
     with pytest.raises(TypeError, match="DataFrame"):
         ts.events.aggregate(ev.to_dict(), now=prm.now)
+
+
+def test_sparse_ids_and_a_type_named_like_a_summary_column():
+    # Sparse ids take the hash look-up, dense ones the direct table: same
+    # table. A type "events" names its count "n_events", which replaces the
+    # total in place (as the output always did).
+    now = pd.Timestamp("2026-01-31")
+    ev = pd.DataFrame({"contact_id": [10, 10**12, 10, 7],
+                       "timestamp": pd.to_datetime(["2026-01-01", "2026-01-02", "2026-01-03", "2026-01-04"]),
+                       "type": ["events", "open", "open", "events"], "category": ["a", None, "b", "a"]})
+    got = ts.events.aggregate(ev, [7, 10, 10**12, 5], now=now)
+    assert list(got.columns[:5]) == ["first_seen", "last_seen", "recency_days", "n_events", "active_days"]
+    assert list(got.columns).count("n_events") == 1
+    assert got["n_events"].tolist() == [1, 1, 0, 0]  # the count of type "events"
+    assert got["n_open"].tolist() == [0, 1, 1, 0]
+    dense = ts.events.aggregate(ev.assign(contact_id=ev["contact_id"].where(ev["contact_id"] < 100, 11)),
+                                [7, 10, 11, 5], now=now)
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), dense.reset_index(drop=True))
