@@ -100,7 +100,11 @@ absl::Status ValidateModel(const TreeModel& m) {
       switch (static_cast<SplitKind>(tr.kind[i])) {
         case SplitKind::kNumeric:
         case SplitKind::kNumericZeroMissing:
-          if (!std::isfinite(tr.threshold[i])) return Invalid(t, i, "threshold is not finite");
+          // LightGBM writes +inf for a split of the missing values from all
+          // others; XGBoost never writes an infinite threshold.
+          if (std::isnan(tr.threshold[i]) || (m.flavor == TreeFlavor::kXGBoost && std::isinf(tr.threshold[i]))) {
+            return Invalid(t, i, "threshold is not finite");
+          }
           break;
         case SplitKind::kCategorical: {
           const int64_t b = tr.cat_begin[i], w = tr.cat_words[i];
@@ -188,6 +192,9 @@ absl::StatusOr<TreeEnsemble> TreeEnsemble::Build(TreeModel model, TreeScorerOpti
           const double t = tr.threshold[i];
           nd.threshold = std::nextafter(FloatAtMost(t), std::numeric_limits<float>::infinity());
           td = std::nextafter(t, std::numeric_limits<double>::infinity());
+          if (t == std::numeric_limits<double>::infinity() && nd.kind == static_cast<uint8_t>(SplitKind::kNumeric)) {
+            nd.kind = static_cast<uint8_t>(SplitKind::kNumericNotMissingLeft);
+          }
         }
       }
       e.nodes_.push_back(nd);
@@ -217,7 +224,7 @@ absl::StatusOr<TreeEnsemble> TreeEnsemble::Build(TreeModel model, TreeScorerOpti
     e.tree_slow_.push_back(slow);
   }
   for (const Tree& tr : model.trees) e.tree_group_.push_back(tr.group);
-  e.BuildComplete();
+  e.BuildComplete(xgb);
   e.model_ = std::move(model);
   return e;
 }
@@ -227,14 +234,24 @@ absl::StatusOr<TreeEnsemble> TreeEnsemble::Build(TreeModel model, TreeScorerOpti
 // under its whole subtree. A step is then idx = 2 idx + 1 + right: no child to
 // load, 8 bytes a node (threshold, feature with the default direction in its
 // top bit), which an AVX2 kernel walks 8 rows at a time.
-void TreeEnsemble::BuildComplete() {
+//
+// The vector walk compares x < threshold for XGBoost and x <= threshold for
+// LightGBM, which for a float32 x is x <= the largest float <= the file's
+// threshold: exact for every threshold, +inf included.
+void TreeEnsemble::BuildComplete(bool xgb) {
   for (size_t t = 0; t < tree_offset_.size(); ++t) {
     const int32_t D = tree_depth_[t];
-    if (tree_slow_[t] || D < 1 || D > kMaxCompleteDepth) {
+    const int64_t off = tree_offset_[t];
+    const int64_t end = t + 1 < tree_offset_.size() ? tree_offset_[t + 1] : static_cast<int64_t>(nodes_.size());
+    bool numeric = true;
+    for (int64_t i = off; i < end; ++i) {
+      numeric &= nodes_[i].kind == static_cast<uint8_t>(SplitKind::kNumeric) ||
+                 nodes_[i].kind == static_cast<uint8_t>(SplitKind::kNumericNotMissingLeft);
+    }
+    if (!numeric || D < 1 || D > kMaxCompleteDepth) {
       complete_offset_.push_back(-1);
       continue;
     }
-    const int64_t off = tree_offset_[t];
     const int64_t inner = (int64_t{1} << D) - 1;
     const int64_t base = static_cast<int64_t>(cthr_.size());
     complete_offset_.push_back(base);
@@ -262,7 +279,13 @@ void TreeEnsemble::BuildComplete() {
       }
       const bool leaf = is_leaf_[off + it.i];
       if (!leaf) {
-        cthr_[base + it.p] = nd.threshold;
+        if (xgb) {
+          cthr_[base + it.p] = nd.threshold;
+        } else if (nd.kind == static_cast<uint8_t>(SplitKind::kNumericNotMissingLeft)) {
+          cthr_[base + it.p] = std::numeric_limits<float>::infinity();
+        } else {  // undo the "x < next float" of the flat node
+          cthr_[base + it.p] = std::nextafter(nd.threshold, -std::numeric_limits<float>::infinity());
+        }
         cfeat_[base + it.p] = nd.feature | (nd.default_left ? INT32_MIN : 0);
       }
       stack.push_back({leaf ? it.i : nd.child, 2 * it.p + 1, it.level + 1});
@@ -292,9 +315,10 @@ namespace {
 // Lanes of one 8-row group: j = the node's index within its level.
 // left = x < t, or x is NaN and the default is left (top bit of f);
 // the next level's index is 2j + right = 2j + 1 + left (left is -1 or 0).
+template <bool kLE>
 inline __m256i StepDown(__m256 x, __m256 t, __m256i f, __m256i j) {
   const __m256i left = _mm256_or_si256(
-      _mm256_castps_si256(_mm256_cmp_ps(x, t, _CMP_LT_OQ)),
+      _mm256_castps_si256(kLE ? _mm256_cmp_ps(x, t, _CMP_LE_OQ) : _mm256_cmp_ps(x, t, _CMP_LT_OQ)),
       _mm256_and_si256(_mm256_castps_si256(_mm256_cmp_ps(x, x, _CMP_UNORD_Q)), _mm256_srai_epi32(f, 31)));
   return _mm256_add_epi32(_mm256_add_epi32(j, j), _mm256_add_epi32(_mm256_set1_epi32(1), left));
 }
@@ -308,20 +332,20 @@ inline __m256 GatherX(const float* xg, __m256i f) {
 
 // Walks N groups (xg, xg + stride, ...) down a complete tree of depth D;
 // j[n] receives each lane's leaf number.
-template <int D, int N>
+template <int D, int N, bool kLE>
 inline void WalkGroups(const float* thr, const int32_t* feat, const float* xg, int64_t stride, __m256i* j) {
   {  // Level 0: one node for all rows.
     const int32_t f = feat[0] & 0x7fffffff;
     const __m256 t = _mm256_set1_ps(thr[0]);
     const __m256i fv = _mm256_set1_epi32(feat[0]);
-    for (int n = 0; n < N; ++n) j[n] = StepDown(_mm256_loadu_ps(xg + n * stride + f * 8), t, fv, _mm256_setzero_si256());
+    for (int n = 0; n < N; ++n) j[n] = StepDown<kLE>(_mm256_loadu_ps(xg + n * stride + f * 8), t, fv, _mm256_setzero_si256());
   }
   for (int L = 1; L < D && L < 4; ++L) {  // 2..8 nodes: one register.
     const __m256 T = _mm256_loadu_ps(thr + (1 << L) - 1);
     const __m256i F = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(feat + (1 << L) - 1));
     for (int n = 0; n < N; ++n) {
       const __m256i f = _mm256_permutevar8x32_epi32(F, j[n]);
-      j[n] = StepDown(GatherX(xg + n * stride, f), _mm256_permutevar8x32_ps(T, j[n]), f, j[n]);
+      j[n] = StepDown<kLE>(GatherX(xg + n * stride, f), _mm256_permutevar8x32_ps(T, j[n]), f, j[n]);
     }
   }
   if (D > 4) {  // 16 nodes: two registers, bit 3 of j picks one.
@@ -333,7 +357,7 @@ inline void WalkGroups(const float* thr, const int32_t* feat, const float* xg, i
       const __m256i f = _mm256_castps_si256(
           _mm256_blendv_ps(_mm256_permutevar8x32_ps(F0, j[n]), _mm256_permutevar8x32_ps(F1, j[n]), hi));
       const __m256 t = _mm256_blendv_ps(_mm256_permutevar8x32_ps(T0, j[n]), _mm256_permutevar8x32_ps(T1, j[n]), hi);
-      j[n] = StepDown(GatherX(xg + n * stride, f), t, f, j[n]);
+      j[n] = StepDown<kLE>(GatherX(xg + n * stride, f), t, f, j[n]);
     }
   }
   for (int L = 5; L < D; ++L) {  // 32 nodes and more: gathers.
@@ -341,7 +365,7 @@ inline void WalkGroups(const float* thr, const int32_t* feat, const float* xg, i
     const int32_t* fl = feat + (1 << L) - 1;
     for (int n = 0; n < N; ++n) {
       const __m256i f = _mm256_i32gather_epi32(fl, j[n], 4);
-      j[n] = StepDown(GatherX(xg + n * stride, f), _mm256_i32gather_ps(tl, j[n], 4), f, j[n]);
+      j[n] = StepDown<kLE>(GatherX(xg + n * stride, f), _mm256_i32gather_ps(tl, j[n], 4), f, j[n]);
     }
   }
 }
@@ -358,8 +382,10 @@ inline void AddLeaves(const float* leaf, const __m256i* j, float* acc) {
 template <int D, int N>
 inline void AddLeaves(const double* leaf, const __m256i* j, double* acc) {
   for (int n = 0; n < N; ++n) {
-    const __m256d lo = _mm256_i32gather_pd(leaf, _mm256_castsi256_si128(j[n]), 8);
-    const __m256d hi = _mm256_i32gather_pd(leaf, _mm256_extracti128_si256(j[n], 1), 8);
+    // The masked form: GCC 12 warns on the plain one's undefined source.
+    const __m256d all = _mm256_castsi256_pd(_mm256_set1_epi64x(-1));
+    const __m256d lo = _mm256_mask_i32gather_pd(_mm256_setzero_pd(), leaf, _mm256_castsi256_si128(j[n]), all, 8);
+    const __m256d hi = _mm256_mask_i32gather_pd(_mm256_setzero_pd(), leaf, _mm256_extracti128_si256(j[n], 1), all, 8);
     _mm256_storeu_pd(acc + 8 * n, _mm256_add_pd(_mm256_loadu_pd(acc + 8 * n), lo));
     _mm256_storeu_pd(acc + 8 * n + 4, _mm256_add_pd(_mm256_loadu_pd(acc + 8 * n + 4), hi));
   }
@@ -367,18 +393,19 @@ inline void AddLeaves(const double* leaf, const __m256i* j, double* acc) {
 
 // One complete tree over `groups` transposed 8-row groups: acc (8 per group)
 // += the tree's leaves. Four groups at a time, then the rest one by one.
-template <int D, class A>
+// kLE: LightGBM (the double accumulators) sends x <= t left, XGBoost x < t.
+template <int D, class A, bool kLE = std::is_same_v<A, double>>
 void CompleteTreeGroups(const float* thr, const int32_t* feat, const A* leaf, const float* xg, int64_t stride,
                         int64_t groups, A* acc) {
   constexpr int kInFlight = 4;
   __m256i j[kInFlight];
   int64_t q = 0;
   for (; q + kInFlight <= groups; q += kInFlight) {
-    WalkGroups<D, kInFlight>(thr, feat, xg + q * stride, stride, j);
+    WalkGroups<D, kInFlight, kLE>(thr, feat, xg + q * stride, stride, j);
     AddLeaves<D, kInFlight>(leaf, j, acc + q * 8);
   }
   for (; q < groups; ++q) {
-    WalkGroups<D, 1>(thr, feat, xg + q * stride, stride, j);
+    WalkGroups<D, 1, kLE>(thr, feat, xg + q * stride, stride, j);
     AddLeaves<D, 1>(leaf, j, acc + q * 8);
   }
 }
@@ -422,6 +449,7 @@ inline bool CategoryRight(const FlatNode& nd, C x, const CatSet* cats, const uin
 template <class C>
 inline bool GoRight(const FlatNode& nd, double td, C x, const CatSet* cats, const uint64_t* bits, bool xgb) {
   if (std::isnan(x)) return !nd.default_left;
+  if (nd.kind == static_cast<uint8_t>(SplitKind::kNumericNotMissingLeft)) return false;
   if (nd.kind == static_cast<uint8_t>(SplitKind::kNumeric)) {
     if constexpr (std::is_same_v<C, float>) {
       return !(x < nd.threshold);

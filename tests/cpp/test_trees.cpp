@@ -237,7 +237,7 @@ TEST(TreeEnsemble, IdenticalForAnyThreadCountAndBlockSize) {
 // A random numeric tree grown to at most max_depth: each node splits with
 // probability 0.8 (so leaves sit at every level), thresholds on a grid so
 // that rows hit them exactly.
-Tree RandomNumericTree(int max_depth, int num_features, std::mt19937_64& rng) {
+Tree RandomNumericTree(int max_depth, int num_features, bool lightgbm, std::mt19937_64& rng) {
   struct Node {
     int32_t left = -1, right = -1, feature = 0;
     double threshold = 0, value = 0;
@@ -257,7 +257,9 @@ Tree RandomNumericTree(int max_depth, int num_features, std::mt19937_64& rng) {
     nodes[i].left = l;
     nodes[i].right = l + 1;
     nodes[i].feature = static_cast<int32_t>(rng() % num_features);
-    nodes[i].threshold = static_cast<double>(static_cast<int64_t>(rng() % 41) - 20) / 8.0;
+    // Now and then (LightGBM) an infinite threshold: its split of the missing values.
+    const uint64_t k = rng() % (lightgbm ? 43 : 41);
+    nodes[i].threshold = k == 41 ? INFINITY : k == 42 ? -INFINITY : static_cast<double>(static_cast<int64_t>(k) - 20) / 8.0;
     nodes[i].default_left = rng() % 2;
     todo.push_back({l, depth + 1});
     todo.push_back({l + 1, depth + 1});
@@ -303,7 +305,7 @@ double OracleMargin(const TreeModel& m, const float* x, int32_t group) {
 
 // Trees of every depth from 0 to 12 (complete-layout vector walk up to 10,
 // the node walk beyond), two output groups, rows with NaN, +-inf and values
-// on the thresholds, row counts that leave partial 8-row groups and partial
+// on the thresholds (+-inf among them), row counts that leave partial 8-row groups and partial
 // 4-group batches, two block sizes: every margin equals the oracle's.
 TEST(TreeEnsemble, VectorAndNodeWalksEqualAnOracleAtEveryDepth) {
   std::mt19937_64 rng(21);
@@ -317,7 +319,7 @@ TEST(TreeEnsemble, VectorAndNodeWalksEqualAnOracleAtEveryDepth) {
     m.base_margin = {0.5, -0.25};
     for (int depth = 0; depth <= 12; ++depth) {
       for (int g = 0; g < 2; ++g) {
-        m.trees.push_back(RandomNumericTree(depth, d, rng));
+        m.trees.push_back(RandomNumericTree(depth, d, flavor == TreeFlavor::kLightGBM, rng));
         m.trees.back().group = g;
       }
     }
