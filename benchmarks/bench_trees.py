@@ -6,6 +6,8 @@ trained the models, same data, same thread count, one run.
     - LightGBM, 500 trees of 63 leaves: lightgbm.Booster.predict vs TreeScorer.predict;
     - SHAP contributions (200 x depth 6): Booster.predict(pred_contribs=True) vs
       TreeScorer.contributions;
+    - lleaves (LLVM-compiled) on the same LightGBM model file and rows, run in its own
+      venv (`.venv-lleaves`, `--lleaves-python`) in a subprocess, compile time apart;
     - model load time of the 1,000-tree model (JSON and UBJSON).
 
 Data: `--rows` x 32 float32 features with 2 % NaN; models trained on the first
@@ -64,7 +66,7 @@ def bench_xgboost(X, y, trees, depth, args, tmp, shap=False):
         ts_t, ts_lo, ts_hi, ours = timeit(lambda: scorer.predict(X, n_threads=args.threads), repeat=args.repeat)
         print(row(f"xgboost inplace_predict ({len(X):,} rows)", ref_t, ref_lo, ref_hi))
         print(row(f"twinscore TreeScorer.predict", ts_t, ts_lo, ts_hi, ref_t) +
-              f"   max |diff| {np.max(np.abs(ours - ref)):.1e}")
+              f"   max |diff| {np.max(np.abs(ours - ref)):.1e}   (target >= 6x)")
     if trees >= 1000:
         for label, path in (("json", path_json), ("ubj", path_ubj)):
             mb = os.path.getsize(path) / 2**20
@@ -102,6 +104,44 @@ def bench_shap(booster, scorer, X, args):
           f"({'met' if ratio >= 20 else 'NOT met'})")
 
 
+# Run in lleaves' own environment (it needs llvmlite < 0.45): compile the saved
+# model, predict the saved rows, print the times and save the predictions.
+LLEAVES_SCRIPT = """
+import sys, time, statistics, numpy as np, lleaves
+model, rows, out, threads, repeat = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+X = np.load(rows)
+m = lleaves.Model(model_file=model)
+t0 = time.perf_counter(); m.compile(); compile_s = time.perf_counter() - t0
+m.predict(X[:1000], n_jobs=threads)
+times = []
+for _ in range(repeat):
+    t0 = time.perf_counter(); p = m.predict(X, n_jobs=threads); times.append(time.perf_counter() - t0)
+np.save(out, p)
+print(compile_s, statistics.median(times), min(times), max(times))
+"""
+
+
+def bench_lleaves(model_path, X, ref, ts_t, args, tmp):
+    """lleaves on the same model file and rows, in a subprocess of its own venv."""
+    import subprocess
+
+    python = args.lleaves_python
+    if not os.path.exists(python):
+        print(f"  lleaves: skipped ({python} not found; see the module docstring)")
+        return
+    rows, out = os.path.join(tmp, "rows.npy"), os.path.join(tmp, "lleaves_pred.npy")
+    np.save(rows, X)
+    res = subprocess.run([python, "-c", LLEAVES_SCRIPT, model_path, rows, out, str(args.threads), str(args.repeat)],
+                         capture_output=True, text=True)
+    if res.returncode != 0:
+        print(f"  lleaves: failed: {res.stderr.strip().splitlines()[-1:]}")
+        return
+    compile_s, t, lo, hi = map(float, res.stdout.split()[-4:])
+    diff = np.max(np.abs(np.load(out) - ref))
+    print(row("lleaves compiled predict", t, lo, hi) + f"   max |diff| {diff:.1e}   (compile {compile_s:.0f} s)")
+    print(f"  twinscore / lleaves: {t / ts_t:.2f}x  (target: ahead of lleaves, > 1.0x)")
+
+
 def bench_lightgbm(X, y, args, tmp):
     import lightgbm as lgb
 
@@ -118,7 +158,8 @@ def bench_lightgbm(X, y, args, tmp):
     ts_t, ts_lo, ts_hi, ours = timeit(lambda: scorer.predict(X, n_threads=args.threads), repeat=args.repeat)
     print(row(f"lightgbm Booster.predict ({len(X):,} rows)", ref_t, ref_lo, ref_hi))
     print(row("twinscore TreeScorer.predict", ts_t, ts_lo, ts_hi, ref_t) +
-          f"   max |diff| {np.max(np.abs(ours - ref)):.1e}")
+          f"   max |diff| {np.max(np.abs(ours - ref)):.1e}   (target >= 8x)")
+    bench_lleaves(path, X, ref, ts_t, args, tmp)
     x_t, x_lo, x_hi, _ = timeit(lambda: lgb.Booster(model_file=path), repeat=args.repeat)
     t_t, t_lo, t_hi, _ = timeit(lambda: ts.TreeScorer.from_lightgbm(path), repeat=args.repeat)
     print(row("load text: lightgbm.Booster(model_file)", x_t, x_lo, x_hi))
@@ -134,6 +175,10 @@ def main() -> None:
     ap.add_argument("--shap-peer-rows", type=int, default=10_000,
                     help="rows XGBoost's pred_contribs is timed on (scaled linearly to --shap-rows)")
     ap.add_argument("--train-rows", type=int, default=50_000, help="rows the models are trained on")
+    ap.add_argument("--lleaves-python", default=os.path.join(os.path.dirname(__file__), "..", ".venv-lleaves", "bin",
+                                                              "python"),
+                    help="python of a venv with lleaves (python3 -m venv .venv-lleaves && .venv-lleaves/bin/pip "
+                         "install lleaves 'llvmlite<0.45' lightgbm numpy)")
     ap.add_argument("--skip", default="", help="comma list of parts to skip: xgb200,xgb1000,lgb,shap,predict (the xgb200/xgb1000 predict timings)")
     args = ap.parse_args()
     skip = set(filter(None, args.skip.split(",")))

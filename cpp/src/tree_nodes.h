@@ -38,6 +38,7 @@ inline bool CategoryRight(const FlatNode& nd, C x, const CatSet* cats, const uin
 template <class C>
 inline bool GoRight(const FlatNode& nd, double td, C x, const CatSet* cats, const uint64_t* bits, bool xgb) {
   if (std::isnan(x)) return !nd.default_left;
+  if (nd.kind == static_cast<uint8_t>(SplitKind::kNumericNotMissingLeft)) return false;
   if (nd.kind == static_cast<uint8_t>(SplitKind::kNumeric)) {
     if constexpr (std::is_same_v<C, float>) {
       return !(x < nd.threshold);

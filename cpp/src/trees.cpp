@@ -99,7 +99,11 @@ absl::Status ValidateModel(const TreeModel& m) {
       switch (static_cast<SplitKind>(tr.kind[i])) {
         case SplitKind::kNumeric:
         case SplitKind::kNumericZeroMissing:
-          if (!std::isfinite(tr.threshold[i])) return Invalid(t, i, "threshold is not finite");
+          // LightGBM writes +inf for a split of the missing values from all
+          // others; XGBoost never writes an infinite threshold.
+          if (std::isnan(tr.threshold[i]) || (m.flavor == TreeFlavor::kXGBoost && std::isinf(tr.threshold[i]))) {
+            return Invalid(t, i, "threshold is not finite");
+          }
           break;
         case SplitKind::kCategorical: {
           const int64_t b = tr.cat_begin[i], w = tr.cat_words[i];
@@ -189,6 +193,9 @@ absl::StatusOr<TreeEnsemble> TreeEnsemble::Build(TreeModel model, TreeScorerOpti
           const double t = tr.threshold[i];
           nd.threshold = std::nextafter(FloatAtMost(t), std::numeric_limits<float>::infinity());
           td = std::nextafter(t, std::numeric_limits<double>::infinity());
+          if (t == std::numeric_limits<double>::infinity() && nd.kind == static_cast<uint8_t>(SplitKind::kNumeric)) {
+            nd.kind = static_cast<uint8_t>(SplitKind::kNumericNotMissingLeft);
+          }
         }
       }
       e.nodes_.push_back(nd);
@@ -218,7 +225,7 @@ absl::StatusOr<TreeEnsemble> TreeEnsemble::Build(TreeModel model, TreeScorerOpti
     e.tree_slow_.push_back(slow);
   }
   for (const Tree& tr : model.trees) e.tree_group_.push_back(tr.group);
-  e.BuildComplete();
+  e.BuildComplete(xgb);
   e.model_ = std::move(model);
   return e;
 }
@@ -228,14 +235,24 @@ absl::StatusOr<TreeEnsemble> TreeEnsemble::Build(TreeModel model, TreeScorerOpti
 // under its whole subtree. A step is then idx = 2 idx + 1 + right: no child to
 // load, 8 bytes a node (threshold, feature with the default direction in its
 // top bit), which an AVX2 kernel walks 8 rows at a time.
-void TreeEnsemble::BuildComplete() {
+//
+// The vector walk compares x < threshold for XGBoost and x <= threshold for
+// LightGBM, which for a float32 x is x <= the largest float <= the file's
+// threshold: exact for every threshold, +inf included.
+void TreeEnsemble::BuildComplete(bool xgb) {
   for (size_t t = 0; t < tree_offset_.size(); ++t) {
     const int32_t D = tree_depth_[t];
-    if (tree_slow_[t] || D < 1 || D > kMaxCompleteDepth) {
+    const int64_t off = tree_offset_[t];
+    const int64_t end = t + 1 < tree_offset_.size() ? tree_offset_[t + 1] : static_cast<int64_t>(nodes_.size());
+    bool numeric = true;
+    for (int64_t i = off; i < end; ++i) {
+      numeric &= nodes_[i].kind == static_cast<uint8_t>(SplitKind::kNumeric) ||
+                 nodes_[i].kind == static_cast<uint8_t>(SplitKind::kNumericNotMissingLeft);
+    }
+    if (!numeric || D < 1 || D > kMaxCompleteDepth) {
       complete_offset_.push_back(-1);
       continue;
     }
-    const int64_t off = tree_offset_[t];
     const int64_t inner = (int64_t{1} << D) - 1;
     const int64_t base = static_cast<int64_t>(cthr_.size());
     complete_offset_.push_back(base);
@@ -263,46 +280,149 @@ void TreeEnsemble::BuildComplete() {
       }
       const bool leaf = is_leaf_[off + it.i];
       if (!leaf) {
-        cthr_[base + it.p] = nd.threshold;
+        if (xgb) {
+          cthr_[base + it.p] = nd.threshold;
+        } else if (nd.kind == static_cast<uint8_t>(SplitKind::kNumericNotMissingLeft)) {
+          cthr_[base + it.p] = std::numeric_limits<float>::infinity();
+        } else {  // undo the "x < next float" of the flat node
+          cthr_[base + it.p] = std::nextafter(nd.threshold, -std::numeric_limits<float>::infinity());
+        }
         cfeat_[base + it.p] = nd.feature | (nd.default_left ? INT32_MIN : 0);
       }
       stack.push_back({leaf ? it.i : nd.child, 2 * it.p + 1, it.level + 1});
       stack.push_back({leaf ? it.i : nd.child + 1, 2 * it.p + 2, it.level + 1});
     }
   }
+  // The vector walk reads a level of up to 8 nodes (and the leaves of trees
+  // of depth <= 3) as 8 values from the level's first slot: pad the end.
+  cthr_.resize(cthr_.size() + 8, 0.0f);
+  cfeat_.resize(cfeat_.size() + 8, 0);
+  cleaf_f_.resize(cleaf_f_.size() + 8, 0.0f);
+  cleaf_d_.resize(cleaf_d_.size() + 8, 0.0);
 }
 
 namespace {
 
 #ifdef __AVX2__
-// Walks 16 rows (two vectors of 8) down a complete tree of depth D; returns
-// their leaf numbers. rows_a/rows_b: each lane's row offset (in floats) from x.
-inline void WalkComplete16(const float* thr, const int32_t* feat, int32_t D, const float* x, __m256i rows_a,
-                           __m256i rows_b, __m256i& leaf_a, __m256i& leaf_b) {
-  const __m256i two = _mm256_set1_epi32(2);
-  const __m256i low = _mm256_set1_epi32(0x7fffffff);
-  __m256i ia = _mm256_setzero_si256(), ib = _mm256_setzero_si256();
-  for (int32_t step = 0; step < D; ++step) {
-    const __m256i fa = _mm256_i32gather_epi32(feat, ia, 4);
-    const __m256i fb = _mm256_i32gather_epi32(feat, ib, 4);
-    const __m256 ta = _mm256_i32gather_ps(thr, ia, 4);
-    const __m256 tb = _mm256_i32gather_ps(thr, ib, 4);
-    const __m256 xa = _mm256_i32gather_ps(x, _mm256_add_epi32(rows_a, _mm256_and_si256(fa, low)), 4);
-    const __m256 xb = _mm256_i32gather_ps(x, _mm256_add_epi32(rows_b, _mm256_and_si256(fb, low)), 4);
-    // left = x < t, or x is NaN and the default is left (feature's top bit).
-    const __m256i la = _mm256_or_si256(
-        _mm256_castps_si256(_mm256_cmp_ps(xa, ta, _CMP_LT_OQ)),
-        _mm256_and_si256(_mm256_castps_si256(_mm256_cmp_ps(xa, xa, _CMP_UNORD_Q)), _mm256_srai_epi32(fa, 31)));
-    const __m256i lb = _mm256_or_si256(
-        _mm256_castps_si256(_mm256_cmp_ps(xb, tb, _CMP_LT_OQ)),
-        _mm256_and_si256(_mm256_castps_si256(_mm256_cmp_ps(xb, xb, _CMP_UNORD_Q)), _mm256_srai_epi32(fb, 31)));
-    // idx = 2 idx + 1 + right = 2 idx + 2 + left (left is -1 or 0).
-    ia = _mm256_add_epi32(_mm256_add_epi32(ia, ia), _mm256_add_epi32(two, la));
-    ib = _mm256_add_epi32(_mm256_add_epi32(ib, ib), _mm256_add_epi32(two, lb));
+// The vector walk of complete trees (BuildComplete). A row block is first
+// transposed into groups of 8 rows, feature-major (xg[f * 8 + lane]), so the
+// root's feature is one contiguous load for 8 rows and deeper features are one
+// gather from a 1 KiB group that stays in L1. A level of <= 8 nodes lives in
+// one register and is looked up with vpermps instead of a gather; a level of
+// 16 with two permutes and a blend; deeper levels gather from the table. N
+// groups are walked together so that N independent gather chains are in
+// flight. A row's lane sums the trees in model order, as the scalar walk.
+
+// Lanes of one 8-row group: j = the node's index within its level.
+// left = x < t, or x is NaN and the default is left (top bit of f);
+// the next level's index is 2j + right = 2j + 1 + left (left is -1 or 0).
+template <bool kLE>
+inline __m256i StepDown(__m256 x, __m256 t, __m256i f, __m256i j) {
+  const __m256i left = _mm256_or_si256(
+      _mm256_castps_si256(kLE ? _mm256_cmp_ps(x, t, _CMP_LE_OQ) : _mm256_cmp_ps(x, t, _CMP_LT_OQ)),
+      _mm256_and_si256(_mm256_castps_si256(_mm256_cmp_ps(x, x, _CMP_UNORD_Q)), _mm256_srai_epi32(f, 31)));
+  return _mm256_add_epi32(_mm256_add_epi32(j, j), _mm256_add_epi32(_mm256_set1_epi32(1), left));
+}
+
+// x of each lane's node feature: f << 3 drops the default bit and scales the
+// feature to its 8 values in the group.
+inline __m256 GatherX(const float* xg, __m256i f) {
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  return _mm256_i32gather_ps(xg, _mm256_add_epi32(_mm256_slli_epi32(f, 3), lane), 4);
+}
+
+// Walks N groups (xg, xg + stride, ...) down a complete tree of depth D;
+// j[n] receives each lane's leaf number.
+template <int D, int N, bool kLE>
+inline void WalkGroups(const float* thr, const int32_t* feat, const float* xg, int64_t stride, __m256i* j) {
+  {  // Level 0: one node for all rows.
+    const int32_t f = feat[0] & 0x7fffffff;
+    const __m256 t = _mm256_set1_ps(thr[0]);
+    const __m256i fv = _mm256_set1_epi32(feat[0]);
+    for (int n = 0; n < N; ++n) j[n] = StepDown<kLE>(_mm256_loadu_ps(xg + n * stride + f * 8), t, fv, _mm256_setzero_si256());
   }
-  const __m256i inner = _mm256_set1_epi32((1 << D) - 1);
-  leaf_a = _mm256_sub_epi32(ia, inner);
-  leaf_b = _mm256_sub_epi32(ib, inner);
+  for (int L = 1; L < D && L < 4; ++L) {  // 2..8 nodes: one register.
+    const __m256 T = _mm256_loadu_ps(thr + (1 << L) - 1);
+    const __m256i F = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(feat + (1 << L) - 1));
+    for (int n = 0; n < N; ++n) {
+      const __m256i f = _mm256_permutevar8x32_epi32(F, j[n]);
+      j[n] = StepDown<kLE>(GatherX(xg + n * stride, f), _mm256_permutevar8x32_ps(T, j[n]), f, j[n]);
+    }
+  }
+  if (D > 4) {  // 16 nodes: two registers, bit 3 of j picks one.
+    const __m256 T0 = _mm256_loadu_ps(thr + 15), T1 = _mm256_loadu_ps(thr + 23);
+    const __m256 F0 = _mm256_loadu_ps(reinterpret_cast<const float*>(feat + 15));
+    const __m256 F1 = _mm256_loadu_ps(reinterpret_cast<const float*>(feat + 23));
+    for (int n = 0; n < N; ++n) {
+      const __m256 hi = _mm256_castsi256_ps(_mm256_slli_epi32(j[n], 28));
+      const __m256i f = _mm256_castps_si256(
+          _mm256_blendv_ps(_mm256_permutevar8x32_ps(F0, j[n]), _mm256_permutevar8x32_ps(F1, j[n]), hi));
+      const __m256 t = _mm256_blendv_ps(_mm256_permutevar8x32_ps(T0, j[n]), _mm256_permutevar8x32_ps(T1, j[n]), hi);
+      j[n] = StepDown<kLE>(GatherX(xg + n * stride, f), t, f, j[n]);
+    }
+  }
+  for (int L = 5; L < D; ++L) {  // 32 nodes and more: gathers.
+    const float* tl = thr + (1 << L) - 1;
+    const int32_t* fl = feat + (1 << L) - 1;
+    for (int n = 0; n < N; ++n) {
+      const __m256i f = _mm256_i32gather_epi32(fl, j[n], 4);
+      j[n] = StepDown<kLE>(GatherX(xg + n * stride, f), _mm256_i32gather_ps(tl, j[n], 4), f, j[n]);
+    }
+  }
+}
+
+// Adds the leaves reached by N groups to their accumulators (8 floats or 8
+// doubles a group, consecutive).
+template <int D, int N>
+inline void AddLeaves(const float* leaf, const __m256i* j, float* acc) {
+  for (int n = 0; n < N; ++n) {
+    const __m256 v = D <= 3 ? _mm256_permutevar8x32_ps(_mm256_loadu_ps(leaf), j[n]) : _mm256_i32gather_ps(leaf, j[n], 4);
+    _mm256_storeu_ps(acc + 8 * n, _mm256_add_ps(_mm256_loadu_ps(acc + 8 * n), v));
+  }
+}
+template <int D, int N>
+inline void AddLeaves(const double* leaf, const __m256i* j, double* acc) {
+  for (int n = 0; n < N; ++n) {
+    // The masked form: GCC 12 warns on the plain one's undefined source.
+    const __m256d all = _mm256_castsi256_pd(_mm256_set1_epi64x(-1));
+    const __m256d lo = _mm256_mask_i32gather_pd(_mm256_setzero_pd(), leaf, _mm256_castsi256_si128(j[n]), all, 8);
+    const __m256d hi = _mm256_mask_i32gather_pd(_mm256_setzero_pd(), leaf, _mm256_extracti128_si256(j[n], 1), all, 8);
+    _mm256_storeu_pd(acc + 8 * n, _mm256_add_pd(_mm256_loadu_pd(acc + 8 * n), lo));
+    _mm256_storeu_pd(acc + 8 * n + 4, _mm256_add_pd(_mm256_loadu_pd(acc + 8 * n + 4), hi));
+  }
+}
+
+// One complete tree over `groups` transposed 8-row groups: acc (8 per group)
+// += the tree's leaves. Four groups at a time, then the rest one by one.
+// kLE: LightGBM (the double accumulators) sends x <= t left, XGBoost x < t.
+template <int D, class A, bool kLE = std::is_same_v<A, double>>
+void CompleteTreeGroups(const float* thr, const int32_t* feat, const A* leaf, const float* xg, int64_t stride,
+                        int64_t groups, A* acc) {
+  constexpr int kInFlight = 4;
+  __m256i j[kInFlight];
+  int64_t q = 0;
+  for (; q + kInFlight <= groups; q += kInFlight) {
+    WalkGroups<D, kInFlight, kLE>(thr, feat, xg + q * stride, stride, j);
+    AddLeaves<D, kInFlight>(leaf, j, acc + q * 8);
+  }
+  for (; q < groups; ++q) {
+    WalkGroups<D, 1, kLE>(thr, feat, xg + q * stride, stride, j);
+    AddLeaves<D, 1>(leaf, j, acc + q * 8);
+  }
+}
+
+template <class A>
+using CompleteKernel = void (*)(const float*, const int32_t*, const A*, const float*, int64_t, int64_t, A*);
+
+// The kernel for depth D (1..kMaxCompleteDepth).
+template <class A>
+CompleteKernel<A> CompleteKernelFor(int32_t D) {
+  static constexpr CompleteKernel<A> kTable[] = {
+      nullptr,
+      CompleteTreeGroups<1, A>, CompleteTreeGroups<2, A>, CompleteTreeGroups<3, A>, CompleteTreeGroups<4, A>,
+      CompleteTreeGroups<5, A>, CompleteTreeGroups<6, A>, CompleteTreeGroups<7, A>, CompleteTreeGroups<8, A>,
+      CompleteTreeGroups<9, A>, CompleteTreeGroups<10, A>};
+  return kTable[D];
 }
 #endif
 
@@ -388,70 +508,71 @@ absl::Status TreeEnsemble::PredictImpl(absl::Span<const T> X, int64_t n, int64_t
     for (int k = 0; k < kLanes; ++k) out_idx[k] = idx[k];
   };
 
+  // Complete trees take the vector walk when rows are compared in float32.
+#ifdef __AVX2__
+  constexpr bool kVector = std::is_same_v<C, float>;
+#else
+  constexpr bool kVector = false;
+#endif
+  bool any_complete = false;
+  for (size_t t = t0; t < t1; ++t) any_complete |= complete_offset_[t] >= 0;
+  const bool transpose = kVector && any_complete;
+
   ParallelBlocks(static_cast<size_t>(n), static_cast<size_t>(B), [&](size_t, size_t rb, size_t re) {
     const int64_t rows = static_cast<int64_t>(re - rb);
     const int64_t groups = (rows + kLanes - 1) / kLanes;
+    const int64_t R = groups * kLanes;  // accumulator lanes per output group
     // Row pointers per lane; lanes past the end repeat the block's first row.
-    std::vector<const T*> ptr(groups * kLanes);
-    for (int64_t k = 0; k < groups * kLanes; ++k) ptr[k] = x + (rb + (k < rows ? k : 0)) * d;
+    std::vector<const T*> ptr(R);
+    for (int64_t k = 0; k < R; ++k) ptr[k] = x + (rb + (k < rows ? k : 0)) * d;
     int32_t idx[kLanes];
-#ifdef __AVX2__
-    // Lane row offsets (in elements from the block's first row) for the
-    // vector kernel; int32 offsets need the block to span < 2^31 values.
-    const bool vector_ok = static_cast<int64_t>(re - rb) * d < (int64_t{1} << 31);
-    const float* xblock = reinterpret_cast<const float*>(x + rb * d);
-    std::vector<int32_t> lane_rows(groups * kLanes);
-    if (vector_ok) {
-      for (int64_t r = 0; r < groups * kLanes; ++r) lane_rows[r] = static_cast<int32_t>((r < rows ? r : 0) * d);
+    // The block in 8-row groups, feature-major, as float32 (the comparison
+    // type); lanes past the end are 0 and their sums are dropped.
+    std::vector<float> xg;
+    if (transpose) {
+      xg.assign(static_cast<size_t>(groups * d * kLanes), 0.0f);
+      for (int64_t r = 0; r < rows; ++r) {
+        float* dst = xg.data() + (r / kLanes) * d * kLanes + r % kLanes;
+        const T* src = x + (rb + r) * d;
+        for (int64_t f = 0; f < d; ++f) dst[f * kLanes] = static_cast<float>(src[f]);
+      }
     }
-    auto rowoff = [&](int64_t q) {
-      return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(lane_rows.data() + q * kLanes));
-    };
-#endif
-    // Adds the leaves of trees [t0, t1) to acc (rows x groups), reading the
-    // leaf values of the accumulator's type: complete-tree leaves for the
-    // vector walk, flat-node leaves otherwise.
+    // Adds the leaves of trees [t0, t1) to acc (groups x R), reading the leaf
+    // values of the accumulator's type: complete-tree leaves for the vector
+    // walk, flat-node leaves otherwise.
     auto sum_trees = [&](auto* acc, const auto* complete_leaves, const auto* flat_leaves) {
+      using A = std::remove_pointer_t<decltype(acc)>;
       for (size_t t = t0; t < t1; ++t) {
         const int64_t off = tree_offset_[t];
-        const int32_t g = tree_group_[t];
-        int64_t q = 0;
+        A* acc_g = acc + tree_group_[t] * R;
 #ifdef __AVX2__
-        if constexpr (std::is_same_v<T, float> && std::is_same_v<C, float>) {
-          if (complete_offset_[t] >= 0 && vector_ok) {
+        if constexpr (kVector) {
+          if (complete_offset_[t] >= 0) {
             const int64_t c = complete_offset_[t];
-            for (; q + 1 < groups; q += 2) {
-              __m256i la, lb;
-              WalkComplete16(cthr_.data() + c, cfeat_.data() + c, tree_depth_[t], xblock, rowoff(q), rowoff(q + 1),
-                             la, lb);
-              alignas(32) int32_t leaf[16];
-              _mm256_store_si256(reinterpret_cast<__m256i*>(leaf), la);
-              _mm256_store_si256(reinterpret_cast<__m256i*>(leaf + 8), lb);
-              const auto* lv = complete_leaves + c;
-              for (int k = 0; k < 16; ++k) acc[(q * kLanes + k) * G + g] += lv[leaf[k]];
-            }
+            CompleteKernelFor<A>(tree_depth_[t])(cthr_.data() + c, cfeat_.data() + c, complete_leaves + c, xg.data(),
+                                                 d * kLanes, groups, acc_g);
+            continue;
           }
         }
 #endif
-        for (; q < groups; ++q) {
+        for (int64_t q = 0; q < groups; ++q) {
           walk(t, nodes + off, thr_d + off, tree_depth_[t], ptr.data() + q * kLanes, idx);
-          for (int k = 0; k < kLanes; ++k) acc[(q * kLanes + k) * G + g] += flat_leaves[off + idx[k]];
+          for (int k = 0; k < kLanes; ++k) acc_g[q * kLanes + k] += flat_leaves[off + idx[k]];
         }
       }
     };
     if (xgb) {
       // XGBoost sums float32 leaves into a float32 margin, tree by tree.
-      std::vector<float> acc(groups * kLanes * G);
-      for (int64_t r = 0; r < groups * kLanes; ++r)
-        for (int32_t g = 0; g < G; ++g) acc[r * G + g] = static_cast<float>(model_.base_margin[g]);
+      std::vector<float> acc(R * G);
+      for (int32_t g = 0; g < G; ++g) std::fill_n(acc.begin() + g * R, R, static_cast<float>(model_.base_margin[g]));
       sum_trees(acc.data(), cleaf_f_.data(), values_f);
       for (int64_t r = 0; r < rows; ++r)
-        for (int32_t g = 0; g < G; ++g) out[(rb + r) * G + g] = acc[r * G + g];
+        for (int32_t g = 0; g < G; ++g) out[(rb + r) * G + g] = acc[g * R + r];
     } else {
-      std::vector<double> acc(groups * kLanes * G, 0.0);
+      std::vector<double> acc(R * G, 0.0);
       sum_trees(acc.data(), cleaf_d_.data(), values);
       for (int64_t r = 0; r < rows; ++r)
-        for (int32_t g = 0; g < G; ++g) out[(rb + r) * G + g] = acc[r * G + g] * scale + model_.base_margin[g];
+        for (int32_t g = 0; g < G; ++g) out[(rb + r) * G + g] = acc[g * R + r] * scale + model_.base_margin[g];
     }
   });
   return absl::OkStatus();

@@ -234,6 +234,122 @@ TEST(TreeEnsemble, IdenticalForAnyThreadCountAndBlockSize) {
   EXPECT_EQ(Margins(*small, X), a);
 }
 
+// A random numeric tree grown to at most max_depth: each node splits with
+// probability 0.8 (so leaves sit at every level), thresholds on a grid so
+// that rows hit them exactly.
+Tree RandomNumericTree(int max_depth, int num_features, bool lightgbm, std::mt19937_64& rng) {
+  struct Node {
+    int32_t left = -1, right = -1, feature = 0;
+    double threshold = 0, value = 0;
+    uint8_t default_left = 0;
+  };
+  std::vector<Node> nodes(1);
+  std::vector<std::pair<int32_t, int>> todo{{0, 0}};
+  while (!todo.empty()) {
+    auto [i, depth] = todo.back();
+    todo.pop_back();
+    if (depth == max_depth || rng() % 5 == 0) {
+      nodes[i].value = static_cast<double>(static_cast<int64_t>(rng() % 2001) - 1000) / 997.0;
+      continue;
+    }
+    const int32_t l = static_cast<int32_t>(nodes.size());
+    nodes.resize(l + 2);
+    nodes[i].left = l;
+    nodes[i].right = l + 1;
+    nodes[i].feature = static_cast<int32_t>(rng() % num_features);
+    // Now and then (LightGBM) an infinite threshold: its split of the missing values.
+    const uint64_t k = rng() % (lightgbm ? 43 : 41);
+    nodes[i].threshold = k == 41 ? INFINITY : k == 42 ? -INFINITY : static_cast<double>(static_cast<int64_t>(k) - 20) / 8.0;
+    nodes[i].default_left = rng() % 2;
+    todo.push_back({l, depth + 1});
+    todo.push_back({l + 1, depth + 1});
+  }
+  Tree t;
+  t.Resize(static_cast<int32_t>(nodes.size()));
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    t.left[i] = nodes[i].left;
+    t.right[i] = nodes[i].right;
+    t.feature[i] = nodes[i].left < 0 ? -1 : nodes[i].feature;
+    t.threshold[i] = nodes[i].threshold;
+    t.default_left[i] = nodes[i].default_left;
+    t.value[i] = nodes[i].value;
+    t.cover[i] = 1;
+  }
+  return t;
+}
+
+// The margin of one row by walking the model's own arrays: x < t left
+// (XGBoost, float32), x <= t left (LightGBM, double); NaN takes the default.
+double OracleMargin(const TreeModel& m, const float* x, int32_t group) {
+  const bool xgb = m.flavor == TreeFlavor::kXGBoost;
+  float sum_f = static_cast<float>(m.base_margin[group]);
+  double sum_d = 0;
+  for (const Tree& t : m.trees) {
+    if (t.group != group) continue;
+    int32_t i = 0;
+    while (t.left[i] >= 0) {
+      const float v = x[t.feature[i]];
+      bool left;
+      if (std::isnan(v)) {
+        left = t.default_left[i];
+      } else {
+        left = xgb ? v < static_cast<float>(t.threshold[i]) : static_cast<double>(v) <= t.threshold[i];
+      }
+      i = left ? t.left[i] : t.right[i];
+    }
+    sum_f += static_cast<float>(t.value[i]);
+    sum_d += t.value[i];
+  }
+  return xgb ? sum_f : sum_d + m.base_margin[group];
+}
+
+// Trees of every depth from 0 to 12 (complete-layout vector walk up to 10,
+// the node walk beyond), two output groups, rows with NaN, +-inf and values
+// on the thresholds (+-inf among them), row counts that leave partial 8-row groups and partial
+// 4-group batches, two block sizes: every margin equals the oracle's.
+TEST(TreeEnsemble, VectorAndNodeWalksEqualAnOracleAtEveryDepth) {
+  std::mt19937_64 rng(21);
+  const int d = 7;
+  for (TreeFlavor flavor : {TreeFlavor::kXGBoost, TreeFlavor::kLightGBM}) {
+    TreeModel m;
+    m.flavor = flavor;
+    m.num_features = d;
+    m.num_groups = 2;
+    m.trees_per_iteration = 2;
+    m.base_margin = {0.5, -0.25};
+    for (int depth = 0; depth <= 12; ++depth) {
+      for (int g = 0; g < 2; ++g) {
+        m.trees.push_back(RandomNumericTree(depth, d, flavor == TreeFlavor::kLightGBM, rng));
+        m.trees.back().group = g;
+      }
+    }
+    for (int64_t block : {16, 64}) {
+      TreeScorerOptions o;
+      o.block_rows = block;
+      auto e = TreeEnsemble::Build(m, o);
+      ASSERT_TRUE(e.ok()) << e.status();
+      for (int64_t n : {1, 7, 8, 9, 31, 33, 100, 203}) {
+        std::vector<float> X(n * d);
+        for (float& v : X) {
+          const uint64_t k = rng() % 50;
+          v = k == 0 ? NAN : k == 1 ? INFINITY : k == 2 ? -INFINITY : static_cast<float>(static_cast<int64_t>(rng() % 49) - 24) / 8.0f;
+        }
+        std::vector<double> out(n * 2);
+        ASSERT_TRUE(e->PredictMargin(X, n, 0, 0, absl::MakeSpan(out)).ok());
+        std::vector<double> Xd(X.begin(), X.end()), out_d(n * 2);
+        ASSERT_TRUE(e->PredictMargin(Xd, n, 0, 0, absl::MakeSpan(out_d)).ok());
+        for (int64_t r = 0; r < n; ++r) {
+          for (int32_t g = 0; g < 2; ++g) {
+            const double want = OracleMargin(m, X.data() + r * d, g);
+            ASSERT_EQ(out[r * 2 + g], want) << "flavor " << int(flavor) << " block " << block << " n " << n << " row " << r;
+            ASSERT_EQ(out_d[r * 2 + g], want) << "float64 input, row " << r;
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST(TreeEnsemble, IterationRangeAndBadCalls) {
   std::mt19937_64 rng(9);
   TreeEnsemble e = Build(RandomModel(TreeFlavor::kXGBoost, 6, rng));

@@ -28,6 +28,10 @@ enum class SplitKind : uint8_t {
   kNumeric = 0,
   kNumericZeroMissing = 1,  // LightGBM missing_type Zero: |x| <= 1e-35 and NaN take the default
   kCategorical = 2,
+  // Internal to TreeEnsemble (loaders never produce it, ValidateModel refuses
+  // it): a LightGBM split at threshold +inf, which sends every non-missing
+  // value left, +inf included ("x < +inf" would send +inf right).
+  kNumericNotMissingLeft = 3,
 };
 
 // What predict() applies to the margins (per value, or per row for softmax).
@@ -185,7 +189,7 @@ class TreeEnsemble {
   std::vector<uint8_t> tree_slow_;     // per tree: has a categorical or zero-missing split
   // Complete layout of shallow numeric trees (see BuildComplete), -1 if none.
   static constexpr int32_t kMaxCompleteDepth = 10;
-  void BuildComplete();
+  void BuildComplete(bool xgb);
   std::vector<int64_t> complete_offset_;
   std::vector<float> cthr_;
   std::vector<int32_t> cfeat_;
