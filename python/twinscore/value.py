@@ -158,7 +158,11 @@ def _score_strings(scores: list[np.ndarray], bins: int):
     for s in scores:
         code = code * bins + (s.astype(np.int32) - 1)
         names = np.char.add(names[:, None], np.arange(1, bins + 1).astype(str)[None, :]).ravel()
-    return pd.array(pa.array(names).take(pa.array(code)), dtype=pd.StringDtype(na_value=np.nan))
+    try:
+        dtype = pd.StringDtype(na_value=np.nan)  # pandas >= 2.3: the default "str" dtype, Arrow-backed
+    except TypeError:  # older pandas: plain object strings
+        return names[code].astype(object)
+    return pd.array(pa.array(names).take(pa.array(code)), dtype=dtype)
 
 
 def rfm(transactions: pd.DataFrame, *, customer: str, date: str, amount: str | None = None, now=None,
