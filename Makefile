@@ -11,19 +11,21 @@ PIP := $(PY) -m pip --disable-pip-version-check -q
 ST := $(VENV)/.stamps
 BUILD := build/cpp
 ASAN := build/asan
+FUZZ := build/fuzz
+FUZZ_SECONDS ?= 60
 JOBS ?= 2
 
 PKG_SOURCES := $(shell find cpp python -type f \( -name '*.cpp' -o -name '*.h' -o -name '*.py' \)) \
                CMakeLists.txt pyproject.toml README.md
 
-.PHONY: demo test test-cpp test-python sanitize bench setup clean
+.PHONY: demo test test-cpp test-python sanitize fuzz bench setup clean
 
 setup: $(ST)/package
 
 demo: $(ST)/package
 	$(VENV)/bin/twinscore demo
 
-test: test-cpp sanitize test-python
+test: test-cpp sanitize fuzz test-python
 
 $(ST)/system:
 	bash scripts/install-system.sh
@@ -59,6 +61,17 @@ $(ASAN)/CMakeCache.txt: $(ST)/build-deps
 sanitize: $(ASAN)/CMakeCache.txt
 	$(VENV)/bin/cmake --build $(ASAN) -j $(JOBS)
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 $(VENV)/bin/ctest --test-dir $(ASAN) --output-on-failure -j $(JOBS)
+
+# The model loaders under libFuzzer (Clang, ASan + UBSan) for FUZZ_SECONDS,
+# from the seed corpus in tests/fuzz/corpus.
+$(FUZZ)/CMakeCache.txt: $(ST)/build-deps
+	CC=clang CXX=clang++ $(VENV)/bin/cmake -S . -B $(FUZZ) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DTWINSCORE_FUZZ=ON -DTWINSCORE_BUILD_PYTHON=OFF -DTWINSCORE_BUILD_TESTS=OFF -DTWINSCORE_BUILD_BENCHMARKS=OFF
+
+fuzz: $(FUZZ)/CMakeCache.txt
+	$(VENV)/bin/cmake -S . -B $(FUZZ) -DTWINSCORE_FUZZ_SECONDS=$(FUZZ_SECONDS) >/dev/null
+	$(VENV)/bin/cmake --build $(FUZZ) -j $(JOBS)
+	$(VENV)/bin/ctest --test-dir $(FUZZ) --output-on-failure
 
 test-python: $(ST)/package
 	$(PY) -m pytest -q

@@ -1,0 +1,63 @@
+// Fuzz target over the model loaders (libFuzzer's entry point; also linked
+// with replay_main.cpp to run a corpus without libFuzzer). Every input goes
+// to the XGBoost loader (JSON or UBJSON) and to the LightGBM text loader. A
+// loader may refuse the bytes, with a message, but must never crash, hang,
+// read out of bounds or allocate without bound; a model it accepts must
+// build, score and explain rows holding NaN and infinities.
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <limits>
+#include <vector>
+
+#include "twinscore/trees.h"
+
+namespace {
+
+void Fail(const char* what) {
+  std::fprintf(stderr, "fuzz_model_loaders: %s\n", what);
+  std::abort();
+}
+
+// Scores two rows of awkward values. Models with very many features are
+// scored on fewer rows' worth of memory: the cap keeps a legal but huge
+// declared width from turning into a giant input buffer here.
+void Score(const twinscore::TreeEnsemble& e) {
+  const int64_t d = e.num_features();
+  if (d > (int64_t{1} << 16)) return;
+  const float kValues[] = {0.5f, 0.0f, std::nanf(""), 1.0f, -1.0f, 3.0f, std::numeric_limits<float>::infinity(),
+                           -1e30f};
+  constexpr int64_t n = 2;
+  std::vector<float> X(n * d);
+  for (size_t i = 0; i < X.size(); ++i) X[i] = kValues[i % (sizeof(kValues) / sizeof(float))];
+  const int64_t G = e.num_groups();
+  std::vector<double> margin(n * G), out(n * e.num_outputs()), phi(n * G * (d + 1));
+  if (!e.PredictMargin(X, n, 0, 0, absl::MakeSpan(margin)).ok()) Fail("PredictMargin refused a built model");
+  if (!e.Transform(margin, n, absl::MakeSpan(out)).ok()) Fail("Transform refused a built model");
+  if (!e.Contributions(X, n, 0, 0, absl::MakeSpan(phi)).ok()) Fail("Contributions refused a built model");
+  for (double v : margin)
+    if (std::isnan(v)) Fail("NaN margin from a validated model");
+}
+
+void Exercise(absl::StatusOr<twinscore::TreeModel> model) {
+  if (!model.ok()) {
+    if (model.status().message().empty()) Fail("refusal without a message");
+    return;
+  }
+  auto ensemble = twinscore::TreeEnsemble::Build(*std::move(model));
+  if (!ensemble.ok()) {
+    if (ensemble.status().message().empty()) Fail("refusal without a message");
+    return;
+  }
+  Score(*ensemble);
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const absl::string_view bytes(reinterpret_cast<const char*>(data), size);
+  Exercise(twinscore::LoadXGBoost(bytes));
+  Exercise(twinscore::LoadLightGBMText(bytes));
+  return 0;
+}
