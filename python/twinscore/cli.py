@@ -1,4 +1,5 @@
-"""The twinscore command: `twinscore demo` runs the main job on generated data."""
+"""The twinscore command: `twinscore demo` runs the main job on generated data;
+`twinscore run job.toml` runs a batch job (see :mod:`twinscore.jobs`)."""
 
 from __future__ import annotations
 
@@ -39,7 +40,29 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0, help="random seed of the generated data (default: 0)")
     demo.add_argument("--threads", type=int, default=None, metavar="T",
                       help="threads for the engines (default: every CPU this process may use)")
+    run = sub.add_parser(
+        "run",
+        help="run a batch job described by a TOML file (tree scoring, lead scoring, RFM)",
+        description="Read the job's inputs, run one engine and write its output table; a failed job leaves "
+                    "no output file. The job file's keys are described in twinscore.jobs.",
+    )
+    run.add_argument("job", help="path of the job file (.toml)")
+    run.add_argument("--threads", type=_positive_int, default=None, metavar="T",
+                     help="threads for the engines (default: the job's [job] threads, else every CPU)")
     return p
+
+
+def _run(args) -> int:
+    from twinscore.jobs import run_job
+
+    try:
+        report = run_job(args.job, threads=args.threads)
+    except (ValueError, TypeError, KeyError, FileNotFoundError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"twinscore run: {message}", file=sys.stderr)
+        return 2
+    print(report)
+    return 0
 
 
 def _demo(args) -> int:
@@ -65,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "demo":
         return _demo(args)
+    if args.command == "run":
+        return _run(args)
     parser.print_help()
     return 0
 

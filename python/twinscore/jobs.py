@@ -1,0 +1,312 @@
+"""Batch jobs: ``twinscore run job.toml`` reads its inputs, runs one engine and
+writes one output table, all or nothing.
+
+A job file names what to do and where the data is (relative paths are taken
+from the job file's directory)::
+
+    [job]
+    kind = "tree_score"            # or "lead_score", "rfm"
+    threads = 2                    # optional
+
+    [input]                        # the contact table (or the transactions for rfm)
+    path = "prospects.parquet"     # .parquet, .csv, .csv.gz
+    id = "contact_id"
+
+    [model]                        # tree_score
+    path = "conversion.ubj"        # .json / .ubj: XGBoost, .txt: LightGBM
+    reasons = 3                    # optional: top reasons beside each score
+
+    [output]
+    path = "scores.parquet"        # .parquet or .csv; refused if it exists
+    overwrite = false              #   unless this is true
+
+``lead_score`` takes ``[events]`` (path, contact, timestamp, type, category)
+and ``[rules]`` (path of a TOML rule file, see :mod:`twinscore.leads`) with
+``now``; ``rfm`` takes ``[rfm]`` (customer, date, amount, now, bins).
+
+Every key is checked before any data is read; a misspelt key, a missing file
+or column is a ``ValueError``/``KeyError``/``FileNotFoundError`` naming it.
+The output is written to a temporary file beside the target and renamed into
+place only when complete, so a failed job leaves no half-written output.
+Tree scoring reads and scores the input in chunks of ``[job] chunk_rows``
+rows (Parquet row groups are read as they come), so a table larger than
+memory scores in bounded memory.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+import tomllib
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["JobReport", "run_job", "load_job"]
+
+_SECTIONS: dict[str, dict[str, set[str]]] = {
+    # kind -> section -> allowed keys ("path" where a file is named)
+    "tree_score": {"job": {"kind", "threads", "chunk_rows"}, "input": {"path", "id", "columns"},
+                   "model": {"path", "library", "reasons", "groups"}, "output": {"path", "overwrite"}},
+    "lead_score": {"job": {"kind", "threads", "now"}, "input": {"path", "id"},
+                   "events": {"path", "contact", "timestamp", "type", "category"},
+                   "rules": {"path"}, "output": {"path", "overwrite"}},
+    "rfm": {"job": {"kind", "threads"}, "input": {"path"},
+            "rfm": {"customer", "date", "amount", "now", "bins"}, "output": {"path", "overwrite"}},
+}
+_REQUIRED = {"tree_score": {"input": {"path", "id"}, "model": {"path"}, "output": {"path"}},
+             "lead_score": {"input": {"path", "id"}, "events": {"path"}, "rules": {"path"}, "output": {"path"},
+                            "job": {"now"}},
+             "rfm": {"input": {"path"}, "rfm": {"customer", "date"}, "output": {"path"}}}
+_TABLE_SUFFIXES = (".parquet", ".csv", ".csv.gz")
+
+
+@dataclass
+class JobReport:
+    """What a finished job did: its kind, rows read and written, output path, seconds."""
+
+    kind: str
+    rows_in: int
+    rows_out: int
+    output: Path
+    seconds: float
+
+    def __str__(self) -> str:
+        return (f"{self.kind}: {self.rows_in:,} rows in, {self.rows_out:,} rows out -> {self.output} "
+                f"({self.seconds:.2f} s)")
+
+
+# -- the job file ---------------------------------------------------------------
+def load_job(path: str | os.PathLike) -> dict[str, Any]:
+    """Reads and checks a job file; paths come back absolute."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"job file not found: {path}")
+    try:
+        with open(path, "rb") as f:
+            job = tomllib.load(f)
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{path.name}: not valid TOML ({exc})") from None
+    kind = job.get("job", {}).get("kind") if isinstance(job.get("job"), dict) else None
+    if kind not in _SECTIONS:
+        raise ValueError(f"{path.name}: [job] kind must be one of {sorted(_SECTIONS)}, got {kind!r}")
+    allowed = _SECTIONS[kind]
+    for section, body in job.items():
+        if section not in allowed:
+            raise ValueError(f"{path.name}: unknown section [{section}] for a {kind} job "
+                             f"(expected {', '.join(f'[{s}]' for s in allowed)})")
+        if not isinstance(body, dict):
+            raise ValueError(f"{path.name}: [{section}] must be a table of keys")
+        for key in body:
+            if key not in allowed[section]:
+                raise ValueError(f"{path.name}: unknown key '{key}' in [{section}] "
+                                 f"(expected one of {sorted(allowed[section])})")
+    for section, keys in _REQUIRED[kind].items():
+        for key in keys:
+            if key not in job.get(section, {}):
+                raise ValueError(f"{path.name}: [{section}] needs '{key}'")
+    base = path.parent
+    for section in job.values():
+        if "path" in section:
+            if not isinstance(section["path"], str) or not section["path"]:
+                raise ValueError(f"{path.name}: every 'path' must be a non-empty string")
+            section["path"] = (base / section["path"]).resolve()
+    _check_output(job["output"], path.name)
+    return job
+
+
+def _check_output(out: dict, where: str) -> None:
+    target: Path = out["path"]
+    if not str(target).endswith((".parquet", ".csv")):
+        raise ValueError(f"{where}: [output] path must end in .parquet or .csv, got {target.name}")
+    if not isinstance(out.get("overwrite", False), bool):
+        raise ValueError(f"{where}: [output] overwrite must be true or false")
+    if target.exists() and not out.get("overwrite", False):
+        raise ValueError(f"{where}: the output {target} exists; set [output] overwrite = true to replace it")
+    if not target.parent.is_dir():
+        raise FileNotFoundError(f"{where}: the output directory {target.parent} does not exist")
+
+
+# -- reading and writing tables ---------------------------------------------------
+def _check_input(path: Path, what: str) -> None:
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} file not found: {path}")
+    if not str(path).endswith(_TABLE_SUFFIXES):
+        raise ValueError(f"{what} {path.name}: expected a .parquet, .csv or .csv.gz file")
+
+
+def _read_table(path: Path, what: str, columns: list[str] | None = None) -> pd.DataFrame:
+    _check_input(path, what)
+    if str(path).endswith(".parquet"):
+        return pd.read_parquet(path, columns=columns)
+    return pd.read_csv(path, usecols=columns)
+
+
+def _chunks(path: Path, what: str, rows: int) -> Iterator[pd.DataFrame]:
+    """The table in chunks of about ``rows`` rows (Parquet: whole row-group batches)."""
+    _check_input(path, what)
+    if str(path).endswith(".parquet"):
+        import pyarrow.parquet as pq
+
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=rows):
+            yield batch.to_pandas()
+    else:
+        yield from pd.read_csv(path, chunksize=rows)
+
+
+class _TableWriter:
+    """Appends DataFrames to one Parquet or CSV file."""
+
+    def __init__(self, path: Path, final_suffix: str):
+        self.path, self.parquet, self._writer, self.rows = path, final_suffix == ".parquet", None, 0
+
+    def write(self, df: pd.DataFrame) -> None:
+        if self.parquet:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            table = pa.Table.from_pandas(df, preserve_index=False)
+            if self._writer is None:
+                self._writer = pq.ParquetWriter(self.path, table.schema)
+            self._writer.write_table(table)
+        else:
+            df.to_csv(self.path, mode="a", header=self.rows == 0, index=False)
+        self.rows += len(df)
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+
+
+@contextmanager
+def _atomic_output(target: Path) -> Iterator[_TableWriter]:
+    """A writer on a temporary file beside ``target``, renamed onto it only when
+    the block completes; removed on any error."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
+    os.close(fd)
+    os.unlink(tmp)  # the writers create it
+    writer = _TableWriter(Path(tmp), target.suffix)
+    try:
+        yield writer
+        writer.close()
+        if not Path(tmp).exists():  # no chunk at all: an empty table still gets its file
+            raise ValueError("the input has no rows")
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            writer.close()
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        raise
+
+
+# -- the kinds of job ------------------------------------------------------------
+def _id_column(df: pd.DataFrame, name: str, where: str) -> pd.Series:
+    if name not in df.columns:
+        raise KeyError(f"{where}: id column '{name}' is not in the input (columns: {list(df.columns)[:20]})")
+    return df[name]
+
+
+def _score_columns(scorer, proba: np.ndarray) -> dict[str, np.ndarray]:
+    """One score column, or one per class for multiclass models."""
+    if proba.ndim == 1:
+        return {"score": proba}
+    return {f"score_{k}": proba[:, k] for k in range(proba.shape[1])}
+
+
+def _tree_score(job: dict, writer: _TableWriter) -> int:
+    from .trees import TreeScorer
+
+    model = job["model"]
+    library = model.get("library") or ("lightgbm" if model["path"].suffix == ".txt" else "xgboost")
+    if library not in ("xgboost", "lightgbm"):
+        raise ValueError(f"[model] library must be 'xgboost' or 'lightgbm', got {library!r}")
+    load = TreeScorer.from_xgboost if library == "xgboost" else TreeScorer.from_lightgbm
+    scorer = load(model["path"])
+    reasons = model.get("reasons", 0)
+    if not isinstance(reasons, int) or isinstance(reasons, bool) or reasons < 0:
+        raise ValueError(f"[model] reasons must be a non-negative integer, got {reasons!r}")
+    groups = model.get("groups")
+    rows = job["job"].get("chunk_rows", 1_000_000)
+    if not isinstance(rows, int) or isinstance(rows, bool) or rows < 1:
+        raise ValueError(f"[job] chunk_rows must be a positive integer, got {rows!r}")
+    id_name, rows_in = job["input"]["id"], 0
+    for chunk in _chunks(job["input"]["path"], "[input]", rows):
+        try:
+            writer.write(_score_chunk(scorer, chunk, id_name, reasons, groups))
+        except (ValueError, TypeError, KeyError) as exc:
+            # Say where in a long input the bad rows are.
+            message = exc.args[0] if exc.args else str(exc)
+            raise type(exc)(f"[input] rows {rows_in:,} to {rows_in + len(chunk) - 1:,}: {message}") from None
+        rows_in += len(chunk)
+    return rows_in
+
+
+def _score_chunk(scorer, chunk: pd.DataFrame, id_name: str, reasons: int, groups) -> pd.DataFrame:
+    ids = _id_column(chunk, id_name, "[input]")
+    X = chunk.drop(columns=[id_name])
+    out = {id_name: ids.to_numpy(), **_score_columns(scorer, np.asarray(scorer.predict(X)))}
+    if reasons:
+        why = scorer.top_reasons(X, top=reasons, groups=groups)
+        out.update({c: why[c].to_numpy() for c in why.columns})
+    return pd.DataFrame(out)
+
+
+def _lead_score(job: dict, writer: _TableWriter) -> int:
+    from .leads import score_leads
+
+    contacts = _read_table(job["input"]["path"], "[input]")
+    _id_column(contacts, job["input"]["id"], "[input]")
+    ev = job["events"]
+    events = _read_table(ev["path"], "[events]")
+    names = {k: ev[k] for k in ("timestamp", "type", "category") if k in ev}
+    stamp = names.get("timestamp", "timestamp")
+    if stamp in events.columns and not pd.api.types.is_datetime64_any_dtype(events[stamp]):
+        events[stamp] = pd.to_datetime(events[stamp])  # CSV logs hold the timestamps as text
+    contact = ev.get("contact", job["input"]["id"])
+    if contact != job["input"]["id"]:
+        events = events.rename(columns={contact: job["input"]["id"]})
+    out = score_leads(contacts, events, job["rules"]["path"], now=pd.Timestamp(job["job"]["now"]),
+                      contact=job["input"]["id"], **names)
+    writer.write(out.reset_index())
+    return len(contacts)
+
+
+def _rfm(job: dict, writer: _TableWriter) -> int:
+    from .value import rfm
+
+    spec = dict(job["rfm"])
+    tx = _read_table(job["input"]["path"], "[input]")
+    if spec["date"] in tx.columns and not pd.api.types.is_datetime64_any_dtype(tx[spec["date"]]):
+        tx[spec["date"]] = pd.to_datetime(tx[spec["date"]])
+    if "now" in spec:
+        spec["now"] = pd.Timestamp(spec["now"])
+    out = rfm(tx, **spec)
+    writer.write(out.reset_index())
+    return len(tx)
+
+
+_RUNNERS: dict[str, Callable[[dict, _TableWriter], int]] = {
+    "tree_score": _tree_score, "lead_score": _lead_score, "rfm": _rfm}
+
+
+def run_job(path: str | os.PathLike, *, threads: int | None = None) -> JobReport:
+    """Runs the job file at ``path``; see the module docstring for its keys."""
+    from ._config import threads as thread_scope
+
+    job = load_job(path)
+    n = threads if threads is not None else job["job"].get("threads")
+    if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 1):
+        raise ValueError(f"threads must be a positive integer, got {n!r}")
+    t0 = time.perf_counter()
+    target: Path = job["output"]["path"]
+    with thread_scope(n), _atomic_output(target) as writer:
+        rows_in = _RUNNERS[job["job"]["kind"]](job, writer)
+    return JobReport(job["job"]["kind"], rows_in, writer.rows, target, time.perf_counter() - t0)
+

@@ -1,0 +1,256 @@
+"""Batch jobs (`twinscore run job.toml`): each kind against the engine called
+directly, chunked reads, CSV and Parquet, and all-or-nothing output."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import twinscore as ts
+from twinscore.cli import main
+from twinscore.jobs import load_job, run_job
+
+xgb = pytest.importorskip("xgboost")
+lgb = pytest.importorskip("lightgbm")
+
+
+@pytest.fixture(scope="module")
+def market():
+    return ts.datasets.make_prm(n_prospects=3_000, n_clients=600, seed=7)
+
+
+@pytest.fixture(scope="module")
+def features(market):
+    p = market.prospects
+    X = pd.DataFrame({"contact_id": p["contact_id"], "income": p["income"].astype(np.float64),
+                      "email_optin": p["email_optin"].astype(np.float64)})
+    X.loc[::7, "income"] = np.nan
+    return X, p["converted"].astype(int).to_numpy()
+
+
+def write_job(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "job.toml"
+    path.write_text(text)
+    return path
+
+
+def no_partial_files(directory: Path) -> bool:
+    return not any(p.name.endswith(".partial") for p in directory.iterdir())
+
+
+def test_tree_score_xgboost_parquet_in_chunks_with_reasons(tmp_path, features):
+    X, y = features
+    model = xgb.XGBClassifier(n_estimators=20, max_depth=3, n_jobs=1).fit(X.drop(columns="contact_id"), y)
+    model.get_booster().save_model(tmp_path / "m.ubj")
+    X.to_parquet(tmp_path / "prospects.parquet", row_group_size=500)
+    job = write_job(tmp_path, """
+[job]
+kind = "tree_score"
+chunk_rows = 700
+[input]
+path = "prospects.parquet"
+id = "contact_id"
+[model]
+path = "m.ubj"
+reasons = 2
+[output]
+path = "scores.parquet"
+""")
+    report = run_job(job, threads=2)
+    out = pd.read_parquet(tmp_path / "scores.parquet")
+    scorer = ts.TreeScorer.from_xgboost(tmp_path / "m.ubj")
+    feats = X.drop(columns="contact_id")
+    assert report.rows_in == report.rows_out == len(X) == len(out)
+    np.testing.assert_array_equal(out["contact_id"], X["contact_id"])
+    np.testing.assert_array_equal(out["score"], scorer.predict(feats))
+    why = scorer.top_reasons(feats, top=2)
+    np.testing.assert_array_equal(out["reason_1"], why["reason_1"])
+    np.testing.assert_allclose(out["contribution_2"], why["contribution_2"])
+    assert no_partial_files(tmp_path)
+
+
+def test_tree_score_lightgbm_csv_multiclass(tmp_path, features):
+    X, _ = features
+    y3 = np.random.default_rng(0).integers(0, 3, len(X))
+    feats = X.drop(columns="contact_id")
+    booster = lgb.train({"objective": "multiclass", "num_class": 3, "num_leaves": 7, "verbose": -1},
+                        lgb.Dataset(feats, y3), 5)
+    booster.save_model(str(tmp_path / "m.txt"))
+    X.to_csv(tmp_path / "prospects.csv", index=False)
+    job = write_job(tmp_path, """
+[job]
+kind = "tree_score"
+chunk_rows = 1000
+[input]
+path = "prospects.csv"
+id = "contact_id"
+[model]
+path = "m.txt"
+[output]
+path = "scores.csv"
+""")
+    run_job(job)
+    out = pd.read_csv(tmp_path / "scores.csv")
+    ref = booster.predict(feats)
+    assert list(out.columns) == ["contact_id", "score_0", "score_1", "score_2"]
+    np.testing.assert_allclose(out[["score_0", "score_1", "score_2"]].to_numpy(), ref, atol=1e-12)
+
+
+def test_lead_score_job_equals_score_leads(tmp_path, market):
+    contacts = market.prospects[["contact_id", "age_band", "income", "email_optin"]]
+    contacts.to_parquet(tmp_path / "contacts.parquet")
+    market.events.to_csv(tmp_path / "events.csv", index=False)
+    rules = tmp_path / "rules.toml"
+    rules.write_text("""
+half_life_days = 30
+mql_threshold = 20
+lowest_grade = "D"
+[grades]
+A = 10
+B = 5
+[[fit]]
+name = "core age"
+column = "age_band"
+points_by_value = {"25-34" = 10, "35-44" = 10}
+[[behaviour]]
+name = "opens"
+event = "email_open"
+points = 2
+cap = 10
+[[behaviour]]
+name = "unsubscribed"
+event = "unsubscribe"
+points = -50
+""")
+    now = market.now.isoformat()
+    job = write_job(tmp_path, f"""
+[job]
+kind = "lead_score"
+now = "{now}"
+[input]
+path = "contacts.parquet"
+id = "contact_id"
+[events]
+path = "events.csv"
+[rules]
+path = "rules.toml"
+[output]
+path = "leads.parquet"
+""")
+    run_job(job)
+    out = pd.read_parquet(tmp_path / "leads.parquet").set_index("contact_id")
+    ref = ts.leads.score_leads(contacts, market.events, rules, now=market.now)
+    np.testing.assert_allclose(out["score"], ref["score"].to_numpy(), rtol=1e-9)
+    assert (out["grade"].astype(str).to_numpy() == ref["grade"].astype(str).to_numpy()).all()
+
+
+def test_rfm_job_equals_rfm(tmp_path, market):
+    tx = market.transactions
+    tx.to_csv(tmp_path / "tx.csv.gz", index=False)
+    now = market.now.isoformat()
+    job = write_job(tmp_path, f"""
+[job]
+kind = "rfm"
+[input]
+path = "tx.csv.gz"
+[rfm]
+customer = "client_id"
+date = "date"
+amount = "amount"
+now = "{now}"
+bins = 4
+[output]
+path = "rfm.parquet"
+""")
+    run_job(job)
+    out = pd.read_parquet(tmp_path / "rfm.parquet").set_index("client_id")
+    ref = ts.rfm(tx, customer="client_id", date="date", amount="amount", now=market.now, bins=4)
+    for col in ("R", "F", "M", "frequency"):
+        np.testing.assert_array_equal(out[col].to_numpy(), ref[col].to_numpy())
+    assert "segment" not in ref or (out["segment"].astype(str).to_numpy() == ref["segment"].astype(str).to_numpy()).all()
+
+
+TREE_JOB = """
+[job]
+kind = "tree_score"
+[input]
+path = "prospects.parquet"
+id = "contact_id"
+[model]
+path = "m.json"
+[output]
+path = "scores.parquet"
+"""
+
+
+@pytest.fixture
+def tree_dir(tmp_path, features):
+    X, y = features
+    model = xgb.XGBClassifier(n_estimators=5, max_depth=2, n_jobs=1).fit(X.drop(columns="contact_id"), y)
+    model.get_booster().save_model(tmp_path / "m.json")
+    X.to_parquet(tmp_path / "prospects.parquet", row_group_size=1000)
+    return tmp_path
+
+
+@pytest.mark.parametrize("edit, error, match", [
+    (("kind = \"tree_score\"", "kind = \"treescore\""), ValueError, "kind must be one of"),
+    (("[model]\n", "[model]\npth = 'x'\n"), ValueError, "unknown key 'pth' in \\[model\\]"),
+    (("[output]", "[outptu]"), ValueError, "unknown section \\[outptu\\]"),
+    (("id = \"contact_id\"", "id = \"customer\""), KeyError, "id column 'customer'"),
+    (("m.json", "missing.json"), FileNotFoundError, "missing.json"),
+    (("prospects.parquet", "prospects.xlsx"), FileNotFoundError, "prospects.xlsx"),
+    (("scores.parquet", "scores.xlsx"), ValueError, "must end in .parquet or .csv"),
+    (("[model]\n", "[model]\nreasons = -1\n"), ValueError, "reasons must be"),
+])
+def test_bad_jobs_are_refused_by_name_and_write_nothing(tree_dir, edit, error, match):
+    job = write_job(tree_dir, TREE_JOB.replace(*edit))
+    with pytest.raises(error, match=match):
+        run_job(job)
+    assert not (tree_dir / "scores.parquet").exists()
+    assert no_partial_files(tree_dir)
+
+
+def test_existing_output_is_kept_unless_overwrite(tree_dir):
+    (tree_dir / "scores.parquet").write_bytes(b"old")
+    with pytest.raises(ValueError, match="exists"):
+        run_job(write_job(tree_dir, TREE_JOB))
+    assert (tree_dir / "scores.parquet").read_bytes() == b"old"
+    run_job(write_job(tree_dir, TREE_JOB.replace("[output]\n", "[output]\noverwrite = true\n")))
+    assert len(pd.read_parquet(tree_dir / "scores.parquet")) == 3_000
+
+
+def test_failure_in_a_later_chunk_leaves_no_output(tree_dir, features):
+    X, _ = features
+    bad = X.copy()
+    bad["income"] = bad["income"].astype(object)
+    bad.loc[2_500, "income"] = "unknown"  # the third chunk cannot be read as a number
+    bad.to_csv(tree_dir / "prospects.csv", index=False)
+    job = write_job(tree_dir, TREE_JOB.replace("prospects.parquet", "prospects.csv")
+                    .replace("[job]\n", "[job]\nchunk_rows = 1000\n"))
+    with pytest.raises((ValueError, TypeError), match="rows 2,000 to 2,999: column 'income'"):
+        run_job(job)
+    assert not (tree_dir / "scores.parquet").exists()
+    assert no_partial_files(tree_dir)
+
+
+def test_cli_run(tree_dir, capsys):
+    job = write_job(tree_dir, TREE_JOB)
+    assert main(["run", str(job), "--threads", "1"]) == 0
+    assert "3,000 rows out" in capsys.readouterr().out
+    assert main(["run", str(job)]) == 2  # the output now exists
+    assert "exists" in capsys.readouterr().err
+    assert main(["run", str(tree_dir / "nope.toml")]) == 2
+    assert "job file not found" in capsys.readouterr().err
+
+
+def test_same_scores_for_one_and_two_threads(tree_dir):
+    run_job(write_job(tree_dir, TREE_JOB), threads=1)
+    one = pd.read_parquet(tree_dir / "scores.parquet")
+    run_job(write_job(tree_dir, TREE_JOB.replace("[output]\n", "[output]\noverwrite = true\n")), threads=2)
+    pd.testing.assert_frame_equal(one, pd.read_parquet(tree_dir / "scores.parquet"))
+
+
+def test_load_job_resolves_paths_against_the_job_file(tree_dir):
+    job = load_job(write_job(tree_dir, TREE_JOB))
+    assert job["model"]["path"] == (tree_dir / "m.json").resolve()
