@@ -38,7 +38,6 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-import tomllib
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +45,11 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 import pandas as pd
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: the same parser from PyPI
+    import tomli as tomllib
 
 __all__ = ["JobReport", "run_job", "load_job"]
 

@@ -91,7 +91,10 @@ class LeadRules:
     @classmethod
     def from_toml(cls, source: str | os.PathLike) -> "LeadRules":
         """From a TOML file path, or TOML text (a string holding a newline)."""
-        import tomllib
+        try:
+            import tomllib
+        except ModuleNotFoundError:  # Python 3.10: the same parser from PyPI
+            import tomli as tomllib
 
         try:
             if isinstance(source, str) and "\n" in source:
