@@ -104,7 +104,9 @@ class TreeScorer:
             raise ValueError("invalid model: the XGBoost model file is empty")
         engine = _core.TreeEnsemble.load_xgboost(data, block_rows)
         categories = _xgboost_model_categories(engine)
-        return cls(engine, categories=categories, iteration_range=iteration_range, source=source)
+        scorer = cls(engine, categories=categories, iteration_range=iteration_range, source=source)
+        scorer._payload = ("xgboost", data, block_rows, iteration_range)
+        return scorer
 
     @classmethod
     def from_lightgbm(cls, model, *, block_rows: int = 64) -> "TreeScorer":
@@ -137,7 +139,25 @@ class TreeScorer:
             # LightGBM stores one list per pandas categorical column, in column order.
             if len(pandas_cats) == len(cat_features):
                 categories = dict(zip(cat_features, pandas_cats))
-        return cls(engine, categories=categories, source=source)
+        scorer = cls(engine, categories=categories, source=source)
+        scorer._payload = ("lightgbm", text, block_rows, None)
+        return scorer
+
+    # -- pickling (Dask, joblib, multiprocessing) ------------------------------
+    def __reduce__(self):
+        """Pickled as the model bytes it was read from: unpickling parses and
+        validates them again, so a pickle carries no unchecked engine state."""
+        payload = getattr(self, "_payload", None)
+        if payload is None:
+            raise TypeError("this TreeScorer was not built by from_xgboost/from_lightgbm: it cannot be pickled")
+        return (type(self)._from_payload, payload)
+
+    @classmethod
+    def _from_payload(cls, library, data, block_rows, iteration_range):
+        scorer = (cls.from_xgboost if library == "xgboost" else cls.from_lightgbm)(data, block_rows=block_rows)
+        scorer.iteration_range_ = iteration_range or (0, 0)
+        scorer._payload = (library, data, block_rows, iteration_range)
+        return scorer
 
     # -- description ---------------------------------------------------------
     @property
