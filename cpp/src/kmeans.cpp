@@ -438,7 +438,6 @@ struct Drift {
 // weight, which tell an emptied cluster exactly).
 struct PassOut {
   int64_t changed = 0;
-  double inertia = 0.0;
   double xmax = 0.0;  // largest ||x||^2 seen in a full pass
   int64_t exact = 0, searched = 0;  // rows given an exact distance, a full search
 };
@@ -452,24 +451,30 @@ inline void SetBounds(double xn, float f1, float f2, double margin, double cmax,
   *lower = std::sqrt(RoundDown(std::max(0.0, f2 + xn - e))) * kDown;
 }
 
-// Moves row x (weight w) from centre `from` (or none, from < 0) to `to` in a
-// block's partials.
+// Moves row x (weight w, squared norm xn) from centre `from` (or none,
+// from < 0) to `to` in a block's partials: k*d sums, then per centre the
+// weight, the count of rows of positive weight (which tells an emptied
+// cluster exactly) and the sum of w * ||x||^2 (for the inertia).
 template <int D>
-inline void MoveRow(double* part, int32_t k, int64_t dyn, const float* x, double w, int32_t from, int32_t to) {
+inline void MoveRow(double* part, int32_t k, int64_t dyn, const float* x, double w, double xn, int32_t from,
+                    int32_t to) {
   const int64_t d = D > 0 ? D : dyn;
   double* sums = part;
   double* wts = part + static_cast<size_t>(k) * d;
   double* pos = wts + k;
+  double* sq = pos + k;
   if (from >= 0) {
     double* s = sums + static_cast<size_t>(from) * d;
     for (int64_t j = 0; j < d; ++j) s[j] -= w * x[j];
     wts[from] -= w;
     pos[from] -= w > 0;
+    sq[from] -= w * xn;
   }
   double* s = sums + static_cast<size_t>(to) * d;
   for (int64_t j = 0; j < d; ++j) s[j] += w * x[j];
   wts[to] += w;
   pos[to] += w > 0;
+  sq[to] += w * xn;
 }
 
 // A full pass over a block: every row's nearest centre (as the brute force),
@@ -491,7 +496,7 @@ PassOut FullBlock(const KMeansData& data, const Prepared& p, const Drift& dr, si
     SetBounds(xn, f1[r], f2[r], dr.margin, dr.cmax, upper + row, lower + row);
     out.changed += labels[row] != lab[r];
     labels[row] = lab[r];
-    MoveRow<D>(part, p.k, d, x, weighted ? data.weights[row] : 1.0, -1, lab[r]);
+    MoveRow<D>(part, p.k, d, x, weighted ? data.weights[row] : 1.0, xn, -1, lab[r]);
   };
   size_t i = begin;
   for (; i + R <= end; i += R) {
@@ -517,8 +522,7 @@ inline __m256 Lookup16(const std::vector<float>& table, __m256i a) {
 
 // The bounds stage of PrunedBlock for k <= 16, 8 rows per step: the same
 // moves and test as the scalar loop, without a branch per row. Appends the
-// rows not kept (all rows when kFinal) to cand; returns where it stopped.
-template <bool kFinal>
+// rows not kept to cand; returns where it stopped.
 size_t MoveBoundsAvx2(const Drift& dr, size_t begin, size_t end, const int32_t* labels, float* upper, float* lower,
                       std::vector<uint32_t>& cand) {
   const __m256 up = _mm256_set1_ps(kUp), down = _mm256_set1_ps(kDown), e2 = _mm256_set1_ps(dr.e2);
@@ -529,15 +533,12 @@ size_t MoveBoundsAvx2(const Drift& dr, size_t begin, size_t end, const int32_t* 
     const __m256 l = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(lower + i), Lookup16(dr.drop, a)), down);
     _mm256_storeu_ps(upper + i, u);
     _mm256_storeu_ps(lower + i, l);
-    unsigned drop = 0xff;
-    if (!kFinal) {
-      const __m256 lb = _mm256_max_ps(l, _mm256_mul_ps(_mm256_sub_ps(Lookup16(dr.sep, a), u), down));
-      const __m256 lhs = _mm256_add_ps(_mm256_mul_ps(_mm256_mul_ps(u, u), up), e2);
-      const __m256 rhs = _mm256_mul_ps(_mm256_mul_ps(lb, lb), down);
-      const __m256 keep = _mm256_and_ps(_mm256_cmp_ps(lb, _mm256_setzero_ps(), _CMP_GT_OQ),
-                                        _mm256_cmp_ps(lhs, rhs, _CMP_LT_OQ));
-      drop = ~static_cast<unsigned>(_mm256_movemask_ps(keep)) & 0xffu;
-    }
+    const __m256 lb = _mm256_max_ps(l, _mm256_mul_ps(_mm256_sub_ps(Lookup16(dr.sep, a), u), down));
+    const __m256 lhs = _mm256_add_ps(_mm256_mul_ps(_mm256_mul_ps(u, u), up), e2);
+    const __m256 rhs = _mm256_mul_ps(_mm256_mul_ps(lb, lb), down);
+    const __m256 keep = _mm256_and_ps(_mm256_cmp_ps(lb, _mm256_setzero_ps(), _CMP_GT_OQ),
+                                      _mm256_cmp_ps(lhs, rhs, _CMP_LT_OQ));
+    unsigned drop = ~static_cast<unsigned>(_mm256_movemask_ps(keep)) & 0xffu;
     for (; drop; drop &= drop - 1) cand.push_back(static_cast<uint32_t>(i - begin + __builtin_ctz(drop)));
   }
   return i;
@@ -548,8 +549,7 @@ size_t MoveBoundsAvx2(const Drift& dr, size_t begin, size_t end, const int32_t* 
 // keep are not touched; the others get their exact distance to their centre
 // (kept if that suffices) or a full nearest-centre search, four at a time.
 // A moved row moves its values between centres in the block's partials.
-// kFinal: the last pass, which also sums the exact inertia of every row.
-template <bool kFinal, int D>
+template <int D>
 PassOut PrunedBlock(const KMeansData& data, const Prepared& p, const Drift& dr, size_t begin, size_t end,
                     int32_t* labels, float* upper, float* lower, double* part) {
   const int64_t d = D > 0 ? D : data.d;
@@ -568,14 +568,13 @@ PassOut PrunedBlock(const KMeansData& data, const Prepared& p, const Drift& dr, 
     for (int r = 0; r < Q; ++r) {
       const size_t row = rows[r];
       const float* x = xs[r];
-      SetBounds(Norm2<D>(x, d), f1[r], f2[r], dr.margin, dr.cmax, upper + row, lower + row);
-      const double w = weighted ? data.weights[row] : 1.0;
+      const double xn = Norm2<D>(x, d);
+      SetBounds(xn, f1[r], f2[r], dr.margin, dr.cmax, upper + row, lower + row);
       const int32_t a = labels[row], b = lab[r];
-      if (kFinal) out.inertia += w * Dist2<D>(x, centers + static_cast<size_t>(b) * d, d);
       if (a != b) {
         ++out.changed;
         labels[row] = b;
-        if (!kFinal) MoveRow<D>(part, p.k, d, x, w, a, b);
+        MoveRow<D>(part, p.k, d, x, weighted ? data.weights[row] : 1.0, xn, a, b);
       }
     }
   };
@@ -590,14 +589,14 @@ PassOut PrunedBlock(const KMeansData& data, const Prepared& p, const Drift& dr, 
   cand.clear();
   size_t i = begin;
 #if defined(__AVX2__) && defined(__FMA__)
-  if (p.k <= 16) i = MoveBoundsAvx2<kFinal>(dr, begin, end, labels, upper, lower, cand);
+  if (p.k <= 16) i = MoveBoundsAvx2(dr, begin, end, labels, upper, lower, cand);
 #endif
   for (; i < end; ++i) {
     const int32_t a = labels[i];
     const float u = (upper[i] + dr.up[a]) * kUp;
     const float l = (lower[i] - dr.drop[a]) * kDown;
     upper[i] = u, lower[i] = l;
-    if (kFinal || !keeps(u, l, a)) cand.push_back(static_cast<uint32_t>(i - begin));
+    if (!keeps(u, l, a)) cand.push_back(static_cast<uint32_t>(i - begin));
   }
   constexpr size_t kAhead = 8;
   const float* xb = data.X.data() + begin * d;
@@ -612,7 +611,6 @@ PassOut PrunedBlock(const KMeansData& data, const Prepared& p, const Drift& dr, 
     const float u = std::sqrt(RoundUp(d2)) * kUp;
     if (keeps(u, lower[i], a)) {
       upper[i] = u;
-      if (kFinal) out.inertia += (weighted ? data.weights[i] : 1.0) * d2;
       continue;
     }
     ++out.searched;
@@ -627,34 +625,27 @@ PassOut PrunedBlock(const KMeansData& data, const Prepared& p, const Drift& dr, 
 }
 
 // Runs a pass over all blocks, then adds the blocks' partials in block order
-// (fresh: into zeroed sums; otherwise onto the running sums). Returns the
-// changes, the inertia (final pass) and the largest ||x||^2 (full pass).
-enum class Pass { kFull, kPruned, kFinal };
+// (full: into zeroed sums; pruned: onto the running ones). acc holds k*d
+// sums, then per centre the weight, the count of rows of positive weight and
+// the sum of w * ||x||^2. Returns the changes and the largest ||x||^2 seen.
+enum class Pass { kFull, kPruned };
 
 PassOut RunPass(Pass kind, const KMeansData& data, absl::Span<const float> centers, int32_t k, const Drift& dr,
-                std::vector<int32_t>& labels, std::vector<float>& bounds, std::vector<double>& sums,
-                std::vector<double>& weights, std::vector<double>& pos) {
+                std::vector<int32_t>& labels, std::vector<float>& bounds, std::vector<double>& acc) {
   const Prepared p = Prepare(centers, k, data.d);
   const size_t block = BlockFor(data.n);
   const size_t nb = NumBlocks(data.n, block);
-  const size_t kd = static_cast<size_t>(k) * data.d, width = kd + 2 * static_cast<size_t>(k);
-  std::vector<double> partial(kind == Pass::kFinal ? 0 : nb * width, 0.0);
+  const size_t width = acc.size();
+  std::vector<double> partial(nb * width, 0.0);
   std::vector<PassOut> outs(nb);
   float* upper = bounds.data();  // the upper bounds, then the lower ones
   float* lower = upper + data.n;
   auto run = [&](auto dim) {
     constexpr int D = decltype(dim)::value;
     ParallelBlocks(data.n, block, [&](size_t b, size_t begin, size_t end) {
-      double* part = partial.empty() ? nullptr : partial.data() + b * width;
-      switch (kind) {
-        case Pass::kFull: outs[b] = FullBlock<D>(data, p, dr, begin, end, labels.data(), upper, lower, part); break;
-        case Pass::kPruned:
-          outs[b] = PrunedBlock<false, D>(data, p, dr, begin, end, labels.data(), upper, lower, part);
-          break;
-        case Pass::kFinal:
-          outs[b] = PrunedBlock<true, D>(data, p, dr, begin, end, labels.data(), upper, lower, part);
-          break;
-      }
+      double* part = partial.data() + b * width;
+      outs[b] = kind == Pass::kFull ? FullBlock<D>(data, p, dr, begin, end, labels.data(), upper, lower, part)
+                                    : PrunedBlock<D>(data, p, dr, begin, end, labels.data(), upper, lower, part);
     });
   };
   switch (data.d) {
@@ -663,21 +654,14 @@ PassOut RunPass(Pass kind, const KMeansData& data, absl::Span<const float> cente
     case 32: run(std::integral_constant<int, 32>()); break;
     default: run(std::integral_constant<int, 0>()); break;
   }
-  if (kind == Pass::kFull) {
-    std::fill(sums.begin(), sums.end(), 0.0);
-    std::fill(weights.begin(), weights.end(), 0.0);
-    std::fill(pos.begin(), pos.end(), 0.0);
-  }
-  if (kind != Pass::kFinal) {
-    for (size_t b = 0; b < nb; ++b) {  // fixed order: thread-count independent
-      const double* s = partial.data() + b * width;
-      for (size_t j = 0; j < kd; ++j) sums[j] += s[j];
-      for (int32_t c = 0; c < k; ++c) weights[c] += s[kd + c], pos[c] += s[kd + k + c];
-    }
+  if (kind == Pass::kFull) std::fill(acc.begin(), acc.end(), 0.0);
+  for (size_t b = 0; b < nb; ++b) {  // fixed order: thread-count independent
+    const double* s = partial.data() + b * width;
+    for (size_t j = 0; j < width; ++j) acc[j] += s[j];
   }
   PassOut total;
   for (const PassOut& o : outs) {
-    total.changed += o.changed, total.inertia += o.inertia, total.xmax = std::max(total.xmax, o.xmax);
+    total.changed += o.changed, total.xmax = std::max(total.xmax, o.xmax);
     total.exact += o.exact, total.searched += o.searched;
   }
   return total;
@@ -966,49 +950,81 @@ void LloydBrute(const KMeansData& data, const KMeansOptions& opt, double tol, KM
   r.inertia = AssignAndSum(data, r.centers, k, absl::MakeSpan(r.labels), {}, {}, {});
 }
 
-// The same iterations with Hamerly's bounds: a full pass first (and after an
-// empty cluster was refilled), pruned passes after; the sums are carried from
-// pass to pass, moved by the rows that change label.
+// The inertia from the per-centre sums: sum over c of
+// Q_c - 2 c.S_c + W_c ||c||^2 (Q_c: sum of w ||x||^2). Exact enough unless the
+// rows sit far from the origin compared with their spread; returns -1 when
+// the cancellation could cost more than ~1e-10 relative.
+double InertiaFromSums(const std::vector<double>& acc, const std::vector<float>& centers, int32_t k, int64_t d) {
+  const size_t kd = static_cast<size_t>(k) * d;
+  double total = 0.0, scale = 0.0;
+  for (int32_t c = 0; c < k; ++c) {
+    double cs = 0.0, cc = 0.0;
+    for (int64_t j = 0; j < d; ++j) {
+      const double v = centers[c * d + j];
+      cs += v * acc[c * d + j], cc += v * v;
+    }
+    const double q = acc[kd + 2 * k + c];
+    total += q - 2.0 * cs + acc[kd + c] * cc;
+    scale += q + acc[kd + c] * cc;
+  }
+  return total > 1e-6 * scale ? total : -1.0;
+}
+
+// The same iterations with Hamerly's bounds. While many labels change (the
+// first passes) brute-force passes are cheapest; then one full pass sets
+// the bounds, and pruned passes follow, carrying the sums from pass to pass
+// (moved by the rows that change label). A pruned pass in which most rows
+// had to search is followed by a full one.
 void LloydPruned(const KMeansData& data, const KMeansOptions& opt, double tol, KMeansResult& r) {
   const int32_t k = opt.k;
   const int64_t n = data.n, d = data.d;
+  const size_t kd = static_cast<size_t>(k) * d;
   std::vector<float> dist2, bounds(2 * static_cast<size_t>(n));
-  std::vector<double> sums(static_cast<size_t>(k) * d), counts(k), pos(k);
+  std::vector<double> acc(kd + 3 * static_cast<size_t>(k)), sums(kd), counts(k);
   std::vector<float> next(r.centers.size());
   Drift dr;
   double xmax = 0.0;
-  bool full = true, stale = false;
+  enum class Mode { kBrute, kFull, kPruned } mode = Mode::kBrute;
   for (int32_t it = 0; it < opt.max_iter; ++it) {
-    if (it == 0) SetDrift(r.centers, r.centers, k, d, xmax, dr);  // margin and cmax for the new bounds
-    const PassOut o = RunPass(full ? Pass::kFull : Pass::kPruned, data, r.centers, k, dr, r.labels, bounds, sums,
-                              counts, pos);
-    xmax = std::max(xmax, o.xmax);
-    // While most rows still search (the first passes), a full pass is
-    // cheaper than bounds, exact distance and search one row at a time.
-    full = 2 * o.searched > n;
-    for (int32_t c = 0; c < k; ++c) {
-      if (pos[c] <= 0) counts[c] = 0.0;  // emptied: exactly, whatever the rounding of the weights
+    int64_t changed = 0;
+    if (mode == Mode::kBrute) {
+      changed = AssignBlocks<true, false>(data, r.centers, k, absl::MakeSpan(r.labels), {}, absl::MakeSpan(sums),
+                                          absl::MakeSpan(counts))
+                    .changed;
+      mode = 32 * changed > n ? Mode::kBrute : Mode::kFull;
+    } else {
+      const PassOut o = RunPass(mode == Mode::kFull ? Pass::kFull : Pass::kPruned, data, r.centers, k, dr, r.labels,
+                                bounds, acc);
+      changed = o.changed;
+      xmax = std::max(xmax, o.xmax);
+      mode = 2 * o.searched > n ? Mode::kFull : Mode::kPruned;
+      std::copy_n(acc.begin(), kd, sums.begin());
+      for (int32_t c = 0; c < k; ++c) {
+        // emptied: exactly, whatever the rounding of the weights
+        counts[c] = acc[kd + k + c] > 0 ? acc[kd + c] : 0.0;
+      }
     }
     if (std::find(counts.begin(), counts.end(), 0.0) != counts.end()) {
       dist2.resize(n);
       AssignBlocks<false, true>(data, r.centers, k, {}, absl::MakeSpan(dist2), {}, {});
       RelocateEmpty(data, k, dist2, sums, counts, r.labels);
-      full = stale = true;  // the moved rows' labels and bounds are stale: start afresh
-    } else {
-      stale = false;
+      mode = Mode::kBrute;  // the moved rows' labels and bounds are stale: start afresh
     }
     const double shift = UpdateCenters(sums, counts, k, d, r.centers, next);
-    SetDrift(r.centers, next, k, d, xmax, dr);
+    SetDrift(r.centers, next, k, d, xmax, dr);  // for the full pass: margin and cmax of the new centres
     r.centers.swap(next);
     r.n_iter = it + 1;
-    if (o.changed == 0) break;
+    if (changed == 0) break;
     if (shift <= tol) break;
   }
-  if (stale) {  // a refilled cluster: the labels of its rows are stale
-    r.inertia = AssignAndSum(data, r.centers, k, absl::MakeSpan(r.labels), {}, {}, {});
-    return;
+  // Labels of the final centres: a pruned pass when the bounds hold (it
+  // moves the sums with the rows), the brute force otherwise.
+  if (mode == Mode::kPruned) {
+    RunPass(Pass::kPruned, data, r.centers, k, dr, r.labels, bounds, acc);
+    r.inertia = InertiaFromSums(acc, r.centers, k, d);
+    if (r.inertia >= 0) return;
   }
-  r.inertia = RunPass(Pass::kFinal, data, r.centers, k, dr, r.labels, bounds, sums, counts, pos).inertia;
+  r.inertia = AssignAndSum(data, r.centers, k, absl::MakeSpan(r.labels), {}, {}, {});
 }
 
 }  // namespace
