@@ -184,11 +184,9 @@ inline void Nearest2Rows(const float* const* xs, const Prepared& p, int32_t* out
     v = _mm256_min_ps(v, _mm256_shuffle_ps(v, v, _MM_SHUFFLE(1, 0, 3, 2)));
     v = _mm256_min_ps(v, _mm256_shuffle_ps(v, v, _MM_SHUFFLE(2, 3, 0, 1)));
     f2[r] = _mm256_cvtss_f32(v);
-    const __m256 mb = _mm256_blendv_ps(inf, best[r], win);
-    __m256 m = _mm256_min_ps(mb, _mm256_permute2f128_ps(mb, mb, 1));
-    m = _mm256_min_ps(m, _mm256_shuffle_ps(m, m, _MM_SHUFFLE(1, 0, 3, 2)));
-    m = _mm256_min_ps(m, _mm256_shuffle_ps(m, m, _MM_SHUFFLE(2, 3, 0, 1)));
-    f1[r] = _mm256_cvtss_f32(m);
+    alignas(32) float lanes[kLanes];  // the winner's distance: its lane of best
+    _mm256_store_ps(lanes, best[r]);
+    f1[r] = lanes[out[r] % kLanes];
   }
 }
 
@@ -471,7 +469,11 @@ inline void MoveRow(double* part, int32_t k, int64_t dyn, const float* x, double
     sq[from] -= w * xn;
   }
   double* s = sums + static_cast<size_t>(to) * d;
-  for (int64_t j = 0; j < d; ++j) s[j] += w * x[j];
+  if (w == 1.0) {  // unit weights (the common case): no products
+    for (int64_t j = 0; j < d; ++j) s[j] += x[j];
+  } else {
+    for (int64_t j = 0; j < d; ++j) s[j] += w * x[j];
+  }
   wts[to] += w;
   pos[to] += w > 0;
   sq[to] += w * xn;
