@@ -130,6 +130,66 @@ inline void NearestRows(const float* x, const Prepared& p, int32_t* out) {
   for (int r = 0; r < R; ++r) out[r] = ArgMin8(best[r], bidx[r]);
 }
 
+// As NearestRows for R rows given by pointers (the rows a pruned pass could
+// not keep), also returning the approximate distances (up to ||x||^2) of the
+// nearest and of the second-nearest centre, for the Hamerly bounds. The
+// distances are computed by the same operations in the same order as in
+// NearestRows, so the labels are the same bit for bit.
+template <int R, int D>
+inline void Nearest2Rows(const float* const* xs, const Prepared& p, int32_t* out, float* f1, float* f2) {
+  const int64_t d = D > 0 ? D : p.d;
+  const int32_t kp = p.kp;
+  const __m256 inf = _mm256_set1_ps(std::numeric_limits<float>::infinity());
+  __m256 best[R], second[R];
+  __m256i bidx[R];
+  for (int r = 0; r < R; ++r) best[r] = second[r] = inf, bidx[r] = _mm256_setzero_si256();
+  // Per lane: the second smallest is the smaller of the old second and the
+  // larger of (old best, new distance).
+  auto fold2 = [&](__m256 acc, int32_t q, int r) {
+    const __m256 dist = _mm256_fnmadd_ps(_mm256_set1_ps(2.0f), acc, _mm256_loadu_ps(p.cnorm.data() + q));
+    second[r] = _mm256_min_ps(second[r], _mm256_max_ps(best[r], dist));
+    Fold(acc, p.cnorm.data(), q, best[r], bidx[r]);
+  };
+  int32_t q = 0;
+  for (; q + 2 * kLanes <= kp; q += 2 * kLanes) {
+    __m256 a0[R], a1[R];
+    for (int r = 0; r < R; ++r) a0[r] = a1[r] = _mm256_setzero_ps();
+    const float* ct = p.ct.data() + q;
+    for (int64_t j = 0; j < d; ++j) {
+      const __m256 c0 = _mm256_loadu_ps(ct + j * kp), c1 = _mm256_loadu_ps(ct + j * kp + kLanes);
+      for (int r = 0; r < R; ++r) {
+        const __m256 xv = _mm256_broadcast_ss(xs[r] + j);
+        a0[r] = _mm256_fmadd_ps(xv, c0, a0[r]);
+        a1[r] = _mm256_fmadd_ps(xv, c1, a1[r]);
+      }
+    }
+    for (int r = 0; r < R; ++r) fold2(a0[r], q, r), fold2(a1[r], q + kLanes, r);
+  }
+  if (q < kp) {
+    __m256 acc[R];
+    for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
+    const float* ct = p.ct.data() + q;
+    for (int64_t j = 0; j < d; ++j) {
+      const __m256 cv = _mm256_loadu_ps(ct + j * kp);
+      for (int r = 0; r < R; ++r) acc[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(xs[r] + j), cv, acc[r]);
+    }
+    for (int r = 0; r < R; ++r) fold2(acc[r], q, r);
+  }
+  for (int r = 0; r < R; ++r) {
+    out[r] = ArgMin8(best[r], bidx[r]);
+    // The winner's lane offers its second; every other lane its best.
+    const __m256 win = _mm256_castsi256_ps(_mm256_cmpeq_epi32(bidx[r], _mm256_set1_epi32(out[r])));
+    __m256 v = _mm256_blendv_ps(best[r], second[r], win);
+    v = _mm256_min_ps(v, _mm256_permute2f128_ps(v, v, 1));
+    v = _mm256_min_ps(v, _mm256_shuffle_ps(v, v, _MM_SHUFFLE(1, 0, 3, 2)));
+    v = _mm256_min_ps(v, _mm256_shuffle_ps(v, v, _MM_SHUFFLE(2, 3, 0, 1)));
+    f2[r] = _mm256_cvtss_f32(v);
+    alignas(32) float lanes[kLanes];  // the winner's distance: its lane of best
+    _mm256_store_ps(lanes, best[r]);
+    f1[r] = lanes[out[r] % kLanes];
+  }
+}
+
 // Exact squared distance in float64, four features per register (the
 // inertia is summed from these, not from the expanded form, which loses
 // digits when ||x|| is large).
@@ -168,6 +228,32 @@ inline void NearestRows(const float* x, const Prepared& p, int32_t* out) {
       if (v < bv) bv = v, b = c;
     }
     out[r] = b;
+  }
+}
+
+// Scalar twin of the AVX2 Nearest2Rows: the same values as this file's
+// scalar NearestRows, plus the nearest and second-nearest distances.
+template <int R, int D>
+inline void Nearest2Rows(const float* const* xs, const Prepared& p, int32_t* out, float* f1, float* f2) {
+  std::vector<float> acc(p.kp);
+  for (int r = 0; r < R; ++r) {
+    std::fill(acc.begin(), acc.end(), 0.0f);
+    for (int64_t j = 0; j < p.d; ++j) {
+      const float xj = xs[r][j];
+      const float* ct = p.ct.data() + j * p.kp;
+      for (int32_t c = 0; c < p.kp; ++c) acc[c] += xj * ct[c];
+    }
+    int32_t b = 0;
+    float bv = std::numeric_limits<float>::infinity(), sv = bv;
+    for (int32_t c = 0; c < p.k; ++c) {
+      const float v = p.cnorm[c] - 2.0f * acc[c];
+      if (v < bv) {
+        sv = bv, bv = v, b = c;
+      } else if (v < sv) {
+        sv = v;
+      }
+    }
+    out[r] = b, f1[r] = bv, f2[r] = sv;
   }
 }
 
@@ -282,6 +368,341 @@ BlockOut AssignBlocks(const KMeansData& data, absl::Span<const float> centers, i
   BlockOut total;
   for (const BlockOut& o : outs) total.inertia += o.inertia, total.changed += o.changed;
   return total;
+}
+
+// ---- Hamerly's bounds (Hamerly 2010, "Making k-means even faster") ----
+//
+// Per row an upper bound u on the distance to its centre and a lower bound l
+// on the distance to every other centre. When the centres move by delta_c,
+// u grows by delta_label and l shrinks by the largest other delta; a row with
+// u < max(l, sep_label - u) (sep_c: distance from c to the nearest other
+// centre) cannot change its label, and its distances are not computed.
+//
+// The labels must stay those of the brute-force pass, which compares float32
+// approximations f_c = ||c||^2 - 2 x.c; these are within E of the exact value
+// (E below). A row is kept only when u^2 + 2E < lb^2: then the approximate
+// distance of its centre is strictly below all others, and the brute force
+// would give the same label. The bounds are stored as floats rounded outwards
+// (kUp, kDown cover every float rounding of the tests), so a kept row really
+// keeps its label; the tests check the pruned fit against the brute force.
+constexpr float kUp = 1.0f + 0x1.0p-20f;
+constexpr float kDown = 1.0f - 0x1.0p-20f;
+
+// Bound on |f_c - (||x - c||^2 - ||x||^2)| per unit of ||x||^2 + ||c||^2: the
+// float32 dot product and norm (gamma_d each) and the final fnmadd, with room.
+double MarginFactor(int64_t d) { return static_cast<double>(4 * d + 16) * 0x1.0p-24; }
+
+// Floats at least (at most) v: the conversion and the product round by
+// 2^-24 at most, the factor moves by 2^-20. No nextafter (a libm call).
+inline float RoundUp(double v) { return static_cast<float>(v) * kUp; }
+inline float RoundDown(double v) { return static_cast<float>(v) * kDown; }
+
+// ||x||^2 in float64 (the vectorised Dist2 against the origin).
+template <int D>
+inline double Norm2(const float* x, int64_t dyn) {
+  alignas(32) static constexpr float kZero[64] = {};
+  const int64_t d = D > 0 ? D : dyn;
+  if (d <= 64) return Dist2<D>(x, kZero, d);
+  double s = 0.0;
+  for (int64_t j = 0; j < d; ++j) s += static_cast<double>(x[j]) * x[j];
+  return s;
+}
+
+// The rows of a block that the bounds do not keep (one list per thread,
+// reused from pass to pass).
+std::vector<uint32_t>& Candidates() {
+  thread_local std::vector<uint32_t> rows;
+  return rows;
+}
+
+// Asks for the cache lines of a row of d floats.
+inline void Prefetch(const float* x, int64_t d) {
+  for (int64_t j = 0; j < d; j += 16) __builtin_prefetch(x + j);
+  __builtin_prefetch(x + d - 1);
+}
+
+// What a pass needs besides the centres: per centre its drift since the
+// bounds were set (u grows by up[c]), the largest drift of the others (l
+// shrinks by drop[c]), the distance to the nearest other centre (sep[c]);
+// E2 = 2E for the current centres; margin/cmax to set new bounds.
+struct Drift {
+  std::vector<float> up, drop, sep;
+  float e2 = 0.0f;
+  double margin = 0.0, cmax = 0.0;
+};
+
+// Per-block partials of a pass: label changes move a row's weighted values
+// between centres (kd sums, then k weights, then k counts of rows of positive
+// weight, which tell an emptied cluster exactly).
+struct PassOut {
+  int64_t changed = 0;
+  double xmax = 0.0;  // largest ||x||^2 seen in a full pass
+  int64_t exact = 0, searched = 0;  // rows given an exact distance, a full search
+};
+
+// New bounds of a row from the approximate distances of its nearest (f1) and
+// second-nearest (f2) centres.
+inline void SetBounds(double xn, float f1, float f2, double margin, double cmax, float* upper, float* lower) {
+  // float square roots (correctly rounded, 2^-24) covered by the factors
+  const double e = margin * (xn + cmax);
+  *upper = std::sqrt(RoundUp(std::max(0.0, f1 + xn + e))) * kUp;
+  *lower = std::sqrt(RoundDown(std::max(0.0, f2 + xn - e))) * kDown;
+}
+
+// Moves row x (weight w, squared norm xn) from centre `from` (or none,
+// from < 0) to `to` in a block's partials: k*d sums, then per centre the
+// weight, the count of rows of positive weight (which tells an emptied
+// cluster exactly) and the sum of w * ||x||^2 (for the inertia).
+template <int D>
+inline void MoveRow(double* part, int32_t k, int64_t dyn, const float* x, double w, double xn, int32_t from,
+                    int32_t to) {
+  const int64_t d = D > 0 ? D : dyn;
+  double* sums = part;
+  double* wts = part + static_cast<size_t>(k) * d;
+  double* pos = wts + k;
+  double* sq = pos + k;
+  if (from >= 0) {
+    double* s = sums + static_cast<size_t>(from) * d;
+    for (int64_t j = 0; j < d; ++j) s[j] -= w * x[j];
+    wts[from] -= w;
+    pos[from] -= w > 0;
+    sq[from] -= w * xn;
+  }
+  double* s = sums + static_cast<size_t>(to) * d;
+  if (w == 1.0) {  // unit weights (the common case): no products
+    for (int64_t j = 0; j < d; ++j) s[j] += x[j];
+  } else {
+    for (int64_t j = 0; j < d; ++j) s[j] += w * x[j];
+  }
+  wts[to] += w;
+  pos[to] += w > 0;
+  sq[to] += w * xn;
+}
+
+// A full pass over a block: every row's nearest centre (as the brute force),
+// its bounds, and fresh partial sums.
+template <int D>
+PassOut FullBlock(const KMeansData& data, const Prepared& p, const Drift& dr, size_t begin, size_t end,
+                  int32_t* labels, float* upper, float* lower, double* part) {
+  const int64_t d = D > 0 ? D : data.d;
+  const bool weighted = !data.weights.empty();
+  constexpr int R = 4;
+  PassOut out;
+  const float* xs[R];
+  int32_t lab[R];
+  float f1[R], f2[R];
+  auto finish = [&](size_t row, int r) {
+    const float* x = xs[r];
+    const double xn = Norm2<D>(x, d);
+    out.xmax = std::max(out.xmax, xn);
+    SetBounds(xn, f1[r], f2[r], dr.margin, dr.cmax, upper + row, lower + row);
+    out.changed += labels[row] != lab[r];
+    labels[row] = lab[r];
+    MoveRow<D>(part, p.k, d, x, weighted ? data.weights[row] : 1.0, xn, -1, lab[r]);
+  };
+  size_t i = begin;
+  for (; i + R <= end; i += R) {
+    for (int r = 0; r < R; ++r) xs[r] = data.X.data() + (i + r) * d;
+    Nearest2Rows<R, D>(xs, p, lab, f1, f2);
+    for (int r = 0; r < R; ++r) finish(i + r, r);
+  }
+  for (; i < end; ++i) {
+    xs[0] = data.X.data() + i * d;
+    Nearest2Rows<1, D>(xs, p, lab, f1, f2);
+    finish(i, 0);
+  }
+  return out;
+}
+
+#if defined(__AVX2__) && defined(__FMA__)
+// dr's table (16 entries) at 8 labels < 16: two in-register permutes.
+inline __m256 Lookup16(const std::vector<float>& table, __m256i a) {
+  const __m256 lo = _mm256_permutevar8x32_ps(_mm256_loadu_ps(table.data()), a);
+  const __m256 hi = _mm256_permutevar8x32_ps(_mm256_loadu_ps(table.data() + 8), a);
+  return _mm256_blendv_ps(lo, hi, _mm256_castsi256_ps(_mm256_cmpgt_epi32(a, _mm256_set1_epi32(7))));
+}
+
+// The bounds stage of PrunedBlock for k <= 16, 8 rows per step: the same
+// moves and test as the scalar loop, without a branch per row. Appends the
+// rows not kept to cand; returns where it stopped.
+size_t MoveBoundsAvx2(const Drift& dr, size_t begin, size_t end, const int32_t* labels, float* upper, float* lower,
+                      std::vector<uint32_t>& cand) {
+  const __m256 up = _mm256_set1_ps(kUp), down = _mm256_set1_ps(kDown), e2 = _mm256_set1_ps(dr.e2);
+  size_t i = begin;
+  for (; i + 8 <= end; i += 8) {
+    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(labels + i));
+    const __m256 u = _mm256_mul_ps(_mm256_add_ps(_mm256_loadu_ps(upper + i), Lookup16(dr.up, a)), up);
+    const __m256 l = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(lower + i), Lookup16(dr.drop, a)), down);
+    _mm256_storeu_ps(upper + i, u);
+    _mm256_storeu_ps(lower + i, l);
+    const __m256 lb = _mm256_max_ps(l, _mm256_mul_ps(_mm256_sub_ps(Lookup16(dr.sep, a), u), down));
+    const __m256 lhs = _mm256_add_ps(_mm256_mul_ps(_mm256_mul_ps(u, u), up), e2);
+    const __m256 rhs = _mm256_mul_ps(_mm256_mul_ps(lb, lb), down);
+    const __m256 keep = _mm256_and_ps(_mm256_cmp_ps(lb, _mm256_setzero_ps(), _CMP_GT_OQ),
+                                      _mm256_cmp_ps(lhs, rhs, _CMP_LT_OQ));
+    unsigned drop = ~static_cast<unsigned>(_mm256_movemask_ps(keep)) & 0xffu;
+    for (; drop; drop &= drop - 1) cand.push_back(static_cast<uint32_t>(i - begin + __builtin_ctz(drop)));
+  }
+  return i;
+}
+#endif
+
+// A pruned pass over a block: bounds moved by the drift; rows the bounds
+// keep are not touched; the others get their exact distance to their centre
+// (kept if that suffices) or a full nearest-centre search, four at a time.
+// A moved row moves its values between centres in the block's partials.
+template <int D>
+PassOut PrunedBlock(const KMeansData& data, const Prepared& p, const Drift& dr, size_t begin, size_t end,
+                    int32_t* labels, float* upper, float* lower, double* part) {
+  const int64_t d = D > 0 ? D : data.d;
+  const bool weighted = !data.weights.empty();
+  const float* centers = p.centers.data();
+  constexpr int R = 4;
+  PassOut out;
+  size_t rows[R];
+  const float* xs[R];
+  int32_t lab[R];
+  float f1[R], f2[R];
+  int queued = 0;
+  auto flush = [&](auto r_const) {
+    constexpr int Q = decltype(r_const)::value;
+    Nearest2Rows<Q, D>(xs, p, lab, f1, f2);
+    for (int r = 0; r < Q; ++r) {
+      const size_t row = rows[r];
+      const float* x = xs[r];
+      const double xn = Norm2<D>(x, d);
+      SetBounds(xn, f1[r], f2[r], dr.margin, dr.cmax, upper + row, lower + row);
+      const int32_t a = labels[row], b = lab[r];
+      if (a != b) {
+        ++out.changed;
+        labels[row] = b;
+        MoveRow<D>(part, p.k, d, x, weighted ? data.weights[row] : 1.0, xn, a, b);
+      }
+    }
+  };
+  auto keeps = [&](float u, float l, int32_t a) {
+    const float lb = std::max(l, (dr.sep[a] - u) * kDown);
+    return lb > 0.0f && u * u * kUp + dr.e2 < lb * lb * kDown;
+  };
+  // First the bounds of every row (a stream over labels and bounds), then
+  // the rows they do not keep, whose X rows are scattered: each is fetched
+  // a few rows ahead so that the cache misses overlap.
+  std::vector<uint32_t>& cand = Candidates();
+  cand.clear();
+  size_t i = begin;
+#if defined(__AVX2__) && defined(__FMA__)
+  if (p.k <= 16) i = MoveBoundsAvx2(dr, begin, end, labels, upper, lower, cand);
+#endif
+  for (; i < end; ++i) {
+    const int32_t a = labels[i];
+    const float u = (upper[i] + dr.up[a]) * kUp;
+    const float l = (lower[i] - dr.drop[a]) * kDown;
+    upper[i] = u, lower[i] = l;
+    if (!keeps(u, l, a)) cand.push_back(static_cast<uint32_t>(i - begin));
+  }
+  constexpr size_t kAhead = 8;
+  const float* xb = data.X.data() + begin * d;
+  for (size_t q = 0; q < std::min(kAhead, cand.size()); ++q) Prefetch(xb + cand[q] * d, d);
+  for (size_t q = 0; q < cand.size(); ++q) {
+    if (q + kAhead < cand.size()) Prefetch(xb + cand[q + kAhead] * d, d);
+    const size_t i = begin + cand[q];
+    const int32_t a = labels[i];
+    const float* x = xb + cand[q] * d;
+    ++out.exact;
+    const double d2 = Dist2<D>(x, centers + static_cast<size_t>(a) * d, d);
+    const float u = std::sqrt(RoundUp(d2)) * kUp;
+    if (keeps(u, lower[i], a)) {
+      upper[i] = u;
+      continue;
+    }
+    ++out.searched;
+    rows[queued] = i, xs[queued] = x;
+    if (++queued == R) flush(std::integral_constant<int, R>()), queued = 0;
+  }
+  for (int r = 0; r < queued; ++r) {  // the last rows one by one
+    rows[0] = rows[r], xs[0] = xs[r];
+    flush(std::integral_constant<int, 1>());
+  }
+  return out;
+}
+
+// Runs a pass over all blocks, then adds the blocks' partials in block order
+// (full: into zeroed sums; pruned: onto the running ones). acc holds k*d
+// sums, then per centre the weight, the count of rows of positive weight and
+// the sum of w * ||x||^2. Returns the changes and the largest ||x||^2 seen.
+enum class Pass { kFull, kPruned };
+
+PassOut RunPass(Pass kind, const KMeansData& data, absl::Span<const float> centers, int32_t k, const Drift& dr,
+                std::vector<int32_t>& labels, std::vector<float>& bounds, std::vector<double>& acc) {
+  const Prepared p = Prepare(centers, k, data.d);
+  const size_t block = BlockFor(data.n);
+  const size_t nb = NumBlocks(data.n, block);
+  const size_t width = acc.size();
+  std::vector<double> partial(nb * width, 0.0);
+  std::vector<PassOut> outs(nb);
+  float* upper = bounds.data();  // the upper bounds, then the lower ones
+  float* lower = upper + data.n;
+  auto run = [&](auto dim) {
+    constexpr int D = decltype(dim)::value;
+    ParallelBlocks(data.n, block, [&](size_t b, size_t begin, size_t end) {
+      double* part = partial.data() + b * width;
+      outs[b] = kind == Pass::kFull ? FullBlock<D>(data, p, dr, begin, end, labels.data(), upper, lower, part)
+                                    : PrunedBlock<D>(data, p, dr, begin, end, labels.data(), upper, lower, part);
+    });
+  };
+  switch (data.d) {
+    case 8: run(std::integral_constant<int, 8>()); break;
+    case 16: run(std::integral_constant<int, 16>()); break;
+    case 32: run(std::integral_constant<int, 32>()); break;
+    default: run(std::integral_constant<int, 0>()); break;
+  }
+  if (kind == Pass::kFull) std::fill(acc.begin(), acc.end(), 0.0);
+  for (size_t b = 0; b < nb; ++b) {  // fixed order: thread-count independent
+    const double* s = partial.data() + b * width;
+    for (size_t j = 0; j < width; ++j) acc[j] += s[j];
+  }
+  PassOut total;
+  for (const PassOut& o : outs) {
+    total.changed += o.changed, total.xmax = std::max(total.xmax, o.xmax);
+    total.exact += o.exact, total.searched += o.searched;
+  }
+  return total;
+}
+
+// The drift of each centre from `old` to `now`, the separations of `now`,
+// and the float-error margin for `now` (xmax: the largest ||x||^2).
+void SetDrift(absl::Span<const float> old, absl::Span<const float> now, int32_t k, int64_t d, double xmax,
+              Drift& dr) {
+  std::vector<double> delta(k, 0.0), norm(k, 0.0);
+  for (int32_t c = 0; c < k; ++c) {
+    const float* a = old.data() + static_cast<size_t>(c) * d;
+    const float* b = now.data() + static_cast<size_t>(c) * d;
+    for (int64_t j = 0; j < d; ++j) {
+      const double t = static_cast<double>(b[j]) - a[j];
+      delta[c] += t * t;
+      norm[c] += static_cast<double>(b[j]) * b[j];
+    }
+    delta[c] = std::sqrt(delta[c]);
+  }
+  // (at least 16 entries: the AVX2 pass looks up 16 by label)
+  dr.up.assign(std::max(k, 16), 0.0f), dr.drop.assign(std::max(k, 16), 0.0f), dr.sep.assign(std::max(k, 16), 0.0f);
+  int32_t first = 0;  // the largest drift, then the largest of the others
+  for (int32_t c = 1; c < k; ++c) first = delta[c] > delta[first] ? c : first;
+  double second = 0.0;
+  for (int32_t c = 0; c < k; ++c) second = c != first ? std::max(second, delta[c]) : second;
+  for (int32_t c = 0; c < k; ++c) {
+    dr.up[c] = RoundUp(delta[c] * (1 + 1e-12));
+    dr.drop[c] = RoundUp((c == first ? second : delta[first]) * (1 + 1e-12));
+    double sep = std::numeric_limits<double>::infinity();
+    for (int32_t o = 0; o < k; ++o) {
+      if (o != c) sep = std::min(sep, std::sqrt(Dist2<0>(now.data() + static_cast<size_t>(c) * d,
+                                                         now.data() + static_cast<size_t>(o) * d, d)));
+    }
+    dr.sep[c] = std::isinf(sep) ? 0.0f : RoundDown(sep * (1 - 1e-12));
+  }
+  dr.cmax = *std::max_element(norm.begin(), norm.end());
+  dr.margin = MarginFactor(d);
+  dr.e2 = RoundUp(2.0 * dr.margin * (xmax + dr.cmax) * (1 + 0x1.0p-18));
 }
 
 // Mean per-feature variance of X (for the tolerance), in parallel blocks
@@ -487,6 +908,129 @@ absl::Status KMeansRandomInit(const KMeansData& data, int32_t k, uint64_t seed, 
   return absl::OkStatus();
 }
 
+namespace {
+
+// New centres from the sums (a centre without weight stays); returns the
+// summed squared shift.
+double UpdateCenters(const std::vector<double>& sums, const std::vector<double>& counts, int32_t k, int64_t d,
+                     const std::vector<float>& centers, std::vector<float>& next) {
+  double shift = 0.0;
+  for (int32_t c = 0; c < k; ++c) {
+    for (int64_t j = 0; j < d; ++j) {
+      const size_t q = static_cast<size_t>(c) * d + j;
+      next[q] = counts[c] > 0 ? static_cast<float>(sums[q] / counts[c]) : centers[q];
+      const double t = static_cast<double>(next[q]) - centers[q];
+      shift += t * t;
+    }
+  }
+  return shift;
+}
+
+// The brute-force iterations: every distance at every pass.
+void LloydBrute(const KMeansData& data, const KMeansOptions& opt, double tol, KMeansResult& r) {
+  const int32_t k = opt.k;
+  const int64_t n = data.n, d = data.d;
+  std::vector<float> dist2;
+  std::vector<double> sums(static_cast<size_t>(k) * d), counts(k);
+  std::vector<float> next(r.centers.size());
+  for (int32_t it = 0; it < opt.max_iter; ++it) {
+    const int64_t changed = AssignBlocks<true, false>(data, r.centers, k, absl::MakeSpan(r.labels), {},
+                                                      absl::MakeSpan(sums), absl::MakeSpan(counts))
+                                .changed;
+    if (std::find(counts.begin(), counts.end(), 0.0) != counts.end()) {
+      // Rare: the distances are needed only to relocate an empty cluster.
+      dist2.resize(n);
+      AssignBlocks<false, true>(data, r.centers, k, {}, absl::MakeSpan(dist2), {}, {});
+      RelocateEmpty(data, k, dist2, sums, counts, r.labels);
+    }
+    const double shift = UpdateCenters(sums, counts, k, d, r.centers, next);
+    r.centers.swap(next);
+    r.n_iter = it + 1;
+    if (changed == 0) break;  // labels as in the previous iteration
+    if (shift <= tol) break;
+  }
+  r.inertia = AssignAndSum(data, r.centers, k, absl::MakeSpan(r.labels), {}, {}, {});
+}
+
+// The inertia from the per-centre sums: sum over c of
+// Q_c - 2 c.S_c + W_c ||c||^2 (Q_c: sum of w ||x||^2). Exact enough unless the
+// rows sit far from the origin compared with their spread; returns -1 when
+// the cancellation could cost more than ~1e-10 relative.
+double InertiaFromSums(const std::vector<double>& acc, const std::vector<float>& centers, int32_t k, int64_t d) {
+  const size_t kd = static_cast<size_t>(k) * d;
+  double total = 0.0, scale = 0.0;
+  for (int32_t c = 0; c < k; ++c) {
+    double cs = 0.0, cc = 0.0;
+    for (int64_t j = 0; j < d; ++j) {
+      const double v = centers[c * d + j];
+      cs += v * acc[c * d + j], cc += v * v;
+    }
+    const double q = acc[kd + 2 * k + c];
+    total += q - 2.0 * cs + acc[kd + c] * cc;
+    scale += q + acc[kd + c] * cc;
+  }
+  return total > 1e-6 * scale ? total : -1.0;
+}
+
+// The same iterations with Hamerly's bounds. While many labels change (the
+// first passes) brute-force passes are cheapest; then one full pass sets
+// the bounds, and pruned passes follow, carrying the sums from pass to pass
+// (moved by the rows that change label). A pruned pass in which most rows
+// had to search is followed by a full one.
+void LloydPruned(const KMeansData& data, const KMeansOptions& opt, double tol, KMeansResult& r) {
+  const int32_t k = opt.k;
+  const int64_t n = data.n, d = data.d;
+  const size_t kd = static_cast<size_t>(k) * d;
+  std::vector<float> dist2, bounds(2 * static_cast<size_t>(n));
+  std::vector<double> acc(kd + 3 * static_cast<size_t>(k)), sums(kd), counts(k);
+  std::vector<float> next(r.centers.size());
+  Drift dr;
+  double xmax = 0.0;
+  enum class Mode { kBrute, kFull, kPruned } mode = Mode::kBrute;
+  for (int32_t it = 0; it < opt.max_iter; ++it) {
+    int64_t changed = 0;
+    if (mode == Mode::kBrute) {
+      changed = AssignBlocks<true, false>(data, r.centers, k, absl::MakeSpan(r.labels), {}, absl::MakeSpan(sums),
+                                          absl::MakeSpan(counts))
+                    .changed;
+      mode = 32 * changed > n ? Mode::kBrute : Mode::kFull;
+    } else {
+      const PassOut o = RunPass(mode == Mode::kFull ? Pass::kFull : Pass::kPruned, data, r.centers, k, dr, r.labels,
+                                bounds, acc);
+      changed = o.changed;
+      xmax = std::max(xmax, o.xmax);
+      mode = 2 * o.searched > n ? Mode::kFull : Mode::kPruned;
+      std::copy_n(acc.begin(), kd, sums.begin());
+      for (int32_t c = 0; c < k; ++c) {
+        // emptied: exactly, whatever the rounding of the weights
+        counts[c] = acc[kd + k + c] > 0 ? acc[kd + c] : 0.0;
+      }
+    }
+    if (std::find(counts.begin(), counts.end(), 0.0) != counts.end()) {
+      dist2.resize(n);
+      AssignBlocks<false, true>(data, r.centers, k, {}, absl::MakeSpan(dist2), {}, {});
+      RelocateEmpty(data, k, dist2, sums, counts, r.labels);
+      mode = Mode::kBrute;  // the moved rows' labels and bounds are stale: start afresh
+    }
+    const double shift = UpdateCenters(sums, counts, k, d, r.centers, next);
+    SetDrift(r.centers, next, k, d, xmax, dr);  // for the full pass: margin and cmax of the new centres
+    r.centers.swap(next);
+    r.n_iter = it + 1;
+    if (changed == 0) break;
+    if (shift <= tol) break;
+  }
+  // Labels of the final centres: a pruned pass when the bounds hold (it
+  // moves the sums with the rows), the brute force otherwise.
+  if (mode == Mode::kPruned) {
+    RunPass(Pass::kPruned, data, r.centers, k, dr, r.labels, bounds, acc);
+    r.inertia = InertiaFromSums(acc, r.centers, k, d);
+    if (r.inertia >= 0) return;
+  }
+  r.inertia = AssignAndSum(data, r.centers, k, absl::MakeSpan(r.labels), {}, {}, {});
+}
+
+}  // namespace
+
 absl::StatusOr<KMeansResult> KMeansLloyd(const KMeansData& data, const KMeansOptions& opt,
                                          absl::Span<const float> init) {
   TWINSCORE_RETURN_IF_ERROR(data.Validate());
@@ -504,36 +1048,11 @@ absl::StatusOr<KMeansResult> KMeansLloyd(const KMeansData& data, const KMeansOpt
   KMeansResult r;
   r.centers.assign(init.begin(), init.end());
   r.labels.assign(n, -1);
-  std::vector<float> dist2;
-  std::vector<double> sums(static_cast<size_t>(k) * d), counts(k);
-  std::vector<float> next(r.centers.size());
-  for (int32_t it = 0; it < opt.max_iter; ++it) {
-    const int64_t changed = AssignBlocks<true, false>(data, r.centers, k, absl::MakeSpan(r.labels), {},
-                                                      absl::MakeSpan(sums), absl::MakeSpan(counts))
-                                .changed;
-    if (std::find(counts.begin(), counts.end(), 0.0) != counts.end()) {
-      // Rare: the distances are needed only to relocate an empty cluster.
-      dist2.resize(n);
-      AssignBlocks<false, true>(data, r.centers, k, {}, absl::MakeSpan(dist2), {}, {});
-      RelocateEmpty(data, k, dist2, sums, counts, r.labels);
-    }
-    double shift = 0.0;
-    for (int32_t c = 0; c < k; ++c) {
-      for (int64_t j = 0; j < d; ++j) {
-        const size_t q = static_cast<size_t>(c) * d + j;
-        next[q] = counts[c] > 0 ? static_cast<float>(sums[q] / counts[c]) : r.centers[q];
-        const double t = static_cast<double>(next[q]) - r.centers[q];
-        shift += t * t;
-      }
-    }
-    r.centers.swap(next);
-    r.n_iter = it + 1;
-    if (changed == 0) break;  // labels as in the previous iteration
-    if (shift <= tol) break;
+  if (opt.prune) {
+    LloydPruned(data, opt, tol, r);
+  } else {
+    LloydBrute(data, opt, tol, r);
   }
-  // Labels and inertia of the final centres (after strict convergence the
-  // labels are unchanged; otherwise the last update moved the centres).
-  r.inertia = AssignAndSum(data, r.centers, k, absl::MakeSpan(r.labels), {}, {}, {});
   return r;
 }
 

@@ -3,7 +3,9 @@
 :class:`KMeans` runs fused Lloyd iterations (the distances of a block of rows
 to every centre and their arg-min in one pass; the centres' partial sums in
 float64, added in a fixed block order), so the same ``random_state`` gives the
-same centres whatever the thread count. :class:`MiniBatchKMeans` updates the
+same centres whatever the thread count. Once few labels change, Hamerly's
+bounds skip the rows whose label provably stays (the same labels as computing
+every distance; the sums move with the rows that change). :class:`MiniBatchKMeans` updates the
 centres batch by batch and takes a table chunk by chunk with
 :meth:`MiniBatchKMeans.partial_fit`, for tables that do not fit in memory.
 """

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "twinscore/threads.h"
@@ -89,6 +90,107 @@ TEST(KMeans, LloydConvergesToFixedPointAndIsThreadIndependent) {
     ASSERT_GT(cnt[c], 0);
     for (int64_t j = 0; j < d; ++j) EXPECT_NEAR(one->centers[c * d + j], mean[c * d + j] / cnt[c], 1e-3);
   }
+}
+
+// Lloyd with Hamerly's bounds against the brute force from the same centres:
+// the same labels at every pass (hence the same iterations), centres equal
+// up to the rounding of the carried sums. Overlapping blobs keep rows moving
+// for many passes; the integer lattice makes exact ties (lowest index wins)
+// that the bounds must never prune wrongly; odd n leaves 1-3 rows after the
+// 4-row groups; weights exercise the weighted moves.
+void ExpectPrunedMatchesBrute(const std::vector<float>& X, const std::vector<float>& w, int64_t d, int32_t k,
+                              int32_t max_iter, uint64_t seed) {
+  const int64_t n = static_cast<int64_t>(X.size()) / d;
+  KMeansData data{X, w, n, d};
+  KMeansOptions opt;
+  opt.k = k;
+  opt.max_iter = max_iter;
+  opt.tol = 0.0;
+  std::vector<float> init(k * d);
+  ASSERT_TRUE(KMeansRandomInit(data, k, seed, absl::MakeSpan(init)).ok());
+  opt.prune = false;
+  auto brute = KMeansLloyd(data, opt, init);
+  opt.prune = true;
+  auto pruned = KMeansLloyd(data, opt, init);
+  ASSERT_TRUE(brute.ok() && pruned.ok());
+  const std::string where = "n " + std::to_string(n) + " d " + std::to_string(d) + " k " + std::to_string(k);
+  EXPECT_EQ(pruned->n_iter, brute->n_iter) << where;
+  EXPECT_EQ(pruned->labels, brute->labels) << where;
+  for (size_t q = 0; q < init.size(); ++q) {
+    ASSERT_NEAR(pruned->centers[q], brute->centers[q], 1e-5 * (1 + std::abs(brute->centers[q]))) << where;
+  }
+  EXPECT_NEAR(pruned->inertia, brute->inertia, 1e-9 * brute->inertia) << where;
+}
+
+TEST(KMeans, PrunedLloydMatchesBruteForce) {
+  for (int64_t d : {1, 7, 8, 16, 32})
+  for (int32_t k : {1, 3, 16, 21}) {
+    std::vector<float> X = Blobs(4001, d, 5, 7);
+    std::mt19937_64 gen(d * 100 + k);
+    std::normal_distribution<float> spread(0.0f, 3.0f);
+    for (auto& x : X) x += spread(gen);  // overlapping clusters: many moves
+    ExpectPrunedMatchesBrute(X, {}, d, k, 40, 11);
+  }
+}
+
+TEST(KMeans, PrunedLloydKeepsTiesAndWeights) {
+  for (int64_t d : {2, 16}) {
+    const int64_t n = 3003;
+    std::mt19937_64 gen(d);
+    std::vector<float> X(n * d), w(n);
+    for (auto& x : X) x = static_cast<float>(gen() % 4);  // a small lattice: exact ties
+    for (auto& v : w) v = static_cast<float>(gen() % 4) * 0.25f;  // some rows weigh 0
+    for (int32_t k : {2, 5, 9}) {
+      ExpectPrunedMatchesBrute(X, {}, d, k, 25, 3);
+      ExpectPrunedMatchesBrute(X, w, d, k, 25, 5);
+    }
+  }
+}
+
+TEST(KMeans, PrunedLloydIsThreadIndependent) {
+  const int64_t n = 50001, d = 16;
+  std::vector<float> X = Blobs(n, d, 16, 9);
+  std::mt19937_64 gen(1);
+  std::normal_distribution<float> spread(0.0f, 2.0f);
+  for (auto& x : X) x += spread(gen);
+  KMeansData data{X, {}, n, d};
+  KMeansOptions opt;
+  opt.k = 16;
+  opt.max_iter = 15;
+  std::vector<float> init(opt.k * d);
+  ASSERT_TRUE(KMeansRandomInit(data, opt.k, 2, absl::MakeSpan(init)).ok());
+  ASSERT_TRUE(SetNumThreads(1).ok());
+  auto one = KMeansLloyd(data, opt, init);
+  ASSERT_TRUE(SetNumThreads(2).ok());
+  auto two = KMeansLloyd(data, opt, init);
+  ASSERT_TRUE(SetNumThreads(0).ok());
+  ASSERT_TRUE(one.ok() && two.ok());
+  EXPECT_EQ(one->centers, two->centers);
+  EXPECT_EQ(one->labels, two->labels);
+  EXPECT_EQ(one->inertia, two->inertia);
+}
+
+TEST(KMeans, PrunedLloydRefillsAnEmptiedCluster) {
+  // The far centre takes the outliers in the first pass; once the near ones
+  // spread, they win the outliers back and the far one empties in a pruned
+  // pass: it must take the farthest row, as the brute force does.
+  std::vector<float> X;
+  for (int i = 0; i < 200; ++i) X.push_back(static_cast<float>(i % 20));
+  X.push_back(60.0f);
+  X.push_back(61.0f);
+  std::vector<float> init = {0.0f, 1.0f, 45.0f};
+  KMeansData data{X, {}, static_cast<int64_t>(X.size()), 1};
+  KMeansOptions opt;
+  opt.k = 3;
+  opt.tol = 0.0;
+  opt.prune = false;
+  auto brute = KMeansLloyd(data, opt, init);
+  opt.prune = true;
+  auto pruned = KMeansLloyd(data, opt, init);
+  ASSERT_TRUE(brute.ok() && pruned.ok());
+  EXPECT_EQ(pruned->labels, brute->labels);
+  EXPECT_EQ(pruned->n_iter, brute->n_iter);
+  for (size_t q = 0; q < 3; ++q) EXPECT_NEAR(pruned->centers[q], brute->centers[q], 1e-5);
 }
 
 TEST(KMeans, InitsAreDeterministicRows) {

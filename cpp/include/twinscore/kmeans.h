@@ -30,6 +30,9 @@ struct KMeansOptions {
   // Stop when the squared shift of the centres, summed, is at most
   // tol * (mean per-feature variance of X) — scikit-learn's rule.
   double tol = 1e-4;
+  // Skip the distances of rows whose label Hamerly's bounds prove unchanged
+  // (same labels as the brute force, which `false` runs: for tests).
+  bool prune = true;
   absl::Status Validate(int64_t n) const;
 };
 
@@ -56,6 +59,9 @@ absl::Status KMeansRandomInit(const KMeansData& data, int32_t k, uint64_t seed, 
 
 // Lloyd iterations from `init` (k*d). Empty clusters take the rows farthest
 // from their centres. Labels and inertia are those of the final centres.
+// With opt.prune, the first pass computes every distance and sets Hamerly
+// bounds; later passes skip the rows the bounds keep and update the centre
+// sums by the rows that moved (float64, block order).
 absl::StatusOr<KMeansResult> KMeansLloyd(const KMeansData& data, const KMeansOptions& opt,
                                          absl::Span<const float> init);
 
