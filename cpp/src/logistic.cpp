@@ -118,9 +118,6 @@ absl::Status CheckInputs(absl::Span<const float> X, int64_t n, int64_t d, absl::
   std::vector<double> pos(NumBlocks(n, kScoreBlock)), neg(pos.size());
   TWINSCORE_RETURN_IF_ERROR(ParallelBlocksStatus(n, kScoreBlock, [&](size_t b, size_t begin, size_t end) -> absl::Status {
     for (size_t i = begin; i < end; ++i) {
-      for (int64_t j = 0; j < d; ++j) {
-        TWINSCORE_CHECK_ARG(std::isfinite(X[i * d + j]), "X holds a non-finite value at row ", i, ", column ", j);
-      }
       TWINSCORE_CHECK_ARG(y[i] == 0.0 || y[i] == 1.0, "y must hold 0/1 labels, got ", y[i], " at row ", i);
       const double wi = w.empty() ? 1.0 : w[i];
       TWINSCORE_CHECK_ARG(std::isfinite(wi) && wi >= 0, "sample_weight must be finite and >= 0, got ", wi,
@@ -136,6 +133,21 @@ absl::Status CheckInputs(absl::Span<const float> X, int64_t n, int64_t d, absl::
         "y has a single class (with positive weight): a conversion score needs converted and non-converted contacts");
   }
   return absl::OkStatus();
+}
+
+// The first non-finite value of X as an error. Only called when the first
+// pass found a non-finite loss: at beta = 0 every score is 0 * x, NaN exactly
+// when the row holds a NaN or an infinity, so that pass checks X for free
+// and this scan runs on bad input only.
+absl::Status FindNonFinite(absl::Span<const float> X, int64_t n, int64_t d) {
+  return ParallelBlocksStatus(n, kScoreBlock, [&](size_t, size_t begin, size_t end) -> absl::Status {
+    for (size_t i = begin; i < end; ++i) {
+      for (int64_t j = 0; j < d; ++j) {
+        TWINSCORE_CHECK_ARG(std::isfinite(X[i * d + j]), "X holds a non-finite value at row ", i, ", column ", j);
+      }
+    }
+    return absl::OkStatus();
+  });
 }
 
 }  // namespace
@@ -175,11 +187,25 @@ absl::StatusOr<LogisticModel> FitLogistic(absl::Span<const float> X, int64_t n, 
   Vector beta = Vector::Zero(D), g;
   Matrix H;
   Sums s = Evaluate(p, beta);
+  if (!std::isfinite(s.loss)) {
+    TWINSCORE_RETURN_IF_ERROR(FindNonFinite(X, n, d));
+  }
   double f = objective(s, beta);
   for (int it = 1; it <= options.max_iter; ++it) {
     gradient(s, beta, g, H);
     const Vector step = H.ldlt().solve(g);
     const double slope = g.dot(step);  // > 0: H is positive definite
+    if (step.cwiseAbs().maxCoeff() <= options.tol) {
+      // Converged: this full step moves no coefficient more than tol, and a
+      // step that small always passes the line search, so it is taken
+      // without the pass over X that would only confirm it. The objective
+      // is the Newton model's value there.
+      beta -= step;
+      f -= 0.5 * slope;
+      model.n_iter = it;
+      model.converged = true;
+      break;
+    }
     double t = 1.0;
     Vector cand;
     Sums sc;
