@@ -21,6 +21,7 @@ constexpr int64_t kMaxFitBlocks = 64;  // bounds the per-block Hessians kept for
 constexpr int64_t kMinFitBlock = 4096;
 constexpr int64_t kChunk = 512;        // rows per float32 Hessian update (the scaled copy stays in L2)
 constexpr size_t kScoreBlock = 4096;
+constexpr size_t kScoreSubBlock = 1024;  // rows scored in an L1 buffer (8 KiB)
 constexpr int64_t kHessianRows = 131072;  // rows sampled for the Hessian (its relative error ~ sqrt(d / rows))
 
 // Loss, gradient and Hessian sums (unregularised, unscaled) at beta.
@@ -323,6 +324,50 @@ absl::Status AddNumeric(const View& x, const std::string& name, const NumericEnc
   return absl::OkStatus();
 }
 
+// Scores of rows [begin, end) into z (end - begin values).
+absl::Status ScoreRows(const DenseEncoderSpec& spec, absl::Span<const double> coef, double intercept,
+                     const std::vector<std::vector<double>>& tables, size_t begin, size_t end, double* z) {
+  const int64_t m = static_cast<int64_t>(end - begin);
+  std::fill(z, z + m, intercept);
+  int64_t col = 0;
+  for (size_t j = 0; j < spec.numeric.size(); ++j, ++col) {
+    const auto& c = spec.numeric[j];
+    const auto& e = spec.numeric_encoding[j];
+    if (c.is_float32 && c.stride == 1) {  // the common layout: the vectorised kernel
+      const float* x = static_cast<const float*>(c.data) + begin;
+      const int64_t bad = kernels::AddNumericAvx2(x, m, e.center, e.scale, e.lo, e.hi, e.fill, coef[col], z);
+      TWINSCORE_CHECK_ARG(bad == m, "column '", c.name, "' holds an infinite value at row ", begin + bad,
+                          "; use NaN for a missing value");
+      continue;
+    }
+    TWINSCORE_RETURN_IF_ERROR(c.Visit([&](auto view) {
+      return AddNumeric(view, c.name, e, coef[col], begin, end, z);
+    }));
+  }
+  for (size_t k = 0; k < spec.categorical.size(); ++k) {
+    const auto& c = spec.categorical[k];
+    const int64_t bad = kernels::AddCodes(c.codes.data() + begin, m, tables[k].data(), c.n_categories, z);
+    TWINSCORE_CHECK_ARG(bad == m, "column '", c.name, "': code ", c.codes[begin + bad], " at row ", begin + bad,
+                        " is outside [-1, ", c.n_categories, "]");
+    col += c.n_categories;
+  }
+  for (const auto& c : spec.sets) {
+    for (size_t i = begin; i < end; ++i) {
+      const uint64_t* row = c.bits.data() + i * c.words;
+      for (int64_t wd = 0; wd < c.words; ++wd) {
+        for (uint64_t word = row[wd]; word != 0; word &= word - 1) {
+          const int64_t bit = wd * 64 + __builtin_ctzll(word);
+          if (bit < c.n_categories) z[i - begin] += coef[col + bit];
+        }
+      }
+    }
+    col += c.n_categories;
+  }
+  return absl::OkStatus();
+}
+
+
+
 }  // namespace
 
 absl::Status DecisionEncoded(const DenseEncoderSpec& spec, int64_t n, absl::Span<const double> coef,
@@ -339,44 +384,14 @@ absl::Status DecisionEncoded(const DenseEncoderSpec& spec, int64_t n, absl::Span
     col += c.n_categories;
   }
   // Column by column over a block of rows: each column is streamed once and
-  // the block's scores stay in L1.
-  return ParallelBlocksStatus(n, kScoreBlock, [&](size_t, size_t begin, size_t end) -> absl::Status {
-    double* z = out.data() + begin;
-    const int64_t m = static_cast<int64_t>(end - begin);
-    std::fill(z, z + m, intercept);
-    int64_t col = 0;
-    for (size_t j = 0; j < spec.numeric.size(); ++j, ++col) {
-      const auto& c = spec.numeric[j];
-      const auto& e = spec.numeric_encoding[j];
-      if (c.is_float32 && c.stride == 1) {  // the common layout: the vectorised kernel
-        const float* x = static_cast<const float*>(c.data) + begin;
-        const int64_t bad = kernels::AddNumericAvx2(x, m, e.center, e.scale, e.lo, e.hi, e.fill, coef[col], z);
-        TWINSCORE_CHECK_ARG(bad == m, "column '", c.name, "' holds an infinite value at row ", begin + bad,
-                            "; use NaN for a missing value");
-        continue;
-      }
-      TWINSCORE_RETURN_IF_ERROR(c.Visit([&](auto view) {
-        return AddNumeric(view, c.name, e, coef[col], begin, end, z);
-      }));
-    }
-    for (size_t k = 0; k < spec.categorical.size(); ++k) {
-      const auto& c = spec.categorical[k];
-      const int64_t bad = kernels::AddCodes(c.codes.data() + begin, m, tables[k].data(), c.n_categories, z);
-      TWINSCORE_CHECK_ARG(bad == m, "column '", c.name, "': code ", c.codes[begin + bad], " at row ", begin + bad,
-                          " is outside [-1, ", c.n_categories, "]");
-      col += c.n_categories;
-    }
-    for (const auto& c : spec.sets) {
-      for (size_t i = begin; i < end; ++i) {
-        const uint64_t* row = c.bits.data() + i * c.words;
-        for (int64_t wd = 0; wd < c.words; ++wd) {
-          for (uint64_t word = row[wd]; word != 0; word &= word - 1) {
-            const int64_t bit = wd * 64 + __builtin_ctzll(word);
-            if (bit < c.n_categories) z[i - begin] += coef[col + bit];
-          }
-        }
-      }
-      col += c.n_categories;
+  // the block's scores stay in L1 (a local buffer, a quarter of it), then go
+  // to the output with non-temporal stores.
+  return ParallelBlocksStatus(n, kScoreBlock, [&](size_t, size_t block_begin, size_t block_end) -> absl::Status {
+    alignas(64) double buffer[kScoreSubBlock];
+    for (size_t begin = block_begin; begin < block_end; begin += kScoreSubBlock) {
+      const size_t end = std::min(block_end, begin + kScoreSubBlock);
+      TWINSCORE_RETURN_IF_ERROR(ScoreRows(spec, coef, intercept, tables, begin, end, buffer));
+      kernels::StreamStore(buffer, static_cast<int64_t>(end - begin), out.data() + begin);
     }
     return absl::OkStatus();
   });

@@ -149,6 +149,23 @@ TEST(LogisticKernels, NumericScoringMatchesScalar) {
   }
 }
 
+// Streamed stores copy exactly, whatever the destination's alignment and
+// the length's tail.
+TEST(LogisticKernels, StreamStoreCopiesAnyAlignmentAndLength) {
+  std::vector<double> src(40), dst(48);
+  for (size_t i = 0; i < src.size(); ++i) src[i] = 0.5 * static_cast<double>(i) - 3.0;
+  for (int64_t offset = 0; offset < 4; ++offset) {
+    for (int64_t m : {0, 1, 3, 4, 5, 8, 13, 37}) {
+      std::fill(dst.begin(), dst.end(), -1.0);
+      kernels::StreamStore(src.data(), m, dst.data() + offset);
+      for (int64_t i = 0; i < 48; ++i) {
+        const double want = i >= offset && i < offset + m ? src[i - offset] : -1.0;
+        ASSERT_EQ(dst[i], want) << "offset " << offset << " m " << m << " i " << i;
+      }
+    }
+  }
+}
+
 TEST(LogisticKernels, CodeLookupAddsCoefficientsAndFindsBadCodes) {
   const std::vector<double> table = {0.0, 1.5, -2.0, 4.0, 0.0};  // missing, 3 categories, other
   std::vector<int32_t> codes = {0, 1, 2, -1, 3, 2, 0};
