@@ -22,6 +22,7 @@ constexpr int64_t kMinFitBlock = 4096;
 constexpr int64_t kChunk = 512;        // rows per float32 Hessian update (the scaled copy stays in L2)
 constexpr size_t kScoreBlock = 4096;
 constexpr size_t kScoreSubBlock = 1024;  // rows scored in an L1 buffer (8 KiB)
+constexpr double kKeepHessianMove = 1e-3;  // steps shorter than this keep the last Hessian
 constexpr int64_t kHessianRows = 131072;  // rows sampled for the Hessian (its relative error ~ sqrt(d / rows))
 
 // Loss, gradient and Hessian sums (unregularised, unscaled) at beta.
@@ -71,7 +72,7 @@ void AccumulateRows(const Problem& p, const Vector& beta, int64_t begin, int64_t
     em = (-zm.abs()).exp();
     s.loss += (wc * (zm.max(0.0) - yc * zm + (1.0 + em).log())).sum();
     pm = (zm >= 0.0).select(1.0 / (1.0 + em), em / (1.0 + em));
-    if ((c / kChunk) % hess_stride == 0) {
+    if (hess_stride > 0 && (c / kChunk) % hess_stride == 0) {
       Eigen::Map<const RowMatrixF> Xc(X, m, d);
       root.head(m) = (static_cast<double>(hess_stride) * wc * pm * (1.0 - pm)).sqrt().cast<float>();
       B.topLeftCorner(m, d) = root.head(m).matrix().asDiagonal() * Xc;  // outer products sum to X^T H X
@@ -90,7 +91,8 @@ void AccumulateRows(const Problem& p, const Vector& beta, int64_t begin, int64_t
 // about kHessianRows rows (at least) form the Hessian.
 int64_t HessianStride(int64_t n) { return std::max<int64_t>(1, n / kHessianRows); }
 
-Sums Evaluate(const Problem& p, const Vector& beta) {
+// with_hessian false: loss and gradient only (s.hess stays zero).
+Sums Evaluate(const Problem& p, const Vector& beta, bool with_hessian = true) {
   const int64_t D = p.d + 1;
   const int64_t block = std::max(kMinFitBlock, (p.n + kMaxFitBlocks - 1) / kMaxFitBlocks);
   std::vector<Sums> parts(NumBlocks(p.n, block));
@@ -98,7 +100,7 @@ Sums Evaluate(const Problem& p, const Vector& beta) {
     Sums& s = parts[b];
     s.grad = Vector::Zero(D);
     s.hess = Matrix::Zero(D, D);
-    AccumulateRows(p, beta, begin, end, HessianStride(p.n), s);
+    AccumulateRows(p, beta, begin, end, with_hessian ? HessianStride(p.n) : 0, s);
   });
   Sums total{0.0, Vector::Zero(D), Matrix::Zero(D, D)};
   for (const Sums& s : parts) {  // block order: thread-count independent
@@ -172,13 +174,15 @@ absl::StatusOr<LogisticModel> FitLogistic(absl::Span<const float> X, int64_t n, 
   auto objective = [&](const Sums& s, const Vector& beta) {
     return options.C * s.loss + 0.5 * beta.head(d).squaredNorm();
   };
-  auto gradient = [&](const Sums& s, const Vector& beta, Vector& g, Matrix& H) {
+  auto gradient = [&](const Sums& s, const Vector& beta, Vector& g) {
     g = options.C * s.grad;
     g.head(d) += beta.head(d);
+    if (!options.fit_intercept) g[d] = 0.0;
+  };
+  auto hessian = [&](const Sums& s, Matrix& H) {
     H = options.C * s.hess.selfadjointView<Eigen::Lower>();
     H.diagonal().head(d).array() += 1.0;
     if (!options.fit_intercept) {
-      g[d] = 0.0;
       H.row(d).setZero();
       H.col(d).setZero();
       H(d, d) = 1.0;
@@ -187,14 +191,20 @@ absl::StatusOr<LogisticModel> FitLogistic(absl::Span<const float> X, int64_t n, 
   LogisticModel model;
   Vector beta = Vector::Zero(D), g;
   Matrix H;
+  Eigen::LDLT<Matrix> ldlt;
   Sums s = Evaluate(p, beta);
+  bool has_hessian = true;  // s holds a new Hessian
   if (!std::isfinite(s.loss)) {
     TWINSCORE_RETURN_IF_ERROR(FindNonFinite(X, n, d));
   }
   double f = objective(s, beta);
   for (int it = 1; it <= options.max_iter; ++it) {
-    gradient(s, beta, g, H);
-    const Vector step = H.ldlt().solve(g);
+    gradient(s, beta, g);
+    if (has_hessian) {
+      hessian(s, H);
+      ldlt.compute(H);
+    }
+    const Vector step = ldlt.solve(g);
     const double slope = g.dot(step);  // > 0: H is positive definite
     if (step.cwiseAbs().maxCoeff() <= options.tol) {
       // Converged: this full step moves no coefficient more than tol, and a
@@ -213,7 +223,12 @@ absl::StatusOr<LogisticModel> FitLogistic(absl::Span<const float> X, int64_t n, 
     double fc = f;
     for (int k = 0; k < 40; ++k, t *= 0.5) {  // backtracking (Armijo), rarely needed
       cand = beta - t * step;
-      sc = Evaluate(p, cand);
+      // Once the steps are short, the Hessian of the last point that formed
+      // one (and its factorisation) is kept: it moves by less than its own
+      // sampling error, so the steps converge as fast, and the passes skip
+      // the rank update.
+      has_hessian = (t * step).cwiseAbs().maxCoeff() >= kKeepHessianMove;
+      sc = Evaluate(p, cand, has_hessian);
       fc = objective(sc, cand);
       if (fc <= f - 1e-4 * t * slope + 1e-13 * std::abs(f)) break;
     }
