@@ -10,7 +10,6 @@ namespace twinscore {
 namespace {
 
 constexpr size_t kEventBlock = 1 << 16;   // events per block of the checks and look-ups
-constexpr size_t kContactBlock = 4096;    // contacts per block of the aggregation
 
 // Floor division: days before 1970 stay distinct from day 0.
 inline int64_t DayOf(int64_t ns) { return ns >= 0 ? ns / kNsPerDay : -((-ns + kNsPerDay - 1) / kNsPerDay); }
@@ -141,6 +140,129 @@ absl::Status EventAggOptions::Validate() const {
   return absl::OkStatus();
 }
 
+namespace {
+
+// One event as the aggregation reads it: its columns side by side, so that
+// the events of a contact, once grouped, are one sequential read.
+struct EventRecord {
+  int64_t timestamp;
+  int32_t type;
+  int32_t category;  // -1: none
+};
+
+// The grouping is a two-level, stable counting sort:
+//  1. the events are split into one chunk per thread (kMaxGroupChunks at
+//     most, kMinGroupChunk events at least); each chunk counts its events per
+//     bucket of 2^shift consecutive contact rows (a table that stays in L1);
+//  2. each chunk writes its events' records, and their rows within the
+//     bucket, to the bucket's slice, after those of the chunks before it:
+//     about a thousand write streams, whose current lines stay in L2, instead
+//     of one random write per event;
+//  3. each bucket (a few hundred KiB, in L2) is sorted by row, stably, and its
+//     contacts aggregated.
+// Every step keeps the input order within a contact, so the sums (and the
+// outputs) do not depend on the number of chunks or threads.
+constexpr size_t kMaxGroupChunks = 8;
+constexpr size_t kMinGroupChunk = size_t{1} << 16;
+constexpr int kMinBucketShift = 10;    // 1024 contacts per bucket at least
+constexpr size_t kMaxBuckets = 4096;   // bounds the per-chunk bucket tables
+constexpr size_t kKeptBuffer = size_t{1} << 16;  // records a thread keeps between buckets
+
+size_t GroupChunk(size_t n) {
+  const size_t chunks = std::clamp<size_t>(n / kMinGroupChunk, 1, std::min<size_t>(NumThreads(), kMaxGroupChunks));
+  return std::max<size_t>(1, NumBlocks(n, chunks));
+}
+
+int BucketShift(size_t n_rows) {
+  int shift = kMinBucketShift;
+  while ((n_rows >> shift) >= kMaxBuckets) ++shift;
+  return shift;
+}
+
+// Events bucketed by contact row (steps 1 and 2). The events of bucket b are
+// records[offsets[b] .. offsets[b+1]), in input order, with local[k] the
+// row of records[k] within the bucket.
+struct Buckets {
+  int shift = 0;
+  std::vector<int64_t> offsets;
+  std::vector<EventRecord> records;
+  std::vector<uint32_t> local;
+};
+
+Buckets BucketEvents(const EventLog& log, int64_t n_rows) {
+  Buckets out;
+  out.shift = BucketShift(static_cast<size_t>(n_rows));
+  const size_t n = log.rows.size(), n_buckets = (static_cast<size_t>(n_rows) >> out.shift) + 1;
+  const size_t chunk = GroupChunk(n), chunks = NumBlocks(n, chunk);
+  std::vector<std::vector<int64_t>> next(chunks);
+  ParallelBlocks(n, chunk, [&](size_t c, size_t begin, size_t end) {
+    std::vector<int64_t>& count = next[c];
+    count.assign(n_buckets, 0);
+    for (size_t i = begin; i < end; ++i) {
+      if (log.rows[i] >= 0) ++count[static_cast<uint64_t>(log.rows[i]) >> out.shift];
+    }
+  });
+  // Exclusive scan over (bucket, chunk): each count becomes the chunk's first
+  // position in the bucket.
+  out.offsets.assign(n_buckets + 1, 0);
+  int64_t at = 0;
+  for (size_t b = 0; b < n_buckets; ++b) {
+    out.offsets[b] = at;
+    for (size_t c = 0; c < chunks; ++c) {
+      const int64_t k = next[c][b];
+      next[c][b] = at;
+      at += k;
+    }
+  }
+  out.offsets[n_buckets] = at;
+  out.records.resize(static_cast<size_t>(at));
+  out.local.resize(static_cast<size_t>(at));
+  const bool has_categories = !log.categories.empty();
+  const uint64_t mask = (uint64_t{1} << out.shift) - 1;
+  ParallelBlocks(n, chunk, [&](size_t c, size_t begin, size_t end) {
+    int64_t* pos = next[c].data();
+    for (size_t i = begin; i < end; ++i) {
+      const int64_t r = log.rows[i];
+      if (r < 0) continue;
+      const int64_t k = pos[static_cast<uint64_t>(r) >> out.shift]++;
+      out.records[k] = EventRecord{log.timestamps[i], log.types[i], has_categories ? log.categories[i] : -1};
+      out.local[k] = static_cast<uint32_t>(static_cast<uint64_t>(r) & mask);
+    }
+  });
+  return out;
+}
+
+// Aggregates of one contact from its events (in input order).
+void AggregateContact(const EventRecord* events, int64_t count, int64_t now_ns, double half_life_ns, int64_t T,
+                      int64_t K, size_t r, const EventAggregates& out, std::vector<int64_t>& days) {
+  int64_t* counts = out.counts.data() + r * T;
+  double* dt = out.decayed_types.data() + r * T;
+  double* dc = out.decayed_categories.data() + r * K;
+  std::fill(counts, counts + T, 0);
+  std::fill(dt, dt + T, 0.0);
+  std::fill(dc, dc + K, 0.0);
+  int64_t first = kMissingTimestamp, last = kMissingTimestamp;
+  days.clear();
+  for (int64_t k = 0; k < count; ++k) {
+    const EventRecord& e = events[k];
+    const int64_t t = e.timestamp;
+    const double w = DecayWeight(static_cast<double>(now_ns - t), half_life_ns);
+    ++counts[e.type];
+    dt[e.type] += w;
+    if (e.category >= 0) dc[e.category] += w;
+    first = first == kMissingTimestamp ? t : std::min(first, t);
+    last = last == kMissingTimestamp ? t : std::max(last, t);
+    const int64_t day = DayOf(t);
+    if (days.empty() || days.back() != day) days.push_back(day);  // runs of one day are common
+  }
+  std::sort(days.begin(), days.end());
+  out.active_days[r] = static_cast<int32_t>(std::unique(days.begin(), days.end()) - days.begin());
+  out.first_seen[r] = first;
+  out.last_seen[r] = last;
+}
+
+}  // namespace
+
 absl::Status AggregateEvents(const EventLog& log, int64_t n_rows, const EventAggOptions& options,
                              const EventAggregates& out) {
   TWINSCORE_RETURN_IF_ERROR(options.Validate());
@@ -152,38 +274,30 @@ absl::Status AggregateEvents(const EventLog& log, int64_t n_rows, const EventAgg
                           out.last_seen.size() == n && out.active_days.size() == n,
                       "aggregate outputs do not match ", n_rows, " contacts x (", T, " types, ", K, " categories)");
   TWINSCORE_RETURN_IF_ERROR(log.Validate(n_rows, options.now_ns));
-  const Grouping g = GroupByRow(log.rows, n_rows);
+  const Buckets buckets = BucketEvents(log, n_rows);
   const double half_life_ns = options.half_life_days * static_cast<double>(kNsPerDay);
-  const bool has_categories = !log.categories.empty();
-  ParallelBlocks(n, kContactBlock, [&](size_t, size_t begin, size_t end) {
-    std::vector<int64_t> days;
+  const size_t bucket_rows = size_t{1} << buckets.shift;
+  // Step 3, one bucket per task: a stable counting sort of its events by row
+  // (in buffers reused across the thread's buckets), then its contacts.
+  ParallelBlocks(n, bucket_rows, [&](size_t b, size_t begin, size_t end) {
+    const int64_t lo = buckets.offsets[b], m = buckets.offsets[b + 1] - lo;
+    thread_local std::vector<int64_t> start, days;
+    thread_local std::vector<EventRecord> sorted;
+    start.assign(end - begin + 1, 0);
+    sorted.resize(static_cast<size_t>(m));
+    const uint32_t* local = buckets.local.data() + lo;
+    for (int64_t k = 0; k < m; ++k) ++start[local[k] + 1];
+    for (size_t r = 1; r < start.size(); ++r) start[r] += start[r - 1];
+    const EventRecord* records = buckets.records.data() + lo;
+    for (int64_t k = 0; k < m; ++k) sorted[start[local[k]]++] = records[k];
+    // start[r] is now the end of row r's events (and the start of row r+1's).
+    int64_t from = 0;
     for (size_t r = begin; r < end; ++r) {
-      int64_t* counts = out.counts.data() + r * T;
-      double* dt = out.decayed_types.data() + r * T;
-      double* dc = out.decayed_categories.data() + r * K;
-      std::fill(counts, counts + T, 0);
-      std::fill(dt, dt + T, 0.0);
-      std::fill(dc, dc + K, 0.0);
-      int64_t first = kMissingTimestamp, last = kMissingTimestamp;
-      days.clear();
-      for (int64_t k = g.offsets[r]; k < g.offsets[r + 1]; ++k) {
-        const int64_t e = g.order[k];
-        const int64_t t = log.timestamps[e];
-        const int32_t type = log.types[e];
-        const double w = DecayWeight(static_cast<double>(options.now_ns - t), half_life_ns);
-        ++counts[type];
-        dt[type] += w;
-        if (has_categories && log.categories[e] >= 0) dc[log.categories[e]] += w;
-        first = first == kMissingTimestamp ? t : std::min(first, t);
-        last = last == kMissingTimestamp ? t : std::max(last, t);
-        const int64_t day = DayOf(t);
-        if (days.empty() || days.back() != day) days.push_back(day);  // runs of one day are common
-      }
-      std::sort(days.begin(), days.end());
-      out.active_days[r] = static_cast<int32_t>(std::unique(days.begin(), days.end()) - days.begin());
-      out.first_seen[r] = first;
-      out.last_seen[r] = last;
+      const int64_t to = start[r - begin];
+      AggregateContact(sorted.data() + from, to - from, options.now_ns, half_life_ns, T, K, r, out, days);
+      from = to;
     }
+    if (sorted.capacity() > kKeptBuffer) std::vector<EventRecord>().swap(sorted);  // a huge bucket: let it go
   });
   return absl::OkStatus();
 }

@@ -21,6 +21,8 @@ constexpr int64_t kMaxFitBlocks = 64;  // bounds the per-block Hessians kept for
 constexpr int64_t kMinFitBlock = 4096;
 constexpr int64_t kChunk = 512;        // rows per float32 Hessian update (the scaled copy stays in L2)
 constexpr size_t kScoreBlock = 4096;
+constexpr size_t kScoreSubBlock = 1024;  // rows scored in an L1 buffer (8 KiB)
+constexpr double kKeepHessianMove = 1e-3;  // steps shorter than this keep the last Hessian
 constexpr int64_t kHessianRows = 131072;  // rows sampled for the Hessian (its relative error ~ sqrt(d / rows))
 
 // Loss, gradient and Hessian sums (unregularised, unscaled) at beta.
@@ -70,7 +72,7 @@ void AccumulateRows(const Problem& p, const Vector& beta, int64_t begin, int64_t
     em = (-zm.abs()).exp();
     s.loss += (wc * (zm.max(0.0) - yc * zm + (1.0 + em).log())).sum();
     pm = (zm >= 0.0).select(1.0 / (1.0 + em), em / (1.0 + em));
-    if ((c / kChunk) % hess_stride == 0) {
+    if (hess_stride > 0 && (c / kChunk) % hess_stride == 0) {
       Eigen::Map<const RowMatrixF> Xc(X, m, d);
       root.head(m) = (static_cast<double>(hess_stride) * wc * pm * (1.0 - pm)).sqrt().cast<float>();
       B.topLeftCorner(m, d) = root.head(m).matrix().asDiagonal() * Xc;  // outer products sum to X^T H X
@@ -89,7 +91,8 @@ void AccumulateRows(const Problem& p, const Vector& beta, int64_t begin, int64_t
 // about kHessianRows rows (at least) form the Hessian.
 int64_t HessianStride(int64_t n) { return std::max<int64_t>(1, n / kHessianRows); }
 
-Sums Evaluate(const Problem& p, const Vector& beta) {
+// with_hessian false: loss and gradient only (s.hess stays zero).
+Sums Evaluate(const Problem& p, const Vector& beta, bool with_hessian = true) {
   const int64_t D = p.d + 1;
   const int64_t block = std::max(kMinFitBlock, (p.n + kMaxFitBlocks - 1) / kMaxFitBlocks);
   std::vector<Sums> parts(NumBlocks(p.n, block));
@@ -97,7 +100,7 @@ Sums Evaluate(const Problem& p, const Vector& beta) {
     Sums& s = parts[b];
     s.grad = Vector::Zero(D);
     s.hess = Matrix::Zero(D, D);
-    AccumulateRows(p, beta, begin, end, HessianStride(p.n), s);
+    AccumulateRows(p, beta, begin, end, with_hessian ? HessianStride(p.n) : 0, s);
   });
   Sums total{0.0, Vector::Zero(D), Matrix::Zero(D, D)};
   for (const Sums& s : parts) {  // block order: thread-count independent
@@ -118,9 +121,6 @@ absl::Status CheckInputs(absl::Span<const float> X, int64_t n, int64_t d, absl::
   std::vector<double> pos(NumBlocks(n, kScoreBlock)), neg(pos.size());
   TWINSCORE_RETURN_IF_ERROR(ParallelBlocksStatus(n, kScoreBlock, [&](size_t b, size_t begin, size_t end) -> absl::Status {
     for (size_t i = begin; i < end; ++i) {
-      for (int64_t j = 0; j < d; ++j) {
-        TWINSCORE_CHECK_ARG(std::isfinite(X[i * d + j]), "X holds a non-finite value at row ", i, ", column ", j);
-      }
       TWINSCORE_CHECK_ARG(y[i] == 0.0 || y[i] == 1.0, "y must hold 0/1 labels, got ", y[i], " at row ", i);
       const double wi = w.empty() ? 1.0 : w[i];
       TWINSCORE_CHECK_ARG(std::isfinite(wi) && wi >= 0, "sample_weight must be finite and >= 0, got ", wi,
@@ -136,6 +136,21 @@ absl::Status CheckInputs(absl::Span<const float> X, int64_t n, int64_t d, absl::
         "y has a single class (with positive weight): a conversion score needs converted and non-converted contacts");
   }
   return absl::OkStatus();
+}
+
+// The first non-finite value of X as an error. Only called when the first
+// pass found a non-finite loss: at beta = 0 every score is 0 * x, NaN exactly
+// when the row holds a NaN or an infinity, so that pass checks X for free
+// and this scan runs on bad input only.
+absl::Status FindNonFinite(absl::Span<const float> X, int64_t n, int64_t d) {
+  return ParallelBlocksStatus(n, kScoreBlock, [&](size_t, size_t begin, size_t end) -> absl::Status {
+    for (size_t i = begin; i < end; ++i) {
+      for (int64_t j = 0; j < d; ++j) {
+        TWINSCORE_CHECK_ARG(std::isfinite(X[i * d + j]), "X holds a non-finite value at row ", i, ", column ", j);
+      }
+    }
+    return absl::OkStatus();
+  });
 }
 
 }  // namespace
@@ -159,13 +174,15 @@ absl::StatusOr<LogisticModel> FitLogistic(absl::Span<const float> X, int64_t n, 
   auto objective = [&](const Sums& s, const Vector& beta) {
     return options.C * s.loss + 0.5 * beta.head(d).squaredNorm();
   };
-  auto gradient = [&](const Sums& s, const Vector& beta, Vector& g, Matrix& H) {
+  auto gradient = [&](const Sums& s, const Vector& beta, Vector& g) {
     g = options.C * s.grad;
     g.head(d) += beta.head(d);
+    if (!options.fit_intercept) g[d] = 0.0;
+  };
+  auto hessian = [&](const Sums& s, Matrix& H) {
     H = options.C * s.hess.selfadjointView<Eigen::Lower>();
     H.diagonal().head(d).array() += 1.0;
     if (!options.fit_intercept) {
-      g[d] = 0.0;
       H.row(d).setZero();
       H.col(d).setZero();
       H(d, d) = 1.0;
@@ -174,19 +191,44 @@ absl::StatusOr<LogisticModel> FitLogistic(absl::Span<const float> X, int64_t n, 
   LogisticModel model;
   Vector beta = Vector::Zero(D), g;
   Matrix H;
+  Eigen::LDLT<Matrix> ldlt;
   Sums s = Evaluate(p, beta);
+  bool has_hessian = true;  // s holds a new Hessian
+  if (!std::isfinite(s.loss)) {
+    TWINSCORE_RETURN_IF_ERROR(FindNonFinite(X, n, d));
+  }
   double f = objective(s, beta);
   for (int it = 1; it <= options.max_iter; ++it) {
-    gradient(s, beta, g, H);
-    const Vector step = H.ldlt().solve(g);
+    gradient(s, beta, g);
+    if (has_hessian) {
+      hessian(s, H);
+      ldlt.compute(H);
+    }
+    const Vector step = ldlt.solve(g);
     const double slope = g.dot(step);  // > 0: H is positive definite
+    if (step.cwiseAbs().maxCoeff() <= options.tol) {
+      // Converged: this full step moves no coefficient more than tol, and a
+      // step that small always passes the line search, so it is taken
+      // without the pass over X that would only confirm it. The objective
+      // is the Newton model's value there.
+      beta -= step;
+      f -= 0.5 * slope;
+      model.n_iter = it;
+      model.converged = true;
+      break;
+    }
     double t = 1.0;
     Vector cand;
     Sums sc;
     double fc = f;
     for (int k = 0; k < 40; ++k, t *= 0.5) {  // backtracking (Armijo), rarely needed
       cand = beta - t * step;
-      sc = Evaluate(p, cand);
+      // Once the steps are short, the Hessian of the last point that formed
+      // one (and its factorisation) is kept: it moves by less than its own
+      // sampling error, so the steps converge as fast, and the passes skip
+      // the rank update.
+      has_hessian = (t * step).cwiseAbs().maxCoeff() >= kKeepHessianMove;
+      sc = Evaluate(p, cand, has_hessian);
       fc = objective(sc, cand);
       if (fc <= f - 1e-4 * t * slope + 1e-13 * std::abs(f)) break;
     }
@@ -297,6 +339,50 @@ absl::Status AddNumeric(const View& x, const std::string& name, const NumericEnc
   return absl::OkStatus();
 }
 
+// Scores of rows [begin, end) into z (end - begin values).
+absl::Status ScoreRows(const DenseEncoderSpec& spec, absl::Span<const double> coef, double intercept,
+                     const std::vector<std::vector<double>>& tables, size_t begin, size_t end, double* z) {
+  const int64_t m = static_cast<int64_t>(end - begin);
+  std::fill(z, z + m, intercept);
+  int64_t col = 0;
+  for (size_t j = 0; j < spec.numeric.size(); ++j, ++col) {
+    const auto& c = spec.numeric[j];
+    const auto& e = spec.numeric_encoding[j];
+    if (c.is_float32 && c.stride == 1) {  // the common layout: the vectorised kernel
+      const float* x = static_cast<const float*>(c.data) + begin;
+      const int64_t bad = kernels::AddNumericAvx2(x, m, e.center, e.scale, e.lo, e.hi, e.fill, coef[col], z);
+      TWINSCORE_CHECK_ARG(bad == m, "column '", c.name, "' holds an infinite value at row ", begin + bad,
+                          "; use NaN for a missing value");
+      continue;
+    }
+    TWINSCORE_RETURN_IF_ERROR(c.Visit([&](auto view) {
+      return AddNumeric(view, c.name, e, coef[col], begin, end, z);
+    }));
+  }
+  for (size_t k = 0; k < spec.categorical.size(); ++k) {
+    const auto& c = spec.categorical[k];
+    const int64_t bad = kernels::AddCodes(c.codes.data() + begin, m, tables[k].data(), c.n_categories, z);
+    TWINSCORE_CHECK_ARG(bad == m, "column '", c.name, "': code ", c.codes[begin + bad], " at row ", begin + bad,
+                        " is outside [-1, ", c.n_categories, "]");
+    col += c.n_categories;
+  }
+  for (const auto& c : spec.sets) {
+    for (size_t i = begin; i < end; ++i) {
+      const uint64_t* row = c.bits.data() + i * c.words;
+      for (int64_t wd = 0; wd < c.words; ++wd) {
+        for (uint64_t word = row[wd]; word != 0; word &= word - 1) {
+          const int64_t bit = wd * 64 + __builtin_ctzll(word);
+          if (bit < c.n_categories) z[i - begin] += coef[col + bit];
+        }
+      }
+    }
+    col += c.n_categories;
+  }
+  return absl::OkStatus();
+}
+
+
+
 }  // namespace
 
 absl::Status DecisionEncoded(const DenseEncoderSpec& spec, int64_t n, absl::Span<const double> coef,
@@ -313,44 +399,14 @@ absl::Status DecisionEncoded(const DenseEncoderSpec& spec, int64_t n, absl::Span
     col += c.n_categories;
   }
   // Column by column over a block of rows: each column is streamed once and
-  // the block's scores stay in L1.
-  return ParallelBlocksStatus(n, kScoreBlock, [&](size_t, size_t begin, size_t end) -> absl::Status {
-    double* z = out.data() + begin;
-    const int64_t m = static_cast<int64_t>(end - begin);
-    std::fill(z, z + m, intercept);
-    int64_t col = 0;
-    for (size_t j = 0; j < spec.numeric.size(); ++j, ++col) {
-      const auto& c = spec.numeric[j];
-      const auto& e = spec.numeric_encoding[j];
-      if (c.is_float32 && c.stride == 1) {  // the common layout: the vectorised kernel
-        const float* x = static_cast<const float*>(c.data) + begin;
-        const int64_t bad = kernels::AddNumericAvx2(x, m, e.center, e.scale, e.lo, e.hi, e.fill, coef[col], z);
-        TWINSCORE_CHECK_ARG(bad == m, "column '", c.name, "' holds an infinite value at row ", begin + bad,
-                            "; use NaN for a missing value");
-        continue;
-      }
-      TWINSCORE_RETURN_IF_ERROR(c.Visit([&](auto view) {
-        return AddNumeric(view, c.name, e, coef[col], begin, end, z);
-      }));
-    }
-    for (size_t k = 0; k < spec.categorical.size(); ++k) {
-      const auto& c = spec.categorical[k];
-      const int64_t bad = kernels::AddCodes(c.codes.data() + begin, m, tables[k].data(), c.n_categories, z);
-      TWINSCORE_CHECK_ARG(bad == m, "column '", c.name, "': code ", c.codes[begin + bad], " at row ", begin + bad,
-                          " is outside [-1, ", c.n_categories, "]");
-      col += c.n_categories;
-    }
-    for (const auto& c : spec.sets) {
-      for (size_t i = begin; i < end; ++i) {
-        const uint64_t* row = c.bits.data() + i * c.words;
-        for (int64_t wd = 0; wd < c.words; ++wd) {
-          for (uint64_t word = row[wd]; word != 0; word &= word - 1) {
-            const int64_t bit = wd * 64 + __builtin_ctzll(word);
-            if (bit < c.n_categories) z[i - begin] += coef[col + bit];
-          }
-        }
-      }
-      col += c.n_categories;
+  // the block's scores stay in L1 (a local buffer, a quarter of it), then go
+  // to the output with non-temporal stores.
+  return ParallelBlocksStatus(n, kScoreBlock, [&](size_t, size_t block_begin, size_t block_end) -> absl::Status {
+    alignas(64) double buffer[kScoreSubBlock];
+    for (size_t begin = block_begin; begin < block_end; begin += kScoreSubBlock) {
+      const size_t end = std::min(block_end, begin + kScoreSubBlock);
+      TWINSCORE_RETURN_IF_ERROR(ScoreRows(spec, coef, intercept, tables, begin, end, buffer));
+      kernels::StreamStore(buffer, static_cast<int64_t>(end - begin), out.data() + begin);
     }
     return absl::OkStatus();
   });

@@ -29,6 +29,23 @@ from .table import ColumnSpec, ContactTable, Schema
 __all__ = ["LogisticScorer"]
 
 
+# The engine's message for NaN or inf in X (cpp/src/logistic.cpp, FindNonFinite).
+_NON_FINITE = "X holds a non-finite value"
+
+
+def _classes(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """np.unique(y, return_inverse=True), without its sort for 0/1-like labels.
+
+    Integer or boolean labels whose minimum and maximum are one apart are two
+    classes: two reductions and a comparison instead of sorting the target.
+    """
+    if y.dtype.kind in "iub" and len(y):
+        lo, hi = y.min(), y.max()
+        if int(hi) - int(lo) == 1:
+            return np.array([lo, hi], dtype=y.dtype), (y == hi).astype(np.intp)
+    return np.unique(y, return_inverse=True)
+
+
 class LogisticScorer(ClassifierMixin, BaseEstimator):
     """L2-regularised logistic regression (Newton, parallel and deterministic).
 
@@ -121,10 +138,13 @@ class LogisticScorer(ClassifierMixin, BaseEstimator):
 
     # -- fit -------------------------------------------------------------
     def fit(self, X, y, sample_weight=None):
+        return self._fit(X, y, sample_weight, allow_direct=True)
+
+    def _fit(self, X, y, sample_weight, allow_direct: bool):
         C = check_float(self.C, "C", min_value=0.0, strict_min=True)
         max_iter = check_int(self.max_iter, "max_iter", min_value=1)
         tol = check_float(self.tol, "tol", min_value=0.0, strict_min=True)
-        direct = self._direct_matrix(X)
+        direct = self._direct_matrix(X) if allow_direct else None
         table = self._table(X, fitting=True) if direct is None else None
         n = table.n_rows if direct is None else direct.shape[0]
         if y is None:
@@ -148,7 +168,7 @@ class LogisticScorer(ClassifierMixin, BaseEstimator):
             raise ValueError("y holds a missing value (NaN)")
         if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
             raise ValueError("y holds an infinite value")
-        classes, y01 = np.unique(y, return_inverse=True)
+        classes, y01 = _classes(y)
         if y.dtype.kind == "f" and not np.all(classes == np.round(classes)):
             raise ValueError(f"Unknown label type: y holds continuous values {classes[:5].tolist()}")
         if len(classes) != 2:
@@ -174,7 +194,14 @@ class LogisticScorer(ClassifierMixin, BaseEstimator):
             design, feature_names = enc.X, list(enc.feature_names)
         else:
             design, feature_names = direct, list(self.columns_)
-        res = _core.fit_logistic(design, y01.astype(np.float64), w, C, bool(self.fit_intercept), max_iter, tol)
+        try:
+            res = _core.fit_logistic(design, y01.astype(np.float64), w, C, bool(self.fit_intercept), max_iter, tol)
+        except ValueError as exc:
+            # The engine's first pass found NaN or inf in a matrix read as it
+            # is: the general path imputes NaN and names an infinite column.
+            if direct is None or not str(exc).startswith(_NON_FINITE):
+                raise
+            return self._fit(X, y, sample_weight, allow_direct=False)
         self.classes_ = classes
         self.coef_ = res["coef"].reshape(1, -1)
         self.intercept_ = np.array([res["intercept"]])
@@ -186,16 +213,15 @@ class LogisticScorer(ClassifierMixin, BaseEstimator):
     def _direct_matrix(self, X):
         """X itself as the float32 design matrix, when encoding would only copy it.
 
-        A finite float32/float64 matrix fitted without standardisation encodes
-        to its own values rounded to float32: the engine then reads it as it
-        is (no copy for C-contiguous float32), and the column statistics the
+        A float32/float64 matrix fitted without standardisation encodes to
+        its own values rounded to float32: the engine then reads it as it is
+        (no copy for C-contiguous float32), and the column statistics the
         table would compute are not needed. NaN (imputed) or inf (refused)
-        take the general path, which handles them; one sum finds them.
+        take the general path, which handles them: the engine's first pass
+        finds them at no cost, and ``fit`` then starts again on that path.
         """
         if (self.standardize or not isinstance(X, np.ndarray) or X.ndim != 2 or 0 in X.shape
                 or X.dtype not in (np.float32, np.float64)):
-            return None
-        if not np.isfinite(X.sum(dtype=X.dtype)):
             return None
         return np.ascontiguousarray(X, dtype=np.float32)
 

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <random>
+#include <string>
 
 #include "twinscore/threads.h"
 
@@ -148,6 +149,23 @@ TEST(LogisticKernels, NumericScoringMatchesScalar) {
   }
 }
 
+// Streamed stores copy exactly, whatever the destination's alignment and
+// the length's tail.
+TEST(LogisticKernels, StreamStoreCopiesAnyAlignmentAndLength) {
+  std::vector<double> src(40), dst(48);
+  for (size_t i = 0; i < src.size(); ++i) src[i] = 0.5 * static_cast<double>(i) - 3.0;
+  for (int64_t offset = 0; offset < 4; ++offset) {
+    for (int64_t m : {0, 1, 3, 4, 5, 8, 13, 37}) {
+      std::fill(dst.begin(), dst.end(), -1.0);
+      kernels::StreamStore(src.data(), m, dst.data() + offset);
+      for (int64_t i = 0; i < 48; ++i) {
+        const double want = i >= offset && i < offset + m ? src[i - offset] : -1.0;
+        ASSERT_EQ(dst[i], want) << "offset " << offset << " m " << m << " i " << i;
+      }
+    }
+  }
+}
+
 TEST(LogisticKernels, CodeLookupAddsCoefficientsAndFindsBadCodes) {
   const std::vector<double> table = {0.0, 1.5, -2.0, 4.0, 0.0};  // missing, 3 categories, other
   std::vector<int32_t> codes = {0, 1, 2, -1, 3, 2, 0};
@@ -205,6 +223,51 @@ TEST(FitLogistic, RefusesSingleClassAndBadLabels) {
   LogisticOptions bad;
   bad.C = -1;
   EXPECT_EQ(FitLogistic(data.X, 100, 2, ones, {}, bad).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// Non-finite X is found by the first pass (its loss at beta = 0 turns NaN),
+// whatever the value, its row (a zero weight too) and its place in a chunk.
+TEST(FitLogistic, NamesTheFirstNonFiniteValue) {
+  Data data = Make(1203, 3, 4);
+  std::vector<double> w(1203, 1.0);
+  w[1201] = 0.0;
+  for (float bad : {NAN, INFINITY, -INFINITY}) {
+    for (int64_t row : {int64_t{0}, int64_t{517}, int64_t{1201}, int64_t{1202}}) {
+      std::vector<float> X = data.X;
+      X[row * 3 + 2] = bad;
+      if (row == 517) X[1100 * 3 + 1] = bad;  // the first one is named
+      auto r = FitLogistic(X, 1203, 3, data.y, w, {});
+      ASSERT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << bad << " at " << row;
+      const std::string expected = "X holds a non-finite value at row " + std::to_string(row) + ", column 2";
+      EXPECT_NE(r.status().message().find(expected), std::string::npos) << r.status();
+    }
+  }
+}
+
+// The last, tiny Newton step is taken without a pass over X: the result and
+// its objective are those of the converged fit (checked against the
+// objective recomputed at the returned coefficients).
+TEST(FitLogistic, ReportsTheObjectiveAtTheReturnedCoefficients) {
+  Data data = Make(5000, 4, 5);
+  LogisticOptions opt;
+  opt.C = 2.0;
+  auto r = FitLogistic(data.X, data.n, data.d, data.y, {}, opt);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_TRUE(r->converged);
+  double f = 0.0;
+  for (int64_t i = 0; i < data.n; ++i) {
+    double z = r->intercept;
+    for (int64_t j = 0; j < data.d; ++j) z += r->coef[j] * data.X[i * data.d + j];
+    f += opt.C * (std::max(z, 0.0) - data.y[i] * z + std::log1p(std::exp(-std::abs(z))));
+  }
+  for (double c : r->coef) f += 0.5 * c * c;
+  EXPECT_NEAR(r->objective, f, 1e-9 * f);
+  LogisticOptions one = opt;
+  one.max_iter = r->n_iter - 1;  // one step short: not converged, a different point
+  auto s = FitLogistic(data.X, data.n, data.d, data.y, {}, one);
+  ASSERT_TRUE(s.ok());
+  EXPECT_FALSE(s->converged);
+  EXPECT_GE(s->objective, r->objective);
 }
 
 TEST(DecisionEncoded, MatchesTheDenseMatrixScore) {

@@ -7,6 +7,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 import twinscore as ts
+from twinscore import linear
 
 
 def make_xy(rng, n=4000, d=6):
@@ -159,3 +160,32 @@ def test_plain_matrix_path_equals_the_table_path(rng):
     np.testing.assert_allclose(got.coef_, ref.coef_, atol=1e-12)
     with pytest.raises(ValueError, match="infinite"):
         ts.LogisticScorer(standardize=False).fit(np.where(X > 2, np.inf, X), y)
+
+
+@pytest.mark.parametrize("labels", [(0, 1), (False, True), (3, 4), (-1, 0), (0, 2), (1, 3)])
+@pytest.mark.parametrize("dtype", [np.int64, np.int8, np.uint8, bool])
+def test_class_labels_as_numpy_unique(rng, labels, dtype):
+    # Two integer labels one apart skip the sort; others go through np.unique.
+    if dtype is bool and labels != (False, True):
+        return
+    if dtype is np.uint8 and min(labels) < 0:
+        return
+    y = np.where(rng.random(500) < 0.3, labels[1], labels[0]).astype(dtype)
+    classes, y01 = linear._classes(y)
+    ref_classes, ref_y01 = np.unique(y, return_inverse=True)
+    assert classes.dtype == ref_classes.dtype and (classes == ref_classes).all()
+    assert (y01 == ref_y01).all()
+
+
+def test_plain_matrix_with_inf_or_nan_late_in_the_rows(rng):
+    # The engine finds them in its first pass; NaN falls back to imputation.
+    X, y = make_xy(rng, 5000, 4)
+    Xn = X.copy()
+    Xn[4999, 3] = np.nan
+    got = ts.LogisticScorer(standardize=False).fit(Xn, y)
+    ref = ts.LogisticScorer(standardize=False).fit(np.nan_to_num(Xn, nan=0.0), y)
+    np.testing.assert_allclose(got.coef_, ref.coef_, atol=1e-12)
+    Xi = X.copy()
+    Xi[4321, 0] = -np.inf
+    with pytest.raises(ValueError, match="infinite"):
+        ts.LogisticScorer(standardize=False).fit(Xi, y)

@@ -33,6 +33,10 @@ int64_t AddNumericAvx2(const float* x, int64_t m, double center, double scale, d
 // Returns the first row whose code is outside that range, or m.
 int64_t AddCodes(const int32_t* codes, int64_t m, const double* table, int32_t n_categories, double* z);
 
+// dst[i] = src[i], rows [0, m), with non-temporal stores where AVX2 is
+// compiled in (for output written once and not read back soon).
+void StreamStore(const double* src, int64_t m, double* dst);
+
 // The versions the fit and the scorer use.
 inline void ChunkScores(const float* X, int64_t m, int64_t d, const double* beta, double* z) {
   ChunkScoresAvx2(X, m, d, beta, z);
