@@ -16,9 +16,15 @@ BG/NBD: simulated summaries (frequency, recency, T) of n clients, fitted by
   - scipy.optimize.minimize(method="L-BFGS-B") on the same log-likelihood and
     its analytic gradient in numpy, on the same log-parameters, both on the
     full data and on the same weighted distinct patterns.
+  - lifetimes BetaGeoFitter.fit (autograd gradient, scipy BFGS, then its
+    Hessian), run by subprocess in its own venv (it needs pandas < 3):
+        python3 -m venv .venv-lifetimes && .venv-lifetimes/bin/pip install lifetimes "pandas<3"
+    on the same 1M summaries and on the CDNOW sample (published fit r = 0.243,
+    alpha = 4.414, a = 0.793, b = 2.426, log-likelihood -9582.4).
 Parameters are checked equal within 1e-3.
 
     python benchmarks/bench_value.py [--transactions 10000000] [--clients 1000000] [--repeat 3] [--threads 2]
+                                     [--lifetimes-python PATH]
 """
 
 from __future__ import annotations
@@ -35,9 +41,17 @@ parser.add_argument("--repeat", type=int, default=3)
 parser.add_argument("--threads", type=int, default=2)
 parser.add_argument("--skip-rfm", action="store_true")
 parser.add_argument("--skip-fit", action="store_true")
+parser.add_argument("--lifetimes-python", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                                                               ".venv-lifetimes", "bin", "python"),
+                    help="python of a venv with lifetimes (see the module docstring)")
+parser.add_argument("--lifetimes-repeat", type=int, default=1, help="timed lifetimes fits (each takes seconds)")
 args = parser.parse_args()
 # Thread counts of the peers must be set before they are imported.
 os.environ["POLARS_MAX_THREADS"] = str(args.threads)
+
+import json  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -202,6 +216,68 @@ def scipy_fit(x, t, T, w):
     return np.exp(res.x), res
 
 
+# Run in lifetimes' own venv: fit BetaGeoFitter on saved summaries, print the
+# median time and the parameters as JSON. Its fit includes its Hessian at the
+# optimum (lifetimes computes it in every fit).
+LIFETIMES_SCRIPT = r"""
+import json, sys, time, statistics, warnings, numpy as np
+warnings.filterwarnings("ignore")
+from lifetimes import BetaGeoFitter
+d = np.load(sys.argv[1]); repeat = int(sys.argv[2])
+w = d["w"] if "w" in d.files else None
+times = []
+for _ in range(repeat):
+    t0 = time.perf_counter()
+    m = BetaGeoFitter().fit(d["x"], d["t"], d["T"], weights=w)
+    times.append(time.perf_counter() - t0)
+p = m.params_
+print(json.dumps({"time": statistics.median(times), "min": min(times), "max": max(times),
+                  "params": [float(p["r"]), float(p["alpha"]), float(p["a"]), float(p["b"])]}))
+"""
+
+
+def lifetimes_fit(x, t, T, w=None, repeat=1):
+    """lifetimes' fit in its own venv; None (and a message) where it is not installed or fails."""
+    python = args.lifetimes_python
+    if not os.path.exists(python):
+        print(f"  lifetimes: skipped ({python} not found; see the module docstring)")
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "summary.npz")
+        arrays = {"x": x, "t": t, "T": T} | ({} if w is None else {"w": w})
+        np.savez(path, **arrays)
+        res = subprocess.run([python, "-c", LIFETIMES_SCRIPT, path, str(repeat)], capture_output=True, text=True)
+    if res.returncode != 0:
+        print(f"  lifetimes: failed: {res.stderr.strip().splitlines()[-1:]}")
+        return None
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def bench_cdnow_lifetimes():
+    """The published CDNOW sample fit, twinscore and lifetimes on the same summaries."""
+    try:
+        tx = ts.datasets.load_cdnow("sample")
+    except FileNotFoundError:
+        print("  CDNOW sample: skipped (file not found)")
+        return
+    s = ts.calibration_summary(tx, customer="customer_id", date="date", calibration_end="1997-09-30")
+    ours = ts.BetaGeo().fit(s)
+    x, t, T = (s[c].to_numpy() for c in ("frequency", "recency", "T"))
+    t_ts = timeit(lambda: ts.BetaGeo().fit(s), args.repeat)
+    lt = lifetimes_fit(x, t, T, repeat=args.repeat)
+    print(f"\nBG/NBD on the CDNOW sample ({len(s):,} clients), published r=0.243 alpha=4.414 a=0.793 b=2.426 "
+          "LL=-9582.4")
+    print("  twinscore params " + ", ".join(f"{k}={v:.4f}" for k, v in ours.params_.items())
+          + f", LL={ours.log_likelihood(s):.1f}")
+    if lt is None:
+        return
+    diff = np.max(np.abs(np.array(lt["params"]) - np.array(list(ours.params_.values()))))
+    print("  lifetimes params " + ", ".join(f"{k}={v:.4f}" for k, v in zip(("r", "alpha", "a", "b"), lt["params"]))
+          + f"; max |parameter difference| {diff:.1e}")
+    print(row("lifetimes BetaGeoFitter.fit", lt["time"], lt["min"], lt["max"]))
+    print(row("twinscore BetaGeo() (vs lifetimes)", *t_ts[:3], ref=lt["time"]))
+
+
 def bench_bgnbd():
     n = args.fit_clients
     print(f"\nBG/NBD fit: {n:,} simulated clients, {args.threads} threads")
@@ -229,6 +305,20 @@ def bench_bgnbd():
     print(row("twinscore BetaGeo(compress=False) (vs scipy all)", *t_full[:3], ref=t_sp[0]))
     print(row("twinscore BetaGeo() (vs scipy all)", *t_ts[:3], ref=t_sp[0]))
     print(row("twinscore BetaGeo() (vs scipy patterns)", *t_ts[:3], ref=t_spc[0]))
+    lt = lifetimes_fit(x, t, T, repeat=args.lifetimes_repeat)
+    if lt is not None:
+        diff = np.max(np.abs(np.array(lt["params"]) - ours))
+        print("  lifetimes params " + ", ".join(f"{k}={v:.4f}" for k, v in zip(("r", "alpha", "a", "b"),
+                                                                                lt["params"]))
+              + f"; max |parameter difference| vs twinscore {diff:.1e} ({'within' if diff <= 1e-3 else 'NOT within'}"
+              " 1e-3)")
+        print(row("lifetimes BetaGeoFitter.fit, all clients", lt["time"], lt["min"], lt["max"]))
+        print(row("twinscore BetaGeo(compress=False) (vs lifetimes)", *t_full[:3], ref=lt["time"]))
+        print(row("twinscore BetaGeo() (vs lifetimes)", *t_ts[:3], ref=lt["time"]))
+        ratio = lt["time"] / t_ts[0]
+        print(f"  target >= 10x lifetimes, same parameters within 1e-3: {ratio:.1f}x, "
+              f"{'met' if ratio >= 10 and diff <= 1e-3 else 'NOT met'}")
+    bench_cdnow_lifetimes()
 
 
 if __name__ == "__main__":
