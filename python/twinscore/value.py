@@ -231,7 +231,11 @@ def rfm(transactions: pd.DataFrame, *, customer: str, date: str, amount: str | N
     if segments is not None or bins == 5:  # the standard map is defined on 1-5 scores
         table, names = _segment_lookup(DEFAULT_SEGMENTS if segments is None else segments, bins)
         cols["segment"] = pd.Categorical.from_codes(table[cols["R"] - 1, cols["F"] - 1], categories=names)
-    return pd.DataFrame(cols, index=ids)  # one construction: no column-by-column insertion
+    # One construction, and copy=False: the columns are this call's own arrays,
+    # so the frame keeps them as they are instead of stacking same-dtype
+    # columns into 2-D blocks (a copy of every column: ~1/3 of the time spent
+    # outside the engine at 1M clients).
+    return pd.DataFrame(cols, index=ids, copy=False)
 
 
 # ---------------------------------------------------------------- calibration summaries
