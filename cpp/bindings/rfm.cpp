@@ -1,4 +1,6 @@
 // Bindings of the RFM engine: id factorisation, per-client aggregates, quantile scores.
+#include <vector>
+
 #include "arrays.h"
 #include "registry.h"
 #include "twinscore/rfm.h"
@@ -81,6 +83,33 @@ CArray<int8_t> Scores(const CArray<double>& values, int bins) {
   return scores;
 }
 
+// Scores of several float64 columns in one call (their selections run concurrently).
+py::list ScoresColumns(const py::list& columns, int bins) {
+  std::vector<CArray<double>> in;
+  std::vector<CArray<int8_t>> out;
+  for (const py::handle& h : columns) {
+    if (!py::isinstance<CArray<double>>(h)) throw py::type_error("columns must be C-contiguous float64 arrays");
+    in.push_back(h.cast<CArray<double>>());
+    if (in.back().ndim() != 1) throw py::value_error("columns must be 1-D");
+    out.emplace_back(in.back().size());
+  }
+  std::vector<absl::Span<const double>> spans;
+  std::vector<absl::Span<int8_t>> outs;
+  for (size_t c = 0; c < in.size(); ++c) {
+    spans.push_back(SpanOf(in[c]));
+    outs.push_back(MutableSpanOf(out[c]));
+  }
+  absl::Status s;
+  {
+    py::gil_scoped_release release;
+    s = QuantileScoresColumns(spans, bins, outs);
+  }
+  Raise(s);
+  py::list result;
+  for (auto& a : out) result.append(a);
+  return result;
+}
+
 }  // namespace
 
 TWINSCORE_BINDINGS(rfm) {
@@ -90,6 +119,7 @@ TWINSCORE_BINDINGS(rfm) {
   m.def("rfm_aggregate_ids", &AggregateById, py::arg("ids").noconvert(), py::arg("time").noconvert(),
         py::arg("amount"), py::arg("now"));
   m.def("quantile_scores", &Scores, py::arg("values").noconvert(), py::arg("bins"));
+  m.def("quantile_scores_columns", &ScoresColumns, py::arg("columns"), py::arg("bins"));
 }
 
 }  // namespace twinscore::bindings

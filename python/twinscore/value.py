@@ -210,23 +210,32 @@ def rfm(transactions: pd.DataFrame, *, customer: str, date: str, amount: str | N
         codes, ids = _client_codes(ids_s)
         agg = _core.rfm_aggregate(codes, time, amt, len(ids), int(now_ts.value))
     recency = (now_ts.value - agg["last"]) / _NS_PER_DAY
+    # R, F and M scored in one call: their selections run concurrently.
+    scored = [np.ascontiguousarray(-recency), agg["count"].astype(np.float64)]
+    if amt is not None:
+        scored.append(agg["total"])
+    scores = _core.quantile_scores_columns(scored, bins)
     cols = {
         "first_purchase": agg["first"].view("datetime64[ns]"),
         "last_purchase": agg["last"].view("datetime64[ns]"),
         "recency_days": recency,
         "frequency": agg["count"],
-        "R": _core.quantile_scores(np.ascontiguousarray(-recency), bins),
-        "F": _core.quantile_scores(agg["count"].astype(np.float64), bins),
+        "R": scores[0],
+        "F": scores[1],
     }
     if amt is not None:
         cols["monetary"] = agg["total"]
         cols["average_basket"] = agg["total"] / agg["count"]
-        cols["M"] = _core.quantile_scores(agg["total"], bins)
+        cols["M"] = scores[2]
     cols["RFM"] = _score_strings([cols[s] for s in "RFM" if s in cols], bins)
     if segments is not None or bins == 5:  # the standard map is defined on 1-5 scores
         table, names = _segment_lookup(DEFAULT_SEGMENTS if segments is None else segments, bins)
         cols["segment"] = pd.Categorical.from_codes(table[cols["R"] - 1, cols["F"] - 1], categories=names)
-    return pd.DataFrame(cols, index=ids)  # one construction: no column-by-column insertion
+    # One construction, and copy=False: the columns are this call's own arrays,
+    # so the frame keeps them as they are instead of stacking same-dtype
+    # columns into 2-D blocks (a copy of every column: ~1/3 of the time spent
+    # outside the engine at 1M clients).
+    return pd.DataFrame(cols, index=ids, copy=False)
 
 
 # ---------------------------------------------------------------- calibration summaries

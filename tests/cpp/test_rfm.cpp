@@ -202,5 +202,79 @@ TEST(Rfm, ByIdManyPartitionsHighBitIdsAndOneClient) {
   EXPECT_NE(AggregateRfmById(ids, late, amount, 5000).status().message().find("row 200003"), std::string::npos);
 }
 
+TEST(Rfm, ReusedPartitionBufferGivesFreshResults) {
+  // The partition buffer of a call is kept for the next: a smaller log after a
+  // larger one (stale rows beyond its end), a larger one after (a new buffer),
+  // and a failed call in between must not change any result.
+  std::mt19937_64 gen(5);
+  auto make = [&](size_t n, std::vector<int64_t>& ids, std::vector<int64_t>& time, std::vector<double>& amount) {
+    ids.resize(n), time.resize(n), amount.resize(n);
+    for (size_t i = 0; i < n; ++i) {
+      ids[i] = static_cast<int64_t>(gen() % (n / 4 + 1));
+      time[i] = static_cast<int64_t>(gen() % 1000);
+      amount[i] = static_cast<double>(gen() % 10000) / 100.0;
+    }
+  };
+  std::vector<int64_t> big_ids, big_time, small_ids, small_time;
+  std::vector<double> big_amount, small_amount;
+  make(200000, big_ids, big_time, big_amount);
+  make(70001, small_ids, small_time, small_amount);
+  auto big = AggregateRfmById(big_ids, big_time, big_amount, 1000);
+  auto small = AggregateRfmById(small_ids, small_time, small_amount, 1000);
+  ASSERT_TRUE(big.ok() && small.ok());
+  std::vector<double> bad(small_amount);
+  bad[9] = -1.0;
+  EXPECT_FALSE(AggregateRfmById(small_ids, small_time, bad, 1000).ok());
+  for (int round = 0; round < 2; ++round) {
+    auto again_small = AggregateRfmById(small_ids, small_time, small_amount, 1000);
+    auto again_big = AggregateRfmById(big_ids, big_time, big_amount, 1000);
+    ASSERT_TRUE(again_small.ok() && again_big.ok());
+    EXPECT_EQ(again_small->id, small->id);
+    EXPECT_EQ(again_small->count, small->count);
+    EXPECT_EQ(again_small->total, small->total);
+    EXPECT_EQ(again_small->last, small->last);
+    EXPECT_EQ(again_big->id, big->id);
+    EXPECT_EQ(again_big->count, big->count);
+    EXPECT_EQ(again_big->first, big->first);
+    EXPECT_EQ(again_big->total, big->total);
+  }
+}
+
+TEST(Rfm, QuantileScoresColumnsEqualsOneColumnAtATime) {
+  std::mt19937_64 gen(13);
+  const size_t n = 100003;  // several comparison blocks, odd tail
+  std::vector<std::vector<double>> cols(3, std::vector<double>(n));
+  for (size_t i = 0; i < n; ++i) {
+    cols[0][i] = -static_cast<double>(gen() % 700);      // recency-like: many ties
+    cols[1][i] = static_cast<double>(1 + gen() % 3);      // frequency-like: few values
+    cols[2][i] = static_cast<double>(gen() % 1000000) / 100.0;
+  }
+  for (int bins : {5, 10, 20}) {  // comparison pass and binary search
+    std::vector<std::vector<int8_t>> want(3, std::vector<int8_t>(n));
+    for (size_t c = 0; c < 3; ++c) ASSERT_TRUE(QuantileScores(cols[c], bins, absl::MakeSpan(want[c])).ok());
+    for (int threads : {1, 2, 3}) {
+      ASSERT_TRUE(SetNumThreads(threads).ok());
+      std::vector<std::vector<int8_t>> got(3, std::vector<int8_t>(n));
+      std::vector<absl::Span<const double>> in{cols[0], cols[1], cols[2]};
+      std::vector<absl::Span<int8_t>> out{absl::MakeSpan(got[0]), absl::MakeSpan(got[1]), absl::MakeSpan(got[2])};
+      ASSERT_TRUE(QuantileScoresColumns(in, bins, out).ok());
+      EXPECT_EQ(got, want) << "bins=" << bins << " threads=" << threads;
+    }
+  }
+  ASSERT_TRUE(SetNumThreads(0).ok());
+  // Errors: the first failing column's, and mismatched span counts.
+  std::vector<double> nan(cols[2]);
+  nan[77] = std::nan("");
+  std::vector<int8_t> a(n), b(n);
+  std::vector<absl::Span<const double>> in{cols[0], nan};
+  std::vector<absl::Span<int8_t>> out{absl::MakeSpan(a), absl::MakeSpan(b)};
+  auto s = QuantileScoresColumns(in, 5, out);
+  EXPECT_NE(s.message().find("position 77"), std::string::npos) << s;
+  EXPECT_FALSE(QuantileScoresColumns(in, 5, absl::MakeSpan(out).subspan(0, 1)).ok());
+  std::vector<int8_t> short_out(n - 1);
+  std::vector<absl::Span<int8_t>> bad_out{absl::MakeSpan(a), absl::MakeSpan(short_out)};
+  EXPECT_FALSE(QuantileScoresColumns(in, 5, bad_out).ok());
+}
+
 }  // namespace
 }  // namespace twinscore

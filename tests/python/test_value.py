@@ -99,6 +99,20 @@ def test_rfm_thread_independent(prm, restore_threads):
     pd.testing.assert_frame_equal(one, two)
 
 
+def test_quantile_scores_columns_equal_one_at_a_time(rng, restore_threads):
+    from twinscore import _core
+    cols = [rng.integers(0, 50, 5001).astype(np.float64), rng.random(5001), np.ones(5001)]
+    want = [_core.quantile_scores(c, 5) for c in cols]
+    for n in (1, 2):
+        with ts.threads(n):
+            got = _core.quantile_scores_columns(cols, 5)
+        assert all(np.array_equal(g, w) for g, w in zip(got, want))
+    with pytest.raises(TypeError, match="float64"):
+        _core.quantile_scores_columns([cols[0].astype(np.float32)], 5)
+    with pytest.raises(ValueError, match="NaN"):
+        _core.quantile_scores_columns([cols[0], np.array([1.0, np.nan])], 5)
+
+
 def test_rfm_bad_input():
     tx = pd.DataFrame({"id": [1, 2], "d": pd.to_datetime(["2024-01-01", "2024-02-01"]), "x": [1.0, 2.0]})
     with pytest.raises(KeyError, match="nope"):

@@ -54,4 +54,10 @@ absl::StatusOr<RfmGroups> AggregateRfmById(absl::Span<const int64_t> ids, absl::
 // 1 + floor(bins * (s.rank(method="min") - 1) / n).
 absl::Status QuantileScores(absl::Span<const double> values, int bins, absl::Span<int8_t> scores);
 
+// QuantileScores of several columns at once (R, F and M): scores[c] receives
+// column c's, the columns' selections run concurrently. Each column's scores
+// are those of QuantileScores; the error is that of the first failing column.
+absl::Status QuantileScoresColumns(absl::Span<const absl::Span<const double>> columns, int bins,
+                                   absl::Span<const absl::Span<int8_t>> scores);
+
 }  // namespace twinscore
