@@ -51,7 +51,8 @@ struct Layout {
 
 // Per-thread scratch of Walk, reused across calls.
 struct Scratch {
-  std::vector<int64_t> list;
+  std::vector<int64_t> list;                           // scalar walk
+  std::vector<int32_t> node, xoff, slot, done_slot, done_code;  // AVX2 walk
 };
 
 // For the trees [t, t + nt) of the layout (each Has(), nt <= kMaxBatchTrees)
