@@ -561,9 +561,11 @@ absl::Status TreeEnsemble::PredictImpl(absl::Span<const T> X, int64_t n, int64_t
           }
         }
 #endif
-        // Trees without categorical splits (and not taking the vector walk):
-        // the early-exit walk, a batch of consecutive trees at once.
-        auto deep = [&](size_t u) { return deep_->Has(u) && !(kVector && complete_offset_[u] >= 0); };
+        // Trees without categorical splits, but XGBoost's complete trees (the
+        // vector walk): the early-exit walk (tree_deep.h), a batch of
+        // consecutive trees at once. LightGBM's leaf-wise trees are far from
+        // complete even when shallow: rows leave them early.
+        auto deep = [&](size_t u) { return deep_->Has(u) && !(kVector && xgb && complete_offset_[u] >= 0); };
         if (deep(t)) {
           int nt = 1;
           while (nt < tree_deep::kMaxBatchTrees && t + nt < t1 && deep(t + nt)) ++nt;
