@@ -15,7 +15,10 @@ Data: `--rows` x 32 float32 features with 2 % NaN; models trained on the first
 printed).
 
     python benchmarks/bench_trees.py [--rows 1000000] [--threads 2] [--repeat 3] [--shap-rows 100000]
-        [--shap-peer-rows 10000] [--skip xgb200,xgb1000,lgb,shap,predict]
+        [--shap-peer-rows 10000] [--skip xgb200,xgb1000,lgb,shap,predict] [--lleaves-cache DIR]
+
+The LightGBM case alone, lleaves compiled once and kept:
+`bench_trees.py --skip xgb200,xgb1000 --lleaves-cache ../build/lleaves`.
 
 The SHAP case alone (the issue's 100,000 rows; XGBoost timed on 10,000 and
 scaled): `bench_trees.py --rows 100000 --skip xgb1000,lgb,predict`.
@@ -109,9 +112,10 @@ def bench_shap(booster, scorer, X, args):
 LLEAVES_SCRIPT = """
 import sys, time, statistics, numpy as np, lleaves
 model, rows, out, threads, repeat = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+cache = sys.argv[6] or None  # compiled model kept there (named by the model file's hash); "" for none
 X = np.load(rows)
 m = lleaves.Model(model_file=model)
-t0 = time.perf_counter(); m.compile(); compile_s = time.perf_counter() - t0
+t0 = time.perf_counter(); m.compile(cache=cache); compile_s = time.perf_counter() - t0
 m.predict(X[:1000], n_jobs=threads)
 times = []
 for _ in range(repeat):
@@ -131,8 +135,19 @@ def bench_lleaves(model_path, X, ref, ts_t, args, tmp):
         return
     rows, out = os.path.join(tmp, "rows.npy"), os.path.join(tmp, "lleaves_pred.npy")
     np.save(rows, X)
-    res = subprocess.run([python, "-c", LLEAVES_SCRIPT, model_path, rows, out, str(args.threads), str(args.repeat)],
-                         capture_output=True, text=True)
+    cache = ""
+    if args.lleaves_cache:
+        # lleaves does not check that a cached library is the model's: name it by the model's hash.
+        import hashlib
+
+        with open(model_path, "rb") as f:
+            digest = hashlib.sha256(f.read()).hexdigest()[:16]
+        os.makedirs(args.lleaves_cache, exist_ok=True)
+        cache = os.path.join(os.path.abspath(args.lleaves_cache), f"lleaves_{digest}.so")
+        if os.path.exists(cache):
+            print(f"  lleaves: compiled model from the cache {cache}")
+    res = subprocess.run([python, "-c", LLEAVES_SCRIPT, model_path, rows, out, str(args.threads), str(args.repeat),
+                          cache], capture_output=True, text=True)
     if res.returncode != 0:
         print(f"  lleaves: failed: {res.stderr.strip().splitlines()[-1:]}")
         return
@@ -179,6 +194,9 @@ def main() -> None:
                                                               "python"),
                     help="python of a venv with lleaves (python3 -m venv .venv-lleaves && .venv-lleaves/bin/pip "
                          "install lleaves 'llvmlite<0.45' lightgbm numpy)")
+    ap.add_argument("--lleaves-cache", default="",
+                    help="directory keeping lleaves' compiled model between runs (its compile takes minutes); "
+                         "the compile time printed is then the cache load")
     ap.add_argument("--skip", default="", help="comma list of parts to skip: xgb200,xgb1000,lgb,shap,predict (the xgb200/xgb1000 predict timings)")
     args = ap.parse_args()
     skip = set(filter(None, args.skip.split(",")))

@@ -8,6 +8,7 @@
 #include <limits>
 #include <type_traits>
 
+#include "tree_deep.h"
 #include "tree_nodes.h"
 #include "twinscore/threads.h"
 
@@ -226,6 +227,9 @@ absl::StatusOr<TreeEnsemble> TreeEnsemble::Build(TreeModel model, TreeScorerOpti
   }
   for (const Tree& tr : model.trees) e.tree_group_.push_back(tr.group);
   e.BuildComplete(xgb);
+  auto deep = std::make_shared<tree_deep::Layout>();
+  for (size_t t = 0; t < model.trees.size(); ++t) deep->AppendTree(model.trees[t], e.tree_offset_[t], xgb);
+  e.deep_ = std::move(deep);
   e.model_ = std::move(model);
   return e;
 }
@@ -542,6 +546,8 @@ absl::Status TreeEnsemble::PredictImpl(absl::Span<const T> X, int64_t n, int64_t
     // walk, flat-node leaves otherwise.
     auto sum_trees = [&](auto* acc, const auto* complete_leaves, const auto* flat_leaves) {
       using A = std::remove_pointer_t<decltype(acc)>;
+      std::vector<int32_t> deep_leaf;
+      tree_deep::Scratch deep_scratch;
       for (size_t t = t0; t < t1; ++t) {
         const int64_t off = tree_offset_[t];
         A* acc_g = acc + tree_group_[t] * R;
@@ -555,6 +561,23 @@ absl::Status TreeEnsemble::PredictImpl(absl::Span<const T> X, int64_t n, int64_t
           }
         }
 #endif
+        // Trees without categorical splits, but XGBoost's complete trees (the
+        // vector walk): the early-exit walk (tree_deep.h), a batch of
+        // consecutive trees at once. LightGBM's leaf-wise trees are far from
+        // complete even when shallow: rows leave them early.
+        auto deep = [&](size_t u) { return deep_->Has(u) && !(kVector && xgb && complete_offset_[u] >= 0); };
+        if (deep(t)) {
+          int nt = 1;
+          while (nt < tree_deep::kMaxBatchTrees && t + nt < t1 && deep(t + nt)) ++nt;
+          deep_leaf.resize(static_cast<size_t>(tree_deep::kMaxBatchTrees * rows));
+          tree_deep::Walk<T, C>(*deep_, t, nt, x + rb * d, d, rows, deep_leaf.data(), deep_scratch);
+          for (int k = 0; k < nt; ++k) {
+            A* acc_k = acc + tree_group_[t + k] * R;
+            for (int64_t r = 0; r < rows; ++r) acc_k[r] += flat_leaves[deep_leaf[k * rows + r]];
+          }
+          t += nt - 1;
+          continue;
+        }
         for (int64_t q = 0; q < groups; ++q) {
           walk(t, nodes + off, thr_d + off, tree_depth_[t], ptr.data() + q * kLanes, idx);
           for (int k = 0; k < kLanes; ++k) acc_g[q * kLanes + k] += flat_leaves[off + idx[k]];

@@ -377,3 +377,42 @@ def test_xgboost_more_objectives_and_dart(params):
     booster = xgb.train(dict(params, max_depth=3, nthread=1, seed=0), xgb.DMatrix(X, label=y), 5)
     scorer = ts.TreeScorer.from_xgboost(booster)
     np.testing.assert_allclose(scorer.predict(X), booster.predict(xgb.DMatrix(X)), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("zero_as_missing", [False, True])
+def test_lightgbm_deep_leaf_wise_trees(zero_as_missing):
+    """Leaf-wise trees far from complete (63 leaves, many levels deep: the
+    early-exit walk of tree_deep.cpp) on rows with NaN, +-inf and zeros, odd
+    row counts, both precisions, 1 and 2 threads."""
+    rng = np.random.default_rng(9)
+    n, d = 3000, 6
+    X = rng.normal(size=(n, d))
+    X[:, 0] = np.exp(3 * X[:, 0])  # a skewed feature: long chains of splits
+    X[rng.random(X.shape) < 0.05] = np.nan
+    X[rng.random(X.shape) < 0.05] = 0.0
+    y = np.nan_to_num(X[:, 0]) ** 0.3 + np.sin(3 * np.nan_to_num(X[:, 1])) + rng.normal(scale=0.1, size=n)
+    booster = lgb.train({"objective": "regression", "num_leaves": 63, "min_data_in_leaf": 2, "learning_rate": 0.3,
+                         "zero_as_missing": zero_as_missing, "verbose": -1, "seed": 0, "num_threads": 2},
+                        lgb.Dataset(X, label=y), num_boost_round=12)
+    depth = max(_depth(t["tree_structure"]) for t in booster.dump_model()["tree_info"])
+    assert depth > 10  # the model has the deep trees this test is about
+    scorer = ts.TreeScorer.from_lightgbm(booster)
+    Xt = rng.normal(size=(1001, d))
+    Xt[:, 0] = np.exp(3 * Xt[:, 0])
+    Xt[rng.random(Xt.shape) < 0.05] = np.nan
+    Xt[rng.random(Xt.shape) < 0.05] = 0.0
+    Xt[::97, 1] = np.inf
+    Xt[::89, 2] = -np.inf
+    for rows in (1, 7, 9, 1001):
+        for dtype in (np.float32, np.float64):
+            x = np.ascontiguousarray(Xt[:rows], dtype=dtype)
+            ref = booster.predict(x)
+            a = scorer.predict(x, n_threads=1)
+            np.testing.assert_allclose(a, ref, rtol=0, atol=1e-9)
+            np.testing.assert_array_equal(scorer.predict(x, n_threads=2), a)
+
+
+def _depth(node):
+    if "split_index" not in node:
+        return 0
+    return 1 + max(_depth(node["left_child"]), _depth(node["right_child"]))

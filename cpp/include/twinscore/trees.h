@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,10 @@
 #include "twinscore/common.h"
 
 namespace twinscore {
+
+namespace tree_deep {
+struct Layout;
+}
 
 // Which library's split rules the model follows. XGBoost: a numeric split
 // sends x < threshold left, compares in float32, and a categorical split sends
@@ -199,6 +204,9 @@ class TreeEnsemble {
   std::vector<CatSet> cats_;
   std::vector<uint64_t> cat_bits_;
   std::vector<double> expected_;       // per tree: cover-weighted mean leaf value
+  // The early-exit walk of trees without categorical splits (tree_deep.h);
+  // shared by copies, never changed after Build.
+  std::shared_ptr<const tree_deep::Layout> deep_;
   int32_t max_depth_ = 0;
 };
 

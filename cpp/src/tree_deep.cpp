@@ -1,0 +1,293 @@
+// The early-exit walk of deep trees (see tree_deep.h).
+#include "tree_deep.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <type_traits>
+
+#ifdef __AVX2__
+#include <immintrin.h>
+#endif
+
+namespace twinscore::tree_deep {
+
+
+namespace {
+
+// The largest float <= t (t not NaN; -inf below -FLT_MAX).
+float FloatAtMost(double t) {
+  float f = static_cast<float>(t);
+  if (static_cast<double>(f) > t) f = std::nextafter(f, -std::numeric_limits<float>::infinity());
+  return f;
+}
+
+}  // namespace
+
+void Layout::AppendTree(const Tree& tr, int64_t off, bool xgb) {
+  const int32_t count = tr.num_nodes();
+  bool ok = off + count <= std::numeric_limits<int32_t>::max() &&
+            static_cast<int64_t>(nodes.size()) + count < (int64_t{1} << 29);  // 4 * node index fits an int32
+  for (int32_t i = 0; ok && i < count; ++i) {
+    if (tr.left[i] < 0) continue;
+    ok = tr.kind[i] != static_cast<uint8_t>(SplitKind::kCategorical) &&
+         static_cast<uint32_t>(tr.feature[i]) <= kFeatureMask;
+  }
+  if (!ok) {
+    root.push_back(kNoTree);
+    return;
+  }
+  // The breadth-first order of TreeEnsemble::Build (children pushed left
+  // then right): the k-th node of it is flat node off + k, which leaf codes
+  // name. Internal nodes keep that order here.
+  std::vector<int32_t> order{0};
+  for (size_t k = 0; k < order.size(); ++k) {
+    if (tr.left[order[k]] < 0) continue;
+    order.push_back(tr.left[order[k]]);
+    order.push_back(tr.right[order[k]]);
+  }
+  std::vector<int32_t> id(count);
+  int32_t next = static_cast<int32_t>(nodes.size());
+  for (size_t k = 0; k < order.size(); ++k) {
+    id[order[k]] = tr.left[order[k]] < 0 ? ~static_cast<int32_t>(off + static_cast<int64_t>(k)) : next++;
+  }
+  root.push_back(id[0]);
+  for (int32_t i : order) {
+    if (tr.left[i] < 0) continue;
+    Node n;
+    n.feature = static_cast<uint32_t>(tr.feature[i]) | (tr.default_left[i] ? kDefaultLeft : 0u) |
+                (tr.kind[i] == static_cast<uint8_t>(SplitKind::kNumericZeroMissing) ? kZeroMissing : 0u);
+    // x <= threshold goes left. XGBoost: x < t in float32, i.e. x <= the
+    // float before t. LightGBM: x <= t in double; for a float32 x that is
+    // x <= the largest float <= t (+inf stays +inf: every value but NaN left).
+    const double t = tr.threshold[i];
+    double td = t;
+    if (xgb) {
+      n.threshold = std::nextafter(static_cast<float>(t), -std::numeric_limits<float>::infinity());
+      td = n.threshold;
+    } else {
+      n.threshold = FloatAtMost(t);
+    }
+    n.child[0] = id[tr.left[i]];
+    n.child[1] = id[tr.right[i]];
+    nodes.push_back(n);
+    threshold_d.push_back(td);
+  }
+}
+
+namespace {
+
+// One list entry: the node (high half) and the row's (tree in batch, row)
+// packed as k << 16 | r (low half).
+inline int64_t Entry(int32_t node, int32_t k, int32_t r) {
+  return static_cast<int64_t>(static_cast<uint64_t>(static_cast<uint32_t>(node)) << 32 |
+                              static_cast<uint32_t>(k << 16 | r));
+}
+
+// At most 2^16 rows per pass (the row field of an entry).
+template <class T, class C>
+void WalkChunk(const Layout& layout, size_t t, int nt, const T* x, int64_t d, int64_t rows, int64_t stride,
+               int32_t* leaf, std::vector<int64_t>& list) {
+  list.resize(static_cast<size_t>(nt * rows));
+  int64_t n = 0;
+  for (int k = 0; k < nt; ++k) {
+    const int32_t root = layout.root[t + k];
+    if (root < 0) {  // a one-leaf tree
+      for (int64_t r = 0; r < rows; ++r) leaf[k * stride + r] = ~root;
+      continue;
+    }
+    for (int64_t r = 0; r < rows; ++r) list[n++] = Entry(root, k, static_cast<int32_t>(r));
+  }
+  const Node* nodes = layout.nodes.data();
+  const double* thr_d = layout.threshold_d.data();
+  int64_t* e = list.data();
+  while (n > 0) {
+    int64_t m = 0;
+    for (int64_t j = 0; j < n; ++j) {
+      const int64_t entry = e[j];
+      const int32_t i = static_cast<int32_t>(entry >> 32);
+      const uint32_t kr = static_cast<uint32_t>(entry);
+      const int64_t r = kr & 0xffff, k = kr >> 16;
+      const Node& nd = nodes[i];
+      const uint32_t f = nd.feature;
+      const C v = static_cast<C>(x[r * d + (f & kFeatureMask)]);
+      C thr;
+      if constexpr (std::is_same_v<C, float>) {
+        thr = nd.threshold;
+      } else {
+        thr = thr_d[i];
+      }
+      constexpr C kZero = static_cast<C>(tree_nodes::kZeroThreshold);
+      // Missing: NaN, or zero for a zero-missing split; it takes the default.
+      const uint32_t miss = static_cast<uint32_t>(std::isnan(v)) |
+                            (((f & kZeroMissing) != 0) & (v >= -kZero) & (v <= kZero));
+      const uint32_t left = (miss & (f >> 31)) | (~miss & static_cast<uint32_t>(v <= thr) & 1u);
+      const int32_t c = nd.child[left ^ 1u];
+      // The last write for a row is its leaf (c < 0); earlier ones are overwritten.
+      leaf[k * stride + r] = ~c;
+      e[m] = (static_cast<int64_t>(static_cast<uint32_t>(c)) << 32) | kr;
+      m += c >= 0;
+    }
+    n = m;
+  }
+}
+
+#ifdef __AVX2__
+// The scalar pass above, 8 entries at a time (float32 rows, float32
+// comparisons): the entry list is three int32 arrays (node, row offset
+// r * d, leaf slot); the node's threshold, feature and chosen child and the
+// row's value are 4 gathers; entries still on an internal node are
+// compress-stored back in place (a permutation looked up from the 8-bit mask),
+// finished ones into a done list written out at the end. Rows reached here
+// satisfy rows * d + d < 2^31.
+
+// kCompress[m]: the lanes set in m, first, in order.
+struct CompressTable {
+  alignas(32) int32_t idx[256][8];
+  CompressTable() {
+    for (int m = 0; m < 256; ++m) {
+      int k = 0;
+      for (int b = 0; b < 8; ++b) {
+        if (m >> b & 1) idx[m][k++] = b;
+      }
+      while (k < 8) idx[m][k++] = 0;
+    }
+  }
+};
+const CompressTable kCompress;
+
+inline void CompressStore(int32_t* dst, __m256i v, int mask) {
+  const __m256i perm = _mm256_load_si256(reinterpret_cast<const __m256i*>(kCompress.idx[mask]));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst), _mm256_permutevar8x32_epi32(v, perm));
+}
+
+void WalkChunkAvx2(const Layout& layout, size_t t, int nt, const float* x, int64_t d, int64_t rows, int64_t stride,
+                   int32_t* leaf, Scratch& s) {
+  const size_t cap = static_cast<size_t>(nt * rows + 8);
+  for (auto* v : {&s.node, &s.xoff, &s.slot, &s.done_slot, &s.done_code}) {
+    if (v->size() < cap) v->resize(cap);
+  }
+  int32_t *node = s.node.data(), *xoff = s.xoff.data(), *slot = s.slot.data();
+  int32_t *done_slot = s.done_slot.data(), *done_code = s.done_code.data();
+  int64_t n = 0;
+  for (int k = 0; k < nt; ++k) {
+    const int32_t root = layout.root[t + k];
+    if (root < 0) {  // a one-leaf tree
+      for (int64_t r = 0; r < rows; ++r) leaf[k * stride + r] = ~root;
+      continue;
+    }
+    for (int64_t r = 0; r < rows; ++r, ++n) {
+      node[n] = root;
+      xoff[n] = static_cast<int32_t>(r * d);
+      slot[n] = static_cast<int32_t>(k * stride + r);
+    }
+  }
+  const Node* nodes = layout.nodes.data();
+  const float* nf = reinterpret_cast<const float*>(nodes);
+  const int32_t* ni = reinterpret_cast<const int32_t*>(nodes);
+  static_assert(sizeof(Node) == 16, "4 int32 a node");
+  const __m256i feat_mask = _mm256_set1_epi32(kFeatureMask);
+  const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+  const __m256 zero_thr = _mm256_set1_ps(tree_nodes::kZeroThreshold);
+  const __m256i three = _mm256_set1_epi32(3);
+  int64_t dm = 0;
+  while (n > 0) {
+    int64_t m = 0, j = 0;
+    // U groups of 8 entries a step, their gathers issued side by side so
+    // that U independent chains (feature -> value -> child) overlap.
+    auto step = [&](auto u_const) {
+      constexpr int U = decltype(u_const)::value;
+      __m256i nd[U], xo[U], sl[U], c[U];
+      for (int u = 0; u < U; ++u) {
+        nd[u] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(node + j + 8 * u));
+        xo[u] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xoff + j + 8 * u));
+        sl[u] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(slot + j + 8 * u));
+      }
+      __m256i i4[U], f[U];
+      __m256 thr[U], v[U];
+      for (int u = 0; u < U; ++u) {
+        i4[u] = _mm256_slli_epi32(nd[u], 2);
+        f[u] = _mm256_i32gather_epi32(ni + 1, i4[u], 4);
+        thr[u] = _mm256_i32gather_ps(nf, i4[u], 4);
+      }
+      for (int u = 0; u < U; ++u) {
+        v[u] = _mm256_i32gather_ps(x, _mm256_add_epi32(xo[u], _mm256_and_si256(f[u], feat_mask)), 4);
+      }
+      for (int u = 0; u < U; ++u) {
+        // Missing (NaN, or |v| <= kZeroThreshold at a zero-missing split)
+        // takes the default (bit 31 of f); others go left iff v <= thr.
+        const __m256 zm = _mm256_castsi256_ps(_mm256_srai_epi32(_mm256_slli_epi32(f[u], 1), 31));
+        const __m256 miss = _mm256_or_ps(
+            _mm256_cmp_ps(v[u], v[u], _CMP_UNORD_Q),
+            _mm256_and_ps(zm, _mm256_cmp_ps(_mm256_and_ps(v[u], abs_mask), zero_thr, _CMP_LE_OQ)));
+        const __m256 left = _mm256_or_ps(_mm256_andnot_ps(miss, _mm256_cmp_ps(v[u], thr[u], _CMP_LE_OQ)),
+                                         _mm256_and_ps(miss, _mm256_castsi256_ps(_mm256_srai_epi32(f[u], 31))));
+        // child[0] is int32 2 of the node, child[1] int32 3: 4i + 3 + (left ? -1 : 0).
+        c[u] = _mm256_i32gather_epi32(ni, _mm256_add_epi32(i4[u], _mm256_add_epi32(three, _mm256_castps_si256(left))), 4);
+      }
+      for (int u = 0; u < U; ++u) {
+        const int done = _mm256_movemask_ps(_mm256_castsi256_ps(c[u]));
+        const int keep = ~done & 0xff;
+        CompressStore(node + m, c[u], keep);
+        CompressStore(xoff + m, xo[u], keep);
+        CompressStore(slot + m, sl[u], keep);
+        m += _mm_popcnt_u32(keep);
+        CompressStore(done_slot + dm, sl[u], done);
+        CompressStore(done_code + dm, _mm256_xor_si256(c[u], _mm256_set1_epi32(-1)), done);
+        dm += _mm_popcnt_u32(done);
+      }
+      j += 8 * U;
+    };
+    while (j + 32 <= n) step(std::integral_constant<int, 4>{});
+    while (j + 8 <= n) step(std::integral_constant<int, 1>{});
+    for (; j < n; ++j) {  // the last < 8 entries, one by one
+      const Node& nd = nodes[node[j]];
+      const uint32_t f = nd.feature;
+      const float v = x[xoff[j] + (f & kFeatureMask)];
+      const uint32_t miss = static_cast<uint32_t>(std::isnan(v)) |
+                            (((f & kZeroMissing) != 0) & (std::fabs(v) <= tree_nodes::kZeroThreshold));
+      const uint32_t left = (miss & (f >> 31)) | (~miss & static_cast<uint32_t>(v <= nd.threshold) & 1u);
+      const int32_t c = nd.child[left ^ 1u];
+      if (c < 0) {
+        leaf[slot[j]] = ~c;
+        continue;
+      }
+      node[m] = c;
+      xoff[m] = xoff[j];
+      slot[m] = slot[j];
+      ++m;
+    }
+    n = m;
+  }
+  for (int64_t k = 0; k < dm; ++k) leaf[done_slot[k]] = done_code[k];
+}
+#endif
+
+}  // namespace
+
+template <class T, class C>
+void Walk(const Layout& layout, size_t t, int nt, const T* x, int64_t d, int64_t rows, int32_t* leaf, Scratch& s) {
+#ifdef __AVX2__
+  if constexpr (std::is_same_v<T, float> && std::is_same_v<C, float>) {
+    const int64_t chunk = std::min<int64_t>(int64_t{1} << 16, std::numeric_limits<int32_t>::max() / d - 2);
+    if (chunk >= 1 && nt * rows < std::numeric_limits<int32_t>::max() - 8) {
+      for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
+        const int64_t nr = std::min(chunk, rows - r0);
+        // leaf slots are k * rows + r: chunk offsets move the leaf pointer.
+        WalkChunkAvx2(layout, t, nt, x + r0 * d, d, nr, rows, leaf + r0, s);
+      }
+      return;
+    }
+  }
+#endif
+  constexpr int64_t kChunk = 1 << 16;
+  for (int64_t r0 = 0; r0 < rows; r0 += kChunk) {
+    WalkChunk<T, C>(layout, t, nt, x + r0 * d, d, std::min(kChunk, rows - r0), rows, leaf + r0, s.list);
+  }
+}
+
+template void Walk<float, float>(const Layout&, size_t, int, const float*, int64_t, int64_t, int32_t*, Scratch&);
+template void Walk<double, float>(const Layout&, size_t, int, const double*, int64_t, int64_t, int32_t*, Scratch&);
+template void Walk<double, double>(const Layout&, size_t, int, const double*, int64_t, int64_t, int32_t*, Scratch&);
+
+}  // namespace twinscore::tree_deep
