@@ -7,6 +7,7 @@
 #include <benchmark/benchmark.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <random>
 #include <vector>
 
@@ -16,7 +17,9 @@
 namespace twinscore {
 namespace {
 
-constexpr int64_t kRows = 100'000;
+// Rows per call: 100,000, or $TREES_BENCH_ROWS (short calls give steadier
+// minima on a shared machine).
+const int64_t kRows = std::getenv("TREES_BENCH_ROWS") ? std::atoll(std::getenv("TREES_BENCH_ROWS")) : 100'000;
 constexpr int32_t kFeatures = 32;
 
 Tree FullTree(int depth, std::mt19937_64& rng) {
@@ -66,6 +69,10 @@ BENCHMARK(BM_PredictXGBoostFull)
     ->Args({200, 6, 256})
     ->Args({200, 8, 64})
     ->Args({200, 8, 256})
+    ->Args({200, 6, 128})
+    ->Args({200, 8, 128})
+    ->Args({1000, 8, 64})
+    ->Args({1000, 8, 256})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 

@@ -324,11 +324,17 @@ namespace {
 // in L1. The first kComparedLevels levels (<= 15 nodes) compare the rows at
 // every node of the level, which needs no j: only the blends that pick each
 // lane's node are in the dependency chain, which a gather would lengthen by
-// ~20 cycles a level. The level of 16 nodes is looked up in two registers
-// with vpermps and a blend; deeper levels gather threshold and feature from
-// the table. N groups are walked together so that N independent chains are
+// ~20 cycles a level. The levels of 16 and 32 nodes are looked up in
+// registers with vpermps and blends; deeper levels gather threshold and
+// feature from the table. N groups are walked together so that N independent chains are
 // in flight. A row's lane sums the trees in model order, as the scalar walk.
 constexpr int kComparedLevels = 4;
+// The levels after those, up to the 32-node level 5 (a tree of depth <= 6;
+// deeper trees gather that level already: it measured faster), look their
+// thresholds and features up in registers (Lookup); the rest gather them.
+constexpr int kLookupLevels = 6;
+// Leaves of trees this shallow are looked up in registers, deeper ones gathered.
+constexpr int kLeafLookupDepth = 4;
 
 // The rows (lanes) that go left at a node of threshold t and feature word f:
 // XGBoost (kLE false) x < t, NaN already on its default's side
@@ -388,33 +394,47 @@ inline __m256 GatherX(const float* xg, __m256i f) {
   return _mm256_i32gather_ps(xg, _mm256_add_epi32(_mm256_slli_epi32(f, 3), lane), 4);
 }
 
+// Lane r's entry j_r of a table of K values (8 <= K <= 64, a multiple of 8) held in K / 8
+// registers: a permute per register, then a blend per bit of j above the third.
+template <int K>
+inline __m256 Lookup(const __m256* v, __m256i j) {
+  __m256 m[K / 8];
+  for (int k = 0; k < K / 8; ++k) m[k] = _mm256_permutevar8x32_ps(v[k], j);
+  for (int b = 3, w = K / 8; w > 1; ++b, w /= 2) {
+    const __m256 hi = _mm256_castsi256_ps(_mm256_slli_epi32(j, 31 - b));
+    for (int k = 0; k < w / 2; ++k) m[k] = _mm256_blendv_ps(m[2 * k], m[2 * k + 1], hi);
+  }
+  return m[0];
+}
+
+// Levels [L, E) (L >= 1) of N groups: the level's thresholds and features
+// in registers (Lookup), the rows' values gathered.
+template <int L, int E, int N, bool kLE>
+inline void LookupLevels(const float* thr, const int32_t* feat, const float* xg, int64_t stride, __m256i* j) {
+  if constexpr (L < E) {
+    constexpr int K = (1 << L) < 8 ? 8 : (1 << L);  // a level of < 8 reads the padding after it
+    __m256 T[K / 8], F[K / 8];
+    for (int k = 0; k < K / 8; ++k) {
+      T[k] = _mm256_loadu_ps(thr + (1 << L) - 1 + 8 * k);
+      F[k] = _mm256_loadu_ps(reinterpret_cast<const float*>(feat + (1 << L) - 1 + 8 * k));
+    }
+    for (int n = 0; n < N; ++n) {
+      const __m256i f = _mm256_castps_si256(Lookup<K>(F, j[n]));
+      j[n] = Down(j[n], LeftMask<kLE>(GatherX(xg + n * stride, f), Lookup<K>(T, j[n]), f));
+    }
+    LookupLevels<L + 1, E, N, kLE>(thr, feat, xg, stride, j);
+  }
+}
+
 // Walks N groups (xg, xg + stride, ...) down a complete tree of depth D;
 // j[n] receives each lane's leaf number.
 template <int D, int N, bool kLE>
 inline void WalkGroups(const float* thr, const int32_t* feat, const float* xg, int64_t stride, __m256i* j) {
   constexpr int C = D < kComparedLevels ? D : kComparedLevels;
   for (int n = 0; n < N; ++n) j[n] = CompareLevels<0, C, kLE>(thr, feat, xg + n * stride, _mm256_setzero_si256());
-  for (int L = C; L < D && L < 4; ++L) {  // 2..8 nodes: one register.
-    const __m256 T = _mm256_loadu_ps(thr + (1 << L) - 1);
-    const __m256i F = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(feat + (1 << L) - 1));
-    for (int n = 0; n < N; ++n) {
-      const __m256i f = _mm256_permutevar8x32_epi32(F, j[n]);
-      j[n] = Down(j[n], LeftMask<kLE>(GatherX(xg + n * stride, f), _mm256_permutevar8x32_ps(T, j[n]), f));
-    }
-  }
-  if (D > 4 && C <= 4) {  // 16 nodes: two registers, bit 3 of j picks one.
-    const __m256 T0 = _mm256_loadu_ps(thr + 15), T1 = _mm256_loadu_ps(thr + 23);
-    const __m256 F0 = _mm256_loadu_ps(reinterpret_cast<const float*>(feat + 15));
-    const __m256 F1 = _mm256_loadu_ps(reinterpret_cast<const float*>(feat + 23));
-    for (int n = 0; n < N; ++n) {
-      const __m256 hi = _mm256_castsi256_ps(_mm256_slli_epi32(j[n], 28));
-      const __m256i f = _mm256_castps_si256(
-          _mm256_blendv_ps(_mm256_permutevar8x32_ps(F0, j[n]), _mm256_permutevar8x32_ps(F1, j[n]), hi));
-      const __m256 t = _mm256_blendv_ps(_mm256_permutevar8x32_ps(T0, j[n]), _mm256_permutevar8x32_ps(T1, j[n]), hi);
-      j[n] = Down(j[n], LeftMask<kLE>(GatherX(xg + n * stride, f), t, f));
-    }
-  }
-  for (int L = 5; L < D; ++L) {  // 32 nodes and more: gathers.
+  constexpr int E = D <= kLookupLevels ? D : kLookupLevels - 1;
+  LookupLevels<C, E, N, kLE>(thr, feat, xg, stride, j);
+  for (int L = E; L < D; ++L) {  // deeper: gathers.
     const float* tl = thr + (1 << L) - 1;
     const int32_t* fl = feat + (1 << L) - 1;
     for (int n = 0; n < N; ++n) {
@@ -428,8 +448,20 @@ inline void WalkGroups(const float* thr, const int32_t* feat, const float* xg, i
 // doubles a group, consecutive).
 template <int D, int N>
 inline void AddLeaves(const float* leaf, const __m256i* j, float* acc) {
+  constexpr int K = (1 << D) < 8 ? 1 : (1 << D) / 8;
+  __m256 L[K];
+  if constexpr (D > 3 && D <= kLeafLookupDepth) {
+    for (int k = 0; k < K; ++k) L[k] = _mm256_loadu_ps(leaf + 8 * k);
+  }
   for (int n = 0; n < N; ++n) {
-    const __m256 v = D <= 3 ? _mm256_permutevar8x32_ps(_mm256_loadu_ps(leaf), j[n]) : _mm256_i32gather_ps(leaf, j[n], 4);
+    __m256 v;
+    if constexpr (D <= 3) {
+      v = _mm256_permutevar8x32_ps(_mm256_loadu_ps(leaf), j[n]);
+    } else if constexpr (D <= kLeafLookupDepth) {
+      v = Lookup<(1 << D)>(L, j[n]);
+    } else {
+      v = _mm256_i32gather_ps(leaf, j[n], 4);
+    }
     _mm256_storeu_ps(acc + 8 * n, _mm256_add_ps(_mm256_loadu_ps(acc + 8 * n), v));
   }
 }
