@@ -226,7 +226,7 @@ absl::StatusOr<TreeEnsemble> TreeEnsemble::Build(TreeModel model, TreeScorerOpti
     e.tree_slow_.push_back(slow);
   }
   for (const Tree& tr : model.trees) e.tree_group_.push_back(tr.group);
-  e.BuildComplete(xgb);
+  e.BuildComplete(xgb, model.num_features);
   auto deep = std::make_shared<tree_deep::Layout>();
   for (size_t t = 0; t < model.trees.size(); ++t) deep->AppendTree(model.trees[t], e.tree_offset_[t], xgb);
   e.deep_ = std::move(deep);
@@ -243,7 +243,15 @@ absl::StatusOr<TreeEnsemble> TreeEnsemble::Build(TreeModel model, TreeScorerOpti
 // The vector walk compares x < threshold for XGBoost and x <= threshold for
 // LightGBM, which for a float32 x is x <= the largest float <= the file's
 // threshold: exact for every threshold, +inf included.
-void TreeEnsemble::BuildComplete(bool xgb) {
+//
+// XGBoost rows come in two copies (PredictImpl): features [0, d) with NaN as
+// +inf, [d, 2d) with NaN as -inf. With a threshold t > -inf, "x < t" sends
+// +inf right and -inf left, exactly where XGBoost sends a missing value whose
+// default is right or left; so an XGBoost node stores feature + d when its
+// default is left and its step is one compare, with no NaN test. A float32
+// threshold of -inf (never written by XGBoost, whose thresholds are float32)
+// would break this: such a tree takes the node walk.
+void TreeEnsemble::BuildComplete(bool xgb, int32_t num_features) {
   for (size_t t = 0; t < tree_offset_.size(); ++t) {
     const int32_t D = tree_depth_[t];
     const int64_t off = tree_offset_[t];
@@ -252,6 +260,7 @@ void TreeEnsemble::BuildComplete(bool xgb) {
     for (int64_t i = off; i < end; ++i) {
       numeric &= nodes_[i].kind == static_cast<uint8_t>(SplitKind::kNumeric) ||
                  nodes_[i].kind == static_cast<uint8_t>(SplitKind::kNumericNotMissingLeft);
+      numeric &= !(xgb && !is_leaf_[i] && nodes_[i].threshold == -std::numeric_limits<float>::infinity());
     }
     if (!numeric || D < 1 || D > kMaxCompleteDepth) {
       complete_offset_.push_back(-1);
@@ -291,7 +300,11 @@ void TreeEnsemble::BuildComplete(bool xgb) {
         } else {  // undo the "x < next float" of the flat node
           cthr_[base + it.p] = std::nextafter(nd.threshold, -std::numeric_limits<float>::infinity());
         }
-        cfeat_[base + it.p] = nd.feature | (nd.default_left ? INT32_MIN : 0);
+        if (xgb) {
+          cfeat_[base + it.p] = nd.feature + (nd.default_left ? num_features : 0);
+        } else {
+          cfeat_[base + it.p] = nd.feature | (nd.default_left ? INT32_MIN : 0);
+        }
       }
       stack.push_back({leaf ? it.i : nd.child, 2 * it.p + 1, it.level + 1});
       stack.push_back({leaf ? it.i : nd.child + 1, 2 * it.p + 2, it.level + 1});
@@ -309,68 +322,128 @@ namespace {
 
 #ifdef __AVX2__
 // The vector walk of complete trees (BuildComplete). A row block is first
-// transposed into groups of 8 rows, feature-major (xg[f * 8 + lane]), so the
-// root's feature is one contiguous load for 8 rows and deeper features are one
-// gather from a 1 KiB group that stays in L1. A level of <= 8 nodes lives in
-// one register and is looked up with vpermps instead of a gather; a level of
-// 16 with two permutes and a blend; deeper levels gather from the table. N
-// groups are walked together so that N independent gather chains are in
-// flight. A row's lane sums the trees in model order, as the scalar walk.
+// transposed into groups of 8 rows, feature-major (xg[f * 8 + lane]; XGBoost
+// rows twice, NaN as +inf then as -inf), so one feature of 8 rows is one
+// contiguous load and a feature per lane one gather from a group that stays
+// in L1. The first kComparedLevels levels (<= 15 nodes) compare the rows at
+// every node of the level, which needs no j: only the blends that pick each
+// lane's node are in the dependency chain, which a gather would lengthen by
+// ~20 cycles a level. The levels of 16 and 32 nodes are looked up in
+// registers with vpermps and blends; deeper levels gather threshold and
+// feature from the table. N groups are walked together so that N independent chains are
+// in flight. A row's lane sums the trees in model order, as the scalar walk.
+constexpr int kComparedLevels = 4;
+// The levels after those, up to the 32-node level 5 (a tree of depth <= 6;
+// deeper trees gather that level already: it measured faster), look their
+// thresholds and features up in registers (Lookup); the rest gather them.
+constexpr int kLookupLevels = 6;
+// Leaves of trees this shallow are looked up in registers, deeper ones gathered.
+constexpr int kLeafLookupDepth = 4;
 
-// Lanes of one 8-row group: j = the node's index within its level.
-// left = x < t, or x is NaN and the default is left (top bit of f);
-// the next level's index is 2j + right = 2j + 1 + left (left is -1 or 0).
+// The rows (lanes) that go left at a node of threshold t and feature word f:
+// XGBoost (kLE false) x < t, NaN already on its default's side
+// (BuildComplete); LightGBM x <= t, or x is NaN and the default is left (top
+// bit of f).
 template <bool kLE>
-inline __m256i StepDown(__m256 x, __m256 t, __m256i f, __m256i j) {
-  const __m256i left = _mm256_or_si256(
-      _mm256_castps_si256(kLE ? _mm256_cmp_ps(x, t, _CMP_LE_OQ) : _mm256_cmp_ps(x, t, _CMP_LT_OQ)),
-      _mm256_and_si256(_mm256_castps_si256(_mm256_cmp_ps(x, x, _CMP_UNORD_Q)), _mm256_srai_epi32(f, 31)));
-  return _mm256_add_epi32(_mm256_add_epi32(j, j), _mm256_add_epi32(_mm256_set1_epi32(1), left));
+inline __m256 LeftMask(__m256 x, __m256 t, __m256i f) {
+  if constexpr (kLE) {
+    const __m256 nan_left = _mm256_and_ps(_mm256_cmp_ps(x, x, _CMP_UNORD_Q),
+                                          _mm256_castsi256_ps(_mm256_srai_epi32(f, 31)));
+    return _mm256_or_ps(_mm256_cmp_ps(x, t, _CMP_LE_OQ), nan_left);
+  } else {
+    return _mm256_cmp_ps(x, t, _CMP_LT_OQ);
+  }
 }
 
-// x of each lane's node feature: f << 3 drops the default bit and scales the
-// feature to its 8 values in the group.
+// j = a node's index within its level; the next level's index is
+// 2j + right = 2j + 1 + left (left is -1 or 0).
+inline __m256i Down(__m256i j, __m256 left) {
+  return _mm256_add_epi32(_mm256_add_epi32(j, j), _mm256_add_epi32(_mm256_set1_epi32(1), _mm256_castps_si256(left)));
+}
+
+// Offset of a feature word's 8 values in a group (LightGBM's default bit dropped).
+inline int64_t FeatureOffset(int32_t f) { return static_cast<int64_t>(f & 0x7fffffff) * 8; }
+
+// One level of K nodes (thr, feat: the level's first slot), every node compared.
+template <int K, bool kLE>
+inline __m256i CompareLevel(const float* thr, const int32_t* feat, const float* xg, __m256i j) {
+  __m256 m[K];
+  for (int k = 0; k < K; ++k) {
+    m[k] = LeftMask<kLE>(_mm256_loadu_ps(xg + FeatureOffset(feat[k])), _mm256_set1_ps(thr[k]),
+                         _mm256_set1_epi32(feat[k]));
+  }
+  // Lane r keeps m[j_r][r]: a blend per bit of j, lowest first.
+  for (int b = 0, w = K; w > 1; ++b, w /= 2) {
+    const __m256 hi = _mm256_castsi256_ps(_mm256_slli_epi32(j, 31 - b));
+    for (int k = 0; k < w / 2; ++k) m[k] = _mm256_blendv_ps(m[2 * k], m[2 * k + 1], hi);
+  }
+  return Down(j, m[0]);
+}
+
+// Levels [L, E) of a complete tree by CompareLevel.
+template <int L, int E, bool kLE>
+inline __m256i CompareLevels(const float* thr, const int32_t* feat, const float* xg, __m256i j) {
+  if constexpr (L < E) {
+    j = CompareLevel<(1 << L), kLE>(thr + (1 << L) - 1, feat + (1 << L) - 1, xg, j);
+    return CompareLevels<L + 1, E, kLE>(thr, feat, xg, j);
+  } else {
+    return j;
+  }
+}
+
+// x of each lane's node feature: f << 3 drops LightGBM's default bit and
+// scales the feature to its 8 values in the group.
 inline __m256 GatherX(const float* xg, __m256i f) {
   const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   return _mm256_i32gather_ps(xg, _mm256_add_epi32(_mm256_slli_epi32(f, 3), lane), 4);
+}
+
+// Lane r's entry j_r of a table of K values (8 <= K <= 64, a multiple of 8) held in K / 8
+// registers: a permute per register, then a blend per bit of j above the third.
+template <int K>
+inline __m256 Lookup(const __m256* v, __m256i j) {
+  __m256 m[K / 8];
+  for (int k = 0; k < K / 8; ++k) m[k] = _mm256_permutevar8x32_ps(v[k], j);
+  for (int b = 3, w = K / 8; w > 1; ++b, w /= 2) {
+    const __m256 hi = _mm256_castsi256_ps(_mm256_slli_epi32(j, 31 - b));
+    for (int k = 0; k < w / 2; ++k) m[k] = _mm256_blendv_ps(m[2 * k], m[2 * k + 1], hi);
+  }
+  return m[0];
+}
+
+// Levels [L, E) (L >= 1) of N groups: the level's thresholds and features
+// in registers (Lookup), the rows' values gathered.
+template <int L, int E, int N, bool kLE>
+inline void LookupLevels(const float* thr, const int32_t* feat, const float* xg, int64_t stride, __m256i* j) {
+  if constexpr (L < E) {
+    constexpr int K = (1 << L) < 8 ? 8 : (1 << L);  // a level of < 8 reads the padding after it
+    __m256 T[K / 8], F[K / 8];
+    for (int k = 0; k < K / 8; ++k) {
+      T[k] = _mm256_loadu_ps(thr + (1 << L) - 1 + 8 * k);
+      F[k] = _mm256_loadu_ps(reinterpret_cast<const float*>(feat + (1 << L) - 1 + 8 * k));
+    }
+    for (int n = 0; n < N; ++n) {
+      const __m256i f = _mm256_castps_si256(Lookup<K>(F, j[n]));
+      j[n] = Down(j[n], LeftMask<kLE>(GatherX(xg + n * stride, f), Lookup<K>(T, j[n]), f));
+    }
+    LookupLevels<L + 1, E, N, kLE>(thr, feat, xg, stride, j);
+  }
 }
 
 // Walks N groups (xg, xg + stride, ...) down a complete tree of depth D;
 // j[n] receives each lane's leaf number.
 template <int D, int N, bool kLE>
 inline void WalkGroups(const float* thr, const int32_t* feat, const float* xg, int64_t stride, __m256i* j) {
-  {  // Level 0: one node for all rows.
-    const int32_t f = feat[0] & 0x7fffffff;
-    const __m256 t = _mm256_set1_ps(thr[0]);
-    const __m256i fv = _mm256_set1_epi32(feat[0]);
-    for (int n = 0; n < N; ++n) j[n] = StepDown<kLE>(_mm256_loadu_ps(xg + n * stride + f * 8), t, fv, _mm256_setzero_si256());
-  }
-  for (int L = 1; L < D && L < 4; ++L) {  // 2..8 nodes: one register.
-    const __m256 T = _mm256_loadu_ps(thr + (1 << L) - 1);
-    const __m256i F = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(feat + (1 << L) - 1));
-    for (int n = 0; n < N; ++n) {
-      const __m256i f = _mm256_permutevar8x32_epi32(F, j[n]);
-      j[n] = StepDown<kLE>(GatherX(xg + n * stride, f), _mm256_permutevar8x32_ps(T, j[n]), f, j[n]);
-    }
-  }
-  if (D > 4) {  // 16 nodes: two registers, bit 3 of j picks one.
-    const __m256 T0 = _mm256_loadu_ps(thr + 15), T1 = _mm256_loadu_ps(thr + 23);
-    const __m256 F0 = _mm256_loadu_ps(reinterpret_cast<const float*>(feat + 15));
-    const __m256 F1 = _mm256_loadu_ps(reinterpret_cast<const float*>(feat + 23));
-    for (int n = 0; n < N; ++n) {
-      const __m256 hi = _mm256_castsi256_ps(_mm256_slli_epi32(j[n], 28));
-      const __m256i f = _mm256_castps_si256(
-          _mm256_blendv_ps(_mm256_permutevar8x32_ps(F0, j[n]), _mm256_permutevar8x32_ps(F1, j[n]), hi));
-      const __m256 t = _mm256_blendv_ps(_mm256_permutevar8x32_ps(T0, j[n]), _mm256_permutevar8x32_ps(T1, j[n]), hi);
-      j[n] = StepDown<kLE>(GatherX(xg + n * stride, f), t, f, j[n]);
-    }
-  }
-  for (int L = 5; L < D; ++L) {  // 32 nodes and more: gathers.
+  constexpr int C = D < kComparedLevels ? D : kComparedLevels;
+  for (int n = 0; n < N; ++n) j[n] = CompareLevels<0, C, kLE>(thr, feat, xg + n * stride, _mm256_setzero_si256());
+  constexpr int E = D <= kLookupLevels ? D : kLookupLevels - 1;
+  LookupLevels<C, E, N, kLE>(thr, feat, xg, stride, j);
+  for (int L = E; L < D; ++L) {  // deeper: gathers.
     const float* tl = thr + (1 << L) - 1;
     const int32_t* fl = feat + (1 << L) - 1;
     for (int n = 0; n < N; ++n) {
       const __m256i f = _mm256_i32gather_epi32(fl, j[n], 4);
-      j[n] = StepDown<kLE>(GatherX(xg + n * stride, f), _mm256_i32gather_ps(tl, j[n], 4), f, j[n]);
+      j[n] = Down(j[n], LeftMask<kLE>(GatherX(xg + n * stride, f), _mm256_i32gather_ps(tl, j[n], 4), f));
     }
   }
 }
@@ -379,8 +452,20 @@ inline void WalkGroups(const float* thr, const int32_t* feat, const float* xg, i
 // doubles a group, consecutive).
 template <int D, int N>
 inline void AddLeaves(const float* leaf, const __m256i* j, float* acc) {
+  constexpr int K = (1 << D) < 8 ? 1 : (1 << D) / 8;
+  __m256 L[K];
+  if constexpr (D > 3 && D <= kLeafLookupDepth) {
+    for (int k = 0; k < K; ++k) L[k] = _mm256_loadu_ps(leaf + 8 * k);
+  }
   for (int n = 0; n < N; ++n) {
-    const __m256 v = D <= 3 ? _mm256_permutevar8x32_ps(_mm256_loadu_ps(leaf), j[n]) : _mm256_i32gather_ps(leaf, j[n], 4);
+    __m256 v;
+    if constexpr (D <= 3) {
+      v = _mm256_permutevar8x32_ps(_mm256_loadu_ps(leaf), j[n]);
+    } else if constexpr (D <= kLeafLookupDepth) {
+      v = Lookup<(1 << D)>(L, j[n]);
+    } else {
+      v = _mm256_i32gather_ps(leaf, j[n], 4);
+    }
     _mm256_storeu_ps(acc + 8 * n, _mm256_add_ps(_mm256_loadu_ps(acc + 8 * n), v));
   }
 }
@@ -532,13 +617,25 @@ absl::Status TreeEnsemble::PredictImpl(absl::Span<const T> X, int64_t n, int64_t
     int32_t idx[kLanes];
     // The block in 8-row groups, feature-major, as float32 (the comparison
     // type); lanes past the end are 0 and their sums are dropped.
+    // XGBoost rows twice: features [0, d) with NaN as +inf, [d, 2d) with NaN
+    // as -inf (see BuildComplete).
+    const int64_t xd = xgb ? 2 * d : d;
     std::vector<float> xg;
     if (transpose) {
-      xg.assign(static_cast<size_t>(groups * d * kLanes), 0.0f);
+      xg.assign(static_cast<size_t>(groups * xd * kLanes), 0.0f);
+      constexpr float kInf = std::numeric_limits<float>::infinity();
       for (int64_t r = 0; r < rows; ++r) {
-        float* dst = xg.data() + (r / kLanes) * d * kLanes + r % kLanes;
+        float* dst = xg.data() + (r / kLanes) * xd * kLanes + r % kLanes;
         const T* src = x + (rb + r) * d;
-        for (int64_t f = 0; f < d; ++f) dst[f * kLanes] = static_cast<float>(src[f]);
+        if (xgb) {
+          for (int64_t f = 0; f < d; ++f) {
+            const float v = static_cast<float>(src[f]);
+            dst[f * kLanes] = std::isnan(v) ? kInf : v;
+            dst[(f + d) * kLanes] = std::isnan(v) ? -kInf : v;
+          }
+        } else {
+          for (int64_t f = 0; f < d; ++f) dst[f * kLanes] = static_cast<float>(src[f]);
+        }
       }
     }
     // Adds the leaves of trees [t0, t1) to acc (groups x R), reading the leaf
@@ -556,7 +653,7 @@ absl::Status TreeEnsemble::PredictImpl(absl::Span<const T> X, int64_t n, int64_t
           if (complete_offset_[t] >= 0) {
             const int64_t c = complete_offset_[t];
             CompleteKernelFor<A>(tree_depth_[t])(cthr_.data() + c, cfeat_.data() + c, complete_leaves + c, xg.data(),
-                                                 d * kLanes, groups, acc_g);
+                                                 xd * kLanes, groups, acc_g);
             continue;
           }
         }

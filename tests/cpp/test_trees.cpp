@@ -350,6 +350,33 @@ TEST(TreeEnsemble, VectorAndNodeWalksEqualAnOracleAtEveryDepth) {
   }
 }
 
+// An XGBoost threshold below -FLT_MAX is -inf in float32, where the vector
+// walk's "NaN as -inf goes left" would fail: such trees take the node walk,
+// and a missing value still follows its default.
+TEST(TreeEnsemble, XGBoostMinusInfinityThresholdKeepsMissingDefaults) {
+  std::mt19937_64 rng(5);
+  const int d = 3;
+  TreeModel m;
+  m.num_features = d;
+  m.base_margin = {0.0};
+  for (int depth : {1, 3, 6}) {
+    for (uint8_t dl : {0, 1}) {
+      m.trees.push_back(RandomNumericTree(depth, d, false, rng));
+      m.trees.back().threshold[0] = -1e39;
+      m.trees.back().default_left[0] = dl;
+    }
+  }
+  auto e = TreeEnsemble::Build(m);
+  ASSERT_TRUE(e.ok()) << e.status();
+  const int64_t n = 40;
+  std::vector<float> X(n * d);
+  for (float& v : X) v = rng() % 3 == 0 ? NAN : static_cast<float>(static_cast<int64_t>(rng() % 49) - 24) / 8.0f;
+  X[0] = -INFINITY;
+  std::vector<double> out(n);
+  ASSERT_TRUE(e->PredictMargin(X, n, 0, 0, absl::MakeSpan(out)).ok());
+  for (int64_t r = 0; r < n; ++r) ASSERT_EQ(out[r], OracleMargin(m, X.data() + r * d, 0)) << "row " << r;
+}
+
 TEST(TreeEnsemble, IterationRangeAndBadCalls) {
   std::mt19937_64 rng(9);
   TreeEnsemble e = Build(RandomModel(TreeFlavor::kXGBoost, 6, rng));

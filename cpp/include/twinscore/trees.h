@@ -194,7 +194,7 @@ class TreeEnsemble {
   std::vector<uint8_t> tree_slow_;     // per tree: has a categorical or zero-missing split
   // Complete layout of shallow numeric trees (see BuildComplete), -1 if none.
   static constexpr int32_t kMaxCompleteDepth = 10;
-  void BuildComplete(bool xgb);
+  void BuildComplete(bool xgb, int32_t num_features);
   std::vector<int64_t> complete_offset_;
   std::vector<float> cthr_;
   std::vector<int32_t> cfeat_;
