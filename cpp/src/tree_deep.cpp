@@ -63,7 +63,11 @@ void Layout::AppendTree(const Tree& tr, int64_t off, bool xgb) {
     const double t = tr.threshold[i];
     double td = t;
     if (xgb) {
-      n.threshold = std::nextafter(static_cast<float>(t), -std::numeric_limits<float>::infinity());
+      constexpr float kInf = std::numeric_limits<float>::infinity();
+      const float tf = static_cast<float>(t);
+      // x < -inf holds for no x: a NaN threshold, since "v <= NaN" is false
+      // for every value (missing values still take the default).
+      n.threshold = tf == -kInf ? std::numeric_limits<float>::quiet_NaN() : std::nextafter(tf, -kInf);
       td = n.threshold;
     } else {
       n.threshold = FloatAtMost(t);
