@@ -55,7 +55,7 @@ __all__ = ["JobReport", "run_job", "load_job"]
 
 _SECTIONS: dict[str, dict[str, set[str]]] = {
     # kind -> section -> allowed keys ("path" where a file is named)
-    "tree_score": {"job": {"kind", "threads", "chunk_rows"}, "input": {"path", "id", "columns"},
+    "tree_score": {"job": {"kind", "threads", "chunk_rows"}, "input": {"path", "id"},
                    "model": {"path", "library", "reasons", "groups"}, "output": {"path", "overwrite"}},
     "lead_score": {"job": {"kind", "threads", "now"}, "input": {"path", "id"},
                    "events": {"path", "contact", "timestamp", "type", "category"},
