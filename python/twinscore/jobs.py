@@ -30,7 +30,9 @@ The output is written to a temporary file beside the target and renamed into
 place only when complete, so a failed job leaves no half-written output.
 Tree scoring reads and scores the input in chunks of ``[job] chunk_rows``
 rows (Parquet row groups are read as they come), so a table larger than
-memory scores in bounded memory.
+memory scores in bounded memory. A Parquet output takes its column types
+from the first chunk; a later chunk whose column reads as another type is
+cast to it when no value changes, else refused naming the column.
 """
 
 from __future__ import annotations
@@ -177,6 +179,8 @@ class _TableWriter:
             table = pa.Table.from_pandas(df, preserve_index=False)
             if self._writer is None:
                 self._writer = pq.ParquetWriter(self.path, table.schema)
+            elif not table.schema.equals(self._writer.schema):
+                table = _conform(table, self._writer.schema)
             self._writer.write_table(table)
         else:
             df.to_csv(self.path, mode="a", header=self.rows == 0, index=False)
@@ -185,6 +189,27 @@ class _TableWriter:
     def close(self) -> None:
         if self._writer is not None:
             self._writer.close()
+
+
+def _conform(table, schema):
+    """A later chunk's table cast to the file's schema (set by the first chunk):
+    a column read as another type in this chunk (ids with a string among the
+    numbers, say) is cast when it can be without loss, else refused by name."""
+    import pyarrow as pa
+
+    columns = []
+    for field in schema:
+        if field.name not in table.column_names:
+            raise KeyError(f"output column '{field.name}' is missing from this chunk")
+        column = table.column(field.name)
+        if not column.type.equals(field.type):
+            try:
+                column = column.cast(field.type, safe=True)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                raise TypeError(f"output column '{field.name}' is {column.type} in this chunk but "
+                                f"{field.type} in the first; give the input column one type") from None
+        columns.append(column)
+    return pa.Table.from_arrays(columns, schema=schema)
 
 
 @contextmanager

@@ -234,6 +234,24 @@ def test_failure_in_a_later_chunk_leaves_no_output(tree_dir, features):
     assert no_partial_files(tree_dir)
 
 
+def test_parquet_output_keeps_the_first_chunks_types(tree_dir, features):
+    X, _ = features
+    ids = X.copy()
+    ids["contact_id"] = ids["contact_id"].astype(object)
+    ids.loc[1_500, "contact_id"] = "17.0"    # chunk 2 reads as float64: cast back to int64
+    ids.to_csv(tree_dir / "prospects.csv", index=False)
+    text = TREE_JOB.replace("prospects.parquet", "prospects.csv").replace("[job]\n", "[job]\nchunk_rows = 1000\n")
+    run_job(write_job(tree_dir, text))
+    out = pd.read_parquet(tree_dir / "scores.parquet")
+    assert out["contact_id"].dtype == np.int64 and len(out) == len(X)
+    ids.loc[2_500, "contact_id"] = "C-17"    # not a number: refused by name, nothing written
+    ids.to_csv(tree_dir / "prospects.csv", index=False)
+    with pytest.raises(TypeError, match="rows 2,000 to 2,999: output column 'contact_id' is (large_)?string"):
+        run_job(write_job(tree_dir, text.replace("[output]\n", "[output]\noverwrite = true\n")))
+    assert len(pd.read_parquet(tree_dir / "scores.parquet")) == len(X)  # the earlier output is kept
+    assert no_partial_files(tree_dir)
+
+
 def test_cli_run(tree_dir, capsys):
     job = write_job(tree_dir, TREE_JOB)
     assert main(["run", str(job), "--threads", "1"]) == 0
