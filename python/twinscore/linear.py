@@ -29,10 +29,6 @@ from .table import ColumnSpec, ContactTable, Schema
 __all__ = ["LogisticScorer"]
 
 
-# The engine's message for NaN or inf in X (cpp/src/logistic.cpp, FindNonFinite).
-_NON_FINITE = "X holds a non-finite value"
-
-
 def _classes(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """np.unique(y, return_inverse=True), without its sort for 0/1-like labels.
 
@@ -196,10 +192,11 @@ class LogisticScorer(ClassifierMixin, BaseEstimator):
             design, feature_names = direct, list(self.columns_)
         try:
             res = _core.fit_logistic(design, y01.astype(np.float64), w, C, bool(self.fit_intercept), max_iter, tol)
-        except ValueError as exc:
+        except ValueError:
             # The engine's first pass found NaN or inf in a matrix read as it
-            # is: the general path imputes NaN and names an infinite column.
-            if direct is None or not str(exc).startswith(_NON_FINITE):
+            # is (checked here, on the error path only, not by the message's
+            # text): the general path imputes NaN and names an infinite column.
+            if direct is None or np.isfinite(direct).all():
                 raise
             return self._fit(X, y, sample_weight, allow_direct=False)
         self.classes_ = classes
