@@ -35,6 +35,19 @@ def check_float(value, name: str, *, min_value: float | None = None, max_value: 
     return value
 
 
+def as_2d_numeric(X, name: str = "X") -> np.ndarray:
+    """np.asarray(X), refused unless it is a 2-D array of numbers or booleans."""
+    try:
+        a = np.asarray(X)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a 2-D array: {exc}") from None
+    if a.dtype == object or a.dtype.kind not in "fiub":
+        raise TypeError(f"{name} must be numeric, got dtype {a.dtype}")
+    if a.ndim != 2:
+        raise ValueError(f"{name} must be 2-D, got shape {a.shape}")
+    return a
+
+
 def as_matrix(X, name: str = "X", *, dtype=np.float32, allow_nan: bool = False) -> np.ndarray:
     """A C-contiguous 2-D matrix of `dtype`; uncopied when it already is one.
 
@@ -46,14 +59,7 @@ def as_matrix(X, name: str = "X", *, dtype=np.float32, allow_nan: bool = False) 
         if bad:
             raise TypeError(f"{name}: columns {bad} are not numeric")
         X = X.to_numpy(dtype=dtype, na_value=np.nan)
-    try:
-        a = np.asarray(X)
-    except ValueError as exc:
-        raise ValueError(f"{name} must be a 2-D array: {exc}") from None
-    if a.dtype == object or a.dtype.kind not in "fiub":
-        raise TypeError(f"{name} must be numeric, got dtype {a.dtype}")
-    if a.ndim != 2:
-        raise ValueError(f"{name} must be 2-D, got shape {a.shape}")
+    a = as_2d_numeric(X, name)
     if a.shape[0] == 0 or a.shape[1] == 0:
         raise ValueError(f"{name} is empty (shape {a.shape})")
     a = np.ascontiguousarray(a, dtype=dtype)

@@ -22,7 +22,7 @@ import pandas as pd
 
 from . import _core
 from ._config import threads
-from ._validation import check_int
+from ._validation import as_2d_numeric, check_int
 
 __all__ = ["TreeScorer", "step_trees"]
 
@@ -316,14 +316,7 @@ class TreeScorer:
             return self._from_frame(X)
         if isinstance(X, pd.Series) or np.isscalar(X) or X is None:
             raise TypeError(f"X must be a 2-D array, a DataFrame or a ContactTable, got {type(X).__name__}")
-        try:
-            a = np.asarray(X)
-        except ValueError as exc:
-            raise ValueError(f"X must be a 2-D array: {exc}") from None
-        if a.dtype == object or a.dtype.kind not in "fiub":
-            raise TypeError(f"X must be numeric, got dtype {a.dtype}")
-        if a.ndim != 2:
-            raise ValueError(f"X must be 2-D, got shape {a.shape}")
+        a = as_2d_numeric(X, "X")
         if a.shape[1] != d:
             raise ValueError(f"X has {a.shape[1]} columns, the model expects {d}")
         if a.dtype not in (np.float32, np.float64):
