@@ -46,8 +46,11 @@ inline bool GoRight(const FlatNode& nd, double td, C x, const CatSet* cats, cons
       return !(x < td);
     }
   }
-  if (nd.kind == static_cast<uint8_t>(SplitKind::kNumericZeroMissing)) {
+  if (nd.kind == static_cast<uint8_t>(SplitKind::kNumericZeroMissing) ||
+      nd.kind == static_cast<uint8_t>(SplitKind::kNumericZeroMissingNotMissingLeft)) {
     if (x >= -kZeroThreshold && x <= kZeroThreshold) return !nd.default_left;
+    // At threshold +inf, "x < +inf" would send +inf right; LightGBM's x <= +inf sends it left.
+    if (nd.kind == static_cast<uint8_t>(SplitKind::kNumericZeroMissingNotMissingLeft)) return false;
     if constexpr (std::is_same_v<C, float>) {
       return !(x < nd.threshold);
     } else {

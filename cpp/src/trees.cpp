@@ -194,8 +194,10 @@ absl::StatusOr<TreeEnsemble> TreeEnsemble::Build(TreeModel model, TreeScorerOpti
           const double t = tr.threshold[i];
           nd.threshold = std::nextafter(FloatAtMost(t), std::numeric_limits<float>::infinity());
           td = std::nextafter(t, std::numeric_limits<double>::infinity());
-          if (t == std::numeric_limits<double>::infinity() && nd.kind == static_cast<uint8_t>(SplitKind::kNumeric)) {
-            nd.kind = static_cast<uint8_t>(SplitKind::kNumericNotMissingLeft);
+          if (t == std::numeric_limits<double>::infinity()) {
+            nd.kind = static_cast<uint8_t>(nd.kind == static_cast<uint8_t>(SplitKind::kNumeric)
+                                               ? SplitKind::kNumericNotMissingLeft
+                                               : SplitKind::kNumericZeroMissingNotMissingLeft);
           }
         }
       }

@@ -101,7 +101,8 @@ double Expect(const Tree& t, int32_t i, const std::vector<float>& x, uint32_t kn
     // circular; decide with the same rules as the file formats instead.
     const float v = x[f];
     bool right;
-    if (std::isnan(v)) {
+    if (std::isnan(v) ||
+        (t.kind[i] == static_cast<uint8_t>(SplitKind::kNumericZeroMissing) && std::fabs(v) <= 1e-35f)) {
       right = !t.default_left[i];
     } else if (t.kind[i] == static_cast<uint8_t>(SplitKind::kCategorical)) {
       const bool valid = xgb ? v >= 0 : v > -1;
@@ -375,6 +376,57 @@ TEST(TreeEnsemble, XGBoostMinusInfinityThresholdKeepsMissingDefaults) {
   std::vector<double> out(n);
   ASSERT_TRUE(e->PredictMargin(X, n, 0, 0, absl::MakeSpan(out)).ok());
   for (int64_t r = 0; r < n; ++r) ASSERT_EQ(out[r], OracleMargin(m, X.data() + r * d, 0)) << "row " << r;
+}
+
+// LightGBM missing_type Zero at threshold +inf: zeros and NaN take the
+// default, every other value goes left, +inf included (x <= +inf). The
+// categorical split below keeps the tree on the node walk and TreeSHAP's
+// general path, the ones that decide through GoRight.
+TEST(TreeEnsemble, LightGBMZeroMissingInfinityThresholdSendsInfinityLeft) {
+  for (uint8_t dl : {0, 1}) {
+    TreeModel m;
+    m.flavor = TreeFlavor::kLightGBM;
+    m.num_features = 2;
+    m.base_margin = {0.0};
+    Tree t;
+    t.Resize(5);
+    t.left = {1, 3, -1, -1, -1};
+    t.right = {2, 4, -1, -1, -1};
+    t.feature = {0, 1, 0, 0, 0};
+    t.kind = {static_cast<uint8_t>(SplitKind::kNumericZeroMissing), static_cast<uint8_t>(SplitKind::kCategorical), 0,
+              0, 0};
+    t.threshold = {INFINITY, 0, 0, 0, 0};
+    t.default_left = {dl, 0, 0, 0, 0};
+    t.cat_begin = {0, 0, 0, 0, 0};
+    t.cat_words = {0, 1, 0, 0, 0};
+    t.cat_bits = {0b0110};  // categories 1 and 2 go left
+    t.value = {0, 0, 4, 1, 2};
+    t.cover = {10, 6, 4, 3, 3};
+    m.trees.push_back(t);
+    TreeEnsemble e = Build(m);
+    const float inf = INFINITY, nan = NAN;
+    const std::vector<float> a = {inf, -inf, 5, 0, -0.0f, 1e-36f, nan, 3e38f};
+    std::vector<float> X;
+    std::vector<double> want;
+    for (float v : a) {
+      X.insert(X.end(), {v, 1.0f});
+      const bool missing = std::isnan(v) || std::fabs(v) <= 1e-35f;
+      want.push_back(missing && !dl ? 4.0 : 1.0);
+    }
+    EXPECT_EQ(Margins(e, X), want) << "default_left " << int(dl);
+    std::vector<double> Xd(X.begin(), X.end()), out(want.size());
+    ASSERT_TRUE(e.PredictMargin(absl::Span<const double>(Xd), static_cast<int64_t>(want.size()), 0, 0,
+                                absl::MakeSpan(out))
+                    .ok());
+    EXPECT_EQ(out, want) << "float64, default_left " << int(dl);
+    const int64_t n = static_cast<int64_t>(want.size());
+    std::vector<double> phi(n * 3);
+    ASSERT_TRUE(e.Contributions(X, n, 0, 0, absl::MakeSpan(phi)).ok());
+    for (int64_t r = 0; r < n; ++r) {
+      const std::vector<double> brute = BruteShap(e, {X[2 * r], X[2 * r + 1]});
+      for (int j = 0; j < 3; ++j) EXPECT_NEAR(phi[r * 3 + j], brute[j], 1e-12) << "row " << r << " column " << j;
+    }
+  }
 }
 
 TEST(TreeEnsemble, IterationRangeAndBadCalls) {

@@ -37,6 +37,9 @@ enum class SplitKind : uint8_t {
   // it): a LightGBM split at threshold +inf, which sends every non-missing
   // value left, +inf included ("x < +inf" would send +inf right).
   kNumericNotMissingLeft = 3,
+  // Internal as well: a LightGBM missing_type Zero split at threshold +inf.
+  // Zeros and NaN take the default, every other value goes left, +inf included.
+  kNumericZeroMissingNotMissingLeft = 4,
 };
 
 // What predict() applies to the margins (per value, or per row for softmax).
