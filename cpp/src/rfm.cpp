@@ -456,9 +456,23 @@ absl::StatusOr<RfmGroups> AggregateRfmById(absl::Span<const int64_t> ids, absl::
   RfmGroups g;
   for (auto* v : {&g.id, &g.first, &g.last, &g.count}) v->resize(k);
   g.total.resize(amount.empty() ? 0 : k);
+  // Output placement. Writing each client's five values at its rank would be
+  // five random writes per client (5M cache misses past L3 at 1M clients);
+  // instead each client writes one pointer at its rank (an array that stays
+  // in L3), then the outputs are filled in order, each client's group read
+  // once (prefetched a few clients ahead) and every output written in sequence.
+  std::vector<const Group*> by_rank(k);
   ParallelBlocks(parts, 1, [&](size_t p, size_t, size_t) {
-    for (const Group& c : groups[p]) {
-      const size_t at = ranks.Rank(c.first_row);
+    for (const Group& c : groups[p]) by_rank[ranks.Rank(c.first_row)] = &c;
+  });
+  constexpr size_t kAhead = 16;
+  ParallelBlocks(k, size_t{1} << 14, [&](size_t, size_t lo, size_t hi) {
+    for (size_t at = lo; at < hi; ++at) {
+      if (at + kAhead < hi) {  // a Group may straddle two cache lines
+        __builtin_prefetch(by_rank[at + kAhead]);
+        __builtin_prefetch(reinterpret_cast<const char*>(by_rank[at + kAhead]) + sizeof(Group) - 1);
+      }
+      const Group& c = *by_rank[at];
       g.id[at] = c.id;
       g.first[at] = c.first;
       g.last[at] = c.last;
