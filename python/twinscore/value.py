@@ -82,8 +82,12 @@ def _int64_ids(s: pd.Series) -> np.ndarray | None:
     return np.ascontiguousarray(values, dtype=np.int64)
 
 
-def _timestamps_ns(s: pd.Series) -> np.ndarray:
-    """UTC nanoseconds of a datetime column (tz-aware converted to UTC)."""
+def _timestamps_ns(s: pd.Series, engine_checks_nat: bool = False) -> np.ndarray:
+    """UTC nanoseconds of a datetime column (tz-aware converted to UTC).
+
+    A missing date is an error here, unless ``engine_checks_nat``: the caller's
+    engine then rejects NaT itself, with its row, in a pass it makes anyway.
+    """
     if not (pd.api.types.is_datetime64_any_dtype(s.dtype)):
         if pd.api.types.is_numeric_dtype(s.dtype):  # numbers are not dates: no guessing of a unit
             raise TypeError(f"date column {s.name!r} must hold dates, got {s.dtype}")
@@ -91,7 +95,7 @@ def _timestamps_ns(s: pd.Series) -> np.ndarray:
             s = pd.to_datetime(s)
         except (ValueError, TypeError):
             raise TypeError(f"date column {s.name!r} must hold dates, got {s.dtype}") from None
-    if s.isna().any():
+    if not engine_checks_nat and s.isna().any():
         raise ValueError(f"date column {s.name!r} holds a missing date at row {int(np.argmax(s.isna()))}")
     if getattr(s.dt, "tz", None) is not None:
         s = s.dt.tz_convert("UTC").dt.tz_localize(None)
@@ -141,6 +145,48 @@ def _segment_lookup(segments: pd.DataFrame, bins: int) -> tuple[np.ndarray, list
     return table, names
 
 
+def _string_dtype():
+    """pandas' default "str" dtype (Arrow-backed, pandas >= 2.3), or None on older pandas."""
+    try:
+        return pd.StringDtype(na_value=np.nan)
+    except TypeError:
+        return None
+
+
+def _fixed_width_strings(scores: list[np.ndarray]):
+    """Scores of one digit each side by side, as an Arrow string column built from its buffers.
+
+    The characters are the scores' digits interleaved (one row of a 2-D byte
+    array per client) and the offsets a fixed stride: no per-string work.
+    """
+    n, width = len(scores[0]), len(scores)
+    chars = np.empty((n, width), dtype=np.uint8)
+    for j, s in enumerate(scores):
+        np.add(s, ord("0"), out=chars[:, j], casting="unsafe")
+    dtype = _string_dtype()
+    if dtype is None:  # older pandas: plain object strings
+        return chars.view(f"S{width}").ravel().astype(str).astype(object)
+    offsets = np.arange(0, (n + 1) * width, width, dtype=np.int32 if (n + 1) * width < 2**31 else np.int64)
+    kind = pa.string() if offsets.dtype == np.int32 else pa.large_string()
+    text = pa.Array.from_buffers(kind, n, [None, pa.py_buffer(offsets), pa.py_buffer(chars)])
+    return pd.array(text, dtype=dtype)
+
+
+def _segments_of(r: np.ndarray, f: np.ndarray, segments: pd.DataFrame, bins: int) -> pd.Categorical:
+    """Each client's segment from its R and F scores, as a categorical.
+
+    One lookup in a (bins + 1)^2 table indexed by R * (bins + 1) + F (row and
+    column 0 unused): a single small-integer pass instead of two shifted
+    copies and a 2-D gather; the codes come from the table, so pandas need not
+    validate them.
+    """
+    table, names = _segment_lookup(segments, bins)
+    lut = np.zeros((bins + 1, bins + 1), dtype=np.int8 if len(names) <= 127 else np.int32)
+    lut[1:, 1:] = table
+    index = r.astype(np.int16) * np.int16(bins + 1) + f
+    return pd.Categorical.from_codes(lut.ravel().take(index), dtype=pd.CategoricalDtype(names), validate=False)
+
+
 def _score_strings(scores: list[np.ndarray], bins: int):
     """The scores written side by side ("545"), as a string column.
 
@@ -148,6 +194,8 @@ def _score_strings(scores: list[np.ndarray], bins: int):
     those once and take them by combination code in Arrow (no per-client
     string formatting).
     """
+    if bins <= 9:  # one digit a score: every string has len(scores) bytes, laid out directly
+        return _fixed_width_strings(scores)
     if bins ** len(scores) > len(scores[0]):  # more combinations than clients: format each client
         text = pd.Series(scores[0]).astype(str)
         for s in scores[1:]:
@@ -158,9 +206,8 @@ def _score_strings(scores: list[np.ndarray], bins: int):
     for s in scores:
         code = code * bins + (s.astype(np.int32) - 1)
         names = np.char.add(names[:, None], np.arange(1, bins + 1).astype(str)[None, :]).ravel()
-    try:
-        dtype = pd.StringDtype(na_value=np.nan)  # pandas >= 2.3: the default "str" dtype, Arrow-backed
-    except TypeError:  # older pandas: plain object strings
+    dtype = _string_dtype()
+    if dtype is None:  # older pandas: plain object strings
         return names[code].astype(object)
     return pd.array(pa.array(names).take(pa.array(code)), dtype=dtype)
 
@@ -197,15 +244,17 @@ def rfm(transactions: pd.DataFrame, *, customer: str, date: str, amount: str | N
     """
     bins = check_int(bins, "bins", min_value=2, max_value=100)
     ids_s = _column(transactions, customer, "customer")
-    time = _timestamps_ns(_column(transactions, date, "date"))
+    time = _timestamps_ns(_column(transactions, date, "date"), engine_checks_nat=True)
     amt = _amounts(_column(transactions, amount, "amount")) if amount is not None else None
     if len(time) == 0:
         raise ValueError("transactions is empty")
+    # NaT is the smallest int64: it never is the maximum unless every date is
+    # missing, and the engine rejects it with its row.
     now_ts = _timestamp(now, "now") if now is not None else pd.Timestamp(int(time.max()), unit="ns")
     raw = _int64_ids(ids_s)
     if raw is not None:  # integer ids: grouped straight from the ids, one pass
         agg = _core.rfm_aggregate_ids(raw, time, amt, int(now_ts.value))
-        ids = pd.Index(agg["id"], name=ids_s.name).astype(ids_s.dtype)
+        ids = pd.Index(agg["id"], name=ids_s.name).astype(ids_s.dtype, copy=False)
     else:
         codes, ids = _client_codes(ids_s)
         agg = _core.rfm_aggregate(codes, time, amt, len(ids), int(now_ts.value))
@@ -229,8 +278,7 @@ def rfm(transactions: pd.DataFrame, *, customer: str, date: str, amount: str | N
         cols["M"] = scores[2]
     cols["RFM"] = _score_strings([cols[s] for s in "RFM" if s in cols], bins)
     if segments is not None or bins == 5:  # the standard map is defined on 1-5 scores
-        table, names = _segment_lookup(DEFAULT_SEGMENTS if segments is None else segments, bins)
-        cols["segment"] = pd.Categorical.from_codes(table[cols["R"] - 1, cols["F"] - 1], categories=names)
+        cols["segment"] = _segments_of(cols["R"], cols["F"], DEFAULT_SEGMENTS if segments is None else segments, bins)
     # One construction, and copy=False: the columns are this call's own arrays,
     # so the frame keeps them as they are instead of stacking same-dtype
     # columns into 2-D blocks (a copy of every column: ~1/3 of the time spent

@@ -113,6 +113,15 @@ TEST(Rfm, ByIdMatchesCodesAndThreads) {
   bad[17] = -1;
   EXPECT_NE(AggregateRfmById(ids, time, bad, 1000).status().message().find("row 17"), std::string::npos);
   EXPECT_FALSE(AggregateRfmById(ids, time, amount, 10).ok());  // dates after now
+  // A missing date (NaT, the smallest int64) is reported with its row by both
+  // paths, before any later bad row, even when it is not after `now`.
+  std::vector<int64_t> nat(time);
+  nat[99999 - 3] = std::numeric_limits<int64_t>::min();
+  const absl::Status by_id = AggregateRfmById(ids, nat, amount, 1000).status();
+  EXPECT_NE(by_id.message().find("missing date at row 99996"), std::string::npos) << by_id;
+  Agg out(u->size());
+  const absl::Status by_code = AggregateRfm(codes, nat, amount, u->size(), 1000, out.Out());
+  EXPECT_NE(by_code.message().find("missing date at row 99996"), std::string::npos) << by_code;
 }
 
 TEST(Rfm, QuantileScoresTieRule) {
@@ -155,6 +164,48 @@ TEST(Rfm, QuantileScoresMatchOracleForAllBinsAndSizes) {
       EXPECT_EQ(s, ScoresByCounting(v, bins)) << "n=" << n << " bins=" << bins;
     }
   }
+}
+
+TEST(Rfm, QuantileScoresRadixSelectEdgeCases) {
+  // The cuts are found by a radix select on the top 16 bits of the values'
+  // keys: values that share one bucket (all in [1, 1.0625)), that straddle
+  // buckets with many cuts in one bucket, negative values, +-0, infinities,
+  // odd sizes: the same scores as counting.
+  std::mt19937_64 gen(5);
+  for (size_t n : {1, 5, 17, 1001, 4099, 70001}) {
+    std::vector<double> same_bucket(n), mixed(n);
+    for (size_t i = 0; i < n; ++i) {
+      same_bucket[i] = 1.0 + static_cast<double>(gen() % 100000) * 1e-7;  // one top-16-bit bucket
+      const int pick = static_cast<int>(gen() % 8);
+      mixed[i] = pick == 0   ? -std::ldexp(static_cast<double>(gen() % 1000), static_cast<int>(gen() % 40))
+                 : pick == 1 ? (gen() % 2 ? 0.0 : -0.0)
+                 : pick == 2 ? (gen() % 2 ? std::numeric_limits<double>::infinity()
+                                          : -std::numeric_limits<double>::infinity())
+                 : pick == 3 ? 3.0
+                             : std::ldexp(static_cast<double>(gen() % 1000), static_cast<int>(gen() % 60) - 30);
+    }
+    for (int bins : {2, 5, 10, 100}) {
+      for (const auto* v : {&same_bucket, &mixed}) {
+        std::vector<int8_t> s(n);
+        ASSERT_TRUE(QuantileScores(*v, bins, absl::MakeSpan(s)).ok());
+        if (n <= 4099) {
+          EXPECT_EQ(s, ScoresByCounting(*v, bins)) << "n=" << n << " bins=" << bins;
+        } else {  // the oracle by sorting: L = position of the first equal value
+          std::vector<double> sorted(*v);
+          std::sort(sorted.begin(), sorted.end());
+          for (size_t i = 0; i < n; ++i) {
+            const size_t lower = static_cast<size_t>(std::lower_bound(sorted.begin(), sorted.end(), (*v)[i]) - sorted.begin());
+            ASSERT_EQ(s[i], static_cast<int8_t>(1 + lower * static_cast<size_t>(bins) / n)) << "n=" << n << " i=" << i;
+          }
+        }
+      }
+    }
+  }
+  std::vector<double> late_nan(3001, 1.0);
+  late_nan[2999] = std::nan("");
+  std::vector<int8_t> t(late_nan.size());
+  const absl::Status st = QuantileScores(late_nan, 5, absl::MakeSpan(t));
+  EXPECT_NE(st.message().find("position 2999"), std::string::npos) << st.message();
 }
 
 TEST(Rfm, ByIdManyPartitionsHighBitIdsAndOneClient) {

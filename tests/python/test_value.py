@@ -113,6 +113,43 @@ def test_quantile_scores_columns_equal_one_at_a_time(rng, restore_threads):
         _core.quantile_scores_columns([cols[0], np.array([1.0, np.nan])], 5)
 
 
+@pytest.mark.parametrize("bins", [2, 5, 9, 10, 12])
+@pytest.mark.parametrize("with_amount", [True, False])
+def test_rfm_codes_and_segments_equal_per_client_formatting(rng, bins, with_amount):
+    # The "RFM" strings (laid out from byte buffers for one-digit scores, by
+    # combination code above) and the segments (one flat lookup) against a
+    # per-client reference; odd size, string ids.
+    n = 3001
+    tx = pd.DataFrame({"id": rng.integers(0, 997, n).astype(str), "x": rng.integers(0, 40, n) / 4.0,
+                       "d": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 90, n), unit="D")})
+    segments = pd.DataFrame([("Top", bins, bins, 1, bins), ("Loyal", 1, bins - 1, bins // 2 + 1, bins)],
+                            columns=["segment", "r_min", "r_max", "f_min", "f_max"])
+    out = ts.rfm(tx, customer="id", date="d", amount="x" if with_amount else None, bins=bins, segments=segments)
+    letters = "RFM" if with_amount else "RF"
+    want = ["".join(str(int(out[c].iloc[i])) for c in letters) for i in range(len(out))]
+    assert out["RFM"].tolist() == want
+    assert out["RFM"].dtype == pd.Series(want, dtype=out["RFM"].dtype).dtype
+    top = out["R"] == bins
+    loyal = ~top & (out["F"] >= bins // 2 + 1)
+    expected = np.where(top, "Top", np.where(loyal, "Loyal", "Other"))
+    assert out["segment"].astype(str).tolist() == expected.tolist()
+    assert list(out["segment"].cat.categories) == ["Top", "Loyal", "Other"]
+
+
+@pytest.mark.parametrize("ids", [[5, 6, 5, 7], ["a", "b", "a", "c"]])
+def test_rfm_missing_date_reported_with_its_row(ids):
+    # NaT is rejected by the engine (integer ids: the grouping pass; string ids:
+    # the row check), with or without `now`.
+    tx = pd.DataFrame({"id": ids, "d": pd.to_datetime(["2024-01-01", "2024-02-01", None, "2024-01-03"]),
+                       "x": [1.0, 2.0, 3.0, 4.0]})
+    with pytest.raises(ValueError, match="missing date at row 2"):
+        ts.rfm(tx, customer="id", date="d", amount="x")
+    with pytest.raises(ValueError, match="missing date at row 2"):
+        ts.rfm(tx, customer="id", date="d", now="2024-03-01")
+    with pytest.raises(ValueError, match="missing date at row 0"):
+        ts.rfm(tx.assign(d=pd.NaT), customer="id", date="d")
+
+
 def test_rfm_bad_input():
     tx = pd.DataFrame({"id": [1, 2], "d": pd.to_datetime(["2024-01-01", "2024-02-01"]), "x": [1.0, 2.0]})
     with pytest.raises(KeyError, match="nope"):

@@ -3,7 +3,8 @@
 //
 // Arrays are caller-owned and contiguous. A transaction log of n rows is given
 // as client codes (int32 in [0, n_clients)), times (int64, any unit the caller
-// chooses, e.g. UTC nanoseconds) and, optionally, amounts (double). Every
+// chooses, e.g. UTC nanoseconds; the smallest int64, NumPy's NaT, marks a
+// missing date and is rejected) and, optionally, amounts (double). Every
 // per-client result is computed over that client's rows in log order, so it is
 // bit-identical whatever the thread count.
 #pragma once
@@ -28,7 +29,7 @@ struct RfmAggregates {
 };
 
 // Aggregates the log (totals by compensated summation, in log order). Fails on a code outside [0, n_clients), a negative or
-// non-finite amount, a time after `now`, or a client without any row.
+// non-finite amount, a missing time (NaT), a time after `now`, or a client without any row.
 absl::Status AggregateRfm(absl::Span<const int32_t> codes, absl::Span<const int64_t> time,
                           absl::Span<const double> amount, int64_t n_clients, int64_t now,
                           const RfmAggregates& out);
