@@ -284,7 +284,10 @@ inline void AddRow(double* s, const float* x, double w, bool weighted, int64_t d
 struct BlockOut {
   double inertia = 0.0;
   int64_t changed = 0;  // rows whose label differs from the one in `labels`
+  bool finite = true;   // (kCheck) no NaN or infinity in the rows
 };
+
+bool AllFinite(const float* x, size_t n);
 
 // One block of rows: nearest centres, then (kExact) the exact distance and
 // (kSums) the partial sums and weights of the block. The Lloyd iterations
@@ -331,8 +334,12 @@ BlockOut BlockAssign(const KMeansData& data, const Prepared& p, size_t begin, si
 // Labels, exact distances and/or centre sums of every row; partial sums per
 // block, added in block order. Returns the inertia (when kExact) and the
 // number of labels changed. The common widths get a kernel with d fixed at
-// compile time (fully unrolled loops).
-template <bool kSums, bool kExact>
+// compile time (fully unrolled loops). kCheck: also tells whether X is all
+// finite, scanning each block just before it is assigned (from the cache:
+// the pass replaces a separate read of X).
+constexpr size_t kCheckRows = 256;  // rows scanned for NaN at a time (16 KiB at d = 16)
+
+template <bool kSums, bool kExact, bool kCheck = false>
 BlockOut AssignBlocks(const KMeansData& data, absl::Span<const float> centers, int32_t k, absl::Span<int32_t> labels,
                       absl::Span<float> dist2, absl::Span<double> sums, absl::Span<double> counts) {
   const Prepared p = Prepare(centers, k, data.d);
@@ -345,9 +352,22 @@ BlockOut AssignBlocks(const KMeansData& data, absl::Span<const float> centers, i
     constexpr int D = decltype(dim)::value;
     ParallelBlocks(data.n, block, [&](size_t b, size_t begin, size_t end) {
       double* s = kSums ? partial.data() + b * width : nullptr;
-      outs[b] = BlockAssign<kSums, kExact, D>(data, p, begin, end, labels.empty() ? nullptr : labels.data(),
-                                              dist2.empty() ? nullptr : dist2.data(), s,
-                                              s ? s + static_cast<size_t>(k) * data.d : nullptr);
+      int32_t* lab = labels.empty() ? nullptr : labels.data();
+      float* dd = dist2.empty() ? nullptr : dist2.data();
+      double* cnt = s ? s + static_cast<size_t>(k) * data.d : nullptr;
+      if constexpr (kCheck && !kExact) {
+        // Rows scanned in L1-sized chunks just before they are assigned; the
+        // chunks add to the block's sums in row order, as one call would.
+        BlockOut o;
+        for (size_t c = begin; c < end; c += kCheckRows) {
+          const size_t e = std::min(end, c + kCheckRows);
+          o.finite &= AllFinite(data.X.data() + c * data.d, (e - c) * data.d);
+          o.changed += BlockAssign<kSums, kExact, D>(data, p, c, e, lab, dd, s, cnt).changed;
+        }
+        outs[b] = o;
+      } else {
+        outs[b] = BlockAssign<kSums, kExact, D>(data, p, begin, end, lab, dd, s, cnt);
+      }
     });
   };
   switch (data.d) {
@@ -366,7 +386,7 @@ BlockOut AssignBlocks(const KMeansData& data, absl::Span<const float> centers, i
     }
   }
   BlockOut total;
-  for (const BlockOut& o : outs) total.inertia += o.inertia, total.changed += o.changed;
+  for (const BlockOut& o : outs) total.inertia += o.inertia, total.changed += o.changed, total.finite &= o.finite;
   return total;
 }
 
@@ -792,27 +812,43 @@ void RelocateEmpty(const KMeansData& data, int32_t k, const std::vector<float>& 
 
 }  // namespace
 
-absl::Status KMeansData::Validate() const {
+namespace {
+
+// Sizes and weights (>= 0, finite, some > 0): all of Validate but the scan of X.
+absl::Status CheckSizesAndWeights(const KMeansData& data) {
+  const int64_t n = data.n, d = data.d;
   TWINSCORE_CHECK_ARG(n >= 1 && d >= 1, "X must have at least one row and one column, got ", n, " x ", d);
-  TWINSCORE_CHECK_ARG(X.size() == static_cast<size_t>(n * d), "X holds ", X.size(), " values, expected ", n, " x ",
-                      d);
-  TWINSCORE_CHECK_ARG(weights.empty() || weights.size() == static_cast<size_t>(n), "sample_weight has ",
-                      weights.size(), " values, expected ", n);
-  TWINSCORE_RETURN_IF_ERROR(ParallelBlocksStatus(n, kBlock, [&](size_t, size_t b, size_t e) -> absl::Status {
-    if (!AllFinite(X.data() + b * d, (e - b) * d)) {
+  TWINSCORE_CHECK_ARG(data.X.size() == static_cast<size_t>(n * d), "X holds ", data.X.size(), " values, expected ",
+                      n, " x ", d);
+  TWINSCORE_CHECK_ARG(data.weights.empty() || data.weights.size() == static_cast<size_t>(n), "sample_weight has ",
+                      data.weights.size(), " values, expected ", n);
+  for (size_t i = 0; i < data.weights.size(); ++i) {
+    const float w = data.weights[i];
+    TWINSCORE_CHECK_ARG(std::isfinite(w) && w >= 0, "sample_weight must be finite and >= 0, got ", w, " at row ", i);
+  }
+  TWINSCORE_CHECK_ARG(TotalWeight(data) > 0, "sample_weight is all zero");
+  return absl::OkStatus();
+}
+
+// The first NaN or infinity of X, in row order.
+absl::Status CheckFinite(const KMeansData& data) {
+  const int64_t d = data.d;
+  return ParallelBlocksStatus(data.n, kBlock, [&](size_t, size_t b, size_t e) -> absl::Status {
+    if (!AllFinite(data.X.data() + b * d, (e - b) * d)) {
       for (size_t i = b * d; i < e * d; ++i) {
-        TWINSCORE_CHECK_ARG(std::isfinite(X[i]), "X holds ", std::isnan(X[i]) ? "NaN" : "an infinite value",
+        TWINSCORE_CHECK_ARG(std::isfinite(data.X[i]), "X holds ", std::isnan(data.X[i]) ? "NaN" : "an infinite value",
                             " at row ", i / d, ", column ", i % d);
       }
     }
-    for (size_t i = b; i < e && !weights.empty(); ++i) {
-      TWINSCORE_CHECK_ARG(std::isfinite(weights[i]) && weights[i] >= 0, "sample_weight must be finite and >= 0, got ",
-                          weights[i], " at row ", i);
-    }
     return absl::OkStatus();
-  }));
-  TWINSCORE_CHECK_ARG(TotalWeight(*this) > 0, "sample_weight is all zero");
-  return absl::OkStatus();
+  });
+}
+
+}  // namespace
+
+absl::Status KMeansData::Validate() const {
+  TWINSCORE_RETURN_IF_ERROR(CheckSizesAndWeights(*this));
+  return CheckFinite(*this);
 }
 
 absl::Status KMeansOptions::Validate(int64_t n) const {
@@ -977,7 +1013,8 @@ double InertiaFromSums(const std::vector<double>& acc, const std::vector<float>&
 // the bounds, and pruned passes follow, carrying the sums from pass to pass
 // (moved by the rows that change label). A pruned pass in which most rows
 // had to search is followed by a full one.
-void LloydPruned(const KMeansData& data, const KMeansOptions& opt, double tol, KMeansResult& r) {
+// X is checked for NaN in the first pass (the caller has checked the rest).
+absl::Status LloydPruned(const KMeansData& data, const KMeansOptions& opt, double tol, KMeansResult& r) {
   const int32_t k = opt.k;
   const int64_t n = data.n, d = data.d;
   const size_t kd = static_cast<size_t>(k) * d;
@@ -989,7 +1026,13 @@ void LloydPruned(const KMeansData& data, const KMeansOptions& opt, double tol, K
   enum class Mode { kBrute, kFull, kPruned } mode = Mode::kBrute;
   for (int32_t it = 0; it < opt.max_iter; ++it) {
     int64_t changed = 0;
-    if (mode == Mode::kBrute) {
+    if (mode == Mode::kBrute && it == 0) {
+      const BlockOut o = AssignBlocks<true, false, true>(data, r.centers, k, absl::MakeSpan(r.labels), {},
+                                                         absl::MakeSpan(sums), absl::MakeSpan(counts));
+      if (!o.finite) return CheckFinite(data);
+      changed = o.changed;
+      mode = 32 * changed > n ? Mode::kBrute : Mode::kFull;
+    } else if (mode == Mode::kBrute) {
       changed = AssignBlocks<true, false>(data, r.centers, k, absl::MakeSpan(r.labels), {}, absl::MakeSpan(sums),
                                           absl::MakeSpan(counts))
                     .changed;
@@ -1024,16 +1067,18 @@ void LloydPruned(const KMeansData& data, const KMeansOptions& opt, double tol, K
   if (mode == Mode::kPruned) {
     RunPass(Pass::kPruned, data, r.centers, k, dr, r.labels, bounds, acc);
     r.inertia = InertiaFromSums(acc, r.centers, k, d);
-    if (r.inertia >= 0) return;
+    if (r.inertia >= 0) return absl::OkStatus();
   }
   r.inertia = AssignAndSum(data, r.centers, k, absl::MakeSpan(r.labels), {}, {}, {});
+  return absl::OkStatus();
 }
 
 }  // namespace
 
 absl::StatusOr<KMeansResult> KMeansLloyd(const KMeansData& data, const KMeansOptions& opt,
                                          absl::Span<const float> init) {
-  TWINSCORE_RETURN_IF_ERROR(data.Validate());
+  // The pruned iterations scan X for NaN in their first pass.
+  TWINSCORE_RETURN_IF_ERROR(opt.prune ? CheckSizesAndWeights(data) : data.Validate());
   TWINSCORE_RETURN_IF_ERROR(opt.Validate(data.n));
   const int32_t k = opt.k;
   const int64_t n = data.n, d = data.d;
@@ -1049,7 +1094,7 @@ absl::StatusOr<KMeansResult> KMeansLloyd(const KMeansData& data, const KMeansOpt
   r.centers.assign(init.begin(), init.end());
   r.labels.assign(n, -1);
   if (opt.prune) {
-    LloydPruned(data, opt, tol, r);
+    TWINSCORE_RETURN_IF_ERROR(LloydPruned(data, opt, tol, r));
   } else {
     LloydBrute(data, opt, tol, r);
   }

@@ -279,5 +279,31 @@ TEST(KMeans, BadInput) {
   EXPECT_FALSE(KMeansLloyd(KMeansData{X, w, 4, 1}, opt, std::vector<float>{0}).ok());
 }
 
+TEST(KMeans, NonFiniteFoundInTheFirstPassInRowOrder) {
+  // The pruned fit scans X inside its first pass, chunk by chunk: values in
+  // a later block and a later chunk, the first in row order reported, with
+  // the brute-force fit (separate scan) and 1 or 2 threads alike.
+  const int64_t n = 20011, d = 7;
+  for (bool prune : {true, false})
+  for (int threads : {1, 2}) {
+    ASSERT_TRUE(SetNumThreads(threads).ok());
+    std::vector<float> X = Blobs(n, d, 3, 5);
+    std::vector<float> init(X.begin(), X.begin() + 3 * d);
+    KMeansOptions opt;
+    opt.k = 3, opt.max_iter = 5, opt.prune = prune;
+    X[(n - 1) * d + 6] = std::numeric_limits<float>::infinity();
+    auto r = KMeansLloyd(KMeansData{X, {}, n, d}, opt, init);
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.status().message().find("infinite value at row 20010, column 6"), std::string::npos);
+    X[12345 * d + 3] = std::nanf("");
+    r = KMeansLloyd(KMeansData{X, {}, n, d}, opt, init);
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.status().message().find("NaN at row 12345, column 3"), std::string::npos);
+    X[(n - 1) * d + 6] = X[12345 * d + 3] = 1.0f;  // all finite again: fits
+    EXPECT_TRUE(KMeansLloyd(KMeansData{X, {}, n, d}, opt, init).ok());
+  }
+  ASSERT_TRUE(SetNumThreads(0).ok());
+}
+
 }  // namespace
 }  // namespace twinscore
