@@ -204,9 +204,11 @@ inline double Dist2(const float* x, const float* c, int64_t dyn) {
   }
   const __m128d h = _mm_add_pd(_mm256_castpd256_pd128(acc), _mm256_extractf128_pd(acc, 1));
   double s = _mm_cvtsd_f64(_mm_add_sd(h, _mm_unpackhi_pd(h, h)));
-  for (; j < d; ++j) {
-    const double t = static_cast<double>(x[j]) - c[j];
-    s += t * t;
+  if constexpr (D <= 0 || D % 4 != 0) {  // no tail for the fixed widths (8, 16, 32)
+    for (; j < d; ++j) {
+      const double t = static_cast<double>(x[j]) - c[j];
+      s += t * t;
+    }
   }
   return s;
 }
@@ -417,6 +419,14 @@ double MarginFactor(int64_t d) { return static_cast<double>(4 * d + 16) * 0x1.0p
 inline float RoundUp(double v) { return static_cast<float>(v) * kUp; }
 inline float RoundDown(double v) { return static_cast<float>(v) * kDown; }
 
+// The float one step above (below) the nearest float to v: at least (at
+// most) v whatever its sign, and whatever the rounding of v itself (for the
+// bounds stored relative to the epoch, which may be negative).
+inline float StepUp(double v) { return std::nextafter(static_cast<float>(v), std::numeric_limits<float>::infinity()); }
+inline float StepDown(double v) {
+  return std::nextafter(static_cast<float>(v), -std::numeric_limits<float>::infinity());
+}
+
 // ||x||^2 in float64 (the vectorised Dist2 against the origin).
 template <int D>
 inline double Norm2(const float* x, int64_t dyn) {
@@ -445,8 +455,17 @@ inline void Prefetch(const float* x, int64_t d) {
 // bounds were set (u grows by up[c]), the largest drift of the others (l
 // shrinks by drop[c]), the distance to the nearest other centre (sep[c]);
 // E2 = 2E for the current centres; margin/cmax to set new bounds.
+//
+// The bounds are stored relative to the last full pass (the epoch): a row
+// holds u - U[a] and l + L[a], where U[c] and L[c] are the sums of up[c] and
+// drop[c] over the passes since the epoch (its label's, when it was stored).
+// A pruned pass then reads the bounds (u = stored + U[a], l = stored - L[a])
+// and writes only those of the few rows it refreshes: the stream over the
+// rows is read-only. The sums are kept as floats rounded up at every step, so
+// that U(now) - U(then) covers every drift in between exactly.
 struct Drift {
   std::vector<float> up, drop, sep;
+  std::vector<float> cum_up, cum_drop;  // U and L (at least 16 entries, as up)
   float e2 = 0.0f;
   double margin = 0.0, cmax = 0.0;
 };
@@ -500,7 +519,8 @@ inline void MoveRow(double* part, int32_t k, int64_t dyn, const float* x, double
 }
 
 // A full pass over a block: every row's nearest centre (as the brute force),
-// its bounds, and fresh partial sums.
+// its bounds, and fresh partial sums. It starts an epoch (the caller zeroes
+// the cumulative drifts): the bounds are stored as they are.
 template <int D>
 PassOut FullBlock(const KMeansData& data, const Prepared& p, const Drift& dr, size_t begin, size_t end,
                   int32_t* labels, float* upper, float* lower, double* part) {
@@ -545,16 +565,14 @@ inline __m256 Lookup16(const std::vector<float>& table, __m256i a) {
 // The bounds stage of PrunedBlock for k <= 16, 8 rows per step: the same
 // moves and test as the scalar loop, without a branch per row. Appends the
 // rows not kept to cand; returns where it stopped.
-size_t MoveBoundsAvx2(const Drift& dr, size_t begin, size_t end, const int32_t* labels, float* upper, float* lower,
-                      std::vector<uint32_t>& cand) {
+size_t MoveBoundsAvx2(const Drift& dr, size_t begin, size_t end, const int32_t* labels, const float* upper,
+                      const float* lower, std::vector<uint32_t>& cand) {
   const __m256 up = _mm256_set1_ps(kUp), down = _mm256_set1_ps(kDown), e2 = _mm256_set1_ps(dr.e2);
   size_t i = begin;
   for (; i + 8 <= end; i += 8) {
     const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(labels + i));
-    const __m256 u = _mm256_mul_ps(_mm256_add_ps(_mm256_loadu_ps(upper + i), Lookup16(dr.up, a)), up);
-    const __m256 l = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(lower + i), Lookup16(dr.drop, a)), down);
-    _mm256_storeu_ps(upper + i, u);
-    _mm256_storeu_ps(lower + i, l);
+    const __m256 u = _mm256_mul_ps(_mm256_add_ps(_mm256_loadu_ps(upper + i), Lookup16(dr.cum_up, a)), up);
+    const __m256 l = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(lower + i), Lookup16(dr.cum_drop, a)), down);
     const __m256 lb = _mm256_max_ps(l, _mm256_mul_ps(_mm256_sub_ps(Lookup16(dr.sep, a), u), down));
     const __m256 lhs = _mm256_add_ps(_mm256_mul_ps(_mm256_mul_ps(u, u), up), e2);
     const __m256 rhs = _mm256_mul_ps(_mm256_mul_ps(lb, lb), down);
@@ -591,8 +609,11 @@ PassOut PrunedBlock(const KMeansData& data, const Prepared& p, const Drift& dr, 
       const size_t row = rows[r];
       const float* x = xs[r];
       const double xn = Norm2<D>(x, d);
-      SetBounds(xn, f1[r], f2[r], dr.margin, dr.cmax, upper + row, lower + row);
       const int32_t a = labels[row], b = lab[r];
+      float u, l;  // stored relative to the epoch, for the new label
+      SetBounds(xn, f1[r], f2[r], dr.margin, dr.cmax, &u, &l);
+      upper[row] = StepUp(static_cast<double>(u) - dr.cum_up[b]);
+      lower[row] = StepDown(static_cast<double>(l) + dr.cum_drop[b]);
       if (a != b) {
         ++out.changed;
         labels[row] = b;
@@ -615,9 +636,8 @@ PassOut PrunedBlock(const KMeansData& data, const Prepared& p, const Drift& dr, 
 #endif
   for (; i < end; ++i) {
     const int32_t a = labels[i];
-    const float u = (upper[i] + dr.up[a]) * kUp;
-    const float l = (lower[i] - dr.drop[a]) * kDown;
-    upper[i] = u, lower[i] = l;
+    const float u = (upper[i] + dr.cum_up[a]) * kUp;
+    const float l = (lower[i] - dr.cum_drop[a]) * kDown;
     if (!keeps(u, l, a)) cand.push_back(static_cast<uint32_t>(i - begin));
   }
   constexpr size_t kAhead = 8;
@@ -631,8 +651,8 @@ PassOut PrunedBlock(const KMeansData& data, const Prepared& p, const Drift& dr, 
     ++out.exact;
     const double d2 = Dist2<D>(x, centers + static_cast<size_t>(a) * d, d);
     const float u = std::sqrt(RoundUp(d2)) * kUp;
-    if (keeps(u, lower[i], a)) {
-      upper[i] = u;
+    if (keeps(u, (lower[i] - dr.cum_drop[a]) * kDown, a)) {
+      upper[i] = StepUp(static_cast<double>(u) - dr.cum_up[a]);
       continue;
     }
     ++out.searched;
@@ -706,6 +726,7 @@ void SetDrift(absl::Span<const float> old, absl::Span<const float> now, int32_t 
   }
   // (at least 16 entries: the AVX2 pass looks up 16 by label)
   dr.up.assign(std::max(k, 16), 0.0f), dr.drop.assign(std::max(k, 16), 0.0f), dr.sep.assign(std::max(k, 16), 0.0f);
+  dr.cum_up.resize(std::max(k, 16), 0.0f), dr.cum_drop.resize(std::max(k, 16), 0.0f);
   int32_t first = 0;  // the largest drift, then the largest of the others
   for (int32_t c = 1; c < k; ++c) first = delta[c] > delta[first] ? c : first;
   double second = 0.0;
@@ -713,6 +734,8 @@ void SetDrift(absl::Span<const float> old, absl::Span<const float> now, int32_t 
   for (int32_t c = 0; c < k; ++c) {
     dr.up[c] = RoundUp(delta[c] * (1 + 1e-12));
     dr.drop[c] = RoundUp((c == first ? second : delta[first]) * (1 + 1e-12));
+    dr.cum_up[c] = StepUp(static_cast<double>(dr.cum_up[c]) + dr.up[c]);
+    dr.cum_drop[c] = StepUp(static_cast<double>(dr.cum_drop[c]) + dr.drop[c]);
     double sep = std::numeric_limits<double>::infinity();
     for (int32_t o = 0; o < k; ++o) {
       if (o != c) sep = std::min(sep, std::sqrt(Dist2<0>(now.data() + static_cast<size_t>(c) * d,
@@ -1038,6 +1061,9 @@ absl::Status LloydPruned(const KMeansData& data, const KMeansOptions& opt, doubl
                     .changed;
       mode = 32 * changed > n ? Mode::kBrute : Mode::kFull;
     } else {
+      if (mode == Mode::kFull) {  // a new epoch for the bounds
+        dr.cum_up.assign(std::max(k, 16), 0.0f), dr.cum_drop.assign(std::max(k, 16), 0.0f);
+      }
       const PassOut o = RunPass(mode == Mode::kFull ? Pass::kFull : Pass::kPruned, data, r.centers, k, dr, r.labels,
                                 bounds, acc);
       changed = o.changed;
