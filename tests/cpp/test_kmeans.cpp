@@ -24,7 +24,7 @@ std::vector<float> Blobs(int64_t n, int64_t d, int32_t k, uint64_t seed) {
 }
 
 TEST(KMeans, AssignMatchesBruteForce) {
-  // n not a multiple of the 4-row kernel; d = 7 runs the generic kernel, 8,
+  // n not a multiple of the 6-row kernel; d = 7 runs the generic kernel, 8,
   // 16 and 32 the ones compiled for that width; k = 16 and 32 fill whole
   // 16-centre groups, 3 and 21 end with an 8-centre group.
   const int64_t n = 1003;
@@ -96,8 +96,8 @@ TEST(KMeans, LloydConvergesToFixedPointAndIsThreadIndependent) {
 // the same labels at every pass (hence the same iterations), centres equal
 // up to the rounding of the carried sums. Overlapping blobs keep rows moving
 // for many passes; the integer lattice makes exact ties (lowest index wins)
-// that the bounds must never prune wrongly; odd n leaves 1-3 rows after the
-// 4-row groups; weights exercise the weighted moves.
+// that the bounds must never prune wrongly; odd n leaves 2-5 rows after the
+// 6-row groups; weights exercise the weighted moves.
 void ExpectPrunedMatchesBrute(const std::vector<float>& X, const std::vector<float>& w, int64_t d, int32_t k,
                               int32_t max_iter, uint64_t seed) {
   const int64_t n = static_cast<int64_t>(X.size()) / d;
