@@ -156,7 +156,7 @@ TEST(KMeans, PrunedLloydIsThreadIndependent) {
   KMeansData data{X, {}, n, d};
   KMeansOptions opt;
   opt.k = 16;
-  opt.max_iter = 15;
+  opt.max_iter = 40;  // slow to settle: ~25 brute-force passes, then pruned ones
   std::vector<float> init(opt.k * d);
   ASSERT_TRUE(KMeansRandomInit(data, opt.k, 2, absl::MakeSpan(init)).ok());
   ASSERT_TRUE(SetNumThreads(1).ok());
