@@ -24,7 +24,7 @@ std::vector<float> Blobs(int64_t n, int64_t d, int32_t k, uint64_t seed) {
 }
 
 TEST(KMeans, AssignMatchesBruteForce) {
-  // n not a multiple of the 4-row kernel; d = 7 runs the generic kernel, 8,
+  // n not a multiple of the 6-row kernel; d = 7 runs the generic kernel, 8,
   // 16 and 32 the ones compiled for that width; k = 16 and 32 fill whole
   // 16-centre groups, 3 and 21 end with an 8-centre group.
   const int64_t n = 1003;
@@ -96,8 +96,8 @@ TEST(KMeans, LloydConvergesToFixedPointAndIsThreadIndependent) {
 // the same labels at every pass (hence the same iterations), centres equal
 // up to the rounding of the carried sums. Overlapping blobs keep rows moving
 // for many passes; the integer lattice makes exact ties (lowest index wins)
-// that the bounds must never prune wrongly; odd n leaves 1-3 rows after the
-// 4-row groups; weights exercise the weighted moves.
+// that the bounds must never prune wrongly; odd n leaves 2-5 rows after the
+// 6-row groups; weights exercise the weighted moves.
 void ExpectPrunedMatchesBrute(const std::vector<float>& X, const std::vector<float>& w, int64_t d, int32_t k,
                               int32_t max_iter, uint64_t seed) {
   const int64_t n = static_cast<int64_t>(X.size()) / d;
@@ -156,7 +156,7 @@ TEST(KMeans, PrunedLloydIsThreadIndependent) {
   KMeansData data{X, {}, n, d};
   KMeansOptions opt;
   opt.k = 16;
-  opt.max_iter = 15;
+  opt.max_iter = 40;  // slow to settle: ~25 brute-force passes, then pruned ones
   std::vector<float> init(opt.k * d);
   ASSERT_TRUE(KMeansRandomInit(data, opt.k, 2, absl::MakeSpan(init)).ok());
   ASSERT_TRUE(SetNumThreads(1).ok());
@@ -277,6 +277,32 @@ TEST(KMeans, BadInput) {
   std::vector<float> w = {0, 0, 0, 0};
   X[2] = 2;
   EXPECT_FALSE(KMeansLloyd(KMeansData{X, w, 4, 1}, opt, std::vector<float>{0}).ok());
+}
+
+TEST(KMeans, NonFiniteFoundInTheFirstPassInRowOrder) {
+  // The pruned fit scans X inside its first pass, chunk by chunk: values in
+  // a later block and a later chunk, the first in row order reported, with
+  // the brute-force fit (separate scan) and 1 or 2 threads alike.
+  const int64_t n = 20011, d = 7;
+  for (bool prune : {true, false})
+  for (int threads : {1, 2}) {
+    ASSERT_TRUE(SetNumThreads(threads).ok());
+    std::vector<float> X = Blobs(n, d, 3, 5);
+    std::vector<float> init(X.begin(), X.begin() + 3 * d);
+    KMeansOptions opt;
+    opt.k = 3, opt.max_iter = 5, opt.prune = prune;
+    X[(n - 1) * d + 6] = std::numeric_limits<float>::infinity();
+    auto r = KMeansLloyd(KMeansData{X, {}, n, d}, opt, init);
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.status().message().find("infinite value at row 20010, column 6"), std::string::npos);
+    X[12345 * d + 3] = std::nanf("");
+    r = KMeansLloyd(KMeansData{X, {}, n, d}, opt, init);
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.status().message().find("NaN at row 12345, column 3"), std::string::npos);
+    X[(n - 1) * d + 6] = X[12345 * d + 3] = 1.0f;  // all finite again: fits
+    EXPECT_TRUE(KMeansLloyd(KMeansData{X, {}, n, d}, opt, init).ok());
+  }
+  ASSERT_TRUE(SetNumThreads(0).ok());
 }
 
 }  // namespace
