@@ -41,18 +41,30 @@ struct Layout {
   // kNoTree when the tree keeps the lockstep walk (categorical splits).
   std::vector<int32_t> root;
   static constexpr int32_t kNoTree = INT32_MIN;
+  // Per tree, its first 3 levels as a complete subtree for the AVX2 walk,
+  // kTop entries a tree: the nodes at heap positions 0..6 (feature with its
+  // flags, threshold; a leaf above level 3 becomes a node sending every value
+  // left, its leaf repeated below it) and, at level 3, what each of the 8
+  // positions holds (a node index, or ~leaf).
+  static constexpr int kTop = 8;
+  std::vector<uint32_t> top_feature;
+  std::vector<float> top_threshold;
+  std::vector<int32_t> top_exit;
 
   bool Has(size_t t) const { return root[t] != kNoTree; }
   // Appends the next tree; its flat nodes (TreeEnsemble::nodes_) start at off.
   // From the model's own thresholds: the flat node's x < t form cannot say
   // x <= +inf, which a zero-missing split at +inf needs.
   void AppendTree(const Tree& tr, int64_t off, bool xgb);
+  // Appends the tree's top (above) from its root, a node or ~leaf.
+  void AppendTop(int32_t root_id);
 };
 
 // Per-thread scratch of Walk, reused across calls.
 struct Scratch {
   std::vector<int64_t> list;                           // scalar walk
   std::vector<int32_t> node, xoff, slot, done_slot, done_code;  // AVX2 walk
+  std::vector<float> xt;  // AVX2 walk: the rows in 8-row groups, feature-major
 };
 
 // For the trees [t, t + nt) of the layout (each Has(), nt <= kMaxBatchTrees)
