@@ -84,7 +84,7 @@ void Layout::AppendTree(const Tree& tr, int64_t off, bool xgb) {
 }
 
 void Layout::AppendTop(int32_t root_id) {
-  int32_t pos[2 * kTop - 1];  // heap positions of levels 0..3: node or ~leaf
+  int32_t pos[2 * kTop - 1];  // heap positions of levels 0 .. kTopLevels: node or ~leaf
   pos[0] = root_id;
   for (int p = 0; p < kTop - 1; ++p) {
     const int32_t i = pos[p];
@@ -211,22 +211,35 @@ void TransposeGroups(const float* x, int64_t d, int64_t rows, int64_t groups, st
 // load of the transposed group), and each row's way down selected by blends.
 class Top {
  public:
+  static constexpr int L = Layout::kTopLevels;
+  static_assert(L >= 1 && L <= 4, "exits fit two registers");
+
   Top(const Layout& layout, size_t t)
       : feature_(layout.top_feature.data() + t * Layout::kTop),
         threshold_(layout.top_threshold.data() + t * Layout::kTop),
-        exit_(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(layout.top_exit.data() + t * Layout::kTop))) {}
+        exit_(layout.top_exit.data() + t * Layout::kTop) {}
 
-  // What each row of the group xg reaches at level 3: a node, or ~leaf.
+  // What each row of the group xg reaches at level L: a node, or ~leaf.
   __m256i Exit(const float* xg) const {
-    const __m256 b0 = Right(xg, 0);
-    const __m256 b1 = _mm256_blendv_ps(Right(xg, 1), Right(xg, 2), b0);
-    const __m256 b2 = _mm256_blendv_ps(_mm256_blendv_ps(Right(xg, 3), Right(xg, 4), b1),
-                                       _mm256_blendv_ps(Right(xg, 5), Right(xg, 6), b1), b0);
-    const __m256i j = _mm256_or_si256(
-        _mm256_or_si256(_mm256_slli_epi32(_mm256_srli_epi32(_mm256_castps_si256(b0), 31), 2),
-                        _mm256_slli_epi32(_mm256_srli_epi32(_mm256_castps_si256(b1), 31), 1)),
-        _mm256_srli_epi32(_mm256_castps_si256(b2), 31));
-    return _mm256_permutevar8x32_epi32(exit_, j);
+    __m256 b[L];  // b[l]: the rows going right at level l
+    __m256i j = _mm256_setzero_si256();  // the rows' position in the level
+    for (int l = 0; l < L; ++l) {
+      // Compare every node of the level, then blend down to each row's
+      // node, one bit of its position (least significant first) a round.
+      __m256 m[1 << (L - 1)];
+      const int count = 1 << l, first = count - 1;
+      for (int i = 0; i < count; ++i) m[i] = Right(xg, first + i);
+      for (int s = l - 1; s >= 0; --s) {
+        for (int i = 0; i < (1 << s); ++i) m[i] = _mm256_blendv_ps(m[2 * i], m[2 * i + 1], b[s]);
+      }
+      b[l] = m[0];
+      j = _mm256_or_si256(_mm256_slli_epi32(j, 1), _mm256_srli_epi32(_mm256_castps_si256(b[l]), 31));
+    }
+    const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(exit_));
+    if constexpr (L <= 3) return _mm256_permutevar8x32_epi32(lo, j);
+    const __m256i hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(exit_ + 8));
+    return _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(_mm256_permutevar8x32_epi32(lo, j)),
+                                                _mm256_castsi256_ps(_mm256_permutevar8x32_epi32(hi, j)), b[0]));
   }
 
  private:
@@ -248,7 +261,7 @@ class Top {
 
   const uint32_t* feature_;
   const float* threshold_;
-  __m256i exit_;
+  const int32_t* exit_;
 };
 
 void WalkChunkAvx2(const Layout& layout, size_t t, int nt, const float* x, int64_t d, int64_t rows, int64_t stride,
@@ -260,7 +273,12 @@ void WalkChunkAvx2(const Layout& layout, size_t t, int nt, const float* x, int64
   int32_t *node = s.node.data(), *xoff = s.xoff.data(), *slot = s.slot.data();
   int32_t *done_slot = s.done_slot.data(), *done_code = s.done_code.data();
   const int64_t groups = (rows + 7) / 8;
-  TransposeGroups(x, d, rows, groups, s.xt);
+  if (s.xt_of != x || s.xt_d != d || s.xt_rows != rows) {  // a new block: its first batch of trees
+    TransposeGroups(x, d, rows, groups, s.xt);
+    s.xt_of = x;
+    s.xt_d = d;
+    s.xt_rows = rows;
+  }
   int64_t n = 0, dm = 0;
   for (int k = 0; k < nt; ++k) {
     const int32_t root = layout.root[t + k];

@@ -41,12 +41,13 @@ struct Layout {
   // kNoTree when the tree keeps the lockstep walk (categorical splits).
   std::vector<int32_t> root;
   static constexpr int32_t kNoTree = INT32_MIN;
-  // Per tree, its first 3 levels as a complete subtree for the AVX2 walk,
-  // kTop entries a tree: the nodes at heap positions 0..6 (feature with its
-  // flags, threshold; a leaf above level 3 becomes a node sending every value
-  // left, its leaf repeated below it) and, at level 3, what each of the 8
-  // positions holds (a node index, or ~leaf).
-  static constexpr int kTop = 8;
+  // Per tree, its first kTopLevels levels as a complete subtree for the AVX2
+  // walk, kTop entries a tree: the nodes at heap positions 0 .. kTop - 2
+  // (feature with its flags, threshold; a leaf above level kTopLevels becomes
+  // a node sending every value left, its leaf repeated below it) and what
+  // each of the kTop positions of level kTopLevels holds (a node, or ~leaf).
+  static constexpr int kTopLevels = 4;
+  static constexpr int kTop = 1 << kTopLevels;
   std::vector<uint32_t> top_feature;
   std::vector<float> top_threshold;
   std::vector<int32_t> top_exit;
@@ -60,11 +61,15 @@ struct Layout {
   void AppendTop(int32_t root_id);
 };
 
-// Per-thread scratch of Walk, reused across calls.
+// Per-thread scratch of Walk, reused across calls. It keeps the last rows
+// transposed: the values at one x must not change while a Scratch is in use
+// (one prediction call).
 struct Scratch {
   std::vector<int64_t> list;                           // scalar walk
   std::vector<int32_t> node, xoff, slot, done_slot, done_code;  // AVX2 walk
   std::vector<float> xt;  // AVX2 walk: the rows in 8-row groups, feature-major
+  const void* xt_of = nullptr;  // ... of these rows (x, d, rows): the batches of one block share it
+  int64_t xt_d = -1, xt_rows = -1;
 };
 
 // For the trees [t, t + nt) of the layout (each Has(), nt <= kMaxBatchTrees)
