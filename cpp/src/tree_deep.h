@@ -46,7 +46,7 @@ struct Layout {
   // (feature with its flags, threshold; a leaf above level kTopLevels becomes
   // a node sending every value left, its leaf repeated below it) and what
   // each of the kTop positions of level kTopLevels holds (a node, or ~leaf).
-  static constexpr int kTopLevels = 4;
+  static constexpr int kTopLevels = 3;
   static constexpr int kTop = 1 << kTopLevels;
   std::vector<uint32_t> top_feature;
   std::vector<float> top_threshold;
