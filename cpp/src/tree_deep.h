@@ -32,7 +32,7 @@ constexpr uint32_t kFeatureMask = kZeroMissing - 1;
 
 // Trees batched into one pass: more entries per pass amortise its exit
 // branch and the few-rows tail of the deepest levels.
-constexpr int kMaxBatchTrees = 32;
+constexpr int kMaxBatchTrees = 64;
 
 struct Layout {
   std::vector<Node> nodes;
