@@ -3,7 +3,8 @@
 // features with 2 % NaN. The model is the LightGBM text file named by
 // TWINSCORE_LGB_MODEL (bench_trees.py's 500 x 63-leaf model, saved with
 // Booster.save_model) or, without it, 500 random leaf-wise trees of 63 leaves.
-// The counter ns/row-tree is the time per row and tree.
+// The counter ns/row-tree is the time per row and tree; TWINSCORE_BLOCK_ROWS
+// sets TreeScorerOptions::block_rows (default 64).
 //
 //   TWINSCORE_LGB_MODEL=lgb_500_63.txt build/cpp/bench_tree_deep_kernels --benchmark_min_time=2
 #include <benchmark/benchmark.h>
@@ -67,7 +68,9 @@ const TreeEnsemble& Model() {
       m = RandomLeafWise(rng);
     }
     if (!m.ok()) std::abort();
-    return *TreeEnsemble::Build(*std::move(m));
+    TreeScorerOptions o;
+    if (const char* b = std::getenv("TWINSCORE_BLOCK_ROWS")) o.block_rows = std::atoi(b);
+    return *TreeEnsemble::Build(*std::move(m), o);
   }();
   return e;
 }

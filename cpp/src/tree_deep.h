@@ -32,7 +32,7 @@ constexpr uint32_t kFeatureMask = kZeroMissing - 1;
 
 // Trees batched into one pass: more entries per pass amortise its exit
 // branch and the few-rows tail of the deepest levels.
-constexpr int kMaxBatchTrees = 32;
+constexpr int kMaxBatchTrees = 64;
 
 struct Layout {
   std::vector<Node> nodes;
@@ -41,18 +41,35 @@ struct Layout {
   // kNoTree when the tree keeps the lockstep walk (categorical splits).
   std::vector<int32_t> root;
   static constexpr int32_t kNoTree = INT32_MIN;
+  // Per tree, its first kTopLevels levels as a complete subtree for the AVX2
+  // walk, kTop entries a tree: the nodes at heap positions 0 .. kTop - 2
+  // (feature with its flags, threshold; a leaf above level kTopLevels becomes
+  // a node sending every value left, its leaf repeated below it) and what
+  // each of the kTop positions of level kTopLevels holds (a node, or ~leaf).
+  static constexpr int kTopLevels = 3;
+  static constexpr int kTop = 1 << kTopLevels;
+  std::vector<uint32_t> top_feature;
+  std::vector<float> top_threshold;
+  std::vector<int32_t> top_exit;
 
   bool Has(size_t t) const { return root[t] != kNoTree; }
   // Appends the next tree; its flat nodes (TreeEnsemble::nodes_) start at off.
   // From the model's own thresholds: the flat node's x < t form cannot say
   // x <= +inf, which a zero-missing split at +inf needs.
   void AppendTree(const Tree& tr, int64_t off, bool xgb);
+  // Appends the tree's top (above) from its root, a node or ~leaf.
+  void AppendTop(int32_t root_id);
 };
 
-// Per-thread scratch of Walk, reused across calls.
+// Per-thread scratch of Walk, reused across calls. It keeps the last rows
+// transposed: the values at one x must not change while a Scratch is in use
+// (one prediction call).
 struct Scratch {
   std::vector<int64_t> list;                           // scalar walk
   std::vector<int32_t> node, xoff, slot, done_slot, done_code;  // AVX2 walk
+  std::vector<float> xt;  // AVX2 walk: the rows in 8-row groups, feature-major
+  const void* xt_of = nullptr;  // ... of these rows (x, d, rows): the batches of one block share it
+  int64_t xt_d = -1, xt_rows = -1;
 };
 
 // For the trees [t, t + nt) of the layout (each Has(), nt <= kMaxBatchTrees)

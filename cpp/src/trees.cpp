@@ -605,8 +605,12 @@ absl::Status TreeEnsemble::PredictImpl(absl::Span<const T> X, int64_t n, int64_t
 #else
   constexpr bool kVector = false;
 #endif
+  // The vector walk takes XGBoost's complete trees; LightGBM's leaf-wise
+  // trees, even complete ones, take the early-exit walk (rows leave them
+  // early), but those with categorical splits.
+  auto vector_walk = [&](size_t u) { return complete_offset_[u] >= 0 && (xgb || !deep_->Has(u)); };
   bool any_complete = false;
-  for (size_t t = t0; t < t1; ++t) any_complete |= complete_offset_[t] >= 0;
+  for (size_t t = t0; t < t1; ++t) any_complete |= vector_walk(t);
   const bool transpose = kVector && any_complete;
 
   ParallelBlocks(static_cast<size_t>(n), static_cast<size_t>(B), [&](size_t, size_t rb, size_t re) {
@@ -652,7 +656,7 @@ absl::Status TreeEnsemble::PredictImpl(absl::Span<const T> X, int64_t n, int64_t
         A* acc_g = acc + tree_group_[t] * R;
 #ifdef __AVX2__
         if constexpr (kVector) {
-          if (complete_offset_[t] >= 0) {
+          if (vector_walk(t)) {
             const int64_t c = complete_offset_[t];
             CompleteKernelFor<A>(tree_depth_[t])(cthr_.data() + c, cfeat_.data() + c, complete_leaves + c, xg.data(),
                                                  xd * kLanes, groups, acc_g);
@@ -660,11 +664,9 @@ absl::Status TreeEnsemble::PredictImpl(absl::Span<const T> X, int64_t n, int64_t
           }
         }
 #endif
-        // Trees without categorical splits, but XGBoost's complete trees (the
-        // vector walk): the early-exit walk (tree_deep.h), a batch of
-        // consecutive trees at once. LightGBM's leaf-wise trees are far from
-        // complete even when shallow: rows leave them early.
-        auto deep = [&](size_t u) { return deep_->Has(u) && !(kVector && xgb && complete_offset_[u] >= 0); };
+        // Trees without categorical splits, but those of the vector walk: the
+        // early-exit walk (tree_deep.h), a batch of consecutive trees at once.
+        auto deep = [&](size_t u) { return deep_->Has(u) && !(kVector && vector_walk(u)); };
         if (deep(t)) {
           int nt = 1;
           while (nt < tree_deep::kMaxBatchTrees && t + nt < t1 && deep(t + nt)) ++nt;
