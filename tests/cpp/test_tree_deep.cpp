@@ -13,44 +13,12 @@
 
 #include "twinscore/threads.h"
 #include "twinscore/trees.h"
+#include "tree_oracle.h"
 
 namespace twinscore {
 namespace {
 
-// LightGBM's / XGBoost's rule for one node, written out apart from the engine.
-template <class V>
-bool GoesRight(const Tree& t, int32_t i, V v, bool xgb) {
-  if (std::isnan(v)) return !t.default_left[i];
-  if (t.kind[i] == static_cast<uint8_t>(SplitKind::kCategorical)) {
-    const bool valid = (xgb ? v >= 0 : v > -1) && v < 64.0 * t.cat_words[i];
-    bool in = false;
-    if (valid) {
-      const int64_t c = static_cast<int64_t>(v);
-      in = (t.cat_bits[t.cat_begin[i] + c / 64] >> (c % 64)) & 1;
-    }
-    return xgb ? in : !in;
-  }
-  if (t.kind[i] == static_cast<uint8_t>(SplitKind::kNumericZeroMissing) && std::abs(static_cast<double>(v)) <= 1e-35f) {
-    return !t.default_left[i];
-  }
-  if (xgb) return !(static_cast<float>(v) < static_cast<float>(t.threshold[i]));
-  return !(static_cast<double>(v) <= t.threshold[i]);
-}
-
-template <class V>
-double Oracle(const TreeModel& m, const V* x, int32_t group) {
-  const bool xgb = m.flavor == TreeFlavor::kXGBoost;
-  float sum_f = static_cast<float>(m.base_margin[group]);
-  double sum_d = 0;
-  for (const Tree& t : m.trees) {
-    if (t.group != group) continue;
-    int32_t i = 0;
-    while (t.left[i] >= 0) i = GoesRight(t, i, x[t.feature[i]], xgb) ? t.right[i] : t.left[i];
-    sum_f += static_cast<float>(t.value[i]);
-    sum_d += t.value[i];
-  }
-  return xgb ? sum_f : sum_d + m.base_margin[group];
-}
+using testing::OracleMargin;
 
 // Thresholds on a grid of eighths (rows hit them exactly), now and then
 // +-inf (LightGBM) or a double between two floats (x.x + 1e-9).
@@ -167,9 +135,9 @@ void ExpectOracle(const TreeEnsemble& e, const TreeModel& m, int64_t n, int d, s
       double want;
       if (m.flavor == TreeFlavor::kXGBoost) {
         std::vector<float> xf(X.begin() + r * d, X.begin() + (r + 1) * d);
-        want = Oracle(m, xf.data(), g);
+        want = OracleMargin(m, xf.data(), g);
       } else {
-        want = Oracle(m, X.data() + r * d, g);
+        want = OracleMargin(m, X.data() + r * d, g);
       }
       ASSERT_EQ(out[r * 2 + g], want) << what << " n " << n << " row " << r << " group " << g;
     }
@@ -211,7 +179,7 @@ TEST(TreeDeep, OneLeafTreesOnlyAndIterationRanges) {
     ASSERT_TRUE(e->PredictMargin(X, n, b, 12, absl::MakeSpan(out)).ok());
     TreeModel sub = m;
     sub.trees.assign(m.trees.begin() + b, m.trees.end());
-    for (int64_t r = 0; r < n; ++r) ASSERT_EQ(out[r], Oracle(sub, X.data() + r * 3, 0)) << "begin " << b;
+    for (int64_t r = 0; r < n; ++r) ASSERT_EQ(out[r], OracleMargin(sub, X.data() + r * 3, 0)) << "begin " << b;
   }
 }
 

@@ -11,36 +11,19 @@
 
 #include "twinscore/threads.h"
 #include "twinscore/trees.h"
+#include "tree_oracle.h"
 
 namespace twinscore {
 namespace {
 
-// The split rules of the two libraries, written out independently of the engine.
-template <class T>
-bool Right(const Tree& t, int32_t i, T v, bool xgb) {
-  if (std::isnan(v)) return !t.default_left[i];
-  if (t.kind[i] == static_cast<uint8_t>(SplitKind::kCategorical)) {
-    const bool valid = (xgb ? v >= 0 : v > -1) && v < 64.0 * t.cat_words[i];
-    bool in = false;
-    if (valid) {
-      const int64_t c = static_cast<int64_t>(v);
-      in = (t.cat_bits[t.cat_begin[i] + c / 64] >> (c % 64)) & 1;
-    }
-    return xgb ? in : !in;
-  }
-  if (t.kind[i] == static_cast<uint8_t>(SplitKind::kNumericZeroMissing) && std::abs(static_cast<double>(v)) <= 1e-35f) {
-    return !t.default_left[i];
-  }
-  if (xgb) return !(static_cast<float>(v) < static_cast<float>(t.threshold[i]));
-  return !(static_cast<double>(v) <= t.threshold[i]);
-}
+using testing::GoesRight;
 
 // Path-dependent expectation of a tree given the features in `known`.
 template <class T>
 double Expect(const Tree& t, int32_t i, const T* x, uint32_t known, bool xgb) {
   if (t.left[i] < 0) return t.value[i];
   const int32_t l = t.left[i], r = t.right[i];
-  if (known & (1u << t.feature[i])) return Expect(t, Right(t, i, x[t.feature[i]], xgb) ? r : l, x, known, xgb);
+  if (known & (1u << t.feature[i])) return Expect(t, GoesRight(t, i, x[t.feature[i]], xgb) ? r : l, x, known, xgb);
   const double c = t.cover[i];
   const double wl = c > 0 ? t.cover[l] / c : 0.5, wr = c > 0 ? t.cover[r] / c : 0.5;
   return wl * Expect(t, l, x, known, xgb) + wr * Expect(t, r, x, known, xgb);

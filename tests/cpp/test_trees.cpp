@@ -9,6 +9,7 @@
 
 #include "twinscore/json.h"
 #include "twinscore/threads.h"
+#include "tree_oracle.h"
 
 namespace twinscore {
 namespace {
@@ -97,24 +98,9 @@ double Expect(const Tree& t, int32_t i, const std::vector<float>& x, uint32_t kn
   const int32_t f = t.feature[i];
   const int32_t l = t.left[i], r = t.right[i];
   if (known & (1u << f)) {
-    // Score a one-row matrix through a model of this subtree would be
-    // circular; decide with the same rules as the file formats instead.
-    const float v = x[f];
-    bool right;
-    if (std::isnan(v) ||
-        (t.kind[i] == static_cast<uint8_t>(SplitKind::kNumericZeroMissing) && std::fabs(v) <= 1e-35f)) {
-      right = !t.default_left[i];
-    } else if (t.kind[i] == static_cast<uint8_t>(SplitKind::kCategorical)) {
-      const bool valid = xgb ? v >= 0 : v > -1;
-      bool in = false;
-      if (valid && v < 64.0f * t.cat_words[i]) {
-        const int64_t c = static_cast<int64_t>(v);
-        in = (t.cat_bits[t.cat_begin[i] + c / 64] >> (c % 64)) & 1;
-      }
-      right = xgb ? in : !in;
-    } else {
-      right = xgb ? !(v < t.threshold[i]) : !(static_cast<double>(v) <= t.threshold[i]);
-    }
+    // Scoring a one-row matrix through a model of this subtree would be
+    // circular; decide with the libraries' rules, written out apart.
+    const bool right = testing::GoesRight(t, i, x[f], xgb);
     return Expect(t, right ? r : l, x, known, e, xgb);
   }
   return (t.cover[l] * Expect(t, l, x, known, e, xgb) + t.cover[r] * Expect(t, r, x, known, e, xgb)) / t.cover[i];
@@ -279,30 +265,7 @@ Tree RandomNumericTree(int max_depth, int num_features, bool lightgbm, std::mt19
   return t;
 }
 
-// The margin of one row by walking the model's own arrays: x < t left
-// (XGBoost, float32), x <= t left (LightGBM, double); NaN takes the default.
-double OracleMargin(const TreeModel& m, const float* x, int32_t group) {
-  const bool xgb = m.flavor == TreeFlavor::kXGBoost;
-  float sum_f = static_cast<float>(m.base_margin[group]);
-  double sum_d = 0;
-  for (const Tree& t : m.trees) {
-    if (t.group != group) continue;
-    int32_t i = 0;
-    while (t.left[i] >= 0) {
-      const float v = x[t.feature[i]];
-      bool left;
-      if (std::isnan(v)) {
-        left = t.default_left[i];
-      } else {
-        left = xgb ? v < static_cast<float>(t.threshold[i]) : static_cast<double>(v) <= t.threshold[i];
-      }
-      i = left ? t.left[i] : t.right[i];
-    }
-    sum_f += static_cast<float>(t.value[i]);
-    sum_d += t.value[i];
-  }
-  return xgb ? sum_f : sum_d + m.base_margin[group];
-}
+using testing::OracleMargin;
 
 // Trees of every depth from 0 to 12 (complete-layout vector walk up to 10,
 // the node walk beyond), two output groups, rows with NaN, +-inf and values
