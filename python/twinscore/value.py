@@ -252,12 +252,18 @@ def rfm(transactions: pd.DataFrame, *, customer: str, date: str, amount: str | N
     # missing, and the engine rejects it with its row.
     now_ts = _timestamp(now, "now") if now is not None else pd.Timestamp(int(time.max()), unit="ns")
     raw = _int64_ids(ids_s)
-    if raw is not None:  # integer ids: grouped straight from the ids, one pass
-        agg = _core.rfm_aggregate_ids(raw, time, amt, int(now_ts.value))
-        ids = pd.Index(agg["id"], name=ids_s.name).astype(ids_s.dtype, copy=False)
-    else:
-        codes, ids = _client_codes(ids_s)
-        agg = _core.rfm_aggregate(codes, time, amt, len(ids), int(now_ts.value))
+    try:
+        if raw is not None:  # integer ids: grouped straight from the ids, one pass
+            agg = _core.rfm_aggregate_ids(raw, time, amt, int(now_ts.value))
+            ids = pd.Index(agg["id"], name=ids_s.name).astype(ids_s.dtype, copy=False)
+        else:
+            codes, ids = _client_codes(ids_s)
+            agg = _core.rfm_aggregate(codes, time, amt, len(ids), int(now_ts.value))
+    except ValueError as exc:
+        # The engine finds a bad row (missing date, date after now, bad
+        # amount) by its position; the columns it read are named here.
+        columns = f"date column {date!r}" + (f", amount column {amount!r}" if amount is not None else "")
+        raise ValueError(f"transactions ({columns}): {exc}") from None
     recency = (now_ts.value - agg["last"]) / _NS_PER_DAY
     # R, F and M scored in one call: their selections run concurrently.
     scored = [np.ascontiguousarray(-recency), agg["count"].astype(np.float64)]

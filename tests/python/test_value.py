@@ -142,9 +142,9 @@ def test_rfm_missing_date_reported_with_its_row(ids):
     # the row check), with or without `now`.
     tx = pd.DataFrame({"id": ids, "d": pd.to_datetime(["2024-01-01", "2024-02-01", None, "2024-01-03"]),
                        "x": [1.0, 2.0, 3.0, 4.0]})
-    with pytest.raises(ValueError, match="missing date at row 2"):
+    with pytest.raises(ValueError, match="date column 'd', amount column 'x'\\): missing date at row 2"):
         ts.rfm(tx, customer="id", date="d", amount="x")
-    with pytest.raises(ValueError, match="missing date at row 2"):
+    with pytest.raises(ValueError, match="date column 'd'\\): missing date at row 2"):
         ts.rfm(tx, customer="id", date="d", now="2024-03-01")
     with pytest.raises(ValueError, match="missing date at row 0"):
         ts.rfm(tx.assign(d=pd.NaT), customer="id", date="d")
@@ -158,7 +158,7 @@ def test_rfm_bad_input():
         ts.rfm(tx.assign(x=[1.0, -2.0]), customer="id", date="d", amount="x")
     with pytest.raises(ValueError, match="amount at row 0"):
         ts.rfm(tx.assign(x=[np.nan, 2.0]), customer="id", date="d", amount="x")
-    with pytest.raises(ValueError, match="after now"):
+    with pytest.raises(ValueError, match="date column 'd'.*after now"):
         ts.rfm(tx, customer="id", date="d", now="2024-01-15")
     with pytest.raises(ValueError, match="empty"):
         ts.rfm(tx.iloc[:0], customer="id", date="d")
