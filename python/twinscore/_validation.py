@@ -1,4 +1,5 @@
-"""Argument checks shared by the estimators: each error names the argument."""
+"""Argument checks shared by the estimators (numbers, vectors): each error names the
+argument. Tables, matrices, dates and ids come in through :mod:`twinscore._frames`."""
 
 from __future__ import annotations
 
@@ -33,45 +34,6 @@ def check_float(value, name: str, *, min_value: float | None = None, max_value: 
     if max_value is not None and value > max_value:
         raise ValueError(f"{name} must be <= {max_value}, got {value}")
     return value
-
-
-def as_2d_numeric(X, name: str = "X") -> np.ndarray:
-    """np.asarray(X), refused unless it is a 2-D array of numbers or booleans."""
-    try:
-        a = np.asarray(X)
-    except ValueError as exc:
-        raise ValueError(f"{name} must be a 2-D array: {exc}") from None
-    if a.dtype == object or a.dtype.kind not in "fiub":
-        raise TypeError(f"{name} must be numeric, got dtype {a.dtype}")
-    if a.ndim != 2:
-        raise ValueError(f"{name} must be 2-D, got shape {a.shape}")
-    return a
-
-
-def as_matrix(X, name: str = "X", *, dtype=np.float32, allow_nan: bool = False) -> np.ndarray:
-    """A C-contiguous 2-D matrix of `dtype`; uncopied when it already is one.
-
-    Refuses strings/objects (TypeError), wrong shapes or empty input
-    (ValueError), and infinities — and NaN unless ``allow_nan`` (ValueError).
-    """
-    if isinstance(X, pd.DataFrame):
-        bad = [c for c in X.columns if not (pd.api.types.is_numeric_dtype(X[c]) or pd.api.types.is_bool_dtype(X[c]))]
-        if bad:
-            raise TypeError(f"{name}: columns {bad} are not numeric")
-        X = X.to_numpy(dtype=dtype, na_value=np.nan)
-    a = as_2d_numeric(X, name)
-    if a.shape[0] == 0 or a.shape[1] == 0:
-        raise ValueError(f"{name} is empty (shape {a.shape})")
-    a = np.ascontiguousarray(a, dtype=dtype)
-    if a.dtype.kind == "f":
-        finite = np.isfinite(a)
-        if not finite.all():
-            bad = ~finite if not allow_nan else np.isinf(a)
-            if bad.any():
-                i, j = np.argwhere(bad)[0]
-                kind = "NaN" if np.isnan(a[i, j]) else "an infinite value"
-                raise ValueError(f"{name} holds {kind} at row {i}, column {j}")
-    return a
 
 
 def as_vector(y, name: str, n: int | None = None, *, dtype=np.float64, allow_nan: bool = False) -> np.ndarray:

@@ -16,38 +16,10 @@ import numbers
 
 import numpy as np
 
-from . import _core
+from . import _core, _frames
 from ._config import threads
-from ._validation import as_matrix, as_vector, check_float, check_int
-
-try:  # scikit-learn gives clone/Pipeline/get_params; not a hard dependency
-    from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
-    from sklearn.exceptions import NotFittedError
-except ImportError:  # pragma: no cover - the minimal contract without scikit-learn
-    import inspect
-
-    class NotFittedError(ValueError, AttributeError):
-        pass
-
-    class BaseEstimator:
-        def get_params(self, deep=True):
-            names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
-            return {p: getattr(self, p) for p in names}
-
-        def set_params(self, **params):
-            for key, value in params.items():
-                setattr(self, key, value)
-            return self
-
-        def __sklearn_tags__(self):
-            raise AttributeError("scikit-learn is not installed")
-
-    class ClusterMixin:
-        def fit_predict(self, X, y=None, sample_weight=None):
-            return self.fit(X, sample_weight=sample_weight).labels_
-
-    class TransformerMixin:
-        pass
+from ._sklearn_compat import BaseEstimator, ClusterMixin, NotFittedError, TransformerMixin
+from ._validation import as_vector, check_float, check_int
 
 __all__ = ["KMeans", "MiniBatchKMeans"]
 
@@ -75,28 +47,6 @@ def _weights(sample_weight, n: int) -> np.ndarray:
     return w
 
 
-def _precheck(X):
-    """The messages scikit-learn's conventions ask for, before the shared checks."""
-    if hasattr(X, "toarray") or type(X).__module__.startswith("scipy.sparse"):
-        raise TypeError("X is sparse: sparse input is not supported, pass a dense array")
-    if isinstance(X, (list, tuple, np.ndarray)):
-        a = np.asarray(X)
-        if a.dtype.kind == "c":
-            raise ValueError("Complex data not supported")
-        if a.dtype == object:
-            try:
-                a = a.astype(np.float64)
-            except (TypeError, ValueError):
-                raise TypeError("X: argument must be a string or a real number, got non-numeric values") from None
-        if a.ndim == 1:
-            raise ValueError(f"X must be 2-D, got shape {a.shape}: Reshape your data with X.reshape(-1, 1) for one "
-                             "feature or X.reshape(1, -1) for one row")
-        if a.ndim == 2 and a.shape[1] == 0:
-            raise ValueError(f"X has 0 feature(s) (shape={a.shape}) while a minimum of 1 is required.")
-        return a
-    return X
-
-
 def _ready(X) -> bool:
     """X is already what the engine reads: a C-contiguous, non-empty 2-D float32 array."""
     return (type(X) is np.ndarray and X.dtype == np.float32 and X.ndim == 2 and X.flags.c_contiguous
@@ -109,15 +59,22 @@ class _KMeansBase(ClusterMixin, TransformerMixin, BaseEstimator):
             raise NotFittedError(f"This {type(self).__name__} instance is not fitted yet; call 'fit' first.")
 
     def _check_X(self, X, *, reset: bool) -> np.ndarray:
-        if _ready(X):  # the engine checks finiteness in its own pass: no copy, no second scan
-            pass
-        else:
-            X = as_matrix(_precheck(X), "X")
+        """X as the engine's float32 matrix; a frame's columns are matched by
+        name against those seen at fit (never by position)."""
+        names = _frames.column_names(X)
+        if reset:
+            if names is not None:
+                self.feature_names_in_ = np.asarray(names, dtype=object)
+            else:
+                self.__dict__.pop("feature_names_in_", None)
+        elif names is not None and hasattr(self, "feature_names_in_"):
+            X = _frames.select_columns(X, list(self.feature_names_in_), "X")
+        # A ready matrix is not scanned here: the engine checks finiteness in
+        # its own pass (no copy, no second scan).
+        X = _frames.numeric_matrix(X, "X", check_finite=not _ready(X),
+                                   n_features=None if reset else self.n_features_in_, model=type(self).__name__)
         if reset:
             self.n_features_in_ = X.shape[1]
-        elif X.shape[1] != self.n_features_in_:
-            raise ValueError(f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
-                             f"{self.n_features_in_} features as input")
         return X
 
     def _check_params(self, n: int) -> int:
@@ -136,7 +93,7 @@ class _KMeansBase(ClusterMixin, TransformerMixin, BaseEstimator):
             return _core.kmeans_init(X, w, k, seed, init)
         if callable(init):
             init = init(X, k, seed)
-        c = as_matrix(init, "init")
+        c = _frames.numeric_matrix(init, "init")
         if c.shape != (k, X.shape[1]):
             raise ValueError(f"init has shape {c.shape}, expected ({k}, {X.shape[1]})")
         return c.copy()

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-__all__ = ["PRMData", "make_prm", "load_cdnow", "SEXES", "AGE_BANDS", "REGIONS", "CATEGORIES", "EVENT_TYPES",
+__all__ = ["PRMData", "make_prm", "load_cdnow", "PRM_LEAD_RULES", "SEXES", "AGE_BANDS", "REGIONS", "CATEGORIES", "EVENT_TYPES",
            "CHANNELS"]
 
 SEXES = ["F", "M"]
@@ -38,6 +38,30 @@ EVENT_TYPES = ["page_view", "email_send", "email_open", "email_click", "form_fil
 
 _NS_PER_DAY = 86_400 * 10**9
 _N_PERSONAS = 8
+
+# A lead-scoring rule set (see :mod:`twinscore.leads`) for the event types and
+# attributes of the generated market: a starting point to edit, not a fitted model.
+PRM_LEAD_RULES = {
+    "half_life_days": 30,
+    "fit": [
+        {"name": "core age", "column": "age_band", "points_by_value": {"25-34": 10, "35-44": 10, "45-54": 5}},
+        {"name": "income 40k+", "column": "income", "min": 40000, "points": 5},
+        {"name": "opted in", "column": "email_optin", "min": 1, "points": 5},
+    ],
+    "behaviour": [
+        {"name": "page views", "event": "page_view", "points": 1, "cap": 15},
+        {"name": "high-ticket pages", "event": "page_view", "category": ["electronics", "computers", "travel"],
+         "points": 3, "cap": 15},
+        {"name": "e-mail opens", "event": "email_open", "points": 2, "cap": 10},
+        {"name": "e-mail clicks", "event": "email_click", "points": 5, "cap": 20},
+        {"name": "forms", "event": "form_fill", "points": 15, "half_life_days": 60},
+        {"name": "newsletter", "event": "newsletter_signup", "points": 10, "half_life_days": None},
+        {"name": "unsubscribed", "event": "unsubscribe", "points": -50, "half_life_days": None},
+    ],
+    "grades": {"A": 20, "B": 10, "C": 5},
+    "lowest_grade": "D",
+    "mql_threshold": 30,
+}
 
 
 @dataclass

@@ -19,9 +19,10 @@ import pandas as pd
 
 from . import _core
 from ._validation import check_float
-from .table import ContactTable, _timestamp_array
+from . import _frames
+from .table import ContactTable
 
-__all__ = ["aggregate", "EventLog", "event_log"]
+__all__ = ["aggregate", "EventLog", "event_log", "behaviour_features"]
 
 _NS_PER_DAY = 86_400 * 10**9
 MISSING_TIMESTAMP = _core.MISSING_TIMESTAMP
@@ -44,20 +45,6 @@ class EventLog:
     def core_args(self) -> dict:
         return dict(rows=self.rows, timestamps=self.timestamps, types=self.types, categories=self.categories,
                     n_types=len(self.type_names), n_categories=len(self.category_names))
-
-
-def _as_now(now) -> int:
-    if now is None:
-        raise ValueError("now is required: the date recency and decay count from (e.g. data.now)")
-    try:
-        ts = pd.Timestamp(now)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"now must be a timestamp, got {now!r} ({exc})") from None
-    if ts is pd.NaT:
-        raise ValueError("now must be a timestamp, got NaT")
-    if ts.tzinfo is not None:
-        ts = ts.tz_convert("UTC").tz_localize(None)
-    return int(ts.as_unit("ns").value)
 
 
 def _codes(values: pd.Series, name: str, vocabulary: Sequence[str] | None, allow_missing: bool):
@@ -116,8 +103,7 @@ def event_log(events: pd.DataFrame, contacts=None, *, now, contact: str = "conta
               types: Sequence[str] | None = None, categories: Sequence[str] | None = None,
               unknown: str = "raise") -> EventLog:
     """Checks and converts an event log (see :func:`aggregate` for the arguments)."""
-    if not isinstance(events, pd.DataFrame):
-        raise TypeError(f"events must be a pandas DataFrame, got {events.__class__.__name__}")
+    events = _frames.as_pandas(events, "events")
     if unknown not in ("raise", "ignore"):
         raise ValueError(f"unknown must be 'raise' or 'ignore', got {unknown!r}")
     for role, col in (("contact", contact), ("timestamp", timestamp), ("type", type)):
@@ -125,7 +111,7 @@ def event_log(events: pd.DataFrame, contacts=None, *, now, contact: str = "conta
             raise KeyError(f"events has no column '{col}' ({role}); columns: {list(events.columns)}")
     if category is not None and category not in events:
         raise KeyError(f"events has no column '{category}' (category); pass category=None if there is none")
-    now_ns = _as_now(now)
+    now_ns = _frames.timestamp_ns(now, "now")
     ids = _contact_ids(contacts, events, contact)
     event_ids = events[contact].to_numpy()
     rows, n_unknown = _map_rows(ids, event_ids)
@@ -133,7 +119,7 @@ def event_log(events: pd.DataFrame, contacts=None, *, now, contact: str = "conta
         example = event_ids[int(np.argmax(rows < 0))]
         raise KeyError(f"events: {n_unknown:,} events have a contact id not among the contacts, e.g. {example!r} "
                        "(pass unknown='ignore' to drop them; the count is reported)")
-    ts = _timestamp_array(events[timestamp], timestamp)
+    ts = _frames.timestamps_ns(events[timestamp], timestamp, missing="keep")  # the engine names a NaT's row
     type_codes, type_names = _codes(events[type], type, types, allow_missing=False)
     if category is not None:
         cat_codes, cat_names = _codes(events[category], category, categories, allow_missing=True)
@@ -209,3 +195,27 @@ def _frame(log: EventLog, out: dict, contact: str) -> pd.DataFrame:
         df = pd.DataFrame(cols, index=index)
     df.attrs["unknown_events"] = log.unknown
     return df
+
+
+def behaviour_features(agg: pd.DataFrame) -> pd.DataFrame:
+    """Model-ready behaviour columns from the output of :func:`aggregate`.
+
+    The decayed counts and appetences are heavy-tailed, so they enter as
+    ``log1p``; ``recency_days`` stays as it is (NaN for a contact never seen,
+    which :class:`twinscore.LogisticScorer` imputes by the mean) and
+    ``active_days`` as ``log1p``.
+
+    Parameters
+    ----------
+    agg : DataFrame returned by :func:`aggregate`.
+
+    Returns
+    -------
+    DataFrame with the same index: one float column per decayed count and
+    appetence, ``recency_days`` and ``active_days``.
+    """
+    decayed = [c for c in agg.columns if c.startswith(("decayed_", "appetence_"))]
+    out = np.log1p(agg[decayed])
+    out["recency_days"] = agg["recency_days"]  # NaN (never seen) -> mean imputation in the scorer
+    out["active_days"] = np.log1p(agg["active_days"].astype(np.float64))
+    return out

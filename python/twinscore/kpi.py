@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ._validation import check_int
-from .value import _column, _timestamp, _timestamps_ns
+from . import _frames
 
 __all__ = ["fill_rates", "funnel", "activation_rate", "email", "client_value"]
 
@@ -72,25 +72,21 @@ def funnel(contacts: pd.DataFrame, *, stages: dict[str, str], start, end, by: st
     """
     if not isinstance(stages, dict) or len(stages) < 2:
         raise ValueError("stages must map at least two stage names to date columns")
-    start, end = _timestamp(start, "start"), _timestamp(end, "end")
+    start, end = _frames.timestamp(start, "start"), _frames.timestamp(end, "end")
     if end <= start:
         raise ValueError("end must be after start")
-    reached = {}
-    for stage, col in stages.items():
-        t = pd.to_datetime(_column(contacts, col, f"stage {stage!r}"))
-        if getattr(t.dt, "tz", None) is not None:
-            t = t.dt.tz_convert("UTC").dt.tz_localize(None)
-        reached[stage] = (t < end).to_numpy() & t.notna().to_numpy()
-    first = pd.to_datetime(contacts[next(iter(stages.values()))])
-    if getattr(first.dt, "tz", None) is not None:
-        first = first.dt.tz_convert("UTC").dt.tz_localize(None)
-    cohort = (first >= start).to_numpy() & (first < end).to_numpy()
+    reached, first = {}, None
+    for stage, col in stages.items():  # a missing date: the stage was never reached
+        t = _frames.timestamps_ns(_frames.column(contacts, col, f"stage {stage!r}", "contacts"), col, missing="keep")
+        reached[stage] = (t != _frames.MISSING_TIMESTAMP) & (t < end.value)
+        first = t if first is None else first
+    cohort = (first != _frames.MISSING_TIMESTAMP) & (first >= start.value) & (first < end.value)
     frame = pd.DataFrame({s: r & cohort for s, r in reached.items()})
     # A later stage implies the earlier ones (a client was a prospect).
     names = list(stages)
     for i in range(len(names) - 2, -1, -1):
         frame[names[i]] |= frame[names[i + 1]] & cohort
-    keys = [_column(contacts, by, "by").to_numpy()] if by is not None else []
+    keys = [_frames.column(contacts, by, "by", "contacts").to_numpy()] if by is not None else []
     counts = frame.groupby(keys, observed=True).sum() if keys else frame.sum().to_frame().T
     rows = []
     for key, row in counts.iterrows():  # segments x stages: a handful of rows
@@ -110,17 +106,17 @@ def activation_rate(prospects: pd.DataFrame, events: pd.DataFrame, *, contact: s
     ``prospects`` is the prospect table (its ``contact`` column is the
     denominator); with ``freq``, one row per period.
     """
-    start, end = _timestamp(start, "start"), _timestamp(end, "end")
+    start, end = _frames.timestamp(start, "start"), _frames.timestamp(end, "end")
     if end <= start:
         raise ValueError("end must be after start")
     if isinstance(significant, str):
         significant = (significant,)
-    base = pd.Index(_column(prospects, contact, "contact").unique())
+    base = pd.Index(_frames.column(prospects, contact, "contact", "prospects").unique())
     if len(base) == 0:
         raise ValueError("prospects is empty")
-    ids = _column(events, contact, "contact").to_numpy()
-    time = _timestamps_ns(_column(events, timestamp, "timestamp"))
-    hit = (_column(events, type, "type").isin(list(significant)).to_numpy() & (time >= start.value)
+    ids = _frames.column(events, contact, "contact", "events").to_numpy()
+    time = _frames.timestamps_ns(_frames.column(events, timestamp, "timestamp", "events"), timestamp)
+    hit = (_frames.column(events, type, "type", "events").isin(list(significant)).to_numpy() & (time >= start.value)
            & (time < end.value) & (base.get_indexer(ids) >= 0))
     act = pd.DataFrame({"contact": ids[hit]})
     act["period"] = _periods(time[hit], freq) if freq else f"{start.date()}..{end.date()}"
@@ -154,9 +150,9 @@ def email(events: pd.DataFrame, *, contact: str, timestamp: str, type: str, freq
     """
     kinds = {"send": "email_send", "bounce": "email_bounce", "open": "email_open", "click": "email_click",
              "unsubscribe": "unsubscribe", **(names or {})}
-    ids = _column(events, contact, "contact").to_numpy()
-    time = _timestamps_ns(_column(events, timestamp, "timestamp"))
-    kind_s = _column(events, type, "type")
+    ids = _frames.column(events, contact, "contact", "events").to_numpy()
+    time = _frames.timestamps_ns(_frames.column(events, timestamp, "timestamp", "events"), timestamp)
+    kind_s = _frames.column(events, type, "type", "events")
     keep = kind_s.isin(list(kinds.values())).to_numpy()
     label = {v: k for k, v in kinds.items()}
     # Periods as int64 ordinals while grouping (Period objects group slowly).
@@ -207,9 +203,9 @@ def client_value(transactions: pd.DataFrame, *, customer: str, date: str, amount
       period's end is more than ``inactive_days`` before it.
     """
     inactive_days = check_int(inactive_days, "inactive_days", min_value=1)
-    ids = _column(transactions, customer, "customer").to_numpy()
-    time = _timestamps_ns(_column(transactions, date, "date"))
-    amt = _column(transactions, amount, "amount").to_numpy(dtype=np.float64, na_value=np.nan)
+    ids = _frames.column(transactions, customer, "customer", "transactions").to_numpy()
+    time = _frames.timestamps_ns(_frames.column(transactions, date, "date", "transactions"), date)
+    amt = _frames.column(transactions, amount, "amount", "transactions").to_numpy(dtype=np.float64, na_value=np.nan)
     if len(ids) == 0:
         raise ValueError("transactions is empty")
     if not np.isfinite(amt).all():

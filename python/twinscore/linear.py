@@ -12,17 +12,11 @@ engine reads the table's columns and never builds the design matrix — and
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 import pandas as pd
-try:  # scikit-learn is optional: without it the scorer keeps the same contract
-    from sklearn.base import BaseEstimator, ClassifierMixin
-    from sklearn.utils.validation import check_is_fitted
-except ImportError:  # pragma: no cover - exercised only where scikit-learn is absent
-    from ._sklearn_compat import BaseEstimator, ClassifierMixin, check_is_fitted
 
-from . import _core
+from . import _core, _frames
+from ._sklearn_compat import BaseEstimator, ClassifierMixin, check_is_fitted
 from ._validation import as_vector, check_float, check_int
 from .table import ColumnSpec, ContactTable, Schema
 
@@ -78,38 +72,18 @@ class LogisticScorer(ClassifierMixin, BaseEstimator):
             if missing:
                 raise KeyError(f"X lacks the columns {missing} the scorer was fitted on")
             return X
-        if isinstance(X, pd.DataFrame):
+        if _frames.is_frame(X):  # pandas, Arrow or polars: columns matched by name
+            source = _frames.as_table_source(X)
             if not fitting:
-                return schema.apply(X, id=None)
-            table = ContactTable.from_pandas(X)
+                return schema.apply(source, id=None)
+            table = ContactTable._from_any(source, id=None, roles=None, schema=None)
             stamps = table.schema.names_of("timestamp")
-            if stamps:
-                table = ContactTable.from_pandas(X, roles=dict.fromkeys(stamps))
+            if stamps:  # dates are not features: derive a number from them first
+                table = ContactTable._from_any(source, id=None, roles=dict.fromkeys(stamps), schema=None)
             return table
-        if isinstance(X, (str, bytes)) or not hasattr(X, "__len__") and not hasattr(X, "__array__"):
-            raise TypeError(f"X must be a DataFrame, a ContactTable or a 2-D numeric array, got {type(X).__name__}")
-        if hasattr(X, "tocsr") or hasattr(X, "toarray"):
-            raise TypeError("X: sparse input is not supported; pass a dense array or a DataFrame")
-        a = np.asarray(X)
-        if a.dtype.kind == "c":
-            raise ValueError("X: Complex data not supported")
-        if a.dtype == object:
-            try:
-                a = a.astype(np.float64)
-            except (TypeError, ValueError) as exc:
-                raise TypeError(f"X must be numeric, got dtype object ({exc})") from None
-        if a.dtype.kind not in "fiub":
-            raise TypeError(f"X must be numeric, got dtype {a.dtype}")
-        if a.ndim != 2:
-            raise ValueError(f"X must be 2-D, got shape {a.shape}: Reshape your data with X.reshape(-1, 1) for "
-                             "a single feature or X.reshape(1, -1) for a single contact")
-        if a.shape[1] == 0:
-            raise ValueError(f"X has 0 feature(s) (shape={a.shape}) while a minimum of 1 is required.")
-        if a.shape[0] == 0:
-            raise ValueError(f"X has 0 sample(s) (shape={a.shape}) while a minimum of 1 is required.")
-        if not fitting and a.shape[1] != self.n_features_in_:
-            raise ValueError(f"X has {a.shape[1]} features, but LogisticScorer is expecting "
-                             f"{self.n_features_in_} features as input")
+        # NaN is imputed and inf refused by the table, with the column's name.
+        a = _frames.numeric_matrix(X, "X", dtype=(np.float64, np.float32), check_finite=False,
+                                   n_features=None if fitting else self.n_features_in_, model=type(self).__name__)
         return ContactTable.from_numpy(a, schema=schema)
 
     def _columns(self, table: ContactTable) -> list[str]:
@@ -150,7 +124,7 @@ class LogisticScorer(ClassifierMixin, BaseEstimator):
             if y.ndim == 2 and y.shape[1] == 1:
                 import warnings
 
-                from sklearn.exceptions import DataConversionWarning
+                from ._sklearn_compat import DataConversionWarning
 
                 warnings.warn("A column-vector y was passed when a 1d array was expected: it is ravelled to (n,)",
                               DataConversionWarning,
@@ -179,8 +153,8 @@ class LogisticScorer(ClassifierMixin, BaseEstimator):
         self.schema_ = table.schema if direct is None else Schema([ColumnSpec(f"x{j}", "numeric")
                                                                    for j in range(direct.shape[1])])
         self.columns_ = self._columns(table) if direct is None else self.schema_.names
-        if isinstance(X, pd.DataFrame):
-            self.feature_names_in_ = np.asarray([str(c) for c in X.columns], dtype=object)
+        if _frames.is_frame(X):
+            self.feature_names_in_ = np.asarray(_frames.column_names(X), dtype=object)
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
         self.n_features_in_ = X.shape[1] if hasattr(X, "shape") and len(getattr(X, "shape")) == 2 else len(

@@ -1,5 +1,4 @@
-"""Segment profiles — the table a marketer reads — and the demo's segments,
-criteria and contact-plan step.
+"""Segment profiles: the table a marketer reads of each segment.
 
 :func:`segment_profiles` describes each segment by its size and share, the
 mean of each numeric column as an index against the whole population (100 =
@@ -15,7 +14,7 @@ import pandas as pd
 
 from ._validation import as_vector, check_float, check_int
 
-__all__ = ["segment_profiles", "step_segments"]
+__all__ = ["segment_profiles"]
 
 
 def _numeric_columns(df: pd.DataFrame) -> list[str]:
@@ -122,60 +121,3 @@ def _over_represented(data, seg, categorical, min_index, min_share, top) -> pd.S
     text = long.assign(t=long["label"] + " (" + long["index"].round().astype(int).astype(str) + ")")
     joined = text.groupby("segment")["t"].agg(", ".join)
     return joined.reindex(segments).fillna("")
-
-
-def step_segments(ctx) -> None:
-    """Demo: k-means segments of the prospects with their profiles, the criteria
-    of the best clients and the prospects' scorecard lift, the contact plan."""
-    import twinscore as ts
-
-    data = ctx.data
-    p, c = data.prospects, data.clients
-    enc = ctx.results.get("prospect_encoded")
-    X = enc.X if enc is not None else ts.ContactTable.from_pandas(p[["income", "sex", "age_band"]]).encode().X
-    with ctx.clock.step("k-means segments (K=6)"):
-        km = ts.KMeans(n_clusters=6, random_state=ctx.seed).fit(X)
-    prof = segment_profiles(p[["income", "sex", "age_band", "region", "channel"]], km.labels_,
-                            conversion=p["converted"])
-    ctx.say("")
-    ctx.say("segments", f"k-means, 6 segments of {len(p):,} prospects ({X.shape[1]} features), "
-                        f"{km.n_iter_} iterations, inertia {km.inertia_:,.0f}")
-    for s, r in prof.iterrows():
-        ctx.say("", f"#{s}: {r['share']:5.1%}  conv. {r['conversion']:.2%} (index {r['conversion index']:.0f}), "
-                    f"income index {r['income index']:.0f}; {r['over-represented'] or '-'}")
-
-    # The best clients (top quarter by margin) against the prospects: what sets
-    # them apart becomes a scorecard that ranks the prospects.
-    cols = ["sex", "age_band", "region", "income", "channel", "categories"]
-    best = c["margin"] >= c["margin"].quantile(0.75)
-    both = pd.concat([c.loc[best, cols], p[cols]], ignore_index=True)
-    target = np.r_[np.ones(int(best.sum()), np.uint8), np.zeros(len(p), np.uint8)]
-    with ctx.clock.step("criteria of the best clients"):
-        crit = ts.discriminating_criteria(both, target)
-        card = crit.scorecard(top=6)
-        score = card.apply(p)
-    lift = ts.lift_at(score, p["converted"], 0.1)
-    ctx.say("criteria", f"best clients ({int(best.sum()):,}, top 25% margin) vs prospects; top IV: "
-                        + ", ".join(f"{r.criterion} {r.iv:.2f}" for r in crit.summary.head(5).itertuples()))
-    ctx.say("scorecard", f"{len(card.criteria)} criteria, base {card.base:g}; top-decile lift on the prospects' "
-                         f"conversion {lift:.2f}x")
-
-    # Conversion probability: the observed rate of the prospect's scorecard
-    # decile (as calibrated on a past campaign); value: a client's mean margin.
-    decile = pd.qcut(pd.Series(score).rank(method="first"), 10, labels=False).to_numpy()
-    rate = np.bincount(decile, weights=p["converted"].to_numpy(np.float64), minlength=10) / np.bincount(decile)
-    prob = rate[decile]
-    value = np.full(len(p), float(c["margin"].mean()))
-    channels = [ts.Channel("email", 0.02, 1.0), ts.Channel("sms", 0.08, 1.2),
-                ts.Channel("mail", 0.90, 1.8), ts.Channel("phone", 4.00, 3.0, capacity=max(1, len(p) // 200))]
-    with ctx.clock.step("contact plan"):
-        plan = ts.contact_plan(prob, value, channels, budget=0.25 * len(p),
-                               allowed={"email": p["email_optin"].to_numpy()})
-    ctx.results.update(kmeans=km, segment_profiles=prof, criteria=crit, scorecard=card, contact_plan=plan)
-    s = plan.summary
-    ctx.say("plan", f"budget {plan.budget:,.0f}: " + ", ".join(
-        f"{ch} {int(r['contacts']):,} (ROI {r['roi']:.1f})" for ch, r in s.drop(index="total").iterrows()
-        if r["contacts"] > 0))
-    t = s.loc["total"]
-    ctx.say("", f"{int(t['contacts']):,} contacts, cost {t['cost']:,.0f}, {t['conversions']:,.0f} expected "
-                f"conversions, expected profit {t['profit']:,.0f}")

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from . import _arrow, _core
+from . import _arrow, _core, _frames
 
 __all__ = ["ColumnSpec", "Schema", "ContactTable", "Encoded", "ROLES"]
 
@@ -275,24 +275,6 @@ def _to_float64(arr: pa.Array) -> np.ndarray:
     return arr.cast(pa.float64()).to_numpy(zero_copy_only=False)
 
 
-def _timestamp_array(values, name: str) -> np.ndarray:
-    """int64 nanoseconds since the epoch (UTC), missing = int64 min."""
-    if isinstance(values, (pa.Array, pa.ChunkedArray)):
-        arr = _arrow.to_arrow(values, name)
-        if not (pa.types.is_timestamp(arr.type) or pa.types.is_date(arr.type)):
-            raise TypeError(f"column '{name}' must hold timestamps, got Arrow type {arr.type}")
-        tz = arr.type.tz if pa.types.is_timestamp(arr.type) else None
-        # Arrow timestamps count from the epoch in UTC whatever their zone.
-        ns = arr.cast(pa.timestamp("ns", tz=tz)).cast(pa.int64())
-        return ns.fill_null(np.iinfo(np.int64).min).to_numpy(zero_copy_only=False)
-    s = pd.Series(values) if not isinstance(values, pd.Series) else values
-    if isinstance(s.dtype, pd.DatetimeTZDtype):
-        s = s.dt.tz_convert("UTC").dt.tz_localize(None)
-    if not pd.api.types.is_datetime64_any_dtype(s.dtype):
-        raise TypeError(f"column '{name}' must hold timestamps (datetime64), got dtype {s.dtype}")
-    return s.to_numpy(dtype="datetime64[ns]").view(np.int64)
-
-
 def _declared_categories(values) -> list[str] | None:
     """A pandas categorical's declared categories (kept in their order: bands)."""
     dtype = getattr(values, "dtype", None)
@@ -407,19 +389,6 @@ def _float_or_none(x) -> float | None:
     return None if math.isnan(x) else x
 
 
-def _check_ids(ids, name: str) -> np.ndarray:
-    index = pd.Index(ids)
-    if index.hasnans:
-        raise ValueError(f"id column '{name}' has missing values")
-    if not index.is_unique:
-        dup = index[index.duplicated()][:3].tolist()
-        raise ValueError(f"id column '{name}' repeats ids, e.g. {dup}")
-    if not (pd.api.types.is_integer_dtype(index.dtype) or pd.api.types.is_string_dtype(index.dtype)
-            or index.dtype == object):
-        raise TypeError(f"id column '{name}' must hold integers or strings, got {index.dtype}")
-    return index.to_numpy()
-
-
 class ContactTable:
     """A contact table in the layout of the twinscore engines.
 
@@ -462,6 +431,14 @@ class ContactTable:
         if not isinstance(table, pa.Table):
             raise TypeError(f"table must be a pyarrow Table, got {type(table).__name__}")
         return cls._from_any(table, id=id, roles=roles, schema=schema)
+
+    @classmethod
+    def from_polars(cls, df, *, id: str | None = None, roles=None, schema: Schema | None = None):
+        """From a polars DataFrame, read through Arrow (numeric columns without
+        nulls and strings are not copied; polars categoricals are categorical)."""
+        if not (_frames.is_frame(df) and type(df).__module__.startswith("polars")):
+            raise TypeError(f"df must be a polars DataFrame, got {type(df).__name__}")
+        return cls._from_any(df, id=id, roles=roles, schema=schema)
 
     @classmethod
     def read_parquet(cls, path, *, columns: Sequence[str] | None = None, id: str | None = None, roles=None,
@@ -540,7 +517,7 @@ class ContactTable:
         vocabularies = dict(vocabularies or {})
         if id is not None and id not in source:
             raise KeyError(f"id column '{id}' is not in the data (columns: {list(source)})")
-        ids = _check_ids(_as_1d(source[id], id), id) if id is not None else None
+        ids = _frames.contact_ids(_as_1d(source[id], id), id) if id is not None else None
 
         if schema is not None:
             missing = [c for c in schema.names if c not in source]
@@ -767,7 +744,7 @@ class _Parts:
             self.sets[name], self.set_missing[name], self.unseen[name] = bits, missing, unseen
             self.specs.append(ColumnSpec(name, role, categories=cats))
         else:
-            ts = _timestamp_array(values, name)
+            ts = _frames.timestamps_ns(values, name, missing="keep")
             self.timestamps[name], self.stats[name] = ts, _core.summarize_timestamps(ts)
             self.specs.append(ColumnSpec(name, role))
 
@@ -781,7 +758,9 @@ def _as_1d(values, name):
 
 
 def _columns_of(data) -> tuple[dict[str, Any], int]:
-    """name -> column, and the common row count, of a DataFrame, Arrow table or mapping."""
+    """name -> column, and the common row count, of a DataFrame (pandas or
+    polars), Arrow table or mapping."""
+    data = _frames.as_table_source(data)
     if isinstance(data, pd.DataFrame):
         if not data.columns.is_unique:
             raise ValueError(f"the DataFrame has repeated column names: {data.columns[data.columns.duplicated()].tolist()}")
@@ -802,7 +781,8 @@ def _columns_of(data) -> tuple[dict[str, Any], int]:
         if len(set(lengths.values())) != 1:
             raise ValueError(f"columns have different lengths (ragged input): {lengths}")
         return source, next(iter(lengths.values()))
-    raise TypeError(f"expected a pandas DataFrame, a pyarrow Table or a mapping of arrays, got {type(data).__name__}")
+    raise TypeError(f"expected a DataFrame (pandas or polars), a pyarrow Table or a mapping of arrays, "
+                    f"got {type(data).__name__}")
 
 
 def _is_numeric_list(values) -> bool:

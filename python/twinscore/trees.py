@@ -20,11 +20,11 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from . import _core
+from . import _core, _frames
 from ._config import threads
-from ._validation import as_2d_numeric, check_int
+from ._validation import check_int
 
-__all__ = ["TreeScorer", "step_trees"]
+__all__ = ["TreeScorer"]
 
 
 def _read_model_bytes(source, what: str) -> bytes | None:
@@ -309,19 +309,17 @@ class TreeScorer:
         """X as the (n, d) float32/float64 C-contiguous matrix the engine reads."""
         from .table import ContactTable
 
-        d = self.n_features_in_
         if isinstance(X, ContactTable):
             return self._from_columns({c: _table_column(X, c) for c in X.column_names}, X.n_rows, "table")
-        if isinstance(X, pd.DataFrame):
-            return self._from_frame(X)
-        if isinstance(X, pd.Series) or np.isscalar(X) or X is None:
+        if _frames.is_frame(X):  # pandas, Arrow or polars: columns matched by the model's names
+            return self._from_frame(_frames.as_pandas(X, "X"))
+        if np.isscalar(X):
             raise TypeError(f"X must be a 2-D array, a DataFrame or a ContactTable, got {type(X).__name__}")
-        a = as_2d_numeric(X, "X")
-        if a.shape[1] != d:
-            raise ValueError(f"X has {a.shape[1]} columns, the model expects {d}")
-        if a.dtype not in (np.float32, np.float64):
-            a = a.astype(np.float64 if self.library == "lightgbm" else np.float32)
-        return np.ascontiguousarray(a)
+        # NaN is missing and inf a value for the trees: no finiteness check.
+        # Integers go to the precision the library compares in.
+        dtype = (np.float64, np.float32) if self.library == "lightgbm" else (np.float32, np.float64)
+        return _frames.numeric_matrix(X, "X", dtype=dtype, check_finite=False, n_features=self.n_features_in_,
+                                      min_rows=0)
 
     def _from_frame(self, df: pd.DataFrame) -> np.ndarray:
         names = self._engine.feature_names
@@ -453,56 +451,3 @@ def _table_column(table, name: str):
     if role == "categorical":
         return (table.codes(name), table.schema[name].categories)
     return None
-
-
-def step_trees(ctx) -> None:
-    """Demo step: train a small XGBoost model on the prospects, reload it with
-    twinscore, compare scores and timings, and print three prospects' reasons."""
-    try:
-        import xgboost as xgb
-    except ImportError:
-        ctx.say("")
-        ctx.say("trees", "xgboost is not installed: step skipped")
-        return
-    import tempfile
-    import time
-
-    p = ctx.data.prospects
-    numeric = [c for c in p.columns if c not in ("contact_id", "converted") and
-               (pd.api.types.is_numeric_dtype(p[c]) or pd.api.types.is_bool_dtype(p[c]))]
-    cats = [c for c in ("sex", "age_band", "region", "channel") if c in p.columns]
-    X = pd.DataFrame({c: p[c].astype(np.float32) for c in numeric})
-    for c in cats:
-        X[c] = p[c].astype("category")
-    y = p["converted"].astype(int).to_numpy()
-    n_train = min(len(X), 20_000)
-    with ctx.clock.step("xgboost fit (100 trees, depth 5)"):
-        model = xgb.XGBClassifier(n_estimators=100, max_depth=5, learning_rate=0.1, tree_method="hist",
-                                  enable_categorical=True, n_jobs=2, random_state=ctx.seed)
-        model.fit(X.iloc[:n_train], y[:n_train])
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "conversion.ubj")
-        model.get_booster().save_model(path)
-        with ctx.clock.step("twinscore load model"):
-            scorer = TreeScorer.from_xgboost(path)
-    booster = model.get_booster()
-    t0 = time.perf_counter()
-    ref = booster.inplace_predict(X)
-    t_xgb = time.perf_counter() - t0
-    with ctx.clock.step("twinscore score prospects"):
-        t0 = time.perf_counter()
-        ours = scorer.predict(X)
-        t_ts = time.perf_counter() - t0
-    diff = float(np.max(np.abs(ours - ref)))
-    ctx.say("")
-    ctx.say("trees", repr(scorer))
-    ctx.say("", f"{len(X):,} prospects scored: max |twinscore - xgboost| = {diff:.1e}; "
-                f"xgboost {t_xgb:.3f} s, twinscore {t_ts:.3f} s ({t_xgb / max(t_ts, 1e-9):.1f}x)")
-    groups = {c: [c] for c in cats}
-    reasons = scorer.top_reasons(X.iloc[:3], top=3, groups=groups)
-    for i in range(len(reasons)):
-        r = reasons.iloc[i]
-        text = ", ".join(f"{r[f'reason_{k}']} {r[f'contribution_{k}']:+.2f}" for k in (1, 2, 3))
-        ctx.say("", f"prospect {p['contact_id'].iloc[i] if 'contact_id' in p else i}: "
-                    f"p = {ours[i]:.3f}; reasons {text}")
-    ctx.results["tree_scorer"] = scorer

@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 
 from ._validation import check_float, check_int
-from .value import _NS_PER_DAY, _column, _timestamp, _timestamps_ns
+from . import _frames
+from ._frames import NS_PER_DAY as _NS_PER_DAY
 
 __all__ = ["inactivity", "form_filled", "score_crossed", "COLUMNS"]
 
@@ -19,7 +20,7 @@ COLUMNS = ["contact", "trigger", "date"]
 
 
 def _window(since, until) -> tuple[pd.Timestamp, pd.Timestamp]:
-    since, until = _timestamp(since, "since"), _timestamp(until, "until")
+    since, until = _frames.timestamp(since, "since"), _frames.timestamp(until, "until")
     if until < since:
         raise ValueError(f"until ({until}) is before since ({since})")
     return since, until
@@ -40,8 +41,8 @@ def inactivity(transactions: pd.DataFrame, *, customer: str, date: str, days: in
     """
     days = check_int(days, "days", min_value=1)
     since, until = _window(since, until)
-    ids = _column(transactions, customer, "customer")
-    time = _timestamps_ns(_column(transactions, date, "date"))
+    ids = _frames.column(transactions, customer, "customer", "transactions")
+    time = _frames.timestamps_ns(_frames.column(transactions, date, "date", "transactions"), date)
     keep = time <= until.value
     last = pd.Series(time[keep]).groupby(ids.to_numpy()[keep], sort=False).max()
     crossing = last.to_numpy() + days * _NS_PER_DAY
@@ -55,9 +56,9 @@ def form_filled(events: pd.DataFrame, *, contact: str, timestamp: str, type: str
     since, until = _window(since, until)
     if isinstance(types, str):
         types = (types,)
-    ids = _column(events, contact, "contact")
-    time = _timestamps_ns(_column(events, timestamp, "timestamp"))
-    kind = _column(events, type, "type")
+    ids = _frames.column(events, contact, "contact", "events")
+    time = _frames.timestamps_ns(_frames.column(events, timestamp, "timestamp", "events"), timestamp)
+    kind = _frames.column(events, type, "type", "events")
     hit = kind.isin(list(types)).to_numpy() & (time > since.value) & (time <= until.value)
     first = pd.Series(time[hit]).groupby(ids.to_numpy()[hit], sort=False).min()
     return _tidy(first.index, name, first.to_numpy())
@@ -80,7 +81,7 @@ def score_crossed(before: pd.Series, after: pd.Series, *, threshold: float, date
             raise TypeError(f"{label} must hold numeric scores, got {s.dtype}")
         if not s.index.is_unique:
             raise ValueError(f"{label} has duplicate contacts in its index")
-    when = _timestamp(date, "date")
+    when = _frames.timestamp(date, "date")
     b, a = before.align(after, join="inner")
     ok = b.notna().to_numpy() & a.notna().to_numpy()
     bv, av = b.to_numpy(dtype=float), a.to_numpy(dtype=float)

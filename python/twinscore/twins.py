@@ -40,9 +40,9 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from . import _core
+from . import _core, _frames
 from ._config import threads
-from ._validation import as_matrix, as_vector, check_int
+from ._validation import as_vector, check_int
 from .table import ContactTable, Schema
 
 __all__ = ["TwinIndex", "TwinResult", "METRICS"]
@@ -193,7 +193,7 @@ class TwinIndex:
             raise ValueError("the mixed metric compares the columns of a table: pass the clients as a table")
         self.block_on_, self.excluded_ = [], []
         if metric in _DENSE:
-            X = as_matrix(X, "clients")
+            X = _frames.numeric_matrix(X, "clients")
             self.n_features_in_ = X.shape[1]
             self.feature_names_ = [f"x{j}" for j in range(X.shape[1])]
             self._dense_weights = _dense_weights(self.weights, X.shape[1])
@@ -365,7 +365,7 @@ class TwinIndex:
             if not _is_matrix(prospects):
                 raise TypeError("the index was fitted on a matrix: search it with a matrix of the same columns")
             if self.metric_ in _DENSE:
-                X = self._weigh(as_matrix(prospects, "prospects"))
+                X = self._weigh(_frames.numeric_matrix(prospects, "prospects"))
                 if X.shape[1] != self.n_features_in_:
                     raise ValueError(f"the prospects have {X.shape[1]} features, the clients had "
                                      f"{self.n_features_in_}")
@@ -791,65 +791,3 @@ def _sentence(column, role, a, b, sim, value_range, table, index, pr, cr) -> str
     shared = f" ({', '.join(both)})" if both else ""
     return f"{len(both)} of {len(either)} {name} shared{shared}"
 
-
-# ---------------------------------------------------------------------------
-# The demo step
-
-
-def step_twins(ctx) -> None:
-    """Twins of the generated prospects among the clients, the lookalike score's
-    lift on the planted conversions, a 5 % audience and one explained pair."""
-    data = ctx.data
-    # Like with like: columns both sides have. The categories are those the
-    # prospects browsed and those the clients bought; the inner product of the
-    # one-hot/multi-hot rows counts what a prospect shares with a client.
-    cols = ["sex", "age_band", "region", "categories"]
-    clients = data.clients[["client_id", *cols, "margin"]]
-    prospects = data.prospects[["contact_id", *cols]]
-    idx = TwinIndex("inner_product", block_on=["sex", "age_band"], columns=["region", "categories"])
-    with ctx.clock.step("twins: fit (blocked)"):
-        idx.fit(clients, id="client_id", value="margin")
-    with ctx.clock.step("twins: search k=10"):
-        res = idx.search(prospects, k=10, id="contact_id")
-    converted = data.prospects["converted"].to_numpy()
-    base = converted.mean()
-
-    def top_decile_lift(score):
-        order = np.lexsort((np.arange(len(score)), -score))
-        top = order[: max(1, len(score) // 10)]
-        return converted[top].mean() / base if base > 0 else float("nan")
-
-    lift = top_decile_lift(res.score)
-    lift_value = top_decile_lift(res.value_score)
-    with ctx.clock.step("twins: 5 % audience"):
-        audience = idx.expand(prospects, fraction=0.05, id="contact_id")
-    aud_rate = data.prospects.set_index("contact_id").loc[audience["prospect_id"], "converted"].mean()
-
-    # The mixed (Gower) metric on the same columns plus income, for comparison.
-    mixed = TwinIndex("mixed", block_on=["sex", "age_band"])
-    with ctx.clock.step("twins: mixed metric fit + search"):
-        mixed.fit(data.clients[["client_id", *cols, "income"]], id="client_id")
-        mres = mixed.search(data.prospects[["contact_id", *cols, "income"]], k=10, id="contact_id")
-    ctx.results.update(twin_index=idx, twins=res)
-    ctx.say("")
-    ctx.say("twins", f"inner product on {', '.join(idx.columns_used_)} ({idx.n_features_in_} features); "
-                     f"blocked on {', '.join(idx.block_on_)} ({idx.n_blocks_} blocks)")
-    ctx.say("", f"{len(res):,} prospects x {idx.n_clients_:,} clients, k=10: "
-                f"{int((res.counts < 10).sum()):,} prospects with fewer than 10 twins in their block")
-    ctx.say("lift", f"top decile by lookalike score converts {lift:.2f}x the average ({base:.2%}); "
-                    f"by margin-weighted score {lift_value:.2f}x")
-    ctx.say("", f"mixed (Gower) metric on {', '.join(mixed.columns_used_)}: top decile "
-                f"{top_decile_lift(mres.score):.2f}x (resemblance in kind, blind to how much was browsed)")
-    ctx.say("audience", f"5 % lookalike audience: {len(audience):,} prospects, conversion {aud_rate:.2%} "
-                        f"({aud_rate / base:.2f}x)")
-    pid = audience["prospect_id"].iloc[0]
-    row = int(np.flatnonzero(res.prospect_ids == pid)[0])
-    if res.counts[row] == 0:
-        ctx.say("explained", "no prospect has a twin to explain")
-        return
-    cid = res.client_ids[row, 0]
-    ex = idx.explain(prospects, pid, cid, id="contact_id")
-    ctx.say("explained", f"prospect {pid} (top of the audience) and its best twin, client {cid} "
-                         f"(similarity {ex.attrs['similarity']:.3f}):")
-    for _, r in ex.head(8).iterrows():
-        ctx.say("", f"  {r['contribution']:+.3f}  {r['explanation']}")

@@ -7,19 +7,15 @@ and converts the columns and shapes the results as pandas tables.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from . import _core
+from . import _core, _frames
+from ._frames import NS_PER_DAY as _NS_PER_DAY
 from ._validation import check_float, check_int
 
-__all__ = ["rfm", "DEFAULT_SEGMENTS", "calibration_summary", "BetaGeo", "GammaGamma", "lifetime_value",
-           "step_value"]
-
-_NS_PER_DAY = 86_400 * 10**9
+__all__ = ["rfm", "DEFAULT_SEGMENTS", "calibration_summary", "BetaGeo", "GammaGamma", "lifetime_value"]
 
 # The standard RFM segment map on R and F scores 1-5 (first matching rule
 # wins). Pass your own table with the same columns to `rfm(segments=...)`.
@@ -39,86 +35,6 @@ DEFAULT_SEGMENTS = pd.DataFrame(
     ],
     columns=["segment", "r_min", "r_max", "f_min", "f_max"],
 )
-
-
-# ---------------------------------------------------------------- column conversion
-
-def _column(df: pd.DataFrame, name: str, what: str) -> pd.Series:
-    if not isinstance(df, pd.DataFrame):
-        raise TypeError(f"transactions must be a pandas DataFrame, got {type(df).__name__}")
-    if not isinstance(name, str):
-        raise TypeError(f"{what} must be a column name (str), got {type(name).__name__}")
-    if name not in df.columns:
-        raise KeyError(f"{what} column {name!r} is not in the table (columns: {list(df.columns)})")
-    return df[name]
-
-
-def _client_codes(s: pd.Series) -> tuple[np.ndarray, pd.Index]:
-    """Dense int32 codes (first appearance order) and the distinct ids."""
-    if s.isna().any():
-        raise ValueError(f"client id column {s.name!r} holds a missing value at row {int(np.argmax(s.isna()))}")
-    if pd.api.types.is_integer_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
-        values = s.to_numpy()
-        if values.dtype == np.uint64 and values.size and values.max() > np.iinfo(np.int64).max:
-            codes, uniques = pd.factorize(values)
-            return codes.astype(np.int32), pd.Index(uniques, name=s.name)
-        codes, uniques = _core.factorize_int64(np.ascontiguousarray(values, dtype=np.int64))
-        return codes, pd.Index(uniques.astype(values.dtype, copy=False), name=s.name)
-    if pd.api.types.is_float_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
-        raise TypeError(f"client id column {s.name!r} must hold integers or strings, got {s.dtype}")
-    codes, uniques = pd.factorize(s)  # strings, categoricals, Arrow dictionaries: hashed once, vectorised
-    return np.ascontiguousarray(codes, dtype=np.int32), pd.Index(uniques, name=s.name)
-
-
-def _int64_ids(s: pd.Series) -> np.ndarray | None:
-    """The ids as int64 when they are integers that fit (else None: they go through factorisation)."""
-    if not pd.api.types.is_integer_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
-        return None
-    if s.isna().any():
-        raise ValueError(f"client id column {s.name!r} holds a missing value at row {int(np.argmax(s.isna()))}")
-    values = s.to_numpy()
-    if values.dtype == np.uint64 and values.size and values.max() > np.iinfo(np.int64).max:
-        return None
-    return np.ascontiguousarray(values, dtype=np.int64)
-
-
-def _timestamps_ns(s: pd.Series, engine_checks_nat: bool = False) -> np.ndarray:
-    """UTC nanoseconds of a datetime column (tz-aware converted to UTC).
-
-    A missing date is an error here, unless ``engine_checks_nat``: the caller's
-    engine then rejects NaT itself, with its row, in a pass it makes anyway.
-    """
-    if not (pd.api.types.is_datetime64_any_dtype(s.dtype)):
-        if pd.api.types.is_numeric_dtype(s.dtype):  # numbers are not dates: no guessing of a unit
-            raise TypeError(f"date column {s.name!r} must hold dates, got {s.dtype}")
-        try:
-            s = pd.to_datetime(s)
-        except (ValueError, TypeError):
-            raise TypeError(f"date column {s.name!r} must hold dates, got {s.dtype}") from None
-    if not engine_checks_nat and s.isna().any():
-        raise ValueError(f"date column {s.name!r} holds a missing date at row {int(np.argmax(s.isna()))}")
-    if getattr(s.dt, "tz", None) is not None:
-        s = s.dt.tz_convert("UTC").dt.tz_localize(None)
-    return np.ascontiguousarray(s.to_numpy(dtype="datetime64[ns]").view(np.int64))
-
-
-def _timestamp(value, name: str) -> pd.Timestamp:
-    try:
-        t = pd.Timestamp(value)
-    except (ValueError, TypeError):
-        raise TypeError(f"{name} must be a date, got {value!r}") from None
-    if t is pd.NaT:
-        raise ValueError(f"{name} must be a date, got NaT")
-    if t.tz is not None:
-        t = t.tz_convert("UTC").tz_localize(None)
-    return t.as_unit("ns")
-
-
-def _amounts(s: pd.Series) -> np.ndarray:
-    if not pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
-        raise TypeError(f"amount column {s.name!r} must be numeric, got {s.dtype}")
-    # NaN and negative amounts are rejected by the engine, with the row.
-    return np.ascontiguousarray(s.to_numpy(dtype=np.float64, na_value=np.nan))
 
 
 # ---------------------------------------------------------------- RFM
@@ -243,21 +159,24 @@ def rfm(transactions: pd.DataFrame, *, customer: str, date: str, amount: str | N
     may be skipped rather than splitting equal clients arbitrarily.
     """
     bins = check_int(bins, "bins", min_value=2, max_value=100)
-    ids_s = _column(transactions, customer, "customer")
-    time = _timestamps_ns(_column(transactions, date, "date"), engine_checks_nat=True)
-    amt = _amounts(_column(transactions, amount, "amount")) if amount is not None else None
+    ids_s = _frames.column(transactions, customer, "customer", "transactions")
+    time = _frames.timestamps_ns(_frames.column(transactions, date, "date", "transactions"), date,
+                                 missing="keep")  # the engine names a NaT's row
+    amt = _frames.amounts(_frames.column(transactions, amount, "amount", "transactions"), amount) \
+        if amount is not None else None
     if len(time) == 0:
         raise ValueError("transactions is empty")
     # NaT is the smallest int64: it never is the maximum unless every date is
     # missing, and the engine rejects it with its row.
-    now_ts = _timestamp(now, "now") if now is not None else pd.Timestamp(int(time.max()), unit="ns")
-    raw = _int64_ids(ids_s)
+    now_ts = _frames.timestamp(now, "now") if now is not None else pd.Timestamp(int(time.max()), unit="ns")
+    raw = _frames.int64_ids(ids_s, customer)
     try:
         if raw is not None:  # integer ids: grouped straight from the ids, one pass
             agg = _core.rfm_aggregate_ids(raw, time, amt, int(now_ts.value))
-            ids = pd.Index(agg["id"], name=ids_s.name).astype(ids_s.dtype, copy=False)
+            id_dtype = ids_s.dtype if pd.api.types.is_integer_dtype(ids_s.dtype) else np.int64  # whole floats
+            ids = pd.Index(agg["id"], name=ids_s.name).astype(id_dtype, copy=False)
         else:
-            codes, ids = _client_codes(ids_s)
+            codes, ids = _frames.client_codes(ids_s, customer)
             agg = _core.rfm_aggregate(codes, time, amt, len(ids), int(now_ts.value))
     except ValueError as exc:
         # The engine finds a bad row (missing date, date after now, bad
@@ -310,14 +229,15 @@ def calibration_summary(transactions: pd.DataFrame, *, customer: str, date: str,
     ``calibration_end``); a purchase after it is an error.
     """
     period_days = check_float(period_days, "period_days", min_value=0.0, strict_min=True)
-    codes, ids = _client_codes(_column(transactions, customer, "customer"))
-    time = _timestamps_ns(_column(transactions, date, "date"))
+    codes, ids = _frames.client_codes(_frames.column(transactions, customer, "customer", "transactions"), customer)
+    time = _frames.timestamps_ns(_frames.column(transactions, date, "date", "transactions"), date)
     if len(codes) == 0:
         raise ValueError("transactions is empty")
-    amt = _amounts(_column(transactions, amount, "amount")) if amount is not None else None
+    amt = _frames.amounts(_frames.column(transactions, amount, "amount", "transactions"), amount) \
+        if amount is not None else None
     day = np.floor_divide(time, _NS_PER_DAY)
-    cal = _timestamp(calibration_end, "calibration_end").value // _NS_PER_DAY
-    obs = _timestamp(observation_end, "observation_end").value // _NS_PER_DAY if observation_end is not None \
+    cal = _frames.timestamp(calibration_end, "calibration_end").value // _NS_PER_DAY
+    obs = _frames.timestamp(observation_end, "observation_end").value // _NS_PER_DAY if observation_end is not None \
         else max(cal, int(day.max()))
     if obs < cal:
         raise ValueError("observation_end must not be before calibration_end")
@@ -501,70 +421,3 @@ def lifetime_value(purchases: BetaGeo, spend: GammaGamma, summary: pd.DataFrame,
         previous = cumulative
     return pd.Series(margin * spend * value, index=summary.index, name="clv")
 
-
-# ---------------------------------------------------------------- demo
-
-@dataclass
-class _ValueModels:
-    summary: pd.DataFrame
-    bg: BetaGeo
-    gg: GammaGamma
-    clv: pd.Series
-
-
-def step_value(ctx) -> None:
-    """Client value: RFM segments, BG/NBD + Gamma-Gamma lifetime value, triggers, KPIs."""
-    from . import kpi, triggers
-
-    data = ctx.data
-    tx = data.transactions
-    with ctx.clock.step("rfm"):
-        seg = rfm(tx, customer="client_id", date="date", amount="amount", now=data.now)
-    sizes = seg.groupby("segment", observed=True).agg(clients=("frequency", "size"),
-                                                     revenue=("monetary", "sum"),
-                                                     basket=("average_basket", "mean"))
-    sizes = sizes.sort_values("revenue", ascending=False)
-    ctx.say("")
-    ctx.say("rfm", f"{len(seg):,} clients, {len(tx):,} transactions; segments by revenue:")
-    for name, row in sizes.iterrows():
-        ctx.say("", f"  {name:<20s} {int(row.clients):>7,} clients  revenue {row.revenue:>13,.0f}  "
-                    f"basket {row.basket:7.2f}")
-    cal_end = data.now - pd.Timedelta(days=180)
-    with ctx.clock.step("clv: summaries + BG/NBD + Gamma-Gamma"):
-        summary = calibration_summary(tx, customer="client_id", date="date", amount="amount",
-                                      calibration_end=cal_end, observation_end=data.now)
-        # A small penalty: on real logs the unpenalised BG/NBD optimum can lie at
-        # infinity (a, b -> inf: one drop-out probability for all).
-        bg = BetaGeo(penalizer=1e-3).fit(summary)
-        gg = GammaGamma(penalizer=1e-3).fit(summary)
-        clv = lifetime_value(bg, gg, summary, months=12)
-    p = bg.params_
-    ctx.say("bg/nbd", f"r={p['r']:.3f} alpha={p['alpha']:.3f} a={p['a']:.3f} b={p['b']:.3f} "
-                      f"(penalizer 0.001, LL {bg.log_likelihood_:,.1f}, {bg.n_iter_} iterations)")
-    pred = bg.predict(summary, 180 / 7)
-    ctx.say("holdout", f"predicted {pred.sum():,.0f} purchase days over the last 180 days, "
-                       f"actual {summary['holdout_frequency'].sum():,.0f}")
-    top = clv.sort_values(ascending=False).head(5)
-    ctx.say("top clv", ", ".join(f"{i}: {v:,.0f}" for i, v in top.items()))
-    ctx.results.update(rfm=seg, clv=_ValueModels(summary, bg, gg, clv))
-
-    today = data.now
-    with ctx.clock.step("triggers + kpis"):
-        fired = pd.concat([
-            triggers.inactivity(tx, customer="client_id", date="date", days=90,
-                                since=today - pd.Timedelta(days=1), until=today),
-            triggers.form_filled(data.events, contact="contact_id", timestamp="timestamp", type="type",
-                                 since=today - pd.Timedelta(days=1), until=today),
-        ], ignore_index=True)
-        email = kpi.email(data.events, contact="contact_id", timestamp="timestamp", type="type", freq="M")
-        value = kpi.client_value(tx, customer="client_id", date="date", amount="amount", freq="Y",
-                                 inactive_days=365)
-    counts = fired["trigger"].value_counts()
-    ctx.say("triggers", ", ".join(f"{k} {v:,}" for k, v in counts.items()) or "none today")
-    last = email.iloc[-1]
-    ctx.say("e-mail", f"{last['period']}: open {last['open_rate']:.1%}, click {last['click_rate']:.1%}, "
-                      f"reactivity {last['reactivity']:.1%}, unsubscribe {last['unsubscribe_rate']:.2%}")
-    for _, row in value.tail(3).iterrows():  # a few summary lines, not a loop over clients
-        retention = "n/a" if pd.isna(row["retention_rate"]) else f"{row['retention_rate']:.1%}"
-        ctx.say("kpi", f"{row['period']}: {int(row['active_clients']):,} active, basket {row['average_basket']:.2f}, "
-                       f"ARPU {row['arpu']:.2f}, retention {retention}, inactive {row['inactive_rate']:.1%}")

@@ -5,7 +5,6 @@ import pandas as pd
 import pytest
 
 import twinscore as ts
-from twinscore.scoring import DEFAULT_LEAD_RULES
 
 DAY = pd.Timedelta(days=1)
 
@@ -41,14 +40,14 @@ def reference(p, ev, now, rules):
 
 
 def test_matches_pandas_on_generated_data(prm):
-    got = ts.score_leads(prm.prospects, prm.events, DEFAULT_LEAD_RULES, now=prm.now)
-    ref = reference(prm.prospects, prm.events, prm.now, DEFAULT_LEAD_RULES)
+    got = ts.score_leads(prm.prospects, prm.events, ts.datasets.PRM_LEAD_RULES, now=prm.now)
+    ref = reference(prm.prospects, prm.events, prm.now, ts.datasets.PRM_LEAD_RULES)
     for c in ref.columns:
         np.testing.assert_allclose(got[c].to_numpy(), ref[c].to_numpy(), rtol=1e-12, atol=1e-9, err_msg=c)
-    grades = DEFAULT_LEAD_RULES["grades"]
+    grades = ts.datasets.PRM_LEAD_RULES["grades"]
     expected = np.select([ref["fit_score"] >= v for v in grades.values()], list(grades), "D")
     assert (got["grade"].astype(str).to_numpy() == expected).all()
-    assert (got["mql"].to_numpy() == (ref["score"] >= DEFAULT_LEAD_RULES["mql_threshold"]).to_numpy()).all()
+    assert (got["mql"].to_numpy() == (ref["score"] >= ts.datasets.PRM_LEAD_RULES["mql_threshold"]).to_numpy()).all()
     assert list(got["grade"].cat.categories) == ["A", "B", "C", "D"]
 
 

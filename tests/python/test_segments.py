@@ -43,11 +43,3 @@ def test_bad_input():
         ts.segment_profiles(np.ones(2), [0, 1])
     with pytest.raises(ValueError, match="empty"):
         ts.segment_profiles(df.iloc[:0], [])
-
-
-def test_demo_step_runs():
-    from twinscore.demo import run_demo
-
-    text = run_demo(4000, 600, seed=1)
-    for word in ("segments", "criteria", "scorecard", "plan"):
-        assert word in text

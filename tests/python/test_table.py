@@ -316,7 +316,7 @@ def test_bad_ids_and_roles():
         ts.ContactTable.from_pandas(df, id="contact_id")
     with pytest.raises(ValueError, match="role"):
         ts.ContactTable.from_pandas(small_df(), roles={"age": "fancy"})
-    with pytest.raises(ValueError, match="missing values"):
+    with pytest.raises(ValueError, match="1 missing ids"):
         ts.ContactTable.from_arrays({"id": ["a", None], "x": [1.0, 2.0]}, id="id")
     t = ts.ContactTable.from_pandas(small_df())
     with pytest.raises(TypeError, match="is numeric"):

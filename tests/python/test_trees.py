@@ -238,7 +238,7 @@ def test_frames_tables_and_feature_checks(xgb_models, data):
     np.testing.assert_array_equal(scorer.predict(df[df.columns[::-1]]), ref)
     with pytest.raises(KeyError, match="x3"):
         scorer.predict(df.drop(columns="x3"))
-    with pytest.raises(ValueError, match="columns"):
+    with pytest.raises(ValueError, match="X has 4 features, but the model is expecting 6"):
         scorer.predict(np.zeros((3, 4), np.float32))
     with pytest.raises(TypeError, match="numeric"):
         scorer.predict(np.array([["a"] * 6]))

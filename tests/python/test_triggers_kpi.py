@@ -114,13 +114,3 @@ def test_client_value_hand_computed():
     assert set(by["segment"]) == {"gold", "base"}
     with pytest.raises(ValueError, match="non-finite"):
         ts.kpi.client_value(_tx().assign(amount=np.nan), customer="client", date="date", amount="amount")
-
-
-def test_demo_value_step(prm):
-    from twinscore.demo import DemoContext
-    from twinscore.value import step_value
-
-    ctx = DemoContext(data=prm, seed=7)
-    step_value(ctx)
-    text = "\n".join(ctx.lines)
-    assert "bg/nbd" in text and "Champions" in text and "triggers" in text

@@ -2,25 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from twinscore._validation import as_matrix, as_vector, check_float, check_int
-
-
-def test_as_matrix_keeps_a_fitting_array_and_refuses_bad_ones():
-    X = np.ones((3, 2), dtype=np.float32)
-    assert as_matrix(X) is X
-    assert as_matrix(pd.DataFrame({"a": [1, 2], "b": [0.5, np.nan]}), allow_nan=True).dtype == np.float32
-    with pytest.raises(TypeError, match="X must be numeric"):
-        as_matrix(np.array([["a"]]))
-    with pytest.raises(ValueError, match="2-D"):
-        as_matrix(np.ones(3))
-    with pytest.raises(ValueError, match="empty"):
-        as_matrix(np.ones((0, 3)))
-    with pytest.raises(ValueError, match="NaN at row 1, column 0"):
-        as_matrix(np.array([[1.0], [np.nan]]))
-    with pytest.raises(ValueError, match="infinite"):
-        as_matrix(np.array([[np.inf]]), allow_nan=True)
-    with pytest.raises(TypeError, match="'s'"):
-        as_matrix(pd.DataFrame({"s": ["x"]}))
+from twinscore._validation import as_vector, check_float, check_int
 
 
 def test_scalars_and_vectors():

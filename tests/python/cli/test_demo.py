@@ -1,8 +1,7 @@
 import re
 
 import twinscore as ts
-from twinscore.demo import DemoContext, STEPS
-from twinscore.scoring import step_scoring
+from twinscore.cli.demo import STEPS, DemoContext, run_demo, step_scoring, step_value
 
 
 def test_demo_step_reports_scores_measures_and_reasons(prm):
@@ -16,3 +15,16 @@ def test_demo_step_reports_scores_measures_and_reasons(prm):
     assert len(re.findall(r"#\d prospect \d+: ", text)) == 3
     assert isinstance(ctx.results["conversion_model"], ts.LogisticScorer)
     assert len(ctx.results["event_features"]) == len(prm.prospects)
+
+
+def test_demo_value_step(prm):
+    ctx = DemoContext(data=prm, seed=7)
+    step_value(ctx)
+    text = "\n".join(ctx.lines)
+    assert "bg/nbd" in text and "Champions" in text and "triggers" in text
+
+
+def test_demo_step_runs():
+    text = run_demo(4000, 600, seed=1)
+    for word in ("segments", "criteria", "scorecard", "plan"):
+        assert word in text

@@ -9,7 +9,7 @@ import pytest
 
 import twinscore as ts
 from twinscore.cli import main
-from twinscore.jobs import load_job, run_job
+from twinscore.cli.jobs import load_job, run_job
 
 xgb = pytest.importorskip("xgboost")
 lgb = pytest.importorskip("lightgbm")

@@ -250,7 +250,7 @@ def _score_columns(scorer, proba: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def _tree_score(job: dict, writer: _TableWriter) -> int:
-    from .trees import TreeScorer
+    from twinscore import TreeScorer
 
     model = job["model"]
     library = model.get("library") or ("lightgbm" if model["path"].suffix == ".txt" else "xgboost")
@@ -288,7 +288,7 @@ def _score_chunk(scorer, chunk: pd.DataFrame, id_name: str, reasons: int, groups
 
 
 def _lead_score(job: dict, writer: _TableWriter) -> int:
-    from .leads import score_leads
+    from twinscore import score_leads
 
     contacts = _read_table(job["input"]["path"], "[input]")
     _id_column(contacts, job["input"]["id"], "[input]")
@@ -308,7 +308,7 @@ def _lead_score(job: dict, writer: _TableWriter) -> int:
 
 
 def _rfm(job: dict, writer: _TableWriter) -> int:
-    from .value import rfm
+    from twinscore import rfm
 
     spec = dict(job["rfm"])
     tx = _read_table(job["input"]["path"], "[input]")
@@ -327,7 +327,7 @@ _RUNNERS: dict[str, Callable[[dict, _TableWriter], int]] = {
 
 def run_job(path: str | os.PathLike, *, threads: int | None = None) -> JobReport:
     """Runs the job file at ``path``; see the module docstring for its keys."""
-    from ._config import threads as thread_scope
+    from twinscore import threads as thread_scope
 
     job = load_job(path)
     n = threads if threads is not None else job["job"].get("threads")

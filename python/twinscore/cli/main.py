@@ -1,5 +1,5 @@
 """The twinscore command: `twinscore demo` runs the main job on generated data;
-`twinscore run job.toml` runs a batch job (see :mod:`twinscore.jobs`)."""
+`twinscore run job.toml` runs a batch job (see :mod:`twinscore.cli.jobs`)."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ def _parser() -> argparse.ArgumentParser:
         "run",
         help="run a batch job described by a TOML file (tree scoring, lead scoring, RFM)",
         description="Read the job's inputs, run one engine and write its output table; a failed job leaves "
-                    "no output file. The job file's keys are described in twinscore.jobs.",
+                    "no output file. The job file's keys are described in twinscore.cli.jobs.",
     )
     run.add_argument("job", help="path of the job file (.toml)")
     run.add_argument("--threads", type=_positive_int, default=None, metavar="T",
@@ -53,7 +53,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run(args) -> int:
-    from twinscore.jobs import run_job
+    from .jobs import run_job
 
     try:
         report = run_job(args.job, threads=args.threads)
@@ -67,7 +67,8 @@ def _run(args) -> int:
 
 def _demo(args) -> int:
     import twinscore as ts
-    from twinscore.demo import run_demo
+
+    from .demo import run_demo
 
     if args.threads is not None:
         if args.threads < 1:
