@@ -39,9 +39,11 @@ inline NumericColumn NumericView(const std::string& name, const py::array& a) {
   NumericColumn c;
   c.name = name;
   c.n = a.shape(0);
-  if (py::dtype::of<float>().is(a.dtype())) {
+  // isinstance compares dtypes by equivalence: an array that went through
+  // pickle (or a memmap) holds an equal float64 dtype that is another object.
+  if (py::isinstance<py::array_t<float>>(a)) {
     c.is_float32 = true;
-  } else if (!py::dtype::of<double>().is(a.dtype())) {
+  } else if (!py::isinstance<py::array_t<double>>(a)) {
     throw py::type_error("column '" + name + "' must be float32 or float64, got " +
                          std::string(py::str(a.dtype())));
   }

@@ -46,9 +46,10 @@ Rows CheckRows(const TreeEnsemble& e, const py::array& X) {
   if (!(X.flags() & py::array::c_style)) throw py::value_error("X must be C-contiguous");
   Rows r;
   r.n = X.shape(0);
-  if (py::dtype::of<float>().is(X.dtype())) {
+  // By equivalence, not identity: unpickled arrays hold equal dtype objects.
+  if (py::isinstance<py::array_t<float>>(X)) {
     r.is_float32 = true;
-  } else if (py::dtype::of<double>().is(X.dtype())) {
+  } else if (py::isinstance<py::array_t<double>>(X)) {
     r.is_float32 = false;
   } else {
     throw py::type_error("X must be float32 or float64, got " + std::string(py::str(X.dtype())));
