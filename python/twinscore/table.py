@@ -643,12 +643,18 @@ class ContactTable:
         becomes 0 — the mean, i.e. mean imputation. Categorical columns and
         category sets become one 0/1 column per category; missing or unseen
         values give zeros. Timestamps are left out.
+
+        The columns of ``X`` are every numeric column (in the order given),
+        then each categorical column's categories (``"col=value"``), then each
+        category set's categories (``"col:value"``); ``feature_names`` names
+        them in that order.
         """
         names = [c.name for c in self.schema.columns if c.role != "timestamp"] if columns is None else list(columns)
         clip = dict(clip or {})
         for c in clip:
             self._role_check(c, "numeric")
-        numeric, enc, categorical, sets, feature_names = [], [], [], [], []
+        numeric, enc, categorical, sets = [], [], [], []
+        numeric_names, categorical_names, set_names = [], [], []
         for name in names:
             spec = self.schema[name]
             if spec.role == "numeric":
@@ -659,18 +665,21 @@ class ContactTable:
                     scale = spec.std if spec.std else 1.0
                 numeric.append((name, self._numeric[name]))
                 enc.append((center, scale, lo, hi, 0.0))
-                feature_names.append(name)
+                numeric_names.append(name)
             elif spec.role == "categorical":
                 categorical.append((name, self._codes[name], len(spec.categories)))
-                feature_names.extend(f"{name}={v}" for v in spec.categories)
+                categorical_names.extend(f"{name}={v}" for v in spec.categories)
             elif spec.role == "category_set":
                 sets.append((name, self._sets[name], len(spec.categories)))
-                feature_names.extend(f"{name}:{v}" for v in spec.categories)
+                set_names.extend(f"{name}:{v}" for v in spec.categories)
             else:
                 raise TypeError(f"column '{name}' is a timestamp: derive a numeric feature from it first")
         encodings = np.asarray(enc, dtype=np.float64).reshape(len(enc), 5)
         X = _core.encode_dense(numeric, encodings, categorical, sets, self._n)
-        return Encoded(X, feature_names)
+        # The engine lays out every numeric column first, then the one-hot
+        # categories, then the category sets: the names follow that layout,
+        # not the order of the columns.
+        return Encoded(X, numeric_names + categorical_names + set_names)
 
     def to_pandas(self) -> pd.DataFrame:
         """Back to a DataFrame: categoricals as pandas categoricals (unseen values

@@ -1,4 +1,5 @@
 import numpy as np
+import pandas as pd
 import pytest
 
 import twinscore as ts
@@ -167,3 +168,22 @@ def test_nan_in_features_is_refused():
         ts.KMeans(n_clusters=2).fit(X)
     with pytest.raises(ValueError, match="NaN at row 1, column 0"):
         ts.KMeans(n_clusters=2).fit(np.array([[0.0, 1.0], [np.nan, 2.0], [3.0, 4.0]]))
+
+
+def test_frames_are_matched_by_column_name():
+    """A model fitted on a frame reads later frames by name (pandas, Arrow, polars), never by position."""
+    import polars as pl
+    import pyarrow as pa
+
+    X = blobs(n=600, d=3, k=3, seed=3)
+    df = pd.DataFrame(X, columns=["spend", "visits", "age"])
+    km = ts.KMeans(n_clusters=3, random_state=0).fit(df)
+    assert list(km.feature_names_in_) == ["spend", "visits", "age"]
+    ref = km.predict(X)
+    shuffled = df[["age", "spend", "visits"]]
+    for frame in (shuffled, pa.Table.from_pandas(shuffled, preserve_index=False), pl.from_pandas(shuffled)):
+        np.testing.assert_array_equal(km.predict(frame), ref)
+        np.testing.assert_allclose(km.transform(frame), km.transform(X), rtol=1e-6)
+    with pytest.raises(KeyError, match=r"lacks the columns \['visits'\]"):
+        km.predict(df[["age", "spend"]].assign(other=1.0))
+    assert not hasattr(ts.KMeans(n_clusters=3, random_state=0).fit(X), "feature_names_in_")

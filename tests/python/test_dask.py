@@ -114,7 +114,15 @@ def test_distributed_cluster(table):
     df, y = table
     model = xgb.XGBClassifier(n_estimators=5, max_depth=2, enable_categorical=True, n_jobs=1).fit(df, y)
     scorer = tsd.DaskTreeScorer.from_xgboost(model)
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+    logit = tsd.DaskLogisticScorer(C=1.0).fit(df, y)
+    km = tsd.DaskKMeans(n_clusters=3, random_state=0).fit(df[["income", "visits"]].fillna(50.0))
+    ddf = dd.from_pandas(df, npartitions=3)
+    # Worker processes: the models and the partitions' arrays travel by pickle.
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
             distributed.Client(cluster):
-        got = scorer.predict(dd.from_pandas(df, npartitions=3)).compute()
+        got = scorer.predict(ddf).compute()
+        p = logit.predict_proba(ddf).compute()
+        labels = km.predict(ddf[["income", "visits"]].fillna(50.0)).compute()
     np.testing.assert_array_equal(got.to_numpy(), scorer.predict(df))
+    np.testing.assert_allclose(np.asarray(p), logit.to_local().predict_proba(df), rtol=1e-12)
+    np.testing.assert_array_equal(np.asarray(labels), km.to_local().predict(df[["income", "visits"]].fillna(50.0)))

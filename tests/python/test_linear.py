@@ -113,7 +113,6 @@ def test_sklearn_estimator_checks():
     check_estimator(ts.LogisticScorer(), expected_failed_checks={
         "check_sample_weight_equivalence_on_dense_data":
             "the design matrix is float32: weighted and repeated rows differ by ~1e-8",
-        "check_readonly_memmap_input": "ContactTable.from_numpy refuses a read-only memmap's float64 dtype",
     })
 
 
@@ -189,3 +188,68 @@ def test_plain_matrix_with_inf_or_nan_late_in_the_rows(rng):
     Xi[4321, 0] = -np.inf
     with pytest.raises(ValueError, match="infinite"):
         ts.LogisticScorer(standardize=False).fit(Xi, y)
+
+
+def test_coefficients_and_reasons_carry_the_right_names(rng):
+    """Names checked against a refit by name: scikit-learn on a design built
+    independently with pandas (numeric after categorical columns, shuffled)."""
+    n = 3000
+    df = pd.DataFrame({"visits": rng.poisson(3, n).astype(float), "region": rng.choice(["n", "s", "w"], n),
+                       "age": rng.normal(40, 10, n), "channel": rng.choice(["web", "shop"], n)})
+    z = 0.8 * (df["region"] == "s") - 1.2 * (df["channel"] == "shop") + 0.05 * (df["age"] - 40) + 0.3 * df["visits"]
+    y = (rng.random(n) < 1 / (1 + np.exp(-(z - 1.5)))).astype(int)
+    model = ts.LogisticScorer(C=10.0).fit(df, y)
+    num = df[["visits", "age"]]
+    design = pd.concat([(num - num.mean()) / num.std(ddof=0),
+                        pd.get_dummies(df[["region", "channel"]], prefix_sep="=").astype(float)], axis=1)
+    ref = LogisticRegression(C=10.0, tol=1e-12, max_iter=10_000).fit(design.to_numpy(), y)
+    ref_by_name = dict(zip(design.columns, ref.coef_[0]))
+    ours_by_name = dict(zip(model.feature_names_, model.coef_[0]))
+    assert set(ours_by_name) == set(ref_by_name)
+    for name, coef in ref_by_name.items():
+        assert ours_by_name[name] == pytest.approx(coef, abs=2e-4), name
+    why = model.explain(df.iloc[:200], top=1)
+    # The top reason of each contact is its largest non-zero coef x encoded
+    # value (the strongest push towards conversion), computed by name.
+    contrib = design.iloc[:200].mul(pd.Series(ref_by_name))
+    expected = contrib.where(design.iloc[:200] != 0).idxmax(axis=1)
+    assert (why["reason_1"].to_numpy() == expected.to_numpy()).mean() > 0.98
+
+
+def test_pickled_arrays_and_parallel_cross_validation(rng):
+    """Arrays that went through pickle (process workers, read_pickle) are read as any other."""
+    import pickle
+
+    from sklearn.model_selection import GridSearchCV, cross_val_score
+
+    X, y = make_xy(rng, n=600, d=4)
+    df = pd.DataFrame(X.astype(np.float64), columns=list("abcd"))
+    df_back = pickle.loads(pickle.dumps(df))
+    a = ts.LogisticScorer().fit(df, y)
+    b = ts.LogisticScorer().fit(df_back, y)
+    np.testing.assert_array_equal(a.coef_, b.coef_)
+    scores = cross_val_score(ts.LogisticScorer(), df, y, cv=3, n_jobs=2)
+    serial = cross_val_score(ts.LogisticScorer(), df, y, cv=3, n_jobs=1)
+    np.testing.assert_allclose(scores, serial)
+    grid = GridSearchCV(ts.LogisticScorer(), {"C": [0.1, 1.0]}, cv=3, n_jobs=2).fit(X.astype(np.float64), y)
+    assert grid.best_params_["C"] in (0.1, 1.0)
+
+
+def test_polars_and_arrow_frames_are_read_by_name(rng):
+    import polars as pl
+    import pyarrow as pa
+
+    n = 500
+    df = pd.DataFrame({"x": rng.normal(size=n), "band": rng.choice(["a", "b", "c"], n), "z": rng.normal(size=n)})
+    y = (df["x"] + (df["band"] == "b") + rng.normal(size=n) > 0.5).astype(int)
+    ref = ts.LogisticScorer().fit(df, y)
+    p = ref.predict_proba(df)
+    shuffled = df[["z", "band", "x"]]
+    for frame in (pl.from_pandas(shuffled), pa.Table.from_pandas(shuffled, preserve_index=False)):
+        np.testing.assert_allclose(ref.predict_proba(frame), p, rtol=1e-6)
+    fitted_on_polars = ts.LogisticScorer().fit(pl.from_pandas(df), y)
+    assert list(fitted_on_polars.feature_names_in_) == ["x", "band", "z"]
+    np.testing.assert_allclose(fitted_on_polars.coef_, ref.coef_, rtol=1e-6)
+    np.testing.assert_allclose(fitted_on_polars.predict_proba(pl.from_pandas(shuffled)), p, rtol=1e-6)
+    with pytest.raises(KeyError, match="band"):
+        ref.predict(pl.from_pandas(df[["x", "z"]]))

@@ -358,3 +358,46 @@ def test_nullable_timezones_dates_and_chunks():
     np.testing.assert_array_equal(t2.numeric("x"), [1.0, 2.0, 3.0])
     np.testing.assert_array_equal(t2.codes("s"), [0, 1, -1])
     assert (t2.timestamps("tz") == utc).all()
+
+
+def _expected_feature(df: pd.DataFrame, name: str, schema) -> np.ndarray:
+    """What the encoded column called `name` must hold, computed from the frame alone."""
+    if "=" in name:
+        col, value = name.split("=", 1)
+        return (df[col].astype("string") == value).fillna(False).to_numpy(np.float32)
+    if ":" in name:
+        col, value = name.split(":", 1)
+        return np.array([value in v if isinstance(v, list) else False for v in df[col]], dtype=np.float32)
+    spec = schema[name]
+    x = df[name].to_numpy(np.float64, na_value=np.nan)
+    z = (x - spec.mean) / (spec.std if spec.std else 1.0)
+    return np.nan_to_num(z, nan=0.0).astype(np.float32)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.permutations(["n1", "c1", "n2", "s1", "c2", "n3"]), st.integers(0, 2**31 - 1))
+def test_encoded_feature_names_name_their_columns_whatever_the_column_order(order, seed):
+    """Every name of Encoded.feature_names names the column of X it labels (a
+    numeric column after a categorical one used to shift every later name)."""
+    rng = np.random.default_rng(seed)
+    n = 40
+    cols = {
+        "n1": rng.normal(size=n), "n2": np.where(rng.random(n) < 0.2, np.nan, rng.normal(5, 2, n)),
+        "n3": rng.integers(0, 3, n),
+        "c1": rng.choice(["x", "y", "z"], n), "c2": pd.Categorical(rng.choice(["lo", "hi", None], n)),
+        "s1": [list(rng.choice(["a", "b", "c"], rng.integers(0, 3), replace=False)) for _ in range(n)],
+    }
+    df = pd.DataFrame({c: cols[c] for c in order})
+    table = ts.ContactTable.from_pandas(df)
+    enc = table.encode()
+    assert len(enc.feature_names) == enc.X.shape[1] == len(set(enc.feature_names))
+    for j, name in enumerate(enc.feature_names):
+        np.testing.assert_allclose(enc.X[:, j], _expected_feature(df, name, table.schema), rtol=1e-5, atol=1e-6,
+                                   err_msg=f"column {j} named {name!r}, columns {order}")
+
+
+def test_encoded_names_of_the_issue_example():
+    df = pd.DataFrame({"a": [1.0, 2.0, 3.0], "c": ["x", "y", "z"], "b": [4.0, 5.0, 7.0]})
+    enc = ts.ContactTable.from_pandas(df).encode(standardize=False)
+    assert enc.feature_names == ["a", "b", "c=x", "c=y", "c=z"]
+    np.testing.assert_array_equal(enc.X[:, 1], [4, 5, 7])

@@ -234,8 +234,13 @@ def test_frames_tables_and_feature_checks(xgb_models, data):
     scorer = ts.TreeScorer.from_xgboost(booster)
     df = data[0].iloc[:50]
     ref = scorer.predict(df)
-    # Columns are matched by name, whatever their order.
-    np.testing.assert_array_equal(scorer.predict(df[df.columns[::-1]]), ref)
+    # Columns are matched by name, whatever their order and the kind of frame.
+    import polars as pl
+    import pyarrow as pa
+
+    reversed_df = df[df.columns[::-1]]
+    for frame in (reversed_df, pa.Table.from_pandas(reversed_df, preserve_index=False), pl.from_pandas(reversed_df)):
+        np.testing.assert_array_equal(scorer.predict(frame), ref)
     with pytest.raises(KeyError, match="x3"):
         scorer.predict(df.drop(columns="x3"))
     with pytest.raises(ValueError, match="X has 4 features, but the model is expecting 6"):
