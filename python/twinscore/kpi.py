@@ -201,6 +201,11 @@ def client_value(transactions: pd.DataFrame, *, customer: str, date: str, amount
       again in this one (NaN for the first period).
     - inactive_rate: share of known clients whose last purchase up to the
       period's end is more than ``inactive_days`` before it.
+
+    With ``by``, every segment has a row for every period of the whole log,
+    from its first to its last period: a segment whose clients stopped buying
+    keeps its later periods (0 orders, its inactive rate rising); periods
+    before a segment's first client have no known client (rates NaN).
     """
     inactive_days = check_int(inactive_days, "inactive_days", min_value=1)
     ids = _frames.column(transactions, customer, "customer", "transactions").to_numpy()
@@ -214,17 +219,19 @@ def client_value(transactions: pd.DataFrame, *, customer: str, date: str, amount
     frame = pd.DataFrame({"client": ids, "period": period, "amount": amt, "time": time})
     seg = _segments(ids, by)
     groups = [("all", frame)] if by is None else [(s, frame[seg == s]) for s in pd.unique(seg[pd.notna(seg)])]
-    tables = [_value_table(g, inactive_days).assign(segment=s) for s, g in groups if len(g)]
+    # Every segment over the whole log's periods: a segment whose clients
+    # stopped buying keeps its later rows (no orders, a rising inactive rate).
+    periods = pd.period_range(period.min(), period.max(), freq=period.freq)
+    tables = [_value_table(g, inactive_days, periods).assign(segment=s) for s, g in groups if len(g)]
     out = pd.concat(tables, ignore_index=True)
     if by is None:
         out = out.drop(columns="segment")
     return out
 
 
-def _value_table(frame: pd.DataFrame, inactive_days: int) -> pd.DataFrame:
+def _value_table(frame: pd.DataFrame, inactive_days: int, all_periods: pd.PeriodIndex) -> pd.DataFrame:
     per = frame.groupby("period").agg(orders=("amount", "size"), revenue=("amount", "sum"),
                                       active_clients=("client", "nunique"))
-    all_periods = pd.period_range(per.index.min(), per.index.max(), freq=per.index.freq)
     per = per.reindex(all_periods, fill_value=0)
     ends = all_periods.end_time.as_unit("ns").asi8
     # Known and inactive clients at each period end, from each client's purchase times.

@@ -112,5 +112,18 @@ def test_client_value_hand_computed():
     seg = pd.Series(["gold", "base", "base", "gold"], index=[1, 2, 3, 4])
     by = ts.kpi.client_value(_tx(), customer="client", date="date", amount="amount", freq="Q", by=seg)
     assert set(by["segment"]) == {"gold", "base"}
+    # A segment whose clients stopped buying keeps the later periods (it lost
+    # its Q2 row, and so its inactive rate, when periods followed its own purchases).
+    lapsed = pd.Series(["lapsed", "lapsed", "active", "active"], index=[1, 2, 3, 4])
+    by = ts.kpi.client_value(_tx(), customer="client", date="date", amount="amount", freq="Q", inactive_days=90,
+                             by=lapsed).set_index(["segment", "period"])
+    q2 = by.loc[("lapsed", pd.Period("2024Q2"))]
+    assert (q2["orders"], q2["active_clients"], q2["known_clients"]) == (0, 0, 2)
+    assert q2["inactive_rate"] == pytest.approx(1.0) and q2["retention_rate"] == pytest.approx(0.0)
+    assert len(by.loc["active"]) == len(by.loc["lapsed"]) == 2
+    # Each segment's rows equal the whole-log table of that segment's clients over the same periods.
+    alone = ts.kpi.client_value(_tx()[_tx()["client"].isin([3, 4])], customer="client", date="date",
+                                amount="amount", freq="Q", inactive_days=90).set_index("period")
+    pd.testing.assert_frame_equal(by.loc["active"], alone, check_names=False)
     with pytest.raises(ValueError, match="non-finite"):
         ts.kpi.client_value(_tx().assign(amount=np.nan), customer="client", date="date", amount="amount")

@@ -344,3 +344,31 @@ def test_rfm_totals_equal_pandas_sums_bitwise(rng):
     # String ids go through factorisation: the same table.
     by_str = ts.rfm(tx.assign(id=tx["id"].astype(str)), customer="id", date="d", amount="x")
     np.testing.assert_array_equal(by_str["monetary"].to_numpy(), out["monetary"].to_numpy())
+
+
+def test_rfm_on_invoice_lines_counts_orders(rng):
+    """A retailer's log holds one row per invoice line: with invoice=, F counts orders."""
+    n = 5_000
+    invoice = rng.integers(0, 800, n)
+    client = (invoice * 7919) % 150 + 0.0  # every line of an order has the order's client; float ids (read_csv)
+    day = pd.Timestamp("2024-01-01") + pd.to_timedelta(invoice % 300, unit="D")
+    lines = pd.DataFrame({"InvoiceNo": invoice.astype(str), "CustomerID": client, "InvoiceDate": day,
+                          "Amount": rng.gamma(2.0, 5.0, n)}).sample(frac=1.0, random_state=0)
+    got = ts.rfm(lines, customer="CustomerID", date="InvoiceDate", amount="Amount", invoice="InvoiceNo",
+                 now="2024-12-31")
+    ref = lines.groupby("CustomerID").agg(orders=("InvoiceNo", "nunique"), monetary=("Amount", "sum"),
+                                          last=("InvoiceDate", "max"))
+    ref.index = ref.index.astype(np.int64)
+    ref = ref.loc[got.index]
+    np.testing.assert_array_equal(got["frequency"].to_numpy(), ref["orders"].to_numpy())
+    np.testing.assert_allclose(got["monetary"].to_numpy(), ref["monetary"].to_numpy(), rtol=1e-12)
+    np.testing.assert_allclose(got["average_basket"].to_numpy(), (ref["monetary"] / ref["orders"]).to_numpy())
+    assert (got["last_purchase"].to_numpy() == ref["last"].to_numpy()).all()
+    lines_only = ts.rfm(lines, customer="CustomerID", date="InvoiceDate", amount="Amount", now="2024-12-31")
+    assert (lines_only.loc[got.index, "frequency"] >= got["frequency"]).all()
+    assert (lines_only["frequency"].sum(), got["frequency"].sum()) == (n, lines.groupby(["CustomerID", "InvoiceNo"]).ngroups)
+    with pytest.raises(KeyError, match="invoice column 'Invoice'"):
+        ts.rfm(lines, customer="CustomerID", date="InvoiceDate", invoice="Invoice")
+    with pytest.raises(ValueError, match="1 missing order ids"):
+        ts.rfm(lines.assign(InvoiceNo=lines["InvoiceNo"].where(np.arange(n) != 3)), customer="CustomerID",
+               date="InvoiceDate", invoice="InvoiceNo")

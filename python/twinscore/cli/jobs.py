@@ -22,7 +22,7 @@ from the job file's directory)::
 
 ``lead_score`` takes ``[events]`` (path, contact, timestamp, type, category)
 and ``[rules]`` (path of a TOML rule file, see :mod:`twinscore.leads`) with
-``now``; ``rfm`` takes ``[rfm]`` (customer, date, amount, now, bins).
+``now``; ``rfm`` takes ``[rfm]`` (customer, date, amount, invoice, now, bins).
 
 Every key is checked before any data is read; a misspelt key, a missing file
 or column is a ``ValueError``/``KeyError``/``FileNotFoundError`` naming it.
@@ -63,7 +63,7 @@ _SECTIONS: dict[str, dict[str, set[str]]] = {
                    "events": {"path", "contact", "timestamp", "type", "category"},
                    "rules": {"path"}, "output": {"path", "overwrite"}},
     "rfm": {"job": {"kind", "threads"}, "input": {"path"},
-            "rfm": {"customer", "date", "amount", "now", "bins"}, "output": {"path", "overwrite"}},
+            "rfm": {"customer", "date", "amount", "invoice", "now", "bins"}, "output": {"path", "overwrite"}},
 }
 _REQUIRED = {"tree_score": {"input": {"path", "id"}, "model": {"path"}, "output": {"path"}},
              "lead_score": {"input": {"path", "id"}, "events": {"path"}, "rules": {"path"}, "output": {"path"},
