@@ -169,6 +169,9 @@ class KMeans(_KMeansBase):
         return check_int(self.n_init, "n_init", min_value=1)
 
     def fit(self, X, y=None, sample_weight=None):
+        """Fit the centres on X (numeric matrix or frame, no NaN; a frame's column
+        names are kept in ``feature_names_in_``); ``sample_weight`` >= 0 per row.
+        Returns self."""
         X = self._check_X(X, reset=True)
         k = self._check_params(X.shape[0])
         w = _weights(sample_weight, X.shape[0])
@@ -241,6 +244,8 @@ class MiniBatchKMeans(_KMeansBase):
         return self
 
     def fit(self, X, y=None, sample_weight=None):
+        """Up to ``max_iter`` mini-batch passes over X in row order (see the class
+        docstring); the centres start afresh. Returns self."""
         for attr in ("cluster_centers_", "counts_"):
             self.__dict__.pop(attr, None)
         X = self._check_X(X, reset=True)

@@ -99,6 +99,7 @@ class DaskLogisticScorer(LogisticScorer):
     """
 
     def fit(self, X, y, sample_weight=None):
+        """Fit in memory: a Dask DataFrame or Series is computed first (a training sample). Returns self."""
         if _is_dask(X):
             X = X.compute()
         if _is_dask(y):
@@ -108,6 +109,8 @@ class DaskLogisticScorer(LogisticScorer):
         return super().fit(X, y, sample_weight=sample_weight)
 
     def predict_proba(self, X):
+        """Class probabilities: a Dask DataFrame (``proba_<class>`` columns, the partitions' index) for
+        a Dask DataFrame, else as :meth:`twinscore.LogisticScorer.predict_proba`."""
         if not _is_dask(X):
             return super().predict_proba(X)
         local = self.to_local()
@@ -122,6 +125,7 @@ class DaskLogisticScorer(LogisticScorer):
                                np.float64, name="decision")
 
     def predict(self, X):
+        """The predicted class: a Dask Series for a Dask DataFrame, else as the local scorer."""
         if not _is_dask(X):
             return super().predict(X)
         return _map_partitions(_require_frame(X, "predict", self._names()), self.to_local().predict, None,
@@ -210,6 +214,7 @@ class DaskKMeans(KMeans):
     Dask DataFrame computes it first."""
 
     def fit(self, X, y=None, sample_weight=None):
+        """Fit in memory: a Dask DataFrame is computed first (a training sample). Returns self."""
         if _is_dask(X):
             X = X.compute()
         if _is_dask(sample_weight):

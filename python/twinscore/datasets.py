@@ -316,10 +316,24 @@ def _data_dir() -> Path | None:
 
 
 def load_cdnow(which: str = "master", path: str | os.PathLike | None = None) -> pd.DataFrame:
-    """The CDNOW purchase log: customer_id, date, n_cds, amount (one row per purchase).
+    """The CDNOW purchase log (Fader & Hardie's public data set), one row per purchase.
 
-    ``which="sample"`` reads the 1-in-10 sample (its master id is kept as
-    ``master_id``). Raises FileNotFoundError when the file is not there.
+    Parameters
+    ----------
+    which : ``"master"`` (23,570 customers) or ``"sample"`` (the 1-in-10
+        sample; its master id is kept as ``master_id``).
+    path : the file, or the folder holding ``CDNOW_master.txt`` /
+        ``CDNOW_sample.txt``; by default ``$TWINSCORE_DATA`` or
+        ``../shared/data`` beside a checkout.
+
+    Returns
+    -------
+    DataFrame with customer_id, date (datetime64), n_cds, amount (dollars).
+
+    Raises
+    ------
+    FileNotFoundError
+        When the file is not there.
     """
     if which not in ("master", "sample"):
         raise ValueError(f"which must be 'master' or 'sample', got {which!r}")
@@ -328,6 +342,10 @@ def load_cdnow(which: str = "master", path: str | os.PathLike | None = None) -> 
         if d is None:
             raise FileNotFoundError("CDNOW data not found: set TWINSCORE_DATA to the folder holding CDNOW_*.txt")
         path = d / f"CDNOW_{which}.txt"
+    elif Path(path).is_dir():
+        path = Path(path) / f"CDNOW_{which}.txt"
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"CDNOW data not found: {path} is not a file")
     names = ["customer_id", "date", "n_cds", "amount"]
     if which == "sample":
         names = ["master_id"] + names

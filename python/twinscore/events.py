@@ -43,6 +43,7 @@ class EventLog:
     now_ns: int
 
     def core_args(self) -> dict:
+        """The keyword arguments of the aggregation engine (``_core.aggregate_events``)."""
         return dict(rows=self.rows, timestamps=self.timestamps, types=self.types, categories=self.categories,
                     n_types=len(self.type_names), n_categories=len(self.category_names))
 

@@ -85,6 +85,7 @@ class LeadRules:
 
     @property
     def rule_names(self) -> list[str]:
+        """The names of the fit rules, then of the behaviour rules, in order."""
         return [r.name for r in self.fit] + [r.name for r in self.behaviour]
 
     # -- parsing ---------------------------------------------------------
@@ -108,6 +109,8 @@ class LeadRules:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "LeadRules":
+        """Rules from a mapping (the structure of the TOML file), every key and value checked;
+        ``ValueError`` / ``TypeError`` naming the rule and field that is wrong."""
         if isinstance(d, LeadRules):
             return d
         if not isinstance(d, Mapping):

@@ -108,6 +108,21 @@ class LogisticScorer(ClassifierMixin, BaseEstimator):
 
     # -- fit -------------------------------------------------------------
     def fit(self, X, y, sample_weight=None):
+        """Fit the coefficients.
+
+        Parameters
+        ----------
+        X : DataFrame (pandas, Arrow or polars), ContactTable or 2-D numeric
+            array: numeric columns are standardised (``standardize``) and
+            mean-imputed, categories one-hot encoded, category sets multi-hot,
+            timestamps left out. The columns are remembered by name.
+        y : the two classes (converted or not): booleans, 0/1, or two labels.
+        sample_weight : one weight >= 0 per row (optional).
+
+        Returns
+        -------
+        self
+        """
         return self._fit(X, y, sample_weight, allow_direct=True)
 
     def _fit(self, X, y, sample_weight, allow_direct: bool):
@@ -226,11 +241,13 @@ class LogisticScorer(ClassifierMixin, BaseEstimator):
         return _core.decision_encoded(*self._core_args(table), self.coef_[0], float(self.intercept_[0]))
 
     def predict_proba(self, X) -> np.ndarray:
+        """(n, 2) probabilities of the two classes, in ``classes_`` order; X as at fit (columns by name)."""
         z = self.decision_function(X)
         p = 1.0 / (1.0 + np.exp(-z))
         return np.column_stack([1.0 - p, p])
 
     def predict(self, X) -> np.ndarray:
+        """The more likely class of each row (``classes_[1]`` where the log-odds are > 0)."""
         z = self.decision_function(X)
         return self.classes_[(z > 0).astype(np.int64)]
 

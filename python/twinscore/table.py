@@ -76,6 +76,7 @@ class Schema:
     # -- lookup -----------------------------------------------------------
     @property
     def names(self) -> list[str]:
+        """The columns of the schema, in order (the id column excluded)."""
         return [c.name for c in self.columns]
 
     def __getitem__(self, name: str) -> ColumnSpec:
@@ -88,6 +89,7 @@ class Schema:
         return name in self._by_name
 
     def names_of(self, role: str) -> list[str]:
+        """The columns of one role ("numeric", "categorical", "category_set", "timestamp"), in order."""
         return [c.name for c in self.columns if c.role == role]
 
     def __eq__(self, other) -> bool:
@@ -135,6 +137,8 @@ class Schema:
 
     # -- persistence ------------------------------------------------------
     def to_dict(self) -> dict:
+        """The schema as plain JSON-ready data (format ``twinscore.schema/1``): id, columns with their role,
+        categories and statistics."""
         cols = []
         for c in self.columns:
             d = {k: v for k, v in asdict(c).items() if v is not None}
@@ -145,6 +149,7 @@ class Schema:
 
     @classmethod
     def from_dict(cls, d: Mapping) -> "Schema":
+        """The schema written by :meth:`to_dict`; ``ValueError`` for anything else."""
         if not isinstance(d, Mapping) or d.get("format") != "twinscore.schema/1":
             raise ValueError("not a twinscore schema: expected a mapping with format 'twinscore.schema/1'")
         cols = []
@@ -167,6 +172,7 @@ class Schema:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Schema":
+        """Read a schema written by :meth:`save`; ``ValueError`` for a file that is not one."""
         with open(path, encoding="utf-8") as f:
             try:
                 d = json.load(f)
@@ -555,14 +561,17 @@ class ContactTable:
 
     @property
     def n_rows(self) -> int:
+        """Number of contacts (rows)."""
         return self._n
 
     @property
     def column_names(self) -> list[str]:
+        """The feature columns, in schema order (the id column excluded)."""
         return self.schema.names
 
     @property
     def roles(self) -> dict[str, str]:
+        """Column name -> role, in schema order."""
         return {c.name: c.role for c in self.schema.columns}
 
     def _role_check(self, name: str, role: str):

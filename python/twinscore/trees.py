@@ -167,6 +167,7 @@ class TreeScorer:
 
     @property
     def n_features_in_(self) -> int:
+        """Number of input features the model reads."""
         return self._engine.num_features
 
     @property
@@ -177,6 +178,7 @@ class TreeScorer:
 
     @property
     def objective(self) -> str:
+        """The training objective as the library names it (e.g. ``binary:logistic``, ``binary``)."""
         return self._engine.objective
 
     @property
@@ -186,10 +188,12 @@ class TreeScorer:
 
     @property
     def n_iterations(self) -> int:
+        """Boosting rounds in the model (each holds one tree per output)."""
         return self._engine.num_iterations
 
     @property
     def n_trees(self) -> int:
+        """Trees in the model."""
         return self._engine.num_trees
 
     def __repr__(self) -> str:

@@ -92,3 +92,12 @@ def test_cdnow_logs():
     assert master["date"].min() == pd.Timestamp("1997-01-01")
     assert master["date"].max() == pd.Timestamp("1998-06-30")
     assert (master["amount"] >= 0).all()
+    # The folder holding the files works as well as the file itself.
+    folder = datasets._data_dir()
+    pd.testing.assert_frame_equal(datasets.load_cdnow("sample", path=folder), sample)
+    pd.testing.assert_frame_equal(datasets.load_cdnow("sample", path=folder / "CDNOW_sample.txt"), sample)
+
+
+def test_cdnow_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="CDNOW_master.txt is not a file"):
+        datasets.load_cdnow("master", path=tmp_path)

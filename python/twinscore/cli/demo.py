@@ -106,11 +106,14 @@ def step_scoring(ctx) -> None:
     ctx.say("appetence", ", ".join(f"{k.removeprefix('appetence_')} {v:,.0f}" for k, v in app.head(5).items()))
     grade_share = leads["grade"].value_counts(normalize=True).sort_index()
     conv_by_grade = y.groupby(leads["grade"].to_numpy(), observed=True).mean()
-    ctx.say("leads", "grades " + ", ".join(f"{g} {s:.0%} ({conv_by_grade.get(g, np.nan):.1%} conv.)"
-                                           for g, s in grade_share.items()))
+    # The grade rates the profile (fit rules) alone; behaviour enters the
+    # total score, hence the MQL flag: the two lines measure different things.
+    ctx.say("leads", "fit grades (profile rules only) " + ", ".join(
+        f"{g} {s:.0%} ({conv_by_grade.get(g, np.nan):.1%} conv.)" for g, s in grade_share.items()))
     mql = leads["mql"].to_numpy()
-    ctx.say("", f"MQL {mql.mean():.1%} of prospects convert at {y[mql].mean():.1%} vs {y[~mql].mean():.1%}; "
-                f"rule AUC {ts.metrics.roc_auc(y, leads['score']):.3f}")
+    ctx.say("", f"MQL (profile + behaviour score >= {ts.datasets.PRM_LEAD_RULES['mql_threshold']}): "
+                f"{mql.mean():.1%} of prospects, converting at {y[mql].mean():.1%} vs {y[~mql].mean():.1%}; "
+                f"AUC of the total score {ts.metrics.roc_auc(y, leads['score']):.3f}")
     ctx.say("model", f"LogisticScorer on {int((~test).sum()):,} prospects, {len(model.feature_names_)} features, "
                      f"{int(model.n_iter_[0])} Newton steps")
     ctx.say("held-out", f"{int(test.sum()):,} prospects: AUC {summary['auc']:.3f}, KS {summary['ks']:.3f}")
