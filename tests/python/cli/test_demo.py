@@ -11,7 +11,7 @@ def test_demo_step_reports_scores_measures_and_reasons(prm):
     text = "\n".join(ctx.lines)
     auc = float(re.search(r"AUC (\d\.\d+), KS", text).group(1))
     assert auc > 0.6  # the planted behaviour is learnt
-    assert "grades A" in text and "deciles" in text
+    assert "fit grades (profile rules only) A" in text and "deciles" in text
     assert len(re.findall(r"#\d prospect \d+: ", text)) == 3
     assert isinstance(ctx.results["conversion_model"], ts.LogisticScorer)
     assert len(ctx.results["event_features"]) == len(prm.prospects)
