@@ -24,10 +24,21 @@ from the job file's directory)::
 and ``[rules]`` (path of a TOML rule file, see :mod:`twinscore.leads`) with
 ``now``; ``rfm`` takes ``[rfm]`` (customer, date, amount, invoice, now, bins).
 
-Every key is checked before any data is read; a misspelt key, a missing file
-or column is a ``ValueError``/``KeyError``/``FileNotFoundError`` naming it.
-The output is written to a temporary file beside the target and renamed into
-place only when complete, so a failed job leaves no half-written output.
+Every section, key, type and range is checked before any data is read; a
+misspelt key, a wrong type, a missing file is a
+``ValueError``/``TypeError``/``FileNotFoundError`` naming it; a missing column
+is a ``KeyError`` naming it. The output is written to a temporary file beside
+the target (``.<name>.<pid>.<random>.partial``) and published only when
+complete: renamed onto the target with ``overwrite = true``, else linked to a
+target that must not exist at that moment (two jobs racing for one output:
+one wins, the other fails and leaves the first's file). A job interrupted by
+SIGINT or SIGTERM removes its partial file; one killed outright leaves it, and
+the next job writing the same output removes it.
+
+``twinscore run`` exits with 0 on success, 2 for a bad job file (unknown key,
+wrong value, missing input file, existing output), 3 for bad input data
+(a missing column, a value an engine refuses), 4 for a failure to read or
+write (disk full, unreadable or corrupt file), 130/143 when interrupted.
 Tree scoring reads and scores the input in chunks of ``[job] chunk_rows``
 rows (Parquet row groups are read as they come), so a table larger than
 memory scores in bounded memory. A Parquet output takes its column types
@@ -37,6 +48,8 @@ cast to it when no value changes, else refused naming the column.
 
 from __future__ import annotations
 
+import contextlib
+import glob
 import os
 import tempfile
 import time
@@ -53,7 +66,7 @@ try:
 except ModuleNotFoundError:  # Python 3.10: the same parser from PyPI
     import tomli as tomllib
 
-__all__ = ["JobReport", "run_job", "load_job"]
+__all__ = ["JobReport", "run_job", "load_job", "run_loaded_job", "EXIT_JOB_FILE", "EXIT_DATA", "EXIT_IO"]
 
 _SECTIONS: dict[str, dict[str, set[str]]] = {
     # kind -> section -> allowed keys ("path" where a file is named)
@@ -70,6 +83,7 @@ _REQUIRED = {"tree_score": {"input": {"path", "id"}, "model": {"path"}, "output"
                             "job": {"now"}},
              "rfm": {"input": {"path"}, "rfm": {"customer", "date"}, "output": {"path"}}}
 _TABLE_SUFFIXES = (".parquet", ".csv", ".csv.gz")
+EXIT_JOB_FILE, EXIT_DATA, EXIT_IO = 2, 3, 4  # twinscore run's exit status by kind of failure
 
 
 @dataclass
@@ -88,8 +102,63 @@ class JobReport:
 
 
 # -- the job file ---------------------------------------------------------------
+def _text(value, where: str):
+    if not isinstance(value, str) or not value:
+        raise TypeError(f"{where} must be a non-empty string (a column name), got {value!r}")
+    return value
+
+
+def _integer(lo: int, hi: int):
+    def check(value, where: str):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"{where} must be an integer, got {value!r}")
+        if not lo <= value <= hi:
+            raise ValueError(f"{where} must be between {lo:,} and {hi:,}, got {value:,}")
+        return value
+    return check
+
+
+def _date(value, where: str):
+    from twinscore._frames import timestamp  # the library's one date rule: numbers are not dates
+
+    return timestamp(value, where)
+
+
+def _groups(value, where: str):
+    if not isinstance(value, dict) or not all(
+            isinstance(k, str) and isinstance(v, list) and v and all(isinstance(c, str) for c in v)
+            for k, v in value.items()):
+        raise TypeError(f"{where} must map each reason to a list of column names, "
+                        f"e.g. {{ region = [\"region_n\", \"region_s\"] }}, got {value!r}")
+    return value
+
+
+def _choice(*allowed):
+    def check(value, where: str):
+        if value not in allowed:
+            raise ValueError(f"{where} must be one of {list(allowed)}, got {value!r}")
+        return value
+    return check
+
+
+def _flag(value, where: str):
+    if not isinstance(value, bool):
+        raise TypeError(f"{where} must be true or false, got {value!r}")
+    return value
+
+
+# The type and range of every value key, checked (and dates converted) before any data is read.
+_VALUES: dict[str, Callable[[Any, str], Any]] = {
+    "threads": _integer(1, 4096), "chunk_rows": _integer(1, 1_000_000_000), "now": _date,
+    "id": _text, "library": _choice("xgboost", "lightgbm"), "reasons": _integer(0, 1000), "groups": _groups,
+    "contact": _text, "timestamp": _text, "type": _text, "category": _text,
+    "customer": _text, "date": _text, "amount": _text, "invoice": _text, "bins": _integer(2, 100),
+    "overwrite": _flag,
+}
+
+
 def load_job(path: str | os.PathLike) -> dict[str, Any]:
-    """Reads and checks a job file; paths come back absolute."""
+    """Reads and checks a job file; paths come back absolute, dates as Timestamps."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"job file not found: {path}")
@@ -116,12 +185,19 @@ def load_job(path: str | os.PathLike) -> dict[str, Any]:
         for key in keys:
             if key not in job.get(section, {}):
                 raise ValueError(f"{path.name}: [{section}] needs '{key}'")
+    for section, body in job.items():
+        for key, value in body.items():
+            if key in _VALUES:
+                body[key] = _VALUES[key](value, f"{path.name}: [{section}] {key}")
     base = path.parent
-    for section in job.values():
+    for name, section in job.items():
         if "path" in section:
             if not isinstance(section["path"], str) or not section["path"]:
                 raise ValueError(f"{path.name}: every 'path' must be a non-empty string")
             section["path"] = (base / section["path"]).resolve()
+            if name != "output" and not section["path"].is_file():
+                raise FileNotFoundError(f"{path.name}: [{name}] file not found (or not a regular file): "
+                                        f"{section['path']}")
     _check_output(job["output"], path.name)
     return job
 
@@ -212,26 +288,67 @@ def _conform(table, schema):
     return pa.Table.from_arrays(columns, schema=schema)
 
 
+def _partial_name(target: Path) -> str:
+    return f".{target.name}.{os.getpid()}."
+
+
+def _remove_stale_partials(target: Path) -> None:
+    """Partial files of this target left by jobs that were killed (their process is gone)."""
+    for p in target.parent.glob(f".{glob.escape(target.name)}.*.partial"):
+        pid = p.name[len(target.name) + 2:].split(".", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            with contextlib.suppress(FileNotFoundError):
+                p.unlink()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
+
+
+def _publish(tmp: Path, target: Path, overwrite: bool) -> None:
+    """The complete file onto its target: replaced when allowed, else linked to a
+    name that must not exist (atomic: a concurrent job's output is never replaced)."""
+    if overwrite:
+        os.replace(tmp, target)
+        return
+    try:
+        os.link(tmp, target)
+    except FileExistsError:
+        raise ValueError(f"the output {target} appeared while the job ran (another job?); it is kept, and this "
+                         "job's output is discarded") from None
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
 @contextmanager
-def _atomic_output(target: Path) -> Iterator[_TableWriter]:
-    """A writer on a temporary file beside ``target``, renamed onto it only when
-    the block completes; removed on any error."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
+def _atomic_output(target: Path, overwrite: bool = False) -> Iterator[_TableWriter]:
+    """A writer on a temporary file beside ``target``, published only when the
+    block completes; removed on any error or interruption it can see."""
+    _remove_stale_partials(target)
+    fd, name = tempfile.mkstemp(prefix=_partial_name(target), suffix=".partial", dir=target.parent)
     os.close(fd)
-    os.unlink(tmp)  # the writers create it
-    writer = _TableWriter(Path(tmp), target.suffix)
+    tmp = Path(name)
+    tmp.unlink()  # the writers create it
+    writer = _TableWriter(tmp, target.suffix)
     try:
         yield writer
         writer.close()
-        if not Path(tmp).exists():  # no chunk at all: an empty table still gets its file
+        if not tmp.exists():  # no chunk at all: an empty table still gets its file
             raise ValueError("the input has no rows")
-        os.replace(tmp, target)
+        _publish(tmp, target, overwrite)
     except BaseException:
         try:
             writer.close()
         finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
         raise
 
 
@@ -254,17 +371,10 @@ def _tree_score(job: dict, writer: _TableWriter) -> int:
 
     model = job["model"]
     library = model.get("library") or ("lightgbm" if model["path"].suffix == ".txt" else "xgboost")
-    if library not in ("xgboost", "lightgbm"):
-        raise ValueError(f"[model] library must be 'xgboost' or 'lightgbm', got {library!r}")
     load = TreeScorer.from_xgboost if library == "xgboost" else TreeScorer.from_lightgbm
     scorer = load(model["path"])
-    reasons = model.get("reasons", 0)
-    if not isinstance(reasons, int) or isinstance(reasons, bool) or reasons < 0:
-        raise ValueError(f"[model] reasons must be a non-negative integer, got {reasons!r}")
-    groups = model.get("groups")
+    reasons, groups = model.get("reasons", 0), model.get("groups")
     rows = job["job"].get("chunk_rows", 1_000_000)
-    if not isinstance(rows, int) or isinstance(rows, bool) or rows < 1:
-        raise ValueError(f"[job] chunk_rows must be a positive integer, got {rows!r}")
     id_name, rows_in = job["input"]["id"], 0
     for chunk in _chunks(job["input"]["path"], "[input]", rows):
         try:
@@ -327,15 +437,19 @@ _RUNNERS: dict[str, Callable[[dict, _TableWriter], int]] = {
 
 def run_job(path: str | os.PathLike, *, threads: int | None = None) -> JobReport:
     """Runs the job file at ``path``; see the module docstring for its keys."""
+    return run_loaded_job(load_job(path), threads=threads)
+
+
+def run_loaded_job(job: dict[str, Any], *, threads: int | None = None) -> JobReport:
+    """Runs a job read by :func:`load_job` (``threads`` overrides its [job] threads)."""
     from twinscore import threads as thread_scope
 
-    job = load_job(path)
     n = threads if threads is not None else job["job"].get("threads")
     if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 1):
         raise ValueError(f"threads must be a positive integer, got {n!r}")
     t0 = time.perf_counter()
     target: Path = job["output"]["path"]
-    with thread_scope(n), _atomic_output(target) as writer:
+    with thread_scope(n), _atomic_output(target, job["output"].get("overwrite", False)) as writer:
         rows_in = _RUNNERS[job["job"]["kind"]](job, writer)
     return JobReport(job["job"]["kind"], rows_in, writer.rows, target, time.perf_counter() - t0)
 

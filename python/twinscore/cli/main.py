@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 
 __all__ = ["main"]
@@ -52,15 +53,45 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+class _Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that a job cleans up as on Ctrl-C."""
+
+
+def _on_sigterm(signum, frame):
+    raise _Terminated()
+
+
+def _say(exc: BaseException) -> None:
+    message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+    print(f"twinscore run: {message}", file=sys.stderr)
+
+
 def _run(args) -> int:
-    from .jobs import run_job
+    """One line on stderr and an exit status per kind of failure (see twinscore.cli.jobs)."""
+    from . import jobs
 
     try:
-        report = run_job(args.job, threads=args.threads)
-    except (ValueError, TypeError, KeyError, FileNotFoundError) as exc:
-        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        print(f"twinscore run: {message}", file=sys.stderr)
-        return 2
+        job = jobs.load_job(args.job)
+    except (ValueError, TypeError, KeyError, OSError) as exc:
+        _say(exc)
+        return jobs.EXIT_JOB_FILE
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        report = jobs.run_loaded_job(job, threads=args.threads)
+    except (ValueError, TypeError, KeyError) as exc:
+        _say(exc)
+        return jobs.EXIT_DATA
+    except OSError as exc:  # disk full, unreadable or corrupt file
+        _say(exc)
+        return jobs.EXIT_IO
+    except _Terminated:
+        print("twinscore run: terminated; no output written", file=sys.stderr)
+        return 128 + signal.SIGTERM
+    except KeyboardInterrupt:
+        print("twinscore run: interrupted; no output written", file=sys.stderr)
+        return 128 + signal.SIGINT
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     print(report)
     return 0
 
@@ -91,8 +122,8 @@ def main(argv: list[str] | None = None) -> int:
         return _demo(args)
     if args.command == "run":
         return _run(args)
-    parser.print_help()
-    return 0
+    parser.print_help(sys.stderr)  # no command is a usage error, as argparse's own
+    return 2
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Batch jobs (`twinscore run job.toml`): each kind against the engine called
 directly, chunked reads, CSV and Parquet, and all-or-nothing output."""
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +10,7 @@ import pytest
 
 import twinscore as ts
 from twinscore.cli import main
-from twinscore.cli.jobs import load_job, run_job
+from twinscore.cli.jobs import load_job, run_job, run_loaded_job
 
 xgb = pytest.importorskip("xgboost")
 lgb = pytest.importorskip("lightgbm")
@@ -272,3 +273,116 @@ def test_same_scores_for_one_and_two_threads(tree_dir):
 def test_load_job_resolves_paths_against_the_job_file(tree_dir):
     job = load_job(write_job(tree_dir, TREE_JOB))
     assert job["model"]["path"] == (tree_dir / "m.json").resolve()
+
+
+@pytest.mark.parametrize("edit, error, match", [
+    (("[model]\n", "[model]\ngroups = 5\n"), TypeError, r"\[model\] groups must map each reason"),
+    (("[job]\n", "[job]\nchunk_rows = 1e23\n"), TypeError, r"\[job\] chunk_rows must be an integer"),
+    (("[job]\n", "[job]\nchunk_rows = 0\n"), ValueError, r"chunk_rows must be between 1 and"),
+    (("id = \"contact_id\"", "id = [\"contact_id\"]"), TypeError, r"\[input\] id must be a non-empty string"),
+    (("[job]\n", "[job]\nthreads = 1099511627776\n"), ValueError, r"threads must be between 1 and 4,096"),
+    (("[model]\n", "[model]\nlibrary = \"catboost\"\n"), ValueError, r"library must be one of"),
+    (("[output]\n", "[output]\noverwrite = \"yes\"\n"), TypeError, r"overwrite must be true or false"),
+])
+def test_every_key_is_checked_before_any_data_is_read(tree_dir, edit, error, match):
+    (tree_dir / "prospects.parquet").write_bytes(b"not parquet")  # reading it would fail differently
+    with pytest.raises(error, match=match):
+        load_job(write_job(tree_dir, TREE_JOB.replace(*edit)))
+
+
+def test_dates_in_job_files_follow_the_date_rule(tmp_path):
+    (tmp_path / "tx.csv").write_text("client,date,amount\n1,2024-01-01,5.0\n")
+    text = """
+[job]
+kind = "rfm"
+[input]
+path = "tx.csv"
+[rfm]
+customer = "client"
+date = "date"
+now = {now}
+[output]
+path = "rfm.parquet"
+"""
+    with pytest.raises(TypeError, match=r"\[rfm\] now must be a date, got the number 5"):
+        load_job(write_job(tmp_path, text.format(now="5")))
+    job = load_job(write_job(tmp_path, text.format(now="2024-03-01T00:00:00+01:00")))
+    assert job["rfm"]["now"] == pd.Timestamp("2024-02-29 23:00:00")
+    assert load_job(write_job(tmp_path, text.format(now="2024-03-01")))["rfm"]["now"] == pd.Timestamp("2024-03-01")
+
+
+def test_a_concurrent_job_output_is_never_replaced(tree_dir):
+    job = load_job(write_job(tree_dir, TREE_JOB))           # checked while the output is absent
+    (tree_dir / "scores.parquet").write_bytes(b"the other job's")  # ... then another job publishes first
+    with pytest.raises(ValueError, match="appeared while the job ran"):
+        run_loaded_job(job)
+    assert (tree_dir / "scores.parquet").read_bytes() == b"the other job's"
+    assert no_partial_files(tree_dir)
+
+
+def test_stale_partial_files_of_dead_jobs_are_removed(tree_dir):
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = tree_dir / f".scores.parquet.{int(dead.stdout)}.x1y2.partial"
+    stale.write_bytes(b"left by a killed job")
+    live = tree_dir / f".scores.parquet.{os.getppid()}.a1b2.partial"   # a running process's: kept
+    live.write_bytes(b"in progress")
+    other = tree_dir / f".other.parquet.{int(dead.stdout)}.c3d4.partial"  # another target's: kept
+    other.write_bytes(b"not ours")
+    run_job(write_job(tree_dir, TREE_JOB))
+    assert not stale.exists() and live.exists() and other.exists()
+    assert len(pd.read_parquet(tree_dir / "scores.parquet")) == 3_000
+
+
+def _slow_job(tmp_path, features):
+    X, y = features
+    model = xgb.XGBClassifier(n_estimators=5, max_depth=2, n_jobs=1).fit(X.drop(columns="contact_id"), y)
+    model.get_booster().save_model(tmp_path / "m.json")
+    big = pd.concat([X] * 100, ignore_index=True).assign(contact_id=lambda d: np.arange(len(d)))
+    big.to_csv(tmp_path / "prospects.csv", index=False)  # 300,000 rows read 1,000 at a time: seconds
+    return write_job(tmp_path, TREE_JOB.replace("prospects.parquet", "prospects.csv")
+                     .replace("[job]\n", "[job]\nchunk_rows = 1000\n"))
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGKILL"])
+def test_a_killed_job_then_rerun_leaves_one_complete_output(tmp_path, features, sig):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    job = _slow_job(tmp_path, features)
+    cmd = [sys.executable, "-m", "twinscore", "run", str(job), "--threads", "1"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while time.time() < deadline and no_partial_files(tmp_path) and proc.poll() is None:
+        time.sleep(0.02)
+    assert proc.poll() is None, "the job ended before it could be killed"
+    proc.send_signal(getattr(signal, sig))
+    _, err = proc.communicate(timeout=60)
+    assert not (tmp_path / "scores.parquet").exists()
+    if sig == "SIGTERM":  # caught: cleaned up, said so
+        assert proc.returncode == 143 and "terminated" in err
+        assert no_partial_files(tmp_path)
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert len(pd.read_parquet(tmp_path / "scores.parquet")) == 300_000
+    assert no_partial_files(tmp_path)
+
+
+def test_exit_status_by_kind_of_failure(tree_dir, capsys, monkeypatch):
+    from twinscore.cli import jobs
+
+    assert main(["run", str(write_job(tree_dir, TREE_JOB.replace("[model]\n", "[model]\npth = 1\n")))]) == 2
+    assert main(["run", str(write_job(tree_dir, TREE_JOB.replace("contact_id", "customer")))]) == 3
+    assert "id column 'customer'" in capsys.readouterr().err
+
+    def disk_full(self, df):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(jobs._TableWriter, "write", disk_full)
+    assert main(["run", str(write_job(tree_dir, TREE_JOB))]) == 4
+    assert "No space left on device" in capsys.readouterr().err
+    assert no_partial_files(tree_dir) and not (tree_dir / "scores.parquet").exists()

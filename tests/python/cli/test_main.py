@@ -38,3 +38,8 @@ def test_console_script_is_installed():
     exe = shutil.which("twinscore") or str(__import__("pathlib").Path(sys.executable).with_name("twinscore"))
     r = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and "demo" in r.stdout
+
+
+def test_no_command_is_a_usage_error(capsys):
+    assert main([]) == 2
+    assert "demo" in capsys.readouterr().err
