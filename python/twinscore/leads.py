@@ -38,6 +38,7 @@ from .events import event_log
 
 __all__ = ["LeadRules", "score_leads"]
 
+_OUTPUT_COLUMNS = ["fit_score", "behaviour_score", "score", "grade", "mql"]
 _TOP_KEYS = {"fit", "behaviour", "half_life_days", "grades", "lowest_grade", "mql_threshold"}
 _FIT_KEYS = {"name", "column", "in", "points", "points_by_value", "min", "max"}
 _BEH_KEYS = {"name", "event", "category", "points", "half_life_days", "cap"}
@@ -125,6 +126,9 @@ class LeadRules:
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
             raise ValueError(f"lead rules: rule names must be unique, repeated: {dup}")
+        taken = sorted(set(names) & set(_OUTPUT_COLUMNS))
+        if taken:  # each rule's points become a column beside these
+            raise ValueError(f"lead rules: rule names {taken} are taken by the output columns {_OUTPUT_COLUMNS}")
         grades = d.get("grades", {})
         if not isinstance(grades, Mapping):
             raise ValueError("lead rules: field 'grades' must map grade -> minimum fit score, e.g. {A = 30, B = 15}")

@@ -262,7 +262,7 @@ class LogisticScorer(ClassifierMixin, BaseEstimator):
         largest first; None / 0 when a contact has fewer non-zero features.
         """
         check_is_fitted(self)
-        top = check_int(top, "top", min_value=1)
+        top = min(check_int(top, "top", min_value=1), len(self.feature_names_))  # no more reasons than features
         table = self._table(X, fitting=False)
         idx, val = _core.explain_encoded(*self._core_args(table), self.coef_[0], top)
         names = np.asarray(self.feature_names_ + [None], dtype=object)

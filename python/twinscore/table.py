@@ -152,12 +152,16 @@ class Schema:
         """The schema written by :meth:`to_dict`; ``ValueError`` for anything else."""
         if not isinstance(d, Mapping) or d.get("format") != "twinscore.schema/1":
             raise ValueError("not a twinscore schema: expected a mapping with format 'twinscore.schema/1'")
+        columns = d.get("columns", [])
+        if not isinstance(columns, list) or not all(isinstance(c, Mapping) for c in columns):
+            raise ValueError("schema: 'columns' must be a list of column entries")
+        if d.get("id") is not None and not isinstance(d.get("id"), str):
+            raise ValueError(f"schema: 'id' must be a column name or null, got {d.get('id')!r}")
         cols = []
-        for c in d.get("columns", []):
+        for c in columns:
             c = dict(c)
-            if "categories" in c:
-                c["categories"] = tuple(str(v) for v in c["categories"])
             try:
+                _check_spec_values(c)
                 cols.append(ColumnSpec(**c))
             except TypeError as exc:
                 raise ValueError(f"schema column {c.get('name')!r}: {exc}") from None
@@ -179,6 +183,35 @@ class Schema:
             except json.JSONDecodeError as exc:
                 raise ValueError(f"{path}: not a JSON schema ({exc})") from None
         return cls.from_dict(d)
+
+
+def _check_spec_values(c: dict) -> None:
+    """A schema entry read from a file: names, categories and statistics of the
+    right types (a file is not trusted: "abc" is not three categories, a std of
+    1e-320 would standardise to infinity)."""
+    where = f"schema column {c.get('name')!r}"
+    if not isinstance(c.get("name"), str) or not c["name"]:
+        raise ValueError(f"{where}: 'name' must be a non-empty string")
+    if "categories" in c:
+        cats = c["categories"]
+        if not isinstance(cats, list) or not all(isinstance(v, str) for v in cats):
+            raise ValueError(f"{where}: 'categories' must be a list of strings, got {type(cats).__name__}")
+        if len(set(cats)) != len(cats):
+            raise ValueError(f"{where}: 'categories' lists a category twice")
+        c["categories"] = tuple(cats)
+    elif c.get("role") in ("categorical", "category_set"):
+        raise ValueError(f"{where}: a {c['role']} column needs its 'categories'")
+    for stat in ("mean", "std", "min", "max"):
+        v = c.get(stat)
+        if v is None:
+            continue
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise ValueError(f"{where}: '{stat}' must be a finite number, got {v!r}")
+    std = c.get("std")
+    if std is not None and (std < 0 or (std > 0 and not math.isfinite(1.0 / std))):
+        raise ValueError(f"{where}: 'std' must be 0 or a positive number whose inverse is finite, got {std!r}")
+    if c.get("min") is not None and c.get("max") is not None and c["min"] > c["max"]:
+        raise ValueError(f"{where}: 'min' {c['min']} is above 'max' {c['max']}")
 
 
 @dataclass

@@ -265,6 +265,9 @@ class TreeScorer:
     def _group_matrix(names: list[str], groups):
         if not groups:
             return list(names), np.eye(len(names))
+        if not isinstance(groups, Mapping):
+            raise TypeError(f"groups must map each reason to a list of columns, e.g. {{'region': ['region=n', "
+                            f"'region=s']}}, got {type(groups).__name__}")
         pos = {n: i for i, n in enumerate(names)}
         owner: dict[int, int] = {}
         labels: list[str] = []

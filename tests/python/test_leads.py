@@ -105,3 +105,8 @@ def test_bad_rules(prm, rules, exc, match):
 def test_bad_toml():
     with pytest.raises(ValueError, match="TOML"):
         ts.LeadRules.from_toml("fit = [\n")
+
+
+def test_a_rule_cannot_take_an_output_column_name():
+    with pytest.raises(ValueError, match=r"rule names \['score'\] are taken by the output columns"):
+        ts.LeadRules.from_dict({"behaviour": [{"name": "score", "event": "page_view", "points": 1}]})

@@ -253,3 +253,9 @@ def test_polars_and_arrow_frames_are_read_by_name(rng):
     np.testing.assert_allclose(fitted_on_polars.predict_proba(pl.from_pandas(shuffled)), p, rtol=1e-6)
     with pytest.raises(KeyError, match="band"):
         ref.predict(pl.from_pandas(df[["x", "z"]]))
+
+
+def test_explain_caps_top_at_the_number_of_features(rng):
+    X, y = make_xy(rng, n=300, d=3)
+    why = ts.LogisticScorer().fit(X, y).explain(X[:5], top=10**6)
+    assert list(why.columns) == [f"{k}_{t}" for t in (1, 2, 3) for k in ("reason", "contribution")]

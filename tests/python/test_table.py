@@ -401,3 +401,29 @@ def test_encoded_names_of_the_issue_example():
     enc = ts.ContactTable.from_pandas(df).encode(standardize=False)
     assert enc.feature_names == ["a", "b", "c=x", "c=y", "c=z"]
     np.testing.assert_array_equal(enc.X[:, 1], [4, 5, 7])
+
+
+@pytest.mark.parametrize("edit, match", [
+    (lambda c: c.update(categories="abc"), "'categories' must be a list of strings"),
+    (lambda c: c.update(categories=["a", "a"]), "lists a category twice"),
+    (lambda c: c.pop("categories"), "needs its 'categories'"),
+])
+def test_schema_files_are_not_trusted_categories(edit, match):
+    d = ts.ContactTable.from_pandas(small_df()).schema.to_dict()
+    cat = next(c for c in d["columns"] if c["role"] == "categorical")
+    edit(cat)
+    with pytest.raises(ValueError, match=match):
+        ts.Schema.from_dict(d)
+
+
+@pytest.mark.parametrize("stat, value, match", [
+    ("std", 1e-320, "inverse is finite"), ("std", -1.0, "'std' must be 0 or a positive"),
+    ("mean", float("nan"), "'mean' must be a finite number"), ("max", "7", "'max' must be a finite number"),
+    ("min", 1e300, "'min' .* is above 'max'"),
+])
+def test_schema_files_are_not_trusted_statistics(stat, value, match):
+    d = ts.ContactTable.from_pandas(small_df()).schema.to_dict()
+    num = next(c for c in d["columns"] if c["role"] == "numeric")
+    num[stat] = value
+    with pytest.raises(ValueError, match=match):
+        ts.Schema.from_dict(d)

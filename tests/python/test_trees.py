@@ -421,3 +421,9 @@ def _depth(node):
     if "split_index" not in node:
         return 0
     return 1 + max(_depth(node["left_child"]), _depth(node["right_child"]))
+
+
+def test_top_reasons_groups_must_be_a_mapping(xgb_models, data):
+    scorer = ts.TreeScorer.from_xgboost(xgb_models["binary:logistic"][0])
+    with pytest.raises(TypeError, match="groups must map each reason to a list of columns"):
+        scorer.top_reasons(data[0].iloc[:3], groups=[["x0", "x1"]])
