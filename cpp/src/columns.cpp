@@ -1,6 +1,8 @@
 #include "twinscore/columns.h"
 
 #include <algorithm>
+#include <cmath>
+#include <vector>
 
 #include "twinscore/threads.h"
 
@@ -35,13 +37,13 @@ struct Moments {
 };
 
 template <class View>
-Moments BlockMoments(const View& x, int64_t begin, int64_t end) {
+Moments BlockMoments(const View& x, int64_t begin, int64_t end, double inv_scale) {
   // Two passes over a cache-resident block: the sum first, then the squared
   // deviations, which is exact enough and vectorises.
   Moments m;
   double sum = 0.0;
   for (int64_t i = begin; i < end; ++i) {
-    const double v = x[i];
+    const double v = x[i] * inv_scale;
     if (std::isnan(v)) {
       ++m.missing;
     } else if (std::isinf(v)) {
@@ -56,23 +58,37 @@ Moments BlockMoments(const View& x, int64_t begin, int64_t end) {
   if (m.count == 0) return m;
   m.mean = sum / static_cast<double>(m.count);
   for (int64_t i = begin; i < end; ++i) {
-    const double v = x[i];
+    const double v = x[i] * inv_scale;
     if (std::isfinite(v)) m.m2 += (v - m.mean) * (v - m.mean);
   }
   return m;
 }
 
-NumericSummary ToSummary(const Moments& m) {
+// `scale` is the power of two the moments were computed in units of.
+NumericSummary ToSummary(const Moments& m, double scale) {
   NumericSummary s;
   s.count = m.count;
   s.missing = m.missing;
   if (m.count > 0) {
-    s.mean = m.mean;
-    s.std = std::sqrt(m.m2 / static_cast<double>(m.count));
-    s.min = m.min;
-    s.max = m.max;
+    s.mean = m.mean * scale;
+    s.std = std::sqrt(m.m2 / static_cast<double>(m.count)) * scale;
+    s.min = m.min * scale;
+    s.max = m.max * scale;
   }
   return s;
+}
+
+// The moments of the column's values divided by `scale` (a power of two, so
+// the division is exact), merged in block order.
+template <class View>
+Moments ColumnMoments(const View& view, int64_t n, double scale) {
+  std::vector<Moments> parts(NumBlocks(n, kScanBlock));
+  ParallelBlocks(n, kScanBlock, [&](size_t b, size_t begin, size_t end) {
+    parts[b] = BlockMoments(view, begin, end, 1.0 / scale);
+  });
+  Moments total;
+  for (const auto& p : parts) total.Merge(p);
+  return total;
 }
 
 }  // namespace
@@ -80,18 +96,22 @@ NumericSummary ToSummary(const Moments& m) {
 absl::StatusOr<NumericSummary> SummarizeNumeric(const NumericColumn& column) {
   TWINSCORE_CHECK_ARG(column.n >= 0 && (column.n == 0 || column.data != nullptr),
                       "column '", column.name, "': no data");
-  std::vector<Moments> parts(NumBlocks(column.n, kScanBlock));
+  Moments total;
+  double scale = 1.0;
   column.Visit([&](auto view) {
-    ParallelBlocks(column.n, kScanBlock, [&](size_t b, size_t begin, size_t end) {
-      parts[b] = BlockMoments(view, begin, end);
-    });
+    total = ColumnMoments(view, column.n, 1.0);
+    if (total.count > 0 && !(std::isfinite(total.mean) && std::isfinite(total.m2))) {
+      // Finite values whose sum or squares overflow (|x| beyond ~1e154): the
+      // moments again in units of a power of two at least max |x|, where they
+      // cannot overflow; rare, so it costs a second pass only then.
+      scale = std::ldexp(1.0, std::ilogb(std::max(std::abs(total.min), std::abs(total.max))) + 1);
+      total = ColumnMoments(view, column.n, scale);
+    }
     return 0;
   });
-  Moments total;
-  for (const auto& p : parts) total.Merge(p);
   TWINSCORE_CHECK_ARG(total.first_inf < 0, "column '", column.name, "' holds an infinite value at row ",
                       total.first_inf, "; use NaN for a missing value");
-  return ToSummary(total);
+  return ToSummary(total, scale);
 }
 
 NumericSummary SummarizeTimestamps(absl::Span<const int64_t> ns) {

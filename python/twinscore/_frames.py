@@ -386,6 +386,18 @@ def _check_finite(a: np.ndarray, name: str, allow_nan: bool):
         raise ValueError(f"{name} holds {kind} at row {i}, column {j}")
 
 
+def _check_narrowing(source: np.ndarray, out: np.ndarray, name: str):
+    """A finite value too large for float32 is refused by its value, not taken
+    for an infinity (one pass over the float32 copy; the rest only on failure)."""
+    if np.isfinite(out).all():
+        return
+    over = np.isinf(out) & np.isfinite(source)
+    if over.any():
+        i, j = np.argwhere(over)[0]
+        raise ValueError(f"{name} holds {source[i, j]:.6g} at row {i}, column {j}: beyond the float32 range "
+                         f"(|x| <= 3.4e38) the engine computes in; rescale the column")
+
+
 def numeric_matrix(X, name: str = "X", *, dtype: Any = np.float32, allow_nan: bool = False,
                    check_finite: bool = True, n_features: int | None = None, model: str = "the model",
                    min_rows: int = 1) -> np.ndarray:
@@ -409,7 +421,11 @@ def numeric_matrix(X, name: str = "X", *, dtype: Any = np.float32, allow_nan: bo
         raise ValueError(f"{name} has {a.shape[1]} features, but {model} is expecting {n_features} features "
                          "as input")
     target = a.dtype if a.dtype in accepted else accepted[0]
-    a = np.ascontiguousarray(a, dtype=target)
+    source = a
+    with np.errstate(over="ignore"):
+        a = np.ascontiguousarray(a, dtype=target)
+    if a is not source and a.dtype == np.float32 and source.dtype.kind == "f" and source.itemsize > 4:
+        _check_narrowing(source, a, name)
     if check_finite:
         _check_finite(a, name, allow_nan)
     return a

@@ -68,6 +68,24 @@ TEST(SummarizeNumeric, InfinityNamesColumnAndRow) {
   EXPECT_NE(s.status().message().find("row 3"), std::string::npos);
 }
 
+TEST(SummarizeNumeric, HugeFiniteValuesGiveFiniteMoments) {
+  // Their squares (and here their sum) overflow a double: the moments are taken
+  // in units of a power of two instead, never infinite or NaN.
+  std::vector<double> v = {1e300, 2, 1, 0};
+  auto s = SummarizeNumeric(Col(v));
+  ASSERT_TRUE(s.ok());
+  EXPECT_DOUBLE_EQ(s->mean, 2.5e299);
+  const double d0 = 7.5e299, d = 2.5e299;  // deviations from the mean, in units of 1e300 below
+  EXPECT_NEAR(s->std / 1e300, std::sqrt((d0 / 1e300 * d0 / 1e300 + 3 * (d / 1e300) * (d / 1e300)) / 4), 1e-12);
+  EXPECT_EQ(s->max, 1e300);
+  std::vector<double> edges = {1.7e308, -1.7e308, 1.7e308, -1.7e308, NAN};
+  auto e = SummarizeNumeric(Col(edges));
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ(e->count, 4);
+  EXPECT_DOUBLE_EQ(e->mean, 0.0);
+  EXPECT_NEAR(e->std / 1.7e308, 1.0, 1e-12);
+}
+
 TEST(SummarizeNumeric, AllMissingGivesNaNStatistics) {
   std::vector<double> v = {NAN, NAN};
   auto s = SummarizeNumeric(Col(v));

@@ -173,3 +173,28 @@ def test_columns_by_name_from_every_kind_of_frame():
             _frames.select_columns(frame, ["c", "a"])
     with pytest.raises(TypeError, match="transactions must be a DataFrame"):
         _frames.column({"a": [1]}, "a", "amount", "transactions")
+
+
+def test_finite_values_beyond_float32_are_named_not_called_infinite():
+    X = np.array([[1e300, 1.0], [2.0, 3.0]])
+    with pytest.raises(ValueError, match=r"X holds 1e\+300 at row 0, column 0: beyond the float32 range"):
+        _frames.numeric_matrix(X)
+    with pytest.raises(ValueError, match="beyond the float32 range"):
+        ts.KMeans(n_clusters=1).fit(X)
+    assert _frames.numeric_matrix(X, dtype=(np.float32, np.float64)) is X  # kept in float64: fine
+    with pytest.raises(ValueError, match="infinite value at row 1"):
+        _frames.numeric_matrix(np.array([[1.0], [np.inf]]))
+
+
+def test_tables_standardise_huge_finite_values():
+    """Moments of values whose squares overflow stay finite: the encoded matrix too."""
+    X = np.array([[1e300, 1.0], [2.0, 3.0], [1.0, 0.0], [0.0, 1.0]])
+    t = ts.ContactTable.from_numpy(X)
+    s = t.summary("x0")
+    ref_std = 1e300 * np.std(X[:, 0] / 1e300)
+    assert s["mean"] == pytest.approx(2.5e299) and s["std"] == pytest.approx(ref_std, rel=1e-12)
+    enc = t.encode().X
+    assert np.isfinite(enc).all()
+    np.testing.assert_allclose(enc[:, 0], (X[:, 0] - 2.5e299) / ref_std, rtol=1e-6)
+    y = np.array([0, 1, 0, 1])
+    assert np.isfinite(ts.LogisticScorer().fit(X, y).predict_proba(X)).all()
