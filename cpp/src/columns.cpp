@@ -102,9 +102,10 @@ absl::StatusOr<NumericSummary> SummarizeNumeric(const NumericColumn& column) {
     total = ColumnMoments(view, column.n, 1.0);
     if (total.count > 0 && !(std::isfinite(total.mean) && std::isfinite(total.m2))) {
       // Finite values whose sum or squares overflow (|x| beyond ~1e154): the
-      // moments again in units of a power of two at least max |x|, where they
-      // cannot overflow; rare, so it costs a second pass only then.
-      scale = std::ldexp(1.0, std::ilogb(std::max(std::abs(total.min), std::abs(total.max))) + 1);
+      // moments again in units of the power of two just below max |x| (|x| /
+      // scale < 2: squares and sums cannot overflow; 2^1023 itself is finite);
+      // rare, so it costs a second pass only then.
+      scale = std::ldexp(1.0, std::ilogb(std::max(std::abs(total.min), std::abs(total.max))));
       total = ColumnMoments(view, column.n, scale);
     }
     return 0;
