@@ -14,6 +14,7 @@ import pandas as pd
 import pyarrow as pa
 
 from . import _core
+from ._config import resolve_threads
 from ._validation import check_float, check_int
 
 __all__ = ["rfm", "DEFAULT_SEGMENTS", "calibration_summary", "BetaGeo", "GammaGamma", "lifetime_value",
@@ -62,7 +63,8 @@ def _client_codes(s: pd.Series) -> tuple[np.ndarray, pd.Index]:
         if values.dtype == np.uint64 and values.size and values.max() > np.iinfo(np.int64).max:
             codes, uniques = pd.factorize(values)
             return codes.astype(np.int32), pd.Index(uniques, name=s.name)
-        codes, uniques = _core.factorize_int64(np.ascontiguousarray(values, dtype=np.int64))
+        codes, uniques = _core.factorize_int64(np.ascontiguousarray(values, dtype=np.int64),
+                                               n_threads=resolve_threads())
         return codes, pd.Index(uniques.astype(values.dtype, copy=False), name=s.name)
     if pd.api.types.is_float_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
         raise TypeError(f"client id column {s.name!r} must hold integers or strings, got {s.dtype}")
@@ -254,11 +256,11 @@ def rfm(transactions: pd.DataFrame, *, customer: str, date: str, amount: str | N
     raw = _int64_ids(ids_s)
     try:
         if raw is not None:  # integer ids: grouped straight from the ids, one pass
-            agg = _core.rfm_aggregate_ids(raw, time, amt, int(now_ts.value))
+            agg = _core.rfm_aggregate_ids(raw, time, amt, int(now_ts.value), n_threads=resolve_threads())
             ids = pd.Index(agg["id"], name=ids_s.name).astype(ids_s.dtype, copy=False)
         else:
             codes, ids = _client_codes(ids_s)
-            agg = _core.rfm_aggregate(codes, time, amt, len(ids), int(now_ts.value))
+            agg = _core.rfm_aggregate(codes, time, amt, len(ids), int(now_ts.value), n_threads=resolve_threads())
     except ValueError as exc:
         # The engine finds a bad row (missing date, date after now, bad
         # amount) by its position; the columns it read are named here.
@@ -269,7 +271,7 @@ def rfm(transactions: pd.DataFrame, *, customer: str, date: str, amount: str | N
     scored = [np.ascontiguousarray(-recency), agg["count"].astype(np.float64)]
     if amt is not None:
         scored.append(agg["total"])
-    scores = _core.quantile_scores_columns(scored, bins)
+    scores = _core.quantile_scores_columns(scored, bins, n_threads=resolve_threads())
     cols = {
         "first_purchase": agg["first"].view("datetime64[ns]"),
         "last_purchase": agg["last"].view("datetime64[ns]"),
@@ -321,7 +323,7 @@ def calibration_summary(transactions: pd.DataFrame, *, customer: str, date: str,
         else max(cal, int(day.max()))
     if obs < cal:
         raise ValueError("observation_end must not be before calibration_end")
-    s = _core.clv_summarize(codes, day, amt, len(ids), int(cal), int(obs), period_days)
+    s = _core.clv_summarize(codes, day, amt, len(ids), int(cal), int(obs), period_days, n_threads=resolve_threads())
     keep = s.pop("has_calibration").astype(bool)
     cols = ["frequency", "recency", "T"] + (["monetary_value"] if amount is not None else [])
     if observation_end is not None:
@@ -361,7 +363,7 @@ def _weights(weights, n: int):
 
 def _compress(cols: list[np.ndarray], weights):
     """Distinct (frequency, recency, T) rows with their total weight (many clients share a pattern)."""
-    x, t, T, w = _core.clv_compress(*cols, weights)
+    x, t, T, w = _core.clv_compress(*cols, weights, n_threads=resolve_threads())
     return [x, t, T], w
 
 
@@ -397,7 +399,7 @@ class BetaGeo:
         w = _weights(weights, len(x))
         if self.compress:
             (x, t_x, T), w = _compress([x, t_x, T], w)
-        params, ll, n_iter, _ = _core.bgnbd_fit(x, t_x, T, w, max_iter, tol, penalizer)
+        params, ll, n_iter, _ = _core.bgnbd_fit(x, t_x, T, w, max_iter, tol, penalizer, n_threads=resolve_threads())
         self.params_ = dict(zip(("r", "alpha", "a", "b"), params))
         self.log_likelihood_ = ll
         self.n_iter_ = n_iter
@@ -411,13 +413,13 @@ class BetaGeo:
 
     def log_likelihood(self, summary: pd.DataFrame, weights=None) -> float:
         x, t_x, T = _summary_arrays(summary)
-        ll, _ = _core.bgnbd_loglik(self._params(), x, t_x, T, _weights(weights, len(x)))
+        ll, _ = _core.bgnbd_loglik(self._params(), x, t_x, T, _weights(weights, len(x)), n_threads=resolve_threads())
         return ll
 
     def _predict(self, summary, t: float):
         t = check_float(t, "t", min_value=0.0)
         x, t_x, T = _summary_arrays(summary)
-        return _core.bgnbd_predict(self._params(), x, t_x, T, t)
+        return _core.bgnbd_predict(self._params(), x, t_x, T, t, n_threads=resolve_threads())
 
     def predict(self, summary: pd.DataFrame, t: float) -> pd.Series:
         """Expected purchases of each client in the next ``t`` periods."""
@@ -461,7 +463,7 @@ class GammaGamma:
             raise ValueError("no client with a repeat purchase (frequency >= 1): the spend model cannot be fitted")
         params, ll, n_iter, _ = _core.gammagamma_fit(np.ascontiguousarray(x[keep]), np.ascontiguousarray(m[keep]),
                                                      None if w is None else np.ascontiguousarray(w[keep]),
-                                                     max_iter, tol, penalizer)
+                                                     max_iter, tol, penalizer, n_threads=resolve_threads())
         self.params_ = dict(zip(("p", "q", "v"), params))
         self.log_likelihood_ = ll
         self.n_iter_ = n_iter
@@ -476,7 +478,8 @@ class GammaGamma:
     def expected_spend(self, summary: pd.DataFrame) -> pd.Series:
         """Expected mean spend per transaction of each client (population mean when frequency is 0)."""
         x, m = _summary_arrays(summary, ("frequency", "monetary_value"))
-        return pd.Series(_core.gammagamma_spend(self._params(), x, m), index=summary.index, name="expected_spend")
+        spend = _core.gammagamma_spend(self._params(), x, m, n_threads=resolve_threads())
+        return pd.Series(spend, index=summary.index, name="expected_spend")
 
 
 def lifetime_value(purchases: BetaGeo, spend: GammaGamma, summary: pd.DataFrame, *, months: int = 12,
