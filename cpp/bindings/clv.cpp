@@ -2,6 +2,7 @@
 #include <pybind11/stl.h>
 
 #include "arrays.h"
+#include "engine_call.h"
 #include "registry.h"
 #include "twinscore/clv.h"
 
@@ -23,19 +24,17 @@ FitOptions Options(int max_iter, double gtol, double penalizer) {
 }
 
 py::dict Summarize(const CArray<int32_t>& codes, const CArray<int64_t>& day, const std::optional<Vec>& amount,
-                   int64_t n_clients, int64_t calibration_end, int64_t observation_end, double period_days) {
+                   int64_t n_clients, int64_t calibration_end, int64_t observation_end, double period_days,
+                   int n_threads) {
   if (n_clients <= 0) throw py::value_error("n_clients must be > 0");
   Vec x(n_clients), t_x(n_clients), T(n_clients), m(n_clients), h(n_clients);
   CArray<uint8_t> has(n_clients);
   CalibrationSummary out{MutableSpanOf(x), MutableSpanOf(t_x), MutableSpanOf(T),
                          MutableSpanOf(m), MutableSpanOf(h), MutableSpanOf(has)};
-  absl::Status s;
-  {
-    py::gil_scoped_release release;
-    s = SummarizeCalibration(SpanOf(codes), SpanOf(day), OptionalSpan(amount), n_clients, calibration_end,
-                             observation_end, period_days, out);
-  }
-  Raise(s);
+  Raise(RunEngine(n_threads, [&] {
+    return SummarizeCalibration(SpanOf(codes), SpanOf(day), OptionalSpan(amount), n_clients, calibration_end,
+                                observation_end, period_days, out);
+  }));
   py::dict d;
   d["frequency"] = x;
   d["recency"] = t_x;
@@ -47,88 +46,70 @@ py::dict Summarize(const CArray<int32_t>& codes, const CArray<int64_t>& day, con
 }
 
 py::tuple FitBg(const Vec& x, const Vec& t_x, const Vec& T, const std::optional<Vec>& w, int max_iter, double gtol,
-                double penalizer) {
-  absl::StatusOr<BgNbdParams> r;
+                double penalizer, int n_threads) {
   FitReport rep;
-  {
-    py::gil_scoped_release release;
-    r = FitBgNbd(SpanOf(x), SpanOf(t_x), SpanOf(T), OptionalSpan(w), Options(max_iter, gtol, penalizer), &rep);
-  }
-  BgNbdParams p = Take(std::move(r));
+  BgNbdParams p = Take(RunEngine(n_threads, [&] {
+    return FitBgNbd(SpanOf(x), SpanOf(t_x), SpanOf(T), OptionalSpan(w), Options(max_iter, gtol, penalizer), &rep);
+  }));
   return py::make_tuple(std::vector<double>{p.r, p.alpha, p.a, p.b}, rep.log_likelihood, rep.iterations,
                         rep.evaluations);
 }
 
-py::tuple BgLL(const std::vector<double>& p, const Vec& x, const Vec& t_x, const Vec& T, const std::optional<Vec>& w) {
+py::tuple BgLL(const std::vector<double>& p, const Vec& x, const Vec& t_x, const Vec& T, const std::optional<Vec>& w,
+               int n_threads) {
   if (p.size() != 4) throw py::value_error("params must be (r, alpha, a, b)");
   std::vector<double> g(4);
-  absl::StatusOr<double> r;
-  {
-    py::gil_scoped_release release;
-    r = BgNbdLogLikelihood({p[0], p[1], p[2], p[3]}, SpanOf(x), SpanOf(t_x), SpanOf(T), OptionalSpan(w),
-                           absl::MakeSpan(g));
-  }
-  return py::make_tuple(Take(std::move(r)), g);
+  const double ll = Take(RunEngine(n_threads, [&] {
+    return BgNbdLogLikelihood({p[0], p[1], p[2], p[3]}, SpanOf(x), SpanOf(t_x), SpanOf(T), OptionalSpan(w),
+                              absl::MakeSpan(g));
+  }));
+  return py::make_tuple(ll, g);
 }
 
-py::tuple BgPredict(const std::vector<double>& p, const Vec& x, const Vec& t_x, const Vec& T, double t) {
+py::tuple BgPredict(const std::vector<double>& p, const Vec& x, const Vec& t_x, const Vec& T, double t,
+                    int n_threads) {
   if (p.size() != 4) throw py::value_error("params must be (r, alpha, a, b)");
   Vec expected(x.size()), alive(x.size());
   absl::Span<double> e = MutableSpanOf(expected), a = MutableSpanOf(alive);
-  absl::Status s;
-  {
-    py::gil_scoped_release release;
-    s = BgNbdPredict({p[0], p[1], p[2], p[3]}, SpanOf(x), SpanOf(t_x), SpanOf(T), t, e, a);
-  }
-  Raise(s);
+  Raise(RunEngine(n_threads, [&] {
+    return BgNbdPredict({p[0], p[1], p[2], p[3]}, SpanOf(x), SpanOf(t_x), SpanOf(T), t, e, a);
+  }));
   return py::make_tuple(expected, alive);
 }
 
-py::tuple FitGg(const Vec& x, const Vec& m, const std::optional<Vec>& w, int max_iter, double gtol, double penalizer) {
-  absl::StatusOr<GammaGammaParams> r;
+py::tuple FitGg(const Vec& x, const Vec& m, const std::optional<Vec>& w, int max_iter, double gtol, double penalizer,
+                int n_threads) {
   FitReport rep;
-  {
-    py::gil_scoped_release release;
-    r = FitGammaGamma(SpanOf(x), SpanOf(m), OptionalSpan(w), Options(max_iter, gtol, penalizer), &rep);
-  }
-  GammaGammaParams g = Take(std::move(r));
+  GammaGammaParams g = Take(RunEngine(n_threads, [&] {
+    return FitGammaGamma(SpanOf(x), SpanOf(m), OptionalSpan(w), Options(max_iter, gtol, penalizer), &rep);
+  }));
   return py::make_tuple(std::vector<double>{g.p, g.q, g.v}, rep.log_likelihood, rep.iterations, rep.evaluations);
 }
 
-py::tuple GgLL(const std::vector<double>& p, const Vec& x, const Vec& m, const std::optional<Vec>& w) {
+py::tuple GgLL(const std::vector<double>& p, const Vec& x, const Vec& m, const std::optional<Vec>& w, int n_threads) {
   if (p.size() != 3) throw py::value_error("params must be (p, q, v)");
   std::vector<double> g(3);
-  absl::StatusOr<double> r;
-  {
-    py::gil_scoped_release release;
-    r = GammaGammaLogLikelihood({p[0], p[1], p[2]}, SpanOf(x), SpanOf(m), OptionalSpan(w), absl::MakeSpan(g));
-  }
-  return py::make_tuple(Take(std::move(r)), g);
+  const double ll = Take(RunEngine(n_threads, [&] {
+    return GammaGammaLogLikelihood({p[0], p[1], p[2]}, SpanOf(x), SpanOf(m), OptionalSpan(w), absl::MakeSpan(g));
+  }));
+  return py::make_tuple(ll, g);
 }
 
-Vec GgSpend(const std::vector<double>& p, const Vec& x, const Vec& m) {
+Vec GgSpend(const std::vector<double>& p, const Vec& x, const Vec& m, int n_threads) {
   if (p.size() != 3) throw py::value_error("params must be (p, q, v)");
   Vec out(x.size());
   absl::Span<double> o = MutableSpanOf(out);
-  absl::Status s;
-  {
-    py::gil_scoped_release release;
-    s = GammaGammaExpectedSpend({p[0], p[1], p[2]}, SpanOf(x), SpanOf(m), o);
-  }
-  Raise(s);
+  Raise(RunEngine(n_threads, [&] { return GammaGammaExpectedSpend({p[0], p[1], p[2]}, SpanOf(x), SpanOf(m), o); }));
   return out;
 }
 
-py::tuple Compress(const Vec& x, const Vec& t_x, const Vec& T, const std::optional<Vec>& w) {
+py::tuple Compress(const Vec& x, const Vec& t_x, const Vec& T, const std::optional<Vec>& w, int n_threads) {
   const py::ssize_t n = x.size();
   Vec ox(n), ot(n), oT(n), ow(n);
   absl::Span<double> a = MutableSpanOf(ox), b = MutableSpanOf(ot), c = MutableSpanOf(oT), d = MutableSpanOf(ow);
-  absl::StatusOr<int64_t> k;
-  {
-    py::gil_scoped_release release;
-    k = CompressSummaries(SpanOf(x), SpanOf(t_x), SpanOf(T), OptionalSpan(w), a, b, c, d);
-  }
-  const py::ssize_t m = Take(std::move(k));
+  const py::ssize_t m = Take(RunEngine(n_threads, [&] {
+    return CompressSummaries(SpanOf(x), SpanOf(t_x), SpanOf(T), OptionalSpan(w), a, b, c, d);
+  }));
   for (Vec* v : {&ox, &ot, &oT, &ow}) v->resize({m}, false);
   return py::make_tuple(ox, ot, oT, ow);
 }
@@ -136,17 +117,22 @@ py::tuple Compress(const Vec& x, const Vec& t_x, const Vec& T, const std::option
 }  // namespace
 
 TWINSCORE_BINDINGS(clv) {
-  m.def("clv_compress", &Compress, py::arg("x"), py::arg("t_x"), py::arg("T"), py::arg("weights"));
+  m.def("clv_compress", &Compress, py::arg("x"), py::arg("t_x"), py::arg("T"), py::arg("weights"),
+        TWINSCORE_N_THREADS_ARG);
   m.def("clv_summarize", &Summarize, py::arg("codes").noconvert(), py::arg("day").noconvert(), py::arg("amount"),
-        py::arg("n_clients"), py::arg("calibration_end"), py::arg("observation_end"), py::arg("period_days"));
+        py::arg("n_clients"), py::arg("calibration_end"), py::arg("observation_end"), py::arg("period_days"),
+        TWINSCORE_N_THREADS_ARG);
   m.def("bgnbd_fit", &FitBg, py::arg("x"), py::arg("t_x"), py::arg("T"), py::arg("weights"), py::arg("max_iter"),
-        py::arg("gtol"), py::arg("penalizer"));
-  m.def("bgnbd_loglik", &BgLL, py::arg("params"), py::arg("x"), py::arg("t_x"), py::arg("T"), py::arg("weights"));
-  m.def("bgnbd_predict", &BgPredict, py::arg("params"), py::arg("x"), py::arg("t_x"), py::arg("T"), py::arg("t"));
+        py::arg("gtol"), py::arg("penalizer"), TWINSCORE_N_THREADS_ARG);
+  m.def("bgnbd_loglik", &BgLL, py::arg("params"), py::arg("x"), py::arg("t_x"), py::arg("T"), py::arg("weights"),
+        TWINSCORE_N_THREADS_ARG);
+  m.def("bgnbd_predict", &BgPredict, py::arg("params"), py::arg("x"), py::arg("t_x"), py::arg("T"), py::arg("t"),
+        TWINSCORE_N_THREADS_ARG);
   m.def("gammagamma_fit", &FitGg, py::arg("x"), py::arg("m"), py::arg("weights"), py::arg("max_iter"),
-        py::arg("gtol"), py::arg("penalizer"));
-  m.def("gammagamma_loglik", &GgLL, py::arg("params"), py::arg("x"), py::arg("m"), py::arg("weights"));
-  m.def("gammagamma_spend", &GgSpend, py::arg("params"), py::arg("x"), py::arg("m"));
+        py::arg("gtol"), py::arg("penalizer"), TWINSCORE_N_THREADS_ARG);
+  m.def("gammagamma_loglik", &GgLL, py::arg("params"), py::arg("x"), py::arg("m"), py::arg("weights"),
+        TWINSCORE_N_THREADS_ARG);
+  m.def("gammagamma_spend", &GgSpend, py::arg("params"), py::arg("x"), py::arg("m"), TWINSCORE_N_THREADS_ARG);
   m.def("hyp2f1", [](double a, double b, double c, double z) { return Take(Hyp2F1(a, b, c, z)); });
 }
 

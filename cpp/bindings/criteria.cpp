@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "arrays.h"
+#include "engine_call.h"
 #include "registry.h"
 #include "twinscore/criteria.h"
 
@@ -36,41 +37,27 @@ py::tuple CountsTuple(BinCounts r) {
 
 TWINSCORE_BINDINGS(criteria) {
   m.def("quantile_edges", [](const std::vector<std::string>& names, const std::vector<py::array>& cols,
-                             int32_t n_bins) {
+                             int32_t n_bins, int n_threads) {
     std::vector<NumericColumn> views = NumericViews(names, cols);
-    absl::StatusOr<std::vector<std::vector<double>>> r;
-    {
-      py::gil_scoped_release release;
-      r = QuantileEdges(views, n_bins);
-    }
-    return Take(std::move(r));
-  }, py::arg("names"), py::arg("columns"), py::arg("n_bins"));
+    return Take(RunEngine(n_threads, [&] { return QuantileEdges(views, n_bins); }));
+  }, py::arg("names"), py::arg("columns"), py::arg("n_bins"), TWINSCORE_N_THREADS_ARG);
 
   m.def("count_numeric_bins", [](const std::vector<std::string>& names, const std::vector<py::array>& cols,
-                                 const std::vector<std::vector<double>>& edges, const CArray<uint8_t>& target) {
+                                 const std::vector<std::vector<double>>& edges, const CArray<uint8_t>& target,
+                                 int n_threads) {
     std::vector<NumericColumn> views = NumericViews(names, cols);
-    absl::StatusOr<BinCounts> r;
-    {
-      py::gil_scoped_release release;
-      r = CountNumericBins(views, edges, SpanOf(target));
-    }
-    return CountsTuple(Take(std::move(r)));
-  }, py::arg("names"), py::arg("columns"), py::arg("edges"), py::arg("target").noconvert());
+    return CountsTuple(Take(RunEngine(n_threads, [&] { return CountNumericBins(views, edges, SpanOf(target)); })));
+  }, py::arg("names"), py::arg("columns"), py::arg("edges"), py::arg("target").noconvert(), TWINSCORE_N_THREADS_ARG);
 
   m.def("count_codes", [](const std::vector<CArray<int32_t>>& cols, const std::vector<int32_t>& n_categories,
-                          const CArray<uint8_t>& target) {
+                          const CArray<uint8_t>& target, int n_threads) {
     std::vector<absl::Span<const int32_t>> views;
     for (const auto& c : cols) views.push_back(SpanOf(c));
-    absl::StatusOr<BinCounts> r;
-    {
-      py::gil_scoped_release release;
-      r = CountCodes(views, n_categories, SpanOf(target));
-    }
-    return CountsTuple(Take(std::move(r)));
-  }, py::arg("columns"), py::arg("n_categories"), py::arg("target").noconvert());
+    return CountsTuple(Take(RunEngine(n_threads, [&] { return CountCodes(views, n_categories, SpanOf(target)); })));
+  }, py::arg("columns"), py::arg("n_categories"), py::arg("target").noconvert(), TWINSCORE_N_THREADS_ARG);
 
   m.def("count_set_members", [](const std::vector<CArray<uint64_t>>& bits, const std::vector<int32_t>& n_categories,
-                                const CArray<uint8_t>& target) {
+                                const CArray<uint8_t>& target, int n_threads) {
     std::vector<absl::Span<const uint64_t>> views;
     std::vector<int64_t> words;
     for (const auto& b : bits) {
@@ -78,13 +65,9 @@ TWINSCORE_BINDINGS(criteria) {
       views.push_back(SpanOf(b));
       words.push_back(b.shape(1));
     }
-    absl::StatusOr<BinCounts> r;
-    {
-      py::gil_scoped_release release;
-      r = CountSetMembers(views, words, n_categories, SpanOf(target));
-    }
-    return CountsTuple(Take(std::move(r)));
-  }, py::arg("bitsets"), py::arg("n_categories"), py::arg("target").noconvert());
+    return CountsTuple(
+        Take(RunEngine(n_threads, [&] { return CountSetMembers(views, words, n_categories, SpanOf(target)); })));
+  }, py::arg("bitsets"), py::arg("n_categories"), py::arg("target").noconvert(), TWINSCORE_N_THREADS_ARG);
 }
 
 }  // namespace twinscore::bindings

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "arrays.h"
+#include "engine_call.h"
 #include "registry.h"
 #include "twinscore/events.h"
 
@@ -21,7 +22,7 @@ struct LogArgs {
   }
 };
 
-py::dict Aggregate(const LogArgs& a, int64_t n_rows, int64_t now_ns, double half_life_days) {
+py::dict Aggregate(const LogArgs& a, int64_t n_rows, int64_t now_ns, double half_life_days, int n_threads) {
   if (n_rows < 0) throw py::value_error("n_rows must be >= 0");
   const py::ssize_t n = n_rows, T = a.n_types, K = a.n_categories;
   if (T < 0 || K < 0) throw py::value_error("n_types and n_categories must be >= 0");
@@ -31,12 +32,8 @@ py::dict Aggregate(const LogArgs& a, int64_t n_rows, int64_t now_ns, double half
   EventAggregates out{MutableSpanOf(counts), MutableSpanOf(dt), MutableSpanOf(dc),
                       MutableSpanOf(first),  MutableSpanOf(last), MutableSpanOf(days)};
   const EventLog log = a.View();
-  absl::Status s;
-  {
-    py::gil_scoped_release release;
-    s = AggregateEvents(log, n_rows, EventAggOptions{now_ns, half_life_days}, out);
-  }
-  Raise(s);
+  Raise(RunEngine(n_threads,
+                  [&] { return AggregateEvents(log, n_rows, EventAggOptions{now_ns, half_life_days}, out); }));
   py::dict d;
   d["counts"] = counts;
   d["decayed_types"] = dt;
@@ -50,23 +47,21 @@ py::dict Aggregate(const LogArgs& a, int64_t n_rows, int64_t now_ns, double half
 }  // namespace
 
 TWINSCORE_BINDINGS(events) {
-  m.def("map_contact_ids", [](const CArray<int64_t>& contact_ids, const CArray<int64_t>& event_ids) {
+  m.def("map_contact_ids", [](const CArray<int64_t>& contact_ids, const CArray<int64_t>& event_ids, int n_threads) {
     CArray<int64_t> rows(event_ids.size());
     absl::Span<int64_t> out = MutableSpanOf(rows);
-    absl::StatusOr<int64_t> unknown;
-    {
-      py::gil_scoped_release release;
-      unknown = MapContactIds(SpanOf(contact_ids), SpanOf(event_ids), out);
-    }
-    return py::make_tuple(rows, Take(std::move(unknown)));
-  }, py::arg("contact_ids"), py::arg("event_ids"));
+    const int64_t unknown =
+        Take(RunEngine(n_threads, [&] { return MapContactIds(SpanOf(contact_ids), SpanOf(event_ids), out); }));
+    return py::make_tuple(rows, unknown);
+  }, py::arg("contact_ids"), py::arg("event_ids"), TWINSCORE_N_THREADS_ARG);
 
   m.def("aggregate_events", [](CArray<int64_t> rows, CArray<int64_t> ts, CArray<int32_t> types,
                                CArray<int32_t> categories, int32_t n_types, int32_t n_categories, int64_t n_rows,
-                               int64_t now_ns, double half_life_days) {
-    return Aggregate(LogArgs{rows, ts, types, categories, n_types, n_categories}, n_rows, now_ns, half_life_days);
+                               int64_t now_ns, double half_life_days, int n_threads) {
+    return Aggregate(LogArgs{rows, ts, types, categories, n_types, n_categories}, n_rows, now_ns, half_life_days,
+                     n_threads);
   }, py::arg("rows"), py::arg("timestamps"), py::arg("types"), py::arg("categories"), py::arg("n_types"),
-     py::arg("n_categories"), py::arg("n_rows"), py::arg("now_ns"), py::arg("half_life_days"));
+     py::arg("n_categories"), py::arg("n_rows"), py::arg("now_ns"), py::arg("half_life_days"), TWINSCORE_N_THREADS_ARG);
 
 }
 

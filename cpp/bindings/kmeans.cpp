@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "arrays.h"
+#include "engine_call.h"
 #include "registry.h"
 #include "twinscore/kmeans.h"
 
@@ -26,90 +27,74 @@ int32_t CentersK(const CArray<float>& centers, int64_t d, const char* name) {
 
 TWINSCORE_BINDINGS(kmeans) {
   m.def("kmeans_init", [](const CArray<float>& X, const CArray<float>& w, int32_t k, uint64_t seed,
-                          const std::string& method) {
+                          const std::string& method, int n_threads) {
     KMeansData data = DataOf(X, w);
     if (method != "k-means++" && method != "random") {
       throw py::value_error("init must be 'k-means++', 'random' or an array, got '" + method + "'");
     }
     CArray<float> centers({static_cast<py::ssize_t>(std::max(k, 0)), static_cast<py::ssize_t>(data.d)});
     absl::Span<float> out = MutableSpanOf(centers);
-    absl::Status s;
-    {
-      py::gil_scoped_release release;
-      s = data.Validate();
+    Raise(RunEngine(n_threads, [&] {
+      absl::Status s = data.Validate();
       if (s.ok()) s = method == "random" ? KMeansRandomInit(data, k, seed, out) : KMeansPlusPlus(data, k, seed, out);
-    }
-    Raise(s);
+      return s;
+    }));
     return centers;
-  }, py::arg("X").noconvert(), py::arg("sample_weight").noconvert(), py::arg("k"), py::arg("seed"), py::arg("method"));
+  }, py::arg("X").noconvert(), py::arg("sample_weight").noconvert(), py::arg("k"), py::arg("seed"), py::arg("method"),
+     TWINSCORE_N_THREADS_ARG);
 
   m.def("kmeans_lloyd", [](const CArray<float>& X, const CArray<float>& w, const CArray<float>& init,
-                           int32_t max_iter, double tol) {
+                           int32_t max_iter, double tol, int n_threads) {
     KMeansData data = DataOf(X, w);
     KMeansOptions opt;
     opt.k = CentersK(init, data.d, "init");
     opt.max_iter = max_iter;
     opt.tol = tol;
-    absl::StatusOr<KMeansResult> r;
-    {
-      py::gil_scoped_release release;
-      r = KMeansLloyd(data, opt, SpanOf(init));
-    }
-    KMeansResult res = Take(std::move(r));
+    KMeansResult res = Take(RunEngine(n_threads, [&] { return KMeansLloyd(data, opt, SpanOf(init)); }));
     CArray<float> centers({static_cast<py::ssize_t>(opt.k), static_cast<py::ssize_t>(data.d)});
     std::copy(res.centers.begin(), res.centers.end(), centers.mutable_data());
     CArray<int32_t> labels(data.n);
     std::copy(res.labels.begin(), res.labels.end(), labels.mutable_data());
     return py::make_tuple(centers, labels, res.inertia, res.n_iter);
   }, py::arg("X").noconvert(), py::arg("sample_weight").noconvert(), py::arg("init").noconvert(),
-     py::arg("max_iter"), py::arg("tol"));
+     py::arg("max_iter"), py::arg("tol"), TWINSCORE_N_THREADS_ARG);
 
-  m.def("kmeans_assign", [](const CArray<float>& X, const CArray<float>& w, const CArray<float>& centers) {
+  m.def("kmeans_assign", [](const CArray<float>& X, const CArray<float>& w, const CArray<float>& centers,
+                            int n_threads) {
     KMeansData data = DataOf(X, w);
     const int32_t k = CentersK(centers, data.d, "cluster_centers_");
     CArray<int32_t> labels(data.n);
     CArray<float> dist2(data.n);
     absl::Span<int32_t> lab = MutableSpanOf(labels);
     absl::Span<float> dst = MutableSpanOf(dist2);
-    absl::Status s;
     double inertia = 0.0;
-    {
-      py::gil_scoped_release release;
-      s = data.Validate();
+    Raise(RunEngine(n_threads, [&] {
+      absl::Status s = data.Validate();
       if (s.ok()) inertia = AssignAndSum(data, SpanOf(centers), k, lab, dst, {}, {});
-    }
-    Raise(s);
+      return s;
+    }));
     return py::make_tuple(labels, dist2, inertia);
-  }, py::arg("X").noconvert(), py::arg("sample_weight").noconvert(), py::arg("centers").noconvert());
+  }, py::arg("X").noconvert(), py::arg("sample_weight").noconvert(), py::arg("centers").noconvert(),
+     TWINSCORE_N_THREADS_ARG);
 
   m.def("kmeans_minibatch_update", [](const CArray<float>& X, const CArray<float>& w, CArray<float> centers,
-                                      CArray<double> totals, int64_t batch_size) {
+                                      CArray<double> totals, int64_t batch_size, int n_threads) {
     KMeansData data = DataOf(X, w);
     const int32_t k = CentersK(centers, data.d, "cluster_centers_");
     absl::Span<float> c = MutableSpanOf(centers);
     absl::Span<double> t = MutableSpanOf(totals);
-    absl::StatusOr<double> r;
-    {
-      py::gil_scoped_release release;
-      r = KMeansMiniBatchUpdate(data, k, batch_size, c, t);
-    }
-    return Take(std::move(r));
+    return Take(RunEngine(n_threads, [&] { return KMeansMiniBatchUpdate(data, k, batch_size, c, t); }));
   }, py::arg("X").noconvert(), py::arg("sample_weight").noconvert(), py::arg("centers").noconvert(),
-     py::arg("totals").noconvert(), py::arg("batch_size"));
+     py::arg("totals").noconvert(), py::arg("batch_size"), TWINSCORE_N_THREADS_ARG);
 
-  m.def("kmeans_distances", [](const CArray<float>& X, const CArray<float>& centers) {
+  m.def("kmeans_distances", [](const CArray<float>& X, const CArray<float>& centers, int n_threads) {
     KMeansData data = DataOf(X, CArray<float>(0));
     const int32_t k = CentersK(centers, data.d, "cluster_centers_");
     CArray<float> out({static_cast<py::ssize_t>(data.n), static_cast<py::ssize_t>(k)});
     absl::Span<float> o = MutableSpanOf(out);
-    absl::Status s;
-    {
-      py::gil_scoped_release release;
-      s = KMeansDistances(data, SpanOf(centers), k, o);
-    }
-    Raise(s);
+    Raise(RunEngine(n_threads, [&] { return KMeansDistances(data, SpanOf(centers), k, o); }));
     return out;
-  }, py::arg("X").noconvert(), py::arg("centers").noconvert());
+  }, py::arg("X").noconvert(), py::arg("centers").noconvert(), TWINSCORE_N_THREADS_ARG);
 }
 
 }  // namespace twinscore::bindings

@@ -2,6 +2,7 @@
 #include <string>
 
 #include "arrays.h"
+#include "engine_call.h"
 #include "registry.h"
 #include "twinscore/metrics.h"
 
@@ -21,29 +22,20 @@ py::dict BinDict(const CArray<int64_t>& rows, const CArray<double>& w, const CAr
 }
 
 template <class Fn>
-py::dict WithBins(py::ssize_t m, Fn&& fn) {
+py::dict WithBins(py::ssize_t m, int n_threads, Fn&& fn) {
   if (m < 0) throw py::value_error("the number of bins must be >= 0");
   CArray<int64_t> rows(m);
   CArray<double> w(m), pos(m), ssum(m), lo(m), hi(m);
   BinTable out{MutableSpanOf(rows), MutableSpanOf(w), MutableSpanOf(pos),
                MutableSpanOf(ssum), MutableSpanOf(lo), MutableSpanOf(hi)};
-  absl::Status s;
-  {
-    py::gil_scoped_release release;
-    s = fn(out);
-  }
-  Raise(s);
+  Raise(RunEngine(n_threads, [&] { return fn(out); }));
   return BinDict(rows, w, pos, ssum, lo, hi);
 }
 
 void BindMetrics(py::module_& m) {
-  m.def("roc_summary", [](const CArray<double>& scores, const CArray<double>& labels, const CArray<double>& w) {
-    absl::StatusOr<RocSummary> r;
-    {
-      py::gil_scoped_release release;
-      r = Roc(SpanOf(scores), SpanOf(labels), SpanOf(w));
-    }
-    RocSummary s = Take(std::move(r));
+  m.def("roc_summary", [](const CArray<double>& scores, const CArray<double>& labels, const CArray<double>& w,
+                          int n_threads) {
+    RocSummary s = Take(RunEngine(n_threads, [&] { return Roc(SpanOf(scores), SpanOf(labels), SpanOf(w)); }));
     py::dict d;
     d["auc"] = s.auc;
     d["ks"] = s.ks;
@@ -51,35 +43,30 @@ void BindMetrics(py::module_& m) {
     d["positives"] = s.positives;
     d["negatives"] = s.negatives;
     return d;
-  }, py::arg("scores"), py::arg("labels"), py::arg("sample_weight"));
+  }, py::arg("scores"), py::arg("labels"), py::arg("sample_weight"), TWINSCORE_N_THREADS_ARG);
 
-  m.def("rank_descending", [](const CArray<double>& scores) {
+  m.def("rank_descending", [](const CArray<double>& scores, int n_threads) {
     CArray<int64_t> order(scores.size());
     absl::Span<int64_t> out = MutableSpanOf(order);
-    absl::Status s;
-    {
-      py::gil_scoped_release release;
-      s = RankDescending(SpanOf(scores), out);
-    }
-    Raise(s);
+    Raise(RunEngine(n_threads, [&] { return RankDescending(SpanOf(scores), out); }));
     return order;
-  }, py::arg("scores"));
+  }, py::arg("scores"), TWINSCORE_N_THREADS_ARG);
 
   m.def("gains_table", [](const CArray<double>& scores, const CArray<double>& labels, const CArray<double>& w,
-                          int64_t n_bins) {
+                          int64_t n_bins, int n_threads) {
     if (n_bins < 1) throw py::value_error("n_bins must be >= 1, got " + std::to_string(n_bins));
-    return WithBins(n_bins, [&](const BinTable& out) {
+    return WithBins(n_bins, n_threads, [&](const BinTable& out) {
       return GainsTable(SpanOf(scores), SpanOf(labels), SpanOf(w), n_bins, out);
     });
-  }, py::arg("scores"), py::arg("labels"), py::arg("sample_weight"), py::arg("n_bins"));
+  }, py::arg("scores"), py::arg("labels"), py::arg("sample_weight"), py::arg("n_bins"), TWINSCORE_N_THREADS_ARG);
 
   m.def("band_table", [](const CArray<double>& scores, const CArray<double>& labels, const CArray<double>& w,
-                         const CArray<double>& edges) {
+                         const CArray<double>& edges, int n_threads) {
     if (edges.size() < 2) throw py::value_error("bins need at least 2 edges");
-    return WithBins(edges.size() - 1, [&](const BinTable& out) {
+    return WithBins(edges.size() - 1, n_threads, [&](const BinTable& out) {
       return BandTable(SpanOf(scores), SpanOf(labels), SpanOf(w), SpanOf(edges), out);
     });
-  }, py::arg("scores"), py::arg("labels"), py::arg("sample_weight"), py::arg("edges"));
+  }, py::arg("scores"), py::arg("labels"), py::arg("sample_weight"), py::arg("edges"), TWINSCORE_N_THREADS_ARG);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "arrays.h"
+#include "engine_call.h"
 #include "registry.h"
 #include "twinscore/plan.h"
 
@@ -14,7 +15,7 @@ TWINSCORE_BINDINGS(plan) {
   m.def("contact_plan", [](const CArray<double>& p, const CArray<double>& value, const CArray<uint8_t>& allowed,
                            const std::vector<std::string>& names, const std::vector<double>& cost,
                            const std::vector<double>& uplift, const std::vector<int64_t>& capacity,
-                           const std::vector<double>& budget, double total_budget) {
+                           const std::vector<double>& budget, double total_budget, int n_threads) {
     const size_t nc = names.size();
     if (cost.size() != nc || uplift.size() != nc || capacity.size() != nc || budget.size() != nc) {
       throw py::value_error("each channel needs a name, cost, uplift, capacity and budget");
@@ -29,15 +30,11 @@ TWINSCORE_BINDINGS(plan) {
     CArray<double> profit(p.size());
     absl::Span<int32_t> ch = MutableSpanOf(channel);
     absl::Span<double> pr = MutableSpanOf(profit);
-    absl::Status s;
-    {
-      py::gil_scoped_release release;
-      s = ContactPlan(in, ch, pr);
-    }
-    Raise(s);
+    Raise(RunEngine(n_threads, [&] { return ContactPlan(in, ch, pr); }));
     return py::make_tuple(channel, profit);
   }, py::arg("p").noconvert(), py::arg("value").noconvert(), py::arg("allowed").noconvert(), py::arg("names"),
-     py::arg("cost"), py::arg("uplift"), py::arg("capacity"), py::arg("budget"), py::arg("total_budget"));
+     py::arg("cost"), py::arg("uplift"), py::arg("capacity"), py::arg("budget"), py::arg("total_budget"),
+     TWINSCORE_N_THREADS_ARG);
 }
 
 }  // namespace twinscore::bindings

@@ -2,40 +2,32 @@
 #include <vector>
 
 #include "arrays.h"
+#include "engine_call.h"
 #include "registry.h"
 #include "twinscore/rfm.h"
 
 namespace twinscore::bindings {
 namespace {
 
-py::tuple Factorize(const CArray<int64_t>& ids) {
+py::tuple Factorize(const CArray<int64_t>& ids, int n_threads) {
   CArray<int32_t> codes(ids.size());
   absl::Span<int32_t> out = MutableSpanOf(codes);
-  absl::StatusOr<std::vector<int64_t>> uniques;
-  {
-    py::gil_scoped_release release;
-    uniques = FactorizeInt64(SpanOf(ids), out);
-  }
-  std::vector<int64_t> u = Take(std::move(uniques));
+  std::vector<int64_t> u = Take(RunEngine(n_threads, [&] { return FactorizeInt64(SpanOf(ids), out); }));
   CArray<int64_t> ua(static_cast<py::ssize_t>(u.size()));
   std::copy(u.begin(), u.end(), ua.mutable_data());
   return py::make_tuple(codes, ua);
 }
 
 py::dict Aggregate(const CArray<int32_t>& codes, const CArray<int64_t>& time, const py::object& amount,
-                   int64_t n_clients, int64_t now) {
+                   int64_t n_clients, int64_t now, int n_threads) {
   if (n_clients <= 0) throw py::value_error("n_clients must be > 0");
   const bool has_amount = !amount.is_none();
   CArray<double> amt = has_amount ? amount.cast<CArray<double>>() : CArray<double>(0);
   CArray<int64_t> first(n_clients), last(n_clients), count(n_clients);
   CArray<double> total(has_amount ? n_clients : 0);
   RfmAggregates out{MutableSpanOf(first), MutableSpanOf(last), MutableSpanOf(count), MutableSpanOf(total)};
-  absl::Status s;
-  {
-    py::gil_scoped_release release;
-    s = AggregateRfm(SpanOf(codes), SpanOf(time), SpanOf(amt), n_clients, now, out);
-  }
-  Raise(s);
+  Raise(RunEngine(n_threads,
+                  [&] { return AggregateRfm(SpanOf(codes), SpanOf(time), SpanOf(amt), n_clients, now, out); }));
   py::dict d;
   d["first"] = first;
   d["last"] = last;
@@ -53,15 +45,11 @@ CArray<T> ToArray(std::vector<T>&& v) {
 }
 
 py::dict AggregateById(const CArray<int64_t>& ids, const CArray<int64_t>& time, const py::object& amount,
-                       int64_t now) {
+                       int64_t now, int n_threads) {
   const bool has_amount = !amount.is_none();
   CArray<double> amt = has_amount ? amount.cast<CArray<double>>() : CArray<double>(0);
-  absl::StatusOr<RfmGroups> r;
-  {
-    py::gil_scoped_release release;
-    r = AggregateRfmById(SpanOf(ids), SpanOf(time), SpanOf(amt), now);
-  }
-  RfmGroups g = Take(std::move(r));
+  RfmGroups g =
+      Take(RunEngine(n_threads, [&] { return AggregateRfmById(SpanOf(ids), SpanOf(time), SpanOf(amt), now); }));
   py::dict d;
   d["id"] = ToArray(std::move(g.id));
   d["first"] = ToArray(std::move(g.first));
@@ -71,20 +59,15 @@ py::dict AggregateById(const CArray<int64_t>& ids, const CArray<int64_t>& time, 
   return d;
 }
 
-CArray<int8_t> Scores(const CArray<double>& values, int bins) {
+CArray<int8_t> Scores(const CArray<double>& values, int bins, int n_threads) {
   CArray<int8_t> scores(values.size());
   absl::Span<int8_t> out = MutableSpanOf(scores);
-  absl::Status s;
-  {
-    py::gil_scoped_release release;
-    s = QuantileScores(SpanOf(values), bins, out);
-  }
-  Raise(s);
+  Raise(RunEngine(n_threads, [&] { return QuantileScores(SpanOf(values), bins, out); }));
   return scores;
 }
 
 // Scores of several float64 columns in one call (their selections run concurrently).
-py::list ScoresColumns(const py::list& columns, int bins) {
+py::list ScoresColumns(const py::list& columns, int bins, int n_threads) {
   std::vector<CArray<double>> in;
   std::vector<CArray<int8_t>> out;
   for (const py::handle& h : columns) {
@@ -99,12 +82,7 @@ py::list ScoresColumns(const py::list& columns, int bins) {
     spans.push_back(SpanOf(in[c]));
     outs.push_back(MutableSpanOf(out[c]));
   }
-  absl::Status s;
-  {
-    py::gil_scoped_release release;
-    s = QuantileScoresColumns(spans, bins, outs);
-  }
-  Raise(s);
+  Raise(RunEngine(n_threads, [&] { return QuantileScoresColumns(spans, bins, outs); }));
   py::list result;
   for (auto& a : out) result.append(a);
   return result;
@@ -113,13 +91,13 @@ py::list ScoresColumns(const py::list& columns, int bins) {
 }  // namespace
 
 TWINSCORE_BINDINGS(rfm) {
-  m.def("factorize_int64", &Factorize, py::arg("ids").noconvert());
+  m.def("factorize_int64", &Factorize, py::arg("ids").noconvert(), TWINSCORE_N_THREADS_ARG);
   m.def("rfm_aggregate", &Aggregate, py::arg("codes").noconvert(), py::arg("time").noconvert(), py::arg("amount"),
-        py::arg("n_clients"), py::arg("now"));
+        py::arg("n_clients"), py::arg("now"), TWINSCORE_N_THREADS_ARG);
   m.def("rfm_aggregate_ids", &AggregateById, py::arg("ids").noconvert(), py::arg("time").noconvert(),
-        py::arg("amount"), py::arg("now"));
-  m.def("quantile_scores", &Scores, py::arg("values").noconvert(), py::arg("bins"));
-  m.def("quantile_scores_columns", &ScoresColumns, py::arg("columns"), py::arg("bins"));
+        py::arg("amount"), py::arg("now"), TWINSCORE_N_THREADS_ARG);
+  m.def("quantile_scores", &Scores, py::arg("values").noconvert(), py::arg("bins"), TWINSCORE_N_THREADS_ARG);
+  m.def("quantile_scores_columns", &ScoresColumns, py::arg("columns"), py::arg("bins"), TWINSCORE_N_THREADS_ARG);
 }
 
 }  // namespace twinscore::bindings

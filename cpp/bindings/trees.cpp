@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "arrays.h"
+#include "engine_call.h"
 #include "registry.h"
 #include "twinscore/trees.h"
 
@@ -18,21 +19,15 @@ absl::string_view BytesView(const py::bytes& b) {
   return absl::string_view(data, static_cast<size_t>(size));
 }
 
-TreeEnsemble Load(const py::bytes& data, bool lightgbm, int64_t block_rows) {
+TreeEnsemble Load(const py::bytes& data, bool lightgbm, int64_t block_rows, int n_threads) {
   const absl::string_view view = BytesView(data);
-  absl::StatusOr<TreeEnsemble> e;
-  {
-    py::gil_scoped_release release;
+  return Take(RunEngine(n_threads, [&]() -> absl::StatusOr<TreeEnsemble> {
     absl::StatusOr<TreeModel> m = lightgbm ? LoadLightGBMText(view) : LoadXGBoost(view);
-    if (!m.ok()) {
-      e = m.status();
-    } else {
-      TreeScorerOptions options;
-      options.block_rows = block_rows;
-      e = TreeEnsemble::Build(*std::move(m), options);
-    }
-  }
-  return Take(std::move(e));
+    if (!m.ok()) return m.status();
+    TreeScorerOptions options;
+    options.block_rows = block_rows;
+    return TreeEnsemble::Build(*std::move(m), options);
+  }));
 }
 
 // X as (n, d) C-contiguous float32 or float64, checked against the model.
@@ -72,12 +67,12 @@ absl::Status Dispatch(const py::array& X, const Rows& r, int64_t d, Fn&& fn) {
 
 TWINSCORE_BINDINGS(trees) {
   py::class_<TreeEnsemble>(m, "TreeEnsemble")
-      .def_static("load_xgboost", [](const py::bytes& data, int64_t block_rows) {
-        return Load(data, false, block_rows);
-      }, py::arg("data"), py::arg("block_rows") = 64)
-      .def_static("load_lightgbm", [](const py::bytes& data, int64_t block_rows) {
-        return Load(data, true, block_rows);
-      }, py::arg("data"), py::arg("block_rows") = 64)
+      .def_static("load_xgboost", [](const py::bytes& data, int64_t block_rows, int n_threads) {
+        return Load(data, false, block_rows, n_threads);
+      }, py::arg("data"), py::arg("block_rows") = 64, TWINSCORE_N_THREADS_ARG)
+      .def_static("load_lightgbm", [](const py::bytes& data, int64_t block_rows, int n_threads) {
+        return Load(data, true, block_rows, n_threads);
+      }, py::arg("data"), py::arg("block_rows") = 64, TWINSCORE_N_THREADS_ARG)
       .def_property_readonly("flavor", [](const TreeEnsemble& e) {
         return e.model().flavor == TreeFlavor::kXGBoost ? "xgboost" : "lightgbm";
       })
@@ -102,45 +97,36 @@ TWINSCORE_BINDINGS(trees) {
       })
       .def_property_readonly("category_values", [](const TreeEnsemble& e) { return e.model().category_values; })
       .def_property_readonly("base_margin", [](const TreeEnsemble& e) { return e.model().base_margin; })
-      .def("predict_margin", [](const TreeEnsemble& e, const py::array& X, int64_t begin, int64_t end) {
+      .def("predict_margin", [](const TreeEnsemble& e, const py::array& X, int64_t begin, int64_t end,
+                                int n_threads) {
         const Rows r = CheckRows(e, X);
         CArray<double> out({static_cast<py::ssize_t>(r.n), static_cast<py::ssize_t>(e.num_groups())});
         absl::Span<double> dst = MutableSpanOf(out);
-        absl::Status s;
-        {
-          py::gil_scoped_release release;
-          s = Dispatch(X, r, e.num_features(), [&](auto x) { return e.PredictMargin(x, r.n, begin, end, dst); });
-        }
-        Raise(s);
+        Raise(RunEngine(n_threads, [&] {
+          return Dispatch(X, r, e.num_features(), [&](auto x) { return e.PredictMargin(x, r.n, begin, end, dst); });
+        }));
         return out;
-      }, py::arg("X"), py::arg("begin") = 0, py::arg("end") = 0)
-      .def("transform", [](const TreeEnsemble& e, const CArray<double>& margins) {
+      }, py::arg("X"), py::arg("begin") = 0, py::arg("end") = 0, TWINSCORE_N_THREADS_ARG)
+      .def("transform", [](const TreeEnsemble& e, const CArray<double>& margins, int n_threads) {
         auto [n, g] = Shape2D(margins, "margins");
         if (g != e.num_groups()) throw py::value_error("margins must have one column per output group");
         CArray<double> out({static_cast<py::ssize_t>(n), static_cast<py::ssize_t>(e.num_outputs())});
         absl::Span<double> dst = MutableSpanOf(out);
-        absl::Status s;
-        {
-          py::gil_scoped_release release;
-          s = e.Transform(SpanOf(margins), n, dst);
-        }
-        Raise(s);
+        Raise(RunEngine(n_threads, [&, n = n] { return e.Transform(SpanOf(margins), n, dst); }));
         return out;
-      }, py::arg("margins").noconvert())
-      .def("contributions", [](const TreeEnsemble& e, const py::array& X, int64_t begin, int64_t end) {
+      }, py::arg("margins").noconvert(), TWINSCORE_N_THREADS_ARG)
+      .def("contributions", [](const TreeEnsemble& e, const py::array& X, int64_t begin, int64_t end,
+                               int n_threads) {
         const Rows r = CheckRows(e, X);
         const int64_t d = e.num_features();
         CArray<double> out({static_cast<py::ssize_t>(r.n), static_cast<py::ssize_t>(e.num_groups()),
                             static_cast<py::ssize_t>(d + 1)});
         absl::Span<double> dst = MutableSpanOf(out);
-        absl::Status s;
-        {
-          py::gil_scoped_release release;
-          s = Dispatch(X, r, d, [&](auto x) { return e.Contributions(x, r.n, begin, end, dst); });
-        }
-        Raise(s);
+        Raise(RunEngine(n_threads, [&] {
+          return Dispatch(X, r, d, [&](auto x) { return e.Contributions(x, r.n, begin, end, dst); });
+        }));
         return out;
-      }, py::arg("X"), py::arg("begin") = 0, py::arg("end") = 0);
+      }, py::arg("X"), py::arg("begin") = 0, py::arg("end") = 0, TWINSCORE_N_THREADS_ARG);
 }
 
 }  // namespace twinscore::bindings

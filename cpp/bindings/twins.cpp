@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "arrays.h"
+#include "engine_call.h"
 #include "registry.h"
 #include "twinscore/twins.h"
 
@@ -102,7 +103,7 @@ TWINSCORE_BINDINGS(twins) {
              const py::list& categorical, const py::list& sets, const py::object& keys,
              std::vector<float> bit_weights, std::vector<float> numeric_weights,
              std::vector<float> categorical_weights, std::vector<int32_t> categorical_other,
-             std::vector<float> set_weights, int64_t prospect_tile, int64_t client_tile) {
+             std::vector<float> set_weights, int64_t prospect_tile, int64_t client_tile, int n_threads) {
             TwinOptions o;
             o.metric = MetricOf(metric);
             o.bit_weights = std::move(bit_weights);
@@ -113,23 +114,18 @@ TWINSCORE_BINDINGS(twins) {
             o.prospect_tile = prospect_tile;
             o.client_tile = client_tile;
             auto side = MakeSide(dense, bits, numeric, categorical, sets, keys);
-            absl::StatusOr<std::unique_ptr<TwinIndex>> r;
-            {
-              py::gil_scoped_release release;
-              r = TwinIndex::Fit(o, side->data);
-            }
-            return Take(std::move(r));
+            return Take(RunEngine(n_threads, [&] { return TwinIndex::Fit(o, side->data); }));
           },
           py::arg("metric"), py::arg("dense") = py::none(), py::arg("bits") = py::none(),
           py::arg("numeric") = py::list(), py::arg("categorical") = py::list(), py::arg("sets") = py::list(),
           py::arg("keys") = py::none(), py::arg("bit_weights") = std::vector<float>{},
           py::arg("numeric_weights") = std::vector<float>{}, py::arg("categorical_weights") = std::vector<float>{},
           py::arg("categorical_other") = std::vector<int32_t>{}, py::arg("set_weights") = std::vector<float>{},
-          py::arg("prospect_tile") = 192, py::arg("client_tile") = 1024)
+          py::arg("prospect_tile") = 192, py::arg("client_tile") = 1024, TWINSCORE_N_THREADS_ARG)
       .def(
           "search",
           [](const TwinIndex& ix, int k, const py::object& dense, const py::object& bits, const py::list& numeric,
-             const py::list& categorical, const py::list& sets, const py::object& keys) {
+             const py::list& categorical, const py::list& sets, const py::object& keys, int n_threads) {
             auto side = MakeSide(dense, bits, numeric, categorical, sets, keys);
             const int64_t n = side->data.n;
             if (k < 1) throw py::value_error("k must be >= 1, got " + std::to_string(k));
@@ -137,38 +133,30 @@ TWINSCORE_BINDINGS(twins) {
             CArray<float> scores({n, static_cast<int64_t>(k)});
             CArray<int32_t> counts(n);
             TwinResults out{MutableSpanOf(rows), MutableSpanOf(scores), MutableSpanOf(counts)};
-            absl::Status s;
-            {
-              py::gil_scoped_release release;
-              s = ix.Search(side->data, k, out);
-            }
-            Raise(s);
+            Raise(RunEngine(n_threads, [&] { return ix.Search(side->data, k, out); }));
             return py::make_tuple(rows, scores, counts);
           },
           py::arg("k"), py::arg("dense") = py::none(), py::arg("bits") = py::none(),
           py::arg("numeric") = py::list(), py::arg("categorical") = py::list(), py::arg("sets") = py::list(),
-          py::arg("keys") = py::none())
+          py::arg("keys") = py::none(), TWINSCORE_N_THREADS_ARG)
       .def(
           "score_pairs",
           [](const TwinIndex& ix, const CArray<int64_t>& prospect_rows, const CArray<int64_t>& client_rows,
              const py::object& dense, const py::object& bits, const py::list& numeric, const py::list& categorical,
-             const py::list& sets) {
+             const py::list& sets, int n_threads) {
             auto side = MakeSide(dense, bits, numeric, categorical, sets, py::none());
             const int64_t n = prospect_rows.size();
             CArray<float> parts({n, ix.PartCount()});
             CArray<float> scores(n);
             absl::Span<float> parts_out = MutableSpanOf(parts), scores_out = MutableSpanOf(scores);
-            absl::Status s;
-            {
-              py::gil_scoped_release release;
-              s = ix.ScorePairs(side->data, SpanOf(prospect_rows), SpanOf(client_rows), parts_out, scores_out);
-            }
-            Raise(s);
+            Raise(RunEngine(n_threads, [&] {
+              return ix.ScorePairs(side->data, SpanOf(prospect_rows), SpanOf(client_rows), parts_out, scores_out);
+            }));
             return py::make_tuple(parts, scores);
           },
           py::arg("prospect_rows"), py::arg("client_rows"), py::arg("dense") = py::none(),
           py::arg("bits") = py::none(), py::arg("numeric") = py::list(), py::arg("categorical") = py::list(),
-          py::arg("sets") = py::list())
+          py::arg("sets") = py::list(), TWINSCORE_N_THREADS_ARG)
       .def_property_readonly("size", &TwinIndex::size)
       .def_property_readonly("n_blocks", &TwinIndex::BlockCount)
       .def("block_sizes", &TwinIndex::BlockSizes)

@@ -55,11 +55,11 @@ std::vector<std::pair<uint64_t, int64_t>> Ranked(absl::Span<const double> scores
     for (size_t i = begin; i < end; ++i) r[i] = {~Key(scores[i]), static_cast<int64_t>(i)};
   });
   // Keys are distinct pairs, so the result does not depend on the sort's
-  // scheduling.
+  // scheduling. The parallel sort runs in the call's arena, on its threads.
   if (NumThreads() == 1) {
     std::sort(r.begin(), r.end());
   } else {
-    CurrentArena()->execute([&] { tbb::parallel_sort(r.begin(), r.end()); });
+    InCallArena([&] { tbb::parallel_sort(r.begin(), r.end()); });
   }
   return r;
 }

@@ -2,19 +2,58 @@
 
 #include <sched.h>
 
+#include <atomic>
+#include <map>
 #include <mutex>
 
 namespace twinscore {
 namespace {
 
-std::mutex g_mutex;
-std::shared_ptr<tbb::task_arena> g_arena;  // guarded by g_mutex
-int g_threads = 0;                         // guarded by g_mutex
+// The process setting; 0 until first read or set (the affinity mask is read
+// lazily, once).
+std::atomic<int> g_process_threads{0};
 
-std::shared_ptr<tbb::task_arena> MakeArena(int n) {
-  auto arena = std::make_shared<tbb::task_arena>(n);
-  arena->initialize();
-  return arena;
+// The count of the call this thread works for; 0 outside any call.
+thread_local int t_call_threads = 0;
+
+// Idle arenas kept per size: enough for the concurrent calls of a typical
+// process (a few Python threads, a Dask worker's pool); more are freed.
+constexpr size_t kIdleArenasPerSize = 8;
+
+class ArenaPool {
+ public:
+  std::unique_ptr<tbb::task_arena> Take(int n) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      auto& idle = idle_[n];
+      if (!idle.empty()) {
+        auto arena = std::move(idle.back());
+        idle.pop_back();
+        return arena;
+      }
+    }
+    auto arena = std::make_unique<tbb::task_arena>(n);
+    arena->initialize();
+    return arena;
+  }
+
+  void Give(int n, std::unique_ptr<tbb::task_arena> arena) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto& idle = idle_[n];
+    if (idle.size() < kIdleArenasPerSize) idle.push_back(std::move(arena));
+    // else: freed here, once no call holds it.
+  }
+
+ private:
+  std::mutex mutex_;
+  std::map<int, std::vector<std::unique_ptr<tbb::task_arena>>> idle_;  // guarded by mutex_
+};
+
+// Never destroyed: arenas must not be torn down after TBB's own statics at
+// exit, and a call may still be running on a detached thread.
+ArenaPool& Pool() {
+  static ArenaPool* pool = new ArenaPool();
+  return *pool;
 }
 
 }  // namespace
@@ -31,30 +70,40 @@ int DefaultNumThreads() {
 }
 
 absl::Status SetNumThreads(int n) {
-  // Far more threads than cores only costs memory and scheduling; a huge value
-  // is almost certainly a mistake.
-  TWINSCORE_CHECK_ARG(n <= 4096, "n_threads must be at most 4096, got ", n);
-  if (n <= 0) n = DefaultNumThreads();
-  std::lock_guard<std::mutex> lock(g_mutex);
-  if (g_arena && g_threads == n) return absl::OkStatus();
-  g_arena = MakeArena(n);
-  g_threads = n;
+  TWINSCORE_CHECK_ARG(n <= kMaxThreads, "n_threads must be at most ", kMaxThreads, ", got ", n);
+  g_process_threads.store(n <= 0 ? DefaultNumThreads() : n);
   return absl::OkStatus();
 }
 
-int NumThreads() {
-  std::lock_guard<std::mutex> lock(g_mutex);
-  if (!g_arena) {
-    g_threads = DefaultNumThreads();
-    g_arena = MakeArena(g_threads);
-  }
-  return g_threads;
+int ProcessNumThreads() {
+  int n = g_process_threads.load();
+  if (n > 0) return n;
+  int unset = 0;
+  g_process_threads.compare_exchange_strong(unset, DefaultNumThreads());
+  return g_process_threads.load();
 }
 
-std::shared_ptr<tbb::task_arena> CurrentArena() {
-  NumThreads();  // creates the default arena on first use
-  std::lock_guard<std::mutex> lock(g_mutex);
-  return g_arena;
+int NumThreads() { return t_call_threads > 0 ? t_call_threads : ProcessNumThreads(); }
+
+absl::StatusOr<ThreadCount> ThreadCount::Of(int n_threads) {
+  TWINSCORE_CHECK_ARG(n_threads >= 0 && n_threads <= kMaxThreads, "n_threads must be between 1 and ", kMaxThreads,
+                      " (0: the process setting), got ", n_threads);
+  return n_threads == 0 ? Process() : ThreadCount(n_threads);
 }
 
+ThreadCount ThreadCount::Process() { return ThreadCount(ProcessNumThreads()); }
+
+namespace internal {
+
+CallScope::CallScope(int n) : previous_(t_call_threads) { t_call_threads = n; }
+
+CallScope::~CallScope() { t_call_threads = previous_; }
+
+bool InCall() { return t_call_threads > 0; }
+
+ArenaLease::ArenaLease(int n) : n_(n), arena_(Pool().Take(n)) {}
+
+ArenaLease::~ArenaLease() { Pool().Give(n_, std::move(arena_)); }
+
+}  // namespace internal
 }  // namespace twinscore

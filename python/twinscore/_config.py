@@ -1,21 +1,38 @@
-"""Thread control: one TBB arena shared by every engine."""
+"""Thread control: a process default, a per-context count, a per-call argument.
+
+Every engine call receives its thread count as an argument (``n_threads`` of
+the ``_core`` function) and runs in an arena of that size held by the call
+alone; nothing process-wide changes during a call. The count of a call is, in
+order: the estimator's or function's ``n_threads`` argument, else the count
+set by ``threads(n)`` for the current thread or asyncio task, else the process
+default of ``set_num_threads``.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import operator
 
 from . import _core
 
 __all__ = ["set_num_threads", "get_num_threads", "threads"]
 
+# Mirrors kMaxThreads of cpp/include/twinscore/threads.h.
+MAX_THREADS = 4096
+
+# The count set by threads(n) for this context; None: the process default.
+# A context variable, so each Python thread (and asyncio task) keeps its own.
+_context_threads: contextvars.ContextVar[int | None] = contextvars.ContextVar("twinscore_threads", default=None)
+
 
 def set_num_threads(n: int | None = None) -> None:
-    """Set the number of threads every twinscore engine uses.
+    """Set the process default: the threads of engine calls that choose none.
 
     ``None`` or a value <= 0 restores the default: the number of CPUs this
     process may run on (its affinity mask, so ``taskset`` and container CPU
-    sets are respected). Results do not depend on this setting.
+    sets are respected). Calls already running keep their count. Results do
+    not depend on this setting.
     """
     if n is None:
         n = 0
@@ -27,23 +44,52 @@ def set_num_threads(n: int | None = None) -> None:
 
 
 def get_num_threads() -> int:
-    """The number of threads engines currently use."""
+    """The process default (``threads(n)`` blocks do not change it)."""
     return _core.get_num_threads()
+
+
+def check_threads(n, name: str = "n_threads") -> int:
+    """An explicit thread count: an integer (not bool) in 1 .. 4096."""
+    if isinstance(n, bool):
+        raise TypeError(f"{name} must be an integer, got bool")
+    try:
+        n = operator.index(n)
+    except TypeError:
+        raise TypeError(f"{name} must be an integer or None, got {type(n).__name__}") from None
+    if not 1 <= n <= MAX_THREADS:
+        raise ValueError(f"{name} must be between 1 and {MAX_THREADS} (None: the default), got {n}")
+    return n
+
+
+def resolve_threads(n_threads: int | None = None) -> int:
+    """The count to pass as ``n_threads`` to a ``_core`` call.
+
+    ``n_threads`` when given, else the count of the enclosing ``threads(n)``
+    block, else 0: the process default, read by the engine when the call
+    starts.
+    """
+    if n_threads is not None:
+        return check_threads(n_threads)
+    n = _context_threads.get()
+    return 0 if n is None else n
 
 
 @contextlib.contextmanager
 def threads(n: int | None):
-    """Run the enclosed calls with ``n`` threads, then restore the setting.
+    """Run the engine calls of the enclosed block, on this thread, with ``n`` threads.
 
-    ``threads(None)`` changes nothing, so functions can take ``n_threads=None``
-    and pass it straight here.
+    Only the current thread (or asyncio task) sees the count: other threads
+    and the process default (``get_num_threads``) are untouched, so several
+    threads may each run their own ``threads(n)`` block at once. An explicit
+    ``n_threads=`` argument of an estimator or function still wins. Yields the
+    count engine calls in the block use. ``threads(None)`` changes nothing,
+    so functions can take ``n_threads=None`` and pass it straight here.
     """
     if n is None:
-        yield get_num_threads()
+        yield resolve_threads() or get_num_threads()
         return
-    before = get_num_threads()
-    set_num_threads(n)
+    token = _context_threads.set(check_threads(n))
     try:
-        yield get_num_threads()
+        yield _context_threads.get()
     finally:
-        set_num_threads(before)
+        _context_threads.reset(token)

@@ -37,6 +37,7 @@ import pandas as pd
 import pyarrow as pa
 
 from . import _core
+from ._config import resolve_threads
 
 __all__ = ["MISSING_TIMESTAMP", "NS_PER_DAY", "is_frame", "column_names", "as_pandas", "as_table_source", "column",
            "timestamps_ns", "timestamp", "timestamp_ns", "contact_ids", "client_codes", "int64_ids", "amounts",
@@ -218,9 +219,21 @@ def timestamps_ns(values, name: str, *, missing: str = "raise") -> np.ndarray:
     return np.ascontiguousarray(out, dtype=np.int64)
 
 
-def timestamp(value, name: str) -> pd.Timestamp:
-    """One date (a Timestamp, datetime, numpy datetime64 or ISO text) as a naive
-    UTC nanosecond Timestamp; numbers, NaT and dates out of range refused."""
+def timestamp(value, name: str = "date") -> pd.Timestamp:
+    """One date as every twinscore function reads it (public as ``twinscore.to_timestamp``).
+
+    Parameters
+    ----------
+    value : a Timestamp, datetime, date, numpy datetime64 or ISO 8601 text;
+        a time-zone-aware value is converted to UTC.
+    name : what the value is, for the messages ("now", "calibration_end").
+
+    Returns
+    -------
+    A naive (UTC) Timestamp in nanoseconds. Numbers (no unit is guessed),
+    NaT, None and dates outside 1677-09-22 to 2262-04-11 are refused
+    (``TypeError`` / ``ValueError`` naming ``name``).
+    """
     if value is None:
         raise ValueError(f"{name} is required: a date")
     if isinstance(value, (bool, numbers.Number, np.bool_)):
@@ -313,7 +326,7 @@ def client_codes(values, name: str) -> tuple[np.ndarray, pd.Index]:
     s = _id_series(values, name)
     raw = _int64_of(s)
     if raw is not None:
-        codes, uniques = _core.factorize_int64(raw)
+        codes, uniques = _core.factorize_int64(raw, n_threads=resolve_threads())
         return codes, pd.Index(uniques.astype(s.dtype, copy=False), name=s.name)
     codes, uniques = pd.factorize(s)  # strings, categoricals, Arrow dictionaries: hashed once, vectorised
     return np.ascontiguousarray(codes, dtype=np.int32), pd.Index(uniques, name=s.name)

@@ -17,7 +17,7 @@ import numbers
 import numpy as np
 
 from . import _core, _frames
-from ._config import threads
+from ._config import resolve_threads
 from ._sklearn_compat import BaseEstimator, ClusterMixin, NotFittedError, TransformerMixin
 from ._validation import as_vector, check_float, check_int
 
@@ -83,14 +83,13 @@ class _KMeansBase(ClusterMixin, TransformerMixin, BaseEstimator):
             raise ValueError(f"n_clusters={k} is larger than the number of rows, {n}")
         check_int(self.max_iter, "max_iter", min_value=1)
         check_float(self.tol, "tol", min_value=0.0)
-        if self.n_threads is not None:
-            check_int(self.n_threads, "n_threads", min_value=1)
+        resolve_threads(self.n_threads)  # refuses a bad n_threads before any work
         return k
 
     def _initial_centers(self, X, w, k: int, seed: int) -> np.ndarray:
         init = self.init
         if isinstance(init, str):
-            return _core.kmeans_init(X, w, k, seed, init)
+            return _core.kmeans_init(X, w, k, seed, init, n_threads=resolve_threads(self.n_threads))
         if callable(init):
             init = init(X, k, seed)
         c = _frames.numeric_matrix(init, "init")
@@ -102,16 +101,14 @@ class _KMeansBase(ClusterMixin, TransformerMixin, BaseEstimator):
         """Index of the nearest centre of each row."""
         self._check_fitted()
         X = self._check_X(X, reset=False)
-        with threads(self.n_threads):
-            labels, _, _ = _core.kmeans_assign(X, _EMPTY, self.cluster_centers_)
+        labels, _, _ = _core.kmeans_assign(X, _EMPTY, self.cluster_centers_, n_threads=resolve_threads(self.n_threads))
         return labels.astype(np.int64, copy=False)
 
     def transform(self, X):
         """Euclidean distance of each row to each centre (n x n_clusters)."""
         self._check_fitted()
         X = self._check_X(X, reset=False)
-        with threads(self.n_threads):
-            d2 = _core.kmeans_distances(X, self.cluster_centers_)
+        d2 = _core.kmeans_distances(X, self.cluster_centers_, n_threads=resolve_threads(self.n_threads))
         return np.sqrt(d2, out=d2)
 
     def fit_transform(self, X, y=None, sample_weight=None):
@@ -122,8 +119,7 @@ class _KMeansBase(ClusterMixin, TransformerMixin, BaseEstimator):
         self._check_fitted()
         X = self._check_X(X, reset=False)
         w = _weights(sample_weight, X.shape[0])
-        with threads(self.n_threads):
-            _, _, inertia = _core.kmeans_assign(X, w, self.cluster_centers_)
+        _, _, inertia = _core.kmeans_assign(X, w, self.cluster_centers_, n_threads=resolve_threads(self.n_threads))
         return -inertia
 
     def __sklearn_tags__(self):
@@ -147,7 +143,8 @@ class KMeans(_KMeansBase):
         change or the centres' squared shift is at most ``tol`` times the mean
         per-feature variance.
     random_state : seed (int), numpy generator, or None (fresh entropy).
-    n_threads : threads of this estimator's calls (None: the global setting).
+    n_threads : threads of this estimator's calls (None: the ``threads(n)`` block
+        around the call, else the process default).
 
     Attributes: ``cluster_centers_`` (float32), ``labels_``, ``inertia_``
     (float64 sum of weighted squared distances), ``n_iter_``, ``n_features_in_``.
@@ -177,12 +174,12 @@ class KMeans(_KMeansBase):
         w = _weights(sample_weight, X.shape[0])
         n_init = self._n_init()
         best = None
-        with threads(self.n_threads):
-            for seed in _seeds(self.random_state, n_init):
-                init = self._initial_centers(X, w, k, seed)
-                run = _core.kmeans_lloyd(X, w, init, self.max_iter, float(self.tol))
-                if best is None or run[2] < best[2]:
-                    best = run
+        for seed in _seeds(self.random_state, n_init):
+            init = self._initial_centers(X, w, k, seed)
+            run = _core.kmeans_lloyd(X, w, init, self.max_iter, float(self.tol),
+                                     n_threads=resolve_threads(self.n_threads))
+            if best is None or run[2] < best[2]:
+                best = run
         centers, labels, inertia, n_iter = best
         self.cluster_centers_ = centers
         self.labels_ = labels.astype(np.int64, copy=False)
@@ -235,11 +232,11 @@ class MiniBatchKMeans(_KMeansBase):
         first = not hasattr(self, "cluster_centers_")
         X = self._check_X(X, reset=first)
         w = _weights(sample_weight, X.shape[0])
-        with threads(self.n_threads):
-            if first:
-                self._start(X, w)
-            self.inertia_ = float(_core.kmeans_minibatch_update(X, w, self.cluster_centers_, self.counts_,
-                                                                int(self.batch_size)))
+        if first:
+            self._start(X, w)
+        self.inertia_ = float(_core.kmeans_minibatch_update(X, w, self.cluster_centers_, self.counts_,
+                                                            int(self.batch_size),
+                                                            n_threads=resolve_threads(self.n_threads)))
         self.n_steps_ += -(-X.shape[0] // int(self.batch_size))
         return self
 
@@ -251,15 +248,16 @@ class MiniBatchKMeans(_KMeansBase):
         X = self._check_X(X, reset=True)
         w = _weights(sample_weight, X.shape[0])
         tol = float(self.tol) * float(np.var(X, axis=0, dtype=np.float64).mean())
-        with threads(self.n_threads):
-            self._start(X, w)
-            for it in range(int(self.max_iter)):
-                before = self.cluster_centers_.copy()
-                _core.kmeans_minibatch_update(X, w, self.cluster_centers_, self.counts_, int(self.batch_size))
-                self.n_steps_ += -(-X.shape[0] // int(self.batch_size))
-                if float(((self.cluster_centers_ - before).astype(np.float64) ** 2).sum()) <= tol:
-                    break
-            labels, _, inertia = _core.kmeans_assign(X, w, self.cluster_centers_)
+        n_threads = resolve_threads(self.n_threads)
+        self._start(X, w)
+        for it in range(int(self.max_iter)):
+            before = self.cluster_centers_.copy()
+            _core.kmeans_minibatch_update(X, w, self.cluster_centers_, self.counts_, int(self.batch_size),
+                                          n_threads=n_threads)
+            self.n_steps_ += -(-X.shape[0] // int(self.batch_size))
+            if float(((self.cluster_centers_ - before).astype(np.float64) ** 2).sum()) <= tol:
+                break
+        labels, _, inertia = _core.kmeans_assign(X, w, self.cluster_centers_, n_threads=n_threads)
         self.n_iter_ = it + 1
         self.labels_ = labels.astype(np.int64, copy=False)
         self.inertia_ = float(inertia)

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from . import _core
-from ._config import threads
+from ._config import resolve_threads
 from ._validation import check_float, check_int
 from .table import ContactTable
 
@@ -218,9 +218,12 @@ def discriminating_criteria(data, target, columns=None, *, n_bins: int = 10, smo
         categorical, lists of strings category sets; timestamps are skipped).
     n_bins : quantile bins of a numeric column (fewer when values repeat).
     smoothing : added to every bin's counts (> 0) so no WoE is infinite.
+    n_threads : threads of the counting calls (None: the ``threads(n)`` block
+        around the call, else the process default).
     """
     n_bins = check_int(n_bins, "n_bins", min_value=1, max_value=1000)
     smoothing = check_float(smoothing, "smoothing", min_value=0.0, strict_min=True)
+    n_threads = resolve_threads(n_threads)
     if columns is None:
         columns = list(data.schema.names if isinstance(data, ContactTable) else data.columns)
         if isinstance(target, str):
@@ -241,42 +244,41 @@ def discriminating_criteria(data, target, columns=None, *, n_bins: int = 10, smo
     categorical = [c for c in columns if roles.get(c) == "categorical"]
     sets = [c for c in columns if roles.get(c) == "category_set"]
     rows = []
-    with threads(n_threads):
-        if numeric:
-            cols = [table.numeric(c) for c in numeric]
-            edges = _core.quantile_edges(numeric, cols, n_bins)
-            pos, neg = _core.count_numeric_bins(numeric, cols, edges, t)
-            for c, e, p, q in zip(numeric, edges, pos, neg):
-                e = np.asarray(e)
-                nb = max(len(e) - 1, 1)  # a constant column has one bin
-                if len(e) == 0:  # nothing present: only the missing bin
-                    labels, lower, upper = [], [], []
-                    code = np.array([nb])
-                else:
-                    labels = _interval_labels(e)
-                    lower = list(e[:-1]) if len(e) > 1 else [e[0]]
-                    upper = list(e[1:]) if len(e) > 1 else [e[0]]
-                    code = np.arange(nb + 1)
-                    p, q = p[: nb + 1], q[: nb + 1]
-                if len(e) == 0:
-                    p, q = p[nb:nb + 1], q[nb:nb + 1]
-                rows.append((c, "numeric", c, -1, code, labels + [MISSING_LABEL], lower + [np.nan],
-                             upper + [np.nan], p, q, e))
-        if categorical:
-            ncat = [len(table.schema[c].categories) for c in categorical]
-            pos, neg = _core.count_codes([table.codes(c) for c in categorical], ncat, t)
-            for c, k, p, q in zip(categorical, ncat, pos, neg):
-                labels = list(table.schema[c].categories) + ["(other)", MISSING_LABEL]
-                rows.append((c, "categorical", c, -1, np.arange(k + 2), labels, [np.nan] * (k + 2),
-                             [np.nan] * (k + 2), p, q, None))
-        if sets:
-            ncat = [len(table.schema[c].categories) for c in sets]
-            pos, neg = _core.count_set_members([table.bitsets(c) for c in sets], ncat, t)
-            for c, k, p, q in zip(sets, ncat, pos, neg):
-                for m, name in enumerate(table.schema[c].categories):
-                    rows.append((f"{c}:{name}", "set member", c, m, np.array([0, 1]), ["has not", "has"],
-                                 [np.nan] * 2, [np.nan] * 2, np.array([P - p[m], p[m]]),
-                                 np.array([N - q[m], q[m]]), None))
+    if numeric:
+        cols = [table.numeric(c) for c in numeric]
+        edges = _core.quantile_edges(numeric, cols, n_bins, n_threads=n_threads)
+        pos, neg = _core.count_numeric_bins(numeric, cols, edges, t, n_threads=n_threads)
+        for c, e, p, q in zip(numeric, edges, pos, neg):
+            e = np.asarray(e)
+            nb = max(len(e) - 1, 1)  # a constant column has one bin
+            if len(e) == 0:  # nothing present: only the missing bin
+                labels, lower, upper = [], [], []
+                code = np.array([nb])
+            else:
+                labels = _interval_labels(e)
+                lower = list(e[:-1]) if len(e) > 1 else [e[0]]
+                upper = list(e[1:]) if len(e) > 1 else [e[0]]
+                code = np.arange(nb + 1)
+                p, q = p[: nb + 1], q[: nb + 1]
+            if len(e) == 0:
+                p, q = p[nb:nb + 1], q[nb:nb + 1]
+            rows.append((c, "numeric", c, -1, code, labels + [MISSING_LABEL], lower + [np.nan],
+                         upper + [np.nan], p, q, e))
+    if categorical:
+        ncat = [len(table.schema[c].categories) for c in categorical]
+        pos, neg = _core.count_codes([table.codes(c) for c in categorical], ncat, t, n_threads=n_threads)
+        for c, k, p, q in zip(categorical, ncat, pos, neg):
+            labels = list(table.schema[c].categories) + ["(other)", MISSING_LABEL]
+            rows.append((c, "categorical", c, -1, np.arange(k + 2), labels, [np.nan] * (k + 2),
+                         [np.nan] * (k + 2), p, q, None))
+    if sets:
+        ncat = [len(table.schema[c].categories) for c in sets]
+        pos, neg = _core.count_set_members([table.bitsets(c) for c in sets], ncat, t, n_threads=n_threads)
+        for c, k, p, q in zip(sets, ncat, pos, neg):
+            for m, name in enumerate(table.schema[c].categories):
+                rows.append((f"{c}:{name}", "set member", c, m, np.array([0, 1]), ["has not", "has"],
+                             [np.nan] * 2, [np.nan] * 2, np.array([P - p[m], p[m]]),
+                             np.array([N - q[m], q[m]]), None))
     skipped = [c for c in columns if roles.get(c) not in ("numeric", "categorical", "category_set")]
     return _assemble(rows, n, P, N, smoothing, table.schema, skipped)
 

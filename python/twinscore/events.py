@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from . import _core
+from ._config import resolve_threads
 from ._validation import check_float
 from . import _frames
 from .table import ContactTable
@@ -91,7 +92,8 @@ def _contact_ids(contacts, events: pd.DataFrame, contact: str) -> np.ndarray:
 def _map_rows(contact_ids: np.ndarray, event_ids: np.ndarray) -> tuple[np.ndarray, int]:
     """Row of each event's contact (-1 when unknown) and the number unknown."""
     if contact_ids.dtype.kind in "iu" and event_ids.dtype.kind in "iu":
-        return _core.map_contact_ids(contact_ids.astype(np.int64, copy=False), event_ids.astype(np.int64, copy=False))
+        return _core.map_contact_ids(contact_ids.astype(np.int64, copy=False), event_ids.astype(np.int64, copy=False),
+                                     n_threads=resolve_threads())
     index = pd.Index(contact_ids)
     if not index.is_unique:
         raise ValueError(f"contacts repeat ids, e.g. {index[index.duplicated()][:3].tolist()}")
@@ -162,7 +164,7 @@ def aggregate(events: pd.DataFrame, contacts=None, *, now, half_life_days: float
     log = event_log(events, contacts, now=now, contact=contact, timestamp=timestamp, type=type, category=category,
                     types=types, categories=categories, unknown=unknown)
     out = _core.aggregate_events(**log.core_args(), n_rows=len(log.contact_ids), now_ns=log.now_ns,
-                                 half_life_days=half_life_days)
+                                 half_life_days=half_life_days, n_threads=resolve_threads())
     return _frame(log, out, contact)
 
 

@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from . import _core
+from ._config import resolve_threads
 from .events import event_log
 
 __all__ = ["LeadRules", "score_leads"]
@@ -270,7 +271,8 @@ def score_leads(contacts: pd.DataFrame, events: pd.DataFrame, rules, *, now, con
                     unknown=unknown)
     beh = [_behaviour_args(r, log) for r in rules.behaviour]
     out = _core.score_leads(cat_rules, num_rules, beh, list(rules.grades.values()), rules.mql_threshold,
-                            **log.core_args(), n_rows=len(log.contact_ids), now_ns=log.now_ns)
+                            **log.core_args(), n_rows=len(log.contact_ids), now_ns=log.now_ns,
+                            n_threads=resolve_threads())
     labels = list(rules.grades) + [rules.lowest_grade]
     # Points columns follow the engine's order: categorical, numeric, behaviour.
     names = [c[0] for c in cat_rules] + [c[0] for c in num_rules] + [r.name for r in rules.behaviour]

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from . import _core, _frames
+from ._config import resolve_threads
 from ._sklearn_compat import BaseEstimator, ClassifierMixin, check_is_fitted
 from ._validation import as_vector, check_float, check_int
 from .table import ColumnSpec, ContactTable, Schema
@@ -180,7 +181,8 @@ class LogisticScorer(ClassifierMixin, BaseEstimator):
         else:
             design, feature_names = direct, list(self.columns_)
         try:
-            res = _core.fit_logistic(design, y01.astype(np.float64), w, C, bool(self.fit_intercept), max_iter, tol)
+            res = _core.fit_logistic(design, y01.astype(np.float64), w, C, bool(self.fit_intercept), max_iter, tol,
+                                     n_threads=resolve_threads())
         except ValueError:
             # The engine's first pass found NaN or inf in a matrix read as it
             # is (checked here, on the error path only, not by the message's
@@ -238,7 +240,8 @@ class LogisticScorer(ClassifierMixin, BaseEstimator):
         """The log-odds of conversion, from the table's columns in one fused pass."""
         check_is_fitted(self)
         table = self._table(X, fitting=False)
-        return _core.decision_encoded(*self._core_args(table), self.coef_[0], float(self.intercept_[0]))
+        return _core.decision_encoded(*self._core_args(table), self.coef_[0], float(self.intercept_[0]),
+                                      n_threads=resolve_threads())
 
     def predict_proba(self, X) -> np.ndarray:
         """(n, 2) probabilities of the two classes, in ``classes_`` order; X as at fit (columns by name)."""
@@ -264,7 +267,7 @@ class LogisticScorer(ClassifierMixin, BaseEstimator):
         check_is_fitted(self)
         top = min(check_int(top, "top", min_value=1), len(self.feature_names_))  # no more reasons than features
         table = self._table(X, fitting=False)
-        idx, val = _core.explain_encoded(*self._core_args(table), self.coef_[0], top)
+        idx, val = _core.explain_encoded(*self._core_args(table), self.coef_[0], top, n_threads=resolve_threads())
         names = np.asarray(self.feature_names_ + [None], dtype=object)
         out = {}
         for t in range(top):  # a loop over the few reasons, not over rows

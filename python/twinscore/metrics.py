@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from . import _core
+from ._config import resolve_threads
 from ._validation import as_vector, check_int
 
 __all__ = ["roc_auc", "ks_statistic", "roc_summary", "lift_table", "band_table", "calibration_table"]
@@ -32,7 +33,7 @@ def _inputs(y_true, y_score, sample_weight):
 def roc_summary(y_true, y_score, *, sample_weight=None) -> dict:
     """AUC, KS (max TPR - FPR), the score where KS is reached, weighted positives and negatives."""
     y, s, w = _inputs(y_true, y_score, sample_weight)
-    return _core.roc_summary(s, y, w)
+    return _core.roc_summary(s, y, w, n_threads=resolve_threads())
 
 
 def roc_auc(y_true, y_score, *, sample_weight=None) -> float:
@@ -79,7 +80,7 @@ def lift_table(y_true, y_score, *, n_bins: int = 10, sample_weight=None) -> pd.D
     """
     y, s, w = _inputs(y_true, y_score, sample_weight)
     n_bins = check_int(n_bins, "n_bins", min_value=1, max_value=len(s))
-    t = _core.gains_table(s, y, w, n_bins)
+    t = _core.gains_table(s, y, w, n_bins, n_threads=resolve_threads())
     total_w = float(t["weight"].sum())
     return _frame(t, float(t["positives"].sum()), total_w, "bin")
 
@@ -89,7 +90,7 @@ def band_table(y_true, y_score, bands, *, sample_weight=None, labels=None) -> pd
     score (band i holds edges[i] <= score < edges[i+1], the last one closed)."""
     y, s, w = _inputs(y_true, y_score, sample_weight)
     edges = as_vector(bands, "bands")
-    t = _core.band_table(s, y, w, edges)
+    t = _core.band_table(s, y, w, edges, n_threads=resolve_threads())
     df = _frame(t, float(t["positives"].sum()), float(t["weight"].sum()), "band")
     if labels is None:
         labels = [f"[{a:g}, {b:g}{']' if i == len(edges) - 2 else ')'}" for i, (a, b) in

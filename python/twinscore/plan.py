@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from . import _core
-from ._config import threads
+from ._config import resolve_threads
 from ._validation import as_vector, check_float
 
 __all__ = ["Channel", "ContactPlan", "contact_plan"]
@@ -119,6 +119,8 @@ def contact_plan(p, value, channels, *, budget: float | None = None, allowed=Non
     allowed : optional eligibility — a dict {channel: boolean per contact}
         (e.g. e-mail only to the opted-in) or an (n, channels) boolean array.
     index : labels of the contacts (default: p's index, or 0..n-1).
+    n_threads : threads of the engine call (None: the ``threads(n)`` block
+        around the call, else the process default).
     """
     chans = _channels(channels)
     if index is None and isinstance(p, pd.Series):
@@ -135,11 +137,11 @@ def contact_plan(p, value, channels, *, budget: float | None = None, allowed=Non
     total = math.inf if budget is None else check_float(budget, "budget", min_value=0.0)
     mask = _allowed(allowed, chans, n)
     names = [c.name for c in chans]
-    with threads(n_threads):
-        ch, profit = _core.contact_plan(
-            p, value, mask, names, [float(c.cost) for c in chans], [float(c.uplift) for c in chans],
-            [-1 if c.capacity is None else int(c.capacity) for c in chans],
-            [math.inf if c.budget is None else float(c.budget) for c in chans], total)
+    ch, profit = _core.contact_plan(
+        p, value, mask, names, [float(c.cost) for c in chans], [float(c.uplift) for c in chans],
+        [-1 if c.capacity is None else int(c.capacity) for c in chans],
+        [math.inf if c.budget is None else float(c.budget) for c in chans], total,
+        n_threads=resolve_threads(n_threads))
     return _report(p, value, ch, profit, chans, total, index)
 
 

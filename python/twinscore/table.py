@@ -23,6 +23,7 @@ import pandas as pd
 import pyarrow as pa
 
 from . import _arrow, _core, _frames
+from ._config import resolve_threads
 
 __all__ = ["ColumnSpec", "Schema", "ContactTable", "Encoded", "ROLES"]
 
@@ -131,7 +132,7 @@ class Schema:
         d = self._dictionaries.get(name)
         if d is None:
             off, data = _arrow.strings_from_list(list(spec.categories), name)
-            d = _core.Dictionary.from_values(name, off, data)
+            d = _core.Dictionary.from_values(name, off, data, n_threads=resolve_threads())
             self._dictionaries[name] = d
         return d
 
@@ -344,8 +345,9 @@ def _encode_categorical(values, name: str, spec: ColumnSpec | None, schema: Sche
         return _recode(encoded, name, spec, schema, declared=_declared_categories(values))
     arr = _arrow.as_strings(_arrow.to_arrow(values, name), name)
     off, data, valid = _arrow.string_buffers(arr, name)
-    dictionary = schema.dictionary(name) if spec is not None else _core.Dictionary.learn(name, off, data, valid)
-    codes, unseen = dictionary.encode(name, off, data, valid)
+    dictionary = (schema.dictionary(name) if spec is not None
+                  else _core.Dictionary.learn(name, off, data, valid, n_threads=resolve_threads()))
+    codes, unseen = dictionary.encode(name, off, data, valid, n_threads=resolve_threads())
     return codes, unseen, tuple(dictionary.values())
 
 
@@ -357,10 +359,11 @@ def _recode(encoded, name: str, spec, schema, declared):
     if spec is not None:
         dictionary = schema.dictionary(name)
     elif declared is not None:  # keep a pandas categorical's declared order
-        dictionary = _core.Dictionary.from_values(name, *_arrow.strings_from_list(declared, name))
+        dictionary = _core.Dictionary.from_values(name, *_arrow.strings_from_list(declared, name),
+                                                  n_threads=resolve_threads())
     else:
-        dictionary = _core.Dictionary.learn(name, *cat_buffers)
-    remap, _ = dictionary.encode(name, *cat_buffers)
+        dictionary = _core.Dictionary.learn(name, *cat_buffers, n_threads=resolve_threads())
+    remap, _ = dictionary.encode(name, *cat_buffers, n_threads=resolve_threads())
     remap = np.append(remap, np.int32(MISSING_CODE))  # code -1 (missing) -> the last entry
     if len(codes) and (codes.max() >= len(remap) - 1 or codes.min() < -1):
         raise ValueError(f"column '{name}': dictionary codes out of range")
@@ -383,10 +386,10 @@ def _encode_set(values, name: str, spec: ColumnSpec | None, schema: Schema | Non
         dictionary = schema.dictionary(name)
     elif vocabulary is not None:
         o, d = _arrow.strings_from_list(vocabulary, name)
-        dictionary = _core.Dictionary.from_values(name, o, d)
+        dictionary = _core.Dictionary.from_values(name, o, d, n_threads=resolve_threads())
     else:
-        dictionary = _core.Dictionary.learn_sets(name, *buffers)
-    bits, missing, unseen = dictionary.encode_sets(name, *buffers)
+        dictionary = _core.Dictionary.learn_sets(name, *buffers, n_threads=resolve_threads())
+    bits, missing, unseen = dictionary.encode_sets(name, *buffers, n_threads=resolve_threads())
     return bits, missing.view(bool), unseen, tuple(dictionary.values())
 
 
@@ -403,10 +406,11 @@ def _encode_set_matrix(matrix: np.ndarray, name: str, spec: ColumnSpec | None, v
     u8 = np.ascontiguousarray(matrix != 0, dtype=np.uint8)
     if spec is None or list(spec.categories) == names:
         if spec is None:  # validates the names: no duplicates
-            categories = tuple(_core.Dictionary.from_values(name, *_arrow.strings_from_list(names, name)).values())
+            categories = tuple(_core.Dictionary.from_values(name, *_arrow.strings_from_list(names, name),
+                                                            n_threads=resolve_threads()).values())
         else:
             categories = spec.categories
-        return _core.pack_bits(u8), np.zeros(len(u8), dtype=bool), 0, categories
+        return _core.pack_bits(u8, n_threads=resolve_threads()), np.zeros(len(u8), dtype=bool), 0, categories
     # Reorder onto the schema's categories; names it never saw go to "other".
     index = {c: i for i, c in enumerate(spec.categories)}
     k = len(spec.categories)
@@ -420,7 +424,8 @@ def _encode_set_matrix(matrix: np.ndarray, name: str, spec: ColumnSpec | None, v
 
 def _pack_with_other(full: np.ndarray, k: int) -> np.ndarray:
     """Bitsets of k categories plus the "other" bit from an n x (k+1) 0/1 matrix."""
-    return np.ascontiguousarray(_core.pack_bits(np.ascontiguousarray(full))[:, : (k + 1 + 63) // 64])
+    bits = _core.pack_bits(np.ascontiguousarray(full), n_threads=resolve_threads())
+    return np.ascontiguousarray(bits[:, : (k + 1 + 63) // 64])
 
 
 def _float_or_none(x) -> float | None:
@@ -717,7 +722,7 @@ class ContactTable:
             else:
                 raise TypeError(f"column '{name}' is a timestamp: derive a numeric feature from it first")
         encodings = np.asarray(enc, dtype=np.float64).reshape(len(enc), 5)
-        X = _core.encode_dense(numeric, encodings, categorical, sets, self._n)
+        X = _core.encode_dense(numeric, encodings, categorical, sets, self._n, n_threads=resolve_threads())
         # The engine lays out every numeric column first, then the one-hot
         # categories, then the category sets: the names follow that layout,
         # not the order of the columns.
@@ -782,7 +787,7 @@ class _Parts:
             raise ValueError(f"column '{name}' has {length} rows, the table has {n}")
         if role == "numeric":
             x = _numeric_array(values, name)
-            st = _core.summarize_numeric(name, x)
+            st = _core.summarize_numeric(name, x, n_threads=resolve_threads())
             self.numeric[name], self.stats[name] = x, st
             self.specs.append(ColumnSpec(name, role, mean=_float_or_none(st["mean"]), std=_float_or_none(st["std"]),
                                          min=_float_or_none(st["min"]), max=_float_or_none(st["max"])))
@@ -796,7 +801,7 @@ class _Parts:
             self.specs.append(ColumnSpec(name, role, categories=cats))
         else:
             ts = _frames.timestamps_ns(values, name, missing="keep")
-            self.timestamps[name], self.stats[name] = ts, _core.summarize_timestamps(ts)
+            self.timestamps[name], self.stats[name] = ts, _core.summarize_timestamps(ts, n_threads=resolve_threads())
             self.specs.append(ColumnSpec(name, role))
 
 

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from . import _core, _frames
-from ._config import threads
+from ._config import resolve_threads
 from ._validation import check_int
 
 __all__ = ["TreeScorer"]
@@ -102,7 +102,7 @@ class TreeScorer:
             source = f"xgboost {type(model).__name__}"
         if not data:
             raise ValueError("invalid model: the XGBoost model file is empty")
-        engine = _core.TreeEnsemble.load_xgboost(data, block_rows)
+        engine = _core.TreeEnsemble.load_xgboost(data, block_rows, n_threads=resolve_threads())
         categories = _xgboost_model_categories(engine)
         scorer = cls(engine, categories=categories, iteration_range=iteration_range, source=source)
         scorer._payload = ("xgboost", data, block_rows, iteration_range)
@@ -131,7 +131,7 @@ class TreeScorer:
                 raise ValueError("invalid model: not a LightGBM text model (not UTF-8 text; "
                                  "binary LightGBM models are not supported, save with save_model)") from None
             source = "lightgbm file"
-        engine = _core.TreeEnsemble.load_lightgbm(text.encode("utf-8"), block_rows)
+        engine = _core.TreeEnsemble.load_lightgbm(text.encode("utf-8"), block_rows, n_threads=resolve_threads())
         categories = {}
         pandas_cats = _lightgbm_pandas_categorical(text)
         if pandas_cats:
@@ -207,8 +207,7 @@ class TreeScorer:
         ``multi:softmax``, the regression value otherwise. float32 for XGBoost
         models (as xgboost returns), float64 for LightGBM."""
         margins = self._margins(X, iteration_range, n_threads)
-        with threads(n_threads):
-            out = self._engine.transform(margins)
+        out = self._engine.transform(margins, n_threads=resolve_threads(n_threads))
         return self._shape(out)
 
     def predict_margin(self, X, *, iteration_range: tuple[int, int] | None = None, n_threads: int | None = None):
@@ -221,8 +220,7 @@ class TreeScorer:
         Each row sums to its margin."""
         Xf = self._features(X)
         begin, end = self._range(iteration_range)
-        with threads(n_threads):
-            phi = self._engine.contributions(Xf, begin, end)
+        phi = self._engine.contributions(Xf, begin, end, n_threads=resolve_threads(n_threads))
         if self.library == "xgboost":
             phi = phi.astype(np.float32)
         return phi[:, 0, :] if phi.shape[1] == 1 else phi
@@ -304,8 +302,7 @@ class TreeScorer:
     def _margins(self, X, iteration_range, n_threads):
         Xf = self._features(X)
         begin, end = self._range(iteration_range)
-        with threads(n_threads):
-            return self._engine.predict_margin(Xf, begin, end)
+        return self._engine.predict_margin(Xf, begin, end, n_threads=resolve_threads(n_threads))
 
     def _shape(self, out: np.ndarray) -> np.ndarray:
         if self.library == "xgboost":

@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 
 from . import _core, _frames
-from ._config import threads
+from ._config import resolve_threads
 from ._validation import as_vector, check_int
 from .table import ContactTable, Schema
 
@@ -119,7 +119,8 @@ class TwinIndex:
         table except the id, ``block_on`` and ``exclude``).
     progress : show a progress bar during long searches (tqdm when
         installed, else a line on stderr).
-    n_threads : threads for fit and search (default: the package setting).
+    n_threads : threads for fit and search (None: the ``threads(n)`` block
+        around the call, else the process default).
     prospect_tile, client_tile : work sizes of the engine (prospects per work
         item, clients per scored tile); they trade cache use for overhead and
         never change the result.
@@ -209,8 +210,8 @@ class TwinIndex:
         self.client_ids_ = np.arange(len(side.get("dense", side.get("bits"))))
         self.n_clients_ = len(self.client_ids_)
         self._clients_side = side
-        with threads(self.n_threads):
-            self.index_ = _core.TwinIndex.fit(metric, **side, bit_weights=self._bit_weights_list(), **self._options())
+        self.index_ = _core.TwinIndex.fit(metric, **side, bit_weights=self._bit_weights_list(), **self._options(),
+                                          n_threads=resolve_threads(self.n_threads))
         self.n_blocks_ = 1
 
     def _fit_table(self, table: ContactTable, ids, block_on, exclude, value_column):
@@ -251,9 +252,9 @@ class TwinIndex:
         self._clients_table = table
         side = self._table_side(table, fitting=True)
         self._clients_side = side
-        with threads(self.n_threads):
-            self.index_ = _core.TwinIndex.fit(metric, **side, **self._mixed_config(table),
-                                              bit_weights=self._bit_weights_list(), **self._options())
+        self.index_ = _core.TwinIndex.fit(metric, **side, **self._mixed_config(table),
+                                          bit_weights=self._bit_weights_list(), **self._options(),
+                                          n_threads=resolve_threads(self.n_threads))
         self.n_blocks_ = self.index_.n_blocks
 
     # The engine's view of one side of a table-based index.
@@ -398,18 +399,17 @@ class TwinIndex:
 
     def _run(self, side: dict, k: int, progress: bool):
         n = _side_rows(side)
+        n_threads = resolve_threads(self.n_threads)
         if not progress or n < 20_000:
-            with threads(self.n_threads):
-                return self.index_.search(k, **side)
+            return self.index_.search(k, **side, n_threads=n_threads)
         # Chunks of prospects, so a bar can move; each prospect's answer does
         # not depend on the chunk it is in.
         bounds = np.linspace(0, n, min(100, n // 1000) + 1).astype(np.int64)
         parts = []
         bar = _Progress(n)
-        with threads(self.n_threads):
-            for a, b in zip(bounds[:-1], bounds[1:]):
-                parts.append(self.index_.search(k, **_slice_side(side, a, b)))
-                bar.update(int(b - a))
+        for a, b in zip(bounds[:-1], bounds[1:]):
+            parts.append(self.index_.search(k, **_slice_side(side, a, b), n_threads=n_threads))
+            bar.update(int(b - a))
         bar.close()
         return tuple(np.concatenate([p[j] for p in parts]) for j in range(3))
 
@@ -511,7 +511,8 @@ class TwinIndex:
         pr = _row_of(ids, prospect, "prospect")
         cr = _row_of(self.client_ids_, client, "client")
         parts, total = self.index_.score_pairs(np.array([pr], dtype=np.int64), np.array([cr], dtype=np.int64),
-                                               **{k: v for k, v in side.items() if k != "keys"})
+                                               **{k: v for k, v in side.items() if k != "keys"},
+                                               n_threads=resolve_threads(self.n_threads))
         similarity = float(total[0])
         if self.metric_ == "mixed":
             df = self._explain_mixed(table, pr, cr, parts[0])

@@ -12,6 +12,7 @@ import pandas as pd
 import pyarrow as pa
 
 from . import _core, _frames
+from ._config import resolve_threads
 from ._frames import NS_PER_DAY as _NS_PER_DAY
 from ._validation import check_float, check_int
 
@@ -177,12 +178,12 @@ def rfm(transactions: pd.DataFrame, *, customer: str, date: str, amount: str | N
     raw = _frames.int64_ids(ids_s, customer) if orders is None else None
     try:
         if raw is not None:  # integer ids: grouped straight from the ids, one pass
-            agg = _core.rfm_aggregate_ids(raw, time, amt, int(now_ts.value))
+            agg = _core.rfm_aggregate_ids(raw, time, amt, int(now_ts.value), n_threads=resolve_threads())
             id_dtype = ids_s.dtype if pd.api.types.is_integer_dtype(ids_s.dtype) else np.int64  # whole floats
             ids = pd.Index(agg["id"], name=ids_s.name).astype(id_dtype, copy=False)
         else:
             codes, ids = _frames.client_codes(ids_s, customer)
-            agg = _core.rfm_aggregate(codes, time, amt, len(ids), int(now_ts.value))
+            agg = _core.rfm_aggregate(codes, time, amt, len(ids), int(now_ts.value), n_threads=resolve_threads())
             if orders is not None:
                 agg["count"] = _orders_per_client(codes, orders, invoice, len(ids))
     except ValueError as exc:
@@ -195,7 +196,7 @@ def rfm(transactions: pd.DataFrame, *, customer: str, date: str, amount: str | N
     scored = [np.ascontiguousarray(-recency), agg["count"].astype(np.float64)]
     if amt is not None:
         scored.append(agg["total"])
-    scores = _core.quantile_scores_columns(scored, bins)
+    scores = _core.quantile_scores_columns(scored, bins, n_threads=resolve_threads())
     cols = {
         "first_purchase": agg["first"].view("datetime64[ns]"),
         "last_purchase": agg["last"].view("datetime64[ns]"),
@@ -259,7 +260,7 @@ def calibration_summary(transactions: pd.DataFrame, *, customer: str, date: str,
         else max(cal, int(day.max()))
     if obs < cal:
         raise ValueError("observation_end must not be before calibration_end")
-    s = _core.clv_summarize(codes, day, amt, len(ids), int(cal), int(obs), period_days)
+    s = _core.clv_summarize(codes, day, amt, len(ids), int(cal), int(obs), period_days, n_threads=resolve_threads())
     keep = s.pop("has_calibration").astype(bool)
     cols = ["frequency", "recency", "T"] + (["monetary_value"] if amount is not None else [])
     if observation_end is not None:
@@ -299,7 +300,7 @@ def _weights(weights, n: int):
 
 def _compress(cols: list[np.ndarray], weights):
     """Distinct (frequency, recency, T) rows with their total weight (many clients share a pattern)."""
-    x, t, T, w = _core.clv_compress(*cols, weights)
+    x, t, T, w = _core.clv_compress(*cols, weights, n_threads=resolve_threads())
     return [x, t, T], w
 
 
@@ -335,7 +336,7 @@ class BetaGeo:
         w = _weights(weights, len(x))
         if self.compress:
             (x, t_x, T), w = _compress([x, t_x, T], w)
-        params, ll, n_iter, _ = _core.bgnbd_fit(x, t_x, T, w, max_iter, tol, penalizer)
+        params, ll, n_iter, _ = _core.bgnbd_fit(x, t_x, T, w, max_iter, tol, penalizer, n_threads=resolve_threads())
         self.params_ = dict(zip(("r", "alpha", "a", "b"), params))
         self.log_likelihood_ = ll
         self.n_iter_ = n_iter
@@ -349,13 +350,13 @@ class BetaGeo:
 
     def log_likelihood(self, summary: pd.DataFrame, weights=None) -> float:
         x, t_x, T = _summary_arrays(summary)
-        ll, _ = _core.bgnbd_loglik(self._params(), x, t_x, T, _weights(weights, len(x)))
+        ll, _ = _core.bgnbd_loglik(self._params(), x, t_x, T, _weights(weights, len(x)), n_threads=resolve_threads())
         return ll
 
     def _predict(self, summary, t: float):
         t = check_float(t, "t", min_value=0.0)
         x, t_x, T = _summary_arrays(summary)
-        return _core.bgnbd_predict(self._params(), x, t_x, T, t)
+        return _core.bgnbd_predict(self._params(), x, t_x, T, t, n_threads=resolve_threads())
 
     def predict(self, summary: pd.DataFrame, t: float) -> pd.Series:
         """Expected purchases of each client in the next ``t`` periods."""
@@ -399,7 +400,7 @@ class GammaGamma:
             raise ValueError("no client with a repeat purchase (frequency >= 1): the spend model cannot be fitted")
         params, ll, n_iter, _ = _core.gammagamma_fit(np.ascontiguousarray(x[keep]), np.ascontiguousarray(m[keep]),
                                                      None if w is None else np.ascontiguousarray(w[keep]),
-                                                     max_iter, tol, penalizer)
+                                                     max_iter, tol, penalizer, n_threads=resolve_threads())
         self.params_ = dict(zip(("p", "q", "v"), params))
         self.log_likelihood_ = ll
         self.n_iter_ = n_iter
@@ -414,7 +415,8 @@ class GammaGamma:
     def expected_spend(self, summary: pd.DataFrame) -> pd.Series:
         """Expected mean spend per transaction of each client (population mean when frequency is 0)."""
         x, m = _summary_arrays(summary, ("frequency", "monetary_value"))
-        return pd.Series(_core.gammagamma_spend(self._params(), x, m), index=summary.index, name="expected_spend")
+        spend = _core.gammagamma_spend(self._params(), x, m, n_threads=resolve_threads())
+        return pd.Series(spend, index=summary.index, name="expected_spend")
 
 
 def lifetime_value(purchases: BetaGeo, spend: GammaGamma, summary: pd.DataFrame, *, months: int = 12,

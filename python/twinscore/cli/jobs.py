@@ -119,9 +119,9 @@ def _integer(lo: int, hi: int):
 
 
 def _date(value, where: str):
-    from twinscore._frames import timestamp  # the library's one date rule: numbers are not dates
+    from twinscore import to_timestamp  # the library's one date rule: numbers are not dates
 
-    return timestamp(value, where)
+    return to_timestamp(value, where)
 
 
 def _groups(value, where: str):
