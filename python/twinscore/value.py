@@ -411,9 +411,12 @@ class BetaGeo:
     puts all its mass on p = 0; b has no effect there), r and alpha are the
     NBD's maximum-likelihood values, ``probability_alive`` is 1 and
     ``predict`` gives the NBD's (r + x) t / (alpha + T). Predictions are
-    valid for every fitted value (a + b < 1 and a = 1 included). A maximum
-    at a + b -> infinity (one drop-out probability for all clients) still
-    raises a ValueError: add a small ``penalizer`` there.
+    valid for every fitted value (a + b < 1 and a = 1 included). When the
+    maximum lies where a + b -> infinity (one drop-out probability a / (a + b)
+    for all clients) or a + b -> 0, the fit stops on the way, once the slope
+    left is below ``tol``, and at the latest where a + b reaches e^30 or e^-30:
+    a, b are then huge (or tiny), the likelihood is within rounding of its
+    supremum, and predictions are the limit's.
     """
 
     def __init__(self, *, penalizer: float = 0.0, max_iter: int = 500, tol: float = 1e-9, compress: bool = True):

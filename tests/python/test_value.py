@@ -649,3 +649,17 @@ def test_cdnow_master_clv_with_default_settings(restore_threads):
     np.testing.assert_allclose([bg.params_[k] for k in ("r", "alpha", "a", "b")], ref, rtol=2e-4)
     assert bg.log_likelihood_ >= ref_ll - 1e-6
     assert bg.predict(s, 39.0).sum() == pytest.approx(s["holdout_frequency"].sum(), rel=0.15)
+
+
+def test_bgnbd_one_dropout_probability_for_all_fits_at_the_bound():
+    # Every client drops out with probability 0.1 after each repeat purchase: the likelihood is largest
+    # at a + b -> infinity with a / (a + b) = 0.1; the fit stops on the way (at e^30 at the latest).
+    s = _summary(_purchase_log(4000, 0.8, 40.0, seed=9, dropout=(1e8, 9e8)))
+    bg = ts.BetaGeo().fit(s)
+    a, b = bg.params_["a"], bg.params_["b"]
+    assert 1e9 < a + b <= np.exp(30) * (1 + 1e-12)
+    assert a / (a + b) == pytest.approx(0.1, abs=0.03)
+    _, ref_ll = _reference_bgnbd_fit(s)  # scipy, bounded at a, b <= 1e4
+    assert bg.log_likelihood_ >= ref_ll - 1e-6
+    pred = bg.predict(s, 26.0)
+    assert np.isfinite(pred).all() and (pred > 0).all()

@@ -69,9 +69,11 @@ absl::StatusOr<double> BgNbdLogLikelihood(const BgNbdParams& p, absl::Span<const
 // drop-out probability a / (a + b) = sin^2(u) and log(1 / (a + b)), so that
 // a = 0 is an ordinary point (u = 0) rather than one at infinity. When the
 // likelihood is no larger inside than on that face, r and alpha are refitted
-// there and the result is {r, alpha, a = 0, b = inf}. Fails with
-// kFailedPrecondition when it does not converge (as when a + b runs to
-// infinity: one drop-out probability for all; a penalizer then helps).
+// there and the result is {r, alpha, a = 0, b = inf}. The coordinates are
+// box-bounded (|theta| <= 30): a supremum at a + b -> infinity (one drop-out
+// probability for all) or a + b -> 0 ends once the slope left is below
+// gtol, on the bound a + b = e^+-30 at the latest.
+// Fails with kFailedPrecondition when it does not converge.
 absl::StatusOr<BgNbdParams> FitBgNbd(absl::Span<const double> x, absl::Span<const double> t_x,
                                      absl::Span<const double> T, absl::Span<const double> weights,
                                      const FitOptions& options, FitReport* report);
