@@ -133,7 +133,9 @@ TWINSCORE_BINDINGS(clv) {
   m.def("gammagamma_loglik", &GgLL, py::arg("params"), py::arg("x"), py::arg("m"), py::arg("weights"),
         TWINSCORE_N_THREADS_ARG);
   m.def("gammagamma_spend", &GgSpend, py::arg("params"), py::arg("x"), py::arg("m"), TWINSCORE_N_THREADS_ARG);
-  m.def("hyp2f1", [](double a, double b, double c, double z) { return Take(Hyp2F1(a, b, c, z)); });
+  m.def("bgnbd_expected_if_alive",
+        [](double shape, double a, double b_x, double w) { return Take(BgNbdExpectedIfAlive(shape, a, b_x, w)); },
+        py::arg("shape"), py::arg("a"), py::arg("b_x"), py::arg("w"));
 }
 
 }  // namespace twinscore::bindings

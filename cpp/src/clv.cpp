@@ -26,19 +26,41 @@ double Digamma(double x) {
   return acc + std::log(x) - 0.5 / x + series;
 }
 
-absl::StatusOr<double> Hyp2F1(double a, double b, double c, double z) {
-  TWINSCORE_CHECK_ARG(z >= 0.0 && z < 1.0, "hypergeometric series needs 0 <= z < 1, got z = ", z);
-  TWINSCORE_CHECK_ARG(c > 0.0, "hypergeometric series needs c > 0, got c = ", c);
-  double term = 1.0, sum = 1.0;
-  constexpr int kMaxTerms = 10'000'000;
-  for (int k = 0; k < kMaxTerms; ++k) {
-    term *= (a + k) * (b + k) / ((c + k) * (k + 1.0)) * z;
+absl::StatusOr<double> BgNbdExpectedIfAlive(double shape, double a, double b_x, double w) {
+  TWINSCORE_CHECK_ARG(std::isfinite(shape) && shape > 0, "shape must be finite and > 0, got ", shape);
+  TWINSCORE_CHECK_ARG(std::isfinite(a) && a >= 0, "a must be finite and >= 0, got ", a);
+  TWINSCORE_CHECK_ARG(b_x > 0 && (std::isfinite(b_x) || a == 0), "b_x must be > 0 (inf only when a = 0), got ",
+                      b_x);
+  TWINSCORE_CHECK_ARG(std::isfinite(w) && w >= 0, "w = t / (alpha + T) must be finite and >= 0, got ", w);
+  if (w == 0) return 0.0;
+  const double z = w / (1.0 + w);
+  // NBD(n) = p * exp(log_scale): rescaled whenever p grows large, because
+  // (1 - z)^shape underflows for long horizons (shape log(1 + w) > 700)
+  // while the terms near the mode are of order 1.
+  double log_scale = -shape * std::log1p(w);
+  double p = 1.0, sum = 0.0;
+  double m = 1.0, S = 0.0;  // m = E[(1 - p)^(n - 1)] under Beta(a, b_x); S = S_n
+  constexpr int64_t kMaxTerms = 100'000'000;
+  for (int64_t n = 1; n <= kMaxTerms; ++n) {
+    const double nd = static_cast<double>(n);
+    S += m;
+    if (a > 0) m *= (b_x + nd - 1) / (a + b_x + nd - 1);
+    p *= z * (shape + nd - 1) / nd;
+    const double term = p * S;
     sum += term;
-    // Terms shrink geometrically (ratio -> z) once k exceeds a, b, c.
-    if (std::abs(term) <= 1e-16 * std::abs(sum) && k > a + b) return sum;
+    if (p > 1e200) {
+      p *= 1e-200;
+      sum *= 1e-200;
+      log_scale += 200 * std::log(10.0);
+    }
+    // Tail bound: for k >= n the term ratio is at most
+    // z max(1, (shape + k) / (k + 1)) (1 + 1 / k), because S_{k+1} / S_k <=
+    // 1 + 1 / k (the m are non-increasing), and that bound falls with k.
+    const double rho = z * std::max(1.0, (shape + nd) / (nd + 1)) * (1.0 + 1.0 / nd);
+    if (rho < 1 && term * rho / (1 - rho) <= 1e-16 * sum) return std::exp(std::log(sum) + log_scale);
   }
-  return absl::FailedPreconditionError(absl::StrCat("hypergeometric series 2F1(", a, ", ", b, "; ", c, "; ", z,
-                                                    ") did not converge"));
+  return absl::FailedPreconditionError(absl::StrCat("expected purchases did not converge in ", kMaxTerms,
+                                                    " terms: the horizon t / (alpha + T) = ", w, " is too long"));
 }
 
 absl::Status FitOptions::Validate() const {
@@ -201,47 +223,60 @@ struct BgNbdTables {
   std::vector<double> a1, a2, dr, da, db, log_bx1;  // log_bx1 = ln(b + x - 1), x >= 1
 };
 
+// B(a, b + x) / B(a, b) = prod_{j < x} (b + j) / (a + b + j) and its slopes in
+// a and b, by recurrence over x: exact for every a >= 0 and b in (0, inf]
+// (a = 0 or b = inf: 1, nobody drops out), and accurate for a + b up to
+// e^30, where differences of lgamma values would have lost every digit.
 BgNbdTables MakeTables(const BgNbdParams& p, int max_x) {
   BgNbdTables t;
   const size_t m = static_cast<size_t>(max_x) + 1;
-  for (auto* v : {&t.a1, &t.a2, &t.dr, &t.da, &t.db, &t.log_bx1}) v->resize(m);
-  const double lg_r = std::lgamma(p.r), lg_b = std::lgamma(p.b), lg_ab = std::lgamma(p.a + p.b);
-  const double ps_r = Digamma(p.r), ps_b = Digamma(p.b), ps_ab = Digamma(p.a + p.b);
+  for (auto* v : {&t.a1, &t.a2, &t.dr, &t.da, &t.db, &t.log_bx1}) v->assign(m, 0.0);
+  const double lg_r = std::lgamma(p.r), ps_r = Digamma(p.r), log_alpha = std::log(p.alpha);
   for (size_t x = 0; x < m; ++x) {
     const double xd = static_cast<double>(x);
-    t.a1[x] = std::lgamma(p.r + xd) - lg_r + p.r * std::log(p.alpha);
-    t.a2[x] = lg_ab + std::lgamma(p.b + xd) - lg_b - std::lgamma(p.a + p.b + xd);
-    t.dr[x] = Digamma(p.r + xd) - ps_r + std::log(p.alpha);
-    const double ps_abx = Digamma(p.a + p.b + xd);
-    t.da[x] = ps_ab - ps_abx;
-    t.db[x] = ps_ab + Digamma(p.b + xd) - ps_b - ps_abx;
-    t.log_bx1[x] = x > 0 ? std::log(p.b + xd - 1) : 0.0;
+    t.a1[x] = std::lgamma(p.r + xd) - lg_r + p.r * log_alpha;
+    t.dr[x] = Digamma(p.r + xd) - ps_r + log_alpha;
+    if (x == 0) continue;
+    const double bj = p.b + xd - 1, abj = p.a + p.b + xd - 1;  // b + j, a + b + j with j = x - 1
+    t.log_bx1[x] = std::log(bj);
+    const double share = p.a == 0 ? 0.0 : p.a / abj;  // a / (a + b + j), 0 when b = inf
+    t.a2[x] = t.a2[x - 1] + std::log1p(-share);
+    t.da[x] = t.da[x - 1] - 1.0 / abj;
+    t.db[x] = t.db[x - 1] + share / bj;  // 1 / (b + j) - 1 / (a + b + j)
   }
   return t;
 }
 
+// Log-likelihood of the summaries and its gradient in (r, alpha, a, b); a = 0
+// (the no-dropout limit) included, where the A4 term vanishes but its slope
+// in a stays finite.
 double BgNbdSum(const BgNbdParams& p, absl::Span<const double> x, absl::Span<const double> t_x,
                 absl::Span<const double> T, absl::Span<const double> w, int max_x, std::array<double, 4>* grad) {
   const BgNbdTables tab = MakeTables(p, max_x);
-  const double log_a = std::log(p.a);
+  const double log_a = p.a > 0 ? std::log(p.a) : -std::numeric_limits<double>::infinity();
   return BlockSum<4>(x.size(), w, grad, [&](size_t i, std::array<double, 4>& g) {
     const size_t xi = static_cast<size_t>(x[i]);
     const double rx = p.r + x[i];
     const double log_T = std::log(p.alpha + T[i]);
     const double a3 = -rx * log_T;
-    // ln(exp(A3) + [x > 0] exp(A4)) by log-sum-exp; u = share of the A4 term.
-    double lse = a3, u = 0.0, log_t = 0.0;
+    // ln(exp(A3) + [x > 0] exp(A4)) by log-sum-exp; u = share of the A4 term,
+    // u_a = u / a, computed without dividing by a (finite at a = 0).
+    double lse = a3, u = 0.0, u_a = 0.0, log_t = 0.0;
     if (xi > 0) {
       log_t = std::log(p.alpha + t_x[i]);
-      const double a4 = log_a - tab.log_bx1[xi] - rx * log_t;
-      const double hi = std::max(a3, a4), e3 = std::exp(a3 - hi), e4 = std::exp(a4 - hi);
-      lse = hi + std::log(e3 + e4);
-      u = e4 / (e3 + e4);
+      const double a4_over_a = -tab.log_bx1[xi] - rx * log_t;  // ln(exp(A4) / a)
+      if (p.a > 0) {
+        const double a4 = log_a + a4_over_a;
+        const double hi = std::max(a3, a4), e3 = std::exp(a3 - hi), e4 = std::exp(a4 - hi);
+        lse = hi + std::log(e3 + e4);
+        u = e4 / (e3 + e4);
+      }
+      u_a = std::exp(a4_over_a - lse);
     }
     const double v = 1.0 - u;
     g[0] = tab.dr[xi] - v * log_T - u * log_t;
     g[1] = p.r / p.alpha - v * rx / (p.alpha + T[i]) - (xi > 0 ? u * rx / (p.alpha + t_x[i]) : 0.0);
-    g[2] = tab.da[xi] + (xi > 0 ? u / p.a : 0.0);
+    g[2] = tab.da[xi] + u_a;
     g[3] = tab.db[xi] - (xi > 0 ? u / (p.b + x[i] - 1) : 0.0);
     return tab.a1[xi] + tab.a2[xi] + lse;
   });
@@ -284,8 +319,27 @@ double GammaGammaSum(const GammaGammaParams& g, absl::Span<const double> x, absl
 
 // ---------------------------------------------------------------- L-BFGS
 
-// Minimises f over theta (log-parameters). fn(theta, grad) returns f and writes
-// its gradient; a non-finite f means "outside the domain" and is backtracked.
+// Box bound of every fit coordinate: |theta_k| <= kBound. The likelihood's
+// supremum can lie at infinity in a coordinate (a + b -> 0 or -> infinity:
+// a two-point or a single drop-out probability); the fit then stops on the
+// bound (a + b = e^-30 or e^30), where what is left to gain is below rounding.
+constexpr double kBound = 30.0;
+
+// The gradient with the components that push out of the box at a bound set
+// to 0 (those coordinates are held there: the bound's active set).
+template <size_t P>
+std::array<double, P> ProjectedGradient(const std::array<double, P>& theta, const std::array<double, P>& g) {
+  std::array<double, P> pg = g;
+  for (size_t k = 0; k < P; ++k) {
+    if ((theta[k] <= -kBound && g[k] > 0) || (theta[k] >= kBound && g[k] < 0)) pg[k] = 0.0;
+  }
+  return pg;
+}
+
+// Minimises f over theta in the box [-kBound, kBound]^P (projected L-BFGS
+// with an active set: coordinates held at a bound are left out of the
+// direction). fn(theta, grad) returns f and writes its gradient; a non-finite
+// f means "outside the domain" and is backtracked.
 template <size_t P>
 absl::Status MinimizeLbfgs(const std::function<double(const std::array<double, P>&, std::array<double, P>*)>& fn,
                            std::array<double, P>* theta, const FitOptions& opt, const char* model,
@@ -302,72 +356,90 @@ absl::Status MinimizeLbfgs(const std::function<double(const std::array<double, P
     for (double v : u) s = std::max(s, std::abs(v));
     return s;
   };
+  auto done = [&](int it, int evals) {
+    report->iterations = it;
+    report->evaluations = evals;
+    return absl::OkStatus();
+  };
+  for (double& v : *theta) v = std::clamp(v, -kBound, kBound);
   std::vector<Vec> S, Y;
   Vec g;
   double f = fn(*theta, &g);
   int evals = 1;
   TWINSCORE_CHECK_ARG(std::isfinite(f), model, ": the log-likelihood is not finite at the starting point");
   for (int it = 0; it < opt.max_iterations; ++it) {
-    if (inf_norm(g) < opt.gtol) {
-      report->iterations = it;
-      report->evaluations = evals;
-      return absl::OkStatus();
-    }
-    // Two-loop recursion: d = -H g.
-    Vec q = g;
+    const Vec pg = ProjectedGradient(*theta, g);
+    if (inf_norm(pg) < opt.gtol) return done(it, evals);
+    // Two-loop recursion on the free coordinates: d = -H pg.
+    Vec q = pg;
     std::vector<double> alpha(S.size());
     for (int j = static_cast<int>(S.size()) - 1; j >= 0; --j) {
       alpha[j] = dot(S[j], q) / dot(S[j], Y[j]);
       for (size_t k = 0; k < P; ++k) q[k] -= alpha[j] * Y[j][k];
     }
-    double gamma = S.empty() ? 1.0 / std::max(1.0, inf_norm(g)) : dot(S.back(), Y.back()) / dot(Y.back(), Y.back());
+    double gamma = S.empty() ? 1.0 / std::max(1.0, inf_norm(pg)) : dot(S.back(), Y.back()) / dot(Y.back(), Y.back());
     for (auto& v : q) v *= gamma;
     for (size_t j = 0; j < S.size(); ++j) {
       const double beta = dot(Y[j], q) / dot(S[j], Y[j]);
       for (size_t k = 0; k < P; ++k) q[k] += S[j][k] * (alpha[j] - beta);
     }
     Vec d;
-    for (size_t k = 0; k < P; ++k) d[k] = -q[k];
+    for (size_t k = 0; k < P; ++k) d[k] = pg[k] == 0.0 && g[k] != 0.0 ? 0.0 : -q[k];
     double slope = dot(g, d);
     if (!(slope < 0)) {  // not a descent direction: restart from steepest descent
       S.clear();
       Y.clear();
-      for (size_t k = 0; k < P; ++k) d[k] = -g[k] / std::max(1.0, inf_norm(g));
+      for (size_t k = 0; k < P; ++k) d[k] = -pg[k] / std::max(1.0, inf_norm(pg));
       slope = dot(g, d);
     }
-    // Backtracking (Armijo) line search; steps are capped so that no
-    // log-parameter moves by more than 5 (a factor e^5) at once.
+    // Backtracking (Armijo) line search along the projected path; steps are
+    // capped so that no coordinate moves by more than 5 (a factor e^5) at once.
     double step = std::min(1.0, 5.0 / std::max(1e-300, inf_norm(d)));
     Vec t_new, g_new;
     double f_new = f;
     bool accepted = false;
     for (int ls = 0; ls < 60; ++ls, step *= 0.5) {
-      for (size_t k = 0; k < P; ++k) t_new[k] = (*theta)[k] + step * d[k];
+      for (size_t k = 0; k < P; ++k) t_new[k] = std::clamp((*theta)[k] + step * d[k], -kBound, kBound);
+      Vec moved;
+      for (size_t k = 0; k < P; ++k) moved[k] = t_new[k] - (*theta)[k];
       f_new = fn(t_new, &g_new);
       ++evals;
-      if (std::isfinite(f_new) && f_new <= f + 1e-4 * step * slope) {
+      if (std::isfinite(f_new) && f_new <= f + 1e-4 * dot(g, moved)) {
         // f_new == f: the decrease is below double precision, no progress.
         accepted = f_new < f;
         break;
       }
     }
     if (!accepted) {
-      // No decrease is representable any more: accept when the gradient is
-      // already tiny (the optimum to double precision), else report.
-      if (inf_norm(g) < std::max(1e3 * opt.gtol, 1e-7)) {
-        report->iterations = it;
-        report->evaluations = evals;
-        return absl::OkStatus();
+      // Stale curvature pairs can give a poor direction: retry once from
+      // steepest descent before judging.
+      if (!S.empty()) {
+        S.clear();
+        Y.clear();
+        continue;
+      }
+      // No decrease is representable even along steepest descent: accept when
+      // the gradient is already tiny, or when the first-order decrease left
+      // is below 1e-12 of f (ill-conditioned near a bound, as a + b -> 0: a
+      // gradient of 1e-6 there moves the log-likelihood by less than that).
+      if (inf_norm(pg) < std::max(1e3 * opt.gtol, 1e-7) || -slope <= 1e-12 * std::max(1.0, std::abs(f))) {
+        return done(it, evals);
       }
       return absl::FailedPreconditionError(absl::StrCat(model, " fit did not converge: the line search failed at "
-                                                               "iteration ", it, " with gradient norm ", inf_norm(g)));
+                                                               "iteration ", it, " with gradient norm ", inf_norm(pg)));
     }
     Vec s, y;
     for (size_t k = 0; k < P; ++k) {
       s[k] = t_new[k] - (*theta)[k];
       y[k] = g_new[k] - g[k];
     }
-    if (dot(s, y) > 1e-16 * dot(y, y)) {
+    // A coordinate that reached a bound changes the problem: forget the curvature pairs.
+    bool hit_bound = false;
+    for (size_t k = 0; k < P; ++k) hit_bound |= std::abs(t_new[k]) >= kBound && std::abs((*theta)[k]) < kBound;
+    if (hit_bound) {
+      S.clear();
+      Y.clear();
+    } else if (dot(s, y) > 1e-16 * dot(y, y)) {
       if (S.size() == kMemory) {
         S.erase(S.begin());
         Y.erase(Y.begin());
@@ -379,18 +451,81 @@ absl::Status MinimizeLbfgs(const std::function<double(const std::array<double, P
     f = f_new;
     g = g_new;
   }
-  if (inf_norm(g) < std::max(1e3 * opt.gtol, 1e-7)) {
-    report->iterations = opt.max_iterations;
-    report->evaluations = evals;
-    return absl::OkStatus();
-  }
+  if (inf_norm(ProjectedGradient(*theta, g)) < std::max(1e3 * opt.gtol, 1e-7)) return done(opt.max_iterations, evals);
   return absl::FailedPreconditionError(absl::StrCat(model, " fit did not converge in ", opt.max_iterations,
-                                                    " iterations (gradient norm ", inf_norm(g),
+                                                    " iterations (gradient norm ", inf_norm(ProjectedGradient(*theta, g)),
                                                     "); raise max_iter or add a penalizer"));
 }
 
 double TotalWeight(size_t n, absl::Span<const double> w) {
   return w.empty() ? static_cast<double>(n) : std::accumulate(w.begin(), w.end(), 0.0);
+}
+
+absl::Status CheckBgNbdParams(const BgNbdParams& p) {
+  TWINSCORE_CHECK_ARG(std::isfinite(p.r) && p.r > 0 && std::isfinite(p.alpha) && p.alpha > 0,
+                      "BG/NBD r and alpha must be finite and > 0, got r = ", p.r, ", alpha = ", p.alpha);
+  TWINSCORE_CHECK_ARG(std::isfinite(p.a) && p.a >= 0, "BG/NBD a must be finite and >= 0, got ", p.a);
+  TWINSCORE_CHECK_ARG(p.b > 0 && (std::isfinite(p.b) || p.a == 0),
+                      "BG/NBD b must be > 0, and finite unless a = 0 (no dropout), got ", p.b);
+  return absl::OkStatus();
+}
+
+// The fit's coordinates theta = (log r, log alpha, u, log s): the mean
+// drop-out probability a / (a + b) = sin^2(u) and s = 1 / (a + b). The
+// no-dropout face a = 0 is u = 0, a point where the objective is smooth, so
+// an optimum there is an ordinary minimum (quadratic in u) for L-BFGS.
+BgNbdParams ParamsOfTheta(const std::array<double, 4>& th) {
+  const double sn = std::sin(th[2]), cs = std::cos(th[2]), s = std::exp(th[3]);
+  return BgNbdParams{std::exp(th[0]), std::exp(th[1]), sn * sn / s, cs * cs / s};
+}
+
+// Penalised mean negative log-likelihood in theta, and its gradient.
+struct BgNbdObjective {
+  absl::Span<const double> x, t_x, T, w;
+  int max_x;
+  double total_weight, penalizer;
+
+  double operator()(const std::array<double, 4>& th, std::array<double, 4>* grad) const {
+    const BgNbdParams p = ParamsOfTheta(th);
+    const std::array<double, 4> pv{p.r, p.alpha, p.a, p.b};
+    std::array<double, 4> g;
+    double ll = BgNbdSum(p, x, t_x, T, w, max_x, &g);
+    for (size_t k = 0; k < 4; ++k) {
+      ll -= penalizer * pv[k] * pv[k];
+      g[k] -= 2 * penalizer * pv[k];
+    }
+    // Chain rule: da/du = sin(2u) / s = -db/du; da/dlog s = -a, db/dlog s = -b.
+    const double s = std::exp(th[3]);
+    const std::array<double, 4> dth{g[0] * p.r, g[1] * p.alpha, std::sin(2 * th[2]) / s * (g[2] - g[3]),
+                                    -(p.a * g[2] + p.b * g[3])};
+    for (size_t k = 0; k < 4; ++k) (*grad)[k] = -dth[k] / total_weight;
+    return -ll / total_weight;
+  }
+};
+
+// Refits r and alpha on the no-dropout face (u = 0), from theta.
+absl::Status PolishNoDropout(const BgNbdObjective& f, const FitOptions& options, std::array<double, 4>* theta,
+                             FitReport* report) {
+  (*theta)[2] = 0.0;
+  const std::array<double, 4> at = *theta;
+  std::function<double(const std::array<double, 2>&, std::array<double, 2>*)> fn =
+      [&](const std::array<double, 2>& th, std::array<double, 2>* grad) {
+        std::array<double, 4> full = at, g;
+        full[0] = th[0];
+        full[1] = th[1];
+        const double v = f(full, &g);
+        (*grad)[0] = g[0];
+        (*grad)[1] = g[1];
+        return v;
+      };
+  std::array<double, 2> th{at[0], at[1]};
+  FitReport polish;
+  TWINSCORE_RETURN_IF_ERROR(MinimizeLbfgs<2>(fn, &th, options, "BG/NBD (no dropout)", &polish));
+  (*theta)[0] = th[0];
+  (*theta)[1] = th[1];
+  report->iterations += polish.iterations;
+  report->evaluations += polish.evaluations;
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -399,7 +534,7 @@ absl::StatusOr<double> BgNbdLogLikelihood(const BgNbdParams& p, absl::Span<const
                                           absl::Span<const double> t_x, absl::Span<const double> T,
                                           absl::Span<const double> weights, absl::Span<double> gradient) {
   TWINSCORE_RETURN_IF_ERROR(CheckSummaries(x, t_x, T, weights));
-  TWINSCORE_CHECK_ARG(p.r > 0 && p.alpha > 0 && p.a > 0 && p.b > 0, "BG/NBD parameters must all be > 0");
+  TWINSCORE_RETURN_IF_ERROR(CheckBgNbdParams(p));
   TWINSCORE_CHECK_ARG(gradient.empty() || gradient.size() == 4, "gradient must hold 4 values");
   std::array<double, 4> g;
   const double ll = BgNbdSum(p, x, t_x, T, weights, MaxX(x), &g);
@@ -420,30 +555,24 @@ absl::StatusOr<BgNbdParams> FitBgNbd(absl::Span<const double> x, absl::Span<cons
     for (size_t i = 0; i < T.size(); ++i) s += (weights.empty() ? 1.0 : weights[i]) * T[i];
     return std::max(s / W, 1e-3);
   }();
-  auto to_params = [](const std::array<double, 4>& th) {
-    return BgNbdParams{std::exp(th[0]), std::exp(th[1]), std::exp(th[2]), std::exp(th[3])};
-  };
-  const double pen = options.penalizer;
-  std::function<double(const std::array<double, 4>&, std::array<double, 4>*)> fn =
-      [&](const std::array<double, 4>& th, std::array<double, 4>* grad) {
-        for (double v : th) {
-          if (!(std::abs(v) < 30)) return std::numeric_limits<double>::infinity();
-        }
-        const BgNbdParams p = to_params(th);
-        const std::array<double, 4> pv{p.r, p.alpha, p.a, p.b};
-        std::array<double, 4> g;
-        double ll = BgNbdSum(p, x, t_x, T, weights, max_x, &g);
-        for (size_t k = 0; k < 4; ++k) {
-          ll -= pen * pv[k] * pv[k];
-          (*grad)[k] = -(g[k] - 2 * pen * pv[k]) * pv[k] / W;  // chain rule through p = exp(theta)
-        }
-        return -ll / W;
-      };
-  std::array<double, 4> theta{0.0, std::log(mean_T), 0.0, 0.0};
+  const BgNbdObjective objective{x, t_x, T, weights, max_x, W, options.penalizer};
+  std::function<double(const std::array<double, 4>&, std::array<double, 4>*)> fn = objective;
+  // Start at r = 1, alpha = mean T, a = b = 1 (u = pi / 4, s = 1 / 2).
+  std::array<double, 4> theta{0.0, std::log(mean_T), std::atan(1.0), std::log(0.5)};
   FitReport local;
   FitReport* rep = report ? report : &local;
   TWINSCORE_RETURN_IF_ERROR(MinimizeLbfgs<4>(fn, &theta, options, "BG/NBD", rep));
-  const BgNbdParams p = to_params(theta);
+  // The optimum is on the no-dropout face when the face is no worse than the
+  // point reached, up to rounding (a few units in the last place of the mean
+  // log-likelihood: L-BFGS stops at u ~ 1e-8, a ~ 1e-16, where the two
+  // differ by less): refit r, alpha there exactly.
+  std::array<double, 4> face = theta, unused;
+  face[2] = 0.0;
+  const double reached = objective(theta, &unused);
+  const bool no_dropout = objective(face, &unused) <= reached + 1e-14 * std::abs(reached);
+  if (no_dropout) TWINSCORE_RETURN_IF_ERROR(PolishNoDropout(objective, options, &theta, rep));
+  BgNbdParams p = ParamsOfTheta(theta);
+  if (no_dropout) p = BgNbdParams{p.r, p.alpha, 0.0, std::numeric_limits<double>::infinity()};
   std::array<double, 4> g;
   rep->log_likelihood = BgNbdSum(p, x, t_x, T, weights, max_x, &g);
   return p;
@@ -494,31 +623,27 @@ absl::StatusOr<int64_t> CompressSummaries(absl::Span<const double> x, absl::Span
 absl::Status BgNbdPredict(const BgNbdParams& p, absl::Span<const double> x, absl::Span<const double> t_x,
                           absl::Span<const double> T, double t, absl::Span<double> expected,
                           absl::Span<double> p_alive) {
-  TWINSCORE_CHECK_ARG(p.r > 0 && p.alpha > 0 && p.a > 0 && p.b > 0, "BG/NBD parameters must all be > 0");
+  TWINSCORE_RETURN_IF_ERROR(CheckBgNbdParams(p));
   TWINSCORE_CHECK_ARG(std::isfinite(t) && t >= 0, "t must be finite and >= 0, got ", t);
   const size_t n = x.size();
   TWINSCORE_CHECK_ARG(t_x.size() == n && T.size() == n, "frequency, recency and T must have the same length");
   TWINSCORE_CHECK_ARG(expected.empty() || expected.size() == n, "expected must hold ", n, " values");
   TWINSCORE_CHECK_ARG(p_alive.empty() || p_alive.size() == n, "p_alive must hold ", n, " values");
-  TWINSCORE_CHECK_ARG(expected.empty() || std::abs(p.a - 1.0) > 1e-9, "expected purchases need a != 1");
   TWINSCORE_RETURN_IF_ERROR(CheckSummaries(x, t_x, T, {}));
   return ParallelBlocksStatus(n, kBlock, [&](size_t, size_t begin, size_t end) -> absl::Status {
     for (size_t i = begin; i < end; ++i) {
       const double rx = p.r + x[i];
-      // 1 / P(alive) = 1 + [x > 0] a / (b + x - 1) ((alpha + T) / (alpha + t_x))^(r + x)
+      // 1 / P(alive) = 1 + [x > 0] a / (b + x - 1) ((alpha + T) / (alpha + t_x))^(r + x); 1 when a = 0.
       double inv_alive = 1.0;
-      if (x[i] > 0) {
+      if (x[i] > 0 && p.a > 0) {
         inv_alive += std::exp(std::log(p.a / (p.b + x[i] - 1)) +
                               rx * (std::log(p.alpha + T[i]) - std::log(p.alpha + t_x[i])));
       }
       if (!p_alive.empty()) p_alive[i] = 1.0 / inv_alive;
       if (expected.empty()) continue;
-      const double z = t / (p.alpha + T[i] + t);
-      absl::StatusOr<double> h = Hyp2F1(rx, p.b + x[i], p.a + p.b + x[i] - 1, z);
-      if (!h.ok()) return h.status();
-      const double lead = (p.a + p.b + x[i] - 1) / (p.a - 1);
-      const double decay = std::exp(rx * std::log((p.alpha + T[i]) / (p.alpha + T[i] + t)));
-      expected[i] = lead * (1.0 - decay * *h) / inv_alive;
+      absl::StatusOr<double> e = BgNbdExpectedIfAlive(rx, p.a, p.b + x[i], t / (p.alpha + T[i]));
+      if (!e.ok()) return e.status();
+      expected[i] = *e / inv_alive;
     }
     return absl::OkStatus();
   });
@@ -552,9 +677,6 @@ absl::StatusOr<GammaGammaParams> FitGammaGamma(absl::Span<const double> x, absl:
   const double pen = options.penalizer;
   std::function<double(const std::array<double, 3>&, std::array<double, 3>*)> fn =
       [&](const std::array<double, 3>& th, std::array<double, 3>* grad) {
-        for (double v : th) {
-          if (!(std::abs(v) < 30)) return std::numeric_limits<double>::infinity();
-        }
         const GammaGammaParams g = to_params(th);
         const std::array<double, 3> pv{g.p, g.q, g.v};
         std::array<double, 3> d;
@@ -583,8 +705,8 @@ absl::Status GammaGammaExpectedSpend(const GammaGammaParams& g, absl::Span<const
   TWINSCORE_CHECK_ARG(m.size() == n && out.size() == n, "frequency, monetary and the output must have one length");
   for (size_t i = 0; i < n; ++i) {
     TWINSCORE_CHECK_ARG(std::isfinite(x[i]) && x[i] >= 0, "frequency at position ", i, " must be >= 0");
-    TWINSCORE_CHECK_ARG(x[i] == 0 || (std::isfinite(m[i]) && m[i] > 0), "monetary value at position ", i,
-                        " must be > 0 when frequency > 0, got ", m[i]);
+    TWINSCORE_CHECK_ARG(x[i] == 0 || (std::isfinite(m[i]) && m[i] >= 0), "monetary value at position ", i,
+                        " must be finite and >= 0 when frequency > 0, got ", m[i]);
   }
   for (size_t i = 0; i < n; ++i) {
     // (q - 1) / (p x + q - 1) * population mean + p x / (p x + q - 1) * m

@@ -306,20 +306,56 @@ def _compress(cols: list[np.ndarray], weights):
 
 # ---------------------------------------------------------------- BG/NBD
 
+def _count(n) -> str:
+    """A client count for a repr: whole numbers with thousands separators (weights may make it fractional)."""
+    return f"{n:,.0f}" if float(n).is_integer() else f"{n:,.2f}"
+
+
 class BetaGeo:
     """BG/NBD purchase model (Fader, Hardie & Lee 2005), fitted by maximum likelihood.
 
+    Purchase rates are Gamma(r, alpha) across clients; after each repeat
+    purchase a client drops out with a probability p drawn from Beta(a, b).
+
     Parameters
     ----------
-    penalizer : L2 penalty on the four parameters (0 = plain maximum likelihood).
-    max_iter : optimiser iterations before the fit is declared non-converged
-        (a ValueError, never silent parameters).
-    tol : gradient tolerance on the mean log-likelihood.
-    compress : fit on the distinct (frequency, recency, T) patterns weighted by
-        their counts — the same likelihood, fewer terms.
+    penalizer : float, default 0
+        L2 penalty on the four parameters (0 = plain maximum likelihood).
+    max_iter : int, default 500
+        Optimiser iterations before the fit is declared non-converged (a
+        ValueError, never silent parameters).
+    tol : float, default 1e-9
+        Gradient tolerance on the mean log-likelihood.
+    compress : bool, default True
+        Fit on the distinct (frequency, recency, T) patterns weighted by their
+        counts: the same likelihood, fewer terms.
 
-    Attributes after fit: ``params_`` (r, alpha, a, b), ``log_likelihood_``,
-    ``n_iter_``, ``n_clients_``.
+    Attributes
+    ----------
+    params_ : dict
+        ``r``, ``alpha``, ``a``, ``b``.
+    log_likelihood_ : float
+        Log-likelihood at the fit (without the penalty).
+    n_iter_ : int
+        Optimiser iterations.
+    n_clients_ : int or float
+        Clients fitted (the sum of the weights when weights are given).
+
+    Notes
+    -----
+    The fit maximises the likelihood over the closed parameter set, so it
+    also succeeds when the maximum lies on the edge a -> 0: the *no-dropout
+    limit*, where every drop-out probability is 0 and the model is the NBD
+    with r, alpha. It then reports ``a = 0.0`` and ``b = inf`` (Beta(0, inf)
+    puts all its mass on p = 0; b has no effect there), r and alpha are the
+    NBD's maximum-likelihood values, ``probability_alive`` is 1 and
+    ``predict`` gives the NBD's (r + x) t / (alpha + T). Predictions are
+    valid for every fitted value (a + b < 1 and a = 1 included). When the
+    maximum lies where a + b -> infinity (one drop-out probability a / (a + b)
+    for all clients) or a + b -> 0, the fit stops on the way, once the slope
+    left is below ``tol``, and at the latest where a + b reaches e^30 or e^-30:
+    a, b are then huge (or tiny), the likelihood is within rounding of its
+    supremum, and predictions are the limit's.
     """
 
     def __init__(self, *, penalizer: float = 0.0, max_iter: int = 500, tol: float = 1e-9, compress: bool = True):
@@ -328,7 +364,30 @@ class BetaGeo:
         self.tol = tol
         self.compress = compress
 
+    def __repr__(self) -> str:
+        if not hasattr(self, "params_"):
+            return f"BetaGeo(penalizer={self.penalizer!r})" if self.penalizer else "BetaGeo()"
+        p = self.params_
+        penalty = f", penalizer={self.penalizer:g}" if self.penalizer else ""
+        return (f"BetaGeo(r={p['r']:.3g}, alpha={p['alpha']:.3g}, a={p['a']:.3g}, b={p['b']:.3g}, "
+                f"n={_count(self.n_clients_)} clients, LL={self.log_likelihood_:.1f}{penalty})")
+
     def fit(self, summary: pd.DataFrame, weights=None) -> "BetaGeo":
+        """Fit the model to per-client summaries.
+
+        Parameters
+        ----------
+        summary : DataFrame
+            Columns ``frequency``, ``recency`` and ``T`` (as made by
+            `calibration_summary`), one row per client.
+        weights : array-like of shape (n,), optional
+            Non-negative client weights (e.g. counts of identical rows).
+
+        Returns
+        -------
+        BetaGeo
+            self, fitted.
+        """
         penalizer = check_float(self.penalizer, "penalizer", min_value=0.0)
         max_iter = check_int(self.max_iter, "max_iter", min_value=1)
         tol = check_float(self.tol, "tol", min_value=0.0, strict_min=True)
@@ -349,6 +408,7 @@ class BetaGeo:
         return [self.params_[k] for k in ("r", "alpha", "a", "b")]
 
     def log_likelihood(self, summary: pd.DataFrame, weights=None) -> float:
+        """Log-likelihood of ``summary`` (columns frequency, recency, T) under the fitted parameters."""
         x, t_x, T = _summary_arrays(summary)
         ll, _ = _core.bgnbd_loglik(self._params(), x, t_x, T, _weights(weights, len(x)), n_threads=resolve_threads())
         return ll
@@ -359,11 +419,26 @@ class BetaGeo:
         return _core.bgnbd_predict(self._params(), x, t_x, T, t, n_threads=resolve_threads())
 
     def predict(self, summary: pd.DataFrame, t: float) -> pd.Series:
-        """Expected purchases of each client in the next ``t`` periods."""
+        """Expected purchases of each client in the next ``t`` periods.
+
+        Parameters
+        ----------
+        summary : DataFrame
+            Columns ``frequency``, ``recency``, ``T``.
+        t : float
+            Horizon, in the summaries' periods (>= 0).
+
+        Returns
+        -------
+        Series
+            E[Y(t) | frequency, recency, T] (Fader, Hardie & Lee 2005, eq. 10),
+            indexed like ``summary``.
+        """
         expected, _ = self._predict(summary, t)
         return pd.Series(expected, index=summary.index, name=f"expected_purchases_{t:g}")
 
     def probability_alive(self, summary: pd.DataFrame) -> pd.Series:
+        """Probability that each client has not dropped out by the end of calibration (1 when frequency is 0)."""
         _, alive = self._predict(summary, 0.0)
         return pd.Series(alive, index=summary.index, name="p_alive")
 
@@ -375,13 +450,55 @@ class BetaGeo:
 
 # ---------------------------------------------------------------- Gamma-Gamma
 
+def _spend_arrays(summary) -> tuple[np.ndarray, np.ndarray]:
+    """frequency and monetary_value, checked: finite, and a mean spend that is not negative."""
+    x, m = _summary_arrays(summary, ("frequency", "monetary_value"))
+    if (m < 0).any():
+        row = int(np.argmax(m < 0))
+        raise ValueError(f"summary column 'monetary_value' must be >= 0 (a mean spend), got {m[row]} at row {row} "
+                         f"({int((m < 0).sum())} negative values): net refunds cannot be modelled as spend")
+    return x, m
+
+
 class GammaGamma:
     """Gamma-Gamma spend model (Fader, Hardie & Lee 2005, "RFM and CLV").
 
-    Fitted on the clients with at least one repeat purchase (``frequency`` >=
-    1) and their mean repeat spend ``monetary_value`` > 0; others are ignored
-    by ``fit``. Attributes: ``params_`` (p, q, v), ``log_likelihood_``,
-    ``n_iter_``, ``n_clients_``.
+    Each transaction's value is Gamma(p, nu) for a client-specific nu, itself
+    Gamma(q, v) across clients.
+
+    Parameters
+    ----------
+    penalizer : float, default 0
+        L2 penalty on the three parameters (0 = plain maximum likelihood).
+    max_iter : int, default 500
+        Optimiser iterations before the fit is declared non-converged.
+    tol : float, default 1e-9
+        Gradient tolerance on the mean log-likelihood.
+
+    Attributes
+    ----------
+    params_ : dict
+        ``p``, ``q``, ``v``.
+    log_likelihood_ : float
+        Log-likelihood at the fit (without the penalty), on the clients fitted.
+    n_iter_ : int
+        Optimiser iterations.
+    n_clients_ : int
+        Clients fitted: those with at least one repeat purchase
+        (``frequency`` >= 1) and a mean repeat spend ``monetary_value`` > 0.
+
+    Notes
+    -----
+    ``fit`` ignores the other clients: one-time buyers carry no repeat spend,
+    and a mean spend of exactly 0 (repeat orders of no value: samples, free
+    replacements) has density 0 under the model. ``expected_spend`` still
+    gives every client a finite value: the posterior mean
+    (p v + p x m) / (p x + q - 1), which for x = 0 is the population mean
+    p v / (q - 1) and for m = 0 is p v / (p x + q - 1): below the population
+    mean, lower the more zero-value orders were seen, and the limit of what a
+    client spending a cent per order gets (the likelihood of a client's nu
+    given a total spend of 0 is proper, so the posterior is). A negative
+    mean spend is refused.
     """
 
     def __init__(self, *, penalizer: float = 0.0, max_iter: int = 500, tol: float = 1e-9):
@@ -389,15 +506,40 @@ class GammaGamma:
         self.max_iter = max_iter
         self.tol = tol
 
+    def __repr__(self) -> str:
+        if not hasattr(self, "params_"):
+            return f"GammaGamma(penalizer={self.penalizer!r})" if self.penalizer else "GammaGamma()"
+        p = self.params_
+        penalty = f", penalizer={self.penalizer:g}" if self.penalizer else ""
+        return (f"GammaGamma(p={p['p']:.3g}, q={p['q']:.3g}, v={p['v']:.3g}, "
+                f"n={_count(self.n_clients_)} clients, LL={self.log_likelihood_:.1f}{penalty})")
+
     def fit(self, summary: pd.DataFrame, weights=None) -> "GammaGamma":
+        """Fit the spend model on the repeat buyers with a positive mean spend.
+
+        Parameters
+        ----------
+        summary : DataFrame
+            Columns ``frequency`` and ``monetary_value`` (mean value of the
+            repeat purchases, >= 0), one row per client.
+        weights : array-like of shape (n,), optional
+            Non-negative client weights.
+
+        Returns
+        -------
+        GammaGamma
+            self, fitted.
+        """
         penalizer = check_float(self.penalizer, "penalizer", min_value=0.0)
         max_iter = check_int(self.max_iter, "max_iter", min_value=1)
         tol = check_float(self.tol, "tol", min_value=0.0, strict_min=True)
-        x, m = _summary_arrays(summary, ("frequency", "monetary_value"))
+        x, m = _spend_arrays(summary)
         w = _weights(weights, len(x))
-        keep = x >= 1
+        keep = (x >= 1) & (m > 0)
         if not keep.any():
-            raise ValueError("no client with a repeat purchase (frequency >= 1): the spend model cannot be fitted")
+            raise ValueError(f"no repeat buyer with a positive mean spend (frequency >= 1 and monetary_value > 0) "
+                             f"among {len(x):,} clients ({int((x >= 1).sum()):,} repeat buyers): the spend model "
+                             f"cannot be fitted")
         params, ll, n_iter, _ = _core.gammagamma_fit(np.ascontiguousarray(x[keep]), np.ascontiguousarray(m[keep]),
                                                      None if w is None else np.ascontiguousarray(w[keep]),
                                                      max_iter, tol, penalizer, n_threads=resolve_threads())
@@ -410,11 +552,28 @@ class GammaGamma:
     def _params(self) -> list[float]:
         if not hasattr(self, "params_"):
             raise ValueError("this GammaGamma is not fitted yet: call fit first")
-        return [self.params_[k] for k in ("p", "q", "v")]
+        p = [self.params_[k] for k in ("p", "q", "v")]
+        if not p[1] > 1:
+            raise ValueError(f"the fitted spend model has q = {p[1]:.4g} <= 1: its mean spend is infinite (a heavy "
+                             f"tail of large orders); refit with a penalizer or without the outlying orders")
+        return p
 
     def expected_spend(self, summary: pd.DataFrame) -> pd.Series:
-        """Expected mean spend per transaction of each client (population mean when frequency is 0)."""
-        x, m = _summary_arrays(summary, ("frequency", "monetary_value"))
+        """Expected mean spend per transaction of each client.
+
+        Parameters
+        ----------
+        summary : DataFrame
+            Columns ``frequency`` and ``monetary_value`` (>= 0).
+
+        Returns
+        -------
+        Series
+            (p v + p x m) / (p x + q - 1), finite for every client: the
+            population mean when frequency is 0 (see the class notes for a
+            mean spend of 0).
+        """
+        x, m = _spend_arrays(summary)
         spend = _core.gammagamma_spend(self._params(), x, m, n_threads=resolve_threads())
         return pd.Series(spend, index=summary.index, name="expected_spend")
 
@@ -423,14 +582,43 @@ def lifetime_value(purchases: BetaGeo, spend: GammaGamma, summary: pd.DataFrame,
                    monthly_discount: float = 0.01, margin: float = 1.0, period_days: float = 7.0) -> pd.Series:
     """Discounted lifetime value of each client over the next ``months``.
 
-    CLV = margin * expected spend * sum over months m of (expected purchases
-    in month m) / (1 + monthly_discount)^m, a month being 365.25/12 days
-    (``period_days`` is the summaries' period, 7 for weeks).
+    Parameters
+    ----------
+    purchases : BetaGeo
+        Fitted purchase model.
+    spend : GammaGamma
+        Fitted spend model (q > 1).
+    summary : DataFrame
+        Columns ``frequency``, ``recency``, ``T`` and ``monetary_value``.
+    months : int, default 12
+        Horizon, 1 to 1200.
+    monthly_discount : float, default 0.01
+        Discount rate per month (>= 0).
+    margin : float, default 1
+        Share of the spend kept as value (>= 0).
+    period_days : float, default 7
+        Length of the summaries' period in days (7 for weeks).
+
+    Returns
+    -------
+    Series
+        CLV = margin * expected spend * sum over months m of (expected
+        purchases in month m) / (1 + monthly_discount)^m, a month being
+        365.25/12 days; finite for every client of ``summary``.
     """
+    if not isinstance(purchases, BetaGeo):
+        raise TypeError(f"purchases must be a fitted BetaGeo, got {type(purchases).__name__}")
+    if not isinstance(spend, GammaGamma):
+        raise TypeError(f"spend must be a fitted GammaGamma, got {type(spend).__name__}")
     months = check_int(months, "months", min_value=1, max_value=1200)
     d = check_float(monthly_discount, "monthly_discount", min_value=0.0)
     margin = check_float(margin, "margin", min_value=0.0)
     period_days = check_float(period_days, "period_days", min_value=0.0, strict_min=True)
+    needed = ("frequency", "recency", "T", "monetary_value")
+    if isinstance(summary, pd.DataFrame) and not set(needed) <= set(summary.columns):
+        missing = [c for c in needed if c not in summary.columns]
+        raise KeyError(f"summary lacks the columns {missing} (columns: {list(summary.columns)})")
+    _summary_arrays(summary, needed)  # type, numeric, finite and non-empty
     spend = spend.expected_spend(summary).to_numpy()
     per_month = 365.25 / 12 / period_days
     value = np.zeros(len(summary))

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -17,11 +18,40 @@ TEST(Clv, DigammaKnownValues) {
   EXPECT_NEAR(Digamma(10.0), 2.251752589066721, 1e-13);
 }
 
-TEST(Clv, Hyp2F1KnownValues) {
-  // 2F1(1, 1; 2; z) = -ln(1 - z) / z
-  EXPECT_NEAR(*Hyp2F1(1, 1, 2, 0.5), -std::log(0.5) / 0.5, 1e-13);
-  EXPECT_NEAR(*Hyp2F1(1, 1, 2, 0.95), -std::log(0.05) / 0.95, 1e-11);
-  EXPECT_FALSE(Hyp2F1(1, 1, 2, 1.0).ok());
+// (a + b_x - 1) / (a - 1) [1 - (1 - z)^A 2F1(A, b_x; a + b_x - 1; z)], z = w / (1 + w), tabulated with
+// mpmath (60 digits; at the removable singularities a = 1 and a + b_x = 1, the mean of a +- 1e-40).
+TEST(Clv, ExpectedIfAliveMatchesTabulatedHypergeometric) {
+  struct Case {
+    double shape, a, b_x, w, want;
+  };
+  const Case cases[] = {
+      {2.243, 0.793, 4.426, 0.9012339973194066, 1.6873993058053131},  // CDNOW fit, x = 2
+      {0.8, 0.3, 0.5, 2, 1.1076835352284164},                         // c = a + b_x - 1 = -0.2
+      {0.8, 0.005, 0.00697, 1.5, 0.91407980842586451},                // c = -0.98803 (issue 18)
+      {1.5, 1, 2, 3, 2.2885270990993242},                             // a = 1
+      {0.5, 0.7, 1.3, 1e4, 35.355242207795904},                       // z = 0.9999
+      {300.5, 0.8, 302, 60, 1921.7252009859603},                      // (1 - z)^A underflows
+      {1, 0.4, 0.6, 0.5, 0.42514150020859694},                        // c = 0
+      {1, 0.001, 0.001, 4, 2.3974303996409132},                       // c = -0.998
+      {3, 50, 200, 5, 4.4150435646842097},
+      {0.25, 1e-12, 3, 2, 0.49999999999984127},                       // next to the NBD limit
+  };
+  for (const Case& c : cases) {
+    absl::StatusOr<double> got = BgNbdExpectedIfAlive(c.shape, c.a, c.b_x, c.w);
+    ASSERT_TRUE(got.ok()) << got.status();
+    EXPECT_NEAR(*got, c.want, 1e-12 * c.want) << c.shape << " " << c.a << " " << c.b_x << " " << c.w;
+  }
+}
+
+TEST(Clv, ExpectedIfAliveNoDropoutIsTheNbd) {
+  // a = 0: nobody drops out, E = shape * w (the NBD's (r + x) t / (alpha + T)), whatever b_x.
+  for (double b_x : {0.3, 2.0, std::numeric_limits<double>::infinity()}) {
+    EXPECT_NEAR(*BgNbdExpectedIfAlive(0.7, 0.0, b_x, 3.0), 2.1, 1e-14) << b_x;
+  }
+  EXPECT_EQ(*BgNbdExpectedIfAlive(0.7, 0.5, 1.0, 0.0), 0.0);
+  EXPECT_FALSE(BgNbdExpectedIfAlive(0.7, 0.5, std::numeric_limits<double>::infinity(), 1.0).ok());
+  EXPECT_FALSE(BgNbdExpectedIfAlive(0.7, -0.1, 1.0, 1.0).ok());
+  EXPECT_FALSE(BgNbdExpectedIfAlive(0.7, 0.5, 1.0, std::nan("")).ok());
 }
 
 // Small summaries drawn from the BG/NBD process itself.
@@ -32,11 +62,11 @@ struct Sample {
 Sample Draw(size_t n, double r, double alpha, double a, double b, uint64_t seed) {
   std::mt19937_64 gen(seed);
   std::gamma_distribution<double> lam_d(r, 1.0 / alpha);
-  std::gamma_distribution<double> ga(a, 1.0), gb(b, 1.0);
+  std::gamma_distribution<double> ga(a > 0 ? a : 1.0, 1.0), gb(b, 1.0);  // a = 0: no dropout
   std::uniform_real_distribution<double> u(0, 1);
   Sample s;
   for (size_t i = 0; i < n; ++i) {
-    const double lam = lam_d(gen), pa = ga(gen), pb = gb(gen), p = pa / (pa + pb);
+    const double lam = lam_d(gen), pa = a > 0 ? ga(gen) : 0.0, pb = gb(gen), p = pa / (pa + pb);
     const double T = std::round(7.0 * (30 + 10 * u(gen))) / 7.0;
     double t = 0, last = 0, x = 0;
     while (true) {
@@ -91,6 +121,52 @@ TEST(Clv, BgNbdFitRecoversParametersAndIsThreadIndependent) {
   EXPECT_LT(std::abs(g[0] * p1->r) / 20000, 1e-6);
 }
 
+TEST(Clv, BgNbdFitReachesTheNoDropoutLimit) {
+  // Purchases from the NBD (nobody drops out): the likelihood is largest on
+  // the face a = 0, where the fit used to fail ("line search failed").
+  Sample s = Draw(5000, 0.8, 6.0, 0.0, 1.0, 12);
+  FitReport one, two;
+  ASSERT_TRUE(SetNumThreads(1).ok());
+  auto p1 = FitBgNbd(s.x, s.t_x, s.T, {}, FitOptions(), &one);
+  ASSERT_TRUE(SetNumThreads(2).ok());
+  auto p2 = FitBgNbd(s.x, s.t_x, s.T, {}, FitOptions(), &two);
+  ASSERT_TRUE(SetNumThreads(0).ok());
+  ASSERT_TRUE(p1.ok()) << p1.status();
+  ASSERT_TRUE(p2.ok()) << p2.status();
+  EXPECT_EQ(p1->r, p2->r);
+  EXPECT_EQ(p1->alpha, p2->alpha);
+  EXPECT_EQ(one.log_likelihood, two.log_likelihood);
+  // The documented convention at the limit.
+  EXPECT_EQ(p1->a, 0.0);
+  EXPECT_EQ(p1->b, std::numeric_limits<double>::infinity());
+  EXPECT_NEAR(p1->r, 0.8, 0.1);
+  EXPECT_NEAR(p1->alpha, 6.0, 1.0);
+  // Optimality on the face (KKT): r and alpha are stationary, and raising a
+  // from 0 lowers the likelihood whatever b.
+  const double n = static_cast<double>(s.x.size());
+  for (double b : {0.05, 0.5, 1.0, 5.0, 50.0, 1e4}) {
+    std::vector<double> g(4);
+    const BgNbdParams at{p1->r, p1->alpha, 0.0, b};
+    auto ll = BgNbdLogLikelihood(at, s.x, s.t_x, s.T, {}, absl::MakeSpan(g));
+    ASSERT_TRUE(ll.ok());
+    EXPECT_EQ(*ll, one.log_likelihood) << "b is irrelevant at a = 0";
+    EXPECT_LT(std::abs(g[0] * p1->r) / n, 1e-8);
+    EXPECT_LT(std::abs(g[1] * p1->alpha) / n, 1e-8);
+    EXPECT_LT(g[2], 0.0) << "b = " << b;
+    EXPECT_EQ(g[3], 0.0);
+  }
+}
+
+TEST(Clv, BgNbdSlopeInAAtZeroMatchesFiniteDifferences) {
+  Sample s = Draw(500, 0.5, 5.0, 0.8, 2.5, 12);
+  std::vector<double> g(4);
+  const BgNbdParams at{0.4, 4.0, 0.0, 1.5};
+  const double ll0 = *BgNbdLogLikelihood(at, s.x, s.t_x, s.T, {}, absl::MakeSpan(g));
+  const double h = 1e-7;
+  const double up = *BgNbdLogLikelihood({0.4, 4.0, h, 1.5}, s.x, s.t_x, s.T, {}, {});
+  EXPECT_NEAR(g[2], (up - ll0) / h, 1e-4 * std::abs(g[2]));
+}
+
 TEST(Clv, CompressKeepsTheLikelihood) {
   Sample s = Draw(3000, 0.5, 5.0, 0.8, 2.5, 4);
   const size_t n = s.x.size();
@@ -137,6 +213,29 @@ TEST(Clv, PredictHandComputed) {
   EXPECT_GT(e[0], 0.0);
 }
 
+TEST(Clv, PredictBeyondTheSeriesDomain) {
+  // a + b < 1 with x = 0: 2F1's c = a + b - 1 = -0.98803 < 0 (issue 18); the
+  // value is the tabulated one (P(alive) = 1 at x = 0; w = 9 / (4 + 2) = 1.5).
+  BgNbdParams p{0.8, 4.0, 0.005, 0.00697};
+  std::vector<double> x{0}, t{0}, T{2}, e(1), alive(1);
+  ASSERT_TRUE(BgNbdPredict(p, x, t, T, 9.0, absl::MakeSpan(e), absl::MakeSpan(alive)).ok());
+  EXPECT_NEAR(e[0], 0.91407980842586451, 1e-12);
+  // a = 1 (a removable singularity of the closed form).
+  p = {1.5, 4.0, 1.0, 2.0};
+  ASSERT_TRUE(BgNbdPredict(p, x, t, T, 18.0, absl::MakeSpan(e), {}).ok());
+  EXPECT_NEAR(e[0], 2.2885270990993242, 1e-12);
+  // The no-dropout limit: the NBD, P(alive) = 1 whatever x.
+  p = {0.7, 4.0, 0.0, std::numeric_limits<double>::infinity()};
+  std::vector<double> x2{0, 3}, t2{0, 1.5}, T2{2, 2}, e2(2), alive2(2);
+  ASSERT_TRUE(BgNbdPredict(p, x2, t2, T2, 9.0, absl::MakeSpan(e2), absl::MakeSpan(alive2)).ok());
+  EXPECT_NEAR(e2[0], 0.7 * 9.0 / 6.0, 1e-14);
+  EXPECT_NEAR(e2[1], 3.7 * 9.0 / 6.0, 1e-14);
+  EXPECT_EQ(alive2, (std::vector<double>{1.0, 1.0}));
+  // b = inf is refused unless a = 0.
+  p = {0.7, 4.0, 0.5, std::numeric_limits<double>::infinity()};
+  EXPECT_FALSE(BgNbdPredict(p, x, t, T, 9.0, absl::MakeSpan(e), {}).ok());
+}
+
 TEST(Clv, SummarizeMergesDaysAndSplitsHoldout) {
   // client 0: days 0, 0, 7, 14, 30 (holdout); client 1: day 20 only; client 2: day 40 (after calibration).
   std::vector<int32_t> codes{0, 0, 1, 0, 0, 0, 2};
@@ -172,6 +271,12 @@ TEST(Clv, GammaGammaGradientAndSpend) {
   std::vector<double> out(4);
   ASSERT_TRUE(GammaGammaExpectedSpend(g, x, m, absl::MakeSpan(out)).ok());
   EXPECT_NEAR(out[0], (6.0 * 15.0 + 6.0 * 10.0) / (6.0 + 2.5), 1e-12);
+  // A mean spend of 0 (repeat orders of no value): the posterior mean at m = 0.
+  std::vector<double> x0{3}, m0{0}, out0(1);
+  ASSERT_TRUE(GammaGammaExpectedSpend(g, x0, m0, absl::MakeSpan(out0)).ok());
+  EXPECT_NEAR(out0[0], 6.0 * 15.0 / (6.0 * 3 + 2.5), 1e-12);
+  std::vector<double> neg{-1};
+  EXPECT_FALSE(GammaGammaExpectedSpend(g, x0, neg, absl::MakeSpan(out0)).ok());
   std::vector<double> bad{0, 1};
   EXPECT_FALSE(FitGammaGamma(bad, std::vector<double>{1, 1}, {}, FitOptions(), nullptr).ok());
 }

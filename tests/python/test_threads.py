@@ -183,7 +183,8 @@ class _Recorder:
 
 
 # Bindings that run no engine: thread settings, accessors, a scalar function.
-_NOT_ENGINES = {"set_num_threads", "get_num_threads", "default_num_threads", "buffer_address", "hyp2f1",
+_NOT_ENGINES = {"set_num_threads", "get_num_threads", "default_num_threads", "buffer_address",
+                "bgnbd_expected_if_alive",
                 "Dictionary.values", "TwinIndex.block_sizes"}
 
 

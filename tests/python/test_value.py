@@ -3,6 +3,7 @@ import pandas as pd
 import pytest
 
 import twinscore as ts
+from scipy.special import gammaln
 
 SAMPLE = "sample"
 
@@ -372,3 +373,325 @@ def test_rfm_on_invoice_lines_counts_orders(rng):
     with pytest.raises(ValueError, match="1 missing order ids"):
         ts.rfm(lines.assign(InvoiceNo=lines["InvoiceNo"].where(np.arange(n) != 3)), customer="CustomerID",
                date="InvoiceDate", invoice="InvoiceNo")
+
+
+# ---------------------------------------------------------------- issue 18 item 7: boundary fits, zero spend
+
+def _bgnbd_ll(p, x, t, T, w):
+    """Reference BG/NBD log-likelihood, Fader, Hardie & Lee (2005) eq. (6), in numpy; a = 0 (no dropout) included."""
+    r, alpha, a, b = p
+    a1 = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
+    a2 = gammaln(a + b) + gammaln(b + x) - gammaln(b) - gammaln(a + b + x)
+    a3 = -(r + x) * np.log(alpha + T)
+    with np.errstate(divide="ignore"):
+        a4 = np.where(x > 0, np.log(a) - np.log(np.maximum(b + x - 1, 1e-300)) - (r + x) * np.log(alpha + t), -np.inf)
+    return float(np.sum(w * (a1 + a2 + np.logaddexp(a3, a4))))
+
+
+def _patterns(s):
+    """Distinct (x, t_x, T) rows with their counts: the same likelihood, fewer terms for scipy."""
+    rows, w = np.unique(s[["frequency", "recency", "T"]].to_numpy(float), axis=0, return_counts=True)
+    return rows[:, 0], rows[:, 1], rows[:, 2], w.astype(float)
+
+
+_STARTS = ((1.0, 1.0, 1.0, 1.0), (0.5, 5.0, 0.1, 3.0), (2.0, 20.0, 2.0, 0.5), (0.3, 3.0, 0.01, 10.0))
+
+
+def _reference_bgnbd_fit(s):
+    """scipy L-BFGS-B on the reference likelihood over r, alpha, b > 0 and a >= 0, best of several starts."""
+    from scipy.optimize import minimize
+
+    x, t, T, w = _patterns(s)
+    n = w.sum()
+    best = min((minimize(lambda p: -_bgnbd_ll(p, x, t, T, w) / n, p0, method="L-BFGS-B",
+                         bounds=[(1e-6, 1e4), (1e-6, 1e4), (0.0, 1e4), (1e-6, 1e4)],
+                         options=dict(ftol=1e-15, gtol=1e-10, maxiter=10_000)) for p0 in _STARTS),
+               key=lambda res: res.fun)
+    return best.x, -best.fun * n
+
+
+def _reference_nbd_fit(s):
+    """scipy on the NBD likelihood (the BG/NBD at a = 0): r, alpha."""
+    from scipy.optimize import minimize
+
+    x, _, T, w = _patterns(s)
+
+    def nll(q):
+        r, alpha = q
+        return -np.sum(w * (gammaln(r + x) - gammaln(r) + r * np.log(alpha) - (r + x) * np.log(alpha + T))) / w.sum()
+
+    best = min((minimize(nll, p0, method="L-BFGS-B", bounds=[(1e-6, 1e4)] * 2,
+                         options=dict(ftol=1e-15, gtol=1e-12)) for p0 in ((1.0, 1.0), (0.3, 10.0), (3.0, 30.0))),
+               key=lambda res: res.fun)
+    return best.x, -best.fun * w.sum()
+
+
+def _purchase_log(n, r, alpha_days, seed, *, dropout=None, zero_value=0.0):
+    """A simulated transaction log: first purchases over 90 days from 2024-01-01, then repeat purchases at
+    Gamma(r, alpha_days)-distributed daily rates until 2024-12-31; no dropout, or a BG/NBD drop-out
+    probability Beta(a, b) after each repeat purchase with ``dropout=(a, b)``. Amounts are Gamma(6, 1/3)
+    per order; a share ``zero_value`` of the clients has every repeat order at 0."""
+    rng = np.random.default_rng(seed)
+    first = rng.integers(0, 90, n)
+    lam = rng.gamma(r, 1.0 / alpha_days, n)
+    p = np.zeros(n) if dropout is None else rng.beta(*dropout, n)
+    ids, days = [np.arange(n)], [first.astype(float)]
+    t, alive = first.astype(float), np.ones(n, bool)
+    while alive.any():  # one repeat purchase per client and round, vectorised over clients
+        t = t + rng.exponential(1.0 / lam)
+        alive &= t < 366
+        ids.append(np.flatnonzero(alive))
+        days.append(t[alive])
+        alive &= rng.random(n) >= p
+    ids, days = np.concatenate(ids), np.floor(np.concatenate(days))
+    amount = rng.gamma(6.0, 1.0 / 3.0, len(ids)).round(2)
+    repeat = np.concatenate([np.zeros(n, bool), np.ones(len(ids) - n, bool)])
+    amount[repeat & (ids < int(zero_value * n))] = 0.0
+    return pd.DataFrame({"client": ids, "date": pd.Timestamp("2024-01-01") + pd.to_timedelta(days, unit="D"),
+                         "amount": amount})
+
+
+def _summary(log, calibration_end="2024-09-30"):
+    return ts.calibration_summary(log, customer="client", date="date", amount="amount",
+                                  calibration_end=calibration_end)
+
+
+@pytest.fixture(scope="module")
+def no_dropout_summary():
+    # NBD purchases, nobody drops out; on this draw the likelihood is largest on the face a = 0
+    # (checked below against scipy, which reaches a = 0 too).
+    return _summary(_purchase_log(4000, 0.8, 40.0, seed=3))
+
+
+def test_bgnbd_fits_the_no_dropout_limit_like_scipy(no_dropout_summary, restore_threads):
+    s = no_dropout_summary
+    with ts.threads(1):
+        bg = ts.BetaGeo().fit(s)
+    with ts.threads(2):
+        two = ts.BetaGeo().fit(s)
+    assert bg.params_ == two.params_ and bg.log_likelihood_ == two.log_likelihood_
+    # The documented convention on the no-dropout face.
+    assert bg.params_["a"] == 0.0 and bg.params_["b"] == np.inf
+    assert "a=0, b=inf" in repr(bg)
+    # scipy on the BG/NBD likelihood with a >= 0 reaches the same face and no higher likelihood ...
+    ref, ref_ll = _reference_bgnbd_fit(s)
+    assert ref[2] < 1e-4
+    assert bg.log_likelihood_ >= ref_ll - 1e-6
+    # ... and r, alpha are the NBD's maximum-likelihood values.
+    nbd, nbd_ll = _reference_nbd_fit(s)
+    assert bg.params_["r"] == pytest.approx(nbd[0], rel=1e-5)
+    assert bg.params_["alpha"] == pytest.approx(nbd[1], rel=1e-5)
+    assert bg.log_likelihood_ == pytest.approx(nbd_ll, abs=1e-6)
+    assert bg.log_likelihood(s) == pytest.approx(bg.log_likelihood_, abs=1e-9)
+    # Uncompressed: the same optimum.
+    full = ts.BetaGeo(compress=False).fit(s)
+    assert full.params_["a"] == 0.0 and full.params_["r"] == pytest.approx(bg.params_["r"], rel=1e-6)
+
+
+def test_bgnbd_no_dropout_predictions_are_the_nbd(no_dropout_summary):
+    s = no_dropout_summary
+    bg = ts.BetaGeo().fit(s)
+    r, alpha = bg.params_["r"], bg.params_["alpha"]
+    x, T = s["frequency"].to_numpy(), s["T"].to_numpy()
+    np.testing.assert_allclose(bg.predict(s, 13.0), (r + x) * 13.0 / (alpha + T), rtol=1e-12)
+    assert (bg.probability_alive(s) == 1.0).all()
+    assert bg.expected_purchases_new(26.0) == pytest.approx(r * 26.0 / alpha, rel=1e-12)
+
+
+def test_bgnbd_penalized_fit_predicts_with_a_plus_b_below_one(no_dropout_summary):
+    # Issue 18: with a penalizer the fit has a + b < 1 and predict used to raise "c = -0.98...".
+    s = no_dropout_summary
+    bg = ts.BetaGeo(penalizer=1e-3).fit(s)
+    pred = bg.predict(s, 13.0)
+    assert np.isfinite(pred).all() and (pred > 0).all()
+    alive = bg.probability_alive(s)
+    assert ((alive > 0) & (alive <= 1)).all()
+
+
+def _reference_expectation(p, x, tx, T, t):
+    """FHL 2005 eq. (10) with mpmath's 2F1 (any c; the removable singularities a = 1, c = 0 by a -+ 1e-30)."""
+    import mpmath as mp
+
+    mp.mp.dps = 80
+    r, alpha, a, b = (mp.mpf(v) for v in p)
+    x, tx, T, t = (mp.mpf(float(v)) for v in (x, tx, T, t))
+
+    def at(a):
+        c = a + b + x - 1
+        z = t / (alpha + T + t)
+        lead = c / (a - 1) * (1 - ((alpha + T) / (alpha + T + t)) ** (r + x) * mp.hyp2f1(r + x, b + x, c, z))
+        alive = 1 + (a / (b + x - 1) * ((alpha + T) / (alpha + tx)) ** (r + x) if x > 0 else 0)
+        return lead / alive
+
+    eps = mp.mpf("1e-30")
+    singular = abs(a - 1) < eps or abs(a + b + x - 1) < eps
+    return float((at(a + eps) + at(a - eps)) / 2 if singular else at(a))
+
+
+@pytest.mark.parametrize("params", [
+    (0.243, 4.414, 0.793, 2.426),   # CDNOW
+    (0.8, 4.0, 0.005, 0.00697),     # a + b < 1: c = -0.98803 at x = 0 (issue 18)
+    (0.8, 4.0, 0.3, 0.7),           # c = 0 at x = 0
+    (1.5, 4.0, 1.0, 2.0),           # a = 1
+    (0.5, 0.05, 0.7, 1.3),          # t / (alpha + T) up to 1e3: z near 1
+    (2.0, 10.0, 40.0, 160.0),
+])
+def test_bgnbd_predict_matches_the_closed_form(params):
+    from scipy.special import hyp2f1
+
+    bg = ts.BetaGeo()
+    bg.params_ = dict(zip(("r", "alpha", "a", "b"), params))
+    s = pd.DataFrame({"frequency": [0.0, 0.0, 1.0, 2.0, 7.0], "recency": [0.0, 0.0, 3.0, 20.0, 30.0],
+                      "T": [0.0, 12.0, 25.0, 38.0, 38.0]})
+    for t in (1.0, 39.0, 52.0):
+        got = bg.predict(s, t).to_numpy()
+        want = [_reference_expectation(params, *row, t) for row in s.itertuples(index=False)]
+        np.testing.assert_allclose(got, want, rtol=1e-11)
+    # scipy's 2F1 agrees where the closed form has no removable singularity (a != 1, c != 0).
+    r, alpha, a, b = params
+    x, tx, T = (s[c].to_numpy() for c in ("frequency", "recency", "T"))
+    c = a + b + x - 1
+    if abs(a - 1) > 1e-3 and np.all(np.abs(c) > 1e-3):
+        t = 39.0
+        lead = c / (a - 1) * (1 - ((alpha + T) / (alpha + t + T)) ** (r + x)
+                              * hyp2f1(r + x, b + x, c, t / (alpha + t + T)))
+        ref = lead / (1 + (x > 0) * a / (b + x - 1) * ((alpha + T) / (alpha + tx)) ** (r + x))
+        np.testing.assert_allclose(bg.predict(s, t).to_numpy(), ref, rtol=1e-8)
+
+
+def _hessian_se(f, p, h=1e-4):
+    """Standard errors from the inverse of a central-difference Hessian of the log-likelihood f at p."""
+    p = np.asarray(p, float)
+    k = len(p)
+    H = np.zeros((k, k))
+    step = h * np.maximum(np.abs(p), 1e-3)
+    for i in range(k):
+        for j in range(k):
+            def shifted(si, sj):
+                q = p.copy()
+                q[i] += si * step[i]
+                q[j] += sj * step[j]
+                return f(q)
+            H[i, j] = (shifted(1, 1) - shifted(1, -1) - shifted(-1, 1) + shifted(-1, -1)) / (4 * step[i] * step[j])
+    return np.sqrt(np.diag(np.linalg.inv(-H)))
+
+
+def test_bgnbd_simulated_log_recovers_parameters_like_scipy():
+    truth = (0.8, 40.0, 0.7, 2.5)  # alpha in days; in weeks alpha / 7
+    s = _summary(_purchase_log(6000, truth[0], truth[1], seed=8, dropout=truth[2:]))
+    bg = ts.BetaGeo().fit(s)
+    got = np.array([bg.params_[k] for k in ("r", "alpha", "a", "b")])
+    ref, ref_ll = _reference_bgnbd_fit(s)
+    np.testing.assert_allclose(got, ref, rtol=2e-4)
+    assert bg.log_likelihood_ == pytest.approx(ref_ll, abs=1e-6)
+    assert bg.log_likelihood_ >= ref_ll - 1e-7
+    # Recovered within sampling error (3 standard errors from the observed information); the log's
+    # one-purchase-per-day merging is a small bias next to them.
+    x, t, T, w = _patterns(s)
+    se = _hessian_se(lambda p: _bgnbd_ll(p, x, t, T, w), got)
+    want = np.array([truth[0], truth[1] / 7, truth[2], truth[3]])
+    assert np.all(np.abs(got - want) < 3 * se), (got, want, se)
+
+
+@pytest.fixture(scope="module")
+def zero_spend_summary():
+    # Clients 0..119 (3 % of 4,000) have only zero-value repeat orders: their mean repeat spend is 0.
+    return _summary(_purchase_log(4000, 0.8, 40.0, seed=5, dropout=(0.7, 2.5), zero_value=0.03))
+
+
+def test_gammagamma_leaves_zero_spend_out_and_values_it(zero_spend_summary):
+    s = zero_spend_summary
+    zero = (s["frequency"] >= 1) & (s["monetary_value"] == 0)
+    assert zero.sum() >= 20
+    gg = ts.GammaGamma().fit(s)
+    # Left out of the fit as documented: the same fit as on the other clients.
+    kept = ts.GammaGamma().fit(s[~zero])
+    assert gg.params_ == kept.params_ and gg.n_clients_ == int(((s["frequency"] >= 1) & ~zero).sum())
+    # Their expected spend is the posterior mean at m = 0: p v / (p x + q - 1), below the population mean.
+    p, q, v = (gg.params_[k] for k in ("p", "q", "v"))
+    spend = gg.expected_spend(s)
+    np.testing.assert_allclose(spend[zero], p * v / (p * s.loc[zero, "frequency"] + q - 1), rtol=1e-12)
+    assert (spend[zero] < p * v / (q - 1)).all()
+    assert np.isfinite(spend).all() and (spend > 0).all()
+    clv = ts.lifetime_value(ts.BetaGeo().fit(s), gg, s)
+    assert len(clv) == len(s) and np.isfinite(clv).all() and (clv > 0).all()
+    assert repr(gg).startswith(f"GammaGamma(p={p:.3g}, q={q:.3g}, v={v:.3g}, n={gg.n_clients_:,} clients, LL=")
+
+
+def test_gammagamma_bad_spend(zero_spend_summary):
+    s = zero_spend_summary
+    only_zero = s[(s["frequency"] == 0) | (s["monetary_value"] == 0)]
+    with pytest.raises(ValueError, match="no repeat buyer with a positive mean spend"):
+        ts.GammaGamma().fit(only_zero)
+    negative = s.copy()
+    negative.iloc[3, negative.columns.get_loc("monetary_value")] = -5.0
+    with pytest.raises(ValueError, match="'monetary_value' must be >= 0.*row 3"):
+        ts.GammaGamma().fit(negative)
+    gg = ts.GammaGamma().fit(s)
+    with pytest.raises(ValueError, match="'monetary_value' must be >= 0"):
+        gg.expected_spend(negative)
+    heavy = ts.GammaGamma()
+    heavy.params_ = {"p": 2.0, "q": 0.9, "v": 10.0}
+    with pytest.raises(ValueError, match="q = 0.9 <= 1"):
+        heavy.expected_spend(s)
+
+
+def test_lifetime_value_checks_its_inputs(zero_spend_summary):
+    s = zero_spend_summary
+    bg, gg = ts.BetaGeo().fit(s), ts.GammaGamma().fit(s)
+    with pytest.raises(KeyError, match=r"\['recency', 'monetary_value'\]"):
+        ts.lifetime_value(bg, gg, s.drop(columns=["recency", "monetary_value"]))
+    with pytest.raises(ValueError, match="'T' holds a non-finite value at row 2"):
+        ts.lifetime_value(bg, gg, s.assign(T=np.where(np.arange(len(s)) == 2, np.nan, s["T"])))
+    with pytest.raises(ValueError, match="frequency at position 0 must be"):
+        ts.lifetime_value(bg, gg, s.assign(frequency=-1.0))
+    with pytest.raises(TypeError, match="purchases must be a fitted BetaGeo"):
+        ts.lifetime_value(gg, gg, s)
+    with pytest.raises(TypeError, match="spend must be a fitted GammaGamma"):
+        ts.lifetime_value(bg, bg, s)
+    with pytest.raises(ValueError, match="not fitted"):
+        ts.lifetime_value(ts.BetaGeo(), gg, s)
+    with pytest.raises(ValueError, match="summary is empty"):
+        ts.lifetime_value(bg, gg, s.iloc[:0])
+
+
+def test_reprs(cdnow_summary):
+    assert repr(ts.BetaGeo()) == "BetaGeo()"
+    assert repr(ts.GammaGamma(penalizer=0.01)) == "GammaGamma(penalizer=0.01)"
+    bg = ts.BetaGeo().fit(cdnow_summary)
+    assert repr(bg) == "BetaGeo(r=0.243, alpha=4.41, a=0.793, b=2.43, n=2,357 clients, LL=-9582.4)"
+    gg = ts.GammaGamma().fit(cdnow_summary)
+    assert repr(gg).startswith("GammaGamma(p=6.25, q=3.74, v=15.4, n=946 clients, LL=")
+
+
+def test_cdnow_master_clv_with_default_settings(restore_threads):
+    tx = _cdnow("master")
+    s = ts.calibration_summary(tx, customer="customer_id", date="date", amount="amount",
+                               calibration_end="1997-09-30", observation_end="1998-06-30")
+    assert ((s["frequency"] >= 1) & (s["monetary_value"] == 0)).sum() >= 1  # a repeat buyer with zero spend
+    with ts.threads(1):
+        bg, gg = ts.BetaGeo().fit(s), ts.GammaGamma().fit(s)
+        one = ts.lifetime_value(bg, gg, s)
+    with ts.threads(2):
+        two = ts.lifetime_value(ts.BetaGeo().fit(s), ts.GammaGamma().fit(s), s)
+    pd.testing.assert_series_equal(one, two)
+    assert len(one) == 23570 and np.isfinite(one).all() and (one > 0).all()
+    # The fit equals scipy's on the same likelihood; the 39-week holdout is predicted within 15 %.
+    ref, ref_ll = _reference_bgnbd_fit(s)
+    np.testing.assert_allclose([bg.params_[k] for k in ("r", "alpha", "a", "b")], ref, rtol=2e-4)
+    assert bg.log_likelihood_ >= ref_ll - 1e-6
+    assert bg.predict(s, 39.0).sum() == pytest.approx(s["holdout_frequency"].sum(), rel=0.15)
+
+
+def test_bgnbd_one_dropout_probability_for_all_fits_at_the_bound():
+    # Every client drops out with probability 0.1 after each repeat purchase: the likelihood is largest
+    # at a + b -> infinity with a / (a + b) = 0.1; the fit stops on the way (at e^30 at the latest).
+    s = _summary(_purchase_log(4000, 0.8, 40.0, seed=9, dropout=(1e8, 9e8)))
+    bg = ts.BetaGeo().fit(s)
+    a, b = bg.params_["a"], bg.params_["b"]
+    assert 1e9 < a + b <= np.exp(30) * (1 + 1e-12)
+    assert a / (a + b) == pytest.approx(0.1, abs=0.03)
+    _, ref_ll = _reference_bgnbd_fit(s)  # scipy, bounded at a, b <= 1e4
+    assert bg.log_likelihood_ >= ref_ll - 1e-6
+    pred = bg.predict(s, 26.0)
+    assert np.isfinite(pred).all() and (pred > 0).all()

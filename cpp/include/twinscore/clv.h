@@ -49,6 +49,11 @@ struct FitReport {
   int evaluations = 0;
 };
 
+// Purchase rates are Gamma(r, alpha) across clients, drop-out probabilities
+// Beta(a, b). a = 0 is the no-dropout limit (every drop-out probability is 0:
+// the model is the NBD with r, alpha); b is then irrelevant and may be any
+// value > 0 or inf (the convention FitBgNbd reports). Otherwise a, b are finite
+// and > 0; r, alpha always are.
 struct BgNbdParams {
   double r = 1, alpha = 1, a = 1, b = 1;
 };
@@ -59,7 +64,16 @@ absl::StatusOr<double> BgNbdLogLikelihood(const BgNbdParams& p, absl::Span<const
                                           absl::Span<const double> t_x, absl::Span<const double> T,
                                           absl::Span<const double> weights, absl::Span<double> gradient);
 
-// Maximum-likelihood fit; fails with kFailedPrecondition when it does not converge.
+// Maximum-likelihood fit over the closed parameter set, the no-dropout
+// limit a = 0 included. The optimiser runs on log r, log alpha, the mean
+// drop-out probability a / (a + b) = sin^2(u) and log(1 / (a + b)), so that
+// a = 0 is an ordinary point (u = 0) rather than one at infinity. When the
+// likelihood is no larger inside than on that face, r and alpha are refitted
+// there and the result is {r, alpha, a = 0, b = inf}. The coordinates are
+// box-bounded (|theta| <= 30): a supremum at a + b -> infinity (one drop-out
+// probability for all) or a + b -> 0 ends once the slope left is below
+// gtol, on the bound a + b = e^+-30 at the latest.
+// Fails with kFailedPrecondition when it does not converge.
 absl::StatusOr<BgNbdParams> FitBgNbd(absl::Span<const double> x, absl::Span<const double> t_x,
                                      absl::Span<const double> T, absl::Span<const double> weights,
                                      const FitOptions& options, FitReport* report);
@@ -75,6 +89,8 @@ absl::StatusOr<int64_t> CompressSummaries(absl::Span<const double> x, absl::Span
 
 // For each client: expected purchases in the next `t` periods and the
 // probability of being alive at T (either output may be empty to skip it).
+// Valid for every parameter set BgNbdParams allows (a + b < 1, a = 1 and the
+// no-dropout limit a = 0 included).
 absl::Status BgNbdPredict(const BgNbdParams& p, absl::Span<const double> x, absl::Span<const double> t_x,
                           absl::Span<const double> T, double t, absl::Span<double> expected,
                           absl::Span<double> p_alive);
@@ -92,13 +108,29 @@ absl::StatusOr<GammaGammaParams> FitGammaGamma(absl::Span<const double> x, absl:
                                                absl::Span<const double> weights, const FitOptions& options,
                                                FitReport* report);
 
-// Expected mean spend per transaction given x and m (x = 0: the population
-// mean p v / (q - 1)); needs q > 1.
+// Expected mean spend per transaction given x and m: the posterior mean
+// (p v + p x m) / (p x + q - 1) (x = 0: the population mean p v / (q - 1)).
+// m = 0 with x >= 1 (repeat orders of no value, left out of the fit: the
+// spend density is 0 there) is valid: the likelihood of the scale given a
+// total spend of 0 is proper, and the value is the formula's limit as m -> 0.
+// Needs q > 1 (else the mean spend is infinite); m must be finite and >= 0.
 absl::Status GammaGammaExpectedSpend(const GammaGammaParams& g, absl::Span<const double> x,
                                      absl::Span<const double> m, absl::Span<double> out);
 
-// Gauss hypergeometric 2F1(a, b; c; z) for 0 <= z < 1 (series), exposed for tests.
-absl::StatusOr<double> Hyp2F1(double a, double b, double c, double z);
+// Expected purchases in the next t periods of a client alive now, whose
+// purchase rate has the (posterior) distribution Gamma(shape, scale_time) and
+// drop-out probability Beta(a, b_x); w = t / scale_time. For the BG/NBD
+// client: shape = r + x, scale_time = alpha + T, b_x = b + x. In closed form
+// (Fader, Hardie & Lee 2005, eq. 10 without P(alive)), with z = w / (1 + w),
+//   (a + b_x - 1) / (a - 1) * [1 - (1 - z)^shape 2F1(shape, b_x; a + b_x - 1; z)],
+// which has removable singularities at a = 1 and a + b_x - 1 = 0, -1, ...
+// It is evaluated instead as sum_{n >= 1} NBD(n) S_n, a sum of positive terms:
+// NBD(n) = P(n purchases in t if nobody dropped out) = (shape)_n / n! (1 - z)^shape z^n and
+// S_n = sum_{i < n} E[(1 - p)^i] = expected purchases among those n before
+// dropping out. Valid for every a >= 0 (a = 0: S_n = n, the NBD's shape * w),
+// b_x > 0 (inf when a = 0), w >= 0; terms are added until the tail is below
+// 1e-16 of the sum (about 40 (1 + w) terms), and at most 1e8.
+absl::StatusOr<double> BgNbdExpectedIfAlive(double shape, double a, double b_x, double w);
 
 // Digamma function for x > 0, exposed for tests.
 double Digamma(double x);
