@@ -26,7 +26,8 @@ Metrics
     (its weight is not counted); a pair with no part left has similarity 0.
 
 Blocking (``block_on``) restricts each prospect's twins to clients with
-exactly the same values of the key columns (a missing key matches nothing).
+exactly the same values of the key columns (compared as a tuple, whatever
+their number and cardinality; a missing or unseen key matches nothing).
 Protected attributes (``exclude``) are left out of the similarity, the
 blocking and the explanations.
 """
@@ -204,13 +205,14 @@ class TwinIndex:
             self.n_features_in_ = m
             self.feature_names_ = [str(j) for j in range(m)]
             side = {"bits": bits}
-            self._bit_weights = self._jaccard_weights(bits, m, self.feature_names_)
+            self._bit_weights = self._jaccard_weights(m, self.feature_names_)
         self.columns_used_ = list(self.feature_names_) if metric in _DENSE else []
         self.client_ids_ = np.arange(len(side.get("dense", side.get("bits"))))
         self.n_clients_ = len(self.client_ids_)
         self._clients_side = side
         with threads(self.n_threads):
             self.index_ = _core.TwinIndex.fit(metric, **side, bit_weights=self._bit_weights_list(), **self._options())
+        self._read_bit_weights()
         self.n_blocks_ = 1
 
     def _fit_table(self, table: ContactTable, ids, block_on, exclude, value_column):
@@ -253,7 +255,9 @@ class TwinIndex:
         self._clients_side = side
         with threads(self.n_threads):
             self.index_ = _core.TwinIndex.fit(metric, **side, **self._mixed_config(table),
-                                              bit_weights=self._bit_weights_list(), **self._options())
+                                              bit_weights=self._bit_weights_list(), key_other=self._key_other(),
+                                              **self._options())
+        self._read_bit_weights()
         self.n_blocks_ = self.index_.n_blocks
 
     # The engine's view of one side of a table-based index.
@@ -275,7 +279,7 @@ class TwinIndex:
                 cats = list(table.schema[name].categories) + ["(other)"]
                 self.feature_names_ = cats
                 self.n_features_in_ = len(cats)
-                self._bit_weights = self._jaccard_weights(bits, len(cats), cats)
+                self._bit_weights = self._jaccard_weights(len(cats), cats)
         else:
             roles = table.roles
             side["numeric"] = [np.ascontiguousarray(table.numeric(c), dtype=np.float32)
@@ -283,21 +287,13 @@ class TwinIndex:
             side["categorical"] = [table.codes(c) for c in self.columns_used_ if roles[c] == "categorical"]
             side["sets"] = [(np.ascontiguousarray(table.bitsets(c)), table.set_missing(c).view(np.uint8))
                             for c in self.columns_used_ if roles[c] == "category_set"]
-        if self.block_on_:
-            side["keys"] = self._keys(table)
+        if self.block_on_:  # the engine blocks on the tuple of the key columns' codes
+            side["keys"] = [table.codes(c) for c in self.block_on_]
         return side
 
-    def _keys(self, table: ContactTable) -> np.ndarray:
-        """One int64 key per row from the block columns' codes (mixed radix); -1 if any is missing."""
-        key = np.zeros(len(table), dtype=np.int64)
-        missing = np.zeros(len(table), dtype=bool)
-        for c in self.block_on_:
-            codes = table.codes(c).astype(np.int64)
-            radix = len(self.schema_[c].categories) + 1
-            missing |= codes < 0
-            key = key * radix + np.maximum(codes, 0)
-        key[missing] = -1
-        return key
+    def _key_other(self) -> list[int]:
+        """Each key column's "unseen" code: a value outside the schema's dictionary matches no one."""
+        return [len(self.schema_[c].categories) for c in self.block_on_]
 
     def _mixed_config(self, table: ContactTable) -> dict:
         if self.metric_ != "mixed":
@@ -313,16 +309,15 @@ class TwinIndex:
             "set_weights": [self.weights_[c] for c in by["category_set"]],
         }
 
-    def _jaccard_weights(self, bits: np.ndarray, m: int, names: list[str]) -> np.ndarray | None:
+    def _jaccard_weights(self, m: int, names: list[str]) -> np.ndarray | None:
+        """The user's category weights, or None: no weights (jaccard) or the engine's IDF (weighted_jaccard)."""
         if self.metric_ == "jaccard":
             if self.weights is not None:
                 raise ValueError("metric 'jaccard' takes no weights; use metric='weighted_jaccard'")
             return None
-        if self.weights is None:  # inverse document frequency among the clients (smoothed)
-            flags = np.unpackbits(bits.view(np.uint8), axis=1, bitorder="little")[:, :m]
-            df = flags.sum(axis=0, dtype=np.int64)
-            w = np.log((1.0 + len(bits)) / (1.0 + df)) + 1.0
-        elif isinstance(self.weights, Mapping):
+        if self.weights is None:  # inverse document frequency among the clients, computed by the engine at fit
+            return None
+        if isinstance(self.weights, Mapping):
             unknown = [c for c in self.weights if c not in names]
             if unknown:
                 raise KeyError(f"weights name categories {unknown} that are not among {names}")
@@ -334,8 +329,15 @@ class TwinIndex:
             if len(w) == m - 1:
                 w = np.append(w, 1.0)
         _check_weights(w)
-        self.weights_ = dict(zip(names, w.tolist()))
         return w
+
+    def _read_bit_weights(self):
+        """weighted_jaccard: the weights the engine used (given or IDF), one per category."""
+        if self.metric_ != "weighted_jaccard":
+            return
+        w = np.asarray(self.index_.bit_weights, dtype=np.float32)[: self.n_features_in_]
+        self._bit_weights = w
+        self.weights_ = dict(zip(self.feature_names_, w.astype(np.float64).tolist()))
 
     def _bit_weights_list(self) -> list[float]:
         w = getattr(self, "_bit_weights", None)
@@ -727,7 +729,7 @@ def _side_rows(side: dict) -> int:
 def _slice_side(side: dict, a: int, b: int) -> dict:
     out = {}
     for key, v in side.items():
-        if key in ("dense", "bits", "keys"):
+        if key in ("dense", "bits"):
             out[key] = v[a:b]
         elif key == "sets":
             out[key] = [(bits[a:b], miss[a:b]) for bits, miss in v]

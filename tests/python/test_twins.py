@@ -309,6 +309,92 @@ def test_numpy_in_numpy_out(rng):
     np.testing.assert_array_equal(res.client_ids, res.rows)
 
 
+# -- blocking keys of any number and cardinality (issue 24) ---------------------
+
+
+def key_frame(codes: np.ndarray, prefix: str = "v") -> pd.DataFrame:
+    """Key columns k0, k1, ... holding the strings f"{prefix}{code}" (missing for code -1)."""
+    out = {}
+    for j in range(codes.shape[1]):
+        col = np.array([f"{prefix}{c}" for c in codes[:, j]], dtype=object)
+        col[codes[:, j] < 0] = None
+        out[f"k{j}"] = col
+    return pd.DataFrame(out)
+
+
+def check_blocks(res, client_keys: pd.DataFrame, prospect_keys: pd.DataFrame):
+    """Oracle: group the clients by their key tuple; a prospect's twins are
+    exactly its group (capped at k), and no twin ever has another key."""
+    groups = {}
+    for j, t in enumerate(client_keys.itertuples(index=False, name=None)):
+        if not any(pd.isna(v) for v in t):
+            groups.setdefault(t, []).append(j)
+    for i, t in enumerate(prospect_keys.itertuples(index=False, name=None)):
+        group = [] if any(pd.isna(v) for v in t) else groups.get(t, [])
+        assert res.counts[i] == min(len(group), res.k), f"prospect {i}"
+        found = res.rows[i, : res.counts[i]]
+        assert set(found) <= set(group), f"prospect {i} has a twin with another key"
+
+
+@pytest.mark.parametrize("n_keys,categories", [(5, 7000), (33, 3)])
+def test_block_keys_of_any_number_and_cardinality(rng, n_keys, categories, restore_threads):
+    # Each key column holds `categories` distinct values among the clients
+    # (a mixed-radix int64 key of their codes overflows in both cases).
+    n = max(categories, 600)
+    codes = np.stack([rng.permutation(n) % categories for _ in range(n_keys)], axis=1)
+    clients = key_frame(codes).assign(x=rng.normal(size=n), c=rng.choice(["a", "b", "c"], size=n))
+    clients.loc[clients.index[::97], "k1"] = None  # a missing key: never found
+    # Prospects: exact copies of the clients, then copies with the first key
+    # changed to another of its values (a tuple no client has, or another block).
+    moved = codes.copy()
+    moved[:, 0] = (moved[:, 0] + 1) % categories
+    prospects = pd.concat([clients, key_frame(moved).assign(x=clients["x"], c=clients["c"])], ignore_index=True)
+    keys = [f"k{j}" for j in range(n_keys)]
+    idx = TwinIndex("mixed", block_on=keys).fit(clients)
+    with ts.threads(1):
+        one = idx.search(prospects, k=3)
+    with ts.threads(2):
+        two = idx.search(prospects, k=3)
+    np.testing.assert_array_equal(one.rows, two.rows)
+    np.testing.assert_array_equal(one.similarities, two.similarities)
+    check_blocks(one, clients[keys], prospects[keys])
+    # A copy of a client finds it, with similarity 1 (unless its key is missing).
+    present = clients["k1"].notna().to_numpy()
+    copies = np.flatnonzero(present)
+    hit = (one.rows[copies] == copies[:, None]).any(axis=1) | (one.similarities[copies, -1] == 1)
+    assert hit.all(), f"{(~hit).sum()} of {len(copies)} copies of a client miss it"
+    assert (one.similarities[copies, 0] == 1).all()
+    assert (one.counts[np.flatnonzero(~present)] == 0).all()
+
+
+def test_block_keys_unseen_values_match_nothing(market):
+    clients, prospects = market
+    p = prospects.copy()
+    p["region"] = p["region"].astype(object)
+    p.loc[p.index[:6], "region"] = ["Atlantis", "Atlantis", "Mu", "Mu", None, "Lemuria"]
+    idx = TwinIndex("mixed", block_on=["sex", "region"]).fit(clients, id="client_id", value="margin")
+    res = idx.search(p, k=4, id="contact_id")
+    assert (res.counts[:6] == 0).all()  # values no client has (and a missing one) match no one
+    check_blocks(res, clients[["sex", "region"]], p[["sex", "region"]])
+
+
+def test_weighted_jaccard_idf_on_a_table(market):
+    clients, prospects = market
+    idx = TwinIndex("weighted_jaccard", block_on=["sex"]).fit(clients, id="client_id", value="margin")
+    cats = list(idx.schema_["categories"].categories)
+    held = np.array([[v is not None and c in set(v) for c in cats] for v in clients["categories"].astype(object)])
+    df = np.append(held.sum(axis=0), 0)  # "(other)": no client holds an unseen category
+    idf = np.log((1 + len(clients)) / (1 + df)) + 1
+    assert list(idx.weights_) == cats + ["(other)"]
+    np.testing.assert_allclose(list(idx.weights_.values()), idf, rtol=1e-7)
+    res = idx.search(prospects, k=3, id="contact_id")
+    found = np.flatnonzero(res.counts > 0)[0]
+    ex = idx.explain(prospects, res.prospect_ids[found], res.client_ids[found, 0], id="contact_id")
+    cat_rows = ex[ex["column"] != "sex"]
+    np.testing.assert_array_equal(cat_rows["weight"], [idx.weights_[c] for c in cat_rows["column"]])
+    assert cat_rows["contribution"].sum() == pytest.approx(res.similarities[found, 0], abs=1e-6)
+
+
 # -- bad input ------------------------------------------------------------------
 
 
