@@ -102,8 +102,8 @@ TWINSCORE_BINDINGS(twins) {
              const py::list& categorical, const py::list& sets, const py::list& keys,
              std::vector<float> bit_weights, std::vector<float> numeric_weights,
              std::vector<float> categorical_weights, std::vector<int32_t> categorical_other,
-             std::vector<float> set_weights, std::vector<int32_t> key_other, int64_t prospect_tile,
-             int64_t client_tile) {
+             std::vector<float> set_weights, std::vector<float> numeric_ranges, std::vector<int32_t> key_other,
+             int64_t prospect_tile, int64_t client_tile) {
             TwinOptions o;
             o.metric = MetricOf(metric);
             o.bit_weights = std::move(bit_weights);
@@ -111,6 +111,7 @@ TWINSCORE_BINDINGS(twins) {
             o.categorical_weights = std::move(categorical_weights);
             o.categorical_other = std::move(categorical_other);
             o.set_weights = std::move(set_weights);
+            o.numeric_ranges = std::move(numeric_ranges);
             o.key_other = std::move(key_other);
             o.prospect_tile = prospect_tile;
             o.client_tile = client_tile;
@@ -127,7 +128,8 @@ TWINSCORE_BINDINGS(twins) {
           py::arg("keys") = py::list(), py::arg("bit_weights") = std::vector<float>{},
           py::arg("numeric_weights") = std::vector<float>{}, py::arg("categorical_weights") = std::vector<float>{},
           py::arg("categorical_other") = std::vector<int32_t>{}, py::arg("set_weights") = std::vector<float>{},
-          py::arg("key_other") = std::vector<int32_t>{}, py::arg("prospect_tile") = 192, py::arg("client_tile") = 1024)
+          py::arg("numeric_ranges") = std::vector<float>{}, py::arg("key_other") = std::vector<int32_t>{},
+          py::arg("prospect_tile") = 192, py::arg("client_tile") = 1024)
       .def(
           "search",
           [](const TwinIndex& ix, int k, const py::object& dense, const py::object& bits, const py::list& numeric,

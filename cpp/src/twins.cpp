@@ -162,6 +162,7 @@ absl::Status TwinOptions::Validate() const {
   TWINSCORE_RETURN_IF_ERROR(CheckWeights(numeric_weights, "numeric_weights"));
   TWINSCORE_RETURN_IF_ERROR(CheckWeights(categorical_weights, "categorical_weights"));
   TWINSCORE_RETURN_IF_ERROR(CheckWeights(set_weights, "set_weights"));
+  TWINSCORE_RETURN_IF_ERROR(CheckWeights(numeric_ranges, "numeric_ranges"));
   if (metric == TwinMetric::kMixed) {
     TWINSCORE_CHECK_ARG(categorical_other.size() == categorical_weights.size(),
                         "categorical_other must hold one code per categorical column");
@@ -230,6 +231,9 @@ absl::Status TwinIndex::CheckSide(const TwinData& d, const char* side) const {
                         " categorical and ", c.sets.size(), " set columns; the weights are for ",
                         options_.numeric_weights.size(), ", ", options_.categorical_weights.size(), " and ",
                         options_.set_weights.size());
+    TWINSCORE_CHECK_ARG(options_.numeric_ranges.empty() || options_.numeric_ranges.size() == c.numeric.size(),
+                        "numeric_ranges holds ", options_.numeric_ranges.size(), " ranges but the ", side, " have ",
+                        c.numeric.size(), " numeric columns");
     for (size_t j = 0; j < c.numeric.size(); ++j) {
       TWINSCORE_CHECK_ARG(static_cast<int64_t>(c.numeric[j].size()) == d.n, "numeric column ", j, " of the ",
                           side, " has ", c.numeric[j].size(), " rows, expected ", d.n);
@@ -316,7 +320,8 @@ absl::StatusOr<std::unique_ptr<TwinIndex>> TwinIndex::Fit(const TwinOptions& opt
           hi = std::max(hi, v[p]);
         }
       }
-      ix->ranges_.push_back(hi > lo ? hi - lo : 0.0f);
+      const size_t j = ix->ranges_.size();
+      ix->ranges_.push_back(!options.numeric_ranges.empty() ? options.numeric_ranges[j] : hi > lo ? hi - lo : 0.0f);
       ix->num_.push_back(std::move(v));
     }
     for (const auto& col : c.categorical) {

@@ -244,6 +244,41 @@ TEST(Mixed, MissingPartsDropOut) {
   EXPECT_FLOAT_EQ(scores[1], 0.5f);
 }
 
+// A given range (the population's) replaces the clients' own: the numeric
+// part of 20 vs 30 is 1 - 10 / 40, not 1 - 10 / 20.
+TEST(Mixed, GivenNumericRanges) {
+  std::vector<float> c_income = {10, 30, NAN}, q_income = {20};
+  TwinOptions o;
+  o.metric = TwinMetric::kMixed;
+  o.numeric_weights = {1};
+  TwinData cd, qd;
+  cd.n = 3;
+  cd.mixed.numeric = {c_income};
+  qd.n = 1;
+  qd.mixed.numeric = {q_income};
+  o.numeric_ranges = {40};
+  auto ix = TwinIndex::Fit(o, cd);
+  ASSERT_TRUE(ix.ok()) << ix.status();
+  EXPECT_EQ((*ix)->numeric_ranges(), std::vector<float>{40});
+  Found f = SearchAll(**ix, qd, 3);
+  EXPECT_EQ(f.rows, (std::vector<int64_t>{0, 1, 2}));
+  EXPECT_FLOAT_EQ(f.scores[0], 0.75f);
+  EXPECT_FLOAT_EQ(f.scores[1], 0.75f);
+  EXPECT_EQ(f.scores[2], 0.0f);  // missing: no part left
+  std::vector<int64_t> pr = {0}, cr = {1};
+  std::vector<float> parts(1), scores(1);
+  ASSERT_TRUE((*ix)->ScorePairs(qd, pr, cr, absl::MakeSpan(parts), absl::MakeSpan(scores)).ok());
+  EXPECT_FLOAT_EQ(parts[0], 0.75f);
+  // One range per numeric column, finite and >= 0.
+  o.numeric_ranges = {40, 1};
+  EXPECT_NE(TwinIndex::Fit(o, cd).status().message().find("numeric_ranges holds 2 ranges but the clients have 1"),
+            std::string::npos);
+  o.numeric_ranges = {-1};
+  EXPECT_NE(o.Validate().message().find("numeric_ranges[0] must be finite and >= 0"), std::string::npos);
+  o.numeric_ranges = {NAN};
+  EXPECT_FALSE(o.Validate().ok());
+}
+
 // ---------------------------------------------------------------------------
 // Blocking on key tuples, against a group-by oracle.
 

@@ -79,6 +79,12 @@ struct TwinOptions {
   // kMixed: one weight >= 0 per numeric, categorical and set column, in that
   // order of MixedColumns; at least one must be > 0.
   std::vector<float> numeric_weights, categorical_weights, set_weights;
+  // kMixed: the range of each numeric column, or empty to learn it on the
+  // clients (max - min of their present values). Give the population's
+  // range (the contacts the prospects come from) to score numeric parts on
+  // the population's scale rather than the seed's; a range of 0 makes the
+  // part 1 for equal values, 0 otherwise.
+  std::vector<float> numeric_ranges;
   // kMixed: a categorical code that never matches (the "unseen" code), one per
   // categorical column; -1 for none.
   std::vector<int32_t> categorical_other;
@@ -126,7 +132,7 @@ class TwinIndex {
   int64_t BlockCount() const { return static_cast<int64_t>(block_begin_.size()); }
   // Clients in each block (in block order of first appearance after sorting by key).
   std::vector<int64_t> BlockSizes() const;
-  // kMixed: the range learnt for each numeric column.
+  // kMixed: the range of each numeric column (given, or learnt on the clients).
   const std::vector<float>& numeric_ranges() const { return ranges_; }
   // kWeightedJaccard: the weight of each bit used by the search (given, or
   // the IDF computed at fit); empty for the other metrics.
