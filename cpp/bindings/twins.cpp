@@ -1,5 +1,6 @@
 // Bindings of the twins engine: one side (clients or prospects) arrives as
-// keyword arrays — dense, bits, numeric, categorical, sets, keys — and is
+// keyword arrays — dense, bits, numeric, categorical, sets, block key code
+// columns — and is
 // viewed without a copy when its layout already fits.
 #include <pybind11/stl.h>
 
@@ -21,7 +22,6 @@ struct Side {
   std::vector<CArray<int32_t>> ints;
   std::vector<CArray<uint64_t>> words;
   std::vector<CArray<uint8_t>> bytes;
-  CArray<int64_t> keys;
   TwinData data;
 };
 
@@ -44,7 +44,7 @@ BitsetColumn BitsOf(Side& s, const py::handle& bits, const py::handle& missing, 
 
 // n: the row count, from whichever array is given.
 std::unique_ptr<Side> MakeSide(const py::object& dense, const py::object& bits, const py::list& numeric,
-                               const py::list& categorical, const py::list& sets, const py::object& keys) {
+                               const py::list& categorical, const py::list& sets, const py::list& keys) {
   auto s = std::make_unique<Side>();
   int64_t n = -1;
   if (!dense.is_none()) {
@@ -75,9 +75,9 @@ std::unique_ptr<Side> MakeSide(const py::object& dense, const py::object& bits, 
     s->data.mixed.sets.push_back(BitsOf(*s, pair[0], pair[1], "a set column"));
     n = s->words.back().shape(0);
   }
-  if (!keys.is_none()) {
-    s->keys = As<int64_t>(keys);
-    s->data.keys = SpanOf(s->keys);
+  for (const auto& col : keys) {
+    s->ints.push_back(As<int32_t>(col));
+    s->data.keys.push_back(SpanOf(s->ints.back()));
   }
   s->data.n = n < 0 ? 0 : n;
   return s;
@@ -100,10 +100,11 @@ TWINSCORE_BINDINGS(twins) {
       .def_static(
           "fit",
           [](const std::string& metric, const py::object& dense, const py::object& bits, const py::list& numeric,
-             const py::list& categorical, const py::list& sets, const py::object& keys,
+             const py::list& categorical, const py::list& sets, const py::list& keys,
              std::vector<float> bit_weights, std::vector<float> numeric_weights,
              std::vector<float> categorical_weights, std::vector<int32_t> categorical_other,
-             std::vector<float> set_weights, int64_t prospect_tile, int64_t client_tile, int n_threads) {
+             std::vector<float> set_weights, std::vector<float> numeric_ranges, std::vector<int32_t> key_other,
+             int64_t prospect_tile, int64_t client_tile, int n_threads) {
             TwinOptions o;
             o.metric = MetricOf(metric);
             o.bit_weights = std::move(bit_weights);
@@ -111,6 +112,8 @@ TWINSCORE_BINDINGS(twins) {
             o.categorical_weights = std::move(categorical_weights);
             o.categorical_other = std::move(categorical_other);
             o.set_weights = std::move(set_weights);
+            o.numeric_ranges = std::move(numeric_ranges);
+            o.key_other = std::move(key_other);
             o.prospect_tile = prospect_tile;
             o.client_tile = client_tile;
             auto side = MakeSide(dense, bits, numeric, categorical, sets, keys);
@@ -118,14 +121,15 @@ TWINSCORE_BINDINGS(twins) {
           },
           py::arg("metric"), py::arg("dense") = py::none(), py::arg("bits") = py::none(),
           py::arg("numeric") = py::list(), py::arg("categorical") = py::list(), py::arg("sets") = py::list(),
-          py::arg("keys") = py::none(), py::arg("bit_weights") = std::vector<float>{},
+          py::arg("keys") = py::list(), py::arg("bit_weights") = std::vector<float>{},
           py::arg("numeric_weights") = std::vector<float>{}, py::arg("categorical_weights") = std::vector<float>{},
           py::arg("categorical_other") = std::vector<int32_t>{}, py::arg("set_weights") = std::vector<float>{},
+          py::arg("numeric_ranges") = std::vector<float>{}, py::arg("key_other") = std::vector<int32_t>{},
           py::arg("prospect_tile") = 192, py::arg("client_tile") = 1024, TWINSCORE_N_THREADS_ARG)
       .def(
           "search",
           [](const TwinIndex& ix, int k, const py::object& dense, const py::object& bits, const py::list& numeric,
-             const py::list& categorical, const py::list& sets, const py::object& keys, int n_threads) {
+             const py::list& categorical, const py::list& sets, const py::list& keys, int n_threads) {
             auto side = MakeSide(dense, bits, numeric, categorical, sets, keys);
             const int64_t n = side->data.n;
             if (k < 1) throw py::value_error("k must be >= 1, got " + std::to_string(k));
@@ -138,13 +142,13 @@ TWINSCORE_BINDINGS(twins) {
           },
           py::arg("k"), py::arg("dense") = py::none(), py::arg("bits") = py::none(),
           py::arg("numeric") = py::list(), py::arg("categorical") = py::list(), py::arg("sets") = py::list(),
-          py::arg("keys") = py::none(), TWINSCORE_N_THREADS_ARG)
+          py::arg("keys") = py::list(), TWINSCORE_N_THREADS_ARG)
       .def(
           "score_pairs",
           [](const TwinIndex& ix, const CArray<int64_t>& prospect_rows, const CArray<int64_t>& client_rows,
              const py::object& dense, const py::object& bits, const py::list& numeric, const py::list& categorical,
              const py::list& sets, int n_threads) {
-            auto side = MakeSide(dense, bits, numeric, categorical, sets, py::none());
+            auto side = MakeSide(dense, bits, numeric, categorical, sets, py::list());
             const int64_t n = prospect_rows.size();
             CArray<float> parts({n, ix.PartCount()});
             CArray<float> scores(n);
@@ -160,7 +164,8 @@ TWINSCORE_BINDINGS(twins) {
       .def_property_readonly("size", &TwinIndex::size)
       .def_property_readonly("n_blocks", &TwinIndex::BlockCount)
       .def("block_sizes", &TwinIndex::BlockSizes)
-      .def_property_readonly("numeric_ranges", &TwinIndex::numeric_ranges);
+      .def_property_readonly("numeric_ranges", &TwinIndex::numeric_ranges)
+      .def_property_readonly("bit_weights", &TwinIndex::bit_weights);
 }
 
 }  // namespace twinscore::bindings

@@ -87,6 +87,61 @@ void Intersect(const uint64_t* a, const uint64_t* c, int64_t words, int64_t m, i
   }
 }
 
+// Block keys: row i's key is its tuple of codes, one per key column.
+
+// Whether row i belongs to a block: no code missing (< 0) or unseen.
+bool KeyUsable(const std::vector<absl::Span<const int32_t>>& keys, const std::vector<int32_t>& other, int64_t i) {
+  for (size_t c = 0; c < keys.size(); ++c) {
+    const int32_t v = keys[c][i];
+    if (v < 0 || (!other.empty() && v == other[c])) return false;
+  }
+  return true;
+}
+
+// A 64-bit hash of row i's tuple (splitmix64's finaliser over each code).
+uint64_t KeyHash(const std::vector<absl::Span<const int32_t>>& keys, int64_t i) {
+  uint64_t h = 0x243f6a8885a308d3ULL;
+  for (const auto& col : keys) {
+    h += 0x9e3779b97f4a7c15ULL + static_cast<uint32_t>(col[i]);
+    h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
+    h ^= h >> 31;
+  }
+  return h;
+}
+
+// Lexicographic order of two rows' tuples (the first key column first).
+bool KeyLess(const std::vector<absl::Span<const int32_t>>& keys, int64_t a, int64_t b) {
+  for (const auto& col : keys) {
+    if (col[a] != col[b]) return col[a] < col[b];
+  }
+  return false;
+}
+
+// Whether row i's tuple equals `tuple` (one code per key column).
+bool KeyEquals(const std::vector<absl::Span<const int32_t>>& keys, int64_t i, const int32_t* tuple) {
+  for (size_t c = 0; c < keys.size(); ++c) {
+    if (keys[c][i] != tuple[c]) return false;
+  }
+  return true;
+}
+
+// Inverse document frequency of each bit among n rows of `words` words:
+// ln((1 + n) / (1 + df)) + 1, in double then rounded once to float.
+std::vector<float> IdfWeights(const BitsetColumn& b, int64_t n) {
+  std::vector<int64_t> df(b.words * 64, 0);
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t w = 0; w < b.words; ++w) {
+      for (uint64_t x = b.bits[i * b.words + w]; x; x &= x - 1) ++df[w * 64 + __builtin_ctzll(x)];
+    }
+  }
+  std::vector<float> out(df.size());
+  for (size_t j = 0; j < df.size(); ++j) {
+    out[j] = static_cast<float>(std::log((1.0 + static_cast<double>(n)) / (1.0 + static_cast<double>(df[j]))) + 1.0);
+  }
+  return out;
+}
+
 template <class T>
 std::vector<T> Gather(absl::Span<const T> src, const std::vector<int64_t>& order, int64_t width) {
   std::vector<T> out(order.size() * width);
@@ -107,6 +162,7 @@ absl::Status TwinOptions::Validate() const {
   TWINSCORE_RETURN_IF_ERROR(CheckWeights(numeric_weights, "numeric_weights"));
   TWINSCORE_RETURN_IF_ERROR(CheckWeights(categorical_weights, "categorical_weights"));
   TWINSCORE_RETURN_IF_ERROR(CheckWeights(set_weights, "set_weights"));
+  TWINSCORE_RETURN_IF_ERROR(CheckWeights(numeric_ranges, "numeric_ranges"));
   if (metric == TwinMetric::kMixed) {
     TWINSCORE_CHECK_ARG(categorical_other.size() == categorical_weights.size(),
                         "categorical_other must hold one code per categorical column");
@@ -133,8 +189,14 @@ std::vector<int64_t> TwinIndex::BlockSizes() const {
 absl::Status TwinIndex::CheckSide(const TwinData& d, const char* side) const {
   const TwinMetric m = options_.metric;
   TWINSCORE_CHECK_ARG(d.n >= 1, "the ", side, " are empty (0 rows)");
-  TWINSCORE_CHECK_ARG(d.keys.empty() || static_cast<int64_t>(d.keys.size()) == d.n, "the ", side, " have ",
-                      d.n, " rows but ", d.keys.size(), " block keys");
+  for (size_t c = 0; c < d.keys.size(); ++c) {
+    TWINSCORE_CHECK_ARG(static_cast<int64_t>(d.keys[c].size()) == d.n, "block key column ", c, " of the ", side,
+                        " has ", d.keys[c].size(), " rows, expected ", d.n);
+  }
+  TWINSCORE_CHECK_ARG(d.keys.empty() || options_.key_other.empty() || options_.key_other.size() == d.keys.size(),
+                      "key_other holds ",
+                      options_.key_other.size(), " codes but the ", side, " have ", d.keys.size(),
+                      " block key columns");
   if (IsDense(m)) {
     TWINSCORE_CHECK_ARG(d.dim >= 1, "the ", side, " have no feature column");
     TWINSCORE_CHECK_ARG(static_cast<int64_t>(d.dense.size()) == d.n * d.dim, "the ", side, " features hold ",
@@ -154,8 +216,9 @@ absl::Status TwinIndex::CheckSide(const TwinData& d, const char* side) const {
     TWINSCORE_CHECK_ARG(d.bits.words >= 1, "the ", side, " bitsets have no word");
     TWINSCORE_CHECK_ARG(static_cast<int64_t>(d.bits.bits.size()) == d.n * d.bits.words, "the ", side,
                         " bitsets hold ", d.bits.bits.size(), " words, expected ", d.n, " x ", d.bits.words);
-    if (m == TwinMetric::kWeightedJaccard) {
-      TWINSCORE_CHECK_ARG(static_cast<int64_t>(options_.bit_weights.size()) == d.bits.words * 64,
+    if (m == TwinMetric::kWeightedJaccard) {  // empty at fit: the IDF is computed
+      TWINSCORE_CHECK_ARG(options_.bit_weights.empty() ||
+                              static_cast<int64_t>(options_.bit_weights.size()) == d.bits.words * 64,
                           "bit_weights must hold one weight per bit (", d.bits.words * 64, "), got ",
                           options_.bit_weights.size());
     }
@@ -168,6 +231,9 @@ absl::Status TwinIndex::CheckSide(const TwinData& d, const char* side) const {
                         " categorical and ", c.sets.size(), " set columns; the weights are for ",
                         options_.numeric_weights.size(), ", ", options_.categorical_weights.size(), " and ",
                         options_.set_weights.size());
+    TWINSCORE_CHECK_ARG(options_.numeric_ranges.empty() || options_.numeric_ranges.size() == c.numeric.size(),
+                        "numeric_ranges holds ", options_.numeric_ranges.size(), " ranges but the ", side, " have ",
+                        c.numeric.size(), " numeric columns");
     for (size_t j = 0; j < c.numeric.size(); ++j) {
       TWINSCORE_CHECK_ARG(static_cast<int64_t>(c.numeric[j].size()) == d.n, "numeric column ", j, " of the ",
                           side, " has ", c.numeric[j].size(), " rows, expected ", d.n);
@@ -197,30 +263,7 @@ absl::StatusOr<std::unique_ptr<TwinIndex>> TwinIndex::Fit(const TwinOptions& opt
   TWINSCORE_RETURN_IF_ERROR(ix->CheckSide(clients, "clients"));
   ix->n_ = clients.n;
 
-  // Block order: clients sorted by key, stable, so a block keeps row order and
-  // the row tie-break is the position tie-break.
-  ix->blocked_ = !clients.keys.empty();
-  if (ix->blocked_) {
-    for (int64_t i = 0; i < clients.n; ++i) {
-      if (clients.keys[i] >= 0) ix->order_.push_back(i);
-    }
-    std::stable_sort(ix->order_.begin(), ix->order_.end(),
-                     [&](int64_t a, int64_t b) { return clients.keys[a] < clients.keys[b]; });
-    for (size_t p = 0; p < ix->order_.size(); ++p) {
-      const int64_t key = clients.keys[ix->order_[p]];
-      if (p == 0 || key != clients.keys[ix->order_[p - 1]]) {
-        ix->block_of_key_[key] = static_cast<int32_t>(ix->block_begin_.size());
-        ix->block_begin_.push_back(static_cast<int64_t>(p));
-        ix->block_end_.push_back(static_cast<int64_t>(p));
-      }
-      ix->block_end_.back() = static_cast<int64_t>(p) + 1;
-    }
-  } else {
-    ix->order_.resize(clients.n);
-    std::iota(ix->order_.begin(), ix->order_.end(), int64_t{0});
-    ix->block_begin_ = {0};
-    ix->block_end_ = {clients.n};
-  }
+  ix->BuildBlocks(clients);
   const std::vector<int64_t>& order = ix->order_;
   const int64_t m = static_cast<int64_t>(order.size());
 
@@ -250,6 +293,9 @@ absl::StatusOr<std::unique_ptr<TwinIndex>> TwinIndex::Fit(const TwinOptions& opt
       if (metric == TwinMetric::kSquaredL2) ix->bias_[p] = -ix->sqnorm_[p];
     }
   } else if (IsBits(metric)) {
+    if (metric == TwinMetric::kWeightedJaccard && options.bit_weights.empty()) {
+      ix->options_.bit_weights = IdfWeights(clients.bits, clients.n);  // over all clients, blocked or not
+    }
     ix->words_ = clients.bits.words;
     ix->bits_ = Gather(clients.bits.bits, order, ix->words_);
     ix->bit_count_.resize(m);
@@ -259,7 +305,7 @@ absl::StatusOr<std::unique_ptr<TwinIndex>> TwinIndex::Fit(const TwinOptions& opt
       const uint64_t* a = ix->bits_.data() + p * ix->words_;
       ix->bit_count_[p] = Popcount(a, ix->words_);
       if (metric == TwinMetric::kWeightedJaccard) {
-        ix->bit_total_[p] = WeightOfAnd(a, all.data(), ix->words_, options.bit_weights.data());
+        ix->bit_total_[p] = WeightOfAnd(a, all.data(), ix->words_, ix->options_.bit_weights.data());
       }
     }
   } else {
@@ -274,7 +320,8 @@ absl::StatusOr<std::unique_ptr<TwinIndex>> TwinIndex::Fit(const TwinOptions& opt
           hi = std::max(hi, v[p]);
         }
       }
-      ix->ranges_.push_back(hi > lo ? hi - lo : 0.0f);
+      const size_t j = ix->ranges_.size();
+      ix->ranges_.push_back(!options.numeric_ranges.empty() ? options.numeric_ranges[j] : hi > lo ? hi - lo : 0.0f);
       ix->num_.push_back(std::move(v));
     }
     for (const auto& col : c.categorical) {
@@ -294,6 +341,48 @@ absl::StatusOr<std::unique_ptr<TwinIndex>> TwinIndex::Fit(const TwinOptions& opt
     }
   }
   return ix;
+}
+
+// Block order: clients with a usable key sorted by key tuple, stable, so a
+// block keeps row order and the row tie-break is the position tie-break.
+void TwinIndex::BuildBlocks(const TwinData& clients) {
+  blocked_ = !clients.keys.empty();
+  if (!blocked_) {
+    order_.resize(clients.n);
+    std::iota(order_.begin(), order_.end(), int64_t{0});
+    block_begin_ = {0};
+    block_end_ = {clients.n};
+    return;
+  }
+  const auto& keys = clients.keys;
+  key_columns_ = static_cast<int64_t>(keys.size());
+  for (int64_t i = 0; i < clients.n; ++i) {
+    if (KeyUsable(keys, options_.key_other, i)) order_.push_back(i);
+  }
+  std::stable_sort(order_.begin(), order_.end(), [&](int64_t a, int64_t b) { return KeyLess(keys, a, b); });
+  for (size_t p = 0; p < order_.size(); ++p) {
+    const int64_t row = order_[p];
+    if (p == 0 || KeyLess(keys, order_[p - 1], row)) {
+      const auto b = static_cast<int32_t>(block_begin_.size());
+      for (const auto& col : keys) block_keys_.push_back(col[row]);
+      auto [it, fresh] = block_of_hash_.try_emplace(KeyHash(keys, row), b);
+      same_hash_.push_back(fresh ? -1 : it->second);
+      it->second = b;
+      block_begin_.push_back(static_cast<int64_t>(p));
+      block_end_.push_back(static_cast<int64_t>(p));
+    }
+    block_end_.back() = static_cast<int64_t>(p) + 1;
+  }
+}
+
+int32_t TwinIndex::BlockOf(const TwinData& d, int64_t i) const {
+  if (!KeyUsable(d.keys, options_.key_other, i)) return -1;
+  auto it = block_of_hash_.find(KeyHash(d.keys, i));
+  if (it == block_of_hash_.end()) return -1;
+  for (int32_t b = it->second; b >= 0; b = same_hash_[b]) {
+    if (KeyEquals(d.keys, i, block_keys_.data() + b * key_columns_)) return b;
+  }
+  return -1;
 }
 
 // ---------------------------------------------------------------------------
@@ -576,16 +665,16 @@ struct TwinIndex::Impl {
       cut(0, 0, q.n);
       return plan;
     }
-    // Counting sort of the prospects by block (stable: row order within a block).
+    // Each prospect's block (independent lookups, in parallel), then a
+    // counting sort of the prospects by block (stable: row order within a block).
     const int64_t nb = ix.BlockCount();
-    std::vector<int32_t> block(q.n, -1);
+    std::vector<int32_t> block(q.n);
+    ParallelBlocks(static_cast<size_t>(q.n), 4096, [&](size_t, size_t begin, size_t end) {
+      for (size_t i = begin; i < end; ++i) block[i] = ix.BlockOf(q, static_cast<int64_t>(i));
+    });
     std::vector<int64_t> start(nb + 1, 0);
     for (int64_t i = 0; i < q.n; ++i) {
-      if (q.keys[i] < 0) continue;
-      auto it = ix.block_of_key_.find(q.keys[i]);
-      if (it == ix.block_of_key_.end()) continue;
-      block[i] = it->second;
-      ++start[it->second + 1];
+      if (block[i] >= 0) ++start[block[i] + 1];
     }
     for (int64_t b = 0; b < nb; ++b) start[b + 1] += start[b];
     plan.prospects.resize(start[nb]);
@@ -653,6 +742,8 @@ absl::Status TwinIndex::Search(const TwinData& prospects, int k, const TwinResul
   }
   TWINSCORE_CHECK_ARG(prospects.keys.empty() != blocked_, blocked_ ? "the index is blocked: the prospects need block keys"
                                                                    : "the index is not blocked: the prospects must not have block keys");
+  TWINSCORE_CHECK_ARG(static_cast<int64_t>(prospects.keys.size()) == key_columns_, "the prospects have ",
+                      prospects.keys.size(), " block key columns, the clients had ", key_columns_);
   const int64_t n = prospects.n;
   TWINSCORE_CHECK_ARG(static_cast<int64_t>(out.rows.size()) == n * k && static_cast<int64_t>(out.scores.size()) == n * k &&
                           static_cast<int64_t>(out.counts.size()) == n,

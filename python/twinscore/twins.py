@@ -9,7 +9,8 @@ Metrics
 -------
 ``"cosine"``, ``"inner_product"``, ``"sqeuclidean"``
     Dense float32 features (a numeric matrix, or a contact table encoded with
-    :meth:`ContactTable.encode`: standardised numbers, one-hot categories).
+    :meth:`ContactTable.encode`: numbers standardised on the population given
+    to ``fit``, one-hot categories).
     ``sqeuclidean`` reports squared distances (smaller is more alike). A zero
     vector has cosine similarity 0 with anything.
 ``"jaccard"``, ``"weighted_jaccard"``
@@ -19,14 +20,16 @@ Metrics
     Two empty sets have similarity 0.
 ``"mixed"``
     Gower-style: a weighted mean over the columns of a contact table —
-    numeric columns ``1 - |a - b| / range`` (range of the clients' values,
-    clipped at 0), categorical columns 1 when equal and 0 otherwise (an
-    unseen category matches nothing), category sets their Jaccard
-    similarity. A part missing on either side drops out of that pair's mean
-    (its weight is not counted); a pair with no part left has similarity 0.
+    numeric columns ``1 - |a - b| / range`` (clipped at 0; the range of the
+    population given to ``fit``, else of the clients), categorical columns 1
+    when equal and 0 otherwise (an unseen category matches nothing),
+    category sets their Jaccard similarity. A part missing on either side
+    drops out of that pair's mean (its weight is not counted); a pair with no
+    part left has similarity 0.
 
 Blocking (``block_on``) restricts each prospect's twins to clients with
-exactly the same values of the key columns (a missing key matches nothing).
+exactly the same values of the key columns (compared as a tuple, whatever
+their number and cardinality; a missing or unseen key matches nothing).
 Protected attributes (``exclude``) are left out of the similarity, the
 blocking and the explanations.
 """
@@ -141,15 +144,42 @@ class TwinIndex:
         self.client_tile = client_tile
 
     # ------------------------------------------------------------------ fit
-    def fit(self, clients, value=None, *, id: str | None = None) -> "TwinIndex":
+    def fit(self, clients, value=None, *, id: str | None = None, population=None,
+            schema: Schema | None = None) -> "TwinIndex":
         """Index the clients.
 
-        ``clients``: a numeric matrix (dense metrics), a 0/1 matrix (Jaccard
-        metrics), or a table — pandas DataFrame, Arrow table, mapping of
-        arrays or :class:`ContactTable` — for any metric. ``id`` names the
-        clients' id column (default: the DataFrame's index, or row numbers).
-        ``value`` (an array, or the name of a numeric column) weighs the
-        lookalike score by what each client is worth (e.g. its margin).
+        Parameters
+        ----------
+        clients : a numeric matrix (dense metrics, used as given), a 0/1
+            matrix (Jaccard metrics), or a table — pandas DataFrame, Arrow
+            table, mapping of arrays or :class:`ContactTable` — for any metric.
+        value : an array, or the name of a numeric column of the clients:
+            what each client is worth (e.g. its margin), weighing the value
+            score. A value column is read, not compared — prospects have no
+            value — so it is not in ``columns_used_`` unless ``columns=``
+            names it.
+        id : the clients' id column (default: the DataFrame's index, or row
+            numbers).
+        population : the contacts the prospects come from — all contacts (the
+            clients among them), or the prospects, or a sample of them — as a
+            table with the clients' columns (others are ignored). The schema
+            that encodes both sides is learnt on it: the categories, and for
+            numeric columns the mean and standard deviation that dense
+            metrics standardise with and the range of the mixed metric's
+            numeric parts. The clients' own statistics describe only the
+            seed: standardised on them, every feature is centred on the
+            clients and the score no longer tells clients from the rest.
+        schema : a :class:`Schema` learnt beforehand on the population (e.g.
+            ``ContactTable.from_pandas(contacts).schema``, or
+            ``Schema.load(path)``), instead of ``population``.
+
+        Without ``population`` or ``schema`` the schema is learnt on the
+        clients (``schema_learnt_on_ == "clients"``): dense metrics then refuse
+        a table with numeric columns (pass ``population=clients`` to
+        standardise on the clients knowingly); the mixed metric takes its
+        numeric ranges from the clients (Gower's convention); categories and
+        category sets do not depend on it. A :class:`ContactTable` keeps its
+        own schema unless ``population`` or ``schema`` is given.
         """
         metric = _ALIASES.get(self.metric, self.metric)
         if metric not in METRICS:
@@ -162,7 +192,12 @@ class TwinIndex:
                              "blocking keys: a protected column cannot be used for blocking")
         check_int(self.prospect_tile, "prospect_tile", min_value=1, max_value=65536)
         check_int(self.client_tile, "client_tile", min_value=8, max_value=1 << 20)
+        if population is not None and schema is not None:
+            raise ValueError("give population or schema, not both (schema is learnt on a population)")
+        if schema is not None and not isinstance(schema, Schema):
+            raise TypeError(f"schema must be a twinscore Schema, got {type(schema).__name__}")
         value_column = value if isinstance(value, str) else None
+        self.value_column_ = value_column
 
         if _is_matrix(clients):
             if block_on or self.columns is not None or exclude:
@@ -170,11 +205,21 @@ class TwinIndex:
                                  "(DataFrame, Arrow table or ContactTable), not a bare matrix")
             if value_column is not None:
                 raise ValueError("value names a column: pass the clients as a table, or value as an array")
+            if population is not None or schema is not None:
+                raise ValueError("population and schema encode tables; a matrix is used as given (standardise it "
+                                 "on the population yourself, or pass the clients as a table)")
             self.schema_ = None
+            self.schema_learnt_on_ = None
             self._fit_matrix(clients)
         else:
             table, ids = _as_table(clients, id=id, schema=None, extra=[value_column] if value_column else [])
-            self._fit_table(table, ids, block_on, exclude, value_column)
+            self._value_source = {value_column: table.numeric(value_column)} if value_column else {}
+            used = self._columns_to_compare(table, block_on, exclude, value_column)
+            keyed = used + [c for c in block_on if c not in used]
+            encoding = self._encoding(table, keyed, population, schema, own=not isinstance(clients, ContactTable))
+            if encoding is not None:  # the clients read with the population's codes and statistics
+                table, _ = _as_table(clients, id=id, schema=encoding)
+            self._fit_table(table, ids, used, block_on, exclude)
 
         n = self.n_clients_
         if value is None:
@@ -205,25 +250,24 @@ class TwinIndex:
             self.n_features_in_ = m
             self.feature_names_ = [str(j) for j in range(m)]
             side = {"bits": bits}
-            self._bit_weights = self._jaccard_weights(bits, m, self.feature_names_)
+            self._bit_weights = self._jaccard_weights(m, self.feature_names_)
         self.columns_used_ = list(self.feature_names_) if metric in _DENSE else []
         self.client_ids_ = np.arange(len(side.get("dense", side.get("bits"))))
         self.n_clients_ = len(self.client_ids_)
         self._clients_side = side
         self.index_ = _core.TwinIndex.fit(metric, **side, bit_weights=self._bit_weights_list(), **self._options(),
                                           n_threads=resolve_threads(self.n_threads))
+        self._read_bit_weights()
         self.n_blocks_ = 1
 
-    def _fit_table(self, table: ContactTable, ids, block_on, exclude, value_column):
+    def _columns_to_compare(self, table: ContactTable, block_on, exclude, value_column) -> list[str]:
+        """The clients' columns the similarity reads (checked against block_on, exclude and columns)."""
         metric = self.metric_
         names = table.schema.names
         for what, cols in (("block_on", block_on), ("exclude", exclude)):
             for c in cols:
                 if c not in names and c != value_column:
                     raise KeyError(f"{what} names column '{c}', which the clients do not have (columns: {names})")
-        for c in block_on:
-            if table.schema[c].role != "categorical":
-                raise TypeError(f"block_on column '{c}' is {table.schema[c].role}; blocking keys must be categorical")
         if self.columns is not None:
             used = _names(self.columns, "columns")
             for c in used:
@@ -242,19 +286,26 @@ class TwinIndex:
             used = sets
         if not used:
             raise ValueError("no column is left to compare the clients on")
+        return used
+
+    def _fit_table(self, table: ContactTable, ids, used, block_on, exclude):
+        metric = self.metric_
+        for c in block_on:
+            if table.schema[c].role != "categorical":
+                raise TypeError(f"block_on column '{c}' is {table.schema[c].role}; blocking keys must be categorical")
         self.columns_used_ = used
         self.block_on_ = block_on
         self.excluded_ = exclude
         self.schema_ = table.schema.select(used + [c for c in block_on if c not in used])
         self.client_ids_ = ids
         self.n_clients_ = len(table)
-        self._value_source = {value_column: table.numeric(value_column)} if value_column else {}
         self._clients_table = table
         side = self._table_side(table, fitting=True)
         self._clients_side = side
         self.index_ = _core.TwinIndex.fit(metric, **side, **self._mixed_config(table),
-                                          bit_weights=self._bit_weights_list(), **self._options(),
-                                          n_threads=resolve_threads(self.n_threads))
+                                          bit_weights=self._bit_weights_list(), key_other=self._key_other(),
+                                          **self._options(), n_threads=resolve_threads(self.n_threads))
+        self._read_bit_weights()
         self.n_blocks_ = self.index_.n_blocks
 
     # The engine's view of one side of a table-based index.
@@ -276,7 +327,7 @@ class TwinIndex:
                 cats = list(table.schema[name].categories) + ["(other)"]
                 self.feature_names_ = cats
                 self.n_features_in_ = len(cats)
-                self._bit_weights = self._jaccard_weights(bits, len(cats), cats)
+                self._bit_weights = self._jaccard_weights(len(cats), cats)
         else:
             roles = table.roles
             side["numeric"] = [np.ascontiguousarray(table.numeric(c), dtype=np.float32)
@@ -284,21 +335,39 @@ class TwinIndex:
             side["categorical"] = [table.codes(c) for c in self.columns_used_ if roles[c] == "categorical"]
             side["sets"] = [(np.ascontiguousarray(table.bitsets(c)), table.set_missing(c).view(np.uint8))
                             for c in self.columns_used_ if roles[c] == "category_set"]
-        if self.block_on_:
-            side["keys"] = self._keys(table)
+        if self.block_on_:  # the engine blocks on the tuple of the key columns' codes
+            side["keys"] = [table.codes(c) for c in self.block_on_]
         return side
 
-    def _keys(self, table: ContactTable) -> np.ndarray:
-        """One int64 key per row from the block columns' codes (mixed radix); -1 if any is missing."""
-        key = np.zeros(len(table), dtype=np.int64)
-        missing = np.zeros(len(table), dtype=bool)
-        for c in self.block_on_:
-            codes = table.codes(c).astype(np.int64)
-            radix = len(self.schema_[c].categories) + 1
-            missing |= codes < 0
-            key = key * radix + np.maximum(codes, 0)
-        key[missing] = -1
-        return key
+    def _key_other(self) -> list[int]:
+        """Each key column's "unseen" code: a value outside the schema's dictionary matches no one."""
+        return [len(self.schema_[c].categories) for c in self.block_on_]
+
+    def _encoding(self, table: ContactTable, names: list[str], population, schema, own: bool) -> Schema | None:
+        """The schema both sides are encoded with, or None for the one the clients were read with.
+
+        ``own``: that schema was learnt on these clients (a frame read here; a
+        ContactTable's schema is its builder's choice, unless its numeric
+        statistics are its own).
+        """
+        if schema is not None:
+            self.schema_learnt_on_ = "given"
+            return _select(schema, names, "schema")
+        if population is not None:
+            self.schema_learnt_on_ = "population"
+            return _select(_population_schema(population, table.schema, names), names, "population")
+        own = own or _statistics_are_own(table, names)
+        self.schema_learnt_on_ = "clients" if own else "given"
+        numeric = [c for c in names if table.schema[c].role == "numeric"]
+        if own and self.metric_ in _DENSE and numeric:
+            raise ValueError(
+                f"metric {self.metric_!r} standardises the numeric columns {numeric[:6]} with the mean and "
+                "standard deviation of a schema; learnt on the clients alone, they centre every feature on the "
+                "clients, and the lookalike score no longer tells clients from the rest (on real data it can rank "
+                "prospects below random). Pass population= (all contacts, or the prospects: the schema is learnt "
+                "on them) or schema= (a Schema learnt on them); population=clients standardises on the clients "
+                "knowingly")
+        return None
 
     def _mixed_config(self, table: ContactTable) -> dict:
         if self.metric_ != "mixed":
@@ -307,23 +376,26 @@ class TwinIndex:
         w = _column_weights(self.weights, self.columns_used_)
         self.weights_ = dict(zip(self.columns_used_, w))
         by = {r: [c for c in self.columns_used_ if roles[c] == r] for r in ("numeric", "categorical", "category_set")}
+        # The population's range (from the schema) unless the schema is the clients' own: then the engine
+        # learns it on the clients, as Gower's coefficient does on the sample it compares.
+        ranges = [] if self.schema_learnt_on_ == "clients" else [_range(self.schema_[c]) for c in by["numeric"]]
         return {
+            "numeric_ranges": ranges,
             "numeric_weights": [self.weights_[c] for c in by["numeric"]],
             "categorical_weights": [self.weights_[c] for c in by["categorical"]],
             "categorical_other": [len(table.schema[c].categories) for c in by["categorical"]],
             "set_weights": [self.weights_[c] for c in by["category_set"]],
         }
 
-    def _jaccard_weights(self, bits: np.ndarray, m: int, names: list[str]) -> np.ndarray | None:
+    def _jaccard_weights(self, m: int, names: list[str]) -> np.ndarray | None:
+        """The user's category weights, or None: no weights (jaccard) or the engine's IDF (weighted_jaccard)."""
         if self.metric_ == "jaccard":
             if self.weights is not None:
                 raise ValueError("metric 'jaccard' takes no weights; use metric='weighted_jaccard'")
             return None
-        if self.weights is None:  # inverse document frequency among the clients (smoothed)
-            flags = np.unpackbits(bits.view(np.uint8), axis=1, bitorder="little")[:, :m]
-            df = flags.sum(axis=0, dtype=np.int64)
-            w = np.log((1.0 + len(bits)) / (1.0 + df)) + 1.0
-        elif isinstance(self.weights, Mapping):
+        if self.weights is None:  # inverse document frequency among the clients, computed by the engine at fit
+            return None
+        if isinstance(self.weights, Mapping):
             unknown = [c for c in self.weights if c not in names]
             if unknown:
                 raise KeyError(f"weights name categories {unknown} that are not among {names}")
@@ -335,8 +407,15 @@ class TwinIndex:
             if len(w) == m - 1:
                 w = np.append(w, 1.0)
         _check_weights(w)
-        self.weights_ = dict(zip(names, w.tolist()))
         return w
+
+    def _read_bit_weights(self):
+        """weighted_jaccard: the weights the engine used (given or IDF), one per category."""
+        if self.metric_ != "weighted_jaccard":
+            return
+        w = np.asarray(self.index_.bit_weights, dtype=np.float32)[: self.n_features_in_]
+        self._bit_weights = w
+        self.weights_ = dict(zip(self.feature_names_, w.astype(np.float64).tolist()))
 
     def _bit_weights_list(self) -> list[float]:
         w = getattr(self, "_bit_weights", None)
@@ -663,6 +742,66 @@ def _as_table(data, *, id, schema: Schema | None, extra=()):
     return table, np.asarray(ids)
 
 
+def _column_names(data, what: str) -> list[str]:
+    names = _frames.column_names(data)
+    if names is None and isinstance(data, Mapping):
+        names = [str(c) for c in data]
+    if names is None:
+        raise TypeError(f"{what} must be a DataFrame (pandas or polars), an Arrow table, a mapping of arrays or a "
+                        f"ContactTable, got {type(data).__name__}")
+    return names
+
+
+def _population_schema(population, clients_schema: Schema, names: list[str]) -> Schema:
+    """The schema of the population's columns ``names``, read with the clients' roles."""
+    if isinstance(population, ContactTable):
+        return population.schema
+    columns = _column_names(population, "population")
+    missing = [c for c in names if c not in columns]
+    if missing:
+        raise KeyError(f"the population has no column {missing}: it needs every column the clients are compared "
+                       f"or blocked on ({names})")
+    roles = {c: clients_schema[c].role if c in names else None for c in columns}
+    try:
+        return Schema.learn(population, roles=roles)
+    except (ValueError, TypeError) as exc:
+        raise type(exc)(f"population: {exc}") from None
+
+
+def _select(schema: Schema, names: list[str], what: str) -> Schema:
+    missing = [c for c in names if c not in schema]
+    if missing:
+        raise KeyError(f"the {what} has no column {missing}: it needs every column the clients are compared or "
+                       f"blocked on ({names})")
+    return schema.select(names)
+
+
+def _statistics_are_own(table: ContactTable, names: list[str]) -> bool:
+    """Whether the table's schema was learnt on the table itself: its numeric
+    columns' mean and standard deviation are the table's own."""
+    for c in names:
+        spec = table.schema[c]
+        if spec.role == "numeric":
+            own = table.summary(c)
+            if not (_same(spec.mean, own["mean"]) and _same(spec.std, own["std"])):
+                return False
+    return True
+
+
+def _same(a, b) -> bool:
+    a = np.nan if a is None else float(a)
+    b = np.nan if b is None else float(b)
+    return a == b or (np.isnan(a) and np.isnan(b))
+
+
+def _range(spec) -> float:
+    """A numeric column's range in the encoding schema (the population's)."""
+    if spec.min is None or spec.max is None:
+        raise ValueError(f"the schema has no range (min, max) for numeric column '{spec.name}': the mixed metric "
+                         "needs it; learn the schema on data where the column has values")
+    return float(spec.max - spec.min)
+
+
 def _pack_matrix(X, name: str):
     """A 0/1 matrix -> (uint64 bitsets, categories); bit j of a row is column j."""
     a = np.asarray(X)
@@ -728,7 +867,7 @@ def _side_rows(side: dict) -> int:
 def _slice_side(side: dict, a: int, b: int) -> dict:
     out = {}
     for key, v in side.items():
-        if key in ("dense", "bits", "keys"):
+        if key in ("dense", "bits"):
             out[key] = v[a:b]
         elif key == "sets":
             out[key] = [(bits[a:b], miss[a:b]) for bits, miss in v]
@@ -786,7 +925,8 @@ def _sentence(column, role, a, b, sim, value_range, table, index, pr, cr) -> str
     if role == "numeric":
         diff = abs(a - b)
         share = diff / value_range if value_range else 0.0
-        return f"{name} {a:,.4g} vs {b:,.4g}: {share:.0%} of the clients' range apart"
+        scale = "the clients'" if index.schema_learnt_on_ == "clients" else "the population's"
+        return f"{name} {a:,.4g} vs {b:,.4g}: {share:.0%} of {scale} range apart"
     both = sorted(set(a) & set(b))
     either = set(a) | set(b)
     shared = f" ({', '.join(both)})" if both else ""

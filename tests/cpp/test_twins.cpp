@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <random>
 
 #include "twinscore/threads.h"
@@ -92,9 +93,9 @@ TEST_P(DenseTest, MatchesBruteForceWithBlocksAndThreads) {
   for (auto& v : C) v = normal(gen);
   for (auto& v : Q) v = normal(gen);
   std::fill_n(Q.begin(), d, 0.0f);  // a zero prospect
-  std::vector<int64_t> ckeys(nc), qkeys(nq);
-  for (auto& k : ckeys) k = gen() % 5;
-  for (auto& k : qkeys) k = static_cast<int64_t>(gen() % 7) - 1;  // -1: no block; 5: unknown block
+  std::vector<int32_t> ckeys(nc), qkeys(nq);
+  for (auto& k : ckeys) k = static_cast<int32_t>(gen() % 5);
+  for (auto& k : qkeys) k = static_cast<int32_t>(gen() % 7) - 1;  // -1: no block; 5: unknown block
   const TwinMetric metric = GetParam();
   for (bool blocked : {false, true}) {
     TwinOptions o;
@@ -104,8 +105,8 @@ TEST_P(DenseTest, MatchesBruteForceWithBlocksAndThreads) {
     TwinData cd = Dense(nc, C, d);
     TwinData qd = Dense(nq, Q, d);
     if (blocked) {
-      cd.keys = ckeys;
-      qd.keys = qkeys;
+      cd.keys = {ckeys};
+      qd.keys = {qkeys};
     }
     auto ix = TwinIndex::Fit(o, cd);
     ASSERT_TRUE(ix.ok()) << ix.status();
@@ -131,12 +132,15 @@ TEST_P(DenseTest, MatchesBruteForceWithBlocksAndThreads) {
                  : metric == TwinMetric::kSquaredL2  ? -l2
                  : (qn > 0 && cn > 0 ? dot / std::sqrt(qn * cn) : 0.0);
         }
-        auto ref = Reference(s, blocked ? ckeys : std::vector<int64_t>{}, qkeys[i], k);
+        auto ref = Reference(s, blocked ? std::vector<int64_t>(ckeys.begin(), ckeys.end()) : std::vector<int64_t>{},
+                             qkeys[i], k);
         ASSERT_EQ(one.counts[i], static_cast<int>(ref.size()));
         for (size_t r = 0; r < ref.size(); ++r) {
           const double expect = metric == TwinMetric::kSquaredL2 ? -s[ref[r]] : s[ref[r]];
           EXPECT_NEAR(one.scores[i * k + r], expect, 1e-4);
-          if (i > 0) EXPECT_EQ(one.rows[i * k + r], ref[r]) << "prospect " << i << " rank " << r;
+          if (i > 0) {
+            EXPECT_EQ(one.rows[i * k + r], ref[r]) << "prospect " << i << " rank " << r;
+          }
         }
         for (int r = static_cast<int>(ref.size()); r < k; ++r) EXPECT_EQ(one.rows[i * k + r], -1);
       }
@@ -238,6 +242,320 @@ TEST(Mixed, MissingPartsDropOut) {
   EXPECT_TRUE(std::isnan(parts[4]));
   EXPECT_TRUE(std::isnan(parts[5]));
   EXPECT_FLOAT_EQ(scores[1], 0.5f);
+}
+
+// A given range (the population's) replaces the clients' own: the numeric
+// part of 20 vs 30 is 1 - 10 / 40, not 1 - 10 / 20.
+TEST(Mixed, GivenNumericRanges) {
+  std::vector<float> c_income = {10, 30, NAN}, q_income = {20};
+  TwinOptions o;
+  o.metric = TwinMetric::kMixed;
+  o.numeric_weights = {1};
+  TwinData cd, qd;
+  cd.n = 3;
+  cd.mixed.numeric = {c_income};
+  qd.n = 1;
+  qd.mixed.numeric = {q_income};
+  o.numeric_ranges = {40};
+  auto ix = TwinIndex::Fit(o, cd);
+  ASSERT_TRUE(ix.ok()) << ix.status();
+  EXPECT_EQ((*ix)->numeric_ranges(), std::vector<float>{40});
+  Found f = SearchAll(**ix, qd, 3);
+  EXPECT_EQ(f.rows, (std::vector<int64_t>{0, 1, 2}));
+  EXPECT_FLOAT_EQ(f.scores[0], 0.75f);
+  EXPECT_FLOAT_EQ(f.scores[1], 0.75f);
+  EXPECT_EQ(f.scores[2], 0.0f);  // missing: no part left
+  std::vector<int64_t> pr = {0}, cr = {1};
+  std::vector<float> parts(1), scores(1);
+  ASSERT_TRUE((*ix)->ScorePairs(qd, pr, cr, absl::MakeSpan(parts), absl::MakeSpan(scores)).ok());
+  EXPECT_FLOAT_EQ(parts[0], 0.75f);
+  // One range per numeric column, finite and >= 0.
+  o.numeric_ranges = {40, 1};
+  EXPECT_NE(TwinIndex::Fit(o, cd).status().message().find("numeric_ranges holds 2 ranges but the clients have 1"),
+            std::string::npos);
+  o.numeric_ranges = {-1};
+  EXPECT_NE(o.Validate().message().find("numeric_ranges[0] must be finite and >= 0"), std::string::npos);
+  o.numeric_ranges = {NAN};
+  EXPECT_FALSE(o.Validate().ok());
+}
+
+// ---------------------------------------------------------------------------
+// Blocking on key tuples, against a group-by oracle.
+
+// Key columns held column-major: cols[c][i] is row i's code in key column c.
+using KeyTable = std::vector<std::vector<int32_t>>;
+
+std::vector<absl::Span<const int32_t>> Spans(const KeyTable& t) {
+  std::vector<absl::Span<const int32_t>> out;
+  for (const auto& col : t) out.emplace_back(col);
+  return out;
+}
+
+std::vector<int32_t> TupleOf(const KeyTable& t, int64_t i) {
+  std::vector<int32_t> v;
+  for (const auto& col : t) v.push_back(col[i]);
+  return v;
+}
+
+// Whether a tuple can belong to a block: no code missing or equal to its
+// column's "other" code.
+bool Usable(const std::vector<int32_t>& tuple, const std::vector<int32_t>& other) {
+  for (size_t c = 0; c < tuple.size(); ++c) {
+    if (tuple[c] < 0 || (!other.empty() && tuple[c] == other[c])) return false;
+  }
+  return true;
+}
+
+// The oracle: group the clients by key tuple, then the exact top k of each
+// prospect's group (score desc, row asc); scores[j] is prospect i vs client j.
+std::vector<int64_t> GroupByTopK(const std::map<std::vector<int32_t>, std::vector<int64_t>>& groups,
+                                 const std::vector<int32_t>& tuple, const std::vector<int32_t>& other,
+                                 const std::vector<float>& scores, int k) {
+  std::vector<int64_t> idx;
+  auto it = groups.find(tuple);
+  if (Usable(tuple, other) && it != groups.end()) idx = it->second;
+  std::stable_sort(idx.begin(), idx.end(), [&](int64_t a, int64_t b) { return scores[a] > scores[b]; });
+  if (static_cast<int>(idx.size()) > k) idx.resize(k);
+  return idx;
+}
+
+// Jaccard of two rows of 2-word bitsets, computed as the engine does (exact).
+float Jaccard2(const uint64_t* a, const uint64_t* b) {
+  int inter = 0, uni = 0;
+  for (int w = 0; w < 2; ++w) {
+    inter += __builtin_popcountll(a[w] & b[w]);
+    uni += __builtin_popcountll(a[w] | b[w]);
+  }
+  return uni ? static_cast<float>(inter) / static_cast<float>(uni) : 0.0f;
+}
+
+struct KeyCase {
+  int columns;
+  int categories;
+};
+
+class BlockKeys : public ::testing::TestWithParam<KeyCase> {};
+
+// The failing cases (5 key columns of 7,000 categories, 33 of 3: a
+// mixed-radix int64 key overflows both): every prospect that copies a client
+// finds it, no twin ever has another key, missing and unseen codes match
+// nothing, and 1 and 2 threads agree.
+TEST_P(BlockKeys, MatchGroupByOracle) {
+  const KeyCase kc = GetParam();
+  std::mt19937_64 gen(11);
+  const int64_t nc = 1500, words = 2;
+  const int32_t other = kc.categories;  // the "unseen" code of every column
+  auto code = [&] { return static_cast<int32_t>(gen() % kc.categories); };
+  // Clients: a third share one of 40 tuples (blocks of ~12), the rest draw
+  // their own; a few hold a missing or an unseen code.
+  KeyTable pool(kc.columns, std::vector<int32_t>(40)), ck(kc.columns, std::vector<int32_t>(nc));
+  for (auto& col : pool) {
+    for (auto& v : col) v = code();
+  }
+  for (int64_t i = 0; i < nc; ++i) {
+    const bool shared = i % 3 == 0;
+    const int64_t t = static_cast<int64_t>(gen() % 40);
+    for (int c = 0; c < kc.columns; ++c) ck[c][i] = shared ? pool[c][t] : code();
+    if (i % 50 == 7) ck[gen() % kc.columns][i] = -1;
+    if (i % 50 == 8) ck[gen() % kc.columns][i] = other;
+  }
+  std::vector<uint64_t> cbits(nc * words);
+  for (auto& v : cbits) v = gen() & gen();
+  // Prospects: copies of clients (key and bitset), random tuples, tuples of
+  // the pool, and copies with a missing or unseen code.
+  const int64_t nq = 900;
+  KeyTable qk(kc.columns, std::vector<int32_t>(nq));
+  std::vector<uint64_t> qbits(nq * words);
+  std::vector<int64_t> copy_of(nq, -1);
+  for (int64_t i = 0; i < nq; ++i) {
+    const int64_t j = static_cast<int64_t>(gen() % nc);
+    const int kind = static_cast<int>(i % 4);
+    for (int c = 0; c < kc.columns; ++c) qk[c][i] = kind == 0 ? ck[c][j] : kind == 1 ? code() : pool[c][j % 40];
+    if (kind == 0) {
+      copy_of[i] = j;
+      std::copy_n(cbits.data() + j * words, words, qbits.data() + i * words);
+    } else {
+      for (int64_t w = 0; w < words; ++w) qbits[i * words + w] = gen() & gen();
+    }
+    if (kind == 3 && i % 8 == 3) qk[gen() % kc.columns][i] = i % 16 == 3 ? -1 : other;
+  }
+  TwinOptions o;
+  o.metric = TwinMetric::kJaccard;
+  o.key_other.assign(kc.columns, other);
+  o.prospect_tile = 16;
+  o.client_tile = 64;
+  TwinData cd, qd;
+  cd.n = nc;
+  cd.bits = {cbits, words, {}};
+  cd.keys = Spans(ck);
+  qd.n = nq;
+  qd.bits = {qbits, words, {}};
+  qd.keys = Spans(qk);
+  auto ix = TwinIndex::Fit(o, cd);
+  ASSERT_TRUE(ix.ok()) << ix.status();
+
+  std::map<std::vector<int32_t>, std::vector<int64_t>> groups;
+  for (int64_t j = 0; j < nc; ++j) {
+    auto t = TupleOf(ck, j);
+    if (Usable(t, o.key_other)) groups[t].push_back(j);
+  }
+  EXPECT_EQ((*ix)->BlockCount(), static_cast<int64_t>(groups.size()));
+  const int k = 5;
+  ASSERT_TRUE(SetNumThreads(1).ok());
+  Found one = SearchAll(**ix, qd, k);
+  ASSERT_TRUE(SetNumThreads(2).ok());
+  Found two = SearchAll(**ix, qd, k);
+  ASSERT_TRUE(SetNumThreads(0).ok());
+  EXPECT_EQ(one.rows, two.rows);
+  EXPECT_EQ(one.scores, two.scores);
+  EXPECT_EQ(one.counts, two.counts);
+  int64_t copies_found = 0, copies_usable = 0;
+  for (int64_t i = 0; i < nq; ++i) {
+    std::vector<float> s(nc);
+    for (int64_t j = 0; j < nc; ++j) s[j] = Jaccard2(qbits.data() + i * words, cbits.data() + j * words);
+    const auto tuple = TupleOf(qk, i);
+    const auto ref = GroupByTopK(groups, tuple, o.key_other, s, k);
+    ASSERT_EQ(one.counts[i], static_cast<int32_t>(ref.size())) << "prospect " << i;
+    for (size_t r = 0; r < ref.size(); ++r) {
+      EXPECT_EQ(one.rows[i * k + r], ref[r]) << "prospect " << i << " rank " << r;
+      EXPECT_EQ(TupleOf(ck, one.rows[i * k + r]), tuple) << "a twin with another key, prospect " << i;
+    }
+    if (copy_of[i] >= 0 && Usable(tuple, o.key_other)) {
+      ++copies_usable;
+      const int64_t* found = one.rows.data() + i * k;
+      // Its copy is in its block, with similarity 1 (ties rank lower rows first).
+      copies_found += std::find(found, found + one.counts[i], copy_of[i]) != found + one.counts[i] ||
+                      (one.counts[i] == k && one.scores[i * k + k - 1] == 1.0f);
+    }
+  }
+  EXPECT_GT(copies_usable, 150);
+  EXPECT_EQ(copies_found, copies_usable);
+}
+
+INSTANTIATE_TEST_SUITE_P(Twins, BlockKeys, ::testing::Values(KeyCase{5, 7000}, KeyCase{33, 3}, KeyCase{1, 4}));
+
+TEST(BlockKeys, MissingAndUnseenCodesMatchNothing) {
+  // Two key columns; clients 0-1 share (1, 2); client 2 has an unseen code
+  // (3 in column 1), client 3 a missing one; prospects mirror them.
+  KeyTable ck = {{1, 1, 0, 0}, {2, 2, 3, -1}};
+  KeyTable qk = {{1, 0, 0, 1, 1}, {2, 3, -1, 0, 2}};
+  std::vector<float> C = {1, 0, 0, 1, 1, 1, 1, -1}, Q = {1, 0, 1, 1, 1, 1, 1, 1, 0, 1};
+  TwinOptions o;
+  o.metric = TwinMetric::kInnerProduct;
+  o.key_other = {5, 3};
+  TwinData cd = Dense(4, C, 2), qd = Dense(5, Q, 2);
+  cd.keys = Spans(ck);
+  qd.keys = Spans(qk);
+  auto ix = TwinIndex::Fit(o, cd);
+  ASSERT_TRUE(ix.ok()) << ix.status();
+  EXPECT_EQ((*ix)->BlockCount(), 1);  // only (1, 2): the others hold an unseen or missing code
+  Found f = SearchAll(**ix, qd, 2);
+  EXPECT_EQ(f.counts, (std::vector<int32_t>{2, 0, 0, 0, 2}));
+  EXPECT_EQ(f.rows[0], 0);  // (1, 0) . (1, 0) = 1 beats (1, 0) . (0, 1) = 0
+  EXPECT_EQ(f.rows[1], 1);
+  EXPECT_EQ(f.rows[8], 1);  // (0, 1) . (0, 1) = 1
+  EXPECT_EQ(f.rows[9], 0);
+  // Without key_other, the unseen code is an ordinary code: prospect 1 finds client 2.
+  o.key_other.clear();
+  auto plain = TwinIndex::Fit(o, cd);
+  ASSERT_TRUE(plain.ok());
+  Found g = SearchAll(**plain, qd, 2);
+  EXPECT_EQ(g.counts, (std::vector<int32_t>{2, 1, 0, 0, 2}));
+  EXPECT_EQ(g.rows[2], 2);
+}
+
+TEST(BlockKeys, BadInput) {
+  KeyTable ck = {{0, 1, 1}, {0, 0, 1}};
+  KeyTable short_col = {{0, 1}, {0, 0}};
+  std::vector<float> C = {1, 2, 3, 4, 5, 6};
+  TwinOptions o;
+  o.metric = TwinMetric::kInnerProduct;
+  TwinData cd = Dense(3, C, 2);
+  cd.keys = Spans(short_col);
+  auto bad = TwinIndex::Fit(o, cd);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("block key column 0 of the clients has 2 rows, expected 3"),
+            std::string::npos) << bad.status();
+  cd.keys = Spans(ck);
+  o.key_other = {4};
+  bad = TwinIndex::Fit(o, cd);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("key_other holds 1 codes but the clients have 2"), std::string::npos);
+  o.key_other = {};
+  auto ix = TwinIndex::Fit(o, cd);
+  ASSERT_TRUE(ix.ok());
+  std::vector<int64_t> rows(3);
+  std::vector<float> scores(3);
+  std::vector<int32_t> counts(3);
+  TwinResults out{absl::MakeSpan(rows), absl::MakeSpan(scores), absl::MakeSpan(counts)};
+  TwinData qd = Dense(3, C, 2);
+  KeyTable one_col = {{0, 1, 1}};
+  qd.keys = Spans(one_col);
+  absl::Status s = (*ix)->Search(qd, 1, out);
+  EXPECT_NE(s.message().find("the prospects have 1 block key columns, the clients had 2"), std::string::npos) << s;
+  qd.keys = {};
+  EXPECT_EQ((*ix)->Search(qd, 1, out).code(), absl::StatusCode::kInvalidArgument);  // blocked: keys needed
+}
+
+// Weighted Jaccard without weights: the engine's IDF over all the clients
+// (blocked out ones included) against the formula, and the search against a
+// brute force with those weights.
+TEST(WeightedJaccard, IdfWeightsAtFit) {
+  std::mt19937_64 gen(9);
+  const int64_t nc = 400, nq = 50, words = 2;
+  std::vector<uint64_t> C(nc * words), Q(nq * words);
+  for (int64_t i = 0; i < nc; ++i) {
+    C[i * words] = gen() & gen() & gen();
+    C[i * words + 1] = (gen() & gen() & gen() & gen()) & 0xffff;  // bits 80..127 held by no client
+  }
+  for (auto& v : Q) v = gen() & gen() & gen();
+  KeyTable ck = {std::vector<int32_t>(nc, 0)};
+  ck[0][3] = -1;  // a client in no block still counts in the IDF
+  TwinOptions o;
+  o.metric = TwinMetric::kWeightedJaccard;
+  TwinData cd;
+  cd.n = nc;
+  cd.bits = {C, words, {}};
+  cd.keys = Spans(ck);
+  auto ix = TwinIndex::Fit(o, cd);
+  ASSERT_TRUE(ix.ok()) << ix.status();
+  const auto& w = (*ix)->bit_weights();
+  ASSERT_EQ(w.size(), static_cast<size_t>(words * 64));
+  for (int64_t b = 0; b < words * 64; ++b) {
+    int64_t df = 0;
+    for (int64_t i = 0; i < nc; ++i) df += (C[i * words + b / 64] >> (b % 64)) & 1;
+    const double expect = std::log((1.0 + nc) / (1.0 + df)) + 1.0;
+    EXPECT_FLOAT_EQ(w[b], static_cast<float>(expect)) << "bit " << b;
+  }
+  EXPECT_FLOAT_EQ(w[127], static_cast<float>(std::log(1.0 + nc) + 1.0));
+  KeyTable qk = {std::vector<int32_t>(nq, 0)};
+  TwinData qd;
+  qd.n = nq;
+  qd.bits = {Q, words, {}};
+  qd.keys = Spans(qk);
+  const int k = 7;
+  Found f = SearchAll(**ix, qd, k);
+  for (int64_t i = 0; i < nq; ++i) {
+    std::vector<double> s(nc);
+    for (int64_t j = 0; j < nc; ++j) {
+      double inter = 0, uni = 0;
+      for (int64_t b = 0; b < words * 64; ++b) {
+        const bool a = (Q[i * words + b / 64] >> (b % 64)) & 1, c = (C[j * words + b / 64] >> (b % 64)) & 1;
+        inter += a && c ? w[b] : 0.0;
+        uni += a || c ? w[b] : 0.0;
+      }
+      s[j] = uni > 0 ? inter / uni : 0.0;
+    }
+    std::vector<int64_t> keys(nc, 0);
+    keys[3] = 1;  // out of prospect i's block
+    auto ref = Reference(s, keys, 0, k);
+    for (int r = 0; r < k; ++r) EXPECT_NEAR(f.scores[i * k + r], s[ref[r]], 1e-5) << "prospect " << i;
+  }
+  // Given weights are used as given.
+  o.bit_weights.assign(words * 64, 2.0f);
+  auto given = TwinIndex::Fit(o, cd);
+  ASSERT_TRUE(given.ok());
+  EXPECT_EQ((*given)->bit_weights(), o.bit_weights);
 }
 
 TEST(Twins, BadInput) {

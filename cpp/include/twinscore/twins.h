@@ -61,21 +61,37 @@ struct TwinData {
   int64_t dim = 0;
   BitsetColumn bits;  // Jaccard metrics
   MixedColumns mixed;  // kMixed
-  // Empty (one block), or n block keys; a negative key belongs to no block
-  // (such a prospect finds nothing, such a client is never found).
-  absl::Span<const int64_t> keys;
+  // Blocking: empty (one block), or one span of n codes per key column. A
+  // row's block is its tuple of codes: a twin has exactly the prospect's
+  // codes in every key column. A row with a code < 0 (missing) or equal to
+  // its column's TwinOptions::key_other code belongs to no block: such a
+  // prospect finds nothing, such a client is never found.
+  std::vector<absl::Span<const int32_t>> keys;
 };
 
 struct TwinOptions {
   TwinMetric metric = TwinMetric::kCosine;
-  // kWeightedJaccard: one weight >= 0 per bit (words * 64).
+  // kWeightedJaccard: one weight >= 0 per bit (words * 64), or empty for the
+  // inverse document frequency among the clients, computed at fit:
+  // ln((1 + n) / (1 + df)) + 1, df = clients holding the bit (rare
+  // categories count more; a bit no client holds weighs ln(1 + n) + 1).
   std::vector<float> bit_weights;
   // kMixed: one weight >= 0 per numeric, categorical and set column, in that
   // order of MixedColumns; at least one must be > 0.
   std::vector<float> numeric_weights, categorical_weights, set_weights;
+  // kMixed: the range of each numeric column, or empty to learn it on the
+  // clients (max - min of their present values). Give the population's
+  // range (the contacts the prospects come from) to score numeric parts on
+  // the population's scale rather than the seed's; a range of 0 makes the
+  // part 1 for equal values, 0 otherwise.
+  std::vector<float> numeric_ranges;
   // kMixed: a categorical code that never matches (the "unseen" code), one per
   // categorical column; -1 for none.
   std::vector<int32_t> categorical_other;
+  // Blocking: per key column, a code that belongs to no block (the schema's
+  // "unseen" code: two values outside the dictionary may differ, so they
+  // must not match); empty for none, else one per key column of the data.
+  std::vector<int32_t> key_other;
   // Tile sizes: prospects per work item, clients per scored tile. Larger tiles
   // amortise more, smaller ones keep the tile of scores in cache.
   int64_t prospect_tile = 192;
@@ -94,8 +110,9 @@ struct TwinResults {
 
 class TwinIndex {
  public:
-  // Copies the clients in block order (stable: a block keeps row order) and
-  // precomputes norms, popcounts and numeric ranges.
+  // Copies the clients in block order (sorted by key tuple, stable: a block
+  // keeps row order) and precomputes norms, popcounts, numeric ranges and,
+  // for kWeightedJaccard without bit_weights, the IDF weights.
   static absl::StatusOr<std::unique_ptr<TwinIndex>> Fit(const TwinOptions& options, const TwinData& clients);
 
   // The k most similar clients of each prospect, within its block; k must not
@@ -115,8 +132,11 @@ class TwinIndex {
   int64_t BlockCount() const { return static_cast<int64_t>(block_begin_.size()); }
   // Clients in each block (in block order of first appearance after sorting by key).
   std::vector<int64_t> BlockSizes() const;
-  // kMixed: the range learnt for each numeric column.
+  // kMixed: the range of each numeric column (given, or learnt on the clients).
   const std::vector<float>& numeric_ranges() const { return ranges_; }
+  // kWeightedJaccard: the weight of each bit used by the search (given, or
+  // the IDF computed at fit); empty for the other metrics.
+  const std::vector<float>& bit_weights() const { return options_.bit_weights; }
   const TwinOptions& options() const { return options_; }
 
   // Implementation state, public for the kernels in twins.cpp.
@@ -126,14 +146,24 @@ class TwinIndex {
   TwinIndex() = default;
 
   absl::Status CheckSide(const TwinData& d, const char* side) const;
+  void BuildBlocks(const TwinData& clients);
+  // The block of row i of `d` (by its key tuple), or -1 for none.
+  int32_t BlockOf(const TwinData& d, int64_t i) const;
 
   TwinOptions options_;
   int64_t n_ = 0;
   // Sorted position -> client row; block b holds positions [begin, end).
   std::vector<int64_t> order_;
   std::vector<int64_t> block_begin_, block_end_;
-  absl::flat_hash_map<int64_t, int32_t> block_of_key_;
+  // Blocking: the key tuple of each block (BlockCount() x key_columns_
+  // codes) and a hash table from a tuple's hash to the last block of that
+  // hash, earlier ones chained by same_hash_ (-1 ends a chain): a lookup
+  // compares whole tuples, so a hash collision never joins two blocks.
   bool blocked_ = false;
+  int64_t key_columns_ = 0;
+  std::vector<int32_t> block_keys_;
+  absl::flat_hash_map<uint64_t, int32_t> block_of_hash_;
+  std::vector<int32_t> same_hash_;
   // Dense: n * dim in sorted order (normalised for cosine), squared norms.
   int64_t dim_ = 0;
   std::vector<float> dense_, sqnorm_;
