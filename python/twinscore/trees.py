@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -27,17 +28,42 @@ from ._validation import check_int
 __all__ = ["TreeScorer"]
 
 
-def _read_model_bytes(source, what: str) -> bytes | None:
-    """Bytes of a model given as a path or bytes; None when it is something else."""
+# Model files larger than this are refused before anything is read (a 1,000-tree
+# depth-8 XGBoost JSON model is ~20 MB); from_xgboost/from_lightgbm take max_bytes.
+DEFAULT_MAX_MODEL_BYTES = 1 << 30
+
+
+def _shown(path: str) -> str:
+    return path if len(path) <= 200 else path[:200] + "..."
+
+
+def _read_model_bytes(source, what: str, max_bytes: int) -> bytes | None:
+    """Bytes of a model given as a path or bytes; None when it is something else.
+
+    A path must name a regular file (not a FIFO, a device or a directory: a read
+    that may never end) of at most ``max_bytes``, checked before it is read.
+    """
     if isinstance(source, (bytes, bytearray, memoryview)):
         return bytes(source)
-    if isinstance(source, (str, os.PathLike)):
-        path = os.fspath(source)
-        if not os.path.exists(path):
-            raise FileNotFoundError(f"{what} model file not found: {path}")
-        with open(path, "rb") as f:
-            return f.read()
-    return None
+    if not isinstance(source, (str, os.PathLike)):
+        return None
+    path = os.fspath(source)
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{what} model file not found: {_shown(path)}") from None
+    except OSError as exc:  # a name too long, a path through a file, no permission
+        raise ValueError(f"{what} model file {_shown(path)}: {exc.strerror}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise ValueError(f"{what} model {_shown(path)} is not a regular file")
+    if st.st_size > max_bytes:
+        raise ValueError(f"{what} model {_shown(path)} holds {st.st_size:,} bytes, more than max_bytes = "
+                         f"{max_bytes:,}; pass a larger max_bytes if the model is that large")
+    with open(path, "rb") as f:
+        data = f.read(max_bytes + 1)  # the file may have grown since stat
+    if len(data) > max_bytes:
+        raise ValueError(f"{what} model {_shown(path)} holds more than max_bytes = {max_bytes:,} bytes")
+    return data
 
 
 def _lightgbm_pandas_categorical(text: str) -> list | None:
@@ -79,12 +105,14 @@ class TreeScorer:
 
     # -- construction --------------------------------------------------------
     @classmethod
-    def from_xgboost(cls, model, *, block_rows: int = 64) -> "TreeScorer":
+    def from_xgboost(cls, model, *, block_rows: int = 64, max_bytes: int = DEFAULT_MAX_MODEL_BYTES) -> "TreeScorer":
         """From an XGBoost model: a ``.json`` / ``.ubj`` path, their bytes, an
         ``xgboost.Booster`` or a scikit-learn ``XGBModel`` (whose
-        ``best_iteration`` then limits the trees, as its ``predict`` does)."""
+        ``best_iteration`` then limits the trees, as its ``predict`` does).
+        A path must be a regular file of at most ``max_bytes`` (default 1 GiB)."""
         block_rows = check_int(block_rows, "block_rows", min_value=16, max_value=4096)
-        data = _read_model_bytes(model, "XGBoost")
+        max_bytes = check_int(max_bytes, "max_bytes", min_value=1)
+        data = _read_model_bytes(model, "XGBoost", max_bytes)
         iteration_range = None
         categories = None
         source = "xgboost file" if data is not None else ""
@@ -109,19 +137,23 @@ class TreeScorer:
         return scorer
 
     @classmethod
-    def from_lightgbm(cls, model, *, block_rows: int = 64) -> "TreeScorer":
+    def from_lightgbm(cls, model, *, block_rows: int = 64,
+                      max_bytes: int = DEFAULT_MAX_MODEL_BYTES) -> "TreeScorer":
         """From a LightGBM model: a text model path (``Booster.save_model``), the
-        model text, a ``lightgbm.Booster`` or a scikit-learn ``LGBMModel``."""
+        model text (a string holding a line break, whatever the line endings), a
+        ``lightgbm.Booster`` or a scikit-learn ``LGBMModel``. A path must be a
+        regular file of at most ``max_bytes`` (default 1 GiB)."""
         block_rows = check_int(block_rows, "block_rows", min_value=16, max_value=4096)
-        if isinstance(model, str) and model.startswith("tree\n"):
-            text = model
+        max_bytes = check_int(max_bytes, "max_bytes", min_value=1)
+        if isinstance(model, str) and ("\n" in model or "\r" in model):  # text, never a path
+            text = model.lstrip("\r\n")
             source = "lightgbm text"
         elif hasattr(model, "booster_") or hasattr(model, "model_to_string"):
             booster = model.booster_ if hasattr(model, "booster_") else model
             text = booster.model_to_string()
             source = f"lightgbm {type(model).__name__}"
         else:
-            data = _read_model_bytes(model, "LightGBM")
+            data = _read_model_bytes(model, "LightGBM", max_bytes)
             if data is None:
                 raise TypeError("from_lightgbm expects a path, the model text, a lightgbm.Booster or an "
                                 f"LGBMModel, got {type(model).__name__}")

@@ -427,3 +427,41 @@ def test_top_reasons_groups_must_be_a_mapping(xgb_models, data):
     scorer = ts.TreeScorer.from_xgboost(xgb_models["binary:logistic"][0])
     with pytest.raises(TypeError, match="groups must map each reason to a list of columns"):
         scorer.top_reasons(data[0].iloc[:3], groups=[["x0", "x1"]])
+
+
+def test_model_files_are_read_with_bounds(tmp_path, xgb_models):
+    """Only regular files, of a bounded size checked before reading; text with any line endings."""
+    import os
+
+    booster = xgb_models["binary:logistic"][0]
+    path = tmp_path / "m.json"
+    booster.save_model(path)
+    size = path.stat().st_size
+    with pytest.raises(ValueError, match=f"holds {size:,} bytes, more than max_bytes = 100"):
+        ts.TreeScorer.from_xgboost(path, max_bytes=100)
+    assert ts.TreeScorer.from_xgboost(path, max_bytes=size).n_trees == ts.TreeScorer.from_xgboost(booster).n_trees
+    fifo = tmp_path / "pipe.json"
+    os.mkfifo(fifo)  # opening it for reading would block forever
+    with pytest.raises(ValueError, match="is not a regular file"):
+        ts.TreeScorer.from_xgboost(fifo)
+    with pytest.raises(ValueError, match="is not a regular file"):
+        ts.TreeScorer.from_lightgbm("/dev/zero")
+    with pytest.raises(ValueError, match="is not a regular file"):
+        ts.TreeScorer.from_xgboost(tmp_path)
+    with pytest.raises(ValueError, match=r"x{100}\.\.\.: File name too long"):
+        ts.TreeScorer.from_xgboost("x" * 5000)
+    with pytest.raises(FileNotFoundError, match="model file not found"):
+        ts.TreeScorer.from_xgboost(tmp_path / "none.json")
+
+
+def test_lightgbm_model_text_with_any_line_endings(rng):
+    X = rng.normal(size=(400, 3))
+    booster = lgb.train({"objective": "binary", "verbose": -1, "num_leaves": 4},
+                        lgb.Dataset(X, (X[:, 0] > 0).astype(int)), 5)
+    text = booster.model_to_string()
+    ref = ts.TreeScorer.from_lightgbm(text).predict(X)
+    for variant in (text.replace("\n", "\r\n"), "\n" + text, "\r\n" + text.replace("\n", "\r\n")):
+        np.testing.assert_array_equal(ts.TreeScorer.from_lightgbm(variant).predict(X), ref)
+    with pytest.raises(ValueError) as info:  # text that is not a model: said briefly, never printed whole
+        ts.TreeScorer.from_lightgbm("not a model\n" + "x" * 100_000)
+    assert len(str(info.value)) < 300
