@@ -130,6 +130,19 @@ std::vector<K> SelectRanks(const std::vector<K>& keys, const std::vector<uint32_
   return out;
 }
 
+// Position, among n sorted values, of pandas.qcut's i-th quantile (numpy's
+// "linear": (n - 1) * fraction). pandas >= 3 takes the fractions from
+// numpy.linspace(0, 1, n_bins + 1) — i * (1 / n_bins), the last exactly 1 —
+// and rounds each that is not exactly i / n_bins up to the next double, so a
+// value lying on an exact quantile position stays in the lower bin. The
+// fractions are reproduced to the bit: a value equal to an edge changes bin
+// with the last bit of the edge.
+inline double QuantilePosition(size_t n, int32_t i, int32_t n_bins) {
+  double fraction = i == n_bins ? 1.0 : i * (1.0 / n_bins);
+  if (n_bins * fraction != i) fraction = std::nextafter(fraction, 1.0);
+  return static_cast<double>(n - 1) * fraction;
+}
+
 template <class View>
 absl::StatusOr<std::vector<double>> ColumnEdges(const std::string& name, View x, int32_t n_bins) {
   using T = std::remove_cv_t<std::remove_pointer_t<decltype(x.data)>>;
@@ -152,7 +165,7 @@ absl::StatusOr<std::vector<double>> ColumnEdges(const std::string& name, View x,
   // Ranks needed (floor and floor+1 of each quantile position), ascending.
   std::vector<size_t> ranks;
   for (int32_t i = 0; i <= n_bins; ++i) {
-    const double h = (n - 1) * (static_cast<double>(i) / n_bins);
+    const double h = QuantilePosition(n, i, n_bins);
     const size_t lo = static_cast<size_t>(std::floor(h));
     ranks.push_back(lo);
     if (lo + 1 < n) ranks.push_back(lo + 1);
@@ -165,7 +178,7 @@ absl::StatusOr<std::vector<double>> ColumnEdges(const std::string& name, View x,
   };
   std::vector<double> edges;
   for (int32_t i = 0; i <= n_bins; ++i) {
-    const double h = (n - 1) * (static_cast<double>(i) / n_bins);
+    const double h = QuantilePosition(n, i, n_bins);
     const size_t lo = static_cast<size_t>(std::floor(h));
     const double t = h - lo, a = at(lo), b = lo + 1 < n ? at(lo + 1) : a;
     // numpy's lerp: from the nearer end, so that t = 1 gives b exactly.

@@ -33,16 +33,43 @@ TEST(Criteria, QuantileEdgesAsNumpyLinear) {
   EXPECT_NE(g.status().message().find("income"), std::string::npos);
 }
 
-// numpy's quantile (linear) from a full sort: the oracle for the radix
-// selection, on float32 and float64 columns with negatives, signed zeros,
-// heavy ties, values packed into one histogram bucket, and NaN.
+TEST(Criteria, QuantileFractionsAsPandas) {
+  // Edges to the bit as pandas 3.1 gives them (pd.qcut(..., retbins=True)):
+  // the 19 values and 6 bins below put the 5th fraction, 5 * (1/6), a hair
+  // below 5/6 (pandas keeps it: 6 times it rounds to 5), so the edge is a
+  // hair below the 16th value, which goes to the last bin.
+  std::vector<double> x = {999, 1, 999, 0.3031, 3, -19.9, -19.1, -46.9, 23.9, 0, 999, -0.28, -21.0, 22.1, -28.4,
+                           1, 0, 43.999107360839844, -11.7};
+  auto e = QuantileEdges({Col(x)}, 6);
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ((*e)[0][5], 43.99910736083981);
+  EXPECT_EQ(BinOf(43.999107360839844, (*e)[0]), 5);
+  // 0..1000 in 10 bins: 3 * 0.1 is not 3 / 10, so pandas rounds it up and the
+  // edge lies above 300 (300 stays in the lower bin); 0.4 is exact.
+  std::vector<double> y(1001);
+  for (size_t i = 0; i < y.size(); ++i) y[i] = static_cast<double>(i);
+  auto f = QuantileEdges({Col(y)}, 10);
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ((*f)[0], (std::vector<double>{0, 100, 200, 300.0000000000001, 400, 500, 600.0000000000002,
+                                          700.0000000000002, 800, 900, 1000}));
+  EXPECT_EQ(BinOf(300, (*f)[0]), 2);
+}
+
+// pandas.qcut's edges from a full sort: the oracle for the radix selection,
+// on float32 and float64 columns with negatives, signed zeros, heavy ties,
+// values packed into one histogram bucket, and NaN. The fractions as
+// pandas/core/reshape/tile.py takes them (np.linspace, then np.nextafter up
+// where q * fraction != i), the positions and lerp as numpy's quantile.
 std::vector<double> SortedEdges(std::vector<double> v, int32_t n_bins) {
   v.erase(std::remove_if(v.begin(), v.end(), [](double x) { return std::isnan(x); }), v.end());
   std::sort(v.begin(), v.end());
   const size_t n = v.size();
   std::vector<double> e;
   for (int32_t i = 0; i <= n_bins; ++i) {
-    const double h = (n - 1) * (static_cast<double>(i) / n_bins);
+    double fraction = static_cast<double>(i) * (1.0 / n_bins);
+    if (i == n_bins) fraction = 1.0;
+    if (n_bins * fraction != static_cast<double>(i)) fraction = std::nextafter(fraction, 1.0);
+    const double h = static_cast<double>(n - 1) * fraction;
     const size_t lo = static_cast<size_t>(std::floor(h));
     const double t = h - lo, a = v[lo], b = lo + 1 < n ? v[lo + 1] : a;
     e.push_back(t >= 0.5 ? b - (b - a) * (1 - t) : a + (b - a) * t);

@@ -17,9 +17,9 @@
 
 namespace twinscore {
 
-// Bin edges of a numeric column as pandas.qcut(x, n_bins, duplicates="drop"):
-// the linearly interpolated quantiles at 0, 1/n_bins, ..., 1 of the present
-// values, duplicates removed. A column with no present value gets no edge.
+// Bin edges of a numeric column as pandas.qcut(x, n_bins, duplicates="drop")
+// (pandas 3): the linearly interpolated quantiles at 0, 1/n_bins, ..., 1 of the
+// present values (the fractions as pandas rounds them), duplicates removed. A column with no present value gets no edge.
 // Columns are processed in parallel; an infinite value is an error naming the
 // column.
 absl::StatusOr<std::vector<std::vector<double>>> QuantileEdges(const std::vector<NumericColumn>& columns,
