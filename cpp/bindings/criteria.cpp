@@ -1,8 +1,9 @@
-// Bindings of the criteria engine (binning and target counts): convert,
+// Bindings of the criteria engine (binning, target counts, bin codes): convert,
 // release the GIL, map errors.
 #include <pybind11/stl.h>
 
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -17,6 +18,15 @@ std::vector<NumericColumn> NumericViews(const std::vector<std::string>& names, c
   if (names.size() != cols.size()) throw py::value_error("one name per column expected");
   std::vector<NumericColumn> out;
   for (size_t c = 0; c < cols.size(); ++c) out.push_back(NumericView(names[c], cols[c]));
+  return out;
+}
+
+// A binning as Python holds it: (values, edges, float32).
+using BinningTuple = std::tuple<std::vector<double>, std::vector<double>, bool>;
+
+std::vector<NumericBinning> Binnings(const std::vector<BinningTuple>& in) {
+  std::vector<NumericBinning> out;
+  for (const auto& [values, edges, float32] : in) out.push_back(NumericBinning{values, edges, float32});
   return out;
 }
 
@@ -35,27 +45,49 @@ py::tuple CountsTuple(BinCounts r) {
 }  // namespace
 
 TWINSCORE_BINDINGS(criteria) {
-  m.def("quantile_edges", [](const std::vector<std::string>& names, const std::vector<py::array>& cols,
-                             int32_t n_bins) {
+  m.def("numeric_bins", [](const std::vector<std::string>& names, const std::vector<py::array>& cols,
+                           int32_t n_bins) {
     std::vector<NumericColumn> views = NumericViews(names, cols);
-    absl::StatusOr<std::vector<std::vector<double>>> r;
+    absl::StatusOr<std::vector<NumericBinning>> r;
     {
       py::gil_scoped_release release;
-      r = QuantileEdges(views, n_bins);
+      r = LearnNumericBins(views, BinningOptions{n_bins});
     }
-    return Take(std::move(r));
+    std::vector<BinningTuple> out;
+    for (NumericBinning& b : Take(std::move(r))) out.emplace_back(std::move(b.values), std::move(b.edges), b.float32);
+    return out;
   }, py::arg("names"), py::arg("columns"), py::arg("n_bins"));
 
   m.def("count_numeric_bins", [](const std::vector<std::string>& names, const std::vector<py::array>& cols,
-                                 const std::vector<std::vector<double>>& edges, const CArray<uint8_t>& target) {
+                                 const std::vector<BinningTuple>& binnings, const CArray<uint8_t>& target) {
     std::vector<NumericColumn> views = NumericViews(names, cols);
+    const std::vector<NumericBinning> bins = Binnings(binnings);
     absl::StatusOr<BinCounts> r;
     {
       py::gil_scoped_release release;
-      r = CountNumericBins(views, edges, SpanOf(target));
+      r = CountNumericBins(views, bins, SpanOf(target));
     }
     return CountsTuple(Take(std::move(r)));
-  }, py::arg("names"), py::arg("columns"), py::arg("edges"), py::arg("target").noconvert());
+  }, py::arg("names"), py::arg("columns"), py::arg("binnings"), py::arg("target").noconvert());
+
+  m.def("numeric_bin_codes", [](const std::vector<std::string>& names, const std::vector<py::array>& cols,
+                                const std::vector<BinningTuple>& binnings) {
+    std::vector<NumericColumn> views = NumericViews(names, cols);
+    const std::vector<NumericBinning> bins = Binnings(binnings);
+    std::vector<CArray<int32_t>> codes;
+    std::vector<absl::Span<int32_t>> out;
+    for (const NumericColumn& v : views) {
+      codes.emplace_back(v.n);
+      out.push_back(MutableSpanOf(codes.back()));
+    }
+    absl::Status s;
+    {
+      py::gil_scoped_release release;
+      s = AssignNumericBins(views, bins, out);
+    }
+    Raise(s);
+    return codes;
+  }, py::arg("names"), py::arg("columns"), py::arg("binnings"));
 
   m.def("count_codes", [](const std::vector<CArray<int32_t>>& cols, const std::vector<int32_t>& n_categories,
                           const CArray<uint8_t>& target) {
