@@ -10,7 +10,9 @@ dominant 0) in a bin of its own and the other values by quantiles (as
 of their own; categorical ones by category; each member of a category-set
 column as "has it / has not" — counts the target in each bin in one parallel
 C++ pass, and ranks the columns by information value (IV), with each bin's
-weight of evidence (WoE), share and lift.
+weight of evidence (WoE), share and lift. The target is any two-valued column
+(booleans, 0/1, "yes"/"no"); ``positive=`` names the target group's value
+when it cannot be read from the values.
 
     WoE_b = ln( (pos_b + a) / (P + a B)  /  ((neg_b + a) / (N + a B)) )
     IV    = sum_b ( (pos_b + a) / (P + a B) - (neg_b + a) / (N + a B) ) WoE_b
@@ -30,10 +32,12 @@ prospects, it ranks them by how much they resemble the target group.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from . import _core
 from ._config import threads
@@ -46,35 +50,104 @@ MISSING_LABEL = "(missing)"
 OTHER_LABEL = "(other)"
 
 
-def _target_vector(target, data, n: int) -> tuple[np.ndarray, str | None]:
-    """0/1 uint8 target of n rows from a column name, a boolean/0-1 array or Series."""
-    name = None
+# Target values that read as the target group / the rest when positive= is not
+# given (case and surrounding spaces ignored for text).
+_YES = frozenset({"true", "yes", "1"})
+_NO = frozenset({"false", "no", "0"})
+
+
+def _target_series(target, data, n: int) -> pd.Series:
+    """The target as a Series of n values, from a column name, an array, a Series or an Arrow array."""
     if isinstance(target, str):
         if not isinstance(data, pd.DataFrame):
             raise TypeError("target given by name needs data as a DataFrame")
         if target not in data.columns:
             raise KeyError(f"target column '{target}' is not in data")
-        name, target = target, data[target]
-    if isinstance(target, (pd.Series, pd.Index)):
-        if target.isna().any():
-            raise ValueError("target holds missing values")
-        target = target.to_numpy()
-    t = np.asarray(target)
-    if t.ndim != 1 or len(t) != n:
-        raise ValueError(f"target must be 1-D with {n} values, got shape {t.shape}")
-    if t.dtype.kind not in "biuf":
-        raise TypeError(f"target must be boolean or 0/1, got dtype {t.dtype}")
-    if t.dtype.kind == "f" and np.isnan(t).any():
-        raise ValueError("target holds NaN")
-    if not np.isin(t, (0, 1)).all():
-        raise ValueError("target must hold only 0/1 (or booleans)")
-    t = np.ascontiguousarray(t, dtype=np.uint8)
-    pos = int(t.sum())
-    if pos == 0:
-        raise ValueError("target has no positives: the target group is empty")
-    if pos == n:
-        raise ValueError("target has no negatives: every row is in the target group")
-    return t, name
+        target = data[target]
+    if isinstance(target, (pa.Array, pa.ChunkedArray)):
+        target = target.to_pandas()
+    if isinstance(target, pd.Index):
+        target = target.to_series()
+    if not isinstance(target, pd.Series):
+        t = np.asarray(target)
+        if t.ndim != 1:
+            raise ValueError(f"target must be 1-D with {n} values, got shape {t.shape}")
+        target = pd.Series(t)
+    if len(target) != n:
+        raise ValueError(f"target must be 1-D with {n} values, got shape ({len(target)},)")
+    return target
+
+
+def _plain(v):
+    """A numpy scalar as the Python value it holds (for messages and `positive`)."""
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def _classes(s: pd.Series) -> tuple[np.ndarray, list]:
+    """(code of each row, the distinct values): at most two, none missing."""
+    missing = int(s.isna().sum())
+    if missing:
+        raise ValueError(f"target holds {missing} missing values")
+    try:
+        codes, classes = pd.factorize(s, sort=True)
+    except TypeError:  # values of mixed types do not sort
+        codes, classes = pd.factorize(s)
+    classes = [_plain(c) for c in classes]
+    if len(classes) > 2:
+        shown = ", ".join(repr(c) for c in classes[:5]) + (", ..." if len(classes) > 5 else "")
+        raise ValueError(f"target must hold two values (the target group and the rest), found "
+                         f"{len(classes)}: {shown}")
+    return codes, classes
+
+
+def _reads_as(v) -> bool | None:
+    """True / False when a target value reads as yes / no, None when it does not."""
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, numbers.Real):
+        return {1: True, 0: False}.get(v)
+    if isinstance(v, str):
+        w = v.strip().lower()
+        return True if w in _YES else False if w in _NO else None
+    return None
+
+
+def _infer_positive(classes: list):
+    """The class that reads as "yes" (None when the only class reads as "no")."""
+    reads = [_reads_as(c) for c in classes]
+    if None in reads or len(set(reads)) != len(reads):
+        found = " and ".join(repr(c) for c in classes)
+        raise ValueError(f"cannot tell which target value marks the target group (found {found}): "
+                         f"name it with positive=, e.g. positive={classes[-1]!r}")
+    return classes[reads.index(True)] if True in reads else None
+
+
+def _equals(a, b) -> bool:
+    try:
+        return bool(a == b)
+    except (TypeError, ValueError):
+        return False
+
+
+def _target_vector(target, data, n: int, positive=None) -> tuple[np.ndarray, object]:
+    """(0/1 uint8 target, the positive class as the target holds it).
+
+    The target holds two values (booleans, 0/1, two texts, a categorical);
+    rows equal to ``positive`` (inferred from yes/no values when None) are
+    the target group, and both groups must have rows.
+    """
+    codes, classes = _classes(_target_series(target, data, n))
+    positive = _infer_positive(classes) if positive is None else _plain(positive)
+    match = [i for i, c in enumerate(classes) if positive is not None and _equals(c, positive)]
+    if not match and len(classes) == 2:
+        raise ValueError(f"positive={positive!r} is not a value of the target (values: "
+                         f"{classes[0]!r} and {classes[1]!r})")
+    if not match:
+        raise ValueError(f"target has no positives: the target group is empty (the target holds only "
+                         f"{classes[0]!r})")
+    if len(classes) == 1:
+        raise ValueError(f"target has no negatives: every row is in the target group ({classes[0]!r})")
+    return (codes == match[0]).astype(np.uint8), classes[match[0]]
 
 
 def _table(data, columns) -> ContactTable:
@@ -148,6 +221,8 @@ class Criteria:
         rest_share, rate, lift, woe, iv.
     n, n_target : int
         The rows and the target rows.
+    positive : object
+        The target value that marks the target group (True, 1, "yes", ...).
     skipped : list of str
         Candidate columns of no role the criteria use (timestamps).
     """
@@ -158,11 +233,13 @@ class Criteria:
     n_target: int
     schema: object = field(repr=False, default=None)
     smoothing: float = 0.5
+    positive: object = True
     skipped: list = field(default_factory=list)
 
     def __repr__(self) -> str:
         top = ", ".join(f"{r.criterion} {r.iv:.3f}" for r in self.summary.head(5).itertuples())
-        return f"Criteria({len(self.summary)} criteria over {self.n:,} rows, {self.n_target:,} targets; top IV: {top})"
+        return (f"Criteria({len(self.summary)} criteria over {self.n:,} rows, {self.n_target:,} targets "
+                f"(positive = {self.positive!r}); top IV: {top})")
 
     def scorecard(self, top: int = 5, *, min_iv: float = 0.02, pdo: float = 20.0, base: float = 500.0) -> "Scorecard":
         """Points scorecard of the ``top`` criteria with IV >= ``min_iv``.
@@ -284,21 +361,26 @@ class Scorecard:
         return lut[idx]
 
 
-def discriminating_criteria(data, target, columns=None, *, n_bins: int = 10, smoothing: float = 0.5,
-                            n_threads: int | None = None) -> Criteria:
+def discriminating_criteria(data, target, columns=None, *, positive=None, n_bins: int = 10,
+                            smoothing: float = 0.5, n_threads: int | None = None) -> Criteria:
     """Rank candidate columns by how well they set the target group apart.
 
     Parameters
     ----------
     data : DataFrame or ContactTable
         The contacts, target group and rest.
-    target : str or array-like
-        A column name of ``data``, or a boolean / 0-1 array or Series of one
-        value per row. At least one target and one non-target row.
+    target : str, array-like, Series or Arrow array
+        A column name of ``data``, or one value per row. Two values: booleans
+        (numpy, pandas nullable, Arrow), 0/1 numbers, two texts ("yes"/"no",
+        "TRUE"/"FALSE") or a categorical. At least one row of each.
     columns : list of str, optional
         Candidate columns (default: every column but the target). Integer,
         float and boolean columns are numeric, categoricals and strings
         categorical, lists of strings category sets; timestamps are skipped.
+    positive : optional
+        The target value that marks the target group. Inferred when the two
+        values read as yes/no: True, 1, or "yes"/"true"/"1" (any case)
+        against False, 0, "no"/"false"/"0"; required otherwise.
     n_bins : int
         Bins of a numeric column besides missing (1..1000). A column with at
         most ``n_bins`` distinct values (flags, booleans, small codes) has one
@@ -316,15 +398,16 @@ def discriminating_criteria(data, target, columns=None, *, n_bins: int = 10, smo
     -------
     Criteria
         ``summary`` (criteria ranked by IV), ``bins`` (per bin: share,
-        target share, rate, lift, WoE, IV part).
+        target share, rate, lift, WoE, IV part), ``positive``.
 
     Raises
     ------
     ValueError
         An empty table or ``columns``, a target of the wrong length, with
-        missing values, values other than 0/1, or one value only, an
-        infinite value in a numeric column (named), ``n_bins`` or
-        ``smoothing`` out of range.
+        missing values, more than two values, one value only, or two values
+        that do not read as yes/no without ``positive=`` (the message names
+        them), a ``positive`` that is not one of them, an infinite value in a
+        numeric column (named), ``n_bins`` or ``smoothing`` out of range.
     KeyError
         A column, or the target column, not in ``data``.
     TypeError
@@ -343,7 +426,7 @@ def discriminating_criteria(data, target, columns=None, *, n_bins: int = 10, smo
     n = len(data)
     if n == 0:
         raise ValueError("data is empty")
-    t, _ = _target_vector(target, data, n)
+    t, positive = _target_vector(target, data, n, positive)
     table = _table(data, columns)
     roles = table.roles
     P = int(t.sum())
@@ -375,7 +458,9 @@ def discriminating_criteria(data, target, columns=None, *, n_bins: int = 10, smo
                                  [np.nan] * 2, [np.nan] * 2, np.array([P - p[m], p[m]]),
                                  np.array([N - q[m], q[m]]), None, None))
     skipped = [c for c in columns if roles.get(c) not in ("numeric", "categorical", "category_set")]
-    return _assemble(rows, n, P, N, smoothing, table.schema, skipped)
+    crit = _assemble(rows, n, P, N, smoothing, table.schema, skipped)
+    crit.positive = positive
+    return crit
 
 
 def _numeric_rows(column: str, binning, float32: bool, pos, neg) -> tuple:

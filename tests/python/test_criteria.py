@@ -122,7 +122,7 @@ def test_bad_input(prm):
         ts.discriminating_criteria(p, np.ones(len(p)), ["income"])
     with pytest.raises(ValueError, match="1-D with 200"):
         ts.discriminating_criteria(p, np.ones(3), ["income"])
-    with pytest.raises(ValueError, match="0/1"):
+    with pytest.raises(ValueError, match="found 2.*positive="):
         ts.discriminating_criteria(p, np.full(len(p), 2), ["income"])
     with pytest.raises(KeyError, match="nope"):
         ts.discriminating_criteria(p, "converted", ["nope"])
@@ -218,7 +218,9 @@ def flags_table(n: int = 6000, seed: int = 3) -> tuple[pd.DataFrame, np.ndarray]
 
 def test_flags_and_sentinels_match_the_pandas_reference():
     df, t = flags_table()
-    crit = ts.discriminating_criteria(df, t)
+    yes_no = np.where(t == 1, "yes", "no")
+    crit = ts.discriminating_criteria(df, yes_no)
+    assert crit.positive == "yes"
     assert crit.n_target == t.sum()
     assert_matches_reference(crit, df, t)
     iv = crit.summary.set_index("criterion")["iv"]
@@ -267,6 +269,7 @@ def test_every_boolean_dtype_gives_the_same_criterion():
         "arrow": pd.Series(pa.array(flag), dtype=pd.ArrowDtype(pa.bool_())),
     })
     crit = ts.discriminating_criteria(df, t)
+    assert crit.positive is True
     iv = crit.summary.set_index("criterion")["iv"]
     assert iv.nunique() == 1 and iv.iloc[0] > 0.1
     assert_matches_reference(crit, df, t.astype(int))
@@ -275,6 +278,59 @@ def test_every_boolean_dtype_gives_the_same_criterion():
     crit = ts.discriminating_criteria(nullable, t)
     assert_matches_reference(crit, nullable, t.astype(int))
     assert set(crit.bins["bin"]) == {"0", "1", "(missing)"}
+
+
+@pytest.mark.parametrize("kind", ["bool", "int", "float", "yes/no", "TRUE/FALSE", "categorical", "pandas boolean",
+                                  "arrow bool", "arrow string", "column name"])
+def test_two_valued_targets_are_read(kind):
+    df, t = flags_table(n=2000, seed=4)
+    b = t.astype(bool)
+    target, positive = {
+        "bool": (b, True), "int": (t, 1), "float": (t.astype(float), 1.0),
+        "yes/no": (np.where(b, "Yes", "no"), "Yes"), "TRUE/FALSE": (pd.Series(np.where(b, "TRUE", "FALSE")), "TRUE"),
+        "categorical": (pd.Categorical(np.where(b, "yes", "no")), "yes"),
+        "pandas boolean": (pd.array(b, dtype="boolean"), True),
+        "arrow bool": (pa.array(b), True), "arrow string": (pa.chunked_array([pa.array(np.where(b, "true", "false").tolist())]), "true"),
+        "column name": ("bought", True),
+    }[kind]
+    data = df.assign(bought=b) if kind == "column name" else df
+    crit = ts.discriminating_criteria(data, target, list(df.columns))
+    assert crit.positive == positive and type(crit.positive) is type(positive)
+    assert crit.n_target == t.sum()
+    want = ts.discriminating_criteria(df, t.astype(np.uint8))
+    pd.testing.assert_frame_equal(crit.bins, want.bins)
+
+
+def test_positive_names_the_target_group():
+    df, t = flags_table(n=2000, seed=6)
+    labels = np.where(t == 1, "converted", "lost")
+    with pytest.raises(ValueError, match=r"'converted' and 'lost'.*positive="):
+        ts.discriminating_criteria(df, labels)
+    crit = ts.discriminating_criteria(df, labels, positive="converted")
+    assert crit.positive == "converted" and crit.n_target == t.sum()
+    assert_matches_reference(crit, df, t)
+    # The other class as the target group: the counts swap, the IV stays.
+    rest = ts.discriminating_criteria(df, labels, positive="lost")
+    assert rest.n_target == len(t) - t.sum()
+    assert_matches_reference(rest, df, 1 - t)
+    flipped = ts.discriminating_criteria(df, t.astype(bool), positive=False)
+    assert flipped.positive is False
+    pd.testing.assert_frame_equal(flipped.bins, rest.bins)
+    with pytest.raises(ValueError, match=r"positive='won' is not a value of the target.*'converted' and 'lost'"):
+        ts.discriminating_criteria(df, labels, positive="won")
+    with pytest.raises(ValueError, match=r"found 1 and 2.*positive="):
+        ts.discriminating_criteria(df, t + 1)
+    assert ts.discriminating_criteria(df, t + 1, positive=2).n_target == t.sum()
+    with pytest.raises(ValueError, match=r"two values.*found 3: 'a', 'b', 'c'"):
+        ts.discriminating_criteria(df, np.resize(np.array(["a", "b", "c"]), len(df)))
+    with pytest.raises(ValueError, match=r"'TRUE' and 'true'"):  # both read as yes
+        ts.discriminating_criteria(df, np.where(t == 1, "TRUE", "true"))
+    with pytest.raises(ValueError, match="2 missing values"):
+        ts.discriminating_criteria(df, pd.Series(np.where(t == 1, "yes", "no")).where(np.arange(len(t)) >= 2))
+    with pytest.raises(ValueError, match="no positives"):
+        ts.discriminating_criteria(df, np.full(len(df), "no"))
+    with pytest.raises(ValueError, match="no negatives"):
+        ts.discriminating_criteria(df, np.full(len(df), "Yes"))
 
 
 def test_scorecard_follows_the_new_bins():
@@ -372,7 +428,7 @@ def test_online_shoppers_flags_weigh_as_their_categories():
     assert df["Weekend"].dtype == bool and df["Revenue"].dtype == bool
     cols = ["Weekend", "SpecialDay", "PageValues", "Administrative"]
     crit = ts.discriminating_criteria(df, "Revenue", cols)
-    assert crit.n_target == 1908
+    assert crit.positive is True and crit.n_target == 1908
     iv = crit.summary.set_index("criterion")["iv"]
     as_categories = df[["Weekend", "SpecialDay"]].astype(str).astype("category")
     cat = ts.discriminating_criteria(as_categories, df["Revenue"]).summary.set_index("criterion")["iv"]
@@ -381,3 +437,8 @@ def test_online_shoppers_flags_weigh_as_their_categories():
         assert iv[c] == pytest.approx(cat[c], rel=1e-12), c
     assert iv["PageValues"] > 1.0  # 0 held by 78 % of the sessions: its own bin
     assert_matches_reference(crit, df[cols], df["Revenue"].to_numpy(int))
+    # Revenue read as text: "TRUE" / "FALSE" is the same target.
+    text = pd.read_csv(SHOPPERS, sep=";", dtype={"Revenue": str})
+    crit_text = ts.discriminating_criteria(text, "Revenue", cols)
+    assert crit_text.positive == "TRUE"
+    pd.testing.assert_frame_equal(crit_text.bins, crit.bins)
