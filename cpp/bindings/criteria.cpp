@@ -1,8 +1,9 @@
-// Bindings of the criteria engine (binning and target counts): convert,
+// Bindings of the criteria engine (binning, target counts, bin codes): convert,
 // release the GIL, map errors.
 #include <pybind11/stl.h>
 
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -21,6 +22,15 @@ std::vector<NumericColumn> NumericViews(const std::vector<std::string>& names, c
   return out;
 }
 
+// A binning as Python holds it: (values, edges, float32).
+using BinningTuple = std::tuple<std::vector<double>, std::vector<double>, bool>;
+
+std::vector<NumericBinning> Binnings(const std::vector<BinningTuple>& in) {
+  std::vector<NumericBinning> out;
+  for (const auto& [values, edges, float32] : in) out.push_back(NumericBinning{values, edges, float32});
+  return out;
+}
+
 py::tuple CountsTuple(BinCounts r) {
   std::vector<CArray<int64_t>> pos, neg;
   for (size_t c = 0; c < r.pos.size(); ++c) {
@@ -36,18 +46,37 @@ py::tuple CountsTuple(BinCounts r) {
 }  // namespace
 
 TWINSCORE_BINDINGS(criteria) {
-  m.def("quantile_edges", [](const std::vector<std::string>& names, const std::vector<py::array>& cols,
-                             int32_t n_bins, int n_threads) {
+  m.def("numeric_bins", [](const std::vector<std::string>& names, const std::vector<py::array>& cols,
+                           int32_t n_bins, int n_threads) {
     std::vector<NumericColumn> views = NumericViews(names, cols);
-    return Take(RunEngine(n_threads, [&] { return QuantileEdges(views, n_bins); }));
+    std::vector<BinningTuple> out;
+    for (NumericBinning& b : Take(RunEngine(n_threads, [&] { return LearnNumericBins(views, BinningOptions{n_bins}); }))) {
+      out.emplace_back(std::move(b.values), std::move(b.edges), b.float32);
+    }
+    return out;
   }, py::arg("names"), py::arg("columns"), py::arg("n_bins"), TWINSCORE_N_THREADS_ARG);
 
   m.def("count_numeric_bins", [](const std::vector<std::string>& names, const std::vector<py::array>& cols,
-                                 const std::vector<std::vector<double>>& edges, const CArray<uint8_t>& target,
+                                 const std::vector<BinningTuple>& binnings, const CArray<uint8_t>& target,
                                  int n_threads) {
     std::vector<NumericColumn> views = NumericViews(names, cols);
-    return CountsTuple(Take(RunEngine(n_threads, [&] { return CountNumericBins(views, edges, SpanOf(target)); })));
-  }, py::arg("names"), py::arg("columns"), py::arg("edges"), py::arg("target").noconvert(), TWINSCORE_N_THREADS_ARG);
+    const std::vector<NumericBinning> bins = Binnings(binnings);
+    return CountsTuple(Take(RunEngine(n_threads, [&] { return CountNumericBins(views, bins, SpanOf(target)); })));
+  }, py::arg("names"), py::arg("columns"), py::arg("binnings"), py::arg("target").noconvert(), TWINSCORE_N_THREADS_ARG);
+
+  m.def("numeric_bin_codes", [](const std::vector<std::string>& names, const std::vector<py::array>& cols,
+                                const std::vector<BinningTuple>& binnings, int n_threads) {
+    std::vector<NumericColumn> views = NumericViews(names, cols);
+    const std::vector<NumericBinning> bins = Binnings(binnings);
+    std::vector<CArray<int32_t>> codes;
+    std::vector<absl::Span<int32_t>> out;
+    for (const NumericColumn& v : views) {
+      codes.emplace_back(v.n);
+      out.push_back(MutableSpanOf(codes.back()));
+    }
+    Raise(RunEngine(n_threads, [&] { return AssignNumericBins(views, bins, out); }));
+    return codes;
+  }, py::arg("names"), py::arg("columns"), py::arg("binnings"), TWINSCORE_N_THREADS_ARG);
 
   m.def("count_codes", [](const std::vector<CArray<int32_t>>& cols, const std::vector<int32_t>& n_categories,
                           const CArray<uint8_t>& target, int n_threads) {

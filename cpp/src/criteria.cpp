@@ -130,50 +130,209 @@ std::vector<K> SelectRanks(const std::vector<K>& keys, const std::vector<uint32_
   return out;
 }
 
-template <class View>
-absl::StatusOr<std::vector<double>> ColumnEdges(const std::string& name, View x, int32_t n_bins) {
-  using T = std::remove_cv_t<std::remove_pointer_t<decltype(x.data)>>;
+// The present values of a column as ordered keys (in row order) and the
+// histogram of their top kRadixBits bits.
+template <class K>
+struct Keys {
+  std::vector<K> keys;
+  std::vector<uint32_t> count = std::vector<uint32_t>(size_t{1} << kRadixBits, 0);
+
+  void Recount() {
+    constexpr int kShift = sizeof(K) * 8 - kRadixBits;
+    std::fill(count.begin(), count.end(), 0);
+    for (K k : keys) ++count[k >> kShift];
+  }
+};
+
+// The distinct keys of a column while there are at most `limit` of them (a
+// flag, a small code). Once there are more it stops: a column of continuous
+// values pays one predictable branch a row.
+template <class K>
+class FewKeys {
+ public:
+  explicit FewKeys(size_t limit) : limit_(limit) {}
+
+  void Add(K k) {
+    if (many_ || (seen_ && k == last_)) return;  // runs of one value are the common case in flags
+    seen_ = true;
+    last_ = k;
+    const auto it = std::lower_bound(keys_.begin(), keys_.end(), k);
+    if (it != keys_.end() && *it == k) return;
+    if (keys_.size() == limit_) {
+      many_ = true;
+      keys_.clear();
+      return;
+    }
+    keys_.insert(it, k);
+  }
+  bool many() const { return many_; }
+  const std::vector<K>& keys() const { return keys_; }  // ascending
+
+ private:
+  size_t limit_;
+  std::vector<K> keys_;
+  K last_{};
+  bool seen_ = false, many_ = false;
+};
+
+// One pass over a column: the keys of its present values, their histogram
+// and, when `few` is given, its distinct keys while they are few.
+template <class T>
+absl::Status ScanColumn(const std::string& name, ColumnView<T> x, Keys<KeyOf<T>>* out, FewKeys<KeyOf<T>>* few) {
   using K = KeyOf<T>;
   constexpr int kShift = sizeof(K) * 8 - kRadixBits;
-  // One pass: the keys of the present values and the histogram of their top bits.
-  std::vector<K> keys;
-  keys.reserve(x.n);
-  std::vector<uint32_t> count(size_t{1} << kRadixBits, 0);
+  out->keys.reserve(x.n);
   for (int64_t i = 0; i < x.n; ++i) {
     const T f = x[i];
     TWINSCORE_CHECK_ARG(!std::isinf(f), "column '", name, "' holds an infinite value at row ", i);
     if (std::isnan(f)) continue;
     const K k = OrderedKey(f);
-    ++count[k >> kShift];
-    keys.push_back(k);
+    ++out->count[k >> kShift];
+    out->keys.push_back(k);
+    if (few != nullptr) few->Add(k);
   }
-  if (keys.empty()) return std::vector<double>{};
-  const size_t n = keys.size();
-  // Ranks needed (floor and floor+1 of each quantile position), ascending.
+  return absl::OkStatus();
+}
+
+// Position, among n sorted values, of pandas.qcut's i-th quantile (numpy's
+// "linear": (n - 1) * fraction). pandas >= 3 takes the fractions from
+// numpy.linspace(0, 1, n_bins + 1) — i * (1 / n_bins), the last exactly 1 —
+// and rounds each that is not exactly i / n_bins up to the next double, so a
+// value lying on an exact quantile position stays in the lower bin. The
+// fractions are reproduced to the bit: a value equal to an edge changes bin
+// with the last bit of the edge.
+inline double QuantilePosition(size_t n, int32_t i, int32_t n_bins) {
+  double fraction = i == n_bins ? 1.0 : i * (1.0 / n_bins);
+  if (n_bins * fraction != i) fraction = std::nextafter(fraction, 1.0);
+  return static_cast<double>(n - 1) * fraction;
+}
+
+// The keys at the ranks the quantiles 0, 1/n_bins, ..., 1 of the keys lie
+// between (floor and floor + 1 of each position), ranks ascending and unique.
+template <class K>
+struct RankKeys {
   std::vector<size_t> ranks;
+  std::vector<K> keys;  // keys[j] has rank ranks[j]: ascending too
+
+  K at(size_t rank) const { return keys[std::lower_bound(ranks.begin(), ranks.end(), rank) - ranks.begin()]; }
+};
+
+template <class K>
+RankKeys<K> QuantileRankKeys(const Keys<K>& k, int32_t n_bins) {
+  const size_t n = k.keys.size();
+  RankKeys<K> r;
   for (int32_t i = 0; i <= n_bins; ++i) {
-    const double h = (n - 1) * (static_cast<double>(i) / n_bins);
-    const size_t lo = static_cast<size_t>(std::floor(h));
-    ranks.push_back(lo);
-    if (lo + 1 < n) ranks.push_back(lo + 1);
+    const size_t lo = static_cast<size_t>(std::floor(QuantilePosition(n, i, n_bins)));
+    r.ranks.push_back(lo);
+    if (lo + 1 < n) r.ranks.push_back(lo + 1);
   }
-  std::sort(ranks.begin(), ranks.end());
-  ranks.erase(std::unique(ranks.begin(), ranks.end()), ranks.end());
-  const std::vector<K> value = SelectRanks(keys, count, ranks);
-  auto at = [&](size_t rank) {
-    return FromKey<T>(value[std::lower_bound(ranks.begin(), ranks.end(), rank) - ranks.begin()]);
-  };
+  std::sort(r.ranks.begin(), r.ranks.end());
+  r.ranks.erase(std::unique(r.ranks.begin(), r.ranks.end()), r.ranks.end());
+  r.keys = SelectRanks(k.keys, k.count, r.ranks);
+  return r;
+}
+
+// pandas.qcut's edges from the picked keys of n values: each quantile
+// interpolated as numpy does, duplicates dropped.
+template <class T>
+std::vector<double> EdgesOf(const RankKeys<KeyOf<T>>& r, size_t n, int32_t n_bins) {
   std::vector<double> edges;
   for (int32_t i = 0; i <= n_bins; ++i) {
-    const double h = (n - 1) * (static_cast<double>(i) / n_bins);
+    const double h = QuantilePosition(n, i, n_bins);
     const size_t lo = static_cast<size_t>(std::floor(h));
-    const double t = h - lo, a = at(lo), b = lo + 1 < n ? at(lo + 1) : a;
+    const double t = h - lo, a = FromKey<T>(r.at(lo)), b = lo + 1 < n ? FromKey<T>(r.at(lo + 1)) : a;
     // numpy's lerp: from the nearer end, so that t = 1 gives b exactly.
     edges.push_back(t >= 0.5 ? b - (b - a) * (1 - t) : a + (b - a) * t);
   }
   std::sort(edges.begin(), edges.end());
   edges.erase(std::unique(edges.begin(), edges.end()), edges.end());
   return edges;
+}
+
+// The keys held by more than n / n_bins of the n keys. Such a key fills a run
+// of sorted ranks longer than the spacing of the quantile positions, so it is
+// one of the picked keys; only the picked keys whose histogram bucket is that
+// full are counted, in one pass that looks only at keys of those buckets (a
+// column of continuous values usually has none and skips the pass).
+template <class K>
+std::vector<K> DominantKeys(const Keys<K>& k, const RankKeys<K>& picked, int32_t n_bins) {
+  constexpr int kShift = sizeof(K) * 8 - kRadixBits;
+  const uint64_t n = k.keys.size();
+  auto dominant = [&](uint64_t held) { return held * static_cast<uint64_t>(n_bins) > n; };
+  std::vector<K> candidates;
+  for (K key : picked.keys) {
+    if (dominant(k.count[key >> kShift])) candidates.push_back(key);
+  }
+  candidates.erase(std::unique(candidates.begin(), candidates.end()), candidates.end());
+  if (candidates.empty()) return candidates;
+  std::vector<uint8_t> in_bucket(k.count.size(), 0);
+  for (K key : candidates) in_bucket[key >> kShift] = 1;
+  std::vector<uint64_t> held(candidates.size(), 0);
+  for (K key : k.keys) {
+    if (!in_bucket[key >> kShift]) continue;
+    const auto it = std::lower_bound(candidates.begin(), candidates.end(), key);
+    if (it != candidates.end() && *it == key) ++held[it - candidates.begin()];
+  }
+  std::vector<K> out;
+  for (size_t j = 0; j < candidates.size(); ++j) {
+    if (dominant(held[j])) out.push_back(candidates[j]);
+  }
+  return out;
+}
+
+template <class T>
+absl::StatusOr<std::vector<double>> ColumnEdges(const std::string& name, ColumnView<T> x, int32_t n_bins) {
+  Keys<KeyOf<T>> k;
+  TWINSCORE_RETURN_IF_ERROR(ScanColumn<T>(name, x, &k, nullptr));
+  if (k.keys.empty()) return std::vector<double>{};
+  return EdgesOf<T>(QuantileRankKeys(k, n_bins), k.keys.size(), n_bins);
+}
+
+template <class T>
+absl::StatusOr<NumericBinning> LearnColumn(const std::string& name, ColumnView<T> x, int32_t n_bins) {
+  using K = KeyOf<T>;
+  NumericBinning out;
+  out.float32 = std::is_same_v<T, float>;
+  Keys<K> k;
+  FewKeys<K> few(static_cast<size_t>(n_bins));
+  TWINSCORE_RETURN_IF_ERROR(ScanColumn<T>(name, x, &k, &few));
+  if (!few.many()) {  // few values (or none present): one bin each
+    for (K key : few.keys()) out.values.push_back(FromKey<T>(key));
+    return out;
+  }
+  RankKeys<K> picked = QuantileRankKeys(k, n_bins);
+  const std::vector<K> own = DominantKeys(k, picked, n_bins);
+  if (own.empty()) {
+    out.edges = EdgesOf<T>(picked, k.keys.size(), n_bins);
+    return out;
+  }
+  for (K key : own) out.values.push_back(FromKey<T>(key));
+  // The other values share the quantile bins left. Each value with a bin of
+  // its own holds more than 1 / n_bins of the rows, so at least one is left;
+  // and more than n_bins distinct values with fewer than n_bins of them
+  // removed leave at least two distinct values.
+  k.keys.erase(std::remove_if(k.keys.begin(), k.keys.end(),
+                              [&](K key) { return std::binary_search(own.begin(), own.end(), key); }),
+               k.keys.end());
+  k.Recount();
+  const int32_t rest_bins = n_bins - static_cast<int32_t>(own.size());
+  out.edges = EdgesOf<T>(QuantileRankKeys(k, rest_bins), k.keys.size(), rest_bins);
+  return out;
+}
+
+absl::Status WithColumn(const std::string& name, const absl::Status& s) {
+  if (s.ok()) return s;
+  return absl::Status(s.code(), absl::StrCat("column '", name, "': ", s.message()));
+}
+
+// Checks that there is one binning per column, each valid.
+absl::Status CheckBinnings(const std::vector<NumericColumn>& columns, const std::vector<NumericBinning>& binnings) {
+  TWINSCORE_CHECK_ARG(columns.size() == binnings.size(), "one binning per column expected: ", columns.size(),
+                      " columns, ", binnings.size(), " binnings");
+  for (size_t c = 0; c < columns.size(); ++c) {
+    TWINSCORE_RETURN_IF_ERROR(WithColumn(columns[c].name, binnings[c].Validate()));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -193,6 +352,45 @@ absl::StatusOr<std::vector<std::vector<double>>> QuantileEdges(const std::vector
   return edges;
 }
 
+absl::Status NumericBinning::Validate() const {
+  for (size_t i = 0; i < values.size(); ++i) {
+    TWINSCORE_CHECK_ARG(std::isfinite(values[i]), "binning value ", i, " is not finite: ", values[i]);
+    TWINSCORE_CHECK_ARG(i == 0 || values[i - 1] < values[i], "binning values must be strictly ascending, got ",
+                        values[i - 1], " then ", values[i]);
+    TWINSCORE_CHECK_ARG(!float32 || static_cast<double>(static_cast<float>(values[i])) == values[i],
+                        "binning value ", values[i], " is not a float32 number, but the binning is float32");
+  }
+  for (size_t i = 0; i < edges.size(); ++i) {
+    TWINSCORE_CHECK_ARG(std::isfinite(edges[i]), "binning edge ", i, " is not finite: ", edges[i]);
+    TWINSCORE_CHECK_ARG(i == 0 || edges[i - 1] < edges[i], "binning edges must be strictly ascending, got ",
+                        edges[i - 1], " then ", edges[i]);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status BinningOptions::Validate() const {
+  TWINSCORE_CHECK_ARG(n_bins >= 1 && n_bins <= 1000, "n_bins must be in [1, 1000], got ", n_bins);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<NumericBinning>> LearnNumericBins(const std::vector<NumericColumn>& columns,
+                                                              const BinningOptions& options) {
+  TWINSCORE_RETURN_IF_ERROR(options.Validate());
+  std::vector<NumericBinning> out(columns.size());
+  TWINSCORE_RETURN_IF_ERROR(ParallelBlocksStatus(columns.size(), 1, [&](size_t c, size_t, size_t) -> absl::Status {
+    const NumericColumn& col = columns[c];
+    auto r = col.is_float32
+                 ? LearnColumn(col.name, ColumnView<float>{static_cast<const float*>(col.data), col.n, col.stride},
+                               options.n_bins)
+                 : LearnColumn(col.name, ColumnView<double>{static_cast<const double*>(col.data), col.n, col.stride},
+                               options.n_bins);
+    if (!r.ok()) return r.status();
+    out[c] = *std::move(r);
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
 int32_t BinOf(double x, absl::Span<const double> edges) {
   const int32_t m = static_cast<int32_t>(edges.size()) - 1;
   if (std::isnan(x)) return std::max(m, 1);
@@ -201,12 +399,29 @@ int32_t BinOf(double x, absl::Span<const double> edges) {
   return b;
 }
 
+int32_t NumericBinOf(double x, const NumericBinning& binning) {
+  if (std::isnan(x)) return binning.missing_bin();
+  // A float64 value beyond the float range stays as it is (the cast would be
+  // undefined): it matches no value and falls in an end interval either way.
+  if (binning.float32 && std::abs(x) <= std::numeric_limits<float>::max()) x = static_cast<float>(x);
+  const std::vector<double>& v = binning.values;
+  const auto it = std::lower_bound(v.begin(), v.end(), x);
+  if (it != v.end() && *it == x) return static_cast<int32_t>(it - v.begin());
+  if (binning.edges.empty()) return binning.other_bin();
+  return static_cast<int32_t>(v.size()) + BinOf(x, binning.edges);
+}
+
 namespace {
 
-template <class View>
-void CountColumn(View x, absl::Span<const double> edges, absl::Span<const uint8_t> target, size_t b, size_t e,
-                 int64_t* pos, int64_t* neg) {
-  for (size_t i = b; i < e; ++i) (target[i] ? pos : neg)[BinOf(x[i], edges)] += 1;
+template <class T>
+void CountColumn(ColumnView<T> x, const NumericBinning& binning, absl::Span<const uint8_t> target, size_t b,
+                 size_t e, int64_t* pos, int64_t* neg) {
+  for (size_t i = b; i < e; ++i) (target[i] ? pos : neg)[NumericBinOf(x[i], binning)] += 1;
+}
+
+template <class T>
+void AssignRows(ColumnView<T> x, const NumericBinning& binning, size_t b, size_t e, int32_t* out) {
+  for (size_t i = b; i < e; ++i) out[i] = NumericBinOf(x[i], binning);
 }
 
 #if defined(__AVX2__)
@@ -218,16 +433,16 @@ float FloatAtOrBelow(double e) {
   return f;
 }
 
-// BinOf for a contiguous float32 column, 8 rows per step: the bin is the
-// number of inner edges below x (compare masks summed), NaN goes to the
-// missing bin; the counts go to 4 interleaved local tables so that equal bins
-// in a row do not wait on each other's increments.
-void CountFloat32(const float* x, absl::Span<const double> edges, absl::Span<const uint8_t> target, size_t b,
-                  size_t e, size_t width, int64_t* pos, int64_t* neg) {
+// BinOf for a contiguous float32 column binned by intervals only, 8 rows per
+// step: the bin is the number of inner edges below x (compare masks summed),
+// NaN goes to bin `missing`; the counts go to 4 interleaved local tables so
+// that equal bins in a row do not wait on each other's increments.
+void CountFloat32(const float* x, absl::Span<const double> edges, int32_t missing, absl::Span<const uint8_t> target,
+                  size_t b, size_t e, size_t width, int64_t* pos, int64_t* neg) {
   const int32_t m = static_cast<int32_t>(edges.size()) - 1;
   std::vector<__m256> inner;
   for (int32_t i = 1; i < m; ++i) inner.push_back(_mm256_set1_ps(FloatAtOrBelow(edges[i])));
-  const __m256i missing = _mm256_set1_epi32(std::max(m, 1));
+  const __m256i missing_bin = _mm256_set1_epi32(missing);
   std::vector<uint32_t> count(4 * 2 * width, 0);  // [copy][target][bin]
   alignas(32) int32_t bin[8];
   size_t i = b;
@@ -236,11 +451,11 @@ void CountFloat32(const float* x, absl::Span<const double> edges, absl::Span<con
     __m256i acc = _mm256_setzero_si256();
     for (const __m256& edge : inner) acc = _mm256_sub_epi32(acc, _mm256_castps_si256(_mm256_cmp_ps(v, edge, _CMP_GT_OQ)));
     const __m256 nan = _mm256_cmp_ps(v, v, _CMP_UNORD_Q);
-    acc = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(acc), _mm256_castsi256_ps(missing), nan));
+    acc = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(acc), _mm256_castsi256_ps(missing_bin), nan));
     _mm256_store_si256(reinterpret_cast<__m256i*>(bin), acc);
     for (int l = 0; l < 8; ++l) ++count[((l & 3) * 2 + (target[i + l] != 0)) * width + bin[l]];
   }
-  for (; i < e; ++i) ++count[(target[i] != 0) * width + BinOf(x[i], edges)];
+  for (; i < e; ++i) ++count[(target[i] != 0) * width + (std::isnan(x[i]) ? missing : BinOf(x[i], edges))];
   for (int c = 0; c < 4; ++c) {
     for (size_t j = 0; j < width; ++j) {
       neg[j] += count[(c * 2) * width + j];
@@ -253,36 +468,61 @@ void CountFloat32(const float* x, absl::Span<const double> edges, absl::Span<con
 }  // namespace
 
 absl::StatusOr<BinCounts> CountNumericBins(const std::vector<NumericColumn>& columns,
-                                           const std::vector<std::vector<double>>& edges,
+                                           const std::vector<NumericBinning>& binnings,
                                            absl::Span<const uint8_t> target) {
-  TWINSCORE_CHECK_ARG(columns.size() == edges.size(), "one edge list per column expected");
+  TWINSCORE_RETURN_IF_ERROR(CheckBinnings(columns, binnings));
   std::vector<size_t> width;
   for (size_t c = 0; c < columns.size(); ++c) {
     TWINSCORE_CHECK_ARG(columns[c].n == static_cast<int64_t>(target.size()), "column '", columns[c].name, "' has ",
                         columns[c].n, " rows, the target has ", target.size());
-    width.push_back(std::max<size_t>(edges[c].size(), 2));  // bins (edges - 1), then missing
+    width.push_back(binnings[c].num_bins());
   }
   return CountBlocks(columns.size(), target.size(), width,
                      [&](size_t c, size_t b, size_t e, int64_t* pos, int64_t* neg) {
                        // Plain calls rather than a generic lambda nested in this one: g++ 12
-                       // under -fsanitize=address mis-captured `ed` in that form.
+                       // under -fsanitize=address mis-captured the edges in that form.
                        const NumericColumn& col = columns[c];
-                       const absl::Span<const double> ed(edges[c]);
+                       const NumericBinning& bins = binnings[c];
 #if defined(__AVX2__)
-                       if (col.is_float32 && col.stride == 1) {
-                         CountFloat32(static_cast<const float*>(col.data), ed, target, b, e,
-                                      std::max<size_t>(ed.size(), 2), pos, neg);
+                       // Intervals only (no value with a bin of its own): the vector path.
+                       if (col.is_float32 && col.stride == 1 && bins.values.empty() && !bins.edges.empty()) {
+                         CountFloat32(static_cast<const float*>(col.data), bins.edges, bins.missing_bin(), target, b,
+                                      e, width[c], pos, neg);
                          return;
                        }
 #endif
                        if (col.is_float32) {
-                         CountColumn(ColumnView<float>{static_cast<const float*>(col.data), col.n, col.stride}, ed,
+                         CountColumn(ColumnView<float>{static_cast<const float*>(col.data), col.n, col.stride}, bins,
                                      target, b, e, pos, neg);
                        } else {
-                         CountColumn(ColumnView<double>{static_cast<const double*>(col.data), col.n, col.stride}, ed,
-                                     target, b, e, pos, neg);
+                         CountColumn(ColumnView<double>{static_cast<const double*>(col.data), col.n, col.stride},
+                                     bins, target, b, e, pos, neg);
                        }
                      });
+}
+
+absl::Status AssignNumericBins(const std::vector<NumericColumn>& columns, const std::vector<NumericBinning>& binnings,
+                               const std::vector<absl::Span<int32_t>>& out) {
+  TWINSCORE_RETURN_IF_ERROR(CheckBinnings(columns, binnings));
+  TWINSCORE_CHECK_ARG(out.size() == columns.size(), "one output per column expected: ", columns.size(),
+                      " columns, ", out.size(), " outputs");
+  for (size_t c = 0; c < columns.size(); ++c) {
+    TWINSCORE_CHECK_ARG(out[c].size() == static_cast<size_t>(columns[c].n), "column '", columns[c].name, "' has ",
+                        columns[c].n, " rows, its output ", out[c].size());
+  }
+  for (size_t c = 0; c < columns.size(); ++c) {
+    const NumericColumn& col = columns[c];
+    const NumericBinning& bins = binnings[c];
+    int32_t* o = out[c].data();
+    ParallelBlocks(static_cast<size_t>(col.n), kRowBlock, [&](size_t, size_t b, size_t e) {
+      if (col.is_float32) {
+        AssignRows(ColumnView<float>{static_cast<const float*>(col.data), col.n, col.stride}, bins, b, e, o);
+      } else {
+        AssignRows(ColumnView<double>{static_cast<const double*>(col.data), col.n, col.stride}, bins, b, e, o);
+      }
+    });
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<BinCounts> CountCodes(const std::vector<absl::Span<const int32_t>>& columns,

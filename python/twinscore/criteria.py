@@ -1,12 +1,18 @@
 """Discriminating criteria: what sets a target group (the best clients, the
 converted prospects) apart, and a points scorecard built on it.
 
-:func:`discriminating_criteria` bins every candidate column — numeric ones by
-quantiles (as ``pandas.qcut(x, n_bins, duplicates="drop")``, missing values in
-a bin of their own), categorical ones by category, and each member of a
-category-set column as "has it / has not" — counts the target in each bin in
-one parallel C++ pass, and ranks the columns by information value (IV), with
-each bin's weight of evidence (WoE), share and lift.
+:func:`discriminating_criteria` bins every candidate column — numeric ones in
+the C++ engine: by value when a column has at most ``n_bins`` distinct values
+(0/1 flags, booleans, small codes), otherwise each value held by more than
+one quantile bin's share of the rows (a "999 = never contacted" code, a
+dominant 0) in a bin of its own and the other values by quantiles (as
+``pandas.qcut(rest, bins left, duplicates="drop")``), missing values in a bin
+of their own; categorical ones by category; each member of a category-set
+column as "has it / has not" — counts the target in each bin in one parallel
+C++ pass, and ranks the columns by information value (IV), with each bin's
+weight of evidence (WoE), share and lift. The target is any two-valued column
+(booleans, 0/1, "yes"/"no"); ``positive=`` names the target group's value
+when it cannot be read from the values.
 
     WoE_b = ln( (pos_b + a) / (P + a B)  /  ((neg_b + a) / (N + a B)) )
     IV    = sum_b ( (pos_b + a) / (P + a B) - (neg_b + a) / (N + a B) ) WoE_b
@@ -26,10 +32,12 @@ prospects, it ranks them by how much they resemble the target group.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from . import _core
 from ._config import resolve_threads
@@ -39,37 +47,107 @@ from .table import ContactTable
 __all__ = ["Criteria", "Scorecard", "discriminating_criteria", "lift_at"]
 
 MISSING_LABEL = "(missing)"
+OTHER_LABEL = "(other)"
 
 
-def _target_vector(target, data, n: int) -> tuple[np.ndarray, str | None]:
-    """0/1 uint8 target of n rows from a column name, a boolean/0-1 array or Series."""
-    name = None
+# Target values that read as the target group / the rest when positive= is not
+# given (case and surrounding spaces ignored for text).
+_YES = frozenset({"true", "yes", "1"})
+_NO = frozenset({"false", "no", "0"})
+
+
+def _target_series(target, data, n: int) -> pd.Series:
+    """The target as a Series of n values, from a column name, an array, a Series or an Arrow array."""
     if isinstance(target, str):
         if not isinstance(data, pd.DataFrame):
             raise TypeError("target given by name needs data as a DataFrame")
         if target not in data.columns:
             raise KeyError(f"target column '{target}' is not in data")
-        name, target = target, data[target]
-    if isinstance(target, (pd.Series, pd.Index)):
-        if target.isna().any():
-            raise ValueError("target holds missing values")
-        target = target.to_numpy()
-    t = np.asarray(target)
-    if t.ndim != 1 or len(t) != n:
-        raise ValueError(f"target must be 1-D with {n} values, got shape {t.shape}")
-    if t.dtype.kind not in "biuf":
-        raise TypeError(f"target must be boolean or 0/1, got dtype {t.dtype}")
-    if t.dtype.kind == "f" and np.isnan(t).any():
-        raise ValueError("target holds NaN")
-    if not np.isin(t, (0, 1)).all():
-        raise ValueError("target must hold only 0/1 (or booleans)")
-    t = np.ascontiguousarray(t, dtype=np.uint8)
-    pos = int(t.sum())
-    if pos == 0:
-        raise ValueError("target has no positives: the target group is empty")
-    if pos == n:
-        raise ValueError("target has no negatives: every row is in the target group")
-    return t, name
+        target = data[target]
+    if isinstance(target, (pa.Array, pa.ChunkedArray)):
+        target = target.to_pandas()
+    if isinstance(target, pd.Index):
+        target = target.to_series()
+    if not isinstance(target, pd.Series):
+        t = np.asarray(target)
+        if t.ndim != 1:
+            raise ValueError(f"target must be 1-D with {n} values, got shape {t.shape}")
+        target = pd.Series(t)
+    if len(target) != n:
+        raise ValueError(f"target must be 1-D with {n} values, got shape ({len(target)},)")
+    return target
+
+
+def _plain(v):
+    """A numpy scalar as the Python value it holds (for messages and `positive`)."""
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def _classes(s: pd.Series) -> tuple[np.ndarray, list]:
+    """(code of each row, the distinct values): at most two, none missing."""
+    missing = int(s.isna().sum())
+    if missing:
+        raise ValueError(f"target holds {missing} missing values")
+    try:
+        codes, classes = pd.factorize(s, sort=True)
+    except TypeError:  # values of mixed types do not sort
+        codes, classes = pd.factorize(s)
+    classes = [_plain(c) for c in classes]
+    if len(classes) > 2:
+        shown = ", ".join(repr(c) for c in classes[:5]) + (", ..." if len(classes) > 5 else "")
+        raise ValueError(f"target must hold two values (the target group and the rest), found "
+                         f"{len(classes)}: {shown}")
+    return codes, classes
+
+
+def _reads_as(v) -> bool | None:
+    """True / False when a target value reads as yes / no, None when it does not."""
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, numbers.Real):
+        return {1: True, 0: False}.get(v)
+    if isinstance(v, str):
+        w = v.strip().lower()
+        return True if w in _YES else False if w in _NO else None
+    return None
+
+
+def _infer_positive(classes: list):
+    """The class that reads as "yes" (None when the only class reads as "no")."""
+    reads = [_reads_as(c) for c in classes]
+    if None in reads or len(set(reads)) != len(reads):
+        found = " and ".join(repr(c) for c in classes)
+        raise ValueError(f"cannot tell which target value marks the target group (found {found}): "
+                         f"name it with positive=, e.g. positive={classes[-1]!r}")
+    return classes[reads.index(True)] if True in reads else None
+
+
+def _equals(a, b) -> bool:
+    try:
+        return bool(a == b)
+    except (TypeError, ValueError):
+        return False
+
+
+def _target_vector(target, data, n: int, positive=None) -> tuple[np.ndarray, object]:
+    """(0/1 uint8 target, the positive class as the target holds it).
+
+    The target holds two values (booleans, 0/1, two texts, a categorical);
+    rows equal to ``positive`` (inferred from yes/no values when None) are
+    the target group, and both groups must have rows.
+    """
+    codes, classes = _classes(_target_series(target, data, n))
+    positive = _infer_positive(classes) if positive is None else _plain(positive)
+    match = [i for i, c in enumerate(classes) if positive is not None and _equals(c, positive)]
+    if not match and len(classes) == 2:
+        raise ValueError(f"positive={positive!r} is not a value of the target (values: "
+                         f"{classes[0]!r} and {classes[1]!r})")
+    if not match:
+        raise ValueError(f"target has no positives: the target group is empty (the target holds only "
+                         f"{classes[0]!r})")
+    if len(classes) == 1:
+        raise ValueError(f"target has no negatives: every row is in the target group ({classes[0]!r})")
+    return (codes == match[0]).astype(np.uint8), classes[match[0]]
 
 
 def _table(data, columns) -> ContactTable:
@@ -97,6 +175,8 @@ def _woe(pos: np.ndarray, neg: np.ndarray, P: int, N: int, a: float):
 
 
 def _interval_labels(edges: np.ndarray) -> list[str]:
+    if len(edges) == 0:
+        return []
     if len(edges) == 1:
         return [f"[{edges[0]:.6g}]"]
     labels = [f"({lo:.6g}, {hi:.6g}]" for lo, hi in zip(edges[:-1], edges[1:])]
@@ -104,14 +184,47 @@ def _interval_labels(edges: np.ndarray) -> list[str]:
     return labels
 
 
+def _value_label(v) -> str:
+    """A value as it reads: "0", "999", "0.2" (a float32 value in float32 digits)."""
+    s = str(v)
+    return s[:-2] if s.endswith(".0") else s
+
+
+def _binning(crit) -> tuple[list, list, bool]:
+    """The engine's (values, edges, float32) of a numeric criterion (a summary row)."""
+    values = np.asarray(crit.values)
+    return values.astype(np.float64).tolist(), np.asarray(crit.edges, dtype=np.float64).tolist(), \
+        values.dtype == np.float32
+
+
+def _n_codes(values, edges) -> int:
+    """Bin codes of a numeric binning: values, intervals, other, missing (criteria.h)."""
+    return len(values) + (len(edges) - 1 if len(edges) >= 2 else len(edges)) + 2
+
+
 @dataclass
 class Criteria:
     """The ranked criteria.
 
-    ``summary``: one row per criterion (column, kind, iv, bins, strength),
-    highest IV first. ``bins``: one row per bin of each criterion (criterion,
-    bin, lower, upper, rows, targets, share, target_share, rest_share, rate,
-    lift, woe, iv). ``n``, ``n_target``: the rows and target rows.
+    Attributes
+    ----------
+    summary : DataFrame
+        One row per criterion, highest IV first: criterion, column, kind
+        ("numeric", "categorical", "set member"), member_code, iv, bins (the
+        non-empty ones), values and edges (numeric: the values with a bin of
+        their own, in the column's precision, and the quantile edges of the
+        others), strength.
+    bins : DataFrame
+        One row per non-empty bin of each criterion, numeric bins in value
+        order: criterion, column, code, bin (label: "0", "999", "(2, 5]",
+        "(missing)"), lower, upper, rows, targets, share, target_share,
+        rest_share, rate, lift, woe, iv.
+    n, n_target : int
+        The rows and the target rows.
+    positive : object
+        The target value that marks the target group (True, 1, "yes", ...).
+    skipped : list of str
+        Candidate columns of no role the criteria use (timestamps).
     """
 
     summary: pd.DataFrame
@@ -120,13 +233,38 @@ class Criteria:
     n_target: int
     schema: object = field(repr=False, default=None)
     smoothing: float = 0.5
+    positive: object = True
+    skipped: list = field(default_factory=list)
 
     def __repr__(self) -> str:
         top = ", ".join(f"{r.criterion} {r.iv:.3f}" for r in self.summary.head(5).itertuples())
-        return f"Criteria({len(self.summary)} criteria over {self.n:,} rows, {self.n_target:,} targets; top IV: {top})"
+        return (f"Criteria({len(self.summary)} criteria over {self.n:,} rows, {self.n_target:,} targets "
+                f"(positive = {self.positive!r}); top IV: {top})")
 
     def scorecard(self, top: int = 5, *, min_iv: float = 0.02, pdo: float = 20.0, base: float = 500.0) -> "Scorecard":
-        """Points scorecard of the ``top`` criteria with IV >= ``min_iv``."""
+        """Points scorecard of the ``top`` criteria with IV >= ``min_iv``.
+
+        Parameters
+        ----------
+        top : int
+            How many criteria, best first (>= 1).
+        min_iv : float
+            The least information value a criterion needs (>= 0).
+        pdo : float
+            Points that double the odds (> 0): a bin is worth
+            ``round(pdo / ln 2 * WoE)`` points.
+        base : float
+            Points of a contact at the prior odds of the target group.
+
+        Returns
+        -------
+        Scorecard
+
+        Raises
+        ------
+        ValueError
+            When no criterion reaches ``min_iv``, or an argument is out of range.
+        """
         top = check_int(top, "top", min_value=1)
         min_iv = check_float(min_iv, "min_iv", min_value=0.0)
         pdo = check_float(pdo, "pdo", min_value=0.0, strict_min=True)
@@ -146,8 +284,13 @@ class Criteria:
 class Scorecard:
     """Points per bin of the chosen criteria; ``apply`` scores new contacts.
 
-    A value the training data never had (a new category) or a bin that was
-    empty in training scores 0 points for that criterion.
+    New data falls in the bins learnt at fit: a numeric value with a bin of
+    its own in that bin, other values in the quantile interval that holds
+    them (values beyond the ends in the end intervals), missing values in the
+    missing bin. A value the training data never had — a new category, or a
+    new value of a numeric column binned by value — falls in the "(other)"
+    bin; it and any bin that was empty in training score 0 points for that
+    criterion (no evidence either way).
     """
 
     criteria: pd.DataFrame
@@ -160,7 +303,25 @@ class Scorecard:
                 f"base {self.base:g}, points {int(self.points['points'].min())} to {int(self.points['points'].max())})")
 
     def apply(self, data) -> np.ndarray:
-        """Scores (float64) of the rows of a DataFrame or ContactTable."""
+        """Score the rows of new data.
+
+        Parameters
+        ----------
+        data : DataFrame or ContactTable
+            Holds the criteria's columns (others are ignored).
+
+        Returns
+        -------
+        ndarray of float64
+            ``base`` plus each criterion's points, one per row.
+
+        Raises
+        ------
+        KeyError
+            When a criterion's column is not in ``data``.
+        TypeError
+            When ``data`` is neither a DataFrame nor a ContactTable.
+        """
         cols = sorted({c for c in self.criteria["column"]})
         if isinstance(data, pd.DataFrame):
             missing = [c for c in cols if c not in data.columns]
@@ -182,13 +343,11 @@ class Scorecard:
     def _points_of(table: ContactTable, crit, pts: pd.DataFrame) -> np.ndarray:
         code = pts["code"].to_numpy()
         values = pts["points"].to_numpy(dtype=np.float64)
-        if crit.kind == "numeric":
-            x = np.asarray(table.numeric(crit.column), dtype=np.float64)
-            edges = np.asarray(crit.edges, dtype=np.float64)
-            nb = max(len(edges) - 1, 1)
-            idx = np.searchsorted(edges[1:-1], x, side="left") if len(edges) > 2 else np.zeros(len(x), np.int64)
-            idx = np.where(np.isnan(x), nb, idx)
-            lut = np.zeros(nb + 1)
+        if crit.kind == "numeric":  # the engine bins as it did at fit
+            binning = _binning(crit)
+            idx = _core.numeric_bin_codes([crit.column], [table.numeric(crit.column)], [binning],
+                                          n_threads=resolve_threads())[0]
+            lut = np.zeros(_n_codes(binning[0], binning[1]))
         elif crit.kind == "categorical":
             idx = table.codes(crit.column).astype(np.int64)
             n_cat = len(table.schema[crit.column].categories)
@@ -203,23 +362,58 @@ class Scorecard:
         return lut[idx]
 
 
-def discriminating_criteria(data, target, columns=None, *, n_bins: int = 10, smoothing: float = 0.5,
-                            n_threads: int | None = None) -> Criteria:
+def discriminating_criteria(data, target, columns=None, *, positive=None, n_bins: int = 10,
+                            smoothing: float = 0.5, n_threads: int | None = None) -> Criteria:
     """Rank candidate columns by how well they set the target group apart.
 
     Parameters
     ----------
-    data : DataFrame or ContactTable of the contacts (target group and rest).
-    target : the target group: a column name of ``data``, or a boolean / 0-1
-        array or Series of one value per row. It needs at least one target
-        and one non-target row.
-    columns : candidate columns (default: every column but the target; an
-        integer, float or boolean column is numeric, categoricals and strings
-        categorical, lists of strings category sets; timestamps are skipped).
-    n_bins : quantile bins of a numeric column (fewer when values repeat).
-    smoothing : added to every bin's counts (> 0) so no WoE is infinite.
-    n_threads : threads of the counting calls (None: the ``threads(n)`` block
-        around the call, else the process default).
+    data : DataFrame or ContactTable
+        The contacts, target group and rest.
+    target : str, array-like, Series or Arrow array
+        A column name of ``data``, or one value per row. Two values: booleans
+        (numpy, pandas nullable, Arrow), 0/1 numbers, two texts ("yes"/"no",
+        "TRUE"/"FALSE") or a categorical. At least one row of each.
+    columns : list of str, optional
+        Candidate columns (default: every column but the target). Integer,
+        float and boolean columns are numeric, categoricals and strings
+        categorical, lists of strings category sets; timestamps are skipped.
+    positive : optional
+        The target value that marks the target group. Inferred when the two
+        values read as yes/no: True, 1, or "yes"/"true"/"1" (any case)
+        against False, 0, "no"/"false"/"0"; required otherwise.
+    n_bins : int
+        Bins of a numeric column besides missing (1..1000). A column with at
+        most ``n_bins`` distinct values (flags, booleans, small codes) has one
+        bin per value; otherwise each value held by more than 1/n_bins of the
+        present rows (a "999 = never contacted" code, a dominant 0) has a bin
+        of its own and the other values share ``n_bins`` minus those bins in
+        quantiles (``pandas.qcut(duplicates="drop")``).
+    smoothing : float
+        Added to every bin's counts (> 0) so no WoE is infinite.
+    n_threads : int, optional
+        Threads of the counting calls (None: the ``threads(n)`` block around
+        the call, else the process default); the results are the same for any
+        number.
+
+    Returns
+    -------
+    Criteria
+        ``summary`` (criteria ranked by IV), ``bins`` (per bin: share,
+        target share, rate, lift, WoE, IV part), ``positive``.
+
+    Raises
+    ------
+    ValueError
+        An empty table or ``columns``, a target of the wrong length, with
+        missing values, more than two values, one value only, or two values
+        that do not read as yes/no without ``positive=`` (the message names
+        them), a ``positive`` that is not one of them, an infinite value in a
+        numeric column (named), ``n_bins`` or ``smoothing`` out of range.
+    KeyError
+        A column, or the target column, not in ``data``.
+    TypeError
+        ``data`` neither a DataFrame nor a ContactTable.
     """
     n_bins = check_int(n_bins, "n_bins", min_value=1, max_value=1000)
     smoothing = check_float(smoothing, "smoothing", min_value=0.0, strict_min=True)
@@ -235,7 +429,7 @@ def discriminating_criteria(data, target, columns=None, *, n_bins: int = 10, smo
     n = len(data)
     if n == 0:
         raise ValueError("data is empty")
-    t, _ = _target_vector(target, data, n)
+    t, positive = _target_vector(target, data, n, positive)
     table = _table(data, columns)
     roles = table.roles
     P = int(t.sum())
@@ -246,31 +440,17 @@ def discriminating_criteria(data, target, columns=None, *, n_bins: int = 10, smo
     rows = []
     if numeric:
         cols = [table.numeric(c) for c in numeric]
-        edges = _core.quantile_edges(numeric, cols, n_bins, n_threads=n_threads)
-        pos, neg = _core.count_numeric_bins(numeric, cols, edges, t, n_threads=n_threads)
-        for c, e, p, q in zip(numeric, edges, pos, neg):
-            e = np.asarray(e)
-            nb = max(len(e) - 1, 1)  # a constant column has one bin
-            if len(e) == 0:  # nothing present: only the missing bin
-                labels, lower, upper = [], [], []
-                code = np.array([nb])
-            else:
-                labels = _interval_labels(e)
-                lower = list(e[:-1]) if len(e) > 1 else [e[0]]
-                upper = list(e[1:]) if len(e) > 1 else [e[0]]
-                code = np.arange(nb + 1)
-                p, q = p[: nb + 1], q[: nb + 1]
-            if len(e) == 0:
-                p, q = p[nb:nb + 1], q[nb:nb + 1]
-            rows.append((c, "numeric", c, -1, code, labels + [MISSING_LABEL], lower + [np.nan],
-                         upper + [np.nan], p, q, e))
+        binnings = _core.numeric_bins(numeric, cols, n_bins, n_threads=n_threads)
+        pos, neg = _core.count_numeric_bins(numeric, cols, binnings, t, n_threads=n_threads)
+        for c, col, b, p, q in zip(numeric, cols, binnings, pos, neg):
+            rows.append(_numeric_rows(c, b, col.dtype == np.float32, p, q))
     if categorical:
         ncat = [len(table.schema[c].categories) for c in categorical]
         pos, neg = _core.count_codes([table.codes(c) for c in categorical], ncat, t, n_threads=n_threads)
         for c, k, p, q in zip(categorical, ncat, pos, neg):
-            labels = list(table.schema[c].categories) + ["(other)", MISSING_LABEL]
+            labels = list(table.schema[c].categories) + [OTHER_LABEL, MISSING_LABEL]
             rows.append((c, "categorical", c, -1, np.arange(k + 2), labels, [np.nan] * (k + 2),
-                         [np.nan] * (k + 2), p, q, None))
+                         [np.nan] * (k + 2), p, q, None, None))
     if sets:
         ncat = [len(table.schema[c].categories) for c in sets]
         pos, neg = _core.count_set_members([table.bitsets(c) for c in sets], ncat, t, n_threads=n_threads)
@@ -278,14 +458,36 @@ def discriminating_criteria(data, target, columns=None, *, n_bins: int = 10, smo
             for m, name in enumerate(table.schema[c].categories):
                 rows.append((f"{c}:{name}", "set member", c, m, np.array([0, 1]), ["has not", "has"],
                              [np.nan] * 2, [np.nan] * 2, np.array([P - p[m], p[m]]),
-                             np.array([N - q[m], q[m]]), None))
+                             np.array([N - q[m], q[m]]), None, None))
     skipped = [c for c in columns if roles.get(c) not in ("numeric", "categorical", "category_set")]
-    return _assemble(rows, n, P, N, smoothing, table.schema, skipped)
+    crit = _assemble(rows, n, P, N, smoothing, table.schema, skipped)
+    crit.positive = positive
+    return crit
+
+
+def _numeric_rows(column: str, binning, float32: bool, pos, neg) -> tuple:
+    """The row tuple of a numeric criterion (as _assemble reads it), its bins in value order.
+
+    ``binning`` is the engine's (values, edges): its codes are the values,
+    then the intervals, then other and missing (criteria.h); the rows are
+    ordered by their lower bound instead, other and missing last.
+    """
+    values = np.asarray(binning[0], dtype=np.float32 if float32 else np.float64)
+    edges = np.asarray(binning[1], dtype=np.float64)
+    lo, hi = (edges[:-1], edges[1:]) if len(edges) >= 2 else (edges, edges)
+    labels = np.asarray([_value_label(v) for v in values] + _interval_labels(edges) + [OTHER_LABEL, MISSING_LABEL],
+                        dtype=object)
+    lower = np.concatenate([values, lo, [np.nan, np.nan]])
+    upper = np.concatenate([values, hi, [np.nan, np.nan]])
+    order = np.argsort(lower, kind="stable")  # NaN (other, missing) sorts last
+    code = np.arange(len(lower))
+    return (column, "numeric", column, -1, code[order], labels[order], lower[order], upper[order],
+            np.asarray(pos)[order], np.asarray(neg)[order], edges, values)
 
 
 def _assemble(rows, n, P, N, a, schema, skipped) -> Criteria:
     summary, parts = [], []
-    for crit, kind, column, member, code, labels, lower, upper, pos, neg, edges in rows:
+    for crit, kind, column, member, code, labels, lower, upper, pos, neg, edges, values in rows:
         pos = np.asarray(pos, dtype=np.int64)
         neg = np.asarray(neg, dtype=np.int64)
         keep = (pos + neg) > 0
@@ -305,15 +507,14 @@ def _assemble(rows, n, P, N, a, schema, skipped) -> Criteria:
         })
         parts.append(frame)
         summary.append({"criterion": crit, "column": column, "kind": kind, "member_code": member,
-                        "iv": iv, "bins": int(keep.sum()), "edges": edges})
-    summary = pd.DataFrame(summary, columns=["criterion", "column", "kind", "member_code", "iv", "bins", "edges"])
+                        "iv": iv, "bins": int(keep.sum()), "values": values, "edges": edges})
+    summary = pd.DataFrame(summary, columns=["criterion", "column", "kind", "member_code", "iv", "bins", "values",
+                                             "edges"])
     summary["strength"] = pd.cut(summary["iv"], [-np.inf, 0.02, 0.1, 0.3, np.inf],
                                  labels=["useless", "weak", "medium", "strong"], right=False)
     summary = summary.sort_values(["iv", "criterion"], ascending=[False, True], kind="stable").reset_index(drop=True)
     bins = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-    crit = Criteria(summary=summary, bins=bins, n=n, n_target=P, schema=schema, smoothing=a)
-    crit.skipped = skipped
-    return crit
+    return Criteria(summary=summary, bins=bins, n=n, n_target=P, schema=schema, smoothing=a, skipped=skipped)
 
 
 def lift_at(score, y, fraction: float = 0.1) -> float:

@@ -255,7 +255,7 @@ def _every_engine(prm):
     km = ts.KMeans(n_clusters=3, random_state=0).fit(X)
     km.predict(X), km.transform(X), km.score(X)
     ts.MiniBatchKMeans(n_clusters=3, random_state=0, batch_size=128).fit(X).partial_fit(X)
-    ts.discriminating_criteria(p, "converted", cols)
+    ts.discriminating_criteria(p, "converted", cols).scorecard(top=100).apply(p)  # bins income in C++
     ts.contact_plan(score, np.ones(len(score)), [ts.Channel("email", cost=0.02)], budget=5.0)
     idx = ts.TwinIndex("mixed", block_on=["sex"]).fit(c[["client_id", *cols]], id="client_id")
     idx.search(p[["contact_id", *cols]], k=3, id="contact_id")
