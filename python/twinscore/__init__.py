@@ -5,7 +5,7 @@ The heavy work runs in a C++ core (Eigen, oneTBB, Abseil) with the GIL released;
 this package converts tables, checks input and shapes results.
 """
 
-from . import _core, datasets, events, kpi, leads, metrics, triggers
+from . import _core, datasets, events, kpi, leads, metrics, plot, triggers
 from ._config import get_num_threads, set_num_threads, threads
 from .cluster import KMeans, MiniBatchKMeans
 from .criteria import Criteria, Scorecard, discriminating_criteria, lift_at
@@ -35,5 +35,7 @@ __all__ = [
     "TwinIndex", "TwinResult",
     # tree ensembles
     "TreeScorer",
+    # plots (matplotlib, imported on first use)
+    "plot",
     "__version__",
 ]
