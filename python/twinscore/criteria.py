@@ -125,6 +125,10 @@ class Criteria:
         top = ", ".join(f"{r.criterion} {r.iv:.3f}" for r in self.summary.head(5).itertuples())
         return f"Criteria({len(self.summary)} criteria over {self.n:,} rows, {self.n_target:,} targets; top IV: {top})"
 
+    def _repr_html_(self) -> str:
+        from . import _display  # every display is drawn there
+        return _display.criteria(self)
+
     def scorecard(self, top: int = 5, *, min_iv: float = 0.02, pdo: float = 20.0, base: float = 500.0) -> "Scorecard":
         """Points scorecard of the ``top`` criteria with IV >= ``min_iv``."""
         top = check_int(top, "top", min_value=1)
@@ -158,6 +162,10 @@ class Scorecard:
     def __repr__(self) -> str:
         return (f"Scorecard({len(self.criteria)} criteria: {', '.join(self.criteria['criterion'])}; "
                 f"base {self.base:g}, points {int(self.points['points'].min())} to {int(self.points['points'].max())})")
+
+    def _repr_html_(self) -> str:
+        from . import _display  # every display is drawn there
+        return _display.scorecard(self)
 
     def apply(self, data) -> np.ndarray:
         """Scores (float64) of the rows of a DataFrame or ContactTable."""

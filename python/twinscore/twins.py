@@ -82,6 +82,10 @@ class TwinResult:
         return (f"TwinResult({len(self):,} prospects, k={self.k}, metric={self.metric!r}, "
                 f"{short:,} with fewer than k twins)")
 
+    def _repr_html_(self) -> str:
+        from . import _display  # every display is drawn there
+        return _display.twin_result(self)
+
     def to_pandas(self) -> pd.DataFrame:
         """One row per (prospect, twin) found: prospect_id, rank (1 = best), client_id, similarity."""
         found = self.rows >= 0

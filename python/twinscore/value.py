@@ -371,6 +371,10 @@ class BetaGeo:
         zero = pd.DataFrame({"frequency": [0.0], "recency": [0.0], "T": [0.0]})
         return float(self._predict(zero, t)[0][0])
 
+    def _repr_html_(self) -> str:
+        from . import _display  # every display is drawn there
+        return _display.beta_geo(self)
+
 
 # ---------------------------------------------------------------- Gamma-Gamma
 
@@ -415,6 +419,10 @@ class GammaGamma:
         """Expected mean spend per transaction of each client (population mean when frequency is 0)."""
         x, m = _summary_arrays(summary, ("frequency", "monetary_value"))
         return pd.Series(_core.gammagamma_spend(self._params(), x, m), index=summary.index, name="expected_spend")
+
+    def _repr_html_(self) -> str:
+        from . import _display  # every display is drawn there
+        return _display.gamma_gamma(self)
 
 
 def lifetime_value(purchases: BetaGeo, spend: GammaGamma, summary: pd.DataFrame, *, months: int = 12,
