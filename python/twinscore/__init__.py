@@ -7,6 +7,7 @@ this package converts tables, checks input and shapes results.
 
 from . import _core, datasets, events, kpi, leads, metrics, plot, triggers
 from ._config import get_num_threads, set_num_threads, threads
+from ._progress import progress
 from .cluster import KMeans, MiniBatchKMeans
 from .criteria import Criteria, Scorecard, discriminating_criteria, lift_at
 from .leads import LeadRules, score_leads
@@ -23,7 +24,7 @@ __version__ = "0.1.0"
 __all__ = [
     # tables and threads
     "ContactTable", "Schema", "ColumnSpec", "Encoded", "datasets",
-    "set_num_threads", "get_num_threads", "threads",
+    "set_num_threads", "get_num_threads", "threads", "progress",
     # behavioural scoring
     "events", "leads", "metrics", "LeadRules", "score_leads", "LogisticScorer",
     # client value

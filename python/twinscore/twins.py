@@ -33,7 +33,6 @@ blocking and the explanations.
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
@@ -42,6 +41,7 @@ import pandas as pd
 
 from . import _core, _frames
 from ._config import threads
+from ._progress import progress as progress_bar
 from ._validation import as_vector, check_int
 from .table import ContactTable, Schema
 
@@ -409,7 +409,7 @@ class TwinIndex:
         # not depend on the chunk it is in.
         bounds = np.linspace(0, n, min(100, n // 1000) + 1).astype(np.int64)
         parts = []
-        bar = _Progress(n)
+        bar = progress_bar(n, desc="twins", unit="prospect", enabled=True)
         with threads(self.n_threads):
             for a, b in zip(bounds[:-1], bounds[1:]):
                 parts.append(self.index_.search(k, **_slice_side(side, a, b)))
@@ -601,29 +601,6 @@ class TwinIndex:
 
 # ---------------------------------------------------------------------------
 # Helpers
-
-
-class _Progress:
-    def __init__(self, total: int):
-        try:
-            from tqdm.auto import tqdm
-        except ImportError:
-            tqdm = None
-        self._bar = tqdm(total=total, unit="prospect", desc="twins") if tqdm else None
-        self._done, self._total = 0, total
-
-    def update(self, n: int):
-        self._done += n
-        if self._bar is not None:
-            self._bar.update(n)
-        else:
-            print(f"\rtwins: {self._done:,}/{self._total:,} prospects", end="", file=sys.stderr, flush=True)
-
-    def close(self):
-        if self._bar is not None:
-            self._bar.close()
-        else:
-            print(file=sys.stderr)
 
 
 def _names(v, what: str) -> list[str]:

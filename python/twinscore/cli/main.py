@@ -49,6 +49,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("job", help="path of the job file (.toml)")
     run.add_argument("--threads", type=_positive_int, default=None, metavar="T",
                      help="threads for the engines (default: the job's [job] threads, else every CPU)")
+    progress = run.add_mutually_exclusive_group()
+    progress.add_argument("--progress", dest="progress", action="store_true", default=None,
+                          help="show a progress bar over the input's chunks (default: when stderr is a terminal)")
+    progress.add_argument("--no-progress", dest="progress", action="store_false", help="never show one")
     return p
 
 
@@ -56,7 +60,7 @@ def _run(args) -> int:
     from .jobs import run_job
 
     try:
-        report = run_job(args.job, threads=args.threads)
+        report = run_job(args.job, threads=args.threads, progress=args.progress)
     except (ValueError, TypeError, KeyError, FileNotFoundError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"twinscore run: {message}", file=sys.stderr)
