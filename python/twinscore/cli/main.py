@@ -1,5 +1,6 @@
 """The twinscore command: `twinscore demo` runs the main job on generated data;
-`twinscore run job.toml` runs a batch job (see :mod:`twinscore.cli.jobs`)."""
+`twinscore run job.toml` runs a batch job (see :mod:`twinscore.cli.jobs`);
+`twinscore report` writes the campaign report (see :mod:`twinscore.cli.report`)."""
 
 from __future__ import annotations
 
@@ -53,6 +54,23 @@ def _parser() -> argparse.ArgumentParser:
     progress.add_argument("--progress", dest="progress", action="store_true", default=None,
                           help="show a progress bar over the input's chunks (default: when stderr is a terminal)")
     progress.add_argument("--no-progress", dest="progress", action="store_false", help="never show one")
+    report = sub.add_parser(
+        "report",
+        help="write a campaign report (one self-contained HTML file) from a demo run",
+        description="Run the engines on a generated market and write one HTML file with the figures embedded: "
+                    "score quality, the best clients' criteria, the lookalike audience, RFM and lifetime value, "
+                    "the contact plan. Needs matplotlib (pip install \"twinscore[plot]\").",
+    )
+    report.add_argument("--out", default="twinscore-report.html", metavar="PATH",
+                        help="the HTML file to write (default: twinscore-report.html); refused if it exists")
+    report.add_argument("--overwrite", action="store_true", help="replace the file if it exists")
+    report.add_argument("--prospects", type=_positive_int, default=50_000, metavar="N",
+                        help="number of prospects to generate (default: 50,000)")
+    report.add_argument("--clients", type=_positive_int, default=5_000, metavar="N",
+                        help="number of clients to generate (default: 5,000)")
+    report.add_argument("--seed", type=int, default=0, help="random seed of the generated data (default: 0)")
+    report.add_argument("--threads", type=_positive_int, default=None, metavar="T",
+                        help="threads for the engines (default: every CPU this process may use)")
     return p
 
 
@@ -66,6 +84,22 @@ def _run(args) -> int:
         print(f"twinscore run: {message}", file=sys.stderr)
         return 2
     print(report)
+    return 0
+
+
+def _report(args) -> int:
+    import twinscore as ts
+
+    from .report import write_report
+
+    try:
+        with ts.threads(args.threads):
+            path = write_report(args.out, prospects=args.prospects, clients=args.clients, seed=args.seed,
+                                overwrite=args.overwrite)
+    except (ValueError, FileExistsError, FileNotFoundError, ImportError) as exc:
+        print(f"twinscore report: {exc}", file=sys.stderr)
+        return 2
+    print(f"report written to {path}")
     return 0
 
 
@@ -95,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
         return _demo(args)
     if args.command == "run":
         return _run(args)
+    if args.command == "report":
+        return _report(args)
     parser.print_help()
     return 0
 
