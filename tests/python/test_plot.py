@@ -391,6 +391,10 @@ def test_tree_reasons_importance_and_waterfall(rng):
     _labelled(ax)
     with pytest.raises(TypeError, match="TreeScorer or LogisticScorer"):
         ts.plot.reason_importance(object(), X)
+    with pytest.raises(TypeError, match="X must be"):
+        ts.plot.reason_waterfall(scorer, X.to_dict())
+    with pytest.raises(ValueError, match="row"):
+        ts.plot.reason_waterfall(scorer, X, row=len(X))
 
 
 # ---------------------------------------------------------------- plan and tables

@@ -49,11 +49,6 @@ def frame(value, name: str, columns) -> pd.DataFrame:
     return value
 
 
-def bar_labels(ax, bars, values, fmt: str) -> None:
-    """Each bar's value written at its end (a few bars: a loop over them)."""
-    ax.bar_label(bars, labels=[format(v, fmt) for v in values], fontsize=8, padding=2)
-
-
 def percent_axis(axis) -> None:
     """Tick labels of a 0-1 axis as percentages."""
     from matplotlib.ticker import PercentFormatter

@@ -79,9 +79,11 @@ def reason_importance(model, X, *, top: int = 15, groups=None, ax=None):
 def reason_waterfall(model, X, *, row: int = 0, max_display: int = 10, groups=None, ax=None):
     """One contact's score built up from the base value, reason by reason (largest first;
     the smallest summed into one bar) — the contact at position ``row`` of ``X``."""
+    if not isinstance(X, (pd.DataFrame, np.ndarray)):
+        raise TypeError(f"X must be a DataFrame or a numeric matrix, got {type(X).__name__}")
     row = check_int(row, "row", min_value=0, max_value=len(X) - 1)
     max_display = check_int(max_display, "max_display", min_value=1)
-    one = X.iloc[[row]] if isinstance(X, pd.DataFrame) else np.asarray(X)[row:row + 1]
+    one = X.iloc[[row]] if isinstance(X, pd.DataFrame) else X[row:row + 1]
     long, base, score = contributions(model, one, groups=groups)
     long = long.reindex(long["contribution"].abs().sort_values(ascending=False, kind="stable").index)
     shown = long.head(max_display)
