@@ -71,6 +71,15 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--seed", type=int, default=0, help="random seed of the generated data (default: 0)")
     report.add_argument("--threads", type=_positive_int, default=None, metavar="T",
                         help="threads for the engines (default: every CPU this process may use)")
+    outputs = report.add_argument_group(
+        "from batch jobs' outputs", "report on the tables jobs wrote instead of a demo run")
+    outputs.add_argument("--scores", metavar="PATH", help="a tree_score job's output (id, score, reasons)")
+    outputs.add_argument("--outcomes", metavar="PATH",
+                         help="the outcomes observed since (id and outcome columns): the score's quality")
+    outputs.add_argument("--rfm", metavar="PATH", help="an rfm job's output (R, F, monetary, segment)")
+    outputs.add_argument("--id", default="contact_id", help="the id column joining scores and outcomes "
+                                                            "(default: contact_id)")
+    outputs.add_argument("--outcome", default="converted", help="the outcome column (0/1, default: converted)")
     return p
 
 
@@ -90,14 +99,19 @@ def _run(args) -> int:
 def _report(args) -> int:
     import twinscore as ts
 
-    from .report import write_report
+    from .report import write_output_report, write_report
 
     try:
         with ts.threads(args.threads):
-            path = write_report(args.out, prospects=args.prospects, clients=args.clients, seed=args.seed,
-                                overwrite=args.overwrite)
-    except (ValueError, FileExistsError, FileNotFoundError, ImportError) as exc:
-        print(f"twinscore report: {exc}", file=sys.stderr)
+            if args.scores or args.rfm or args.outcomes:
+                path = write_output_report(args.out, scores=args.scores, outcomes=args.outcomes, rfm=args.rfm,
+                                           id=args.id, outcome=args.outcome, overwrite=args.overwrite)
+            else:
+                path = write_report(args.out, prospects=args.prospects, clients=args.clients, seed=args.seed,
+                                    overwrite=args.overwrite)
+    except (ValueError, TypeError, KeyError, FileExistsError, FileNotFoundError, ImportError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"twinscore report: {message}", file=sys.stderr)
         return 2
     print(f"report written to {path}")
     return 0

@@ -1,5 +1,6 @@
 """The campaign report, ``twinscore report``: one self-contained HTML file a
-marketing manager can open from an e-mail.
+marketing manager can open from an e-mail — from a demo run, or from batch
+jobs' outputs (``--scores``, ``--outcomes``, ``--rfm``).
 
 It runs the demo's engines on a generated market (:func:`demo_context`) and
 lays out, section by section, what a campaign review shows: the conversion
@@ -31,7 +32,7 @@ import twinscore as ts
 
 from .demo import DemoContext, demo_context, step_scoring, step_segments, step_tables, step_twins, step_value
 
-__all__ = ["SECTIONS", "build_report", "write_report"]
+__all__ = ["SECTIONS", "build_report", "build_output_report", "write_report", "write_output_report"]
 
 # The report's sections, in order: (anchor, title). The tests look for each title.
 SECTIONS = [
@@ -199,27 +200,113 @@ def _plan_section(ctx: DemoContext) -> _Section:
 _BUILDERS = [_score_section, _criteria_section, _twins_section, _value_section, _plan_section]
 
 
-def build_report(ctx: DemoContext) -> str:
-    """The report's HTML from a demo run's context."""
-    sections = [build(ctx) for build in _BUILDERS]
-    data = ctx.data
+def _page(sections: list[_Section], subtitle: str) -> str:
+    """The whole HTML page: a header with the sections' links, then the sections."""
     when = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
     nav = " · ".join(f"<a style='color:white' href='#{s.anchor}'>{html.escape(s.title)}</a>" for s in sections)
-    head = (f"<header><h1>Campaign report</h1><div>{len(data.prospects):,} prospects, {len(data.clients):,} "
-            f"clients, generated market (seed {ctx.seed}) — twinscore {ts.__version__}, {when}</div>"
-            f"<div style='margin-top:6px;font-size:13px'>{nav}</div></header>")
+    head = (f"<header><h1>Campaign report</h1><div>{html.escape(subtitle)} — twinscore {ts.__version__}, {when}"
+            f"</div><div style='margin-top:6px;font-size:13px'>{nav}</div></header>")
     body = "".join(s.html() for s in sections)
     return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>twinscore campaign report</title>"
             f"<style>{_CSS}</style></head><body>{head}<main>{body}</main></body></html>")
 
 
-def write_report(path: str | os.PathLike, *, prospects: int = 50_000, clients: int = 5_000, seed: int = 0,
-                 overwrite: bool = False) -> Path:
-    """Runs the demo's engines on a generated market and writes the report to ``path``.
+def build_report(ctx: DemoContext) -> str:
+    """The report's HTML from a demo run's context."""
+    data = ctx.data
+    return _page([build(ctx) for build in _BUILDERS],
+                 f"{len(data.prospects):,} prospects, {len(data.clients):,} clients, generated market (seed {ctx.seed})")
 
-    Refuses an existing ``path`` unless ``overwrite``; writes a temporary file
-    beside it and moves it into place when complete, so a failure leaves no file.
-    """
+
+# ---------------------------------------------------------------- from a job's outputs
+
+def _top_reasons(counts: pd.Series, *, ax) -> None:
+    """The most frequent first reasons (the table shown beside it holds the same counts)."""
+    shown = counts.iloc[::-1]
+    ax.barh(np.arange(len(shown)), shown.to_numpy(), color="#1f6fb2")
+    ax.set_yticks(np.arange(len(shown)), labels=[str(r) for r in shown.index])
+    ax.set_xlabel("contacts whose first reason it is")
+    ax.set_ylabel("reason")
+    ax.set_title("First reasons of the scores")
+
+
+def _scores_section(scores: pd.DataFrame, outcomes: pd.DataFrame | None, id: str, outcome: str) -> _Section:
+    """Score quality from a tree-scoring job's output joined to the observed outcomes by id."""
+    for name, df in (("scores", scores), ("outcomes", outcomes)):
+        if df is not None and id not in df.columns:
+            raise KeyError(f"{name}: no id column {id!r} (columns: {list(df.columns)[:20]})")
+    if "score" not in scores.columns:
+        raise KeyError("scores: no 'score' column (a tree_score job's output of a one-score model)")
+    if outcomes is None:
+        s = _Section("scores", "Scores")
+        s.kpis += [("contacts scored", f"{len(scores):,}"), ("mean score", f"{scores['score'].mean():.4g}")]
+        s.tables.append(("Score quantiles", scores["score"].quantile([0.01, 0.1, 0.5, 0.9, 0.99]).to_frame()))
+    else:
+        if outcome not in outcomes.columns:
+            raise KeyError(f"outcomes: no outcome column {outcome!r} (columns: {list(outcomes.columns)[:20]})")
+        joined = scores[[id, "score"]].merge(outcomes[[id, outcome]], on=id, how="inner", validate="one_to_one")
+        if joined.empty:
+            raise ValueError(f"no id of the scores is among the outcomes' (column {id!r})")
+        s = _section("score")
+        display = ts.plot.ScoreDisplay.from_predictions(joined[outcome], joined["score"], name="score")
+        lift = ts.metrics.lift_table(joined[outcome], joined["score"], n_bins=10)
+        s.kpis += [("contacts scored", f"{len(scores):,}"), ("with an outcome", f"{len(joined):,}"),
+                   ("AUC", f"{display.summary_['auc']:.3f}"), ("KS", f"{display.summary_['ks']:.3f}"),
+                   ("top-decile lift", f"{lift['lift'].iloc[0]:.1f}x")]
+        s.draw(display.lift)
+        s.draw(display.gains)
+        if joined["score"].between(0, 1).all():  # probabilities: their calibration
+            s.draw(display.calibration)
+        s.draw(display.roc)
+        s.tables.append(("Lift by decile", lift[["contacts", "converted", "conversion_rate", "lift",
+                                                 "cumulative_gain"]]))
+    if "reason_1" in scores.columns:
+        counts = scores["reason_1"].value_counts().head(12)
+        s.draw(_top_reasons, counts)
+        s.tables.append(("First reasons", counts.rename("contacts").to_frame()))
+    return s
+
+
+def _rfm_section(rfm: pd.DataFrame) -> _Section:
+    """Segments and the R x F grid from an rfm job's output."""
+    for c in ("R", "F"):
+        if c not in rfm.columns:
+            raise KeyError(f"rfm: no {c!r} column (an rfm job's output; columns: {list(rfm.columns)[:20]})")
+    s = _Section("value", "Client value: RFM")
+    s.kpis.append(("clients", f"{len(rfm):,}"))
+    value = "monetary" if "monetary" in rfm.columns else None
+    if value:
+        s.kpis.append(("revenue", f"{rfm['monetary'].sum():,.0f}"))
+    if value and "segment" in rfm.columns:
+        s.draw(ts.plot.segment_value, rfm)
+    s.draw(ts.plot.rfm_grid, rfm, value=value)
+    if "segment" in rfm.columns:
+        s.tables.append(("Clients per segment", rfm["segment"].value_counts().rename("clients").to_frame()))
+    return s
+
+
+def _check_outputs(scores, outcomes, rfm) -> None:
+    """The tables a report from outputs needs (given as tables or paths)."""
+    if outcomes is not None and scores is None:
+        raise ValueError("outcomes are joined to scores: give the scores too")
+    if scores is None and rfm is None:
+        raise ValueError("a report from outputs needs the scores of a tree_score job or the table of an rfm job")
+
+
+def build_output_report(*, scores: pd.DataFrame | None = None, outcomes: pd.DataFrame | None = None,
+                        rfm: pd.DataFrame | None = None, id: str = "contact_id", outcome: str = "converted",
+                        source: str = "batch job outputs") -> str:
+    """The report's HTML from batch jobs' output tables: a tree-scoring job's ``scores``
+    (with ``outcomes`` observed since, joined by ``id``: the score's quality) and an rfm
+    job's table (segments and the R x F grid)."""
+    _check_outputs(scores, outcomes, rfm)
+    sections = ([_scores_section(scores, outcomes, id, outcome)] if scores is not None else []) + \
+        ([_rfm_section(rfm)] if rfm is not None else [])
+    return _page(sections, source)
+
+
+def _target(path, overwrite: bool) -> Path:
+    """The report's path, checked before any work: .html, an existing folder, no file unless overwrite."""
     target = Path(path)
     if target.suffix.lower() not in (".html", ".htm"):
         raise ValueError(f"the report is HTML: its path must end in .html, got {target.name}")
@@ -231,9 +318,35 @@ def write_report(path: str | os.PathLike, *, prospects: int = 50_000, clients: i
         import matplotlib  # noqa: F401
     except ImportError:
         raise ImportError('the report draws with matplotlib: pip install "twinscore[plot]"') from None
+    return target
+
+
+def write_report(path: str | os.PathLike, *, prospects: int = 50_000, clients: int = 5_000, seed: int = 0,
+                 overwrite: bool = False) -> Path:
+    """Runs the demo's engines on a generated market and writes the report to ``path``.
+
+    Refuses an existing ``path`` unless ``overwrite``; writes a temporary file
+    beside it and moves it into place when complete, so a failure leaves no file.
+    """
+    target = _target(path, overwrite)
     ctx = demo_context(prospects, clients, seed, steps=[step_tables, step_scoring, step_value, step_segments,
                                                         step_twins])
     _atomic_write(target, build_report(ctx), overwrite)
+    return target
+
+
+def write_output_report(path: str | os.PathLike, *, scores=None, outcomes=None, rfm=None, id: str = "contact_id",
+                        outcome: str = "converted", overwrite: bool = False) -> Path:
+    """Writes the report of batch jobs' outputs (paths of Parquet / CSV tables, see
+    :func:`build_output_report`) to ``path``, as :func:`write_report` does."""
+    from .jobs import _read_table
+
+    target = _target(path, overwrite)
+    _check_outputs(scores, outcomes, rfm)  # before reading anything
+    tables = {name: _read_table(Path(p), f"--{name}") if p is not None else None
+              for name, p in (("scores", scores), ("outcomes", outcomes), ("rfm", rfm))}
+    names = ", ".join(Path(p).name for p in (scores, outcomes, rfm) if p is not None)
+    _atomic_write(target, build_output_report(**tables, id=id, outcome=outcome, source=f"from {names}"), overwrite)
     return target
 
 

@@ -108,3 +108,46 @@ def test_chromium_renders_a_non_blank_page_with_every_section(written, tmp_path)
     dom = subprocess.run([*args, "--dump-dom", url], check=True, capture_output=True, text=True, timeout=120).stdout
     for _, title in report.SECTIONS:
         assert f"<h2>{title}</h2>" in dom
+
+
+def test_a_report_from_batch_job_outputs(tmp_path, capsys):
+    import numpy as np
+    import pandas as pd
+
+    import twinscore as ts
+
+    xgb = pytest.importorskip("xgboost")
+    market = ts.datasets.make_prm(n_prospects=2_000, n_clients=400, seed=2)
+    p = market.prospects
+    X = pd.DataFrame({"contact_id": p["contact_id"], "income": p["income"],
+                      "email_optin": p["email_optin"].astype(np.float64)})
+    model = xgb.XGBClassifier(n_estimators=10, max_depth=3, n_jobs=1)
+    model.fit(X.drop(columns="contact_id"), p["converted"].astype(int))
+    model.get_booster().save_model(tmp_path / "m.ubj")
+    X.to_parquet(tmp_path / "prospects.parquet")
+    p[["contact_id", "converted"]].astype({"converted": int}).to_csv(tmp_path / "outcomes.csv", index=False)
+    market.transactions.to_csv(tmp_path / "tx.csv", index=False)
+    (tmp_path / "score.toml").write_text('[job]\nkind = "tree_score"\n[input]\npath = "prospects.parquet"\n'
+                                         'id = "contact_id"\n[model]\npath = "m.ubj"\nreasons = 2\n'
+                                         '[output]\npath = "scores.parquet"\n')
+    (tmp_path / "rfm.toml").write_text('[job]\nkind = "rfm"\n[input]\npath = "tx.csv"\n[rfm]\n'
+                                       'customer = "client_id"\ndate = "date"\namount = "amount"\n'
+                                       '[output]\npath = "rfm.parquet"\n')
+    assert main(["run", str(tmp_path / "score.toml")]) == 0
+    assert main(["run", str(tmp_path / "rfm.toml")]) == 0
+    out = tmp_path / "jobs.html"
+    files = ["--scores", str(tmp_path / "scores.parquet"), "--outcomes", str(tmp_path / "outcomes.csv"),
+             "--rfm", str(tmp_path / "rfm.parquet")]
+    assert main(["report", "--out", str(out), *files]) == 0
+    text = out.read_text(encoding="utf-8")
+    scores = pd.read_parquet(tmp_path / "scores.parquet")
+    auc = ts.metrics.roc_auc(p["converted"], scores["score"])  # same contacts, same order
+    assert "<h2>Conversion score quality</h2>" in text and "<h2>Client value: RFM</h2>" in text
+    assert f"<div class='v'>{auc:.3f}</div><div class='l'>AUC</div>" in text
+    assert "First reasons" in text and len(re.findall(r"data:image/png;base64,", text)) >= 7
+    capsys.readouterr()
+    assert main(["report", "--out", str(tmp_path / "x.html"), "--outcomes", str(tmp_path / "outcomes.csv")]) == 2
+    assert "give the scores too" in capsys.readouterr().err
+    assert main(["report", "--out", str(tmp_path / "x.html"), *files[:4], "--outcome", "bought"]) == 2
+    assert "'bought'" in capsys.readouterr().err
+    assert not (tmp_path / "x.html").exists()
