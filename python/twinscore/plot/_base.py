@@ -69,11 +69,12 @@ def heatmap(ax, values: np.ndarray, row_labels, col_labels, *, fmt: str, cmap: s
     ax.set_xticks(range(len(col_labels)), labels=[str(c) for c in col_labels])
     ax.set_yticks(range(len(row_labels)), labels=[str(r) for r in row_labels])
     if values.size <= 400:  # numbers only where they stay readable
-        mid = (vmin + vmax) / 2
         for (i, j), v in np.ndenumerate(values):  # a loop over the grid's few cells
             if np.isfinite(v):
+                r, g, b, _ = image.cmap(image.norm(v))
+                dark = 0.299 * r + 0.587 * g + 0.114 * b < 0.5  # white text on dark cells
                 ax.text(j, i, format(v, fmt), ha="center", va="center", fontsize=8,
-                        color="white" if abs(v - mid) > 0.3 * (vmax - vmin) else "black")
+                        color="white" if dark else "black")
     if colorbar:
         ax.figure.colorbar(image, ax=ax, label=colorbar)
     return image
