@@ -55,9 +55,24 @@ class Progress:
 
 
 def progress(total: int | None, *, desc: str, unit: str = "row", enabled: bool | None = None) -> Progress:
-    """The progress bar of twinscore's long calls, for an application that chunks its own
-    work too: ``total`` ``unit``s (None when unknown), labelled ``desc``. ``enabled``:
-    True shows it, False hides it, None (default) shows it when stderr is a terminal."""
+    """The progress bar of twinscore's long calls, for an application that chunks its own work too.
+
+    Parameters
+    ----------
+    total : int or None
+        Units of work in all (None when unknown).
+    desc : str
+        The bar's label.
+    unit : str, default "row"
+        What a unit is.
+    enabled : bool or None, default None
+        True shows the bar, False hides it, None shows it when stderr is a terminal.
+
+    Returns
+    -------
+    Progress
+        Call ``update(n)`` as chunks finish and ``close()`` at the end, or use it in a ``with``.
+    """
     if enabled is None:
         enabled = bool(getattr(sys.stderr, "isatty", lambda: False)())
     if not isinstance(enabled, bool):

@@ -47,14 +47,30 @@ def ks_statistic(y_true, y_score, *, sample_weight=None) -> float:
 
 
 def roc_curve(y_true, y_score, *, n_points: int = 200, sample_weight=None) -> pd.DataFrame:
-    """The ROC curve at up to ``n_points`` + 2 thresholds: threshold, fpr, tpr.
+    """The ROC curve at up to ``n_points`` + 2 thresholds.
 
     Thresholds are the scores' quantiles, plus the KS threshold of
     :func:`roc_summary`, so the curve passes through the point where KS is
-    reached (there ``tpr - fpr`` equals its ``ks``). A row predicts 1 for the
-    scores >= its threshold; the first row (threshold +inf) is the origin,
-    the last (the lowest score) is (1, 1). Counts come from
+    reached (there ``tpr - fpr`` equals its ``ks``). Counts come from
     :func:`band_table`'s engine pass over the bands between thresholds.
+
+    Parameters
+    ----------
+    y_true : array-like of 0/1
+        Observed outcomes (both classes present).
+    y_score : array-like
+        Finite scores, higher = more likely to convert.
+    n_points : int, default 200
+        Quantiles of the scores taken as thresholds (>= 2).
+    sample_weight : array-like, optional
+        A weight per contact.
+
+    Returns
+    -------
+    DataFrame
+        threshold (decreasing), fpr, tpr. A row predicts 1 for the scores >=
+        its threshold; the first row (threshold +inf) is the origin, the last
+        (the lowest score) is (1, 1).
     """
     y, s, w = _inputs(y_true, y_score, sample_weight)
     n_points = check_int(n_points, "n_points", min_value=2)

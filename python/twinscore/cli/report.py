@@ -325,8 +325,22 @@ def write_report(path: str | os.PathLike, *, prospects: int = 50_000, clients: i
                  overwrite: bool = False) -> Path:
     """Runs the demo's engines on a generated market and writes the report to ``path``.
 
-    Refuses an existing ``path`` unless ``overwrite``; writes a temporary file
-    beside it and moves it into place when complete, so a failure leaves no file.
+    Parameters
+    ----------
+    path : path-like
+        The HTML file to write (``.html``, in an existing folder).
+    prospects, clients : int
+        Size of the generated market.
+    seed : int
+        Seed of the generated market.
+    overwrite : bool, default False
+        Replace ``path`` if it exists (else a ``FileExistsError``).
+
+    Returns
+    -------
+    Path
+        The file written: through a temporary file beside it, moved into place
+        when complete, so a failure leaves no file.
     """
     target = _target(path, overwrite)
     ctx = demo_context(prospects, clients, seed, steps=[step_tables, step_scoring, step_value, step_segments,

@@ -28,8 +28,24 @@ def _criteria(criteria):
 
 
 def information_value(criteria, *, top: int = 15, ax=None):
-    """The ``top`` criteria by information value (bars coloured by strength), with the
-    0.02 / 0.1 / 0.3 reading thresholds."""
+    """The criteria by information value, with the 0.02 / 0.1 / 0.3 thresholds.
+
+    Bars are ``criteria.summary``'s ``iv``, coloured by its strength.
+
+    Parameters
+    ----------
+    criteria : Criteria
+        The result of :func:`twinscore.discriminating_criteria`.
+    top : int, default 15
+        How many criteria (the strongest).
+    ax : matplotlib Axes, optional
+        Where to draw; by default a new figure.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+    """
     c = _criteria(criteria)
     top = check_int(top, "top", min_value=1)
     s = frame(c.summary, "criteria.summary", ["criterion", "iv", "strength"]).head(top).iloc[::-1]
@@ -48,8 +64,26 @@ def information_value(criteria, *, top: int = 15, ax=None):
 
 
 def criterion_bins(criteria, criterion: str, *, ax=None):
-    """One criterion's bins: weight of evidence (bars, green where the target group is
-    over-represented) and the target rate (line, right axis)."""
+    """One criterion's bins: weight of evidence (bars) and target rate (line).
+
+    Bars are green where the target group is over-represented; the line,
+    on the right axis, is the bin's target rate against the overall rate
+    (``criteria.bins``' ``woe`` and ``rate``).
+
+    Parameters
+    ----------
+    criteria : Criteria
+        The result of :func:`twinscore.discriminating_criteria`.
+    criterion : str
+        The criterion's name, as in ``criteria.summary['criterion']``.
+    ax : matplotlib Axes, optional
+        Where to draw; by default a new figure.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+    """
     c = _criteria(criteria)
     if not isinstance(criterion, str):
         raise TypeError(f"criterion must be a criterion name, got {type(criterion).__name__}")
@@ -81,7 +115,20 @@ def criterion_bins(criteria, criterion: str, *, ax=None):
 
 
 def scorecard_points(scorecard, *, ax=None):
-    """The points of every bin of a :class:`~twinscore.Scorecard`, criterion by criterion."""
+    """The points of every bin of a scorecard, criterion by criterion.
+
+    Parameters
+    ----------
+    scorecard : Scorecard
+        The result of :meth:`Criteria.scorecard` (its ``points`` table).
+    ax : matplotlib Axes, optional
+        Where to draw; by default a new figure.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+    """
     if not (hasattr(scorecard, "points") and hasattr(scorecard, "base")):
         raise TypeError(f"scorecard must be a twinscore Scorecard, got {type(scorecard).__name__}")
     p = frame(scorecard.points, "scorecard.points", ["criterion", "bin", "points"]).iloc[::-1]
@@ -99,8 +146,23 @@ def scorecard_points(scorecard, *, ax=None):
 
 
 def profile_heatmap(profiles, *, ax=None):
-    """Each segment's indices (its mean over the population's, 100 = average) as a heat map:
-    the ``... index`` columns of :func:`twinscore.segment_profiles`, with the segment's share."""
+    """Each segment's indices as a heat map (100 = the population's mean).
+
+    The ``... index`` columns of :func:`twinscore.segment_profiles`, rows
+    labelled with each segment's share; blue above average, red below.
+
+    Parameters
+    ----------
+    profiles : DataFrame
+        The table of :func:`twinscore.segment_profiles`.
+    ax : matplotlib Axes, optional
+        Where to draw; by default a new figure.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+    """
     t = frame(profiles, "profiles", ["share"])
     cols = [c for c in t.columns if c.endswith(" index")]
     if not cols:

@@ -22,7 +22,22 @@ def _summary(plan) -> pd.DataFrame:
 
 
 def plan_channels(plan, *, ax=None):
-    """Per channel: cost and expected profit (bars), the contacts written above each pair."""
+    """Per channel: cost and expected profit, with the contacts under each pair.
+
+    The rows of ``plan.summary`` (the total row left out).
+
+    Parameters
+    ----------
+    plan : ContactPlan
+        The result of :func:`twinscore.contact_plan`.
+    ax : matplotlib Axes, optional
+        Where to draw; by default a new figure.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+    """
     s = _summary(plan).drop(index="total", errors="ignore")
     x = np.arange(len(s))
     ax = axes(ax)
@@ -41,9 +56,25 @@ def plan_channels(plan, *, ax=None):
 
 
 def profit_vs_budget(plans, *, ax=None):
-    """Expected profit and cost of the plans made under several budgets: where the next
-    euro stops paying. ``plans``: the :class:`~twinscore.ContactPlan` of each budget
-    (e.g. ``[ts.contact_plan(p, value, channels, budget=b) for b in budgets]``)."""
+    """Expected profit and cost of the plans made under several budgets.
+
+    Each point is one plan's ``summary`` total: where the next euro stops
+    paying.
+
+    Parameters
+    ----------
+    plans : list of ContactPlan
+        One plan per budget, e.g.
+        ``[ts.contact_plan(p, value, channels, budget=b) for b in budgets]``
+        (each with a finite budget).
+    ax : matplotlib Axes, optional
+        Where to draw; by default a new figure.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+    """
     if not isinstance(plans, (list, tuple)) or not plans:
         raise ValueError("plans must be a non-empty list of ContactPlan, one per budget")
     totals = pd.DataFrame([_summary(p).loc["total"] for p in plans])
@@ -68,7 +99,20 @@ def profit_vs_budget(plans, *, ax=None):
 
 
 def fill_rates(table, *, ax=None):
-    """Share of rows where each column is present, from :meth:`ContactTable.fill_rates`."""
+    """Share of rows where each field is filled, from :meth:`ContactTable.fill_rates`.
+
+    Parameters
+    ----------
+    table : ContactTable
+        The contacts.
+    ax : matplotlib Axes, optional
+        Where to draw; by default a new figure.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+    """
     if not hasattr(table, "fill_rates"):
         raise TypeError(f"table must be a twinscore ContactTable, got {type(table).__name__}")
     rates = table.fill_rates().iloc[::-1]

@@ -60,8 +60,31 @@ def contributions(model, X, *, groups=None) -> tuple[pd.DataFrame, np.ndarray, n
 
 
 def reason_importance(model, X, *, top: int = 15, groups=None, ax=None):
-    """Mean |contribution| of each feature (or group of columns) over the rows of ``X``:
-    what drives the score across the contacts."""
+    """What drives the score: mean |contribution| of each feature over ``X``.
+
+    The contributions are the model's own reasons with every feature
+    (TreeSHAP for a :class:`~twinscore.TreeScorer`, coefficient x encoded
+    value for a :class:`~twinscore.LogisticScorer`), a feature without a
+    reason for a row counting 0.
+
+    Parameters
+    ----------
+    model : TreeScorer or LogisticScorer
+        A fitted one-score model.
+    X : DataFrame or matrix
+        The contacts, as the model takes them.
+    top : int, default 15
+        How many features.
+    groups : dict, optional
+        TreeScorer only: columns summed into one reason (see ``top_reasons``).
+    ax : matplotlib Axes, optional
+        Where to draw; by default a new figure.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+    """
     top = check_int(top, "top", min_value=1)
     long, base, _ = contributions(model, X, groups=groups)
     imp = (long["contribution"].abs().groupby(long["reason"]).sum() / len(base)).sort_values(ascending=False)
@@ -77,8 +100,32 @@ def reason_importance(model, X, *, top: int = 15, groups=None, ax=None):
 
 
 def reason_waterfall(model, X, *, row: int = 0, max_display: int = 10, groups=None, ax=None):
-    """One contact's score built up from the base value, reason by reason (largest first;
-    the smallest summed into one bar) — the contact at position ``row`` of ``X``."""
+    """One contact's score built up from the base value, reason by reason.
+
+    Starts at the base (the intercept, or the trees' bias), adds the
+    largest contributions in turn (the rest as one bar) and ends at the
+    contact's log-odds or margin.
+
+    Parameters
+    ----------
+    model : TreeScorer or LogisticScorer
+        A fitted one-score model.
+    X : DataFrame or numpy matrix
+        Contacts, as the model takes them.
+    row : int, default 0
+        Position of the contact in ``X``.
+    max_display : int, default 10
+        Reasons shown before the rest is summed.
+    groups : dict, optional
+        TreeScorer only: columns summed into one reason.
+    ax : matplotlib Axes, optional
+        Where to draw; by default a new figure.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+    """
     if not isinstance(X, (pd.DataFrame, np.ndarray)):
         raise TypeError(f"X must be a DataFrame or a numeric matrix, got {type(X).__name__}")
     row = check_int(row, "row", min_value=0, max_value=len(X) - 1)

@@ -47,13 +47,47 @@ class ScoreDisplay:
 
     @classmethod
     def from_predictions(cls, y_true, y_score, *, sample_weight=None, name: str = "score") -> "ScoreDisplay":
-        """The display of scores already computed."""
+        """The display of scores already computed.
+
+        Parameters
+        ----------
+        y_true : array-like of 0/1
+            Observed outcomes.
+        y_score : array-like
+            The scores.
+        sample_weight : array-like, optional
+            A weight per contact.
+        name : str, default "score"
+            The score's name in legends.
+
+        Returns
+        -------
+        ScoreDisplay
+        """
         return cls(y_true, y_score, sample_weight=sample_weight, name=name)
 
     @classmethod
     def from_estimator(cls, estimator, X, y, *, sample_weight=None, name: str | None = None) -> "ScoreDisplay":
-        """Score ``X`` with a fitted binary model (``predict_proba``'s second
-        column, or ``predict`` for a :class:`~twinscore.TreeScorer`) and display it."""
+        """Score ``X`` with a fitted binary model and display it.
+
+        Parameters
+        ----------
+        estimator : fitted model
+            With ``predict_proba`` (its second column is the score), or ``predict``
+            returning one score per row (a binary :class:`~twinscore.TreeScorer`).
+        X : table or matrix
+            The contacts, as the model takes them.
+        y : array-like of 0/1
+            Their observed outcomes.
+        sample_weight : array-like, optional
+            A weight per contact.
+        name : str, optional
+            The score's name (default: the estimator's class).
+
+        Returns
+        -------
+        ScoreDisplay
+        """
         if hasattr(estimator, "predict_proba"):
             proba = np.asarray(estimator.predict_proba(X))
             if proba.ndim != 2 or proba.shape[1] != 2:
@@ -71,7 +105,22 @@ class ScoreDisplay:
         return {"sample_weight": self.sample_weight}
 
     def lift(self, *, n_bins: int = 10, ax=None):
-        """Lift of each score bin (bars) and the cumulative lift (line), bin 1 = the best scores."""
+        """Lift of each score bin (bars) and the cumulative lift (line), bin 1 = the best scores.
+
+        From :func:`twinscore.metrics.lift_table` (``lift``, ``cumulative_lift``).
+
+        Parameters
+        ----------
+        n_bins : int, default 10
+            Score bins (deciles).
+        ax : matplotlib Axes, optional
+            Where to draw; by default a new figure.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+            The Axes drawn on.
+        """
         t = metrics.lift_table(self.y_true, self.y_score, n_bins=n_bins, **self._kw())
         ax = axes(ax)
         x = t.index.to_numpy()
@@ -87,8 +136,24 @@ class ScoreDisplay:
         return ax
 
     def gains(self, *, n_bins: int = 20, ax=None):
-        """Share of converters captured against the share of contacts targeted, best scores first,
-        with the random and the perfect targeting."""
+        """Share of converters captured against the share of contacts targeted, best scores first.
+
+        From :func:`~twinscore.metrics.lift_table` (``cumulative_contacts_share``,
+        ``cumulative_gain``), with the random targeting (the diagonal) and the
+        perfect one (every converter first).
+
+        Parameters
+        ----------
+        n_bins : int, default 20
+            Points of the curve.
+        ax : matplotlib Axes, optional
+            Where to draw; by default a new figure.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+            The Axes drawn on.
+        """
         t = metrics.lift_table(self.y_true, self.y_score, n_bins=n_bins, **self._kw())
         ax = axes(ax)
         x = np.r_[0.0, t["cumulative_contacts_share"].to_numpy()]
@@ -108,7 +173,23 @@ class ScoreDisplay:
         return ax
 
     def roc(self, *, n_points: int = 200, ax=None):
-        """The ROC curve with its AUC, and the KS statistic as the gap to the diagonal where it is largest."""
+        """The ROC curve with its AUC, and KS as the gap to the diagonal where it is largest.
+
+        From :func:`~twinscore.metrics.roc_curve` and :func:`~twinscore.metrics.roc_summary`:
+        the curve passes through the KS threshold, where the segment is drawn.
+
+        Parameters
+        ----------
+        n_points : int, default 200
+            Thresholds (the score's quantiles, plus the KS threshold).
+        ax : matplotlib Axes, optional
+            Where to draw; by default a new figure.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+            The Axes drawn on.
+        """
         curve = metrics.roc_curve(self.y_true, self.y_score, n_points=n_points, **self._kw())
         s = self.summary_
         ks_point = curve[curve["threshold"] == s["ks_threshold"]].iloc[0]
@@ -127,9 +208,25 @@ class ScoreDisplay:
         return ax
 
     def calibration(self, *, n_bins: int = 10, strategy: str = "quantile", ax=None):
-        """Observed conversion against the predicted probability per bin (reliability diagram),
-        the contacts of each bin as bars behind. ``strategy="quantile"`` (default: bins of
-        equal size, readable for rare conversions) or ``"uniform"`` (equal width on [0, 1])."""
+        """Observed conversion against the predicted probability per bin (reliability diagram).
+
+        From :func:`~twinscore.metrics.calibration_table`; the contacts of each bin
+        as bars behind, on the right axis.
+
+        Parameters
+        ----------
+        n_bins : int, default 10
+            Bins of predicted probability.
+        strategy : {"quantile", "uniform"}, default "quantile"
+            Bins of equal size (readable for rare conversions) or of equal width on [0, 1].
+        ax : matplotlib Axes, optional
+            Where to draw; by default a new figure.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+            The Axes drawn on.
+        """
         t = metrics.calibration_table(self.y_true, self.y_score, n_bins=n_bins, strategy=strategy, **self._kw())
         ax = axes(ax)
         top = 1.05 * float(max(t["mean_predicted"].max(), t["observed"].max(), 1e-9))
@@ -151,8 +248,23 @@ class ScoreDisplay:
         return ax
 
     def distribution(self, *, n_bins: int = 20, ax=None):
-        """The score's distribution among converters and non-converters (each sums to 100 %),
-        from the conversion counts of equal-width score bands."""
+        """The score's distribution among converters and non-converters (each sums to 100 %).
+
+        From the conversion counts of :func:`~twinscore.metrics.band_table` over
+        equal-width score bands.
+
+        Parameters
+        ----------
+        n_bins : int, default 20
+            Score bands.
+        ax : matplotlib Axes, optional
+            Where to draw; by default a new figure.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+            The Axes drawn on.
+        """
         edges = _edges(self.y_score, n_bins)
         t = metrics.band_table(self.y_true, self.y_score, edges, **self._kw())
         conv = t["converted"].to_numpy()
@@ -168,7 +280,18 @@ class ScoreDisplay:
         return ax
 
     def dashboard(self, *, figsize=(11.0, 8.0)):
-        """Lift, gains, ROC and calibration on one 2 x 2 figure (returned)."""
+        """Lift, gains, ROC and calibration on one 2 x 2 figure.
+
+        Parameters
+        ----------
+        figsize : (float, float), default (11, 8)
+            The figure's size in inches.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            The new figure.
+        """
         fig, grid = pyplot().subplots(2, 2, figsize=figsize, layout="constrained")
         self.lift(ax=grid[0, 0])
         self.gains(ax=grid[0, 1])
@@ -190,27 +313,134 @@ def _edges(y_score, n_bins: int) -> np.ndarray:
 
 
 def lift(y_true, y_score, *, n_bins: int = 10, sample_weight=None, name: str = "score", ax=None):
-    """Lift by decile (``n_bins`` score bins): see :meth:`ScoreDisplay.lift`. Returns the Axes."""
+    """Lift by score bin and the cumulative lift: see :meth:`ScoreDisplay.lift`.
+
+    Parameters
+    ----------
+    y_true : array-like of 0/1
+        Observed outcomes.
+    y_score : array-like
+        Scores (higher = more likely to convert).
+    n_bins : int, default 10
+        Score bins (deciles).
+    sample_weight : array-like, optional
+        A weight per contact.
+    name : str, default "score"
+        The score's name in legends.
+    ax : matplotlib Axes, optional
+        Where to draw; by default a new figure.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+    """
     return ScoreDisplay(y_true, y_score, sample_weight=sample_weight, name=name).lift(n_bins=n_bins, ax=ax)
 
 
 def gains(y_true, y_score, *, n_bins: int = 20, sample_weight=None, name: str = "score", ax=None):
-    """Cumulative gains with the random and perfect lines: see :meth:`ScoreDisplay.gains`."""
+    """Cumulative gains with the random and perfect lines: see :meth:`ScoreDisplay.gains`.
+
+    Parameters
+    ----------
+    y_true : array-like of 0/1
+        Observed outcomes.
+    y_score : array-like
+        Scores (higher = more likely to convert).
+    n_bins : int, default 20
+        Points of the curve.
+    sample_weight : array-like, optional
+        A weight per contact.
+    name : str, default "score"
+        The score's name in legends.
+    ax : matplotlib Axes, optional
+        Where to draw; by default a new figure.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+    """
     return ScoreDisplay(y_true, y_score, sample_weight=sample_weight, name=name).gains(n_bins=n_bins, ax=ax)
 
 
 def roc(y_true, y_score, *, n_points: int = 200, sample_weight=None, name: str = "score", ax=None):
-    """ROC curve with AUC and the KS point: see :meth:`ScoreDisplay.roc`."""
+    """ROC curve with its AUC and the KS point: see :meth:`ScoreDisplay.roc`.
+
+    Parameters
+    ----------
+    y_true : array-like of 0/1
+        Observed outcomes.
+    y_score : array-like
+        Scores (higher = more likely to convert).
+    n_points : int, default 200
+        Thresholds (the score's quantiles, plus the KS threshold).
+    sample_weight : array-like, optional
+        A weight per contact.
+    name : str, default "score"
+        The score's name in legends.
+    ax : matplotlib Axes, optional
+        Where to draw; by default a new figure.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+    """
     return ScoreDisplay(y_true, y_score, sample_weight=sample_weight, name=name).roc(n_points=n_points, ax=ax)
 
 
 def calibration(y_true, y_prob, *, n_bins: int = 10, strategy: str = "quantile", sample_weight=None,
                 name: str = "score", ax=None):
-    """Reliability diagram with the contacts per bin: see :meth:`ScoreDisplay.calibration`."""
+    """Reliability diagram with the contacts per bin: see :meth:`ScoreDisplay.calibration`.
+
+    Parameters
+    ----------
+    y_true : array-like of 0/1
+        Observed outcomes.
+    y_prob : array-like
+        Predicted probabilities in [0, 1].
+    n_bins : int, default 10
+        Bins of predicted probability.
+    strategy : {"quantile", "uniform"}, default "quantile"
+        Bins of equal size, or of equal width on [0, 1].
+    sample_weight : array-like, optional
+        A weight per contact.
+    name : str, default "score"
+        The score's name in legends.
+    ax : matplotlib Axes, optional
+        Where to draw; by default a new figure.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+    """
     return ScoreDisplay(y_true, y_prob, sample_weight=sample_weight, name=name).calibration(
         n_bins=n_bins, strategy=strategy, ax=ax)
 
 
 def score_distribution(y_true, y_score, *, n_bins: int = 20, sample_weight=None, name: str = "score", ax=None):
-    """The score's distribution among converters and the rest: see :meth:`ScoreDisplay.distribution`."""
+    """The score's distribution among converters and the rest: see :meth:`ScoreDisplay.distribution`.
+
+    Parameters
+    ----------
+    y_true : array-like of 0/1
+        Observed outcomes.
+    y_score : array-like
+        Scores (higher = more likely to convert).
+    n_bins : int, default 20
+        Equal-width score bands.
+    sample_weight : array-like, optional
+        A weight per contact.
+    name : str, default "score"
+        The score's name in legends.
+    ax : matplotlib Axes, optional
+        Where to draw; by default a new figure.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+    """
     return ScoreDisplay(y_true, y_score, sample_weight=sample_weight, name=name).distribution(n_bins=n_bins, ax=ax)

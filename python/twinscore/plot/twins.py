@@ -14,8 +14,25 @@ __all__ = ["twin_explanation", "lookalike_conversion", "audience_conversions"]
 
 
 def twin_explanation(explanation, *, top: int = 10, ax=None):
-    """The parts of one (prospect, twin) pair and their contributions to its similarity,
-    each labelled with its sentence: the table :meth:`TwinIndex.explain` returns."""
+    """Why a client is a prospect's twin: each part's contribution to the similarity.
+
+    Bars are the ``contribution`` column of :meth:`TwinIndex.explain`,
+    labelled with its sentences (largest first).
+
+    Parameters
+    ----------
+    explanation : DataFrame
+        The table of :meth:`TwinIndex.explain` (its ``attrs`` give the title).
+    top : int, default 10
+        How many parts.
+    ax : matplotlib Axes, optional
+        Where to draw; by default a new figure.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+    """
     from .._validation import check_int
 
     e = frame(explanation, "explanation", ["column", "contribution", "explanation"])
@@ -38,8 +55,27 @@ def twin_explanation(explanation, *, top: int = 10, ax=None):
 
 
 def lookalike_conversion(y_true, lookalike_score, *, n_bins: int = 10, ax=None):
-    """Conversion rate of each lookalike-score bin (bin 1 = the prospects most like the
-    clients), against the average: does resemblance predict conversion?"""
+    """Conversion rate by lookalike-score bin, against the average.
+
+    The ``conversion_rate`` of :func:`twinscore.metrics.lift_table` of the
+    score: does resemblance predict conversion?
+
+    Parameters
+    ----------
+    y_true : array-like of 0/1
+        Observed conversions of the prospects.
+    lookalike_score : array-like
+        Their lookalike scores (``TwinResult.score`` or ``value_score``).
+    n_bins : int, default 10
+        Score bins (bin 1 = the most alike).
+    ax : matplotlib Axes, optional
+        Where to draw; by default a new figure.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+    """
     t = metrics.lift_table(y_true, lookalike_score, n_bins=n_bins)
     rate = t["conversion_rate"].to_numpy()
     overall = t["converted"].sum() / t["weight"].sum()
@@ -58,8 +94,28 @@ def lookalike_conversion(y_true, lookalike_score, *, n_bins: int = 10, ax=None):
 
 
 def audience_conversions(y_true, lookalike_score, *, n_bins: int = 20, ax=None):
-    """Conversions an audience brings against its size, the most alike prospects first,
-    beside a random audience of the same size (conversions at the average rate)."""
+    """Conversions an audience brings against its size, the most alike first.
+
+    Cumulative contacts and conversions of the score's
+    :func:`~twinscore.metrics.lift_table`, beside a random audience
+    converting at the average rate.
+
+    Parameters
+    ----------
+    y_true : array-like of 0/1
+        Observed conversions of the prospects.
+    lookalike_score : array-like
+        Their lookalike scores.
+    n_bins : int, default 20
+        Points of the curve.
+    ax : matplotlib Axes, optional
+        Where to draw; by default a new figure.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+    """
     t = metrics.lift_table(y_true, lookalike_score, n_bins=n_bins)
     size = np.r_[0, np.cumsum(t["contacts"].to_numpy())]
     conv = np.r_[0.0, np.cumsum(t["converted"].to_numpy())]

@@ -22,8 +22,25 @@ __all__ = ["rfm_grid", "segment_value", "frequency_recency_matrix", "probability
 
 
 def rfm_grid(rfm, *, value: str | None = None, ax=None):
-    """Clients (or the sum of ``value``, e.g. ``"monetary"``) per cell of R (rows, 5 = most
-    recent at the top) by F (columns), from the table :func:`twinscore.rfm` returns."""
+    """Clients (or the total of ``value``) per cell of the R x F grid.
+
+    Rows are R scores (5, the most recent, at the top), columns F scores;
+    the counts are a crosstab of the table :func:`twinscore.rfm` returns.
+
+    Parameters
+    ----------
+    rfm : DataFrame
+        The table of :func:`twinscore.rfm` (columns R, F, and ``value``).
+    value : str, optional
+        A column to sum per cell (e.g. ``"monetary"``); by default clients are counted.
+    ax : matplotlib Axes, optional
+        Where to draw; by default a new figure.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+    """
     t = frame(rfm, "rfm", ["R", "F"] + ([value] if value is not None else []))
     if value is None:
         grid = pd.crosstab(t["R"], t["F"])
@@ -48,8 +65,25 @@ def _segment_table(rfm: pd.DataFrame, value: str) -> pd.DataFrame:
 
 
 def segment_value(rfm, *, value: str = "monetary", ax=None):
-    """Each RFM segment's share of the clients beside its share of ``value`` (revenue by default):
-    "20 % of the clients, 60 % of the revenue"."""
+    """Each RFM segment's share of the clients beside its share of ``value``.
+
+    "20 % of the clients, 60 % of the revenue": the segments' sizes and the
+    sums of ``value`` from the :func:`twinscore.rfm` table.
+
+    Parameters
+    ----------
+    rfm : DataFrame
+        The table of :func:`twinscore.rfm` (columns segment and ``value``).
+    value : str, default "monetary"
+        The column whose total each segment holds a share of.
+    ax : matplotlib Axes, optional
+        Where to draw; by default a new figure.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+    """
     t = frame(rfm, "rfm", ["segment", value])
     table = _segment_table(t, value)
     y = np.arange(len(table))
@@ -117,8 +151,32 @@ def _matrix_axes(ax, matrix, freq, rec, *, cmap, label):
 
 def frequency_recency_matrix(model, summary, *, t: float = 1.0, max_frequency: int | None = None,
                              max_recency: float | None = None, ax=None):
-    """Expected purchases in the next ``t`` periods of a client of the oldest age T, by
-    frequency and recency (lifetimes' frequency/recency matrix), from ``model.predict``."""
+    """Expected purchases by frequency and recency (lifetimes' frequency/recency matrix).
+
+    For a client of the oldest age T in ``summary``, ``model.predict`` of the
+    next ``t`` periods at each frequency (columns) and recency (rows, growing
+    upward); frequency 0 exists only at recency 0.
+
+    Parameters
+    ----------
+    model : BetaGeo
+        A fitted BG/NBD model.
+    summary : DataFrame
+        The :func:`twinscore.calibration_summary` it was fitted on (frequency, recency, T).
+    t : float, default 1
+        Periods ahead (> 0).
+    max_frequency : int, optional
+        Last frequency shown (default: the largest in ``summary``).
+    max_recency : float, optional
+        Last recency shown (default: T); at most 60 rows are drawn.
+    ax : matplotlib Axes, optional
+        Where to draw; by default a new figure.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+    """
     t = check_float(t, "t", min_value=0.0, strict_min=True)
     matrix, freq, rec, T = _matrix(model, summary, max_frequency, max_recency, "expected", t)
     ax = axes(ax, figsize=(6.4, 5.0))
@@ -129,8 +187,29 @@ def frequency_recency_matrix(model, summary, *, t: float = 1.0, max_frequency: i
 
 def probability_alive_matrix(model, summary, *, max_frequency: int | None = None,
                              max_recency: float | None = None, ax=None):
-    """Probability that a client of the oldest age T is still active, by frequency and
-    recency (lifetimes' probability-alive matrix), from ``model.probability_alive``."""
+    """Probability a client is still active, by frequency and recency.
+
+    ``model.probability_alive`` for a client of the oldest age T, laid out as
+    :func:`frequency_recency_matrix`.
+
+    Parameters
+    ----------
+    model : BetaGeo
+        A fitted BG/NBD model.
+    summary : DataFrame
+        The calibration summary (frequency, recency, T).
+    max_frequency : int, optional
+        Last frequency shown (default: the largest in ``summary``).
+    max_recency : float, optional
+        Last recency shown (default: T).
+    ax : matplotlib Axes, optional
+        Where to draw; by default a new figure.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+    """
     matrix, freq, rec, T = _matrix(model, summary, max_frequency, max_recency, "alive", 0.0)
     ax = axes(ax, figsize=(6.4, 5.0))
     _matrix_axes(ax, matrix, freq, rec, cmap="RdYlGn", label="probability alive")
@@ -143,12 +222,30 @@ def _capped(frequency: pd.Series, cap: int) -> np.ndarray:
 
 
 def calibration_purchases(model, summary, *, t: float, max_frequency: int = 7, ax=None):
-    """Mean purchases in the holdout period, actual against predicted by ``model.predict(summary, t)``,
-    by purchases in the calibration period (the last group is ``max_frequency`` and more).
+    """Holdout purchases, actual against the model, by calibration purchases.
 
-    ``summary`` comes from :func:`twinscore.calibration_summary` with an
-    ``observation_end`` (its ``holdout_frequency``); ``t`` is the holdout's
-    length in the summary's periods.
+    Mean ``holdout_frequency`` and mean ``model.predict(summary, t)`` of the
+    clients grouped by their repeat purchases in calibration (the last group
+    holds ``max_frequency`` and more).
+
+    Parameters
+    ----------
+    model : BetaGeo
+        A fitted BG/NBD model.
+    summary : DataFrame
+        :func:`twinscore.calibration_summary` with an ``observation_end`` (its
+        ``holdout_frequency`` column).
+    t : float
+        The holdout's length in the summary's periods.
+    max_frequency : int, default 7
+        The last, open-ended group.
+    ax : matplotlib Axes, optional
+        Where to draw; by default a new figure.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
     """
     s = frame(summary, "summary", ["frequency", "recency", "T", "holdout_frequency"])
     t = check_float(t, "t", min_value=0.0, strict_min=True)
@@ -192,9 +289,29 @@ def _frequency_probabilities(params: dict, T: np.ndarray, max_x: int) -> np.ndar
 
 
 def period_transactions(model, summary, *, max_frequency: int = 7, ax=None):
-    """Clients by repeat purchases in the calibration period: actual, and expected by the
-    model (the sum over clients of P(X(T) = x) at each client's own age T, the
-    ``model.params_`` BG/NBD distribution); the last bar is ``max_frequency`` and more."""
+    """Clients by repeat purchases in calibration: actual against the model.
+
+    The model's bars are the sum over clients of P(X(T_i) = x) at each
+    client's own age T_i, the BG/NBD distribution of ``model.params_``
+    (Fader, Hardie & Lee 2005, eq. 8); the last bar holds ``max_frequency``
+    and more, so both sets of bars sum to the clients.
+
+    Parameters
+    ----------
+    model : BetaGeo
+        A fitted BG/NBD model.
+    summary : DataFrame
+        The calibration summary (frequency, T).
+    max_frequency : int, default 7
+        The last, open-ended bar.
+    ax : matplotlib Axes, optional
+        Where to draw; by default a new figure.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+    """
     params = _params(model)
     s = frame(summary, "summary", ["frequency", "T"])
     cap = check_int(max_frequency, "max_frequency", min_value=1)
