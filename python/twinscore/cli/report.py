@@ -172,6 +172,10 @@ def _value_section(ctx: DemoContext) -> _Section:
                ("mean 12-month CLV", f"{models.clv.mean():,.2f}")]
     holdout = 180 / 7  # the demo's calibration period ends 180 days before now; weeks
     s.draw(ts.plot.segment_value, seg)
+    # Where next year's value lies: each segment's share of the 12-month CLV
+    # (0 for the clients who first bought after the calibration period).
+    s.draw(ts.plot.segment_value, seg.assign(**{"12-month CLV": models.clv.reindex(seg.index).fillna(0.0)}),
+           value="12-month CLV")
     s.draw(ts.plot.rfm_grid, seg, value="monetary")
     s.draw(ts.plot.calibration_purchases, models.bg, models.summary, t=holdout)
     s.draw(ts.plot.period_transactions, models.bg, models.summary)

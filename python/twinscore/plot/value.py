@@ -258,7 +258,7 @@ def calibration_purchases(model, summary, *, t: float, max_frequency: int = 7, a
     ax.plot(x, table["model"].to_numpy(), marker="s", linestyle="--", color=COLORS["second"], label="model")
     ax.set_xticks(x, labels=[f"{v}+" if v == cap else str(v) for v in x])
     ax.set_xlabel("purchases in the calibration period (repeat)")
-    ax.set_ylabel(f"mean purchases in the holdout ({t:g} periods)")
+    ax.set_ylabel(f"mean purchases in the holdout ({t:.3g} periods)")
     ax.set_title("Calibration vs holdout purchases")
     ax.legend(frameon=False)
     return ax
