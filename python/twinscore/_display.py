@@ -21,14 +21,24 @@ _STYLE = ("font-family: system-ui, -apple-system, 'Segoe UI', sans-serif; font-s
 _MAX_TABLE_ROWS = 12
 
 
+def _number(v: float) -> str:
+    """A float as a person reads it: 30,262 rather than 3.026e+04, 0.2294, 0.00106."""
+    v = float(v)
+    if np.isnan(v):
+        return "–"
+    if v == 0 or abs(v) >= 1000:
+        return f"{v:,.0f}"
+    return f"{v:.4g}" if abs(v) >= 0.01 else f"{v:.3g}"
+
+
 def _fmt(v) -> str:
-    """A readable cell: thousands separators, 4 significant digits, lists shortened."""
+    """A readable cell: thousands separators, a few significant digits, lists shortened."""
     if isinstance(v, (bool, np.bool_)):
         return str(bool(v))
     if isinstance(v, (int, np.integer)):
         return f"{int(v):,}"
     if isinstance(v, (float, np.floating)):
-        return "–" if np.isnan(v) else f"{float(v):,.4g}"
+        return _number(v)
     if isinstance(v, (list, tuple)):
         head = ", ".join(map(str, v[:6]))
         return head + (f", … ({len(v)})" if len(v) > 6 else "")
@@ -46,8 +56,9 @@ def card(title: str, facts: list[tuple[str, object]], table: pd.DataFrame | None
         more = f"<div style='color:#57606a'>… {len(table) - len(shown):,} more rows</div>" \
             if len(table) > len(shown) else ""
         cap = f"<div style='margin-top:6px;font-weight:600'>{html.escape(caption)}</div>" if caption else ""
-        body += cap + shown.to_html(border=0, float_format=lambda v: f"{v:,.4g}", na_rep="–") + more
-    return (f"<div class='twinscore-repr' style=\"{_STYLE}\"><div style='font-weight:700;margin-bottom:4px'>"
+        body += cap + shown.to_html(border=0, float_format=_number, na_rep="–") + more
+    return (f"<div class='twinscore-repr' style=\"{_STYLE}\"><div style='font-weight:700;font-size:14px;"
+            f"margin-bottom:4px'>"
             f"{html.escape(title)}</div>{body}</div>")
 
 
@@ -63,7 +74,7 @@ def contact_table(t) -> str:
     cols = []
     for c in t.schema.columns:  # a loop over the columns of the schema, not over rows
         what = (f"{len(c.categories):,} categories" if c.categories is not None
-                else f"mean {c.mean:,.4g}" if c.mean is not None else "")
+                else f"mean {_number(c.mean)}" if c.mean is not None else "")
         cols.append({"column": c.name, "role": c.role.replace("_", " "), "filled": f"{rates[c.name]:.0%}",
                      "values": what})
     facts = [("rows", len(t)), ("id", t.schema.id or "–")]
@@ -158,7 +169,7 @@ def kmeans(m) -> str:
     table = None
     if hasattr(m, "labels_"):
         sizes = np.bincount(m.labels_, minlength=len(m.cluster_centers_))
-        table = pd.DataFrame({"rows": sizes, "share": sizes / max(sizes.sum(), 1)},
+        table = pd.DataFrame({"rows": sizes, "share": [f"{v:.1%}" for v in sizes / max(sizes.sum(), 1)]},
                              index=pd.RangeIndex(len(sizes), name="cluster"))
     return card(type(m).__name__, facts, table, caption="clusters")
 

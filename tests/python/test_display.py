@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 import twinscore as ts
+from twinscore._display import _number
 
 
 @pytest.fixture(scope="module")
@@ -31,14 +32,14 @@ def test_contact_table_and_schema(market):
     t = ts.ContactTable.from_pandas(market.prospects[["contact_id", "sex", "income", "categories"]], id="contact_id")
     html = _jupyter_html(t)
     _check_card(html, "ContactTable", "3,000", "contact_id", "income", "category set", f"{t.fill_rates()['income']:.0%}")
-    _check_card(_jupyter_html(t.schema), "Schema", "sex", "categorical", f"{t.schema['income'].mean:,.4g}")
+    _check_card(_jupyter_html(t.schema), "Schema", "sex", "categorical", _number(t.schema["income"].mean))
 
 
 def test_twin_result_criteria_scorecard_plan(market):
     cols = ["sex", "age_band", "region"]
     idx = ts.TwinIndex("mixed").fit(market.clients[["client_id", *cols]], id="client_id")
     res = idx.search(market.prospects[["contact_id", *cols]], k=3, id="contact_id")
-    _check_card(_jupyter_html(res), "TwinResult", "3,000", "mixed", "lookalike score", f"{res.score.max():,.4g}")
+    _check_card(_jupyter_html(res), "TwinResult", "3,000", "mixed", "lookalike score", _number(res.score.max()))
     crit = ts.discriminating_criteria(market.prospects, "converted", ["sex", "age_band", "region", "income"])
     _check_card(_jupyter_html(crit), "Criteria", crit.summary["criterion"].iloc[0], f"{crit.n_target:,}")
     card = crit.scorecard(top=2, min_iv=0.0)
@@ -57,7 +58,7 @@ def test_logistic_scorer_repr_and_html(market):
     assert text.startswith("LogisticScorer(C=0.5): fitted on 3 features")  # income + 2 sexes
     assert f"{model.intercept_[0]:.4g}" in text
     html = _jupyter_html(model)
-    _check_card(html, "LogisticScorer", "largest coefficients", "sex=F", f"{model.intercept_[0]:,.4g}")
+    _check_card(html, "LogisticScorer", "largest coefficients", "sex=F", _number(model.intercept_[0]))
 
 
 def test_kmeans_repr_and_html(rng):
@@ -66,7 +67,7 @@ def test_kmeans_repr_and_html(rng):
     assert repr(km).startswith("KMeans(n_clusters=3, random_state=0): fitted, 3 centres of 3 features, inertia")
     html = _jupyter_html(km)
     sizes = np.bincount(km.labels_)
-    _check_card(html, "KMeans", "clusters", f"{sizes[0]:,}", f"{km.inertia_:,.4g}")
+    _check_card(html, "KMeans", "clusters", f"{sizes[0]:,}", _number(km.inertia_))
     assert "not fitted" in _jupyter_html(ts.KMeans(n_clusters=2))
 
 
@@ -76,9 +77,9 @@ def test_value_models_html(market):
     bg = ts.BetaGeo(penalizer=1e-3)
     assert "not fitted" in _jupyter_html(bg)
     bg.fit(s)
-    _check_card(_jupyter_html(bg), "BetaGeo", "alpha", f"{bg.params_['r']:,.4g}", f"{bg.log_likelihood_:,.4g}")
+    _check_card(_jupyter_html(bg), "BetaGeo", "alpha", _number(bg.params_["r"]), _number(bg.log_likelihood_))
     gg = ts.GammaGamma(penalizer=1e-3).fit(s)
-    _check_card(_jupyter_html(gg), "GammaGamma", f"{gg.params_['q']:,.4g}")
+    _check_card(_jupyter_html(gg), "GammaGamma", _number(gg.params_["q"]))
 
 
 def test_tree_scorer_html(rng):
@@ -87,6 +88,11 @@ def test_tree_scorer_html(rng):
     y = (X["visits"] > 0).astype(int)
     scorer = ts.TreeScorer.from_xgboost(xgb.XGBClassifier(n_estimators=4, max_depth=2, n_jobs=1).fit(X, y))
     _check_card(_jupyter_html(scorer), "TreeScorer", "xgboost", "binary:logistic", "visits", "income")
+
+
+def test_numbers_read_as_a_person_writes_them():
+    assert [_number(v) for v in (30262.4, -9612.3, 0.22941, 0.0010634, 0.0, float("nan"), 3.5)] == \
+        ["30,262", "-9,612", "0.2294", "0.00106", "0", "–", "3.5"]
 
 
 def test_html_is_escaped_and_bounded():
