@@ -5,9 +5,10 @@ The heavy work runs in a C++ core (Eigen, oneTBB, Abseil) with the GIL released;
 this package converts tables, checks input and shapes results.
 """
 
-from . import _core, datasets, events, kpi, leads, metrics, triggers
+from . import _core, datasets, events, kpi, leads, metrics, plot, triggers
 from ._config import get_num_threads, set_num_threads, threads
 from ._frames import timestamp as to_timestamp
+from ._progress import progress
 from .cluster import KMeans, MiniBatchKMeans
 from .criteria import Criteria, Scorecard, discriminating_criteria, lift_at
 from .leads import LeadRules, score_leads
@@ -24,7 +25,7 @@ __version__ = "0.1.0"
 __all__ = [
     # tables and threads
     "ContactTable", "Schema", "ColumnSpec", "Encoded", "datasets",
-    "set_num_threads", "get_num_threads", "threads", "to_timestamp",
+    "set_num_threads", "get_num_threads", "threads", "to_timestamp", "progress",
     # behavioural scoring
     "events", "leads", "metrics", "LeadRules", "score_leads", "LogisticScorer",
     # client value
@@ -36,5 +37,7 @@ __all__ = [
     "TwinIndex", "TwinResult",
     # tree ensembles
     "TreeScorer",
+    # plots (matplotlib, imported on first use)
+    "plot",
     "__version__",
 ]

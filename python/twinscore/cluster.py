@@ -122,6 +122,19 @@ class _KMeansBase(ClusterMixin, TransformerMixin, BaseEstimator):
         _, _, inertia = _core.kmeans_assign(X, w, self.cluster_centers_, n_threads=resolve_threads(self.n_threads))
         return -inertia
 
+    def __repr__(self) -> str:
+        from . import _display  # the parameters, then what the fit learnt
+        return _display.kmeans_text(self, super().__repr__())
+
+    def _repr_html_(self) -> str:
+        from . import _display  # every display is drawn there
+        return _display.kmeans(self)
+
+    def _repr_mimebundle_(self, **kwargs) -> dict:
+        # scikit-learn's bundle (its estimator diagram) would take precedence
+        # over _repr_html_ in Jupyter: give ours.
+        return {"text/plain": repr(self), "text/html": self._repr_html_()}
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False

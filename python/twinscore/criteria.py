@@ -241,6 +241,10 @@ class Criteria:
         return (f"Criteria({len(self.summary)} criteria over {self.n:,} rows, {self.n_target:,} targets "
                 f"(positive = {self.positive!r}); top IV: {top})")
 
+    def _repr_html_(self) -> str:
+        from . import _display  # every display is drawn there
+        return _display.criteria(self)
+
     def scorecard(self, top: int = 5, *, min_iv: float = 0.02, pdo: float = 20.0, base: float = 500.0) -> "Scorecard":
         """Points scorecard of the ``top`` criteria with IV >= ``min_iv``.
 
@@ -301,6 +305,10 @@ class Scorecard:
     def __repr__(self) -> str:
         return (f"Scorecard({len(self.criteria)} criteria: {', '.join(self.criteria['criterion'])}; "
                 f"base {self.base:g}, points {int(self.points['points'].min())} to {int(self.points['points'].max())})")
+
+    def _repr_html_(self) -> str:
+        from . import _display  # every display is drawn there
+        return _display.scorecard(self)
 
     def apply(self, data) -> np.ndarray:
         """Score the rows of new data.

@@ -277,6 +277,19 @@ class LogisticScorer(ClassifierMixin, BaseEstimator):
             X.index if isinstance(X, pd.DataFrame) else None)
         return pd.DataFrame(out, index=index)
 
+    def __repr__(self) -> str:
+        from . import _display  # the parameters, then what the fit learnt
+        return _display.logistic_text(self, super().__repr__())
+
+    def _repr_html_(self) -> str:
+        from . import _display  # every display is drawn there
+        return _display.logistic_scorer(self)
+
+    def _repr_mimebundle_(self, **kwargs) -> dict:
+        # scikit-learn's bundle (its estimator diagram) would take precedence
+        # over _repr_html_ in Jupyter: give ours.
+        return {"text/plain": repr(self), "text/html": self._repr_html_()}
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True

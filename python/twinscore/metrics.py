@@ -15,7 +15,7 @@ from . import _core
 from ._config import resolve_threads
 from ._validation import as_vector, check_int
 
-__all__ = ["roc_auc", "ks_statistic", "roc_summary", "lift_table", "band_table", "calibration_table"]
+__all__ = ["roc_auc", "ks_statistic", "roc_summary", "roc_curve", "lift_table", "band_table", "calibration_table"]
 
 
 def _inputs(y_true, y_score, sample_weight):
@@ -45,6 +45,51 @@ def ks_statistic(y_true, y_score, *, sample_weight=None) -> float:
     """Kolmogorov-Smirnov statistic: the largest gap between the cumulative
     score distributions of converters and non-converters."""
     return roc_summary(y_true, y_score, sample_weight=sample_weight)["ks"]
+
+
+def roc_curve(y_true, y_score, *, n_points: int = 200, sample_weight=None) -> pd.DataFrame:
+    """The ROC curve at up to ``n_points`` + 2 thresholds.
+
+    Thresholds are the scores' quantiles, plus the KS threshold of
+    :func:`roc_summary`, so the curve passes through the point where KS is
+    reached (there ``tpr - fpr`` equals its ``ks``). Counts come from
+    :func:`band_table`'s engine pass over the bands between thresholds.
+
+    Parameters
+    ----------
+    y_true : array-like of 0/1
+        Observed outcomes (both classes present).
+    y_score : array-like
+        Finite scores, higher = more likely to convert.
+    n_points : int, default 200
+        Quantiles of the scores taken as thresholds (>= 2).
+    sample_weight : array-like, optional
+        A weight per contact.
+
+    Returns
+    -------
+    DataFrame
+        threshold (decreasing), fpr, tpr. A row predicts 1 for the scores >=
+        its threshold; the first row (threshold +inf) is the origin, the last
+        (the lowest score) is (1, 1).
+    """
+    y, s, w = _inputs(y_true, y_score, sample_weight)
+    n_points = check_int(n_points, "n_points", min_value=2)
+    ks_threshold = _core.roc_summary(s, y, w)["ks_threshold"]  # also refuses a single class
+    top = s.max()
+    cuts = np.unique(np.r_[np.quantile(s, np.linspace(0.0, 1.0, n_points)), ks_threshold, top])
+    # One more edge above the top score: its band holds the scores equal to
+    # the top one, so the threshold at the top score is a point of its own.
+    edges = np.r_[cuts, np.nextafter(top, np.inf)]
+    t = _core.band_table(s, y, w, edges)
+    pos, neg = t["positives"], t["weight"] - t["positives"]
+    # Predicting 1 from band b upward: counts summed from the top band down.
+    tp = np.cumsum(pos[::-1])[::-1]
+    fp = np.cumsum(neg[::-1])[::-1]
+    out = pd.DataFrame({"threshold": np.r_[np.inf, cuts[::-1]],
+                        "fpr": np.r_[0.0, fp[::-1] / fp[0]],
+                        "tpr": np.r_[0.0, tp[::-1] / tp[0]]})
+    return out
 
 
 def _frame(t: dict, total_pos: float, total_w: float, label: str) -> pd.DataFrame:

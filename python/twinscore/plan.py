@@ -102,6 +102,10 @@ class ContactPlan:
         return (f"ContactPlan({int(tot['contacts']):,} contacted, cost {tot['cost']:,.2f}, "
                 f"{tot['conversions']:,.1f} expected conversions, profit {tot['profit']:,.2f}, ROI {tot['roi']:.2f})")
 
+    def _repr_html_(self) -> str:
+        from . import _display  # every display is drawn there
+        return _display.contact_plan(self)
+
 
 def contact_plan(p, value, channels, *, budget: float | None = None, allowed=None, index=None,
                  n_threads: int | None = None) -> ContactPlan:

@@ -100,6 +100,10 @@ class Schema:
         parts = ", ".join(f"{c.name}: {c.role}" for c in self.columns)
         return f"Schema(id={self.id!r}, {parts})"
 
+    def _repr_html_(self) -> str:
+        from . import _display  # every display is drawn there
+        return _display.schema(self)
+
     # -- learn / apply ----------------------------------------------------
     @classmethod
     def learn(cls, data, *, id: str | None = None, roles: Mapping[str, str | None] | None = None) -> "Schema":
@@ -757,6 +761,10 @@ class ContactTable:
         desc = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in counts.items() if v)
         ident = f", id '{self.schema.id}'" if self.schema.id else ""
         return f"ContactTable({self._n:,} rows: {desc}{ident})"
+
+    def _repr_html_(self) -> str:
+        from . import _display  # every display is drawn there
+        return _display.contact_table(self)
 
 
 def _sets_to_lists(bits: np.ndarray, missing: np.ndarray, categories) -> pd.Series:

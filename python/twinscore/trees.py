@@ -232,6 +232,10 @@ class TreeScorer:
         return (f"TreeScorer({self.library}, {self.objective}, {self.n_trees} trees, "
                 f"{self.n_features_in_} features, {self.n_outputs} output{'s' if self.n_outputs > 1 else ''})")
 
+    def _repr_html_(self) -> str:
+        from . import _display  # every display is drawn there
+        return _display.tree_scorer(self)
+
     # -- scoring -------------------------------------------------------------
     def predict(self, X, *, iteration_range: tuple[int, int] | None = None, n_threads: int | None = None):
         """What the training library's ``predict`` returns: probabilities for

@@ -36,7 +36,6 @@ blocking and the explanations.
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
@@ -45,6 +44,7 @@ import pandas as pd
 
 from . import _core, _frames
 from ._config import resolve_threads
+from ._progress import progress as progress_bar
 from ._validation import as_vector, check_int
 from .table import ContactTable, Schema
 
@@ -84,6 +84,10 @@ class TwinResult:
         short = int(np.count_nonzero(self.counts < self.k))
         return (f"TwinResult({len(self):,} prospects, k={self.k}, metric={self.metric!r}, "
                 f"{short:,} with fewer than k twins)")
+
+    def _repr_html_(self) -> str:
+        from . import _display  # every display is drawn there
+        return _display.twin_result(self)
 
     def to_pandas(self) -> pd.DataFrame:
         """One row per (prospect, twin) found: prospect_id, rank (1 = best), client_id, similarity."""
@@ -485,7 +489,7 @@ class TwinIndex:
         # not depend on the chunk it is in.
         bounds = np.linspace(0, n, min(100, n // 1000) + 1).astype(np.int64)
         parts = []
-        bar = _Progress(n)
+        bar = progress_bar(n, desc="twins", unit="prospect", enabled=True)
         for a, b in zip(bounds[:-1], bounds[1:]):
             parts.append(self.index_.search(k, **_slice_side(side, a, b), n_threads=n_threads))
             bar.update(int(b - a))
@@ -677,29 +681,6 @@ class TwinIndex:
 
 # ---------------------------------------------------------------------------
 # Helpers
-
-
-class _Progress:
-    def __init__(self, total: int):
-        try:
-            from tqdm.auto import tqdm
-        except ImportError:
-            tqdm = None
-        self._bar = tqdm(total=total, unit="prospect", desc="twins") if tqdm else None
-        self._done, self._total = 0, total
-
-    def update(self, n: int):
-        self._done += n
-        if self._bar is not None:
-            self._bar.update(n)
-        else:
-            print(f"\rtwins: {self._done:,}/{self._total:,} prospects", end="", file=sys.stderr, flush=True)
-
-    def close(self):
-        if self._bar is not None:
-            self._bar.close()
-        else:
-            print(file=sys.stderr)
 
 
 def _names(v, what: str) -> list[str]:

@@ -447,6 +447,10 @@ class BetaGeo:
         zero = pd.DataFrame({"frequency": [0.0], "recency": [0.0], "T": [0.0]})
         return float(self._predict(zero, t)[0][0])
 
+    def _repr_html_(self) -> str:
+        from . import _display  # every display is drawn there
+        return _display.beta_geo(self)
+
 
 # ---------------------------------------------------------------- Gamma-Gamma
 
@@ -576,6 +580,10 @@ class GammaGamma:
         x, m = _spend_arrays(summary)
         spend = _core.gammagamma_spend(self._params(), x, m, n_threads=resolve_threads())
         return pd.Series(spend, index=summary.index, name="expected_spend")
+
+    def _repr_html_(self) -> str:
+        from . import _display  # every display is drawn there
+        return _display.gamma_gamma(self)
 
 
 def lifetime_value(purchases: BetaGeo, spend: GammaGamma, summary: pd.DataFrame, *, months: int = 12,

@@ -5,7 +5,6 @@ import inspect
 
 import numpy as np
 import pandas as pd
-import pytest
 
 import twinscore as ts
 

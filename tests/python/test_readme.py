@@ -66,6 +66,6 @@ def test_readme_block_runs(code, workdir):
     before = os.getcwd()
     os.chdir(workdir)
     try:
-        exec(compile(code, f"README.md block", "exec"), {"__name__": "readme"})
+        exec(compile(code, "README.md block", "exec"), {"__name__": "readme"})
     finally:
         os.chdir(before)

@@ -1,5 +1,4 @@
 import numpy as np
-import pandas as pd
 import pytest
 
 from twinscore._validation import as_vector, check_float, check_int

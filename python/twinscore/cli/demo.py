@@ -96,7 +96,8 @@ def step_scoring(ctx) -> None:
     top = X[test].index[np.argsort(-score, kind="stable")[:3]]
     reasons = model.explain(X.loc[top], top=3)
 
-    ctx.results.update(event_features=agg, lead_scores=leads, conversion_model=model)
+    ctx.results.update(event_features=agg, lead_scores=leads, conversion_model=model,
+                       held_out=pd.DataFrame({"converted": y[test].to_numpy(), "score": score}, index=X[test].index))
     ctx.say("")
     seen = agg["n_events"] > 0
     ctx.say("events", f"{len(agg):,} prospects aggregated, {seen.mean():.0%} with events; median recency "
@@ -234,7 +235,9 @@ def step_segments(ctx) -> None:
     with ctx.clock.step("contact plan"):
         plan = ts.contact_plan(prob, value, channels, budget=0.25 * len(p),
                                allowed={"email": p["email_optin"].to_numpy()})
-    ctx.results.update(kmeans=km, segment_profiles=prof, criteria=crit, scorecard=card, contact_plan=plan)
+    ctx.results.update(kmeans=km, segment_profiles=prof, criteria=crit, scorecard=card, contact_plan=plan,
+                       plan_inputs={"p": prob, "value": value, "channels": channels,
+                                    "allowed": {"email": p["email_optin"].to_numpy()}})
     s = plan.summary
     ctx.say("plan", f"budget {plan.budget:,.0f}: " + ", ".join(
         f"{ch} {int(r['contacts']):,} (ROI {r['roi']:.1f})" for ch, r in s.drop(index="total").iterrows()
@@ -278,7 +281,7 @@ def step_twins(ctx) -> None:
     with ctx.clock.step("twins: mixed metric fit + search"):
         mixed.fit(data.clients[["client_id", *cols, "income"]], id="client_id")
         mres = mixed.search(data.prospects[["contact_id", *cols, "income"]], k=10, id="contact_id")
-    ctx.results.update(twin_index=idx, twins=res)
+    ctx.results.update(twin_index=idx, twins=res, audience=audience)
     ctx.say("")
     ctx.say("twins", f"inner product on {', '.join(idx.columns_used_)} ({idx.n_features_in_} features); "
                      f"blocked on {', '.join(idx.block_on_)} ({idx.n_blocks_} blocks)")
@@ -297,6 +300,7 @@ def step_twins(ctx) -> None:
         return
     cid = res.client_ids[row, 0]
     ex = idx.explain(prospects, pid, cid, id="contact_id")
+    ctx.results["twin_explanation"] = ex
     ctx.say("explained", f"prospect {pid} (top of the audience) and its best twin, client {cid} "
                          f"(similarity {ex.attrs['similarity']:.3f}):")
     for _, r in ex.head(8).iterrows():
@@ -365,6 +369,13 @@ STEPS: list[Callable[[DemoContext], None]] = [
 
 def run_demo(n_prospects: int, n_clients: int, seed: int) -> str:
     """Runs every step and returns the summary text."""
+    return "\n".join(demo_context(n_prospects, n_clients, seed).lines)
+
+
+def demo_context(n_prospects: int, n_clients: int, seed: int,
+                 steps: list[Callable[[DemoContext], None]] | None = None) -> DemoContext:
+    """Runs the ``steps`` (default: every step) on a generated market; the context holds
+    the summary lines and what each step left in ``results`` (the report reads them)."""
     clock = Clock()
     with clock.step("generate data"):
         data = ts.datasets.make_prm(n_prospects, n_clients, seed=seed)
@@ -379,10 +390,10 @@ def run_demo(n_prospects: int, n_clients: int, seed: int) -> str:
     ctx.say("events", ", ".join(f"{k} {v:,}" for k, v in counts.items()))
     ctx.say("baskets", f"median {data.transactions['amount'].median():.2f}, mean "
                        f"{data.transactions['amount'].mean():.2f}, revenue per client {c['revenue'].mean():.2f}")
-    for step in STEPS:
+    for step in STEPS if steps is None else steps:
         step(ctx)
     ctx.say("")
     ctx.say("timings")
     for name, secs in clock.steps:
         ctx.say(f"  {name:<36s} {secs:8.3f} s")
-    return "\n".join(ctx.lines)
+    return ctx

@@ -366,8 +366,17 @@ def _score_columns(scorer, proba: np.ndarray) -> dict[str, np.ndarray]:
     return {f"score_{k}": proba[:, k] for k in range(proba.shape[1])}
 
 
-def _tree_score(job: dict, writer: _TableWriter) -> int:
-    from twinscore import TreeScorer
+def _row_count(path: Path) -> int | None:
+    """Rows of a Parquet file from its footer (for the progress bar); None for CSV."""
+    if not str(path).endswith(".parquet"):
+        return None
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(path).metadata.num_rows
+
+
+def _tree_score(job: dict, writer: _TableWriter, show: bool | None = None) -> int:
+    from twinscore import TreeScorer, progress
 
     model = job["model"]
     library = model.get("library") or ("lightgbm" if model["path"].suffix == ".txt" else "xgboost")
@@ -376,14 +385,17 @@ def _tree_score(job: dict, writer: _TableWriter) -> int:
     reasons, groups = model.get("reasons", 0), model.get("groups")
     rows = job["job"].get("chunk_rows", 1_000_000)
     id_name, rows_in = job["input"]["id"], 0
-    for chunk in _chunks(job["input"]["path"], "[input]", rows):
-        try:
-            writer.write(_score_chunk(scorer, chunk, id_name, reasons, groups))
-        except (ValueError, TypeError, KeyError) as exc:
-            # Say where in a long input the bad rows are.
-            message = exc.args[0] if exc.args else str(exc)
-            raise type(exc)(f"[input] rows {rows_in:,} to {rows_in + len(chunk) - 1:,}: {message}") from None
-        rows_in += len(chunk)
+    _check_input(job["input"]["path"], "[input]")
+    with progress(_row_count(job["input"]["path"]), desc="tree_score", enabled=show) as bar:
+        for chunk in _chunks(job["input"]["path"], "[input]", rows):
+            try:
+                writer.write(_score_chunk(scorer, chunk, id_name, reasons, groups))
+            except (ValueError, TypeError, KeyError) as exc:
+                # Say where in a long input the bad rows are.
+                message = exc.args[0] if exc.args else str(exc)
+                raise type(exc)(f"[input] rows {rows_in:,} to {rows_in + len(chunk) - 1:,}: {message}") from None
+            rows_in += len(chunk)
+            bar.update(len(chunk))
     return rows_in
 
 
@@ -397,7 +409,7 @@ def _score_chunk(scorer, chunk: pd.DataFrame, id_name: str, reasons: int, groups
     return pd.DataFrame(out)
 
 
-def _lead_score(job: dict, writer: _TableWriter) -> int:
+def _lead_score(job: dict, writer: _TableWriter, show: bool | None = None) -> int:
     from twinscore import score_leads
 
     contacts = _read_table(job["input"]["path"], "[input]")
@@ -417,7 +429,7 @@ def _lead_score(job: dict, writer: _TableWriter) -> int:
     return len(contacts)
 
 
-def _rfm(job: dict, writer: _TableWriter) -> int:
+def _rfm(job: dict, writer: _TableWriter, show: bool | None = None) -> int:
     from twinscore import rfm
 
     spec = dict(job["rfm"])
@@ -431,17 +443,23 @@ def _rfm(job: dict, writer: _TableWriter) -> int:
     return len(tx)
 
 
-_RUNNERS: dict[str, Callable[[dict, _TableWriter], int]] = {
+# Each runner takes the job, the output writer and whether to show progress
+# (the one-call kinds have none to show).
+_RUNNERS: dict[str, Callable[[dict, _TableWriter, bool | None], int]] = {
     "tree_score": _tree_score, "lead_score": _lead_score, "rfm": _rfm}
 
 
-def run_job(path: str | os.PathLike, *, threads: int | None = None) -> JobReport:
-    """Runs the job file at ``path``; see the module docstring for its keys."""
-    return run_loaded_job(load_job(path), threads=threads)
+def run_job(path: str | os.PathLike, *, threads: int | None = None, progress: bool | None = None) -> JobReport:
+    """Runs the job file at ``path``; see the module docstring for its keys.
+
+    ``progress``: a bar over the chunks of a tree-scoring job (True, False, or
+    None: shown when stderr is a terminal)."""
+    return run_loaded_job(load_job(path), threads=threads, progress=progress)
 
 
-def run_loaded_job(job: dict[str, Any], *, threads: int | None = None) -> JobReport:
-    """Runs a job read by :func:`load_job` (``threads`` overrides its [job] threads)."""
+def run_loaded_job(job: dict[str, Any], *, threads: int | None = None, progress: bool | None = None) -> JobReport:
+    """Runs a job read by :func:`load_job` (``threads`` overrides its [job] threads; ``progress`` as in
+    :func:`run_job`)."""
     from twinscore import threads as thread_scope
 
     n = threads if threads is not None else job["job"].get("threads")
@@ -450,6 +468,6 @@ def run_loaded_job(job: dict[str, Any], *, threads: int | None = None) -> JobRep
     t0 = time.perf_counter()
     target: Path = job["output"]["path"]
     with thread_scope(n), _atomic_output(target, job["output"].get("overwrite", False)) as writer:
-        rows_in = _RUNNERS[job["job"]["kind"]](job, writer)
+        rows_in = _RUNNERS[job["job"]["kind"]](job, writer, progress)
     return JobReport(job["job"]["kind"], rows_in, writer.rows, target, time.perf_counter() - t0)
 

@@ -1,5 +1,6 @@
 """The twinscore command: `twinscore demo` runs the main job on generated data;
-`twinscore run job.toml` runs a batch job (see :mod:`twinscore.cli.jobs`)."""
+`twinscore run job.toml` runs a batch job (see :mod:`twinscore.cli.jobs`);
+`twinscore report` writes the campaign report (see :mod:`twinscore.cli.report`)."""
 
 from __future__ import annotations
 
@@ -50,6 +51,36 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("job", help="path of the job file (.toml)")
     run.add_argument("--threads", type=_positive_int, default=None, metavar="T",
                      help="threads for the engines (default: the job's [job] threads, else every CPU)")
+    progress = run.add_mutually_exclusive_group()
+    progress.add_argument("--progress", dest="progress", action="store_true", default=None,
+                          help="show a progress bar over the input's chunks (default: when stderr is a terminal)")
+    progress.add_argument("--no-progress", dest="progress", action="store_false", help="never show one")
+    report = sub.add_parser(
+        "report",
+        help="write a campaign report (one self-contained HTML file) from a demo run",
+        description="Run the engines on a generated market and write one HTML file with the figures embedded: "
+                    "score quality, the best clients' criteria, the lookalike audience, RFM and lifetime value, "
+                    "the contact plan. Needs matplotlib (pip install \"twinscore[plot]\").",
+    )
+    report.add_argument("--out", default="twinscore-report.html", metavar="PATH",
+                        help="the HTML file to write (default: twinscore-report.html); refused if it exists")
+    report.add_argument("--overwrite", action="store_true", help="replace the file if it exists")
+    report.add_argument("--prospects", type=_positive_int, default=50_000, metavar="N",
+                        help="number of prospects to generate (default: 50,000)")
+    report.add_argument("--clients", type=_positive_int, default=5_000, metavar="N",
+                        help="number of clients to generate (default: 5,000)")
+    report.add_argument("--seed", type=int, default=0, help="random seed of the generated data (default: 0)")
+    report.add_argument("--threads", type=_positive_int, default=None, metavar="T",
+                        help="threads for the engines (default: every CPU this process may use)")
+    outputs = report.add_argument_group(
+        "from batch jobs' outputs", "report on the tables jobs wrote instead of a demo run")
+    outputs.add_argument("--scores", metavar="PATH", help="a tree_score job's output (id, score, reasons)")
+    outputs.add_argument("--outcomes", metavar="PATH",
+                         help="the outcomes observed since (id and outcome columns): the score's quality")
+    outputs.add_argument("--rfm", metavar="PATH", help="an rfm job's output (R, F, monetary, segment)")
+    outputs.add_argument("--id", default="contact_id", help="the id column joining scores and outcomes "
+                                                            "(default: contact_id)")
+    outputs.add_argument("--outcome", default="converted", help="the outcome column (0/1, default: converted)")
     return p
 
 
@@ -77,7 +108,7 @@ def _run(args) -> int:
         return jobs.EXIT_JOB_FILE
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        report = jobs.run_loaded_job(job, threads=args.threads)
+        report = jobs.run_loaded_job(job, threads=args.threads, progress=args.progress)
     except (ValueError, TypeError, KeyError) as exc:
         _say(exc)
         return jobs.EXIT_DATA
@@ -93,6 +124,27 @@ def _run(args) -> int:
     finally:
         signal.signal(signal.SIGTERM, previous)
     print(report)
+    return 0
+
+
+def _report(args) -> int:
+    import twinscore as ts
+
+    from .report import write_output_report, write_report
+
+    try:
+        with ts.threads(args.threads):
+            if args.scores or args.rfm or args.outcomes:
+                path = write_output_report(args.out, scores=args.scores, outcomes=args.outcomes, rfm=args.rfm,
+                                           id=args.id, outcome=args.outcome, overwrite=args.overwrite)
+            else:
+                path = write_report(args.out, prospects=args.prospects, clients=args.clients, seed=args.seed,
+                                    overwrite=args.overwrite)
+    except (ValueError, TypeError, KeyError, FileExistsError, FileNotFoundError, ImportError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"twinscore report: {message}", file=sys.stderr)
+        return 2
+    print(f"report written to {path}")
     return 0
 
 
@@ -122,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
         return _demo(args)
     if args.command == "run":
         return _run(args)
+    if args.command == "report":
+        return _report(args)
     parser.print_help(sys.stderr)  # no command is a usage error, as argparse's own
     return 2
 

@@ -386,3 +386,29 @@ def test_exit_status_by_kind_of_failure(tree_dir, capsys, monkeypatch):
     assert main(["run", str(write_job(tree_dir, TREE_JOB))]) == 4
     assert "No space left on device" in capsys.readouterr().err
     assert no_partial_files(tree_dir) and not (tree_dir / "scores.parquet").exists()
+
+
+def test_progress_over_the_chunks_of_a_tree_scoring_job(tmp_path, features, capsys):
+    X, y = features
+    model = xgb.XGBClassifier(n_estimators=5, max_depth=2, n_jobs=1).fit(X.drop(columns="contact_id"), y)
+    model.get_booster().save_model(tmp_path / "m.ubj")
+    X.to_parquet(tmp_path / "prospects.parquet", row_group_size=500)
+    text = """
+[job]
+kind = "tree_score"
+chunk_rows = 1000
+[input]
+path = "prospects.parquet"
+id = "contact_id"
+[model]
+path = "m.ubj"
+[output]
+path = "scores.parquet"
+overwrite = true
+"""
+    job = write_job(tmp_path, text)
+    assert main(["run", str(job), "--no-progress"]) == 0
+    assert capsys.readouterr().err == ""
+    run_job(job, progress=True)
+    err = capsys.readouterr().err
+    assert "tree_score" in err and f"{len(X) / 1000:.2f}k/{len(X) / 1000:.2f}k" in err
