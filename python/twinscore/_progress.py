@@ -22,6 +22,7 @@ class Progress:
         self._total = None if total is None else int(total)
         self._done, self._desc, self._unit = 0, desc, unit
         self._bar, self._line = None, False
+        self.enabled = enabled
         if not enabled:
             return
         try:

@@ -23,6 +23,7 @@ import pandas as pd
 
 from . import _core, _frames
 from ._config import resolve_threads
+from ._progress import progress as progress_bar
 from ._validation import check_int
 
 __all__ = ["TreeScorer"]
@@ -64,6 +65,22 @@ def _read_model_bytes(source, what: str, max_bytes: int) -> bytes | None:
     if len(data) > max_bytes:
         raise ValueError(f"{what} model {_shown(path)} holds more than max_bytes = {max_bytes:,} bytes")
     return data
+
+
+def _in_chunks(call, X: np.ndarray, progress, desc: str, min_rows: int) -> np.ndarray:
+    """call(X), or with a bar: call over about 100 row slices (views, no copy)
+    joined in order — rows are scored independently, so the result is the same."""
+    bar = progress_bar(len(X), desc=desc, unit="row", enabled=progress)
+    if not bar.enabled or len(X) < min_rows:
+        bar.close()
+        return call(X)
+    bounds = np.linspace(0, len(X), min(100, len(X) // (min_rows // 100)) + 1).astype(np.int64)
+    parts = []
+    with bar:
+        for a, b in zip(bounds[:-1], bounds[1:]):
+            parts.append(call(X[a:b]))
+            bar.update(int(b - a))
+    return np.concatenate(parts)
 
 
 def _lightgbm_pandas_categorical(text: str) -> list | None:
@@ -237,32 +254,41 @@ class TreeScorer:
         return _display.tree_scorer(self)
 
     # -- scoring -------------------------------------------------------------
-    def predict(self, X, *, iteration_range: tuple[int, int] | None = None, n_threads: int | None = None):
+    def predict(self, X, *, iteration_range: tuple[int, int] | None = None, n_threads: int | None = None,
+                progress: bool | None = False):
         """What the training library's ``predict`` returns: probabilities for
         binary (n,) and multiclass (n, classes) models, the class for
         ``multi:softmax``, the regression value otherwise. float32 for XGBoost
-        models (as xgboost returns), float64 for LightGBM."""
-        margins = self._margins(X, iteration_range, n_threads)
+        models (as xgboost returns), float64 for LightGBM.
+
+        ``progress``: a bar over the rows (True; None: when stderr is a
+        terminal), the rows then scored in chunks — the same results."""
+        margins = self._margins(X, iteration_range, n_threads, progress)
         out = self._engine.transform(margins, n_threads=resolve_threads(n_threads))
         return self._shape(out)
 
-    def predict_margin(self, X, *, iteration_range: tuple[int, int] | None = None, n_threads: int | None = None):
+    def predict_margin(self, X, *, iteration_range: tuple[int, int] | None = None, n_threads: int | None = None,
+                       progress: bool | None = False):
         """Raw scores before the link (log-odds for binary models), base score included."""
-        return self._shape(self._margins(X, iteration_range, n_threads))
+        return self._shape(self._margins(X, iteration_range, n_threads, progress))
 
-    def contributions(self, X, *, iteration_range: tuple[int, int] | None = None, n_threads: int | None = None):
+    def contributions(self, X, *, iteration_range: tuple[int, int] | None = None, n_threads: int | None = None,
+                      progress: bool | None = False):
         """Exact SHAP values (path-dependent TreeSHAP): (n, d + 1), the last
         column being the bias, or (n, classes, d + 1) for multiclass models.
-        Each row sums to its margin."""
+        Each row sums to its margin. ``progress`` as in :meth:`predict`."""
         Xf = self._features(X)
         begin, end = self._range(iteration_range)
-        phi = self._engine.contributions(Xf, begin, end, n_threads=resolve_threads(n_threads))
+        n = resolve_threads(n_threads)
+        phi = _in_chunks(lambda rows: self._engine.contributions(rows, begin, end, n_threads=n), Xf, progress,
+                         "TreeSHAP", min_rows=2_000)
         if self.library == "xgboost":
             phi = phi.astype(np.float32)
         return phi[:, 0, :] if phi.shape[1] == 1 else phi
 
     def top_reasons(self, X, top: int = 3, *, groups: Mapping[str, Sequence[str]] | None = None,
-                    direction: str = "up", output: int = 0, n_threads: int | None = None) -> pd.DataFrame:
+                    direction: str = "up", output: int = 0, n_threads: int | None = None,
+                    progress: bool | None = False) -> pd.DataFrame:
         """The ``top`` features that move each row's score most, readable next to the score.
 
         ``groups`` sums the contributions of several columns into one reason
@@ -275,7 +301,7 @@ class TreeScorer:
         if direction not in ("up", "down", "abs"):
             raise ValueError(f"direction must be 'up', 'down' or 'abs', got {direction!r}")
         output = check_int(output, "output", min_value=0, max_value=self.n_outputs - 1)
-        phi = self.contributions(X, n_threads=n_threads)
+        phi = self.contributions(X, n_threads=n_threads, progress=progress)
         if phi.ndim == 3:
             phi = phi[:, output, :]
         phi = np.asarray(phi[:, :-1], dtype=np.float64)
@@ -335,10 +361,12 @@ class TreeScorer:
                              f"{self.n_iterations} iterations")
         return begin, end
 
-    def _margins(self, X, iteration_range, n_threads):
+    def _margins(self, X, iteration_range, n_threads, progress=False):
         Xf = self._features(X)
         begin, end = self._range(iteration_range)
-        return self._engine.predict_margin(Xf, begin, end, n_threads=resolve_threads(n_threads))
+        n = resolve_threads(n_threads)
+        return _in_chunks(lambda rows: self._engine.predict_margin(rows, begin, end, n_threads=n), Xf, progress,
+                          "trees", min_rows=100_000)
 
     def _shape(self, out: np.ndarray) -> np.ndarray:
         if self.library == "xgboost":

@@ -465,3 +465,13 @@ def test_lightgbm_model_text_with_any_line_endings(rng):
     with pytest.raises(ValueError) as info:  # text that is not a model: said briefly, never printed whole
         ts.TreeScorer.from_lightgbm("not a model\n" + "x" * 100_000)
     assert len(str(info.value)) < 300
+
+
+def test_progress_over_rows_gives_the_same_scores(xgb_models, capsys):
+    scorer = ts.TreeScorer.from_xgboost(xgb_models["binary:logistic"][0])
+    X = np.random.default_rng(5).normal(size=(150_000, scorer.n_features_in_)).astype(np.float32)
+    np.testing.assert_array_equal(scorer.predict(X, progress=True), scorer.predict(X))
+    np.testing.assert_array_equal(scorer.contributions(X[:5_000], progress=True), scorer.contributions(X[:5_000]))
+    assert "trees" in capsys.readouterr().err  # the bar (tqdm or a line) went to stderr
+    with pytest.raises(TypeError, match="progress must be True, False or None"):
+        scorer.predict(X[:10], progress="yes")
