@@ -31,8 +31,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-__all__ = ["PRMData", "make_prm", "load_cdnow", "PRM_LEAD_RULES", "SEXES", "AGE_BANDS", "REGIONS", "CATEGORIES", "EVENT_TYPES",
-           "CHANNELS", "DEVICES", "CITY_SIZES", "CAMPAIGNS", "NOISE_COLUMNS"]
+__all__ = ["PRMData", "make_prm", "load_cdnow", "PRM_LEAD_RULES", "SEXES", "AGE_BANDS", "REGIONS", "CATEGORIES",
+           "EVENT_TYPES", "CHANNELS", "DEVICES", "CITY_SIZES", "CAMPAIGNS", "NOISE_COLUMNS"]
 
 SEXES = ["F", "M"]
 AGE_BANDS = ["18-24", "25-34", "35-44", "45-54", "55-64", "65+"]

@@ -36,6 +36,7 @@ blocking and the explanations.
 
 from __future__ import annotations
 
+import copy
 import sys
 import warnings
 from dataclasses import dataclass, field
@@ -468,6 +469,7 @@ class TwinIndex:
         self._read_bit_weights()
         self._report_dense_weights()
         self.n_blocks_ = 1
+        self._mixed_cfg = {}
         self._fit_reference(ref_side, {})
 
     def _reference_matrix(self, reference, d: int) -> np.ndarray:
@@ -882,18 +884,27 @@ class TwinIndex:
         ``exclude_mask`` (booleans, one per prospect) removes prospects that
         must not be targeted (already clients, opted out). k is capped at the
         number of seed clients, so a single seed client works. Ranked by
-        ``by`` (see :meth:`lookalike_score`; ``"auto"``: the reference score
-        when the index has a reference, value-weighted when it has client
-        values), ties by prospect order. Returns prospect_id, score (and
-        value_score, reference_score, value_reference_score when there),
-        twins, rank.
+        ``by`` (see :meth:`lookalike_score`), ties by prospect order.
+        ``"auto"`` ranks by the reference score, value-weighted when the index
+        has client values; an index fitted without a reference takes the
+        prospects given as its reference (a sample of ``reference_size``
+        rows): the audience is then the prospects who resemble the clients
+        more than the other prospects do — the plain score (``by="score"``)
+        favours profiles common among everyone and can rank the buyers below
+        random. Returns prospect_id, score (and value_score, reference_score,
+        value_reference_score when there), twins, rank.
         """
         self._check_fitted()
         if (fraction is None) == (n is None):
             raise ValueError("give exactly one of fraction and n")
-        k = check_int(k, "k", min_value=1)
-        key_name = self._by(by)
-        res = self.search(prospects, k=min(k, self.n_clients_), id=id)
+        k = min(check_int(k, "k", min_value=1), self.n_clients_)
+        side, ids, _ = self._prospect_side(prospects, id)
+        index = self
+        if by == "auto" and getattr(self, "reference_index_", None) is None:
+            index = copy.copy(self)  # this index, with the prospects as its reference for this call
+            index._fit_reference(side, self._mixed_cfg)
+        key_name = index._by(by)
+        res = index._search_side(side, ids, k)
         total = len(res)
         keep = np.ones(total, dtype=bool)
         if exclude_mask is not None:

@@ -84,7 +84,8 @@ def test_noise_columns_are_skewed_missing_and_do_not_drive_conversion():
         g = g[g["size"] >= 100]  # a household of 9 is one contact
         band = 4 * np.sqrt(rate * (1 - rate) / g["size"])
         assert len(g) >= 3 and (np.abs(g["mean"] - rate) < band).all(), col
-    crit = ts.discriminating_criteria(p, "converted", datasets.NOISE_COLUMNS + ["age_band"]).summary.set_index("criterion")
+    crit = ts.discriminating_criteria(p, "converted", datasets.NOISE_COLUMNS + ["age_band"]).summary
+    crit = crit.set_index("criterion")
     assert (crit.loc[datasets.NOISE_COLUMNS, "iv"] < 0.02).all() and crit.loc["age_band", "iv"] > 0.02
 
 

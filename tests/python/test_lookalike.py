@@ -238,6 +238,22 @@ def test_expand_ranks_by_the_reference_score(market):
     assert plain.search(prospects, id="contact_id").reference_score is None
 
 
+def test_expand_without_a_reference_takes_the_prospects_as_reference(market):
+    clients, prospects, _ = market
+    idx = TwinIndex(block_on=["sex"], random_state=4).fit(clients, id="client_id", value="margin")
+    assert idx.reference_index_ is None
+    aud = idx.expand(prospects, fraction=1.0, id="contact_id", k=5)
+    assert idx.reference_index_ is None  # the index itself is unchanged
+    sample = np.sort(np.random.default_rng(4).choice(len(prospects), len(clients), replace=False))
+    S, allowed = gower_reference(idx, clients, prospects)
+    R, r_allowed = gower_reference(idx, prospects.iloc[sample].reset_index(drop=True), prospects,
+                                   scale_on=clients)
+    expected = pd.Series(top_mean(S, 5, allowed) - top_mean(R, 5, r_allowed), index=prospects["contact_id"])
+    got = aud.set_index("prospect_id")["reference_score"]
+    np.testing.assert_allclose(got.to_numpy(), expected.loc[got.index].to_numpy(), atol=1e-5)
+    assert aud["value_reference_score"].is_monotonic_decreasing
+
+
 @pytest.mark.parametrize("metric", ["mixed", "cosine", "inner_product", "weighted_jaccard"])
 def test_reasons_split_the_reference_score(market, metric):
     clients, prospects, contacts = market
@@ -305,9 +321,11 @@ def test_recommend_matches_a_pandas_join(market, rng):
     idx = TwinIndex(block_on=["sex"]).fit(clients, id="client_id", value="margin", population=contacts)
     res = idx.search(prospects, k=10, id="contact_id")
     ids = clients["client_id"].to_numpy()
-    purchases = pd.DataFrame({"client_id": rng.choice(ids, 3000), "item": rng.choice([f"p{j}" for j in range(40)], 3000),
+    items = [f"p{j}" for j in range(40)]
+    purchases = pd.DataFrame({"client_id": rng.choice(ids, 3000), "item": rng.choice(items, 3000),
                               "amount": rng.gamma(2.0, 30.0, 3000)})
-    purchases = pd.concat([purchases, pd.DataFrame({"client_id": [-7], "item": ["p0"], "amount": [5.0]})])  # unknown client
+    unknown = pd.DataFrame({"client_id": [-7], "item": ["p0"], "amount": [5.0]})  # a client not in the index
+    purchases = pd.concat([purchases, unknown])
     margin = clients.set_index("client_id")["margin"]
     for by, weight, values in (("similarity", None, None), ("value", None, margin), ("auto", "amount", margin)):
         got = res.recommend(purchases, top=4, item="item", weight=weight, by=by)

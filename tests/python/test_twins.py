@@ -282,9 +282,11 @@ def test_lookalike_score_value_and_expand(market):
     margin = clients["margin"].to_numpy()
     np.testing.assert_allclose(res.value_score, (sims * np.where(res.rows >= 0, margin[res.rows], 0)).sum(1) / 10,
                                rtol=1e-6)
-    aud = idx.expand(prospects, fraction=0.05, id="contact_id")
+    aud = idx.expand(prospects, fraction=0.05, id="contact_id", by="value")
     assert len(aud) == 20 and list(aud["rank"]) == list(range(1, 21))
     assert aud["value_score"].is_monotonic_decreasing
+    # By default, against the prospects as the reference (the index has none): see test_lookalike.
+    assert idx.expand(prospects, fraction=0.05, id="contact_id")["value_reference_score"].is_monotonic_decreasing
     mask = prospects["contact_id"].isin(aud["prospect_id"].head(5)).to_numpy()
     aud2 = idx.expand(prospects, n=20, exclude_mask=mask, id="contact_id", by="score")
     assert not set(aud2["prospect_id"]) & set(aud["prospect_id"].head(5))
