@@ -39,6 +39,7 @@ from .table import ContactTable
 N_BINS = 10       # quantile bins of a numeric column (fewer when it has fewer values)
 SMOOTHING = 0.5   # added to each bin's counts, so no weight of evidence is infinite
 IV_HALF = 0.1     # the information value that gets half weight
+MIN_LIFT = 1.1    # a reason's value is at least 10 % more common among the clients than in the reference
 MISSING = "(missing)"
 OTHER = "(other)"
 
@@ -351,14 +352,14 @@ def _number(x: float) -> str:
 
 
 def over_represented(col: ColumnContrast, table: ContactTable) -> np.ndarray:
-    """Per row of ``table``: whether its value of the column is more common among the clients
-    than in the reference (a category set: whether it holds such a member)."""
+    """Per row of ``table``: whether its value of the column is at least MIN_LIFT times as common
+    among the clients as in the reference (a category set: whether it holds such a member)."""
     lift = col.lift()
     if col.role == "category_set":
         m = len(col.labels)
         flags = np.unpackbits(table.bitsets(col.column).view(np.uint8), axis=1, bitorder="little")[:, :m]
-        return (flags.astype(bool) & (lift > 1)[None, :]).any(axis=1)
-    return lift[col.bins_of(table, np.arange(len(table)))] > 1
+        return (flags.astype(bool) & (lift >= MIN_LIFT)[None, :]).any(axis=1)
+    return lift[col.bins_of(table, np.arange(len(table)))] >= MIN_LIFT
 
 
 def reason_words(col: ColumnContrast, table: ContactTable, rows: np.ndarray) -> np.ndarray:
@@ -366,7 +367,7 @@ def reason_words(col: ColumnContrast, table: ContactTable, rows: np.ndarray) -> 
     many times as common that value is among the clients as in the reference
     ("page values 38.5 (7.1× as common among clients)"); for a category set,
     the (up to three) members they hold that are most over-represented among
-    the clients (those more common there only)."""
+    the clients (those at least MIN_LIFT times as common there)."""
     name = col.column.replace("_", " ")
     if col.role == "category_set":
         return _set_words(col, table, rows, name)
@@ -384,7 +385,7 @@ def _set_words(col: ColumnContrast, table: ContactTable, rows: np.ndarray, name:
     m = len(col.labels)
     flags = np.unpackbits(table.bitsets(col.column)[rows].view(np.uint8), axis=1, bitorder="little")[:, :m]
     lift = col.lift()
-    key = np.where(flags.astype(bool) & (lift > 1)[None, :], -lift[None, :], np.inf)
+    key = np.where(flags.astype(bool) & (lift >= MIN_LIFT)[None, :], -lift[None, :], np.inf)
     best = np.argsort(key, axis=1, kind="stable")[:, :3]
     held = np.take_along_axis(np.isfinite(key), best, axis=1)
     labels = np.asarray(col.labels, dtype=object)

@@ -1042,9 +1042,10 @@ class TwinIndex:
         weighted, over the weight of their union (the categories are the
         reasons). The columns of largest positive share — where the prospect
         resembles its twins among the clients more than its nearest contacts
-        of the reference — are its reasons, each said with the prospect's
-        value and how many times as common that value is among the clients as
-        in the reference.
+        of the reference — whose value (its bin, category, or a member of its
+        set) is at least 1.1 times as common among the clients as in the
+        reference are its reasons, each said with the prospect's value and
+        that ratio.
 
         Parameters
         ----------
@@ -1078,7 +1079,7 @@ class TwinIndex:
         res = self._search_side(side, ids, k)
         names, shares = self._reason_shares(side, res)
         # A reason is shared with the twins more than with the reference's contacts (a positive share)
-        # and sets the clients apart: the prospect's value is more common among them than in the reference.
+        # and sets the clients apart: the prospect's value is at least 10 % more common among them.
         shares = np.where(self._over_represented(table, names), shares, 0.0)
         top = min(top, len(names))
         order = np.argsort(-shares, axis=1, kind="stable")[:, :top]
@@ -1105,7 +1106,7 @@ class TwinIndex:
         """(n, reasons): whether the prospect's value of each reason is more common among the clients."""
         if self.metric_ in _BITS:
             lift = self.column_contrast_[self.columns_used_[0]].lift()
-            return np.broadcast_to(lift[: len(names)] > 1, (len(table), len(names)))
+            return np.broadcast_to(lift[: len(names)] >= _lookalike.MIN_LIFT, (len(table), len(names)))
         return np.stack([_lookalike.over_represented(self.column_contrast_[c], table) for c in names], axis=1)
 
     def _reason_names(self) -> list[str]:

@@ -285,7 +285,7 @@ def test_reasons_name_over_represented_values(market):
     for i in np.flatnonzero(why["reason_1"] == "age_band")[:10]:
         band = str(prospects["age_band"].iloc[i])
         lift = (clients["age_band"] == band).mean() / (contacts["age_band"] == band).mean()
-        assert lift > 1 and f"age band {band} (" in why["why"].iloc[i]
+        assert lift > 1.05 and f"age band {band} (" in why["why"].iloc[i]  # >= 1.1 once smoothed
     with pytest.raises(ValueError, match="reference"):
         TwinIndex().fit(clients, id="client_id").reasons(prospects, id="contact_id")
     with pytest.raises(ValueError, match="sqeuclidean"):
