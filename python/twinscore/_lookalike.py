@@ -9,8 +9,9 @@
 - :func:`recommend` — the items a prospect's twins bought;
 - :func:`reason_words` — a column's value in a marketer's words.
 
-Counts come from the C++ criteria engine; everything else is numpy over
-whole arrays (no loop over rows).
+Counts come from the C++ criteria engine (``count_codes``,
+``count_set_members``); bins are assigned and everything else computed with
+numpy over whole arrays (no loop over rows).
 
 The learnt weight of a column (or feature) is
 
@@ -95,29 +96,52 @@ class ColumnContrast:
         return np.exp(self.woe)
 
     def bins_of(self, table: ContactTable, rows: np.ndarray) -> np.ndarray:
-        """Numeric and categorical columns: the bin of each of ``rows`` of ``table``."""
+        """Numeric and categorical columns: the bin of each of ``rows`` of ``table`` (missing: the last)."""
         if self.role == "numeric":
-            x = np.asarray(table.numeric(self.column), dtype=np.float64)[rows]
-            nb = len(self.labels) - 1
-            e = self.edges
-            idx = np.searchsorted(e[1:-1], x, side="left") if len(e) > 2 else np.zeros(len(x), np.int64)
-            return np.where(np.isnan(x), nb, np.minimum(idx, max(nb - 1, 0)))
-        codes = table.codes(self.column)[rows].astype(np.int64)
+            codes = bin_codes(np.asarray(table.numeric(self.column))[rows], self.edges).astype(np.int64)
+        else:
+            codes = table.codes(self.column)[rows].astype(np.int64)
         return np.where(codes < 0, len(self.labels) - 1, codes)
 
 
-def _numeric_edges(names: list[str], columns: list[np.ndarray], n_threads: int) -> list[np.ndarray]:
-    """Bin edges learnt on the reference: quantiles (as pandas.qcut, from the C++
-    engine), or, for a column of at most N_BINS distinct values, one bin per
-    value (edges at the midpoints), so a 0/1 column is not one single bin."""
-    edges = [np.asarray(e, dtype=np.float64) for e in _core.quantile_edges(names, columns, N_BINS, n_threads=n_threads)]
-    for j, e in enumerate(edges):
-        if 1 < len(e) <= N_BINS:  # duplicates were dropped: few distinct values, maybe
-            x = np.asarray(columns[j], dtype=np.float64)
-            u = np.unique(x[~np.isnan(x)])
-            if len(u) <= N_BINS:
-                edges[j] = np.concatenate([u[:1], (u[:-1] + u[1:]) / 2, u[-1:]])
+def numeric_edges(values) -> np.ndarray:
+    """Bin edges of a numeric column, learnt on the reference's present values:
+    the deciles (linear interpolation, as pandas.qcut, duplicates dropped), or,
+    for a column of at most N_BINS distinct values, one bin per value (edges at
+    the midpoints), so a 0/1 column is two bins, not one. No present value: no edge."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[~np.isnan(v)]
+    if len(v) == 0:
+        return np.zeros(0)
+    edges = np.unique(np.quantile(v, np.linspace(0.0, 1.0, N_BINS + 1)))
+    if len(edges) <= N_BINS:  # duplicates were dropped: few distinct values, maybe
+        u = np.unique(v)
+        if len(u) <= N_BINS:
+            edges = np.concatenate([u[:1], (u[:-1] + u[1:]) / 2, u[-1:]])
     return edges
+
+
+def bin_codes(x, edges: np.ndarray) -> np.ndarray:
+    """int32 bin of each value: intervals (e_i, e_i+1], the first closed, values beyond the
+    ends in the end bins; -1 for NaN (missing) and for every value of a column with no edge."""
+    x = np.asarray(x, dtype=np.float64)
+    nb = max(len(edges) - 1, 1)
+    idx = np.searchsorted(edges[1:-1], x, side="left") if len(edges) > 2 else np.zeros(len(x), np.int64)
+    return np.where(np.isnan(x) | (len(edges) == 0), -1, np.minimum(idx, nb - 1)).astype(np.int32)
+
+
+def _numeric_counts(clients: list[np.ndarray], reference: list[np.ndarray], n_threads: int):
+    """(edges, clients' counts, reference's counts) per numeric column, each count over the
+    bins then the missing one; the bins are assigned here (numpy), counted by the C++ engine."""
+    edges = [numeric_edges(r) for r in reference]
+    codes = [bin_codes(np.concatenate([np.asarray(c, np.float64), np.asarray(r, np.float64)]), e)
+             for c, r, e in zip(clients, reference, edges)]
+    nb = [max(len(e) - 1, 1) for e in edges]
+    target = _target(len(clients[0]), len(reference[0]))
+    pos, neg = _core.count_codes(codes, nb, target, n_threads=n_threads)
+    # count_codes gives the bins, an "other" slot no code reaches, then the missing one.
+    keep = [np.r_[np.arange(k), k + 1] for k in nb]
+    return edges, [np.asarray(p)[i] for p, i in zip(pos, keep)], [np.asarray(q)[i] for q, i in zip(neg, keep)]
 
 
 def _interval_labels(e: np.ndarray) -> list[str]:
@@ -134,16 +158,10 @@ def _target(P: int, N: int) -> np.ndarray:
 
 def _numeric_contrast(clients: ContactTable, reference: ContactTable, names, n_threads) -> list[ColumnContrast]:
     P, N = len(clients), len(reference)
-    ref = [np.asarray(reference.numeric(c)) for c in names]
-    edges = _numeric_edges(names, ref, n_threads)
-    both = [np.concatenate([np.asarray(clients.numeric(c), dtype=np.float64), r.astype(np.float64)])
-            for c, r in zip(names, ref)]
-    pos, neg = _core.count_numeric_bins(names, both, [e.tolist() for e in edges], _target(P, N), n_threads=n_threads)
+    edges, pos, neg = _numeric_counts([clients.numeric(c) for c in names], [reference.numeric(c) for c in names],
+                                      n_threads)
     out = []
     for c, e, p, q in zip(names, edges, pos, neg):
-        nb = max(len(e) - 1, 1)  # the bins, then the missing one
-        p, q = (np.asarray(p[: nb + 1]), np.asarray(q[: nb + 1])) if len(e) else \
-               (np.r_[0, p[nb]], np.r_[0, q[nb]])
         woe, iv, B = information_value(p, q)
         labels = (_interval_labels(e) or [""]) + [MISSING]
         out.append(ColumnContrast(c, "numeric", labels, p, q, woe, iv, float(learnt_weight(iv, B, P, N)), e))
@@ -217,16 +235,10 @@ def feature_weights(Xc: np.ndarray, Xr: np.ndarray, n_threads: int) -> tuple[np.
     matrix ``Xc`` against the reference's ``Xr``, each feature binned like a
     numeric column (a 0/1 feature: its two values)."""
     P, N = len(Xc), len(Xr)
-    names = [f"feature {j}" for j in range(Xc.shape[1])]
-    ref = [np.ascontiguousarray(Xr[:, j]) for j in range(Xr.shape[1])]
-    edges = _numeric_edges(names, ref, n_threads)
-    both = [np.concatenate([Xc[:, j], Xr[:, j]]) for j in range(Xc.shape[1])]
-    pos, neg = _core.count_numeric_bins(names, both, [e.tolist() for e in edges], _target(P, N), n_threads=n_threads)
-    ivs, bins = np.zeros(len(names)), np.ones(len(names))
-    for j, (e, p, q) in enumerate(zip(edges, pos, neg)):
-        nb = max(len(e) - 1, 1)
-        _, ivs[j], bins[j] = information_value(p[: nb + 1], q[: nb + 1])
-    return ivs, learnt_weight(ivs, bins, P, N)
+    _, pos, neg = _numeric_counts(list(Xc.T), list(Xr.T), n_threads)
+    found = [information_value(p, q) for p, q in zip(pos, neg)]
+    ivs = np.array([iv for _, iv, _ in found])
+    return ivs, learnt_weight(ivs, np.array([B for _, _, B in found]), P, N)
 
 
 class RankScale:

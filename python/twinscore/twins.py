@@ -352,23 +352,7 @@ class TwinIndex:
             self.schema_learnt_on_ = None
             self._fit_matrix(clients, reference)
         else:
-            table, ids = _as_table(clients, id=id, schema=None, extra=[value_column] if value_column else [])
-            self._value_source = {value_column: table.numeric(value_column)} if value_column else {}
-            used = self._columns_to_compare(table, block_on, exclude, value_column)
-            keyed = used + [c for c in block_on if c not in used]
-            learn_on, what = ((population, "population") if population is not None or schema is not None
-                              else (reference, "reference"))
-            encoding = self._encoding(table, keyed, learn_on, schema, own=not isinstance(clients, ContactTable),
-                                      what=what)
-            if encoding is not None:  # the clients read with the population's codes and statistics
-                table, _ = _as_table(clients, id=id, schema=encoding)
-            ref_table = self._read_side_table(reference, table.schema.select(keyed), "reference")
-            if population is None:  # the ranks of numbers: on the population, else the reference, else the clients
-                scale = (ref_table, "reference") if ref_table is not None else (None, "clients")
-            else:
-                scale = (ref_table if population is reference else
-                         self._read_side_table(population, table.schema.select(keyed), "population"), "population")
-            self._fit_table(table, ids, used, block_on, exclude, ref_table, scale)
+            self._fit_frame(clients, id, value_column, block_on, exclude, population, schema, reference)
 
         n = self.n_clients_
         if value is None:
@@ -378,6 +362,26 @@ class TwinIndex:
         else:
             self.value_ = as_vector(value, "value", n)
         return self
+
+    def _fit_frame(self, clients, id, value_column, block_on, exclude, population, schema, reference):
+        """fit() for clients given as a table: the encoding, then the reference and the population read with it."""
+        table, ids = _as_table(clients, id=id, schema=None, extra=[value_column] if value_column else [])
+        self._value_source = {value_column: table.numeric(value_column)} if value_column else {}
+        used = self._columns_to_compare(table, block_on, exclude, value_column)
+        keyed = used + [c for c in block_on if c not in used]
+        learn_on, what = ((population, "population") if population is not None or schema is not None
+                          else (reference, "reference"))
+        encoding = self._encoding(table, keyed, learn_on, schema, own=not isinstance(clients, ContactTable),
+                                  what=what)
+        if encoding is not None:  # the clients read with the population's codes and statistics
+            table, _ = _as_table(clients, id=id, schema=encoding)
+        ref_table = self._read_side_table(reference, table.schema.select(keyed), "reference")
+        if population is None:  # the ranks of numbers: on the population, else the reference, else the clients
+            scale = (ref_table, "reference") if ref_table is not None else (None, "clients")
+        else:
+            scale = (ref_table if population is reference else
+                     self._read_side_table(population, table.schema.select(keyed), "population"), "population")
+        self._fit_table(table, ids, used, block_on, exclude, ref_table, scale)
 
     def _check_settings(self):
         check_int(self.prospect_tile, "prospect_tile", min_value=1, max_value=65536)
@@ -783,15 +787,15 @@ class TwinIndex:
         return self._search_side(side, ids, k, self.progress if progress is None else progress)
 
     def _search_side(self, side: dict, ids, k: int, progress: bool = False) -> TwinResult:
-        rows, sims, counts = self._run(self.index_, side, k, progress, "twins")
+        rows, sims, counts = self._run(self.index_, side, k, progress)
         res = self._result(rows, sims, counts, ids, k)
         if getattr(self, "reference_index_", None) is not None:
             kr = self._k_reference(k)
-            ref_rows, ref_sims, _ = self._run(self.reference_index_, side, kr, progress, "reference")
+            ref_rows, ref_sims, _ = self._run(self.reference_index_, side, kr, progress)
             self._add_reference(res, ref_rows, ref_sims, kr)
         return res
 
-    def _run(self, index, side: dict, k: int, progress: bool, label: str):
+    def _run(self, index, side: dict, k: int, progress: bool):
         n = _side_rows(side)
         n_threads = resolve_threads(self.n_threads)
         if not progress or n < 20_000:
@@ -800,7 +804,7 @@ class TwinIndex:
         # not depend on the chunk it is in.
         bounds = np.linspace(0, n, min(100, n // 1000) + 1).astype(np.int64)
         parts = []
-        bar = _Progress(n, label)
+        bar = _Progress(n)
         for a, b in zip(bounds[:-1], bounds[1:]):
             parts.append(index.search(k, **_slice_side(side, a, b), n_threads=n_threads))
             bar.update(int(b - a))
@@ -1197,20 +1201,20 @@ class TwinIndex:
 
 
 class _Progress:
-    def __init__(self, total: int, label: str = "twins"):
+    def __init__(self, total: int):
         try:
             from tqdm.auto import tqdm
         except ImportError:
             tqdm = None
-        self._bar = tqdm(total=total, unit="prospect", desc=label) if tqdm else None
-        self._done, self._total, self._label = 0, total, label
+        self._bar = tqdm(total=total, unit="prospect", desc="twins") if tqdm else None
+        self._done, self._total = 0, total
 
     def update(self, n: int):
         self._done += n
         if self._bar is not None:
             self._bar.update(n)
         else:
-            print(f"\r{self._label}: {self._done:,}/{self._total:,} prospects", end="", file=sys.stderr, flush=True)
+            print(f"\rtwins: {self._done:,}/{self._total:,} prospects", end="", file=sys.stderr, flush=True)
 
     def close(self):
         if self._bar is not None:
