@@ -1491,7 +1491,9 @@ def _sentence(column, role, a, b, sim, value_range, table, index, pr, cr) -> str
     if role == "numeric" and index.numeric_scale_learnt_on_ is not None:  # compared on ranks
         among = {"clients": "the clients", "reference": "the reference"}.get(index.numeric_scale_learnt_on_,
                                                                                "the population")
-        return f"{name} {a:,.4g} vs {b:,.4g}: {1 - sim:.0%} of {among} lie between"
+        between = 1 - sim
+        return f"{name} {a:,.4g} vs {b:,.4g}: {between:.1%} of {among} lie between" if between < 0.1 else \
+            f"{name} {a:,.4g} vs {b:,.4g}: {between:.0%} of {among} lie between"
     if role == "numeric":
         diff = abs(a - b)
         share = diff / value_range if value_range else 0.0

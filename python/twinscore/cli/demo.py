@@ -278,7 +278,9 @@ def step_twins(ctx) -> None:
         top = audience["prospect_id"].iloc[0]
         why = idx.reasons(new[new["contact_id"] == top], top=3, id="contact_id")["why"].iloc[0]
     rate = p.set_index("contact_id").loc[audience["prospect_id"], "converted"].mean()
-    ctx.results.update(twin_index=idx, twins=res)
+    row = int(np.flatnonzero(res.prospect_ids == top)[0])
+    pair = idx.explain(new, top, res.client_ids[row, 0], id="contact_id")  # the lead and its best twin
+    ctx.results.update(twin_index=idx, twins=res, audience=audience, twin_explanation=pair)
     ctx.say("")
     ctx.say("twins", f"{len(seed):,} leads converted by a past campaign (seed) x {len(new):,} new leads, "
                      f"{len(idx.columns_used_)} columns (mixed metric), blocked on sex, k=10; reference: the "
@@ -292,6 +294,8 @@ def step_twins(ctx) -> None:
     ctx.say("audience", f"5 % lookalike audience: {len(audience):,} new leads, conversion {rate:.2%} "
                         f"({rate / y.mean():.2f}x the {y.mean():.2%} average)")
     ctx.say("explained", f"lead {top} (top of the audience) {why}")
+    ctx.say("", f"its best twin, lead {res.client_ids[row, 0]} (similarity {pair.attrs['similarity']:.3f}): "
+                + "; ".join(pair["explanation"].head(3)))
     _step_twins_bought(ctx, new[new["contact_id"] == top])
 
 
