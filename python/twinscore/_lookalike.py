@@ -298,47 +298,62 @@ def _item_log(client_items, client: str, item: str | None, weight: str | None):
     return frame[client].to_numpy(), frame[item].to_numpy(), q
 
 
+@dataclass
+class _Purchases:
+    """A purchase log grouped by client: client i holds items what[start[i]:start[i+1]]
+    with quantities qty[...]; ``clients`` and ``items`` name the codes."""
+
+    clients: pd.Index
+    items: np.ndarray
+    start: np.ndarray
+    what: np.ndarray
+    qty: np.ndarray
+
+
+def _purchases(cid, items, q, weighted: bool) -> _Purchases:
+    """One quantity per (client, item): the summed weights, or 1 ("bought it") without a weight column."""
+    clients = pd.Index(pd.unique(cid))
+    codes, names = pd.factorize(items, sort=True)
+    m = max(len(names), 1)
+    key, inv = np.unique(clients.get_indexer(cid).astype(np.int64) * m + codes, return_inverse=True)
+    qty = np.bincount(inv, weights=q) if weighted else np.ones(len(key))
+    return _Purchases(clients, np.asarray(names), np.searchsorted(key // m, np.arange(len(clients) + 1)), key % m,
+                      qty)
+
+
 def recommend(twin_ids: np.ndarray, twin_weight: np.ndarray, prospect_ids: np.ndarray, client_items, top: int,
               client: str, item: str | None, weight: str | None) -> pd.DataFrame:
     """Per prospect, the ``top`` items its twins hold, by twin weight (see TwinResult.recommend)."""
     cid, items, q = _item_log(client_items, client, item, weight)
-    n, k = twin_weight.shape
-    log_clients = pd.Index(pd.unique(cid))
-    c_row = log_clients.get_indexer(cid)
-    codes, names = pd.factorize(items, sort=True)
-    m = len(names)
-    # One quantity per (client, item): summed weights, or 1 ("bought it") without a weight column.
-    key, inv = np.unique(c_row.astype(np.int64) * m + codes, return_inverse=True)
-    qty = np.bincount(inv, weights=q) if weight is not None else np.ones(len(key))
-    owner, what = key // m, key % m
-    start = np.searchsorted(owner, np.arange(len(log_clients) + 1))
-    # Each twin slot with weight > 0 whose client is in the log, expanded to its items.
-    twin_row = log_clients.get_indexer(twin_ids.ravel()).reshape(n, k) if len(log_clients) else np.full((n, k), -1)
-    live = (twin_weight > 0) & (twin_row >= 0)
-    if not live.any() and not (twin_weight > 0).any():
+    log = _purchases(cid, items, q, weight is not None)
+    if not (twin_weight > 0).any():  # no twin found, or none similar at all
         return _empty_recommendations()
-    if not (np.isin(twin_ids[twin_weight > 0], cid)).any():
+    twin_row = log.clients.get_indexer(twin_ids.ravel()).reshape(twin_weight.shape) if len(log.clients) else \
+        np.full(twin_weight.shape, -1)
+    live = (twin_weight > 0) & (twin_row >= 0)
+    if not live.any():
         raise ValueError(f"client_items: none of its client ids is among the twins found (its '{client}' values "
                          "must be the index's client ids)")
+    # Each live twin slot expanded to its client's items, then summed per (prospect, item).
     p, s = np.nonzero(live)
     c = twin_row[p, s]
-    t = twin_weight[p, s]
-    cnt = start[c + 1] - start[c]
-    first = np.repeat(start[c], cnt)
-    offset = np.arange(cnt.sum()) - np.repeat(np.cumsum(cnt) - cnt, cnt)
-    pos = first + offset
-    pair, pinv = np.unique(np.repeat(p, cnt).astype(np.int64) * m + what[pos], return_inverse=True)
-    score = np.bincount(pinv, weights=np.repeat(t, cnt) * qty[pos])
-    twins = np.bincount(pinv)
+    cnt = log.start[c + 1] - log.start[c]
+    pos = np.repeat(log.start[c], cnt) + np.arange(cnt.sum()) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+    m = max(len(log.items), 1)
+    pair, inv = np.unique(np.repeat(p, cnt).astype(np.int64) * m + log.what[pos], return_inverse=True)
+    score = np.bincount(inv, weights=np.repeat(twin_weight[p, s], cnt) * log.qty[pos])
     pp, it = pair // m, pair % m
-    score = score / twin_weight.sum(axis=1)[pp]
+    return _top_items(pp, it, score / twin_weight.sum(axis=1)[pp], np.bincount(inv), top, prospect_ids, log.items)
+
+
+def _top_items(pp, it, score, twins, top: int, prospect_ids, names) -> pd.DataFrame:
+    """The ``top`` items of each prospect, best score first (ties: item order)."""
     order = np.lexsort((it, -score, pp))
     pp, it, score, twins = pp[order], it[order], score[order], twins[order]
     rank = np.arange(len(pp)) - np.searchsorted(pp, pp, side="left")
     keep = rank < top
     return pd.DataFrame({"prospect_id": prospect_ids[pp[keep]], "rank": (rank[keep] + 1).astype(np.int32),
-                         "item": np.asarray(names)[it[keep]], "score": score[keep],
-                         "twins": twins[keep].astype(np.int32)})
+                         "item": names[it[keep]], "score": score[keep], "twins": twins[keep].astype(np.int32)})
 
 
 def _empty_recommendations() -> pd.DataFrame:

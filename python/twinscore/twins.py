@@ -1120,8 +1120,7 @@ class TwinIndex:
 
     def _engine_columns(self) -> list[str]:
         """The mixed metric's columns in the engine's order: numeric, categorical, category sets."""
-        roles = self.schema_.roles if hasattr(self.schema_, "roles") else {c: self.schema_[c].role
-                                                                           for c in self.columns_used_}
+        roles = {c: self.schema_[c].role for c in self.columns_used_}
         return [c for r in ("numeric", "categorical", "category_set") for c in self.columns_used_ if roles[c] == r]
 
     def _feature_columns(self) -> list[str]:
