@@ -9,6 +9,15 @@ categories visited — is a real signal, and so is behaviour: the prospects'
 conversion depends on their quality, on recent page views (decayed with a
 30-day half-life), e-mail clicks, forms and newsletter sign-ups, and against
 unsubscribes. Baskets are log-normal; conversion is rare (3 % by default).
+
+Like a real contact table, the market also holds columns that do not drive
+conversion at all — the device, the size of the town, the household size and
+the acquisition campaign (forty codes of Zipf-like popularity) — with skewed
+categories and missing values. They are drawn alike for prospects and
+clients, independently of the personas, so a lookalike method that weighs
+every column the same is misled by them, as it is on real tables; they come
+from a random stream of their own, so the other columns are the same for a
+seed as before they were added.
 Everything is vectorised numpy, deterministic for a seed.
 """
 
@@ -22,8 +31,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-__all__ = ["PRMData", "make_prm", "load_cdnow", "PRM_LEAD_RULES", "SEXES", "AGE_BANDS", "REGIONS", "CATEGORIES", "EVENT_TYPES",
-           "CHANNELS"]
+__all__ = ["PRMData", "make_prm", "load_cdnow", "PRM_LEAD_RULES", "SEXES", "AGE_BANDS", "REGIONS", "CATEGORIES",
+           "EVENT_TYPES", "CHANNELS", "DEVICES", "CITY_SIZES", "CAMPAIGNS", "NOISE_COLUMNS"]
 
 SEXES = ["F", "M"]
 AGE_BANDS = ["18-24", "25-34", "35-44", "45-54", "55-64", "65+"]
@@ -33,6 +42,10 @@ CATEGORIES = ["books", "music", "video", "games", "toys", "garden", "kitchen", "
               "fashion-men", "shoes", "sports", "outdoor", "travel", "wine", "gourmet", "baby", "pets",
               "home-decor", "diy", "electronics", "phones", "computers", "photo"]
 CHANNELS = ["web", "partner", "event", "game", "newsletter", "social"]
+# Columns that do not drive conversion (see _noise): skewed, with missing values.
+DEVICES = ["mobile", "desktop", "tablet"]
+CITY_SIZES = ["rural", "town", "city", "metropolis"]
+CAMPAIGNS = [f"C{j:02d}" for j in range(1, 41)]
 EVENT_TYPES = ["page_view", "email_send", "email_open", "email_click", "form_fill", "newsletter_signup",
                "unsubscribe"]
 
@@ -168,6 +181,39 @@ def _attributes(rng, personas: _Personas, persona: np.ndarray, now_ns: int, sign
     }
 
 
+NOISE_COLUMNS = ["device", "city_size", "household_size", "campaign"]
+
+
+def _with_missing(rng, codes: np.ndarray, share: float) -> np.ndarray:
+    """Codes with a share of them set to -1 (missing)."""
+    return np.where(rng.random(len(codes)) < share, -1, codes)
+
+
+def _noise(rng, n: int) -> dict:
+    """Columns that do not drive conversion, drawn alike for every contact:
+    skewed categories (a dominant device, a long tail of campaign codes) and
+    missing values, as in a real contact table."""
+    device = _sample_rows(rng, _cdf(np.array([[0.62, 0.31, 0.07]])), np.zeros(n, np.int64))
+    city = _sample_rows(rng, _cdf(np.array([[0.21, 0.37, 0.29, 0.13]])), np.zeros(n, np.int64))
+    zipf = 1.0 / np.arange(1, len(CAMPAIGNS) + 1) ** 1.3
+    campaign = _sample_rows(rng, _cdf(zipf[None, :]), np.zeros(n, np.int64))
+    household = 1.0 + rng.poisson(1.1, size=n)
+    household[rng.random(n) < 0.25] = np.nan
+    return {
+        "device": _categorical(_with_missing(rng, device, 0.04), DEVICES),
+        "city_size": _categorical(_with_missing(rng, city, 0.09), CITY_SIZES, ordered=True),
+        "household_size": household,
+        "campaign": _categorical(_with_missing(rng, campaign, 0.15), CAMPAIGNS),
+    }
+
+
+def _insert_after(frame: pd.DataFrame, column: str, new: dict) -> pd.DataFrame:
+    at = frame.columns.get_loc(column) + 1
+    for j, (name, values) in enumerate(new.items()):
+        frame.insert(at + j, name, values)
+    return frame
+
+
 def _events(rng, personas: _Personas, persona: np.ndarray, mean_events: float, now_ns: int, days: int):
     """The prospects' event log and, per prospect, the behaviour that drives conversion."""
     n = len(persona)
@@ -255,9 +301,10 @@ def make_prm(n_prospects: int = 200_000, n_clients: int = 20_000, *, seed: int =
     Returns
     -------
     PRMData with ``prospects`` (contact_id, sex, age_band, region, income,
-    channel, signup_date, categories visited, converted), ``clients``
-    (client_id, the same attributes, categories bought, first_purchase,
-    n_orders, revenue, margin), ``events`` (contact_id, timestamp, type,
+    channel, the noise columns device, city_size, household_size and
+    campaign, signup_date, email_optin, categories visited, converted),
+    ``clients`` (client_id, the same attributes, categories bought,
+    first_purchase, n_orders, revenue, margin), ``events`` (contact_id, timestamp, type,
     category), ``transactions`` (client_id, date, amount), ``now``, and
     ``truth`` (each prospect's persona and conversion probability).
     """
@@ -298,6 +345,10 @@ def make_prm(n_prospects: int = 200_000, n_clients: int = 20_000, *, seed: int =
     clients["n_orders"] = n_tx
     clients["revenue"] = revenue.round(2)
     clients["margin"] = (revenue * rng.uniform(0.2, 0.4, size=n_clients)).round(2)
+    # The noise columns from a stream of their own: the other columns stay as they were for a seed.
+    noise_rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
+    _insert_after(prospects, "channel", _noise(noise_rng, n_prospects))
+    _insert_after(clients, "channel", _noise(noise_rng, n_clients))
     truth = pd.DataFrame({"contact_id": prospects["contact_id"], "persona": p_persona, "p_convert": prob})
     return PRMData(prospects=prospects, clients=clients, events=events, transactions=transactions, now=now,
                    truth=truth, seed=seed)

@@ -63,6 +63,42 @@ def test_conversion_is_rare_and_follows_the_planted_structure():
     assert abs(logs.mean() - logs.median()) < 0.05 * logs.std()
 
 
+def test_noise_columns_are_skewed_missing_and_do_not_drive_conversion():
+    d = datasets.make_prm(60_000, 6_000, seed=11)
+    p, c = d.prospects, d.clients
+    for frame in (p, c):
+        assert list(frame.columns[frame.columns.get_loc("channel") + 1:][:4]) == datasets.NOISE_COLUMNS
+        for col, (lo, hi) in {"device": (0.02, 0.06), "city_size": (0.06, 0.12), "household_size": (0.2, 0.3),
+                              "campaign": (0.12, 0.18)}.items():
+            assert lo < frame[col].isna().mean() < hi, col
+    # Skewed: a dominant device, a long tail of campaigns.
+    assert p["device"].value_counts(normalize=True).iloc[0] > 0.6
+    share = p["campaign"].value_counts(normalize=True)
+    assert share.iloc[0] > 20 * share.iloc[-1]
+    # No signal: conversion is the same across their values (a binomial band
+    # around the overall rate) and their information value is useless (< 0.02),
+    # while a planted column's is not.
+    rate = p["converted"].mean()
+    for col in ("device", "city_size", "household_size"):
+        g = p.groupby(p[col].astype(object).fillna("missing"))["converted"].agg(["mean", "size"])
+        g = g[g["size"] >= 100]  # a household of 9 is one contact
+        band = 4 * np.sqrt(rate * (1 - rate) / g["size"])
+        assert len(g) >= 3 and (np.abs(g["mean"] - rate) < band).all(), col
+    crit = ts.discriminating_criteria(p, "converted", datasets.NOISE_COLUMNS + ["age_band"]).summary
+    crit = crit.set_index("criterion")
+    assert (crit.loc[datasets.NOISE_COLUMNS, "iv"] < 0.02).all() and crit.loc["age_band", "iv"] > 0.02
+
+
+def test_noise_columns_leave_the_other_columns_as_they_were():
+    # Figures of make_prm(2_000, 300, seed=3) before the noise columns were added.
+    d = datasets.make_prm(2_000, 300, seed=3)
+    p, c = d.prospects, d.clients
+    assert float(np.nansum(p["income"])) == 53138800.0
+    assert int(p["region"].cat.codes.sum()) == 7694 and int(p["categories"].map(len).sum()) == 7176
+    assert int(p["converted"].sum()) == 56 and len(d.events) == 22293
+    assert round(float(c["margin"].sum()), 2) == 58409.46 and int(c["categories"].map(len).sum()) == 791
+
+
 def test_generated_tables_load_into_contact_tables(prm):
     t = ts.ContactTable.from_pandas(prm.prospects, id="contact_id")
     assert t.roles["categories"] == "category_set"

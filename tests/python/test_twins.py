@@ -130,17 +130,35 @@ def test_weighted_jaccard(rng):
 FEATURES = ["sex", "age_band", "region", "income", "channel", "categories"]
 
 
-def gower_reference(idx: TwinIndex, clients: pd.DataFrame, prospects: pd.DataFrame, income_range=None):
-    """Full prospects x clients matrix of the mixed similarity, in float64, plus the block mask
-    (income's range: the clients' unless given)."""
+def mid_ranks(values, population):
+    """Each value's mid-rank among the population's present values, by comparing every pair:
+    (#{p < v} + #{p <= v}) / 2n; NaN stays NaN."""
+    v = np.asarray(values, dtype=float)[:, None]
+    p = np.asarray(population, dtype=float)
+    p = p[~np.isnan(p)][None, :]
+    r = ((p < v).sum(axis=1) + (p <= v).sum(axis=1)) / (2.0 * p.shape[1])
+    return np.where(np.isnan(v[:, 0]), np.nan, r)
+
+
+def gower_reference(idx: TwinIndex, clients: pd.DataFrame, prospects: pd.DataFrame, income_range=None,
+                    scale_on: pd.DataFrame | None = None):
+    """Full prospects x clients matrix of the mixed similarity, in float64, plus the block mask.
+    Numbers are compared on their mid-ranks among ``scale_on`` (default: the clients) when the
+    index ranks them, else on their range (the clients', or ``income_range`` for income)."""
     num = np.zeros((len(prospects), len(clients)))
     den = np.zeros_like(num)
     for c in idx.columns_used_:
         w = idx.weights_[c]
         a, b = prospects[c], clients[c]
-        if c == "income":
+        numeric = idx.schema_[c].role == "numeric"
+        if numeric and idx.numeric_scale == "rank":
+            on = (clients if scale_on is None else scale_on)[c].to_numpy(float)
+            av, bv = mid_ranks(a, on)[:, None], mid_ranks(b, on)[None, :]
+            s = 1 - np.abs(av - bv)
+            present = ~np.isnan(av) & ~np.isnan(bv)
+        elif numeric:
             av, bv = a.to_numpy(float)[:, None], b.to_numpy(float)[None, :]
-            rng_ = np.nanmax(bv) - np.nanmin(bv) if income_range is None else income_range
+            rng_ = np.nanmax(bv) - np.nanmin(bv) if income_range is None or c != "income" else income_range
             s = np.clip(1 - np.abs(av - bv) / rng_, 0, None)
             present = ~np.isnan(av) & ~np.isnan(bv)
         elif c == "categories":
@@ -181,12 +199,13 @@ def market():
     return clients, prospects
 
 
+@pytest.mark.parametrize("numeric_scale", ["rank", "range"])
 @pytest.mark.parametrize("block_on", [None, ["sex"], ["sex", "age_band"]])
 @pytest.mark.parametrize("k", [1, 10, 100])
-def test_mixed_matches_gower_reference(market, block_on, k, restore_threads):
+def test_mixed_matches_gower_reference(market, block_on, k, numeric_scale, restore_threads):
     clients, prospects = market
     idx = TwinIndex("mixed", block_on=block_on, exclude=["channel"], weights={"income": 2.0, "categories": 1.5},
-                    prospect_tile=16, client_tile=64)
+                    numeric_scale=numeric_scale, prospect_tile=16, client_tile=64)
     idx.fit(clients, id="client_id", value="margin")
     assert "channel" not in idx.columns_used_ and "margin" not in idx.columns_used_
     with ts.threads(1):
@@ -263,9 +282,11 @@ def test_lookalike_score_value_and_expand(market):
     margin = clients["margin"].to_numpy()
     np.testing.assert_allclose(res.value_score, (sims * np.where(res.rows >= 0, margin[res.rows], 0)).sum(1) / 10,
                                rtol=1e-6)
-    aud = idx.expand(prospects, fraction=0.05, id="contact_id")
+    aud = idx.expand(prospects, fraction=0.05, id="contact_id", by="value")
     assert len(aud) == 20 and list(aud["rank"]) == list(range(1, 21))
     assert aud["value_score"].is_monotonic_decreasing
+    # By default, against the prospects as the reference (the index has none): see test_lookalike.
+    assert idx.expand(prospects, fraction=0.05, id="contact_id")["value_reference_score"].is_monotonic_decreasing
     mask = prospects["contact_id"].isin(aud["prospect_id"].head(5)).to_numpy()
     aud2 = idx.expand(prospects, n=20, exclude_mask=mask, id="contact_id", by="score")
     assert not set(aud2["prospect_id"]) & set(aud["prospect_id"].head(5))
@@ -463,8 +484,8 @@ def test_dense_metrics_refuse_a_table_standardised_on_the_clients(rng):
 def test_mixed_metric_ranges_from_the_population(market):
     clients, prospects = market
     population = prospects  # the prospects alone: their income range is not the clients'
-    idx = TwinIndex("mixed", block_on=["sex"], exclude=["channel"]).fit(clients, id="client_id", value="margin",
-                                                                        population=population)
+    idx = TwinIndex("mixed", block_on=["sex"], exclude=["channel"], numeric_scale="range").fit(
+        clients, id="client_id", value="margin", population=population)
     income = population["income"].to_numpy(float)
     assert idx.index_.numeric_ranges == pytest.approx([np.nanmax(income) - np.nanmin(income)])
     res = idx.search(prospects, k=10, id="contact_id")
@@ -472,6 +493,18 @@ def test_mixed_metric_ranges_from_the_population(market):
     check_against(res, S, 10, allowed=allowed, tol=1e-5)
     seed_income = clients["income"].to_numpy(float)
     assert idx.index_.numeric_ranges[0] != np.nanmax(seed_income) - np.nanmin(seed_income)  # the check can tell
+
+
+def test_mixed_metric_ranks_on_the_population(market):
+    clients, prospects = market
+    idx = TwinIndex("mixed", block_on=["sex"], exclude=["channel"]).fit(clients, id="client_id", value="margin",
+                                                                        population=prospects)
+    assert idx.numeric_scale_learnt_on_ == "population" and idx.index_.numeric_ranges == [1.0]
+    res = idx.search(prospects, k=10, id="contact_id")
+    S, allowed = gower_reference(idx, clients, prospects, scale_on=prospects)
+    check_against(res, S, 10, allowed=allowed, tol=1e-5)
+    S_seed, _ = gower_reference(idx, clients, prospects)  # ranked among the clients instead: the check can tell
+    assert np.abs(S_seed - S).max() > 0.01
 
 
 def test_value_column_is_read_not_compared(market):

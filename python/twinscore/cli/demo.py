@@ -247,64 +247,76 @@ def step_segments(ctx) -> None:
                 f"conversions, expected profit {t['profit']:,.0f}")
 
 
+def _top_decile_lift(converted: np.ndarray, score: np.ndarray) -> float:
+    order = np.lexsort((np.arange(len(score)), -score))
+    return float(converted[order[: max(1, len(score) // 10)]].mean() / converted.mean())
+
+
 def step_twins(ctx) -> None:
-    """Twins of the generated prospects among the clients, the lookalike score's
-    lift on the planted conversions, a 5 % audience and one explained pair."""
+    """Lookalikes of the leads a past campaign converted: the new leads' twins among
+    them, the reference score's lift next to the plain one, a 5 % audience, one
+    explained prospect, and what its twins among the buyers bought."""
     data = ctx.data
-    # Like with like: columns both sides have. The categories are those the
-    # prospects browsed and those the clients bought; the inner product of the
-    # one-hot/multi-hot rows counts what a prospect shares with a client.
-    cols = ["sex", "age_band", "region", "categories"]
-    clients = data.clients[["client_id", *cols, "margin"]]
-    prospects = data.prospects[["contact_id", *cols]]
-    idx = ts.TwinIndex("inner_product", block_on=["sex", "age_band"], columns=["region", "categories"])
-    with ctx.clock.step("twins: fit (blocked)"):
-        idx.fit(clients, id="client_id", value="margin")
-    with ctx.clock.step("twins: search k=10"):
-        res = idx.search(prospects, k=10, id="contact_id")
-    converted = data.prospects["converted"].to_numpy()
-    base = converted.mean()
-
-    def top_decile_lift(score):
-        order = np.lexsort((np.arange(len(score)), -score))
-        top = order[: max(1, len(score) // 10)]
-        return converted[top].mean() / base if base > 0 else float("nan")
-
-    lift = top_decile_lift(res.score)
-    lift_value = top_decile_lift(res.value_score)
-    with ctx.clock.step("twins: 5 % audience"):
-        audience = idx.expand(prospects, fraction=0.05, id="contact_id")
-    aud_rate = data.prospects.set_index("contact_id").loc[audience["prospect_id"], "converted"].mean()
-
-    # The mixed (Gower) metric on the same columns plus income, for comparison.
-    mixed = ts.TwinIndex("mixed", block_on=["sex", "age_band"])
-    with ctx.clock.step("twins: mixed metric fit + search"):
-        mixed.fit(data.clients[["client_id", *cols, "income"]], id="client_id")
-        mres = mixed.search(data.prospects[["contact_id", *cols, "income"]], k=10, id="contact_id")
-    ctx.results.update(twin_index=idx, twins=res, audience=audience)
+    p = data.prospects
+    agg = ctx.results.get("event_features")
+    if agg is None:
+        agg = ts.events.aggregate(data.events, p, now=data.now, half_life_days=30)
+    behaviour = ts.events.behaviour_features(agg)  # one row per prospect, in their order
+    behaviour = behaviour[[c for c in behaviour.columns if c.startswith("decayed_")] + ["recency_days"]]
+    cols = ["sex", "age_band", "region", "income", "channel", *ts.datasets.NOISE_COLUMNS, "categories"]
+    leads = pd.concat([p[["contact_id", *cols]].reset_index(drop=True), behaviour.reset_index(drop=True)], axis=1)
+    converted = p["converted"].to_numpy()
+    past = np.random.default_rng(ctx.seed + 19).random(len(p)) < 0.5  # the campaign already run
+    seed, new = leads[past & (converted == 1)], leads[~past]
+    idx = ts.TwinIndex(block_on=["sex"])
+    with ctx.clock.step("twins: fit (reference = past leads)"):
+        idx.fit(seed, id="contact_id", population=leads[past])
+    with ctx.clock.step("twins: search k=10 (+ reference)"):
+        res = idx.search(new, k=10, id="contact_id")
+    y = converted[~past]
+    lifts = {name: _top_decile_lift(y, getattr(res, name)) for name in ("score", "reference_score")}
+    aucs = {name: ts.metrics.roc_auc(y, getattr(res, name)) for name in ("score", "reference_score")}
+    with ctx.clock.step("twins: 5 % audience + reasons"):
+        audience = idx.expand(new, fraction=0.05, id="contact_id")
+        top = audience["prospect_id"].iloc[0]
+        why = idx.reasons(new[new["contact_id"] == top], top=3, id="contact_id")["why"].iloc[0]
+    rate = p.set_index("contact_id").loc[audience["prospect_id"], "converted"].mean()
+    row = int(np.flatnonzero(res.prospect_ids == top)[0])
+    pair = idx.explain(new, top, res.client_ids[row, 0], id="contact_id")  # the lead and its best twin
+    ctx.results.update(twin_index=idx, twins=res, audience=audience, twin_explanation=pair)
     ctx.say("")
-    ctx.say("twins", f"inner product on {', '.join(idx.columns_used_)} ({idx.n_features_in_} features); "
-                     f"blocked on {', '.join(idx.block_on_)} ({idx.n_blocks_} blocks)")
-    ctx.say("", f"{len(res):,} prospects x {idx.n_clients_:,} clients, k=10: "
-                f"{int((res.counts < 10).sum()):,} prospects with fewer than 10 twins in their block")
-    ctx.say("lift", f"top decile by lookalike score converts {lift:.2f}x the average ({base:.2%}); "
-                    f"by margin-weighted score {lift_value:.2f}x")
-    ctx.say("", f"mixed (Gower) metric on {', '.join(mixed.columns_used_)}: top decile "
-                f"{top_decile_lift(mres.score):.2f}x (resemblance in kind, blind to how much was browsed)")
-    ctx.say("audience", f"5 % lookalike audience: {len(audience):,} prospects, conversion {aud_rate:.2%} "
-                        f"({aud_rate / base:.2f}x)")
-    pid = audience["prospect_id"].iloc[0]
-    row = int(np.flatnonzero(res.prospect_ids == pid)[0])
-    if res.counts[row] == 0:
-        ctx.say("explained", "no prospect has a twin to explain")
+    ctx.say("twins", f"{len(seed):,} leads converted by a past campaign (seed) x {len(new):,} new leads, "
+                     f"{len(idx.columns_used_)} columns (mixed metric), blocked on sex, k=10; reference: the "
+                     f"{int(past.sum()):,} past leads")
+    strong = sorted(idx.weights_.items(), key=lambda t: -t[1])
+    ctx.say("weights", "learnt " + ", ".join(f"{c} {w:.2f}" for c, w in strong[:5]) + "; noise columns "
+            + ", ".join(f"{c} {idx.weights_[c]:.2f}" for c in ts.datasets.NOISE_COLUMNS))
+    ctx.say("lift", f"top decile by the plain score (mean similarity of the twins) {lifts['score']:.2f}x "
+                    f"(AUC {aucs['score']:.3f}); by the reference score {lifts['reference_score']:.2f}x "
+                    f"(AUC {aucs['reference_score']:.3f})")
+    ctx.say("audience", f"5 % lookalike audience: {len(audience):,} new leads, conversion {rate:.2%} "
+                        f"({rate / y.mean():.2f}x the {y.mean():.2%} average)")
+    ctx.say("explained", f"lead {top} (top of the audience) {why}")
+    ctx.say("", f"its best twin, lead {res.client_ids[row, 0]} (similarity {pair.attrs['similarity']:.3f}): "
+                + "; ".join(pair["explanation"].head(3)))
+    _step_twins_bought(ctx, new[new["contact_id"] == top])
+
+
+def _step_twins_bought(ctx, prospect: pd.DataFrame) -> None:
+    """The buyers a lead resembles, on the profile both have, and what they bought."""
+    data = ctx.data
+    cols = ["sex", "age_band", "region", "income", "channel", *ts.datasets.NOISE_COLUMNS]
+    buyers = ts.TwinIndex(block_on=["sex"])
+    with ctx.clock.step("twins: buyers' index + recommend"):
+        buyers.fit(data.clients[["client_id", *cols, "margin"]], id="client_id", value="margin",
+                   population=data.prospects[cols])
+        res = buyers.search(prospect[["contact_id", *cols]], k=10, id="contact_id")
+        bought = res.recommend(data.clients.set_index("client_id")["categories"], top=3)
+    if len(bought) == 0:
+        ctx.say("", "its twins among the buyers bought nothing")
         return
-    cid = res.client_ids[row, 0]
-    ex = idx.explain(prospects, pid, cid, id="contact_id")
-    ctx.results["twin_explanation"] = ex
-    ctx.say("explained", f"prospect {pid} (top of the audience) and its best twin, client {cid} "
-                         f"(similarity {ex.attrs['similarity']:.3f}):")
-    for _, r in ex.head(8).iterrows():
-        ctx.say("", f"  {r['contribution']:+.3f}  {r['explanation']}")
+    ctx.say("", "its 10 twins among the buyers (margin-weighted) bought: " + ", ".join(
+        f"{r.item} ({r.score:.0%}, {r.twins} twins)" for r in bought.itertuples()))
 
 
 def step_trees(ctx) -> None:

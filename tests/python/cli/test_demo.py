@@ -28,3 +28,17 @@ def test_demo_step_runs():
     text = run_demo(4000, 600, seed=1)
     for word in ("segments", "criteria", "scorecard", "plan"):
         assert word in text
+
+
+def test_demo_twins_step_shows_the_reference_lift_and_an_explained_prospect():
+    from twinscore.cli.demo import step_twins
+    ctx = DemoContext(data=ts.datasets.make_prm(40_000, 2_000, seed=3), seed=0)
+    step_twins(ctx)
+    text = "\n".join(ctx.lines)
+    m = re.search(r"plain score .*? (\d+\.\d+)x \(AUC (\d\.\d+)\); by the reference score (\d+\.\d+)x "
+                  r"\(AUC (\d\.\d+)\)", text)
+    plain_lift, plain_auc, ref_lift, ref_auc = map(float, m.groups())
+    assert ref_lift > plain_lift and ref_auc > max(plain_auc, 0.75), text
+    assert "resembles clients more than the population on: " in text
+    assert re.search(r"twins among the buyers \(margin-weighted\) bought: \w+ \(\d+%, \d+ twins\)", text)
+    assert isinstance(ctx.results["twin_index"], ts.TwinIndex)
