@@ -337,7 +337,8 @@ def _dictionary_encoded(values, name: str):
         arr = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
         if isinstance(arr, pa.ChunkedArray):  # combine_chunks of dictionaries may keep chunks
             return None
-        codes = arr.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+        # polars writes unsigned indices (uint32): widen before -1 marks the nulls
+        codes = arr.indices.cast(pa.int64()).fill_null(-1).to_numpy(zero_copy_only=False)
         return codes, _arrow.as_strings(_arrow.to_arrow(arr.dictionary, name), name)
     return None
 

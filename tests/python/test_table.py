@@ -427,3 +427,15 @@ def test_schema_files_are_not_trusted_statistics(stat, value, match):
     num[stat] = value
     with pytest.raises(ValueError, match=match):
         ts.Schema.from_dict(d)
+
+
+def test_from_polars_reads_by_name_and_refuses_other_frames():
+    import polars as pl
+
+    df = small_df()
+    t = ts.ContactTable.from_polars(pl.from_pandas(df), id="contact_id")
+    ref = ts.ContactTable.from_pandas(df, id="contact_id")
+    assert t.schema.names == ref.schema.names
+    np.testing.assert_allclose(t.encode().X, ref.encode().X)
+    with pytest.raises(TypeError, match="df must be a polars DataFrame, got DataFrame"):
+        ts.ContactTable.from_polars(df)

@@ -152,8 +152,10 @@ def _twins_section(ctx: DemoContext) -> _Section:
     s.kpis += [("prospects searched", f"{len(res):,}"), ("twins per prospect", f"{res.k}"),
                ("5 % audience", f"{len(audience):,}"), ("its conversion", f"{rate:.2%}"),
                ("vs average", f"{rate / y.mean():.1f}x")]
-    s.draw(ts.plot.lookalike_conversion, y, res.score)
-    s.draw(ts.plot.audience_conversions, y, res.score)
+    # The score the audience was ranked by: the reference score when the index has a reference.
+    score = res.reference_score if res.reference_score is not None else res.score
+    s.draw(ts.plot.lookalike_conversion, y, score)
+    s.draw(ts.plot.audience_conversions, y, score)
     ex = ctx.results.get("twin_explanation")
     if ex is not None:
         s.draw(ts.plot.twin_explanation, ex, size=(7.0, 3.6))
