@@ -5,7 +5,7 @@ The heavy work runs in a C++ core (Eigen, oneTBB, Abseil) with the GIL released;
 this package converts tables, checks input and shapes results.
 """
 
-from . import _core, datasets, events, kpi, leads, metrics, plot, triggers
+from . import _core, datasets, drift, events, kpi, leads, metrics, plot, triggers
 from ._config import get_num_threads, set_num_threads, threads
 from ._frames import timestamp as to_timestamp
 from ._progress import progress
@@ -33,6 +33,8 @@ __all__ = [
     # segments and the contact plan
     "KMeans", "MiniBatchKMeans", "segment_profiles", "discriminating_criteria", "Criteria", "Scorecard", "lift_at",
     "contact_plan", "Channel", "ContactPlan",
+    # monitoring between runs
+    "drift",
     # statistical twins
     "TwinIndex", "TwinResult",
     # tree ensembles
