@@ -93,7 +93,7 @@ def test_bad_input(prm):
         ts.events.aggregate(ev, now=prm.now - pd.Timedelta(days=3))
     with pytest.raises(ValueError, match="half_life_days"):
         ts.events.aggregate(ev, now=prm.now, half_life_days=-1)
-    with pytest.raises(ValueError, match="now is required"):
+    with pytest.raises(ValueError, match="exactly one of now="):
         ts.events.aggregate(ev, now=None)
     with pytest.raises(KeyError, match="'when'"):
         ts.events.aggregate(ev, now=prm.now, timestamp="when")
@@ -123,3 +123,90 @@ def test_sparse_ids_and_a_type_named_like_a_summary_column():
     dense = ts.events.aggregate(ev.assign(contact_id=ev["contact_id"].where(ev["contact_id"] < 100, 11)),
                                 [7, 10, 11, 5], now=now)
     pd.testing.assert_frame_equal(got.reset_index(drop=True), dense.reset_index(drop=True))
+
+
+# -- as of a past date, and snapshots without leakage ---------------------------
+
+def test_as_of_is_the_log_cut_by_hand(prm):
+    ev, p = prm.events, prm.prospects
+    cut = prm.now - 45 * DAY
+    got = ts.events.aggregate(ev, p, as_of=cut)
+    kept = ev[ev["timestamp"] <= cut]
+    ref = reference(kept, p["contact_id"].to_numpy(), cut, 30.0, list(ev["type"].cat.categories),
+                    list(ev["category"].cat.categories))
+    check_against_reference(got, ref)
+    assert got.attrs["later_events"] == int((ev["timestamp"] > cut).sum()) > 0
+    pd.testing.assert_frame_equal(got, ts.events.aggregate(kept, p, now=cut))
+    # the lead scores too
+    rules = ts.datasets.PRM_LEAD_RULES
+    a = ts.score_leads(p, ev, rules, as_of=cut)
+    b = ts.score_leads(p, kept, rules, now=cut)
+    pd.testing.assert_frame_equal(a, b)
+    assert a.attrs["later_events"] == got.attrs["later_events"]
+
+
+def test_now_and_as_of_are_exclusive(prm):
+    with pytest.raises(ValueError, match="exactly one of now= .* and as_of="):
+        ts.events.aggregate(prm.events, prm.prospects)
+    with pytest.raises(ValueError, match="exactly one of now= .* and as_of="):
+        ts.events.aggregate(prm.events, prm.prospects, now=prm.now, as_of=prm.now)
+    with pytest.raises(ValueError, match="is after now"):  # now= keeps refusing later events
+        ts.events.aggregate(prm.events, prm.prospects, now=prm.now - 30 * DAY)
+
+
+def _snap(prm, events, **kw):
+    cuts = [prm.now - d * DAY for d in (100, 70, 40)]
+    return ts.events.snapshots(events, prm.prospects, cutoffs=cuts, horizon="30D", target="form_fill", **kw)
+
+
+def test_snapshots_do_not_leak_the_future(prm):
+    ev = prm.events
+    base = _snap(prm, ev)
+    rng = np.random.default_rng(0)
+    features = [c for c in base.columns if c not in ("label",)]
+    for cut in base["cutoff"].unique():
+        # Move, retype and drop events after this cutoff (they stay after it):
+        # no feature of this cutoff may change.
+        after = (ev["timestamp"] > cut).to_numpy()
+        moved = ev.copy()
+        idx = np.flatnonzero(after)
+        shift = pd.to_timedelta(rng.integers(0, 10**6, len(idx)), unit="s")
+        moved.loc[moved.index[idx], "timestamp"] = moved["timestamp"].iloc[idx] + shift
+        moved.loc[moved.index[idx[::3]], "type"] = "page_view"
+        moved = moved.drop(moved.index[idx[1::7]])
+        other = _snap(prm, moved, observed_until=ev["timestamp"].max())
+        a = base[base["cutoff"] == cut][features].reset_index(drop=True)
+        b = other[other["cutoff"] == cut][features].reset_index(drop=True)
+        pd.testing.assert_frame_equal(a, b)
+
+
+def test_snapshot_labels_and_exclusions_match_pandas(prm):
+    ev = prm.events
+    snap = _snap(prm, ev)
+    tgt = ev[ev["type"] == "form_fill"]
+    for cut, block in snap.groupby("cutoff"):
+        window = tgt[(tgt["timestamp"] > cut) & (tgt["timestamp"] <= cut + 30 * DAY)]["contact_id"].unique()
+        before = set(tgt[tgt["timestamp"] <= cut]["contact_id"])
+        expect_ids = [c for c in prm.prospects["contact_id"] if c not in before]
+        assert block["contact_id"].tolist() == expect_ids
+        assert (block["label"].to_numpy() == np.isin(block["contact_id"], window)).all()
+        assert block["label"].sum() > 0
+    assert len(snap.columns) == len(set(snap.columns))
+    kept_all = _snap(prm, ev, exclude_converted=False)
+    assert len(kept_all) == 3 * len(prm.prospects)
+
+
+def test_snapshots_refuse_bad_input(prm):
+    ev, p = prm.events, prm.prospects
+    with pytest.raises(ValueError, match="after the end of the observed log"):
+        ts.events.snapshots(ev, p, cutoffs=[prm.now - 10 * DAY], horizon="30D", target="form_fill")
+    with pytest.raises(ValueError, match="horizon must be > 0"):
+        ts.events.snapshots(ev, p, cutoffs=[prm.now - 60 * DAY], horizon="0D", target="form_fill")
+    with pytest.raises(ValueError, match="horizon must be a duration"):
+        ts.events.snapshots(ev, p, cutoffs=[prm.now - 60 * DAY], horizon="soon", target="form_fill")
+    with pytest.raises(ValueError, match="not event types"):
+        ts.events.snapshots(ev, p, cutoffs=[prm.now - 60 * DAY], horizon="30D", target="purchase")
+    with pytest.raises(ValueError, match="cutoffs is empty"):
+        ts.events.snapshots(ev, p, cutoffs=[], horizon="30D", target="form_fill")
+    with pytest.raises(KeyError, match="ts"):
+        ts.events.snapshots(ev, p, cutoffs=[prm.now - 60 * DAY], horizon="30D", target="form_fill", timestamp="ts")
