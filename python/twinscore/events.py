@@ -23,7 +23,7 @@ from ._validation import check_float
 from . import _frames
 from .table import ContactTable
 
-__all__ = ["aggregate", "EventLog", "event_log", "behaviour_features", "snapshots"]
+__all__ = ["aggregate", "EventLog", "event_log", "behaviour_features", "snapshots", "machine_activity"]
 
 _NS_PER_DAY = 86_400 * 10**9
 MISSING_TIMESTAMP = _core.MISSING_TIMESTAMP
@@ -348,4 +348,122 @@ def snapshots(events: pd.DataFrame, contacts=None, *, cutoffs, horizon, target, 
         blocks.append(block)
     out = pd.concat(blocks, ignore_index=True)
     out.attrs["horizon"] = str(horizon)
+    return out
+
+
+# Why an open or a click is taken for a machine's (the reason column's categories).
+MACHINE_REASONS = ["flagged by the sender", "open right after the send", "click right after the send", "click burst"]
+
+
+def _within(value, name: str):
+    if value is None:
+        return None
+    try:
+        t = pd.Timedelta(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a duration such as '10s' or None, got {value!r}") from None
+    if not t > pd.Timedelta(0):
+        raise ValueError(f"{name} must be > 0 (None turns the rule off), got {t}")
+    return t.value
+
+
+def machine_activity(events: pd.DataFrame, *, contact: str = "contact_id", timestamp: str = "timestamp",
+                     type: str = "type", campaign: str | None = None, flagged: str | None = None,
+                     names: dict | None = None, open_within="10s", click_within="10s",
+                     burst_clicks: int | None = 3, burst_within="5s") -> pd.DataFrame:
+    """Opens and clicks made by machines, not people, to leave out before they feed scores and KPIs.
+
+    Privacy proxies fetch every message (and its tracking pixel) as it is
+    delivered, and mail security gateways follow every link within seconds:
+    both look like engagement and are not. An open or a click is flagged when
+
+    - the sender already flagged it (``flagged``: a boolean column, e.g. the
+      e-mail platform's "machine open" or proxy mark);
+    - an open comes within ``open_within`` of the latest send to the same
+      contact (of the same campaign with ``campaign``);
+    - a click comes within ``click_within`` of that send;
+    - ``burst_clicks`` clicks or more of one contact fall within
+      ``burst_within`` (every link clicked at once): all of them.
+
+    Each rule is off with None. Events are read in any order.
+
+    Parameters
+    ----------
+    events : DataFrame
+        The event log (contact, timestamp, type; optionally campaign and a flag).
+    names : dict, optional
+        The log's types for send, open and click (default email_send,
+        email_open, email_click).
+
+    Returns
+    -------
+    DataFrame
+        Aligned with ``events`` (same index): ``machine`` (bool) and
+        ``reason`` (categorical, the first rule that applies, in the order
+        above; missing when not flagged). ``attrs["flagged"]`` counts the
+        flagged opens and clicks by reason, ``attrs["opens"]`` and
+        ``attrs["clicks"]`` the totals. Keep the people's activity with
+        ``events[~result["machine"]]``.
+
+    Raises
+    ------
+    KeyError
+        A named column missing.
+    ValueError
+        A duration <= 0 or not a duration, ``burst_clicks`` < 2, a missing
+        timestamp, a flag column that is not boolean.
+    """
+    kinds = {"send": "email_send", "open": "email_open", "click": "email_click", **(names or {})}
+    events = _frames.as_pandas(events, "events")
+    open_ns, click_ns = _within(open_within, "open_within"), _within(click_within, "click_within")
+    burst_ns = _within(burst_within, "burst_within") if burst_clicks is not None else None
+    if burst_clicks is not None:
+        burst_clicks = int(burst_clicks)
+        if burst_clicks < 2:
+            raise ValueError(f"burst_clicks must be >= 2 (None turns the rule off), got {burst_clicks}")
+    who = _frames.column(events, contact, "contact", "events")
+    time = _frames.timestamps_ns(_frames.column(events, timestamp, "timestamp", "events"), timestamp)
+    kind = _frames.column(events, type, "type", "events").astype("string").to_numpy(dtype=object, na_value="")
+    group = pd.factorize(who)[0] if campaign is None else pd.factorize(
+        pd.MultiIndex.from_arrays([who, _frames.column(events, campaign, "campaign", "events")]))[0]
+    contact_code = pd.factorize(who)[0]
+    is_send, is_open, is_click = (kind == kinds["send"]), (kind == kinds["open"]), (kind == kinds["click"])
+    n = len(time)
+    reason = np.full(n, -1, dtype=np.int8)
+
+    def mark(mask, code):
+        reason[(reason < 0) & mask] = code
+
+    if flagged is not None:
+        flag = _frames.column(events, flagged, "flagged", "events")
+        if not pd.api.types.is_bool_dtype(flag.dtype):
+            raise ValueError(f"flagged column {flagged!r} must be boolean, got {flag.dtype}")
+        mark(flag.fillna(False).to_numpy(dtype=bool) & (is_open | is_click), 0)
+    if open_ns is not None or click_ns is not None:
+        # Time since the latest send to the same contact (and campaign): sends
+        # carried forward over each group's events in time order.
+        order = np.lexsort((~is_send, time, group))  # at equal times a send comes first
+        last = pd.Series(np.where(is_send[order], time[order], np.nan)).groupby(group[order]).ffill().to_numpy()
+        since = np.full(n, np.inf)
+        since[order] = time[order] - last
+        if open_ns is not None:
+            mark(is_open & (since <= open_ns), 1)
+        if click_ns is not None:
+            mark(is_click & (since <= click_ns), 2)
+    if burst_ns is not None:
+        clicks = np.flatnonzero(is_click)
+        order = clicks[np.lexsort((time[clicks], contact_code[clicks]))]
+        k = burst_clicks - 1
+        if len(order) > k:
+            head, tail = order[:-k], order[k:]
+            start = np.flatnonzero((contact_code[head] == contact_code[tail]) & (time[tail] - time[head] <= burst_ns))
+            cover = np.zeros(len(order) + 1, dtype=np.int64)
+            np.add.at(cover, start, 1)
+            np.add.at(cover, start + burst_clicks, -1)
+            mark(np.isin(np.arange(n), order[np.cumsum(cover)[:-1] > 0]), 3)
+    out = pd.DataFrame({"machine": reason >= 0,
+                        "reason": pd.Categorical.from_codes(reason, categories=MACHINE_REASONS)}, index=events.index)
+    counts = np.bincount(reason[reason >= 0], minlength=len(MACHINE_REASONS))
+    out.attrs["flagged"] = dict(zip(MACHINE_REASONS, counts.tolist()))
+    out.attrs["opens"], out.attrs["clicks"] = int(is_open.sum()), int(is_click.sum())
     return out

@@ -210,3 +210,96 @@ def test_snapshots_refuse_bad_input(prm):
         ts.events.snapshots(ev, p, cutoffs=[], horizon="30D", target="form_fill")
     with pytest.raises(KeyError, match="ts"):
         ts.events.snapshots(ev, p, cutoffs=[prm.now - 60 * DAY], horizon="30D", target="form_fill", timestamp="ts")
+
+
+# -- machine opens and clicks -------------------------------------------------------
+
+def _log(rows):
+    return pd.DataFrame(rows, columns=["contact_id", "timestamp", "type", "campaign"]).assign(
+        timestamp=lambda d: pd.to_datetime(d["timestamp"]))
+
+
+T0 = pd.Timestamp("2026-03-01 09:00:00")
+
+
+def test_machine_activity_hand_made_log():
+    s = pd.Timedelta(seconds=1)
+    ev = _log([
+        (1, T0, "email_send", "a"), (1, T0 + 3 * s, "email_open", "a"), (1, T0 + 3600 * s, "email_open", "a"),
+        (1, T0 + 5 * s, "email_click", "a"),
+        (2, T0 + 3600 * s, "email_click", "a"), (2, T0 + 3601 * s, "email_click", "a"),
+        (2, T0 + 3602 * s, "email_click", "a"), (2, T0 + 3 * 3600 * s, "email_click", "a"),
+        (3, T0 + 2 * s, "email_open", "a"),                      # another contact's send: a person
+        (4, T0, "email_send", "a"), (4, T0 + 3600 * s, "email_send", "b"), (4, T0 + 3603 * s, "email_open", "a"),
+    ])
+    shuffled = ev.sample(frac=1.0, random_state=3)
+    got = ts.events.machine_activity(shuffled).loc[ev.index]
+    assert got["machine"].tolist() == [False, True, False, True, True, True, True, False, False, False, False, True]
+    assert got["reason"].iloc[1] == "open right after the send"
+    assert got["reason"].iloc[3] == "click right after the send"
+    assert got["reason"].iloc[4] == "click burst"
+    assert got.attrs["flagged"] == {"flagged by the sender": 0, "open right after the send": 2,
+                                    "click right after the send": 1, "click burst": 3}
+    # by campaign, contact 4's open of campaign a comes an hour after a's send
+    by_campaign = ts.events.machine_activity(ev, campaign="campaign")
+    assert not by_campaign["machine"].iloc[11]
+    # every rule can be turned off; a sender's flag is taken as it is
+    off = ts.events.machine_activity(ev, open_within=None, click_within=None, burst_clicks=None)
+    assert not off["machine"].any()
+    flagged = ts.events.machine_activity(ev.assign(proxy=ev.index == 2), flagged="proxy")
+    assert flagged["reason"].iloc[2] == "flagged by the sender"
+
+
+def _brute_force(ev, open_s=10, click_s=10, k=3, burst_s=5):
+    """The rules written as loops over the events (small logs only)."""
+    out = []
+    t = ev["timestamp"]
+    for i, r in ev.iterrows():
+        sends = ev[(ev["contact_id"] == r.contact_id) & (ev["type"] == "email_send") & (t <= r.timestamp)]
+        since = (r.timestamp - sends["timestamp"].max()).total_seconds() if len(sends) else np.inf
+        if r.type == "email_open" and since <= open_s:
+            out.append(True)
+            continue
+        if r.type == "email_click" and since <= click_s:
+            out.append(True)
+            continue
+        if r.type == "email_click":
+            c = ev[(ev["contact_id"] == r.contact_id) & (ev["type"] == "email_click")]["timestamp"].sort_values()
+            times = c.to_numpy()
+            hit = False
+            for j in range(len(times) - k + 1):
+                if (times[j + k - 1] - times[j]) / np.timedelta64(1, "s") <= burst_s and \
+                        times[j] <= r.timestamp.to_datetime64() <= times[j + k - 1]:
+                    hit = True
+            out.append(hit)
+            continue
+        out.append(False)
+    return np.array(out)
+
+
+def test_machine_activity_matches_the_rules_written_as_loops():
+    rng = np.random.default_rng(4)
+    n = 600
+    ev = pd.DataFrame({
+        "contact_id": rng.integers(0, 25, n),
+        "timestamp": T0 + pd.to_timedelta(rng.integers(0, 1500, n), unit="s"),
+        "type": rng.choice(["email_send", "email_open", "email_click", "page_view"], n, p=[0.2, 0.3, 0.4, 0.1]),
+    })
+    got = ts.events.machine_activity(ev, click_within="20s", open_within="15s", burst_clicks=3, burst_within="30s")
+    ref = _brute_force(ev, open_s=15, click_s=20, k=3, burst_s=30)
+    assert ref.sum() > 20
+    np.testing.assert_array_equal(got["machine"].to_numpy(), ref)
+
+
+def test_machine_activity_refuses_bad_options():
+    ev = _log([(1, T0, "email_send", "a")])
+    with pytest.raises(ValueError, match="open_within must be > 0"):
+        ts.events.machine_activity(ev, open_within="0s")
+    with pytest.raises(ValueError, match="click_within must be a duration"):
+        ts.events.machine_activity(ev, click_within="fast")
+    with pytest.raises(ValueError, match="burst_clicks must be >= 2"):
+        ts.events.machine_activity(ev, burst_clicks=1)
+    with pytest.raises(ValueError, match="must be boolean"):
+        ts.events.machine_activity(ev.assign(proxy="yes"), flagged="proxy")
+    with pytest.raises(KeyError, match="when"):
+        ts.events.machine_activity(ev, timestamp="when")
