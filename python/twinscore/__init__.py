@@ -13,7 +13,7 @@ from .cluster import KMeans, MiniBatchKMeans
 from .criteria import Criteria, Scorecard, discriminating_criteria, lift_at
 from .leads import LeadRules, score_leads
 from .linear import LogisticScorer
-from .plan import Channel, ContactPlan, contact_plan
+from .plan import Channel, ContactPlan, PressureRule, contact_plan
 from .segments import segment_profiles
 from .table import ColumnSpec, ContactTable, Encoded, Schema
 from .trees import TreeScorer
@@ -32,7 +32,7 @@ __all__ = [
     "rfm", "DEFAULT_SEGMENTS", "calibration_summary", "BetaGeo", "GammaGamma", "lifetime_value", "kpi", "triggers",
     # segments and the contact plan
     "KMeans", "MiniBatchKMeans", "segment_profiles", "discriminating_criteria", "Criteria", "Scorecard", "lift_at",
-    "contact_plan", "Channel", "ContactPlan",
+    "contact_plan", "Channel", "ContactPlan", "PressureRule",
     # monitoring between runs
     "drift",
     # statistical twins
