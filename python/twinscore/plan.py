@@ -156,6 +156,14 @@ def _matrix(x, name: str, names: list[str], n: int | None):
     return m, True
 
 
+def _where(bad: np.ndarray, names: list[str]) -> str:
+    """Where the first bad value is: "position i", or "row i, channel name" in a per-channel matrix."""
+    first = int(np.argmax(bad.ravel()))
+    if bad.ndim == 1:
+        return f"position {first}"
+    return f"row {first // bad.shape[1]}, channel {names[first % bad.shape[1]]!r}"
+
+
 def _allowed(allowed, channels: list[Channel], n: int) -> np.ndarray:
     if allowed is None:
         return np.zeros(0, dtype=np.uint8)
@@ -244,12 +252,11 @@ def contact_plan(p, value, channels, *, budget: float | None = None, allowed=Non
         raise ValueError("p is empty")
     bad = ~((p >= 0) & (p <= 1))
     if bad.any():
-        raise ValueError(f"p must be in [0, 1], got a value at position {int(np.argmax(bad.ravel()))}")
+        raise ValueError(f"p must be in [0, 1], got {p[bad].flat[0]} at {_where(bad, names)}")
     value, v_wide = _matrix(value, "value", names, n)
     bad = ~(np.isfinite(value) & (value >= 0))
     if bad.any():
-        raise ValueError(f"value must be >= 0, got a negative or missing value at position "
-                         f"{int(np.argmax(bad.ravel()))}")
+        raise ValueError(f"value must be >= 0, got {value[bad].flat[0]} at {_where(bad, names)}")
     total = math.inf if budget is None else check_float(budget, "budget", min_value=0.0)
     control = check_float(control, "control", min_value=0.0, max_value=0.5)
     mask = _allowed(allowed, chans, n)

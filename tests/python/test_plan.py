@@ -124,7 +124,7 @@ def test_threads_identical(restore_threads):
     (dict(channels=[]), ValueError, "channels"),
     (dict(channels=[ts.Channel("a", 1.0), ts.Channel("a", 2.0)]), ValueError, "unique"),
     (dict(budget=-1.0), ValueError, "budget"),
-    (dict(p=[0.5, 1.5]), ValueError, "p must be in"),
+    (dict(p=[0.5, 1.5]), ValueError, r"p must be in \[0, 1\], got 1.5 at position 1"),
     (dict(p=[0.5, np.nan]), ValueError, "p holds"),
     (dict(value=[1.0]), ValueError, "value has 1"),
     (dict(value=[1.0, -1.0]), ValueError, "value must be"),
