@@ -336,21 +336,25 @@ class Scorecard:
             if missing:
                 raise KeyError(f"columns {missing} are not in data")
             sub = type(self.schema)([self.schema[c] for c in cols])
-            table = sub.apply(data[cols])
+            # The table reads the criteria's columns only (no copy of the frame's).
+            table = sub.apply(data if data.columns.is_unique else data[cols])
         elif isinstance(data, ContactTable):
             table = data
         else:
             raise TypeError(f"data must be a pandas DataFrame or a ContactTable, got {type(data).__name__}")
         score = np.full(len(table), self.base, dtype=np.float64)
+        # The points table as arrays, read once: filtering the DataFrame per
+        # criterion costs more than scoring a few rows.
+        owner = self.points["criterion"].to_numpy()
+        codes = self.points["code"].to_numpy()
+        points = self.points["points"].to_numpy(dtype=np.float64)
         for crit in self.criteria.itertuples():
-            pts = self.points[self.points["criterion"] == crit.criterion]
-            score += self._points_of(table, crit, pts)
+            mine = owner == crit.criterion
+            score += self._points_of(table, crit, codes[mine], points[mine])
         return score
 
     @staticmethod
-    def _points_of(table: ContactTable, crit, pts: pd.DataFrame) -> np.ndarray:
-        code = pts["code"].to_numpy()
-        values = pts["points"].to_numpy(dtype=np.float64)
+    def _points_of(table: ContactTable, crit, code: np.ndarray, values: np.ndarray) -> np.ndarray:
         if crit.kind == "numeric":  # the engine bins as it did at fit
             binning = _binning(crit)
             idx = _core.numeric_bin_codes([crit.column], [table.numeric(crit.column)], [binning],
