@@ -34,6 +34,7 @@ from __future__ import annotations
 import math
 import numbers
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -330,7 +331,12 @@ class Scorecard:
         TypeError
             When ``data`` is neither a DataFrame nor a ContactTable.
         """
-        cols = sorted({c for c in self.criteria["column"]})
+        # The criteria and points tables read column by column, once: their
+        # rows one by one (itertuples, filters) cost more than scoring a row.
+        fields = ("criterion", "column", "kind", "member_code", "values", "edges")
+        crits = [SimpleNamespace(**dict(zip(fields, r)))
+                 for r in zip(*(self.criteria[f].to_list() for f in fields))]
+        cols = sorted({c.column for c in crits})
         if isinstance(data, pd.DataFrame):
             missing = [c for c in cols if c not in data.columns]
             if missing:
@@ -343,12 +349,10 @@ class Scorecard:
         else:
             raise TypeError(f"data must be a pandas DataFrame or a ContactTable, got {type(data).__name__}")
         score = np.full(len(table), self.base, dtype=np.float64)
-        # The points table as arrays, read once: filtering the DataFrame per
-        # criterion costs more than scoring a few rows.
         owner = self.points["criterion"].to_numpy()
         codes = self.points["code"].to_numpy()
         points = self.points["points"].to_numpy(dtype=np.float64)
-        for crit in self.criteria.itertuples():
+        for crit in crits:
             mine = owner == crit.criterion
             score += self._points_of(table, crit, codes[mine], points[mine])
         return score
