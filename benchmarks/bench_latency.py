@@ -37,6 +37,7 @@ ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDe
 ap.add_argument("--calls", type=int, default=1000)
 ap.add_argument("--threads", type=int, default=2)
 ap.add_argument("--only", default="trees,logistic,scorecard,leads,twins")
+ap.add_argument("--repeat", type=int, default=1, help="accepted from run.py; each figure is already a median of --calls")
 ARGS = ap.parse_args()
 for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[var] = str(ARGS.threads)
