@@ -118,9 +118,9 @@ class LogisticScorer(ClassifierMixin, BaseEstimator):
         return (center, scale, -np.inf, np.inf, 0.0)
 
     def _plan_matrix(self):
-        """(names, encodings) when the scorer reads numeric columns only, one per
-        feature in the schema's order, else None: a float matrix is then read as
-        it is, column by column (see ``_matrix_args``)."""
+        """(names, encodings, standardize) when the scorer reads numeric columns
+        only, one per feature in the schema's order, else None: a float matrix
+        is then read as it is, column by column (see ``_matrix_args``)."""
         names = self.columns_
         if list(names) != self.schema_.names or len(names) != self.n_features_in_:
             return None
@@ -128,7 +128,7 @@ class LogisticScorer(ClassifierMixin, BaseEstimator):
         if any(spec.role != "numeric" for spec in specs):
             return None
         enc = np.asarray([self._numeric_encoding(spec) for spec in specs], dtype=np.float64).reshape(len(names), 5)
-        return list(names), enc
+        return list(names), enc, bool(self.standardize)
 
     def _matrix_args(self, X):
         """The engine arguments of a float32/float64 matrix of up to ``_MATRIX_ROWS``
@@ -136,10 +136,12 @@ class LogisticScorer(ClassifierMixin, BaseEstimator):
         table of the general path would hold, without building the table — or
         None. An infinite value takes the general path, which names its column."""
         plan = getattr(self, "_matrix_plan_", None)
-        if (plan is None or type(X) is not np.ndarray or X.ndim != 2 or X.dtype not in _FLOATS
-                or not 0 < X.shape[0] <= _MATRIX_ROWS or X.shape[1] != len(plan[0]) or np.isinf(X).any()):
+        if plan is None or plan[2] != bool(self.standardize):  # set_params since fit: the table path reads it
             return None
-        names, enc = plan
+        if (type(X) is not np.ndarray or X.ndim != 2 or X.dtype not in _FLOATS or not 0 < X.shape[0] <= _MATRIX_ROWS
+                or X.shape[1] != len(plan[0]) or np.isinf(X).any()):
+            return None
+        names, enc, _ = plan
         return [(name, X[:, j]) for j, name in enumerate(names)], enc, [], [], X.shape[0]
 
     # -- fit -------------------------------------------------------------

@@ -155,6 +155,10 @@ def test_logistic_matrix_views_equal_the_table_path(standardize, monkeypatch):
                     np.testing.assert_array_equal(model.predict_proba(Xd[5:5 + n]), full_table[5:5 + n])
                 np.testing.assert_array_equal(model.decision_function(np.asfortranarray(Xd[:50])),
                                               model.decision_function(Xd[:50].tolist()))
+    # standardize changed after fit: both paths read the new setting.
+    flipped = ts.LogisticScorer(standardize=standardize).fit(X[:200][~np.isnan(X[:200]).any(axis=1)], (X[:200][
+        ~np.isnan(X[:200]).any(axis=1)][:, 0] > 0).astype(int)).set_params(standardize=not standardize)
+    np.testing.assert_array_equal(flipped.predict_proba(X[:3]), flipped.predict_proba(X[:3].tolist()))
     # Above the threshold: the table path, the same answer.
     monkeypatch.setattr(linear, "_MATRIX_ROWS", 4)
     np.testing.assert_array_equal(model.predict_proba(X[:5]), model.predict_proba(X[:5].tolist()))
