@@ -526,8 +526,7 @@ using tree_nodes::GoRight;
 // thread (FewRowLeaves) instead of the 8-lane batch walks, which for a single
 // row fill 8 lanes with copies of it, transpose a block and cost as much as 8
 // rows. Zen 3, 200 XGBoost trees of depth 6, a call from Python (loaded):
-// 1 row alone 4.1 µs, 2 rows 6.4, 4 rows 12.9; 1 to 8 rows in the batch
-// walk 12.9.
+// 1 row alone 4.1 µs, 2 rows 6.4; 1 to 8 rows in the batch walk 12.9.
 constexpr int64_t kFewRows = 3;
 
 // Trees walked side by side for one row: their chains of dependent loads
