@@ -1,7 +1,9 @@
 // Bindings of the tree-ensemble engine: model bytes in, numpy arrays out.
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "arrays.h"
@@ -63,6 +65,32 @@ absl::Status Dispatch(const py::array& X, const Rows& r, int64_t d, Fn&& fn) {
   return fn(absl::Span<const double>(static_cast<const double*>(X.data()), size));
 }
 
+// predict: the margins and their transform in one engine call, returned as
+// the training library's predict returns them: float32 for XGBoost (Out),
+// (n,) for one output, else (n, outputs).
+template <class Out>
+py::array Predict(const TreeEnsemble& e, const py::array& X, int64_t begin, int64_t end, int n_threads) {
+  const Rows r = CheckRows(e, X);
+  const auto rows = static_cast<py::ssize_t>(r.n);
+  const auto outputs = static_cast<py::ssize_t>(e.num_outputs());
+  CArray<Out> out = outputs == 1 ? CArray<Out>({rows}) : CArray<Out>({rows, outputs});
+  Out* dst = out.mutable_data();
+  const size_t n_out = static_cast<size_t>(r.n) * e.num_outputs();
+  std::vector<double> margins(static_cast<size_t>(r.n) * e.num_groups());
+  std::vector<double> values(std::is_same_v<Out, double> ? 0 : n_out);
+  absl::Span<double> transformed =
+      std::is_same_v<Out, double> ? absl::Span<double>(reinterpret_cast<double*>(dst), n_out) : absl::MakeSpan(values);
+  Raise(RunEngine(n_threads, [&]() -> absl::Status {
+    TWINSCORE_RETURN_IF_ERROR(Dispatch(X, r, e.num_features(), [&](auto x) {
+      return e.PredictMargin(x, r.n, begin, end, absl::MakeSpan(margins));
+    }));
+    TWINSCORE_RETURN_IF_ERROR(e.Transform(margins, r.n, transformed));
+    if constexpr (!std::is_same_v<Out, double>) std::copy(values.begin(), values.end(), dst);
+    return absl::OkStatus();
+  }));
+  return std::move(out);
+}
+
 }  // namespace
 
 TWINSCORE_BINDINGS(trees) {
@@ -107,14 +135,12 @@ TWINSCORE_BINDINGS(trees) {
         }));
         return out;
       }, py::arg("X"), py::arg("begin") = 0, py::arg("end") = 0, TWINSCORE_N_THREADS_ARG)
-      .def("transform", [](const TreeEnsemble& e, const CArray<double>& margins, int n_threads) {
-        auto [n, g] = Shape2D(margins, "margins");
-        if (g != e.num_groups()) throw py::value_error("margins must have one column per output group");
-        CArray<double> out({static_cast<py::ssize_t>(n), static_cast<py::ssize_t>(e.num_outputs())});
-        absl::Span<double> dst = MutableSpanOf(out);
-        Raise(RunEngine(n_threads, [&, n = n] { return e.Transform(SpanOf(margins), n, dst); }));
-        return out;
-      }, py::arg("margins").noconvert(), TWINSCORE_N_THREADS_ARG)
+      .def("predict", [](const TreeEnsemble& e, const py::array& X, int64_t begin, int64_t end, bool float32,
+                         int n_threads) {
+        return float32 ? Predict<float>(e, X, begin, end, n_threads) : Predict<double>(e, X, begin, end, n_threads);
+        // n_threads may come by position here: keyword arguments cost a
+        // single row's predict a sizeable share of its time.
+      }, py::arg("X"), py::arg("begin") = 0, py::arg("end") = 0, py::arg("float32") = false, py::arg("n_threads") = 0)
       .def("contributions", [](const TreeEnsemble& e, const py::array& X, int64_t begin, int64_t end,
                                int n_threads) {
         const Rows r = CheckRows(e, X);

@@ -15,6 +15,9 @@ std::atomic<int> g_process_threads{0};
 
 // The count of the call this thread works for; 0 outside any call.
 thread_local int t_call_threads = 0;
+// That call's arena, and whether this thread runs inside it.
+thread_local internal::CallArena* t_call_arena = nullptr;
+thread_local bool t_in_call_arena = false;
 
 // Idle arenas kept per size: enough for the concurrent calls of a typical
 // process (a few Python threads, a Dask worker's pool); more are freed.
@@ -95,11 +98,24 @@ ThreadCount ThreadCount::Process() { return ThreadCount(ProcessNumThreads()); }
 
 namespace internal {
 
-CallScope::CallScope(int n) : previous_(t_call_threads) { t_call_threads = n; }
+CallScope::CallScope(int n, CallArena* arena, bool in_arena)
+    : previous_(t_call_threads), previous_arena_(t_call_arena), previous_in_arena_(t_in_call_arena) {
+  t_call_threads = n;
+  t_call_arena = arena;
+  t_in_call_arena = in_arena;
+}
 
-CallScope::~CallScope() { t_call_threads = previous_; }
+CallScope::~CallScope() {
+  t_call_threads = previous_;
+  t_call_arena = previous_arena_;
+  t_in_call_arena = previous_in_arena_;
+}
 
 bool InCall() { return t_call_threads > 0; }
+
+bool InCallArenaNow() { return t_in_call_arena; }
+
+CallArena* CurrentCallArena() { return t_call_arena; }
 
 ArenaLease::ArenaLease(int n) : n_(n), arena_(Pool().Take(n)) {}
 

@@ -34,6 +34,7 @@ from __future__ import annotations
 import math
 import numbers
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -330,21 +331,30 @@ class Scorecard:
         TypeError
             When ``data`` is neither a DataFrame nor a ContactTable.
         """
-        cols = sorted({c for c in self.criteria["column"]})
+        # The criteria and points tables read column by column, once: their
+        # rows one by one (itertuples, filters) cost more than scoring a row.
+        fields = ("criterion", "column", "kind", "member_code", "values", "edges")
+        crits = [SimpleNamespace(**dict(zip(fields, r)))
+                 for r in zip(*(self.criteria[f].to_list() for f in fields))]
+        cols = sorted({c.column for c in crits})
         if isinstance(data, pd.DataFrame):
             missing = [c for c in cols if c not in data.columns]
             if missing:
                 raise KeyError(f"columns {missing} are not in data")
             sub = type(self.schema)([self.schema[c] for c in cols])
-            table = sub.apply(data[cols])
+            # The table reads the criteria's columns only (no copy of the frame's).
+            table = sub.apply(data if data.columns.is_unique else data[cols])
         elif isinstance(data, ContactTable):
             table = data
         else:
             raise TypeError(f"data must be a pandas DataFrame or a ContactTable, got {type(data).__name__}")
         score = np.full(len(table), self.base, dtype=np.float64)
-        for crit in self.criteria.itertuples():
-            pts = self.points[self.points["criterion"] == crit.criterion]
-            score += self._points_of(table, crit, pts)
+        owner = self.points["criterion"].to_numpy()
+        codes = self.points["code"].to_numpy()
+        points = self.points["points"].to_numpy(dtype=np.float64)
+        for crit in crits:
+            mine = owner == crit.criterion
+            score += self._points_of(table, crit, codes[mine], points[mine])
         return score
 
     def to_sql(self, table: str, *, id: str | None = None, points: bool = True) -> str:
@@ -423,9 +433,7 @@ class Scorecard:
                          "database column holds no set; store each member as a 0/1 column and fit on those")
 
     @staticmethod
-    def _points_of(table: ContactTable, crit, pts: pd.DataFrame) -> np.ndarray:
-        code = pts["code"].to_numpy()
-        values = pts["points"].to_numpy(dtype=np.float64)
+    def _points_of(table: ContactTable, crit, code: np.ndarray, values: np.ndarray) -> np.ndarray:
         if crit.kind == "numeric":  # the engine bins as it did at fit
             binning = _binning(crit)
             idx = _core.numeric_bin_codes([crit.column], [table.numeric(crit.column)], [binning],

@@ -23,6 +23,12 @@ from .table import ColumnSpec, ContactTable, Schema
 
 __all__ = ["LogisticScorer"]
 
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+# Float matrices up to this many rows are read through views of their columns
+# (``LogisticScorer._matrix_args``); larger ones build the table, whose
+# infinity check needs no matrix of flags.
+_MATRIX_ROWS = 4096
+
 
 def _classes(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """np.unique(y, return_inverse=True), without its sort for 0/1-like labels.
@@ -96,16 +102,47 @@ class LogisticScorer(ClassifierMixin, BaseEstimator):
         for name in self.columns_:
             spec = self.schema_[name]
             if spec.role == "numeric":
-                center, scale = 0.0, 1.0
-                if self.standardize and spec.mean is not None:
-                    center, scale = spec.mean, (spec.std if spec.std else 1.0)
                 numeric.append((name, table.numeric(name)))
-                enc.append((center, scale, -np.inf, np.inf, 0.0))
+                enc.append(self._numeric_encoding(spec))
             elif spec.role == "categorical":
                 categorical.append((name, table.codes(name), len(spec.categories)))
             else:
                 sets.append((name, table.bitsets(name), len(spec.categories)))
         return numeric, np.asarray(enc, dtype=np.float64).reshape(len(enc), 5), categorical, sets, table.n_rows
+
+    def _numeric_encoding(self, spec: ColumnSpec) -> tuple:
+        """(center, scale, low, high, fill) of a numeric column for the engine's encoder."""
+        center, scale = 0.0, 1.0
+        if self.standardize and spec.mean is not None:
+            center, scale = spec.mean, (spec.std if spec.std else 1.0)
+        return (center, scale, -np.inf, np.inf, 0.0)
+
+    def _plan_matrix(self):
+        """(names, encodings, standardize) when the scorer reads numeric columns
+        only, one per feature in the schema's order, else None: a float matrix
+        is then read as it is, column by column (see ``_matrix_args``)."""
+        names = self.columns_
+        if list(names) != self.schema_.names or len(names) != self.n_features_in_:
+            return None
+        specs = [self.schema_[c] for c in names]
+        if any(spec.role != "numeric" for spec in specs):
+            return None
+        enc = np.asarray([self._numeric_encoding(spec) for spec in specs], dtype=np.float64).reshape(len(names), 5)
+        return list(names), enc, bool(self.standardize)
+
+    def _matrix_args(self, X):
+        """The engine arguments of a float32/float64 matrix of up to ``_MATRIX_ROWS``
+        rows with the fitted columns, from views of its columns — the arrays the
+        table of the general path would hold, without building the table — or
+        None. An infinite value takes the general path, which names its column."""
+        plan = getattr(self, "_matrix_plan_", None)
+        if plan is None or plan[2] != bool(self.standardize):  # set_params since fit: the table path reads it
+            return None
+        if (type(X) is not np.ndarray or X.ndim != 2 or X.dtype not in _FLOATS or not 0 < X.shape[0] <= _MATRIX_ROWS
+                or X.shape[1] != len(plan[0]) or np.isinf(X).any()):
+            return None
+        names, enc, _ = plan
+        return [(name, X[:, j]) for j, name in enumerate(names)], enc, [], [], X.shape[0]
 
     # -- fit -------------------------------------------------------------
     def fit(self, X, y, sample_weight=None):
@@ -196,6 +233,7 @@ class LogisticScorer(ClassifierMixin, BaseEstimator):
         self.n_iter_ = np.array([res["n_iter"]])
         self.converged_ = bool(res["converged"])
         self.feature_names_ = feature_names
+        self._matrix_plan_ = self._plan_matrix()
         return self
 
     def _direct_matrix(self, X):
@@ -239,9 +277,10 @@ class LogisticScorer(ClassifierMixin, BaseEstimator):
     def decision_function(self, X) -> np.ndarray:
         """The log-odds of conversion, from the table's columns in one fused pass."""
         check_is_fitted(self)
-        table = self._table(X, fitting=False)
-        return _core.decision_encoded(*self._core_args(table), self.coef_[0], float(self.intercept_[0]),
-                                      n_threads=resolve_threads())
+        args = self._matrix_args(X)
+        if args is None:
+            args = self._core_args(self._table(X, fitting=False))
+        return _core.decision_encoded(*args, self.coef_[0], float(self.intercept_[0]), n_threads=resolve_threads())
 
     def predict_proba(self, X) -> np.ndarray:
         """(n, 2) probabilities of the two classes, in ``classes_`` order; X as at fit (columns by name)."""

@@ -822,14 +822,40 @@ def _as_1d(values, name):
     return values
 
 
-def _columns_of(data) -> tuple[dict[str, Any], int]:
+class _FrameColumns(Mapping):
+    """The columns of a pandas DataFrame by name (``str`` of its labels), each
+    read when first asked for: a table built with a schema reads the schema's
+    columns only, however many the frame holds (a request's row of a wide table)."""
+
+    def __init__(self, df: pd.DataFrame):
+        self._df = df
+        self._labels = {str(c): c for c in df.columns.tolist()}
+        self._read: dict[str, pd.Series] = {}
+
+    def __getitem__(self, name: str) -> pd.Series:
+        col = self._read.get(name)
+        if col is None:
+            col = self._read[name] = self._df[self._labels[name]]
+        return col
+
+    def __contains__(self, name) -> bool:
+        return name in self._labels
+
+    def __iter__(self):
+        return iter(self._labels)
+
+    def __len__(self) -> int:
+        return len(self._labels)
+
+
+def _columns_of(data) -> tuple[Mapping[str, Any], int]:
     """name -> column, and the common row count, of a DataFrame (pandas or
     polars), Arrow table or mapping."""
     data = _frames.as_table_source(data)
     if isinstance(data, pd.DataFrame):
         if not data.columns.is_unique:
             raise ValueError(f"the DataFrame has repeated column names: {data.columns[data.columns.duplicated()].tolist()}")
-        return {str(c): data[c] for c in data.columns}, len(data)
+        return _FrameColumns(data), len(data)
     if isinstance(data, pa.Table):
         return {name: data.column(name) for name in data.column_names}, data.num_rows
     if isinstance(data, Mapping):

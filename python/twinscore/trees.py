@@ -33,6 +33,13 @@ __all__ = ["TreeScorer"]
 # depth-8 XGBoost JSON model is ~20 MB); from_xgboost/from_lightgbm take max_bytes.
 DEFAULT_MAX_MODEL_BYTES = 1 << 30
 
+# The matrices the engine reads without a copy (either library, either precision).
+_ENGINE_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+# Frames of plain numeric columns up to this many rows are read in one block
+# (a request's row, a small batch): per-column pandas access costs more than
+# their scoring. Larger frames go column by column, without the block's copy.
+_FRAME_BLOCK_ROWS = 4096
+
 
 def _shown(path: str) -> str:
     return path if len(path) <= 200 else path[:200] + "..."
@@ -70,6 +77,8 @@ def _read_model_bytes(source, what: str, max_bytes: int) -> bytes | None:
 def _in_chunks(call, X: np.ndarray, progress, desc: str, min_rows: int) -> np.ndarray:
     """call(X), or with a bar: call over about 100 row slices (views, no copy)
     joined in order — rows are scored independently, so the result is the same."""
+    if progress is False:  # the default: no bar to set up
+        return call(X)
     bar = progress_bar(len(X), desc=desc, unit="row", enabled=progress)
     if not bar.enabled or len(X) < min_rows:
         bar.close()
@@ -116,6 +125,9 @@ class TreeScorer:
     def __init__(self, ensemble, *, categories: Mapping[str, Sequence] | None = None,
                  iteration_range: tuple[int, int] | None = None, source: str = ""):
         self._engine = ensemble
+        # Read once: a single row's predict must not pay for engine lookups.
+        self._float32 = ensemble.flavor == "xgboost"
+        self._n_features = ensemble.num_features
         self.categories_ = dict(categories or {})
         self.iteration_range_ = iteration_range or (0, 0)
         self.source_ = source
@@ -263,9 +275,13 @@ class TreeScorer:
 
         ``progress``: a bar over the rows (True; None: when stderr is a
         terminal), the rows then scored in chunks — the same results."""
-        margins = self._margins(X, iteration_range, n_threads, progress)
-        out = self._engine.transform(margins, n_threads=resolve_threads(n_threads))
-        return self._shape(out)
+        Xf = self._features(X)
+        begin, end = self._range(iteration_range)
+        n = resolve_threads(n_threads)
+        if progress is False:  # one engine call, arguments by position: a single row pays for little else
+            return self._engine.predict(Xf, begin, end, self._float32, n)
+        return _in_chunks(lambda rows: self._engine.predict(rows, begin, end, self._float32, n), Xf, progress,
+                          "trees", min_rows=100_000)
 
     def predict_margin(self, X, *, iteration_range: tuple[int, int] | None = None, n_threads: int | None = None,
                        progress: bool | None = False):
@@ -375,6 +391,9 @@ class TreeScorer:
 
     def _features(self, X) -> np.ndarray:
         """X as the (n, d) float32/float64 C-contiguous matrix the engine reads."""
+        if (type(X) is np.ndarray and X.ndim == 2 and X.dtype in _ENGINE_DTYPES and X.flags.c_contiguous
+                and X.shape[1] == self._n_features):
+            return X  # read as it is (the engine checks its columns): a single row pays no conversion
         from .table import ContactTable
 
         if isinstance(X, ContactTable):
@@ -391,7 +410,7 @@ class TreeScorer:
 
     def _from_frame(self, df: pd.DataFrame) -> np.ndarray:
         names = self._engine.feature_names
-        cols = [str(c) for c in df.columns]
+        cols = [str(c) for c in df.columns.tolist()]
         if names and set(names) <= set(cols):
             order = list(names)
         elif names and not _default_names(names):
@@ -401,8 +420,26 @@ class TreeScorer:
             if len(cols) != self.n_features_in_:
                 raise ValueError(f"X has {len(cols)} columns, the model expects {self.n_features_in_}")
             order = cols
+        if len(df) <= _FRAME_BLOCK_ROWS:
+            block = self._plain_block(df, cols, order)
+            if block is not None:
+                return block
         by_name = {str(c): df[c] for c in df.columns}
         return self._from_columns({n: by_name[n] for n in order}, len(df), "frame", order=order)
+
+    def _plain_block(self, df: pd.DataFrame, cols: list[str], order: list[str]) -> np.ndarray | None:
+        """A frame of plain numpy numbers or booleans (no categories, no nullable
+        dtypes, unique names) read in one pass, else None. The values are those
+        of the column-by-column read: each as float64, then the engine's dtype."""
+        if len(set(cols)) != len(cols):
+            return None
+        if not all(isinstance(t, np.dtype) and t.kind in "fiub" for t in df.dtypes):
+            return None
+        a = df.to_numpy(dtype=np.float64)
+        if order != cols:
+            pos = {c: j for j, c in enumerate(cols)}
+            a = a[:, [pos[c] for c in order]]
+        return np.ascontiguousarray(a, dtype=np.float64 if self.library == "lightgbm" else np.float32)
 
     def _from_columns(self, columns: Mapping[str, Any], n: int, kind: str, order=None) -> np.ndarray:
         names = order if order is not None else self.feature_names_in_

@@ -86,6 +86,7 @@ TEST(Threads, FirstErrorInBlockOrderWins) {
 // ParallelBlocks included.
 struct Seen {
   std::set<int> counts, arenas;
+  std::set<std::thread::id> threads;
 };
 
 Seen Probe(size_t blocks = 64) {
@@ -96,6 +97,7 @@ Seen Probe(size_t blocks = 64) {
       std::lock_guard<std::mutex> lock(mutex);
       seen.counts.insert(NumThreads());
       seen.arenas.insert(tbb::this_task_arena::max_concurrency());
+      seen.threads.insert(std::this_thread::get_id());
     });
   });
   return seen;
@@ -109,7 +111,11 @@ TEST(Threads, ACallRunsWithItsCountInItsOwnArena) {
       return Probe();
     });
     EXPECT_EQ(seen.counts, std::set<int>{n});
-    EXPECT_EQ(seen.arenas, std::set<int>{n});
+    if (n > 1) {
+      EXPECT_EQ(seen.arenas, std::set<int>{n});
+    } else {  // one thread: the blocks run on the caller, no arena entered
+      EXPECT_EQ(seen.threads, std::set<std::thread::id>{std::this_thread::get_id()});
+    }
   }
   EXPECT_EQ(NumThreads(), 2);  // outside any call: the process setting, unchanged
   EXPECT_EQ(ProcessNumThreads(), 2);
@@ -124,7 +130,7 @@ TEST(Threads, CallsNestAndRestoreTheirCount) {
     RunWithThreads(Count(1), [] {
       const Seen inner = Probe();
       EXPECT_EQ(inner.counts, std::set<int>{1});
-      EXPECT_EQ(inner.arenas, std::set<int>{1});
+      EXPECT_EQ(inner.threads, std::set<std::thread::id>{std::this_thread::get_id()});
     });
     EXPECT_EQ(NumThreads(), 3);
     // A call nested inside a block, on whichever thread runs it.
@@ -135,6 +141,35 @@ TEST(Threads, CallsNestAndRestoreTheirCount) {
     });
     EXPECT_EQ(wrong.load(), 0);
   });
+}
+
+// A call that never works in parallel (one block, or one thread) enters no
+// arena: its blocks run on the calling thread, in the arena it was in. One
+// that does gets an arena of its count, for every parallel region it runs.
+TEST(Threads, OnlyAParallelRegionEntersTheCallsArena) {
+  const int outer = tbb::this_task_arena::max_concurrency();
+  for (int n : {1, 2, 3}) {
+    RunWithThreads(Count(n), [&] {
+      ParallelBlocks(10, 100, [&](size_t, size_t, size_t) {
+        EXPECT_EQ(tbb::this_task_arena::max_concurrency(), outer);
+        EXPECT_EQ(NumThreads(), n);
+      });
+      EXPECT_TRUE(ParallelBlocksStatus(10, 100, [&](size_t, size_t, size_t) {
+        return tbb::this_task_arena::max_concurrency() == outer ? absl::OkStatus() : absl::InternalError("arena");
+      }).ok());
+      for (int region = 0; region < 2; ++region) {
+        std::atomic<int> wrong{0};
+        ParallelBlocks(16, 1, [&](size_t, size_t, size_t) {
+          wrong += n > 1 && tbb::this_task_arena::max_concurrency() != n;
+          wrong += NumThreads() != n;
+        });
+        EXPECT_EQ(wrong.load(), 0) << n;
+      }
+      // A TBB algorithm run through InCallArena sees the call's arena, even
+      // for one thread.
+      InCallArena([&] { EXPECT_EQ(tbb::this_task_arena::max_concurrency(), n); });
+    });
+  }
 }
 
 TEST(Threads, AnExceptionLeavesNoCountBehind) {
@@ -289,8 +324,11 @@ TEST(Threads, TwoEnginesFromTwoThreadsWithDifferentCountsAtOnce) {
         const bool same = run() == alone;
         const Seen after = Probe();
         mismatches += !same;
-        wrong_counts += before.counts != std::set<int>{n} || after.counts != std::set<int>{n} ||
-                        before.arenas != std::set<int>{n} || after.arenas != std::set<int>{n};
+        // One thread enters no arena: its blocks run on the caller.
+        const std::set<std::thread::id> caller_only{std::this_thread::get_id()};
+        const bool arena_ok = n == 1 ? before.threads == caller_only && after.threads == caller_only
+                                     : before.arenas == std::set<int>{n} && after.arenas == std::set<int>{n};
+        wrong_counts += before.counts != std::set<int>{n} || after.counts != std::set<int>{n} || !arena_ok;
       });
     }
   };

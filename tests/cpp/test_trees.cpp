@@ -221,6 +221,34 @@ TEST(TreeEnsemble, IdenticalForAnyThreadCountAndBlockSize) {
   EXPECT_EQ(Margins(*small, X), a);
 }
 
+// Up to a few rows, each row walks the trees alone (kFewRows in trees.cpp):
+// the same margins, bit for bit, as the same rows in a batch, categorical
+// splits included, for both flavours and both input precisions.
+TEST(TreeEnsemble, FewRowsEqualTheSameRowsInABatch) {
+  std::mt19937_64 rng(8);
+  for (TreeFlavor flavor : {TreeFlavor::kXGBoost, TreeFlavor::kLightGBM}) {
+    TreeEnsemble e = Build(RandomModel(flavor, 40, rng));
+    const int64_t n = 300;
+    std::vector<float> X = RandomRows(n, rng);
+    const std::vector<double> batch = Margins(e, X);
+    std::vector<double> Xd(X.begin(), X.end()), batch_d(n);
+    ASSERT_TRUE(e.PredictMargin(Xd, n, 0, 0, absl::MakeSpan(batch_d)).ok());
+    for (int64_t rows : {1, 2, 3, 4, 5, 9}) {
+      for (int64_t start = 0; start + rows <= n; start += 37) {
+        std::vector<float> part(X.begin() + start * 4, X.begin() + (start + rows) * 4);
+        std::vector<double> out(rows), out_d(rows);
+        ASSERT_TRUE(e.PredictMargin(part, rows, 0, 0, absl::MakeSpan(out)).ok());
+        std::vector<double> part_d(part.begin(), part.end());
+        ASSERT_TRUE(e.PredictMargin(part_d, rows, 0, 0, absl::MakeSpan(out_d)).ok());
+        for (int64_t r = 0; r < rows; ++r) {
+          ASSERT_EQ(out[r], batch[start + r]) << "flavor " << int(flavor) << " rows " << rows << " at " << start + r;
+          ASSERT_EQ(out_d[r], batch_d[start + r]) << "float64, rows " << rows << " at " << start + r;
+        }
+      }
+    }
+  }
+}
+
 // A random numeric tree grown to at most max_depth: each node splits with
 // probability 0.8 (so leaves sit at every level), thresholds on a grid so
 // that rows hit them exactly.
@@ -292,7 +320,7 @@ TEST(TreeEnsemble, VectorAndNodeWalksEqualAnOracleAtEveryDepth) {
       o.block_rows = block;
       auto e = TreeEnsemble::Build(m, o);
       ASSERT_TRUE(e.ok()) << e.status();
-      for (int64_t n : {1, 7, 8, 9, 31, 33, 100, 203}) {
+      for (int64_t n : {1, 2, 4, 5, 7, 8, 9, 31, 33, 100, 203}) {
         std::vector<float> X(n * d);
         for (float& v : X) {
           const uint64_t k = rng() % 50;

@@ -147,6 +147,16 @@ def _takes_n_threads(fn) -> bool:
     return callable(fn) and "n_threads:" in (getattr(fn, "__doc__", None) or "").split("\n")[0]
 
 
+def _n_threads_position(fn) -> int | None:
+    """Where n_threads sits among a binding's positional parameters (self
+    included), or None when it is keyword-only."""
+    params = (fn.__doc__ or "").split("\n")[0].split("(", 1)[1].rsplit(")", 1)[0]
+    names = [p.split(":")[0].strip() for p in params.split(", ")]
+    if "*" in names[:names.index("n_threads")]:
+        return None
+    return names.index("n_threads")
+
+
 class _Recorder:
     """Wraps the `_core` functions and methods that take n_threads, recording
     (calling thread, name, n_threads received) for every call and when it ran."""
@@ -168,6 +178,7 @@ class _Recorder:
     def _wrap(self, name, fn, static):
         self.names.add(name)
         target = fn.__func__ if static else fn
+        at = _n_threads_position(target)
 
         @functools.wraps(target)
         def wrapper(*args, **kwargs):
@@ -175,9 +186,9 @@ class _Recorder:
             try:
                 return target(*args, **kwargs)
             finally:
+                n = kwargs.get("n_threads", args[at] if at is not None and at < len(args) else None)
                 with self._lock:
-                    self.calls.append((threading.get_ident(), name, kwargs.get("n_threads"), start,
-                                       time.perf_counter()))
+                    self.calls.append((threading.get_ident(), name, n, start, time.perf_counter()))
 
         return staticmethod(wrapper) if static else wrapper
 
@@ -265,6 +276,7 @@ def _every_engine(prm):
     scorers = [ts.TreeScorer.from_xgboost(_xgboost_model(X, y)), ts.TreeScorer.from_lightgbm(_lightgbm_model(X, y))]
     for scorer in scorers:
         scorer.predict(X)
+        scorer.predict_margin(X)
         scorer.contributions(X[:50])
 
 

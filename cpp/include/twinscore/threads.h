@@ -1,5 +1,6 @@
 // Threads: each engine call runs with its own thread count, in a TBB arena of
-// that size held by the call alone.
+// that size held by the call alone, leased when the call first works in
+// parallel (a call of one block, a single row, never enters an arena).
 //
 // The process setting (SetNumThreads) is only the default. A caller that
 // wants another count for one call runs it through RunWithThreads: inside it,
@@ -63,22 +64,31 @@ class ThreadCount {
 
 namespace internal {
 
+class CallArena;
+
 // Marks this thread as working for a call of n threads until destroyed, then
 // restores the previous mark (calls nest; a worker may run blocks of a nested
-// region inside another block).
+// region inside another block). `arena` is the call's; `in_arena`: this
+// thread already runs inside it (a worker taking the call's blocks).
 class CallScope {
  public:
-  explicit CallScope(int n);
+  CallScope(int n, CallArena* arena, bool in_arena);
   ~CallScope();
   CallScope(const CallScope&) = delete;
   CallScope& operator=(const CallScope&) = delete;
 
  private:
   int previous_;
+  CallArena* previous_arena_;
+  bool previous_in_arena_;
 };
 
-// True on a thread working for a call (it is then inside the call's arena).
+// True on a thread working for a call.
 bool InCall();
+// True on a thread working for a call inside the call's arena.
+bool InCallArenaNow();
+// The arena of the call this thread works for (InCall() only).
+CallArena* CurrentCallArena();
 
 // An arena of n threads held by one call alone, taken from a per-size pool of
 // idle arenas and given back when the call ends. Calls never share an arena:
@@ -98,29 +108,66 @@ class ArenaLease {
   std::unique_ptr<tbb::task_arena> arena_;
 };
 
+// The arena of one call, leased when the call first runs work in parallel:
+// a call that never does (a single row, a small batch, one thread) takes no
+// arena and never enters one, which would cost more than its work.
+class CallArena {
+ public:
+  explicit CallArena(int n) : n_(n) {}
+  CallArena(const CallArena&) = delete;
+  CallArena& operator=(const CallArena&) = delete;
+  int threads() const { return n_; }
+  // Only the call's own thread leases (workers already run inside it).
+  tbb::task_arena& arena() {
+    if (!lease_) lease_ = std::make_unique<ArenaLease>(n_);
+    return lease_->arena();
+  }
+
+ private:
+  int n_;
+  std::unique_ptr<ArenaLease> lease_;
+};
+
 }  // namespace internal
 
 // Runs fn() as one call on `threads` threads and returns its result: fn runs
-// on the calling thread, inside an arena of that size that no other call
-// uses, and NumThreads() answers threads.value() on every thread of the call.
-// Calls may nest (the inner count applies inside). Exceptions from fn
+// on the calling thread and NumThreads() answers threads.value() on every
+// thread of the call; its parallel work (ParallelBlocks, InCallArena) runs in
+// an arena of that size that no other call uses, leased at the first parallel
+// region. Calls may nest (the inner count applies inside). Exceptions from fn
 // propagate to the caller.
 template <class Fn>
 decltype(auto) RunWithThreads(ThreadCount threads, Fn&& fn) {
-  internal::ArenaLease lease(threads.value());
-  return lease.arena().execute([&]() -> decltype(auto) {
-    internal::CallScope scope(threads.value());
+  internal::CallArena arena(threads.value());
+  internal::CallScope scope(threads.value(), &arena, false);
+  return fn();
+}
+
+namespace internal {
+
+// Runs fn inside the arena of `call` (leased now if it has none yet), as a
+// thread of that call.
+template <class Fn>
+decltype(auto) RunInArena(CallArena* call, Fn&& fn) {
+  return call->arena().execute([&]() -> decltype(auto) {
+    CallScope scope(call->threads(), call, true);
     return fn();
   });
 }
+
+}  // namespace internal
 
 // Runs fn — which may use any TBB algorithm — in the arena of the running
 // call; outside any call (an engine called directly from C++), as one call on
 // the process setting.
 template <class Fn>
 decltype(auto) InCallArena(Fn&& fn) {
-  if (internal::InCall()) return fn();
-  return RunWithThreads(ThreadCount::Process(), std::forward<Fn>(fn));
+  if (!internal::InCall()) {  // one call on the process setting
+    internal::CallArena call(ThreadCount::Process().value());
+    return internal::RunInArena(&call, fn);
+  }
+  if (internal::InCallArenaNow()) return fn();
+  return internal::RunInArena(internal::CurrentCallArena(), fn);
 }
 
 // Number of blocks of `block` items covering n items.
@@ -142,10 +189,11 @@ void ParallelBlocks(size_t n, size_t block, Fn&& fn) {
     return;
   }
   const int threads = NumThreads();
+  internal::CallArena* call = internal::CurrentCallArena();
   auto body = [&](const tbb::blocked_range<size_t>& r) {
     // A worker taking these blocks joins the call: NumThreads() and nested
     // ParallelBlocks inside fn see the call's count and arena.
-    internal::CallScope scope(threads);
+    internal::CallScope scope(threads, call, true);
     for (size_t b = r.begin(); b != r.end(); ++b) {
       const size_t begin = b * block;
       const size_t end = begin + block < n ? begin + block : n;
@@ -156,8 +204,7 @@ void ParallelBlocks(size_t n, size_t block, Fn&& fn) {
     body(tbb::blocked_range<size_t>(0, nb));
     return;
   }
-  // Inside a call this thread is in the call's arena, where parallel_for runs.
-  tbb::parallel_for(tbb::blocked_range<size_t>(0, nb), body, tbb::simple_partitioner());
+  InCallArena([&] { tbb::parallel_for(tbb::blocked_range<size_t>(0, nb), body, tbb::simple_partitioner()); });
 }
 
 // As ParallelBlocks, for bodies that can fail: returns the error of the first
@@ -165,6 +212,7 @@ void ParallelBlocks(size_t n, size_t block, Fn&& fn) {
 // not depend on scheduling. Exceptions never cross the parallel region.
 template <class Fn>
 absl::Status ParallelBlocksStatus(size_t n, size_t block, Fn&& fn) {
+  if (n > 0 && n <= block) return fn(size_t{0}, size_t{0}, n);  // one block: no status vector
   std::vector<absl::Status> status(NumBlocks(n, block));
   ParallelBlocks(n, block, [&](size_t b, size_t begin, size_t end) { status[b] = fn(b, begin, end); });
   for (auto& s : status) {

@@ -179,6 +179,9 @@ class TreeEnsemble {
  private:
   template <class T, class C>
   absl::Status PredictImpl(absl::Span<const T> X, int64_t n, int64_t begin, int64_t end, absl::Span<double> out) const;
+  // PredictImpl's path for a few rows (kFewRows in trees.cpp).
+  template <class T, class C>
+  absl::Status PredictFewRows(const T* x, int64_t n, size_t t0, size_t t1, double scale, absl::Span<double> out) const;
   template <class T, class C>
   absl::Status ContribImpl(absl::Span<const T> X, int64_t n, int64_t begin, int64_t end, absl::Span<double> out) const;
   absl::Status CheckCall(size_t x_size, int64_t n, int64_t& begin, int64_t& end, size_t out_size,
