@@ -94,5 +94,4 @@ def main():
 
 
 if __name__ == "__main__":
-    pd.options.mode.copy_on_write = True
     main()
