@@ -398,7 +398,12 @@ absl::Status MinimizeLbfgs(const std::function<double(const std::array<double, P
     Vec t_new, g_new;
     double f_new = f;
     bool accepted = false;
-    for (int ls = 0; ls < 60; ++ls, step *= 0.5) {
+    // Halving stops once the decrease the step promises is below the
+    // rounding of f: no shorter step can show a representable decrease, and
+    // near the optimum each further evaluation (a pass over every client)
+    // would be wasted.
+    const double f_ulp = 4 * std::numeric_limits<double>::epsilon() * std::max(1.0, std::abs(f));
+    for (int ls = 0; ls < 60 && (ls == 0 || -step * slope > f_ulp); ++ls, step *= 0.5) {
       for (size_t k = 0; k < P; ++k) t_new[k] = std::clamp((*theta)[k] + step * d[k], -kBound, kBound);
       Vec moved;
       for (size_t k = 0; k < P; ++k) moved[k] = t_new[k] - (*theta)[k];

@@ -2,6 +2,7 @@
 // count is checked against the remaining input before it sizes anything.
 #include "twinscore/json.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
@@ -23,34 +24,85 @@ absl::Status Error(size_t pos, absl::string_view what) {
   return absl::DataLossError(absl::StrCat("malformed model file at byte ", pos, ": ", what));
 }
 
-// An array whose items are all numbers (or booleans) is kept as a flat vector
-// of doubles: model arrays are long and a Value per item would be wasteful.
-void AppendItem(Value& array, Value item) {
-  if (array.kind == Value::Kind::kNumbers) {
-    if (item.kind == Value::Kind::kNumber || item.kind == Value::Kind::kBool) {
-      array.numbers.push_back(item.kind == Value::Kind::kBool ? double(item.boolean) : item.number);
-      return;
+// What a string holds on the heap (none while it fits in the object itself).
+size_t HeapBytes(const std::string& s) { return s.capacity() > sizeof(std::string) ? s.capacity() : 0; }
+
+// The document tree under construction, with its memory bound: every vector
+// growth and every string is charged against a budget proportional to the
+// input, so that no input can make the tree much larger than itself.
+class Builder {
+ public:
+  explicit Builder(size_t input_size) : left_(kMaxMemoryFactor * input_size + kMemoryFloor) {}
+
+ protected:
+  absl::Status Charge(size_t bytes, size_t pos) {
+    if (bytes > left_) {
+      return Error(pos, absl::StrCat("the document would take more than ", kMaxMemoryFactor,
+                                     " times the file's size in memory"));
     }
-    // A mixed array: fall back to one Value per item.
-    array.kind = Value::Kind::kArray;
-    array.items.reserve(array.numbers.size() + 1);
-    for (double d : array.numbers) {
-      Value v;
-      v.kind = Value::Kind::kNumber;
-      v.number = d;
-      array.items.push_back(std::move(v));
-    }
-    array.numbers.clear();
-    array.numbers.shrink_to_fit();
+    left_ -= bytes;
+    return absl::OkStatus();
   }
-  array.items.push_back(std::move(item));
-}
+
+  // Appends, growing the vector by doubling itself: the new buffer is charged
+  // before it is allocated, while the old one is still held (both live during
+  // the move), and the old one is credited back once freed.
+  template <class V, class T>
+  absl::Status Push(V& v, T&& item, size_t pos) {
+    constexpr size_t kItem = sizeof(typename V::value_type);
+    if (v.size() == v.capacity()) {
+      const size_t old_capacity = v.capacity(), new_capacity = std::max<size_t>(4, 2 * old_capacity);
+      TWINSCORE_RETURN_IF_ERROR(Charge(new_capacity * kItem, pos));
+      v.reserve(new_capacity);
+      left_ += old_capacity * kItem;
+    }
+    v.push_back(std::forward<T>(item));
+    return absl::OkStatus();
+  }
+
+  absl::Status ChargeString(const std::string& s, size_t pos) { return Charge(HeapBytes(s), pos); }
+
+  // An array whose items are all numbers (or booleans) is kept as a flat
+  // vector of doubles: model arrays are long and a Value per item would be
+  // wasteful.
+  absl::Status AppendItem(Value& array, Value item, size_t pos) {
+    if (array.kind == Value::Kind::kNumbers) {
+      if (item.kind == Value::Kind::kNumber || item.kind == Value::Kind::kBool) {
+        return Push(array.numbers, item.kind == Value::Kind::kBool ? double(item.boolean) : item.number, pos);
+      }
+      // A mixed array: fall back to one Value per item.
+      array.kind = Value::Kind::kArray;
+      TWINSCORE_RETURN_IF_ERROR(Charge((array.numbers.size() + 1) * sizeof(Value), pos));
+      array.items.reserve(array.numbers.size() + 1);
+      for (double d : array.numbers) {
+        Value v;
+        v.kind = Value::Kind::kNumber;
+        v.number = d;
+        array.items.push_back(std::move(v));
+      }
+      left_ += array.numbers.capacity() * sizeof(double);
+      array.numbers.clear();
+      array.numbers.shrink_to_fit();
+      const size_t reserved = array.items.capacity();
+      array.items.push_back(std::move(item));
+      return Charge((array.items.capacity() - reserved) * sizeof(Value), pos);
+    }
+    return Push(array.items, std::move(item), pos);
+  }
+
+  absl::Status AddMember(Value& object, std::string key, Value v, size_t pos) {
+    return Push(object.members, std::make_pair(std::move(key), std::move(v)), pos);
+  }
+
+ private:
+  size_t left_;
+};
 
 // ---------------------------------------------------------------- JSON text
 
-class TextParser {
+class TextParser : Builder {
  public:
-  explicit TextParser(absl::string_view s) : s_(s) {}
+  explicit TextParser(absl::string_view s) : Builder(s.size()), s_(s) {}
 
   absl::StatusOr<Value> Document() {
     Value v;
@@ -75,7 +127,8 @@ class TextParser {
       case '[': return Array(out, depth);
       case '"':
         out.kind = Value::Kind::kString;
-        return String(out.string);
+        TWINSCORE_RETURN_IF_ERROR(String(out.string));
+        return ChargeString(out.string, pos_);
       case 't': return Literal("true", out, Value::Kind::kBool, true);
       case 'f': return Literal("false", out, Value::Kind::kBool, false);
       case 'n': return Literal("null", out, Value::Kind::kNull, false);
@@ -183,7 +236,7 @@ class TextParser {
     while (true) {
       Value item;
       TWINSCORE_RETURN_IF_ERROR(Parse(item, depth + 1));
-      AppendItem(out, std::move(item));
+      TWINSCORE_RETURN_IF_ERROR(AppendItem(out, std::move(item), pos_));
       SkipSpace();
       if (pos_ >= s_.size()) return Error(pos_, "unterminated array");
       if (s_[pos_] == ',') {
@@ -211,12 +264,13 @@ class TextParser {
       if (pos_ >= s_.size() || s_[pos_] != '"') return Error(pos_, "expected a member name");
       std::string key;
       TWINSCORE_RETURN_IF_ERROR(String(key));
+      TWINSCORE_RETURN_IF_ERROR(ChargeString(key, pos_));
       SkipSpace();
       if (pos_ >= s_.size() || s_[pos_] != ':') return Error(pos_, "expected ':' after a member name");
       ++pos_;
       Value v;
       TWINSCORE_RETURN_IF_ERROR(Parse(v, depth + 1));
-      out.members.emplace_back(std::move(key), std::move(v));
+      TWINSCORE_RETURN_IF_ERROR(AddMember(out, std::move(key), std::move(v), pos_));
       SkipSpace();
       if (pos_ >= s_.size()) return Error(pos_, "unterminated object");
       if (s_[pos_] == ',') {
@@ -237,9 +291,9 @@ class TextParser {
 
 // ---------------------------------------------------------------- UBJSON
 
-class BinaryParser {
+class BinaryParser : Builder {
  public:
-  explicit BinaryParser(absl::string_view s) : s_(s) {}
+  explicit BinaryParser(absl::string_view s) : Builder(s.size()), s_(s) {}
 
   absl::StatusOr<Value> Document() {
     Value v;
@@ -285,14 +339,14 @@ class BinaryParser {
   // A scalar number of marker m as a double; integers must be exact.
   absl::Status Scalar(char m, double& out) {
     switch (m) {
-      case 'i': { int8_t v; TWINSCORE_RETURN_IF_ERROR(Raw(v)); out = v; return absl::OkStatus(); }
-      case 'U': { uint8_t v; TWINSCORE_RETURN_IF_ERROR(Raw(v)); out = v; return absl::OkStatus(); }
-      case 'C': { uint8_t v; TWINSCORE_RETURN_IF_ERROR(Raw(v)); out = v; return absl::OkStatus(); }
-      case 'I': { int16_t v; TWINSCORE_RETURN_IF_ERROR(Raw(v)); out = v; return absl::OkStatus(); }
-      case 'l': { int32_t v; TWINSCORE_RETURN_IF_ERROR(Raw(v)); out = v; return absl::OkStatus(); }
-      case 'L': { int64_t v; TWINSCORE_RETURN_IF_ERROR(Raw(v)); out = static_cast<double>(v); return absl::OkStatus(); }
-      case 'd': { float v; TWINSCORE_RETURN_IF_ERROR(Raw(v)); out = v; return absl::OkStatus(); }
-      case 'D': { double v; TWINSCORE_RETURN_IF_ERROR(Raw(v)); out = v; return absl::OkStatus(); }
+      case 'i': { int8_t v{}; TWINSCORE_RETURN_IF_ERROR(Raw(v)); out = v; return absl::OkStatus(); }
+      case 'U': { uint8_t v{}; TWINSCORE_RETURN_IF_ERROR(Raw(v)); out = v; return absl::OkStatus(); }
+      case 'C': { uint8_t v{}; TWINSCORE_RETURN_IF_ERROR(Raw(v)); out = v; return absl::OkStatus(); }
+      case 'I': { int16_t v{}; TWINSCORE_RETURN_IF_ERROR(Raw(v)); out = v; return absl::OkStatus(); }
+      case 'l': { int32_t v{}; TWINSCORE_RETURN_IF_ERROR(Raw(v)); out = v; return absl::OkStatus(); }
+      case 'L': { int64_t v{}; TWINSCORE_RETURN_IF_ERROR(Raw(v)); out = static_cast<double>(v); return absl::OkStatus(); }
+      case 'd': { float v{}; TWINSCORE_RETURN_IF_ERROR(Raw(v)); out = v; return absl::OkStatus(); }
+      case 'D': { double v{}; TWINSCORE_RETURN_IF_ERROR(Raw(v)); out = v; return absl::OkStatus(); }
       default: return Error(pos_ - 1, absl::StrCat("unknown UBJSON number marker '", std::string(1, m), "'"));
     }
   }
@@ -334,7 +388,8 @@ class BinaryParser {
         return absl::OkStatus();
       case 'S':
         out.kind = Value::Kind::kString;
-        return Str(out.string);
+        TWINSCORE_RETURN_IF_ERROR(Str(out.string));
+        return ChargeString(out.string, pos_);
       case 'H': {
         // High-precision number: a string of decimal digits.
         std::string digits;
@@ -386,6 +441,7 @@ class BinaryParser {
     out.kind = Value::Kind::kNumbers;
     if (type != 0 && Size(type) > 0) {
       // Typed numeric array: the common case for model arrays.
+      TWINSCORE_RETURN_IF_ERROR(Charge(count * sizeof(double), pos_));
       out.numbers.resize(count);
       for (size_t i = 0; i < count; ++i) TWINSCORE_RETURN_IF_ERROR(Scalar(type, out.numbers[i]));
       return absl::OkStatus();
@@ -398,7 +454,7 @@ class BinaryParser {
       }
       Value item;
       TWINSCORE_RETURN_IF_ERROR(Parse(m, item, depth + 1));
-      AppendItem(out, std::move(item));
+      TWINSCORE_RETURN_IF_ERROR(AppendItem(out, std::move(item), pos_));
     }
     return absl::OkStatus();
   }
@@ -419,11 +475,12 @@ class BinaryParser {
       }
       std::string key;
       TWINSCORE_RETURN_IF_ERROR(Str(key));
+      TWINSCORE_RETURN_IF_ERROR(ChargeString(key, pos_));
       char m = type;
       if (m == 0) TWINSCORE_RETURN_IF_ERROR(Marker(m));
       Value v;
       TWINSCORE_RETURN_IF_ERROR(Parse(m, v, depth + 1));
-      out.members.emplace_back(std::move(key), std::move(v));
+      TWINSCORE_RETURN_IF_ERROR(AddMember(out, std::move(key), std::move(v), pos_));
     }
     return absl::OkStatus();
   }
@@ -433,6 +490,14 @@ class BinaryParser {
 };
 
 }  // namespace
+
+size_t Footprint(const Value& v) {
+  size_t bytes = HeapBytes(v.string) + v.numbers.capacity() * sizeof(double) + v.items.capacity() * sizeof(Value) +
+                 v.members.capacity() * sizeof(std::pair<std::string, Value>);
+  for (const Value& item : v.items) bytes += Footprint(item);
+  for (const auto& [key, member] : v.members) bytes += HeapBytes(key) + Footprint(member);
+  return bytes;
+}
 
 absl::StatusOr<Value> ParseJson(absl::string_view text) { return TextParser(text).Document(); }
 

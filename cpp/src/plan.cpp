@@ -39,7 +39,9 @@ struct State {
   double Profit(int64_t i, int32_t c) const {
     if (c < 0) return 0.0;
     const Channel& ch = in.channels[c];
-    return std::min(1.0, in.p[i] * ch.uplift) * in.value[i] - ch.cost;
+    const double p = in.p[in.p_per_channel ? i * n_ch + c : i];
+    const double v = in.value[in.value_per_channel ? i * n_ch + c : i];
+    return std::min(1.0, p * ch.uplift) * v - ch.cost;
   }
   bool Allowed(int64_t i, int32_t c) const { return in.allowed.empty() || in.allowed[i * n_ch + c]; }
   bool Fits(int32_t from, int32_t c) const {
@@ -69,13 +71,19 @@ struct State {
 }  // namespace
 
 absl::Status PlanInput::Validate() const {
-  const size_t n = p.size();
-  TWINSCORE_CHECK_ARG(value.size() == n, "value has ", value.size(), " entries, p has ", n);
   TWINSCORE_CHECK_ARG(!channels.empty(), "at least one channel is needed");
-  TWINSCORE_CHECK_ARG(allowed.empty() || allowed.size() == n * channels.size(), "allowed must be n x channels, got ",
-                      allowed.size(), " values for ", n, " x ", channels.size());
-  for (size_t i = 0; i < n; ++i) {
+  const size_t k = channels.size();
+  TWINSCORE_CHECK_ARG(!p_per_channel || p.size() % k == 0, "p per channel must be n x ", k, ", got ", p.size(),
+                      " values");
+  const size_t n = static_cast<size_t>(num_contacts());
+  TWINSCORE_CHECK_ARG(value.size() == (value_per_channel ? n * k : n), "value has ", value.size(),
+                      " entries for ", n, " contacts", value_per_channel ? " x channels" : "");
+  TWINSCORE_CHECK_ARG(allowed.empty() || allowed.size() == n * k, "allowed must be n x channels, got ",
+                      allowed.size(), " values for ", n, " x ", k);
+  for (size_t i = 0; i < p.size(); ++i) {
     TWINSCORE_CHECK_ARG(p[i] >= 0 && p[i] <= 1, "p must be in [0, 1], got ", p[i], " at position ", i);
+  }
+  for (size_t i = 0; i < value.size(); ++i) {
     TWINSCORE_CHECK_ARG(std::isfinite(value[i]) && value[i] >= 0, "value must be finite and >= 0, got ", value[i],
                         " at position ", i);
   }
@@ -95,7 +103,7 @@ absl::Status PlanInput::Validate() const {
 
 absl::Status ContactPlan(const PlanInput& in, absl::Span<int32_t> channel, absl::Span<double> profit) {
   TWINSCORE_RETURN_IF_ERROR(in.Validate());
-  const int64_t n = static_cast<int64_t>(in.p.size());
+  const int64_t n = in.num_contacts();
   TWINSCORE_CHECK_ARG(channel.size() == static_cast<size_t>(n) && profit.size() == static_cast<size_t>(n),
                       "outputs must hold n values");
   State st{in, in.channels.size(), std::vector<int64_t>(in.channels.size(), 0),

@@ -5,7 +5,7 @@ The heavy work runs in a C++ core (Eigen, oneTBB, Abseil) with the GIL released;
 this package converts tables, checks input and shapes results.
 """
 
-from . import _core, datasets, events, kpi, leads, metrics, plot, triggers
+from . import _core, datasets, drift, events, kpi, leads, metrics, plot, triggers
 from ._config import get_num_threads, set_num_threads, threads
 from ._frames import timestamp as to_timestamp
 from ._model_file import from_bytes, load, save, to_bytes
@@ -14,7 +14,7 @@ from .cluster import KMeans, MiniBatchKMeans
 from .criteria import Criteria, Scorecard, discriminating_criteria, lift_at
 from .leads import LeadRules, score_leads
 from .linear import LogisticScorer
-from .plan import Channel, ContactPlan, contact_plan
+from .plan import Channel, ContactPlan, PressureRule, contact_plan
 from .segments import segment_profiles
 from .table import ColumnSpec, ContactTable, Encoded, Schema
 from .trees import TreeScorer
@@ -33,7 +33,9 @@ __all__ = [
     "rfm", "DEFAULT_SEGMENTS", "calibration_summary", "BetaGeo", "GammaGamma", "lifetime_value", "kpi", "triggers",
     # segments and the contact plan
     "KMeans", "MiniBatchKMeans", "segment_profiles", "discriminating_criteria", "Criteria", "Scorecard", "lift_at",
-    "contact_plan", "Channel", "ContactPlan",
+    "contact_plan", "Channel", "ContactPlan", "PressureRule",
+    # monitoring between runs
+    "drift",
     # statistical twins
     "TwinIndex", "TwinResult",
     # tree ensembles

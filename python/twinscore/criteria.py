@@ -348,6 +348,81 @@ class Scorecard(ModelFileMixin):
             score += self._points_of(table, crit, pts)
         return score
 
+    def to_sql(self, table: str, *, id: str | None = None, points: bool = True) -> str:
+        """A SELECT statement that scores the rows of a database table as :meth:`apply` does.
+
+        One ``CASE`` per criterion gives its points; the score is ``base`` plus
+        their sum. Runs in DuckDB, SQLite, PostgreSQL and most warehouses:
+        missing values are SQL NULLs, categories are compared as text
+        (``CAST(column AS VARCHAR)``), and numeric bins learnt on float32 data
+        compare with the bounds of float32's rounding, so that the database
+        bins each value as the engine does.
+
+        Parameters
+        ----------
+        table : str
+            The table (or ``schema.table``) holding the criteria's columns.
+        id : str, optional
+            A column to carry first (the contact id).
+        points : bool
+            Also return each criterion's points as a column named
+            ``points: <criterion>`` (the reason codes: the lowest points are
+            what holds a contact back).
+
+        Returns
+        -------
+        str
+            The statement; its columns: ``id`` (when given), ``score``, then
+            the points columns.
+
+        Raises
+        ------
+        ValueError
+            A category-set criterion (no column of a table holds a set: store
+            each member as a 0/1 column and fit on those), or an empty name.
+        """
+        from . import _sql  # the SQL spelling of the bins
+
+        exprs = []
+        for crit in self.criteria.itertuples():
+            pts = self.points[self.points["criterion"] == crit.criterion]
+            exprs.append((crit.criterion, self._sql_points(crit, pts, _sql)))
+        inner = ([_sql.ident(id)] if id is not None else []) + [
+            f"{e} AS {_sql.ident('points: ' + name)}" for name, e in exprs]
+        total = " + ".join([_sql.number(self.base)] + [_sql.ident("points: " + name) for name, _ in exprs])
+        outer = ([_sql.ident(id)] if id is not None else []) + [f"{total} AS {_sql.ident('score')}"]
+        if points:
+            outer += [_sql.ident("points: " + name) for name, _ in exprs]
+        return (f"SELECT {', '.join(outer)}\nFROM (\n  SELECT {', '.join(inner)}\n"
+                f"  FROM {_sql.table_ref(table)}\n) AS scored")
+
+    def _sql_points(self, crit, pts: pd.DataFrame, _sql) -> str:
+        """One criterion's points as a CASE expression over its column."""
+        by_code = dict(zip(pts["code"].to_numpy().tolist(), pts["points"].to_numpy().tolist()))
+        col = _sql.ident(crit.column)
+
+        def p(code) -> str:  # a bin empty at fit scores 0
+            return _sql.number(by_code.get(int(code), 0))
+
+        if crit.kind == "numeric":
+            values, edges, f32 = _binning(crit)
+            s, m = len(values), (len(edges) - 1 if len(edges) >= 2 else len(edges))
+            branches = [(f"{col} IS NULL", p(s + m + 1))]
+            x = _sql.as_number(col)
+            branches += [(_sql.equals(x, v, f32), p(i)) for i, v in enumerate(values)]
+            if m == 0:
+                return _sql.case(branches, p(s + m))  # binned by value: a new value is "other"
+            branches += [(f"NOT ({_sql.above(x, edges[k + 1], f32)})", p(s + k)) for k in range(m - 1)]
+            return _sql.case(branches, p(s + m - 1))
+        if crit.kind == "categorical":
+            cats = list(self.schema[crit.column].categories)
+            as_text = _sql.as_text(col)
+            branches = [(f"{col} IS NULL", p(len(cats) + 1))]
+            branches += [(f"{as_text} = {_sql.text(str(c))}", p(i)) for i, c in enumerate(cats)]
+            return _sql.case(branches, p(len(cats)))
+        raise ValueError(f"criterion '{crit.criterion}' is a member of the category set '{crit.column}': a "
+                         "database column holds no set; store each member as a 0/1 column and fit on those")
+
     @staticmethod
     def _points_of(table: ContactTable, crit, pts: pd.DataFrame) -> np.ndarray:
         code = pts["code"].to_numpy()

@@ -8,13 +8,15 @@ fall in segment NaN and are dropped.
 
 from __future__ import annotations
 
+from statistics import NormalDist
+
 import numpy as np
 import pandas as pd
 
 from ._validation import check_int
 from . import _frames
 
-__all__ = ["fill_rates", "funnel", "activation_rate", "email", "client_value"]
+__all__ = ["fill_rates", "funnel", "activation_rate", "email", "client_value", "campaign_results", "lift_interval"]
 
 _FREQS = {"M": "M", "Q": "Q", "Y": "Y", "W": "W", "D": "D"}
 
@@ -137,7 +139,7 @@ def activation_rate(prospects: pd.DataFrame, events: pd.DataFrame, *, contact: s
 
 
 def email(events: pd.DataFrame, *, contact: str, timestamp: str, type: str, freq: str = "M",
-          by: pd.Series | None = None, names: dict | None = None) -> pd.DataFrame:
+          by: pd.Series | None = None, names: dict | None = None, campaign: str | None = None) -> pd.DataFrame:
     """E-mail KPIs per period: deliverability, open, click, reactivity (clicks / opens), unsubscribe.
 
     Counts are of events (sends, bounces, unsubscribes) and of distinct
@@ -147,6 +149,8 @@ def email(events: pd.DataFrame, *, contact: str, timestamp: str, type: str, freq
     delivered. ``names`` maps send, bounce, open, click, unsubscribe to the
     log's event types (defaults: email_send, email_bounce, email_open,
     email_click, unsubscribe; a type absent from the log counts 0).
+    ``campaign`` names the log's campaign column: one row per period and
+    campaign (and segment); events without a campaign are left out.
     """
     kinds = {"send": "email_send", "bounce": "email_bounce", "open": "email_open", "click": "email_click",
              "unsubscribe": "unsubscribe", **(names or {})}
@@ -159,6 +163,9 @@ def email(events: pd.DataFrame, *, contact: str, timestamp: str, type: str, freq
     frame = pd.DataFrame({"contact": ids[keep], "period": _periods(time[keep], freq).asi8,
                           "kind": np.asarray(kind_s[keep].map(label), dtype=object)})
     keys = ["period"]
+    if campaign is not None:
+        frame["campaign"] = _frames.column(events, campaign, "campaign", "events").to_numpy()[keep]
+        keys.append("campaign")
     if by is not None:
         frame["segment"] = _segments(frame["contact"].to_numpy(), by)
         keys.append("segment")
@@ -254,3 +261,197 @@ def _value_table(frame: pd.DataFrame, inactive_days: int, all_periods: pd.Period
     per["retention_rate"] = retained
     per["inactive_rate"] = (known - active_window) / np.where(known > 0, known, np.nan)
     return per.rename_axis("period").reset_index()
+
+
+# ---------------------------------------------------------------- campaigns
+
+def lift_interval(x_t, n_t, x_c, n_c, confidence: float = 0.95):
+    """Newcombe's hybrid score interval of the difference of two proportions, x_t/n_t - x_c/n_c.
+
+    Each proportion's Wilson score interval, combined (Newcombe 1998, method
+    10): accurate for small counts and rates near 0 or 1, where the Wald
+    interval is not. Vectorised over arrays; a group of size 0 gives NaN.
+    """
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
+    x_t, n_t, x_c, n_c = (np.asarray(v, dtype=np.float64) for v in (x_t, n_t, x_c, n_c))
+
+    def wilson(x, n):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            p = x / n
+            center = (p + z * z / (2 * n)) / (1 + z * z / n)
+            half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+        return p, center - half, center + half
+
+    p1, l1, u1 = wilson(x_t, n_t)
+    p2, l2, u2 = wilson(x_c, n_c)
+    d = p1 - p2
+    return d - np.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2), d + np.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
+
+
+def _treated(values: pd.Series, group: str) -> np.ndarray:
+    """The group column as booleans: True/False, 1/0, or "treated"/"control"."""
+    if pd.api.types.is_bool_dtype(values.dtype) and not values.isna().any():
+        return values.to_numpy(dtype=bool)
+    text = values.astype("string").str.strip().str.lower()
+    known = text.isin(["treated", "control", "true", "false", "1", "0"])
+    if not known.all():
+        bad = values[~known.to_numpy()].iloc[0]
+        raise ValueError(f"group column {group!r}: {bad!r} is neither treated nor control (use True/False, 1/0 "
+                         "or 'treated'/'control')")
+    return text.isin(["treated", "true", "1"]).to_numpy()
+
+
+def _costs(targets: pd.DataFrame, cost, treated: np.ndarray, channel: str | None) -> np.ndarray:
+    """Each target row's cost: a column, a cost per channel, or one per contact; 0 for the control group."""
+    if isinstance(cost, str):
+        c = _frames.column(targets, cost, "cost", "targets").to_numpy(dtype=np.float64, na_value=np.nan)
+    elif isinstance(cost, dict):
+        if channel is None:
+            raise ValueError("cost per channel needs channel= (the channel column)")
+        ch = targets[channel].astype("string")
+        unknown = sorted(set(ch[treated].dropna()) - set(map(str, cost)))
+        if unknown:
+            raise KeyError(f"cost has no entry for the channels {unknown}")
+        c = ch.map({str(k): float(v) for k, v in cost.items()}).to_numpy(dtype=np.float64, na_value=np.nan)
+    else:
+        c = np.full(len(targets), float(cost))
+    c = np.where(treated, c, 0.0)
+    if not np.isfinite(c).all() or (c < 0).any():
+        raise ValueError("cost must be finite and >= 0 for every treated contact")
+    return c
+
+
+def campaign_results(targets: pd.DataFrame, transactions: pd.DataFrame, *, contact: str = "contact_id",
+                     campaign: str = "campaign", group: str = "group", sent: str = "sent_at",
+                     customer: str | None = None, date: str = "date", amount: str | None = "amount",
+                     window="30D", channel: str | None = None, cost=None, confidence: float = 0.95) -> pd.DataFrame:
+    """What each campaign earned: conversions and revenue of the treated against the control group.
+
+    Each row of ``targets`` is one contact chosen for one campaign, either
+    contacted (treated) or held out (control), with the date it was sent (or
+    would have been). A contact converts when it buys in the window
+    (sent, sent + ``window``]; its revenue is what it spent there. The
+    control group tells what the treated would have done anyway, so the lift
+    (the difference of the conversion rates, with Newcombe's interval) and
+    the incremental revenue are what the campaign caused.
+
+    Parameters
+    ----------
+    targets : DataFrame
+        One row per (contact, campaign): ``contact``, ``campaign``,
+        ``group`` (True/False, 1/0 or "treated"/"control"), ``sent`` (a
+        date), and optionally ``channel`` and a cost column.
+    transactions : DataFrame
+        Purchases: ``customer`` (default: the ``contact`` name), ``date``,
+        ``amount`` (None: conversions only).
+    window : str or Timedelta
+        How long after the send a purchase counts ("30D"), > 0.
+    channel : str, optional
+        Results per campaign and channel; control rows then carry the channel
+        they were held out from.
+    cost : str, dict, float, optional
+        The cost of contacting: a column of ``targets``, a cost per contact
+        by channel ({"email": 0.01, "phone": 4.0}), or one cost per contact.
+        The control group costs nothing.
+    confidence : float
+        Of the lift's interval (0.5..0.999).
+
+    Returns
+    -------
+    DataFrame
+        One row per campaign (and channel): treated, control (contacts),
+        treated_conversions, control_conversions, treated_rate, control_rate,
+        lift (treated_rate - control_rate), lift_low, lift_high,
+        relative_lift (lift / control_rate), incremental_conversions (lift x
+        treated); with ``amount``: treated_revenue, control_revenue,
+        revenue_per_treated, revenue_per_control, incremental_revenue; with
+        ``cost``: cost, roi ((incremental_revenue - cost) / cost, NaN when
+        the cost is 0). A campaign without a control group has NaN lift
+        columns: nothing measures what it caused.
+
+    Raises
+    ------
+    KeyError
+        A column missing from either table.
+    ValueError
+        A (contact, campaign) pair twice, a group value that is neither
+        treated nor control, a missing send date, a window <= 0, a cost < 0,
+        a negative or missing amount.
+    """
+    if not 0.5 <= float(confidence) <= 0.999:
+        raise ValueError(f"confidence must be in [0.5, 0.999], got {confidence}")
+    try:
+        window = pd.Timedelta(window)
+    except (TypeError, ValueError):
+        raise ValueError(f"window must be a duration such as '30D', got {window!r}") from None
+    if not window > pd.Timedelta(0):
+        raise ValueError(f"window must be > 0, got {window}")
+    ids = _frames.column(targets, contact, "contact", "targets").to_numpy()
+    camp = _frames.column(targets, campaign, "campaign", "targets")
+    treated = _treated(_frames.column(targets, group, "group", "targets"), group)
+    sent_ns = _frames.timestamps_ns(_frames.column(targets, sent, "sent", "targets"), sent)
+    keys = pd.DataFrame({"contact": ids, "campaign": camp.to_numpy()})
+    if keys.duplicated().any():
+        first = keys[keys.duplicated()].iloc[0]
+        raise ValueError(f"targets: contact {first['contact']!r} appears twice in campaign {first['campaign']!r}")
+    by = ["campaign"]
+    rows = pd.DataFrame({"campaign": camp.to_numpy(), "treated": treated})
+    if channel is not None:
+        ch = _frames.column(targets, channel, "channel", "targets")
+        if ch.isna().any():
+            raise ValueError(f"channel column {channel!r} is missing for some targets: give the control "
+                             "contacts the channel they were held out from")
+        rows["channel"] = ch.to_numpy()
+        by.append("channel")
+    customer = contact if customer is None else customer
+    buyer = _frames.column(transactions, customer, "customer", "transactions").to_numpy()
+    bought = _frames.timestamps_ns(_frames.column(transactions, date, "date", "transactions"), date)
+    spent = _frames.amounts(_frames.column(transactions, amount, "amount", "transactions"), amount) \
+        if amount is not None else np.zeros(len(buyer))
+    if (~np.isfinite(spent) | (spent < 0)).any():
+        raise ValueError(f"amount column {amount!r} holds a missing or negative value")
+    # Each target's purchases in its window: one join on the contact, vectorised.
+    pairs = pd.DataFrame({"row": np.arange(len(ids)), "contact": ids, "sent": sent_ns}).merge(
+        pd.DataFrame({"contact": buyer, "bought": bought, "spent": spent}), on="contact", how="inner")
+    inside = pairs[(pairs["bought"] > pairs["sent"]) & (pairs["bought"] <= pairs["sent"] + window.value)]
+    per_row = inside.groupby("row")["spent"].agg(["size", "sum"])
+    rows["converted"] = np.zeros(len(ids), dtype=np.int64)
+    rows["revenue"] = np.zeros(len(ids))
+    rows.loc[per_row.index, "converted"] = 1
+    rows.loc[per_row.index, "revenue"] = per_row["sum"].to_numpy()
+    if cost is not None:
+        rows["cost"] = _costs(targets, cost, treated, channel)
+    return _campaign_table(rows, by, amount is not None, cost is not None, confidence)
+
+
+def _campaign_table(rows: pd.DataFrame, by: list[str], revenue: bool, costed: bool, confidence: float):
+    agg = {"contacts": ("converted", "size"), "conversions": ("converted", "sum"), "revenue": ("revenue", "sum")}
+    if costed:
+        agg["cost"] = ("cost", "sum")
+    g = rows.groupby([*by, "treated"], sort=True, observed=True).agg(**agg).unstack("treated", fill_value=0)
+
+    def side(name, is_treated):
+        return g[(name, is_treated)] if (name, is_treated) in g.columns else pd.Series(0, index=g.index)
+
+    n_t, n_c = side("contacts", True).astype(np.int64), side("contacts", False).astype(np.int64)
+    x_t, x_c = side("conversions", True).astype(np.int64), side("conversions", False).astype(np.int64)
+    out = pd.DataFrame({"treated": n_t, "control": n_c, "treated_conversions": x_t, "control_conversions": x_c})
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["treated_rate"] = x_t / n_t
+        out["control_rate"] = x_c / n_c
+        out["lift"] = out["treated_rate"] - out["control_rate"]
+        out["lift_low"], out["lift_high"] = lift_interval(x_t, n_t, x_c, n_c, confidence)
+        out["relative_lift"] = out["lift"] / out["control_rate"]
+        out["incremental_conversions"] = out["lift"] * n_t
+        if revenue:
+            out["treated_revenue"] = side("revenue", True)
+            out["control_revenue"] = side("revenue", False)
+            out["revenue_per_treated"] = out["treated_revenue"] / n_t
+            out["revenue_per_control"] = out["control_revenue"] / n_c
+            out["incremental_revenue"] = (out["revenue_per_treated"] - out["revenue_per_control"]) * n_t
+        if costed:
+            out["cost"] = side("cost", True)
+            if revenue:
+                out["roi"] = (out["incremental_revenue"] - out["cost"]) / out["cost"]
+    out = out.replace([np.inf, -np.inf], np.nan)
+    return out.reset_index()

@@ -243,7 +243,8 @@ def _numeric_rule(rule: FitRule, col: pd.Series):
     return (rule.name, rule.column, x, rule.min, rule.max, rule.points)
 
 
-def score_leads(contacts: pd.DataFrame, events: pd.DataFrame, rules, *, now, contact: str = "contact_id",
+def score_leads(contacts: pd.DataFrame, events: pd.DataFrame, rules, *, now=None, as_of=None,
+                contact: str = "contact_id",
                 timestamp: str = "timestamp", type: str = "type", category: str | None = "category",
                 unknown: str = "raise") -> pd.DataFrame:
     """Lead scores of each contact.
@@ -251,6 +252,10 @@ def score_leads(contacts: pd.DataFrame, events: pd.DataFrame, rules, *, now, con
     ``contacts`` holds the contact id column and the attribute columns the fit
     rules name; ``events`` the event log (as :func:`twinscore.events.aggregate`);
     ``rules`` a dict, a TOML path or a :class:`LeadRules`.
+
+    ``now`` is the reference date (an event after it is an error); or
+    ``as_of``, the date of a snapshot: scores as they stood then, later
+    events ignored and counted in ``result.attrs["later_events"]``.
 
     Returns a DataFrame indexed by contact id: ``fit_score``,
     ``behaviour_score``, ``score`` (their sum), ``grade`` (categorical, best
@@ -270,8 +275,8 @@ def score_leads(contacts: pd.DataFrame, events: pd.DataFrame, rules, *, now, con
             cat_rules.append(_categorical_rule(r, contacts[r.column]))
         else:
             num_rules.append(_numeric_rule(r, contacts[r.column]))
-    log = event_log(events, contacts, now=now, contact=contact, timestamp=timestamp, type=type, category=category,
-                    unknown=unknown)
+    log = event_log(events, contacts, now=now, as_of=as_of, contact=contact, timestamp=timestamp, type=type,
+                    category=category, unknown=unknown)
     beh = [_behaviour_args(r, log) for r in rules.behaviour]
     out = _core.score_leads(cat_rules, num_rules, beh, list(rules.grades.values()), rules.mql_threshold,
                             **log.core_args(), n_rows=len(log.contact_ids), now_ns=log.now_ns,
@@ -289,6 +294,7 @@ def score_leads(contacts: pd.DataFrame, events: pd.DataFrame, rules, *, now, con
     points = pd.DataFrame(out["rule_points"], columns=names, index=df.index)
     df = pd.concat([df, points[rules.rule_names]], axis=1)
     df.attrs["unknown_events"] = log.unknown
+    df.attrs["later_events"] = log.later
     return df
 
 

@@ -278,6 +278,74 @@ class LogisticScorer(ModelFileMixin, ClassifierMixin, BaseEstimator):
             X.index if isinstance(X, pd.DataFrame) else None)
         return pd.DataFrame(out, index=index)
 
+    def to_sql(self, table: str, *, id: str | None = None, contributions: bool = True) -> str:
+        """A SELECT statement that scores the rows of a database table as :meth:`predict_proba` does.
+
+        The log-odds are one linear expression: the intercept, each numeric
+        column's ``coef * (x - mean) / std`` (0 where the value is NULL: mean
+        imputation), each categorical column's ``CASE`` of its categories'
+        weights (0 for NULL or a category unseen at fit; compared as text,
+        ``CAST(column AS VARCHAR)``). Runs in DuckDB, SQLite (3.35 or later,
+        for ``EXP``), PostgreSQL and most warehouses; equal to the Python
+        scores to float32 rounding (the engine encodes in float32).
+
+        Parameters
+        ----------
+        table : str
+            The table (or ``schema.table``) holding the fitted columns.
+        id : str, optional
+            A column to carry first (the contact id).
+        contributions : bool
+            Also return each column's part of the log-odds, named
+            ``contribution: <column>`` (the reasons: the largest parts are
+            what pushes a contact up).
+
+        Returns
+        -------
+        str
+            The statement; its columns: ``id`` (when given), ``log_odds``,
+            ``probability`` (of ``classes_[1]``), then the contributions.
+
+        Raises
+        ------
+        ValueError
+            A category-set column (no column of a table holds a set: store
+            each member as a 0/1 column and fit on those), or an empty name.
+        """
+        from . import _sql  # identifiers, literals and CASE in one spelling
+
+        check_is_fitted(self)
+        coef = dict(zip(self.feature_names_, self.coef_[0].tolist()))
+        parts = []
+        for name in self.columns_:
+            spec = self.schema_[name]
+            col = _sql.ident(name)
+            if spec.role == "numeric":
+                center, scale = 0.0, 1.0
+                if self.standardize and spec.mean is not None:
+                    center, scale = spec.mean, (spec.std if spec.std else 1.0)
+                w = coef[name] / scale
+                x = _sql.as_number(col)
+                expr = f"CASE WHEN {col} IS NULL THEN 0 ELSE {_sql.number(w)} * ({x} - {_sql.number(center)}) END"
+            elif spec.role == "categorical":
+                as_text = _sql.as_text(col)
+                expr = _sql.case([(f"{as_text} = {_sql.text(str(c))}", _sql.number(coef[f"{name}={c}"]))
+                                  for c in spec.categories if coef[f"{name}={c}"] != 0], "0")
+            else:
+                raise ValueError(f"column '{name}' is a category set: a database column holds no set; store each "
+                                 "member as a 0/1 column and fit on those")
+            parts.append((name, expr))
+        label = {name: _sql.ident("contribution: " + name) for name, _ in parts}
+        inner = ([_sql.ident(id)] if id is not None else []) + [f"{e} AS {label[n]}" for n, e in parts]
+        log_odds = " + ".join([_sql.number(float(self.intercept_[0]))] + [label[n] for n, _ in parts])
+        outer = ([_sql.ident(id)] if id is not None else []) + [
+            f"{log_odds} AS {_sql.ident('log_odds')}",
+            f"1.0 / (1.0 + EXP(-({log_odds}))) AS {_sql.ident('probability')}"]
+        if contributions:
+            outer += [label[n] for n, _ in parts]
+        return (f"SELECT {', '.join(outer)}\nFROM (\n  SELECT {', '.join(inner)}\n"
+                f"  FROM {_sql.table_ref(table)}\n) AS scored")
+
     def __repr__(self) -> str:
         from . import _display  # the parameters, then what the fit learnt
         return _display.logistic_text(self, super().__repr__())

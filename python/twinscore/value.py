@@ -131,7 +131,7 @@ def _score_strings(scores: list[np.ndarray], bins: int):
 
 
 def rfm(transactions: pd.DataFrame, *, customer: str, date: str, amount: str | None = None, invoice: str | None = None,
-        now=None, bins: int = 5, segments: pd.DataFrame | None = None) -> pd.DataFrame:
+        now=None, as_of=None, bins: int = 5, segments: pd.DataFrame | None = None) -> pd.DataFrame:
     """Recency, frequency, monetary value, quantile scores and named segments per client.
 
     Parameters
@@ -146,6 +146,10 @@ def rfm(transactions: pd.DataFrame, *, customer: str, date: str, amount: str | N
         basket is per order. Without it every row is one transaction.
     now : the reference date for recency (default: the latest date). A
         transaction after ``now`` is an error.
+    as_of : instead of ``now``, the date of a snapshot: the clients as they
+        stood then — recency counts from ``as_of``, transactions after it are
+        ignored (their number is in ``result.attrs["later_transactions"]``),
+        and clients who first bought later are not yet clients.
     bins : number of quantile scores (2..100; the segment map needs 5 unless
         ``segments`` is given).
     segments : the segment rules as a table (segment, r_min, r_max, f_min,
@@ -172,10 +176,25 @@ def rfm(transactions: pd.DataFrame, *, customer: str, date: str, amount: str | N
         if amount is not None else None
     if len(time) == 0:
         raise ValueError("transactions is empty")
+    if now is not None and as_of is not None:
+        raise ValueError("give at most one of now= (later transactions are an error) and as_of= (later "
+                         "transactions are ignored)")
+    orders = _frames.column(transactions, invoice, "invoice", "transactions") if invoice is not None else None
+    later = 0
+    if as_of is not None:
+        now = _frames.timestamp(as_of, "as_of")
+        after = time > now.value  # NaT is the smallest int64: kept, and named by the engine
+        later = int(np.count_nonzero(after))
+        if later == len(time):
+            raise ValueError(f"transactions: every transaction is after as_of = {now}")
+        if later:
+            keep = ~after
+            ids_s, time = ids_s[keep], time[keep]
+            amt = amt[keep] if amt is not None else None
+            orders = orders[keep] if orders is not None else None
     # NaT is the smallest int64: it never is the maximum unless every date is
     # missing, and the engine rejects it with its row.
     now_ts = _frames.timestamp(now, "now") if now is not None else pd.Timestamp(int(time.max()), unit="ns")
-    orders = _frames.column(transactions, invoice, "invoice", "transactions") if invoice is not None else None
     raw = _frames.int64_ids(ids_s, customer) if orders is None else None
     try:
         if raw is not None:  # integer ids: grouped straight from the ids, one pass
@@ -217,7 +236,9 @@ def rfm(transactions: pd.DataFrame, *, customer: str, date: str, amount: str | N
     # so the frame keeps them as they are instead of stacking same-dtype
     # columns into 2-D blocks (a copy of every column: ~1/3 of the time spent
     # outside the engine at 1M clients).
-    return pd.DataFrame(cols, index=ids, copy=False)
+    out = pd.DataFrame(cols, index=ids, copy=False)
+    out.attrs["later_transactions"] = later
+    return out
 
 
 def _orders_per_client(codes: np.ndarray, invoices: pd.Series, name: str, n_clients: int) -> np.ndarray:

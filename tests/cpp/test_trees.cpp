@@ -565,6 +565,37 @@ TEST(XGBoostUbjson, RejectsHugeLengthsWithoutAllocating) {
   ExpectDataError(LoadXGBoostJson(std::string(100000, '[')), "nesting");
 }
 
+TEST(XGBoostUbjson, RefusesDocumentsMuchLargerInMemoryThanTheFile) {
+  // One byte per item in the file, a whole Value per item in memory: 10 MB
+  // of nulls took the process to 2.18 GB before the reader's memory bound.
+  const std::string nulls = "[" + std::string(4'000'000, 'Z') + "]";
+  ExpectDataError(LoadXGBoostUbjson(nulls), "times the file's size in memory");
+  std::string empties = "[";
+  for (int i = 0; i < 1'000'000; ++i) empties += "[],";
+  empties += "[]]";
+  ExpectDataError(LoadXGBoostJson(empties), "times the file's size in memory");
+  // A flat array of numbers (what model files hold) stays within the bound,
+  // in both forms, and the bound is what the tree really holds.
+  std::string numbers = "[";
+  for (int i = 0; i < 200'000; ++i) numbers += "0.5,";
+  numbers += "1]";
+  auto doc = json::ParseJson(numbers);
+  ASSERT_TRUE(doc.ok()) << doc.status();
+  EXPECT_EQ(doc->size(), 200'001u);
+  EXPECT_LE(json::Footprint(*doc), json::kMaxMemoryFactor * numbers.size());
+  std::string ubj;
+  Ubj(*doc, ubj);
+  auto again = json::ParseUbjson(ubj);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->numbers, doc->numbers);
+  // The model files of the tests parse well within it.
+  const std::string text(kXgbJson), binary = XgbUbj();
+  for (const auto& [file, model] : {std::pair{text, json::ParseJson(text)}, {binary, json::ParseUbjson(binary)}}) {
+    ASSERT_TRUE(model.ok()) << model.status();
+    EXPECT_LE(json::Footprint(*model), json::kMaxMemoryFactor * file.size() + json::kMemoryFloor);
+  }
+}
+
 // ---------------------------------------------------------------- fuzz
 
 // Seeded mutations of valid files (truncate, flip, insert, splice): a loader

@@ -13,6 +13,7 @@
 #include <limits>
 #include <vector>
 
+#include "twinscore/json.h"
 #include "twinscore/model_file.h"
 #include "twinscore/trees.h"
 
@@ -76,10 +77,22 @@ void ExerciseModelFile(absl::string_view bytes) {
   if (f->class_name.empty() && f->manifest.Find("class") == nullptr) Fail("accepted without a class");
 }
 
+// The readers' memory bound: a document they accept holds at most
+// kMaxMemoryFactor times the input's size (plus the floor) on the heap.
+void CheckFootprint(const absl::StatusOr<twinscore::json::Value>& doc, size_t size) {
+  namespace json = twinscore::json;
+  if (doc.ok() && json::Footprint(*doc) > json::kMaxMemoryFactor * size + json::kMemoryFloor) {
+    Fail("a parsed document holds more than the memory bound");
+  }
+  if (!doc.ok() && doc.status().message().empty()) Fail("refusal without a message");
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const absl::string_view bytes(reinterpret_cast<const char*>(data), size);
+  CheckFootprint(twinscore::json::ParseJson(bytes), size);
+  CheckFootprint(twinscore::json::ParseUbjson(bytes), size);
   Exercise(twinscore::LoadXGBoost(bytes));
   Exercise(twinscore::LoadLightGBMText(bytes));
   ExerciseModelFile(bytes);

@@ -93,7 +93,7 @@ def test_bad_input(prm):
         ts.events.aggregate(ev, now=prm.now - pd.Timedelta(days=3))
     with pytest.raises(ValueError, match="half_life_days"):
         ts.events.aggregate(ev, now=prm.now, half_life_days=-1)
-    with pytest.raises(ValueError, match="now is required"):
+    with pytest.raises(ValueError, match="exactly one of now="):
         ts.events.aggregate(ev, now=None)
     with pytest.raises(KeyError, match="'when'"):
         ts.events.aggregate(ev, now=prm.now, timestamp="when")
@@ -123,3 +123,183 @@ def test_sparse_ids_and_a_type_named_like_a_summary_column():
     dense = ts.events.aggregate(ev.assign(contact_id=ev["contact_id"].where(ev["contact_id"] < 100, 11)),
                                 [7, 10, 11, 5], now=now)
     pd.testing.assert_frame_equal(got.reset_index(drop=True), dense.reset_index(drop=True))
+
+
+# -- as of a past date, and snapshots without leakage ---------------------------
+
+def test_as_of_is_the_log_cut_by_hand(prm):
+    ev, p = prm.events, prm.prospects
+    cut = prm.now - 45 * DAY
+    got = ts.events.aggregate(ev, p, as_of=cut)
+    kept = ev[ev["timestamp"] <= cut]
+    ref = reference(kept, p["contact_id"].to_numpy(), cut, 30.0, list(ev["type"].cat.categories),
+                    list(ev["category"].cat.categories))
+    check_against_reference(got, ref)
+    assert got.attrs["later_events"] == int((ev["timestamp"] > cut).sum()) > 0
+    pd.testing.assert_frame_equal(got, ts.events.aggregate(kept, p, now=cut))
+    # the lead scores too
+    rules = ts.datasets.PRM_LEAD_RULES
+    a = ts.score_leads(p, ev, rules, as_of=cut)
+    b = ts.score_leads(p, kept, rules, now=cut)
+    pd.testing.assert_frame_equal(a, b)
+    assert a.attrs["later_events"] == got.attrs["later_events"]
+
+
+def test_now_and_as_of_are_exclusive(prm):
+    with pytest.raises(ValueError, match="exactly one of now= .* and as_of="):
+        ts.events.aggregate(prm.events, prm.prospects)
+    with pytest.raises(ValueError, match="exactly one of now= .* and as_of="):
+        ts.events.aggregate(prm.events, prm.prospects, now=prm.now, as_of=prm.now)
+    with pytest.raises(ValueError, match="is after now"):  # now= keeps refusing later events
+        ts.events.aggregate(prm.events, prm.prospects, now=prm.now - 30 * DAY)
+
+
+def _snap(prm, events, **kw):
+    cuts = [prm.now - d * DAY for d in (100, 70, 40)]
+    return ts.events.snapshots(events, prm.prospects, cutoffs=cuts, horizon="30D", target="form_fill", **kw)
+
+
+def test_snapshots_do_not_leak_the_future(prm):
+    ev = prm.events
+    base = _snap(prm, ev)
+    rng = np.random.default_rng(0)
+    features = [c for c in base.columns if c not in ("label",)]
+    for cut in base["cutoff"].unique():
+        # Move, retype and drop events after this cutoff (they stay after it):
+        # no feature of this cutoff may change.
+        after = (ev["timestamp"] > cut).to_numpy()
+        moved = ev.copy()
+        idx = np.flatnonzero(after)
+        shift = pd.to_timedelta(rng.integers(0, 10**6, len(idx)), unit="s")
+        moved.loc[moved.index[idx], "timestamp"] = moved["timestamp"].iloc[idx] + shift
+        moved.loc[moved.index[idx[::3]], "type"] = "page_view"
+        moved = moved.drop(moved.index[idx[1::7]])
+        other = _snap(prm, moved, observed_until=ev["timestamp"].max())
+        a = base[base["cutoff"] == cut][features].reset_index(drop=True)
+        b = other[other["cutoff"] == cut][features].reset_index(drop=True)
+        pd.testing.assert_frame_equal(a, b)
+
+
+def test_snapshot_labels_and_exclusions_match_pandas(prm):
+    ev = prm.events
+    snap = _snap(prm, ev)
+    tgt = ev[ev["type"] == "form_fill"]
+    for cut, block in snap.groupby("cutoff"):
+        window = tgt[(tgt["timestamp"] > cut) & (tgt["timestamp"] <= cut + 30 * DAY)]["contact_id"].unique()
+        before = set(tgt[tgt["timestamp"] <= cut]["contact_id"])
+        expect_ids = [c for c in prm.prospects["contact_id"] if c not in before]
+        assert block["contact_id"].tolist() == expect_ids
+        assert (block["label"].to_numpy() == np.isin(block["contact_id"], window)).all()
+        assert block["label"].sum() > 0
+    assert len(snap.columns) == len(set(snap.columns))
+    kept_all = _snap(prm, ev, exclude_converted=False)
+    assert len(kept_all) == 3 * len(prm.prospects)
+
+
+def test_snapshots_refuse_bad_input(prm):
+    ev, p = prm.events, prm.prospects
+    with pytest.raises(ValueError, match="after the end of the observed log"):
+        ts.events.snapshots(ev, p, cutoffs=[prm.now - 10 * DAY], horizon="30D", target="form_fill")
+    with pytest.raises(ValueError, match="horizon must be > 0"):
+        ts.events.snapshots(ev, p, cutoffs=[prm.now - 60 * DAY], horizon="0D", target="form_fill")
+    with pytest.raises(ValueError, match="horizon must be a duration"):
+        ts.events.snapshots(ev, p, cutoffs=[prm.now - 60 * DAY], horizon="soon", target="form_fill")
+    with pytest.raises(ValueError, match="not event types"):
+        ts.events.snapshots(ev, p, cutoffs=[prm.now - 60 * DAY], horizon="30D", target="purchase")
+    with pytest.raises(ValueError, match="cutoffs is empty"):
+        ts.events.snapshots(ev, p, cutoffs=[], horizon="30D", target="form_fill")
+    with pytest.raises(KeyError, match="ts"):
+        ts.events.snapshots(ev, p, cutoffs=[prm.now - 60 * DAY], horizon="30D", target="form_fill", timestamp="ts")
+
+
+# -- machine opens and clicks -------------------------------------------------------
+
+def _log(rows):
+    return pd.DataFrame(rows, columns=["contact_id", "timestamp", "type", "campaign"]).assign(
+        timestamp=lambda d: pd.to_datetime(d["timestamp"]))
+
+
+T0 = pd.Timestamp("2026-03-01 09:00:00")
+
+
+def test_machine_activity_hand_made_log():
+    s = pd.Timedelta(seconds=1)
+    ev = _log([
+        (1, T0, "email_send", "a"), (1, T0 + 3 * s, "email_open", "a"), (1, T0 + 3600 * s, "email_open", "a"),
+        (1, T0 + 5 * s, "email_click", "a"),
+        (2, T0 + 3600 * s, "email_click", "a"), (2, T0 + 3601 * s, "email_click", "a"),
+        (2, T0 + 3602 * s, "email_click", "a"), (2, T0 + 3 * 3600 * s, "email_click", "a"),
+        (3, T0 + 2 * s, "email_open", "a"),                      # another contact's send: a person
+        (4, T0, "email_send", "a"), (4, T0 + 3600 * s, "email_send", "b"), (4, T0 + 3603 * s, "email_open", "a"),
+    ])
+    shuffled = ev.sample(frac=1.0, random_state=3)
+    got = ts.events.machine_activity(shuffled).loc[ev.index]
+    assert got["machine"].tolist() == [False, True, False, True, True, True, True, False, False, False, False, True]
+    assert got["reason"].iloc[1] == "open right after the send"
+    assert got["reason"].iloc[3] == "click right after the send"
+    assert got["reason"].iloc[4] == "click burst"
+    assert got.attrs["flagged"] == {"flagged by the sender": 0, "open right after the send": 2,
+                                    "click right after the send": 1, "click burst": 3}
+    # by campaign, contact 4's open of campaign a comes an hour after a's send
+    by_campaign = ts.events.machine_activity(ev, campaign="campaign")
+    assert not by_campaign["machine"].iloc[11]
+    # every rule can be turned off; a sender's flag is taken as it is
+    off = ts.events.machine_activity(ev, open_within=None, click_within=None, burst_clicks=None)
+    assert not off["machine"].any()
+    flagged = ts.events.machine_activity(ev.assign(proxy=ev.index == 2), flagged="proxy")
+    assert flagged["reason"].iloc[2] == "flagged by the sender"
+
+
+def _brute_force(ev, open_s=10, click_s=10, k=3, burst_s=5):
+    """The rules written as loops over the events (small logs only)."""
+    out = []
+    t = ev["timestamp"]
+    for i, r in ev.iterrows():
+        sends = ev[(ev["contact_id"] == r.contact_id) & (ev["type"] == "email_send") & (t <= r.timestamp)]
+        since = (r.timestamp - sends["timestamp"].max()).total_seconds() if len(sends) else np.inf
+        if r.type == "email_open" and since <= open_s:
+            out.append(True)
+            continue
+        if r.type == "email_click" and since <= click_s:
+            out.append(True)
+            continue
+        if r.type == "email_click":
+            c = ev[(ev["contact_id"] == r.contact_id) & (ev["type"] == "email_click")]["timestamp"].sort_values()
+            times = c.to_numpy()
+            hit = False
+            for j in range(len(times) - k + 1):
+                if (times[j + k - 1] - times[j]) / np.timedelta64(1, "s") <= burst_s and \
+                        times[j] <= r.timestamp.to_datetime64() <= times[j + k - 1]:
+                    hit = True
+            out.append(hit)
+            continue
+        out.append(False)
+    return np.array(out)
+
+
+def test_machine_activity_matches_the_rules_written_as_loops():
+    rng = np.random.default_rng(4)
+    n = 600
+    ev = pd.DataFrame({
+        "contact_id": rng.integers(0, 25, n),
+        "timestamp": T0 + pd.to_timedelta(rng.integers(0, 1500, n), unit="s"),
+        "type": rng.choice(["email_send", "email_open", "email_click", "page_view"], n, p=[0.2, 0.3, 0.4, 0.1]),
+    })
+    got = ts.events.machine_activity(ev, click_within="20s", open_within="15s", burst_clicks=3, burst_within="30s")
+    ref = _brute_force(ev, open_s=15, click_s=20, k=3, burst_s=30)
+    assert ref.sum() > 20
+    np.testing.assert_array_equal(got["machine"].to_numpy(), ref)
+
+
+def test_machine_activity_refuses_bad_options():
+    ev = _log([(1, T0, "email_send", "a")])
+    with pytest.raises(ValueError, match="open_within must be > 0"):
+        ts.events.machine_activity(ev, open_within="0s")
+    with pytest.raises(ValueError, match="click_within must be a duration"):
+        ts.events.machine_activity(ev, click_within="fast")
+    with pytest.raises(ValueError, match="burst_clicks must be >= 2"):
+        ts.events.machine_activity(ev, burst_clicks=1)
+    with pytest.raises(ValueError, match="must be boolean"):
+        ts.events.machine_activity(ev.assign(proxy="yes"), flagged="proxy")
+    with pytest.raises(KeyError, match="when"):
+        ts.events.machine_activity(ev, timestamp="when")

@@ -127,3 +127,111 @@ def test_client_value_hand_computed():
     pd.testing.assert_frame_equal(by.loc["active"], alone, check_names=False)
     with pytest.raises(ValueError, match="non-finite"):
         ts.kpi.client_value(_tx().assign(amount=np.nan), customer="client", date="date", amount="amount")
+
+
+# -- campaigns ------------------------------------------------------------------
+
+@pytest.mark.parametrize("counts,published", [
+    # Newcombe (1998), Statistics in Medicine 17:873-890, Table II, method 10.
+    ((56, 70, 48, 80), (0.0524, 0.3339)),
+    ((9, 10, 3, 10), (0.1705, 0.8090)),
+    ((6, 7, 2, 7), (0.0582, 0.8062)),
+    ((5, 56, 0, 29), (-0.0381, 0.1926)),
+])
+def test_lift_interval_reproduces_newcombe(counts, published):
+    lo, hi = ts.kpi.lift_interval(*counts)
+    assert (round(float(lo), 4), round(float(hi), 4)) == published
+
+
+def _campaign(seed=0, n=40_000):
+    rng = np.random.default_rng(seed)
+    contacts = np.arange(n) + 500
+    camp = np.where(rng.random(n) < 0.5, "spring", "autumn")
+    channel = np.where(rng.random(n) < 0.7, "email", "phone")
+    treated = rng.random(n) < 0.8
+    sent = pd.to_datetime(np.where(camp == "spring", "2026-03-01", "2026-09-01"))
+    targets = pd.DataFrame({"contact_id": contacts, "campaign": camp, "channel": channel,
+                            "group": np.where(treated, "treated", "control"), "sent_at": sent})
+    # Base rate 4 %, +3 points by e-mail, +8 by phone; purchases inside and outside the window.
+    p = 0.04 + treated * np.where(channel == "email", 0.03, 0.08)
+    buys = rng.random(n) < p
+    days = rng.uniform(0.5, 29.5, n)
+    tx = pd.DataFrame({"contact_id": contacts[buys], "date": sent[buys] + pd.to_timedelta(days[buys], unit="D"),
+                       "amount": rng.gamma(2.0, 40.0, buys.sum())})
+    noise = pd.DataFrame({"contact_id": rng.choice(contacts, 5000),
+                          "date": pd.Timestamp("2026-01-15") + pd.to_timedelta(rng.uniform(0, 20, 5000), unit="D"),
+                          "amount": 10.0})  # before every send: not counted
+    second = tx.sample(frac=0.3, random_state=1).assign(amount=5.0)  # a second purchase in the window
+    return targets, pd.concat([tx, noise, second], ignore_index=True)
+
+
+def test_campaign_results_match_a_pandas_reference():
+    targets, tx = _campaign()
+    out = ts.kpi.campaign_results(targets, tx, channel="channel", cost={"email": 0.02, "phone": 3.5})
+    # the reference: a plain merge and groupby
+    m = targets.merge(tx, on="contact_id", how="left")
+    inside = (m["date"] > m["sent_at"]) & (m["date"] <= m["sent_at"] + pd.Timedelta("30D"))
+    m["rev"] = np.where(inside, m["amount"], 0.0)
+    m["hit"] = inside
+    per = m.groupby(["contact_id", "campaign", "channel", "group"], as_index=False).agg(rev=("rev", "sum"),
+                                                                                        hit=("hit", "any"))
+    ref = per.groupby(["campaign", "channel", "group"]).agg(n=("hit", "size"), x=("hit", "sum"), rev=("rev", "sum"))
+    for r in out.itertuples():
+        t, c = ref.loc[(r.campaign, r.channel, "treated")], ref.loc[(r.campaign, r.channel, "control")]
+        assert (r.treated, r.control, r.treated_conversions, r.control_conversions) == (t.n, c.n, t.x, c.x)
+        assert r.lift == pytest.approx(t.x / t.n - c.x / c.n)
+        assert r.lift_low < r.lift < r.lift_high
+        assert r.treated_revenue == pytest.approx(t.rev) and r.control_revenue == pytest.approx(c.rev)
+        assert r.incremental_revenue == pytest.approx((t.rev / t.n - c.rev / c.n) * t.n)
+        unit = 0.02 if r.channel == "email" else 3.5
+        assert r.cost == pytest.approx(unit * t.n)
+        assert r.roi == pytest.approx((r.incremental_revenue - r.cost) / r.cost)
+
+
+@pytest.mark.parametrize("n_t,n_c,p_t,p_c", [(2000, 500, 0.07, 0.04), (300, 100, 0.02, 0.01), (50, 50, 0.5, 0.3)])
+def test_lift_interval_covers_the_true_lift(n_t, n_c, p_t, p_c):
+    rng = np.random.default_rng(11)
+    reps = 20_000
+    lo, hi = ts.kpi.lift_interval(rng.binomial(n_t, p_t, reps), n_t, rng.binomial(n_c, p_c, reps), n_c)
+    coverage = np.mean((lo <= p_t - p_c) & (p_t - p_c <= hi))
+    assert 0.93 <= coverage <= 0.975, coverage  # Newcombe's interval is close to nominal, slightly conservative
+
+
+def test_campaign_results_inputs_and_errors():
+    targets, tx = _campaign(n=4000)
+    alt = targets.assign(group=targets["group"] == "treated")[list(reversed(targets.columns))]
+    a = ts.kpi.campaign_results(targets, tx)
+    b = ts.kpi.campaign_results(alt, tx)
+    pd.testing.assert_frame_equal(a, b)
+    assert list(a["campaign"]) == ["autumn", "spring"] and "cost" not in a
+    no_control = targets[targets["group"] == "treated"]
+    assert ts.kpi.campaign_results(no_control, tx)["lift"].isna().all()
+    with pytest.raises(ValueError, match="appears twice"):
+        ts.kpi.campaign_results(pd.concat([targets, targets.head(1)]), tx)
+    with pytest.raises(ValueError, match="neither treated nor control"):
+        ts.kpi.campaign_results(targets.assign(group="maybe"), tx)
+    with pytest.raises(ValueError, match="window must be > 0"):
+        ts.kpi.campaign_results(targets, tx, window="0D")
+    with pytest.raises(KeyError, match="sent"):
+        ts.kpi.campaign_results(targets.drop(columns="sent_at"), tx)
+    with pytest.raises(ValueError, match="negative"):
+        ts.kpi.campaign_results(targets, tx.assign(amount=-1.0))
+    with pytest.raises(KeyError, match="no entry for the channels"):
+        ts.kpi.campaign_results(targets, tx, channel="channel", cost={"email": 0.02})
+    with pytest.raises(ValueError, match="cost per channel needs channel"):
+        ts.kpi.campaign_results(targets, tx, cost={"email": 0.02})
+
+
+def test_email_kpis_by_campaign():
+    ev = pd.DataFrame({
+        "contact_id": [1, 1, 2, 2, 3, 3, 1, 2],
+        "timestamp": pd.to_datetime(["2026-01-02"] * 6 + ["2026-01-20"] * 2),
+        "type": ["email_send", "email_open", "email_send", "email_click", "email_send", "email_open",
+                 "email_send", "email_open"],
+        "campaign": ["a", "a", "a", "a", "b", "b", "b", None],
+    })
+    out = ts.kpi.email(ev, contact="contact_id", timestamp="timestamp", type="type", campaign="campaign")
+    got = out.set_index("campaign")
+    assert got.loc["a", "sent"] == 2 and got.loc["a", "openers"] == 1 and got.loc["a", "clickers"] == 1
+    assert got.loc["b", "sent"] == 2 and got.loc["b", "openers"] == 1
+    assert got.loc["b", "open_rate"] == pytest.approx(0.5)

@@ -695,3 +695,18 @@ def test_bgnbd_one_dropout_probability_for_all_fits_at_the_bound():
     assert bg.log_likelihood_ >= ref_ll - 1e-6
     pred = bg.predict(s, 26.0)
     assert np.isfinite(pred).all() and (pred > 0).all()
+
+
+def test_rfm_as_of_is_the_log_cut_by_hand(prm):
+    tx = prm.transactions
+    cut = tx["date"].min() + (tx["date"].max() - tx["date"].min()) / 2
+    kw = dict(customer="client_id", date="date", amount="amount")
+    got = ts.rfm(tx, as_of=cut, **kw)
+    kept = tx[tx["date"] <= cut]
+    pd.testing.assert_frame_equal(got, ts.rfm(kept, now=cut, **kw))
+    assert got.attrs["later_transactions"] == int((tx["date"] > cut).sum()) > 0
+    assert len(got) < tx["client_id"].nunique()  # clients who first bought later are not clients yet
+    with pytest.raises(ValueError, match="at most one of now="):
+        ts.rfm(tx, now=cut, as_of=cut, **kw)
+    with pytest.raises(ValueError, match="every transaction is after as_of"):
+        ts.rfm(tx, as_of=tx["date"].min() - pd.Timedelta(days=1), **kw)

@@ -21,6 +21,16 @@ namespace twinscore::json {
 // Deepest nesting of arrays/objects accepted (model files use about 6).
 inline constexpr int kMaxDepth = 64;
 
+// The document tree may hold at most this many times the input's size (plus
+// kMemoryFloor bytes for tiny inputs), counting the transient old and new
+// buffers of a growing array: a hostile file of nulls or empty arrays, one
+// byte each in the file but a whole Value each in memory, is refused instead
+// of taking the process's memory. With the file's own bytes, the reader then
+// holds at most about 10 times the file. Model files need 1-3 times their
+// size (their numbers are stored as flat doubles).
+inline constexpr size_t kMaxMemoryFactor = 8;
+inline constexpr size_t kMemoryFloor = size_t{1} << 20;
+
 struct Value {
   enum class Kind : uint8_t { kNull, kBool, kNumber, kString, kArray, kObject, kNumbers };
   Kind kind = Kind::kNull;
@@ -38,6 +48,10 @@ struct Value {
   // The member named `key`, or nullptr (also when this is not an object).
   const Value* Find(absl::string_view key) const;
 };
+
+// Bytes a document tree holds on the heap (its vectors' and strings'
+// capacities), as the parsers charge them against the memory bound.
+size_t Footprint(const Value& v);
 
 // Parses JSON text (RFC 8259; numbers as doubles).
 absl::StatusOr<Value> ParseJson(absl::string_view text);

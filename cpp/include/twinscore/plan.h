@@ -3,8 +3,9 @@
 // capacities and budgets and an overall budget.
 //
 // Contacting i through channel c converts with probability
-// min(1, p_i * uplift_c) and earns value_i, at cost_c:
-//   profit(i, c) = min(1, p_i * uplift_c) * value_i - cost_c.
+// min(1, p_ic * uplift_c) and earns value_ic, at cost_c:
+//   profit(i, c) = min(1, p_ic * uplift_c) * value_ic - cost_c,
+// where p_ic = p_i and value_ic = value_i when they are given per contact.
 //
 // The plan is greedy by marginal return: every contact starts with no channel;
 // the move (a first channel, or a switch to a more profitable one) with the
@@ -35,12 +36,20 @@ struct Channel {
   double budget = std::numeric_limits<double>::infinity();  // spend at most
 };
 
+// p and value hold one number per contact, or one per contact and channel
+// (n x channels, row-major: each channel's own probability, from a model of
+// that channel's response, and its own expected value).
 struct PlanInput {
-  absl::Span<const double> p;        // n conversion probabilities in [0, 1]
-  absl::Span<const double> value;    // n expected values, >= 0
+  absl::Span<const double> p;        // conversion probabilities in [0, 1]: n, or n * channels
+  absl::Span<const double> value;    // expected values, >= 0: n, or n * channels
   absl::Span<const uint8_t> allowed;  // n * channels (row-major) 0/1, or empty: all allowed
   std::vector<Channel> channels;
   double total_budget = std::numeric_limits<double>::infinity();
+  bool p_per_channel = false;        // p is n x channels
+  bool value_per_channel = false;    // value is n x channels
+  int64_t num_contacts() const {
+    return static_cast<int64_t>(p.size() / (p_per_channel && !channels.empty() ? channels.size() : 1));
+  }
   absl::Status Validate() const;
 };
 
