@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from . import _core
+from ._model_file import ModelFileMixin, register
 from ._config import resolve_threads
 from .events import event_log
 
@@ -55,6 +56,7 @@ def _number(value, where: str, field_: str, *, positive=False, allow_none=False)
     return float(value)
 
 
+@register
 @dataclass(frozen=True)
 class FitRule:
     name: str
@@ -65,6 +67,7 @@ class FitRule:
     points: float = 0.0
 
 
+@register
 @dataclass(frozen=True)
 class BehaviourRule:
     name: str
@@ -76,7 +79,7 @@ class BehaviourRule:
 
 
 @dataclass
-class LeadRules:
+class LeadRules(ModelFileMixin):
     """Validated lead-scoring rules; build with :meth:`from_dict` or :meth:`from_toml`."""
 
     fit: list[FitRule] = field(default_factory=list)

@@ -14,14 +14,13 @@ into arrays laid out for batch scoring.
 from __future__ import annotations
 
 import json
-import os
-import stat
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from . import _core, _frames
+from ._model_file import ModelFileMixin
 from ._config import resolve_threads
 from ._progress import progress as progress_bar
 from ._validation import check_int
@@ -41,37 +40,9 @@ _ENGINE_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 _FRAME_BLOCK_ROWS = 4096
 
 
-def _shown(path: str) -> str:
-    return path if len(path) <= 200 else path[:200] + "..."
-
-
-def _read_model_bytes(source, what: str, max_bytes: int) -> bytes | None:
-    """Bytes of a model given as a path or bytes; None when it is something else.
-
-    A path must name a regular file (not a FIFO, a device or a directory: a read
-    that may never end) of at most ``max_bytes``, checked before it is read.
-    """
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        return bytes(source)
-    if not isinstance(source, (str, os.PathLike)):
-        return None
-    path = os.fspath(source)
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{what} model file not found: {_shown(path)}") from None
-    except OSError as exc:  # a name too long, a path through a file, no permission
-        raise ValueError(f"{what} model file {_shown(path)}: {exc.strerror}") from None
-    if not stat.S_ISREG(st.st_mode):
-        raise ValueError(f"{what} model {_shown(path)} is not a regular file")
-    if st.st_size > max_bytes:
-        raise ValueError(f"{what} model {_shown(path)} holds {st.st_size:,} bytes, more than max_bytes = "
-                         f"{max_bytes:,}; pass a larger max_bytes if the model is that large")
-    with open(path, "rb") as f:
-        data = f.read(max_bytes + 1)  # the file may have grown since stat
-    if len(data) > max_bytes:
-        raise ValueError(f"{what} model {_shown(path)} holds more than max_bytes = {max_bytes:,} bytes")
-    return data
+# Model bytes from a path (a regular file, size-checked) or bytes: shared with the model files.
+_read_model_bytes = _frames.read_model_bytes
+_shown = _frames.shown_path
 
 
 def _in_chunks(call, X: np.ndarray, progress, desc: str, min_rows: int) -> np.ndarray:
@@ -109,7 +80,7 @@ def _lightgbm_pandas_categorical(text: str) -> list | None:
     return value
 
 
-class TreeScorer:
+class TreeScorer(ModelFileMixin):
     """Scores and explains a gradient-boosted tree ensemble trained by XGBoost or LightGBM.
 
     Build it with :meth:`from_xgboost` or :meth:`from_lightgbm`. ``predict``
@@ -204,14 +175,22 @@ class TreeScorer:
         scorer._payload = ("lightgbm", text, block_rows, None)
         return scorer
 
-    # -- pickling (Dask, joblib, multiprocessing) ------------------------------
-    def __reduce__(self):
-        """Pickled as the model bytes it was read from: unpickling parses and
-        validates them again, so a pickle carries no unchecked engine state."""
-        payload = getattr(self, "_payload", None)
-        if payload is None:
-            raise TypeError("this TreeScorer was not built by from_xgboost/from_lightgbm: it cannot be pickled")
-        return (type(self)._from_payload, payload)
+    # -- model files and pickling (Dask, joblib, multiprocessing) --------------
+    # The engine is not stored: the model file (and so a pickle) holds the
+    # model bytes it was read from, parsed and validated again on load.
+    _model_file_skip = ("_engine",)
+
+    def _state_check(self):
+        if getattr(self, "_payload", None) is None:
+            raise TypeError("this TreeScorer was not built by from_xgboost/from_lightgbm: it cannot be pickled or "
+                            "saved")
+
+    def _model_file_restore(self):
+        payload = self.__dict__.get("_payload")
+        if not isinstance(payload, tuple) or len(payload) != 4 or payload[0] not in ("xgboost", "lightgbm") \
+                or not isinstance(payload[1], (bytes, str)):
+            raise ValueError("the TreeScorer's model bytes are missing or malformed")
+        self._engine = type(self)._from_payload(*payload)._engine
 
     @classmethod
     def _from_payload(cls, library, data, block_rows, iteration_range):
