@@ -134,7 +134,7 @@ except ModuleNotFoundError:  # Python 3.10: the same parser from PyPI
     import tomli as tomllib
 
 __all__ = ["JobReport", "PipelineReport", "run_job", "load_job", "run_loaded_job", "dry_run", "check_loaded_job",
-           "JobFileError", "ModelFileError", "EXIT_JOB_FILE", "EXIT_DATA", "EXIT_IO", "EXIT_INTERNAL"]
+           "JobFileError", "ModelFileError", "InputFileError", "EXIT_JOB_FILE", "EXIT_DATA", "EXIT_IO", "EXIT_INTERNAL"]
 
 _OUT = {"path", "overwrite"}
 _CHUNKED = {"kind", "threads", "chunk_rows"}
@@ -492,14 +492,31 @@ def _check_input(path: Path, what: str) -> None:
         raise ValueError(f"{what} {path.name}: expected a .parquet, .csv or .csv.gz file")
 
 
+class InputFileError(OSError):
+    """A table file that cannot be read as its suffix says (not Parquet, a malformed CSV): exit status 4."""
+
+
+@contextmanager
+def _reading(path: Path, what: str) -> Iterator[None]:
+    """Errors of the file readers (not of the data) as an InputFileError naming the file."""
+    import pyarrow as pa
+
+    try:
+        yield
+    except (pa.ArrowInvalid, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        kind = "Parquet" if str(path).endswith(".parquet") else "CSV"
+        raise InputFileError(f"{what} {path.name} cannot be read as {kind}: {exc}") from None
+
+
 def table_columns(path: Path, what: str) -> list[str]:
     """The column names of a table, read from its Parquet schema or CSV header (no rows)."""
     _check_input(path, what)
-    if str(path).endswith(".parquet"):
-        import pyarrow.parquet as pq
+    with _reading(path, what):
+        if str(path).endswith(".parquet"):
+            import pyarrow.parquet as pq
 
-        return list(pq.read_schema(path).names)
-    return list(pd.read_csv(path, nrows=0).columns)
+            return list(pq.read_schema(path).names)
+        return list(pd.read_csv(path, nrows=0).columns)
 
 
 def _require(path: Path, what: str, columns) -> list[str] | None:
@@ -515,24 +532,46 @@ def _require(path: Path, what: str, columns) -> list[str] | None:
     return columns
 
 
+def _to_pandas(data) -> pd.DataFrame:
+    """An Arrow table or batch as pandas, as pandas.read_parquet gives it.
+
+    pandas writes a list column's dtype into the file's metadata as text it
+    cannot parse back ("large_list<item: large_string>[pyarrow]"): such a
+    file is read without the metadata, its list columns as Arrow lists (the
+    dtype pandas had)."""
+    try:
+        return data.to_pandas()
+    except TypeError:
+        import pyarrow as pa
+
+        def lists(t):
+            return pd.ArrowDtype(t) if pa.types.is_list(t) or pa.types.is_large_list(t) else None
+
+        return data.to_pandas(ignore_metadata=True, types_mapper=lists)
+
+
 def _read_table(path: Path, what: str, columns: list[str] | None = None) -> pd.DataFrame:
     columns = _require(path, what, columns)
-    if str(path).endswith(".parquet"):
-        return pd.read_parquet(path, columns=columns)
-    return pd.read_csv(path, usecols=columns)[columns] if columns else pd.read_csv(path)
+    with _reading(path, what):
+        if str(path).endswith(".parquet"):
+            import pyarrow.parquet as pq
+
+            return _to_pandas(pq.read_table(path, columns=columns))
+        return pd.read_csv(path, usecols=columns)[columns] if columns else pd.read_csv(path)
 
 
 def _chunks(path: Path, what: str, rows: int, columns: list[str] | None = None) -> Iterator[pd.DataFrame]:
     """The table in chunks of about ``rows`` rows (Parquet: whole row-group batches), only ``columns``."""
     columns = _require(path, what, columns)
-    if str(path).endswith(".parquet"):
-        import pyarrow.parquet as pq
+    with _reading(path, what):
+        if str(path).endswith(".parquet"):
+            import pyarrow.parquet as pq
 
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=rows, columns=columns):
-            yield batch.to_pandas()
-    else:
-        for chunk in pd.read_csv(path, chunksize=rows, usecols=columns):
-            yield chunk[columns] if columns else chunk
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=rows, columns=columns):
+                yield _to_pandas(batch)
+        else:
+            for chunk in pd.read_csv(path, chunksize=rows, usecols=columns):
+                yield chunk[columns] if columns else chunk
 
 
 class _TableWriter:
