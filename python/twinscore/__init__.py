@@ -8,6 +8,7 @@ this package converts tables, checks input and shapes results.
 from . import _core, datasets, events, kpi, leads, metrics, plot, triggers
 from ._config import get_num_threads, set_num_threads, threads
 from ._frames import timestamp as to_timestamp
+from ._model_file import from_bytes, load, save, to_bytes
 from ._progress import progress
 from .cluster import KMeans, MiniBatchKMeans
 from .criteria import Criteria, Scorecard, discriminating_criteria, lift_at
@@ -37,6 +38,8 @@ __all__ = [
     "TwinIndex", "TwinResult",
     # tree ensembles
     "TreeScorer",
+    # model files (every fitted object; pickle goes through the same bytes)
+    "save", "load", "to_bytes", "from_bytes",
     # plots (matplotlib, imported on first use)
     "plot",
     "__version__",

@@ -17,6 +17,7 @@ import numbers
 import numpy as np
 
 from . import _core, _frames
+from ._model_file import ModelFileMixin
 from ._config import resolve_threads
 from ._sklearn_compat import BaseEstimator, ClusterMixin, NotFittedError, TransformerMixin
 from ._validation import as_vector, check_float, check_int
@@ -53,7 +54,7 @@ def _ready(X) -> bool:
             and X.size > 0)
 
 
-class _KMeansBase(ClusterMixin, TransformerMixin, BaseEstimator):
+class _KMeansBase(ModelFileMixin, ClusterMixin, TransformerMixin, BaseEstimator):
     def _check_fitted(self):
         if not hasattr(self, "cluster_centers_"):
             raise NotFittedError(f"This {type(self).__name__} instance is not fitted yet; call 'fit' first.")

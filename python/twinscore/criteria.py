@@ -40,6 +40,7 @@ import pandas as pd
 import pyarrow as pa
 
 from . import _core
+from ._model_file import ModelFileMixin
 from ._config import resolve_threads
 from ._validation import check_float, check_int
 from .table import ContactTable
@@ -203,7 +204,7 @@ def _n_codes(values, edges) -> int:
 
 
 @dataclass
-class Criteria:
+class Criteria(ModelFileMixin):
     """The ranked criteria.
 
     Attributes
@@ -285,7 +286,7 @@ class Criteria:
 
 
 @dataclass
-class Scorecard:
+class Scorecard(ModelFileMixin):
     """Points per bin of the chosen criteria; ``apply`` scores new contacts.
 
     New data falls in the bins learnt at fit: a numeric value with a bin of

@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from . import _core
+from ._model_file import ModelFileMixin
 from ._config import resolve_threads
 from .events import event_log
 
@@ -76,7 +77,7 @@ class BehaviourRule:
 
 
 @dataclass
-class LeadRules:
+class LeadRules(ModelFileMixin):
     """Validated lead-scoring rules; build with :meth:`from_dict` or :meth:`from_toml`."""
 
     fit: list[FitRule] = field(default_factory=list)

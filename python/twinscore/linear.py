@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from . import _core, _frames
+from ._model_file import ModelFileMixin
 from ._config import resolve_threads
 from ._sklearn_compat import BaseEstimator, ClassifierMixin, check_is_fitted
 from ._validation import as_vector, check_float, check_int
@@ -37,7 +38,7 @@ def _classes(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.unique(y, return_inverse=True)
 
 
-class LogisticScorer(ClassifierMixin, BaseEstimator):
+class LogisticScorer(ModelFileMixin, ClassifierMixin, BaseEstimator):
     """L2-regularised logistic regression (Newton, parallel and deterministic).
 
     Minimises ``C * sum_i s_i * logloss_i + |w|^2 / 2`` (the intercept is not

@@ -23,6 +23,7 @@ import pandas as pd
 import pyarrow as pa
 
 from . import _arrow, _core, _frames
+from ._model_file import ModelFileMixin
 from ._config import resolve_threads
 
 __all__ = ["ColumnSpec", "Schema", "ContactTable", "Encoded", "ROLES"]
@@ -55,7 +56,7 @@ class ColumnSpec:
             raise ValueError(f"column '{self.name}': role must be one of {ROLES}, got {self.role!r}")
 
 
-class Schema:
+class Schema(ModelFileMixin):
     """Roles, dictionaries and statistics of a contact table, reusable on new data.
 
     Learn it with ``ContactTable.from_pandas(df).schema`` (or
@@ -73,6 +74,17 @@ class Schema:
             raise ValueError(f"id column '{id}' cannot also be a feature column")
         self._by_name = {c.name: c for c in self.columns}
         self._dictionaries: dict[str, Any] = {}
+
+    # -- model files: the JSON form, checked on load as a schema file is ---
+    def _model_file_state(self) -> dict:
+        return {"schema": self.to_dict()}
+
+    def _model_file_restore(self):
+        d = self.__dict__.pop("schema", None)
+        if not isinstance(d, dict):
+            raise ValueError("the schema's description is missing")
+        self.__dict__.clear()
+        self.__dict__.update(Schema.from_dict(d).__dict__)
 
     # -- lookup -----------------------------------------------------------
     @property
@@ -181,12 +193,16 @@ class Schema:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Schema":
-        """Read a schema written by :meth:`save`; ``ValueError`` for a file that is not one."""
-        with open(path, encoding="utf-8") as f:
-            try:
-                d = json.load(f)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{path}: not a JSON schema ({exc})") from None
+        """Read a schema written by :meth:`save` (JSON) or by ``twinscore.save`` (a model file);
+        ``ValueError`` for a file that is neither."""
+        from . import _model_file
+        data = _model_file._read_file(path, None)
+        if data.startswith(_model_file.MAGIC[:4]):
+            return _model_file.from_bytes(data, expect=cls, source=os.fspath(path))
+        try:
+            d = json.loads(data.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ValueError(f"{path}: not a JSON schema ({exc})") from None
         return cls.from_dict(d)
 
 

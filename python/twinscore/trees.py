@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from . import _core, _frames
+from ._model_file import ModelFileMixin
 from ._config import resolve_threads
 from ._progress import progress as progress_bar
 from ._validation import check_int
@@ -100,7 +101,7 @@ def _lightgbm_pandas_categorical(text: str) -> list | None:
     return value
 
 
-class TreeScorer:
+class TreeScorer(ModelFileMixin):
     """Scores and explains a gradient-boosted tree ensemble trained by XGBoost or LightGBM.
 
     Build it with :meth:`from_xgboost` or :meth:`from_lightgbm`. ``predict``
@@ -192,14 +193,22 @@ class TreeScorer:
         scorer._payload = ("lightgbm", text, block_rows, None)
         return scorer
 
-    # -- pickling (Dask, joblib, multiprocessing) ------------------------------
-    def __reduce__(self):
-        """Pickled as the model bytes it was read from: unpickling parses and
-        validates them again, so a pickle carries no unchecked engine state."""
-        payload = getattr(self, "_payload", None)
-        if payload is None:
-            raise TypeError("this TreeScorer was not built by from_xgboost/from_lightgbm: it cannot be pickled")
-        return (type(self)._from_payload, payload)
+    # -- model files and pickling (Dask, joblib, multiprocessing) --------------
+    # The engine is not stored: the model file (and so a pickle) holds the
+    # model bytes it was read from, parsed and validated again on load.
+    _model_file_skip = ("_engine",)
+
+    def _state_check(self):
+        if getattr(self, "_payload", None) is None:
+            raise TypeError("this TreeScorer was not built by from_xgboost/from_lightgbm: it cannot be saved or "
+                            "pickled")
+
+    def _model_file_restore(self):
+        payload = self.__dict__.get("_payload")
+        if not isinstance(payload, tuple) or len(payload) != 4 or payload[0] not in ("xgboost", "lightgbm") \
+                or not isinstance(payload[1], (bytes, str)):
+            raise ValueError("the TreeScorer's model bytes are missing or malformed")
+        self._engine = type(self)._from_payload(*payload)._engine
 
     @classmethod
     def _from_payload(cls, library, data, block_rows, iteration_range):

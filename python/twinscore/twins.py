@@ -45,6 +45,7 @@ import numpy as np
 import pandas as pd
 
 from . import _core, _frames, _lookalike
+from ._model_file import ModelFileMixin
 from ._config import resolve_threads
 from ._progress import progress as progress_bar
 from ._validation import as_vector, check_int
@@ -180,7 +181,7 @@ class TwinResult:
                                     weight)
 
 
-class TwinIndex:
+class TwinIndex(ModelFileMixin):
     """Exact top-k lookalike search of prospects among clients.
 
     Parameters
@@ -1193,6 +1194,41 @@ class TwinIndex:
             i, r = np.nonzero(hit)
             words[i, r] = said[at[i]]
         return words
+
+    # ----------------------------------------------------------- model files
+    # The engines are not stored: a model file holds the encoded clients (and
+    # the reference sample) as the engines were given them, with the
+    # configuration they were fitted with, and loading fits the engines again
+    # from them. Fit is deterministic, so searches are bit-identical; its
+    # input checks (sizes, shapes, weights, ranges) vet the file's arrays like
+    # any user input; and the engine's sorted copies, norms and panels are not
+    # stored twice.
+    # The reference table and the value column are read during fit only.
+    _model_file_skip = ("index_", "reference_index_", "_reference_table", "_value_source")
+
+    def _model_file_restore(self):
+        if "metric_" not in self.__dict__:  # saved before fit
+            return
+        self._reference_table = None
+        self._value_source = {}
+        if self.metric_ not in METRICS:
+            raise ValueError(f"unknown metric {self.metric_!r}")
+        n_threads = resolve_threads(self.n_threads)
+        common = dict(bit_weights=self._bit_weights_list(), key_other=self._key_other() if self.block_on_ else [],
+                      **self._options(), n_threads=n_threads)
+        self.index_ = _core.TwinIndex.fit(self.metric_, **self._clients_side, **self._mixed_cfg, **common)
+        n = self.index_.size
+        if len(self.client_ids_) != n or self.n_clients_ != n or (self.value_ is not None and len(self.value_) != n):
+            raise ValueError(f"the index holds {n} clients, its ids {len(self.client_ids_)}, n_clients_ "
+                             f"{self.n_clients_}")
+        if self.reference_sample_ is not None:
+            self.reference_index_ = _core.TwinIndex.fit(self.metric_, **self._reference_side, **self._mixed_cfg,
+                                                        **common)
+            if self.reference_index_.size != len(self.reference_sample_) or self.n_reference_ != \
+                    len(self.reference_sample_):
+                raise ValueError("the reference sample and the reference index differ in size")
+        else:
+            self.reference_index_ = None
 
     def __repr__(self) -> str:
         fitted = f", fitted on {self.n_clients_:,} clients" if hasattr(self, "index_") else ""

@@ -12,6 +12,7 @@ import pandas as pd
 import pyarrow as pa
 
 from . import _core, _frames
+from ._model_file import ModelFileMixin
 from ._config import resolve_threads
 from ._frames import NS_PER_DAY as _NS_PER_DAY
 from ._validation import check_float, check_int
@@ -311,7 +312,7 @@ def _count(n) -> str:
     return f"{n:,.0f}" if float(n).is_integer() else f"{n:,.2f}"
 
 
-class BetaGeo:
+class BetaGeo(ModelFileMixin):
     """BG/NBD purchase model (Fader, Hardie & Lee 2005), fitted by maximum likelihood.
 
     Purchase rates are Gamma(r, alpha) across clients; after each repeat
@@ -464,7 +465,7 @@ def _spend_arrays(summary) -> tuple[np.ndarray, np.ndarray]:
     return x, m
 
 
-class GammaGamma:
+class GammaGamma(ModelFileMixin):
     """Gamma-Gamma spend model (Fader, Hardie & Lee 2005, "RFM and CLV").
 
     Each transaction's value is Gamma(p, nu) for a client-specific nu, itself

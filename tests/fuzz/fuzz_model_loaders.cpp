@@ -1,9 +1,11 @@
 // Fuzz target over the model loaders (libFuzzer's entry point; also linked
 // with replay_main.cpp to run a corpus without libFuzzer). Every input goes
-// to the XGBoost loader (JSON or UBJSON) and to the LightGBM text loader. A
-// loader may refuse the bytes, with a message, but must never crash, hang,
-// read out of bounds or allocate without bound; a model it accepts must
-// build, score and explain rows holding NaN and infinities.
+// to the XGBoost loader (JSON or UBJSON), to the LightGBM text loader and to
+// the twinscore model file parser. A loader may refuse the bytes, with a
+// message, but must never crash, hang, read out of bounds or allocate without
+// bound; a model it accepts must build, score and explain rows holding NaN
+// and infinities; a model file it accepts must have every array inside the
+// file, of the length its dtype and shape give, matching its checksum.
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -11,6 +13,7 @@
 #include <limits>
 #include <vector>
 
+#include "twinscore/model_file.h"
 #include "twinscore/trees.h"
 
 namespace {
@@ -53,11 +56,32 @@ void Exercise(absl::StatusOr<twinscore::TreeModel> model) {
   Score(*ensemble);
 }
 
+// The promises of an accepted model file, checked again from the outside.
+void ExerciseModelFile(absl::string_view bytes) {
+  auto f = twinscore::ParseModelFile(bytes);
+  if (!f.ok()) {
+    if (f.status().message().empty()) Fail("model file refused without a message");
+    return;
+  }
+  int64_t end = twinscore::kModelHeaderSize + static_cast<int64_t>(f->manifest_text.size());
+  for (const auto& a : f->arrays) {
+    int64_t items = 1;
+    for (int64_t d : a.shape) items *= d;
+    if (a.offset < end || a.length < 0 || a.offset + a.length > static_cast<int64_t>(bytes.size()))
+      Fail("an accepted array lies outside the file or overlaps");
+    if (items * twinscore::ModelDtypeSize(a.dtype) != a.length) Fail("an accepted array's length disagrees");
+    if (twinscore::Crc32(bytes.substr(a.offset, a.length)) != a.crc32) Fail("an accepted array's checksum differs");
+    end = a.offset + a.length;
+  }
+  if (f->class_name.empty() && f->manifest.Find("class") == nullptr) Fail("accepted without a class");
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const absl::string_view bytes(reinterpret_cast<const char*>(data), size);
   Exercise(twinscore::LoadXGBoost(bytes));
   Exercise(twinscore::LoadLightGBMText(bytes));
+  ExerciseModelFile(bytes);
   return 0;
 }

@@ -32,3 +32,13 @@ m3.save_model(str(out / "lgb_multi_zero.txt"))
 mr = lgb.train({"objective": "regression", "num_leaves": 4, "verbose": -1, "min_data_in_leaf": 5},
                lgb.Dataset(X[["a", "b"]], X["b"].to_numpy()), 2)
 mr.save_model(str(out / "lgb_regression_nan.txt"))
+
+# twinscore model files (the container the parser checks): small fitted objects of a few kinds.
+import twinscore as ts  # noqa: E402
+
+prm = ts.datasets.make_prm(n_prospects=300, n_clients=60, seed=1)
+cols = ["client_id", "sex", "age_band", "income", "categories"]
+ts.TwinIndex("mixed", block_on=["sex"]).fit(prm.clients[cols], id="client_id").save(out / "model_twins_mixed.tsm")
+ts.LogisticScorer().fit(X[["a", "b"]].fillna(0), y).save(out / "model_logistic.tsm")
+ts.KMeans(n_clusters=3, random_state=0).fit(X[["a", "b"]].fillna(0).to_numpy()).save(out / "model_kmeans.tsm")
+ts.TreeScorer.from_xgboost(b3).save(out / "model_trees_xgb.tsm")
