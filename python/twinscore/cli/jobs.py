@@ -14,8 +14,8 @@ from the job file's directory)::
     path = "prospects.parquet"     # .parquet, .csv, .csv.gz
     id = "contact_id"
 
-    [model]                        # the model, from a file
-    path = "conversion.ubj"
+    [model]                        # the model, from a file: model.save(path)
+    path = "conversion.ubj"        #   (or an XGBoost / LightGBM file for tree_score)
 
     [output]
     path = "scores.parquet"        # .parquet or .csv; refused if it exists
@@ -24,9 +24,11 @@ from the job file's directory)::
 The kinds, and what each adds to ``[input]`` / ``[model]`` / ``[output]``:
 
 * ``tree_score`` — an XGBoost (``.json``/``.ubj``) or LightGBM (``.txt``)
-  model; ``[model] reasons = 3`` (top reasons), ``groups``, ``library``.
+  model, or a saved :class:`~twinscore.TreeScorer`; ``[model] reasons = 3``
+  (top reasons), ``groups``, ``library``.
 * ``lead_score`` — ``[events]`` (path, contact, timestamp, type, category),
-  ``[rules]`` (path of a TOML rule file, see :mod:`twinscore.leads`), ``now``.
+  ``[rules]`` (path of a TOML rule file, see :mod:`twinscore.leads`, or of a
+  saved :class:`~twinscore.LeadRules`), ``now``.
 * ``rfm`` — ``[rfm]`` (customer, date, amount, invoice, now, bins).
 * ``events`` — the event log in ``[input]`` (``contact`` id column, default
   ``contact_id``; timestamp, type, category); ``[events]`` now,
@@ -792,6 +794,23 @@ def _steps(job: dict) -> list[tuple[str, dict]]:
     return [(f"step {i} ({s['name']})", s) for i, s in enumerate(job["steps"], 1)]
 
 
+_TREE_SUFFIXES = (".json", ".ubj", ".txt")   # XGBoost / LightGBM files; anything else is a model file
+
+
+def _load_tree_model(path: Path, library: str | None, where: str, models: dict | None):
+    """A tree_score model: an XGBoost or LightGBM file, or a saved TreeScorer."""
+    from twinscore import TreeScorer
+
+    if path.suffix not in _TREE_SUFFIXES or (models is not None and path in models):
+        return _load_model(path, ("TreeScorer",), where, models)
+    library = library or ("lightgbm" if path.suffix == ".txt" else "xgboost")
+    try:
+        return (TreeScorer.from_xgboost if library == "xgboost" else TreeScorer.from_lightgbm)(path)
+    except (ValueError, TypeError, KeyError, OSError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        raise ModelFileError(f"{where}: the {library} model {path.name} cannot be read: {message}") from None
+
+
 def _load_models(where: str, job: dict, models: dict | None) -> dict:
     from . import kinds
 
@@ -800,6 +819,12 @@ def _load_models(where: str, job: dict, models: dict | None) -> dict:
     for (section, key), classes in _MODELS.get(kind, {}).items():
         if key in job.get(section, {}):
             loaded[(section, key)] = _load_model(job[section][key], classes, f"{where}: [{section}] {key}", models)
+    if kind == "tree_score":
+        loaded[("model", "path")] = _load_tree_model(job["model"]["path"], job["model"].get("library"),
+                                                     f"{where}: [model] path", models)
+    if kind == "lead_score" and job["rules"]["path"].suffix != ".toml":  # a saved LeadRules
+        loaded[("rules", "path")] = _load_model(job["rules"]["path"], ("LeadRules",), f"{where}: [rules] path",
+                                                models)
     kinds.check_models(kind, job, loaded, where)
     return loaded
 

@@ -77,12 +77,7 @@ def _score_columns(proba: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def _tree_score(ctx: Context) -> int:
-    from twinscore import TreeScorer
-
-    model = ctx.job["model"]
-    library = model.get("library") or ("lightgbm" if model["path"].suffix == ".txt" else "xgboost")
-    load = TreeScorer.from_xgboost if library == "xgboost" else TreeScorer.from_lightgbm
-    scorer = load(model["path"])
+    model, scorer = ctx.job["model"], ctx.model()
     reasons, groups, id_name = model.get("reasons", 0), model.get("groups"), ctx.job["input"]["id"]
 
     def score(chunk: pd.DataFrame, first: int) -> pd.DataFrame:
@@ -110,7 +105,8 @@ def _lead_score(ctx: Context) -> int:
     contact = ev.get("contact", job["input"]["id"])
     if contact != job["input"]["id"]:
         events = events.rename(columns={contact: job["input"]["id"]})
-    out = score_leads(contacts, events, job["rules"]["path"], now=pd.Timestamp(job["job"]["now"]),
+    rules = ctx.models.get(("rules", "path"), job["rules"]["path"])  # a saved LeadRules, or a TOML file
+    out = score_leads(contacts, events, rules, now=pd.Timestamp(job["job"]["now"]),
                       contact=job["input"]["id"], **names)
     ctx.writer.write(out.reset_index())
     return len(contacts)

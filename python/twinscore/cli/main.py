@@ -103,10 +103,20 @@ def _say(exc: BaseException) -> None:
     print(f"twinscore run: {message}", file=sys.stderr)
 
 
-def _run(args) -> int:
-    """One line on stderr and an exit status per kind of failure (see twinscore.cli.jobs)."""
+def _internal(exc: Exception) -> int:
+    """A bug, not the job's fault: the traceback, one line that says so, and its own exit status."""
     import traceback
 
+    from . import jobs
+
+    traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
+    print(f"twinscore run: internal error ({type(exc).__name__}: {exc}); the failed step wrote no output; "
+          "please report it", file=sys.stderr)
+    return jobs.EXIT_INTERNAL
+
+
+def _run(args) -> int:
+    """One line on stderr and an exit status per kind of failure (see twinscore.cli.jobs)."""
     from . import jobs
 
     try:
@@ -114,6 +124,8 @@ def _run(args) -> int:
     except (ValueError, TypeError, KeyError, OSError) as exc:
         _say(exc)
         return jobs.EXIT_JOB_FILE
+    except Exception as exc:  # a bug in the checks themselves
+        return _internal(exc)
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         if args.dry_run:
@@ -135,11 +147,8 @@ def _run(args) -> int:
     except KeyboardInterrupt:
         print("twinscore run: interrupted; no output written", file=sys.stderr)
         return 128 + signal.SIGINT
-    except Exception as exc:  # a bug, not the job's fault: say so, with where it happened
-        traceback.print_exc(file=sys.stderr)
-        print(f"twinscore run: internal error ({type(exc).__name__}: {exc}); no output written by the failed "
-              "step; please report it", file=sys.stderr)
-        return jobs.EXIT_INTERNAL
+    except Exception as exc:  # a bug, not the job's fault
+        return _internal(exc)
     finally:
         signal.signal(signal.SIGTERM, previous)
     print(report)
