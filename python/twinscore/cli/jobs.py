@@ -62,9 +62,10 @@ The kinds, and what each adds to ``[input]`` / ``[model]`` / ``[output]``:
 
 The chunked kinds (tree_score, logistic_score, scorecard, segments, twins)
 read ``[input]`` ``chunk_rows`` rows at a time (Parquet row groups as they
-come, CSV in chunks), reading only the columns the model needs, so memory is
-bounded by a chunk and the model; their output is the in-memory call's, row
-for row. The others read their input whole (an event log or a transaction
+come, CSV in chunks), the model-file kinds only the columns their model
+needs, so memory is bounded by a chunk and the model (a segments
+``[profile]`` keeps the profiled columns of every row, an ``expand`` the
+audience so far); their output is the in-memory call's, row for row. The others read their input whole (an event log or a transaction
 log is grouped by contact; a contact plan shares one budget).
 
 **Pipelines.** A job file may instead list steps, run in order, each with its
