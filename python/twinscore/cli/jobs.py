@@ -120,16 +120,16 @@ import contextlib
 import glob
 import math
 import os
-import sys
 import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
-import numpy as np
 import pandas as pd
+
+from .tables import Context, InputFileError, JobFileError, ModelFileError, _require
 
 try:
     import tomllib
@@ -189,19 +189,8 @@ _OUTPUT_SECTIONS = ("output", "profile", "summary")   # sections whose path is w
 _LISTS = {"channel"}                                    # sections written as [[...]] arrays of tables
 _FILE_KEYS = {"path", "purchases", "spend"}             # keys naming a file, resolved against the job file
 _PIPELINE_KEYS = {"threads", "chunk_rows", "now"}       # a pipeline's [job]: defaults of its steps
-_TABLE_SUFFIXES = (".parquet", ".csv", ".csv.gz")
-DEFAULT_CHUNK_ROWS = 1_000_000
 # twinscore run's exit status by kind of failure.
 EXIT_JOB_FILE, EXIT_DATA, EXIT_IO, EXIT_INTERNAL = 2, 3, 4, 5
-
-
-class JobFileError(ValueError):
-    """The job file asks for something that cannot be (a model file of another class, an output that
-    appeared): exit status 2 wherever it is found."""
-
-
-class ModelFileError(OSError):
-    """A model file that cannot be read (truncated, corrupt, of a newer format): exit status 4."""
 
 
 @dataclass
@@ -487,96 +476,6 @@ def _check_output(out: dict, where: str, section: str = "output") -> None:
         raise FileNotFoundError(f"{where}: the output directory {target.parent} does not exist")
 
 
-# -- reading and writing tables ---------------------------------------------------
-def _check_input(path: Path, what: str) -> None:
-    if not path.is_file():
-        raise FileNotFoundError(f"{what} file not found: {path}")
-    if not str(path).endswith(_TABLE_SUFFIXES):
-        raise ValueError(f"{what} {path.name}: expected a .parquet, .csv or .csv.gz file")
-
-
-class InputFileError(OSError):
-    """A table file that cannot be read as its suffix says (not Parquet, a malformed CSV): exit status 4."""
-
-
-@contextmanager
-def _reading(path: Path, what: str) -> Iterator[None]:
-    """Errors of the file readers (not of the data) as an InputFileError naming the file."""
-    import pyarrow as pa
-
-    try:
-        yield
-    except (pa.ArrowInvalid, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        kind = "Parquet" if str(path).endswith(".parquet") else "CSV"
-        raise InputFileError(f"{what} {path.name} cannot be read as {kind}: {exc}") from None
-
-
-def table_columns(path: Path, what: str) -> list[str]:
-    """The column names of a table, read from its Parquet schema or CSV header (no rows)."""
-    _check_input(path, what)
-    with _reading(path, what):
-        if str(path).endswith(".parquet"):
-            import pyarrow.parquet as pq
-
-            return list(pq.read_schema(path).names)
-        return list(pd.read_csv(path, nrows=0).columns)
-
-
-def _require(path: Path, what: str, columns) -> list[str] | None:
-    """``columns`` (None: all), each checked to be in the table, by name."""
-    if columns is None:
-        return None
-    columns = list(dict.fromkeys(columns))
-    have = table_columns(path, what)
-    missing = [c for c in columns if c not in have]
-    if missing:
-        raise KeyError(f"{what} {path.name} has no column {missing[0]!r}"
-                       + (f" (nor {missing[1:5]})" if len(missing) > 1 else "") + f"; columns: {have[:20]}")
-    return columns
-
-
-def _to_pandas(data) -> pd.DataFrame:
-    """An Arrow table or batch as pandas, as pandas.read_parquet gives it.
-
-    pandas writes a list column's dtype into the file's metadata as text it
-    cannot parse back ("large_list<item: large_string>[pyarrow]"): such a
-    file is read without the metadata, its list columns as Arrow lists (the
-    dtype pandas had)."""
-    try:
-        return data.to_pandas()
-    except TypeError:
-        import pyarrow as pa
-
-        def lists(t):
-            return pd.ArrowDtype(t) if pa.types.is_list(t) or pa.types.is_large_list(t) else None
-
-        return data.to_pandas(ignore_metadata=True, types_mapper=lists)
-
-
-def _read_table(path: Path, what: str, columns: list[str] | None = None) -> pd.DataFrame:
-    columns = _require(path, what, columns)
-    with _reading(path, what):
-        if str(path).endswith(".parquet"):
-            import pyarrow.parquet as pq
-
-            return _to_pandas(pq.read_table(path, columns=columns))
-        return pd.read_csv(path, usecols=columns)[columns] if columns else pd.read_csv(path)
-
-
-def _chunks(path: Path, what: str, rows: int, columns: list[str] | None = None) -> Iterator[pd.DataFrame]:
-    """The table in chunks of about ``rows`` rows (Parquet: whole row-group batches), only ``columns``."""
-    columns = _require(path, what, columns)
-    with _reading(path, what):
-        if str(path).endswith(".parquet"):
-            import pyarrow.parquet as pq
-
-            for batch in pq.ParquetFile(path).iter_batches(batch_size=rows, columns=columns):
-                yield _to_pandas(batch)
-        else:
-            for chunk in pd.read_csv(path, chunksize=rows, usecols=columns):
-                yield chunk[columns] if columns else chunk
-
-
 class _TableWriter:
     """Appends DataFrames to one Parquet or CSV file."""
 
@@ -719,48 +618,6 @@ def _atomic_output(target: Path, overwrite: bool = False) -> Iterator[_TableWrit
         yield writers["output"]
 
 
-# -- progress ---------------------------------------------------------------------
-class _ChunkLog:
-    """Progress as one log line per chunk (stderr not a terminal: a batch log)."""
-
-    def __init__(self, total: int | None, desc: str):
-        self.total, self.desc, self.done, self.chunks, self.t0 = total, desc, 0, 0, time.perf_counter()
-
-    def update(self, n: int) -> None:
-        self.done += int(n)
-        self.chunks += 1
-        of = "" if not self.total else f"/{self.total:,} ({100.0 * self.done / self.total:.0f} %)"
-        print(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {self.desc}: chunk {self.chunks}, {self.done:,}{of} rows, "
-              f"{time.perf_counter() - self.t0:.1f} s", file=sys.stderr, flush=True)
-
-    def close(self) -> None:
-        pass
-
-    def __enter__(self) -> "_ChunkLog":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-
-def _progress(total: int | None, desc: str, show: bool | None):
-    """True: a bar; False: nothing; None: a bar on a terminal, log lines otherwise."""
-    from twinscore import progress
-
-    if show is None and not bool(getattr(sys.stderr, "isatty", lambda: False)()):
-        return _ChunkLog(total, desc)
-    return progress(total, desc=desc, enabled=show)
-
-
-def _row_count(path: Path) -> int | None:
-    """Rows of a Parquet file from its footer (for the progress bar); None for CSV."""
-    if not str(path).endswith(".parquet"):
-        return None
-    import pyarrow.parquet as pq
-
-    return pq.ParquetFile(path).metadata.num_rows
-
-
 # -- model files --------------------------------------------------------------------
 def _load_model(path: Path, classes: tuple[str, ...], where: str, models: dict | None):
     """The object a model file holds, refused by name unless of one of ``classes``.
@@ -831,27 +688,6 @@ def _load_models(where: str, job: dict, models: dict | None) -> dict:
 
 
 # -- running --------------------------------------------------------------------------
-@dataclass
-class Context:
-    """What a runner gets: its job, its outputs' writers, whether to show progress, its loaded models."""
-
-    job: dict
-    writers: dict
-    show: bool | None
-    models: dict
-
-    @property
-    def writer(self) -> "_TableWriter":
-        return self.writers["output"]
-
-    @property
-    def chunk_rows(self) -> int:
-        return self.job["job"].get("chunk_rows", DEFAULT_CHUNK_ROWS)
-
-    def model(self, key: tuple[str, str] = ("model", "path")):
-        return self.models[key]
-
-
 def run_job(path: str | os.PathLike, *, threads: int | None = None, progress: bool | None = None,
             models: dict | None = None) -> JobReport | PipelineReport:
     """Runs the job file at ``path``; see the module docstring for its keys.

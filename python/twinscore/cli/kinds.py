@@ -15,7 +15,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from .jobs import Context, JobFileError, _chunks, _progress, _read_table, _row_count
+from .tables import Context, JobFileError, _chunks, _progress, _read_table, _row_count
 
 __all__ = ["RUNNERS", "needed_columns", "check_models"]
 
