@@ -54,7 +54,7 @@ def bench_index(n_clients: int, tmp: str):
     save = _timed(lambda: idx.save(path))
     load = _timed(lambda: ts.load(path))
     _line(f"TwinIndex mixed, {n_clients:,} clients", path, save, load)
-    q = population.head(20_000)
+    q = population.head(2_000)
     a, b = idx.search(q, k=10, id="contact_id"), load[3].search(q, k=10, id="contact_id")
     assert np.array_equal(a.rows, b.rows) and np.array_equal(a.similarities, b.similarities)
     assert np.array_equal(a.reference_score, b.reference_score)
@@ -94,5 +94,4 @@ def main():
 
 
 if __name__ == "__main__":
-    pd.options.mode.copy_on_write = True
     main()

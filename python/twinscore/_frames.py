@@ -30,6 +30,8 @@ Nothing here loops over rows.
 from __future__ import annotations
 
 import numbers
+import os
+import stat
 from typing import Any, Sequence
 
 import numpy as np
@@ -442,3 +444,37 @@ def numeric_matrix(X, name: str = "X", *, dtype: Any = np.float32, allow_nan: bo
     if check_finite:
         _check_finite(a, name, allow_nan)
     return a
+
+
+def shown_path(path: str) -> str:
+    """A path as error messages show it (long ones cut)."""
+    return path if len(path) <= 200 else path[:200] + "..."
+
+
+def read_model_bytes(source, what: str, max_bytes: int) -> bytes | None:
+    """Bytes of a model given as a path or bytes; None when it is something else.
+
+    A path must name a regular file (not a FIFO, a device or a directory: a read
+    that may never end) of at most ``max_bytes``, checked before it is read.
+    """
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return bytes(source)
+    if not isinstance(source, (str, os.PathLike)):
+        return None
+    path = os.fspath(source)
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{what} model file not found: {shown_path(path)}") from None
+    except OSError as exc:  # a name too long, a path through a file, no permission
+        raise ValueError(f"{what} model file {shown_path(path)}: {exc.strerror}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise ValueError(f"{what} model {shown_path(path)} is not a regular file")
+    if st.st_size > max_bytes:
+        raise ValueError(f"{what} model {shown_path(path)} holds {st.st_size:,} bytes, more than max_bytes = "
+                         f"{max_bytes:,}; pass a larger max_bytes if the model is that large")
+    with open(path, "rb") as f:
+        data = f.read(max_bytes + 1)  # the file may have grown since stat
+    if len(data) > max_bytes:
+        raise ValueError(f"{what} model {shown_path(path)} holds more than max_bytes = {max_bytes:,} bytes")
+    return data

@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from . import _core
+from ._model_file import register
 from .table import ContactTable
 
 N_BINS = 10       # quantile bins of a numeric column (fewer when it has fewer values)
@@ -69,6 +70,7 @@ def learnt_weight(iv, bins, P: int, N: int):
     return v / (v + IV_HALF)
 
 
+@register
 @dataclass
 class ColumnContrast:
     """One column's clients against the reference, bin by bin.
@@ -241,6 +243,7 @@ def feature_weights(Xc: np.ndarray, Xr: np.ndarray, n_threads: int) -> tuple[np.
     return ivs, learnt_weight(ivs, np.array([B for _, _, B in found]), P, N)
 
 
+@register
 class RankScale:
     """A numeric column's mid-rank distribution function on a population:
     F(x) = (#{v < x} + #{v <= x}) / 2n over its n present values v, so the

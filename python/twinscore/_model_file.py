@@ -36,6 +36,7 @@ tags or header fields, never change the meaning of existing ones).
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import inspect
 import json
 import os
@@ -46,7 +47,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import _core
+from . import _core, _frames
 
 __all__ = ["save", "load", "to_bytes", "from_bytes", "FORMAT_VERSION", "ModelFileMixin"]
 
@@ -73,19 +74,29 @@ def _version() -> str:
 # --------------------------------------------------------------------------- classes
 
 
-def _classes() -> dict[str, type]:
-    """Every class a model file may rebuild (by ``module.QualName``); nothing else is ever instantiated."""
-    from . import _lookalike, cluster, criteria, leads, linear, table, trees, twins, value
-    found = [linear.LogisticScorer, twins.TwinIndex, twins.TwinResult, cluster.KMeans, cluster.MiniBatchKMeans,
-             criteria.Criteria, criteria.Scorecard, value.BetaGeo, value.GammaGamma, leads.LeadRules, leads.FitRule,
-             leads.BehaviourRule, table.Schema, table.ColumnSpec, table.ContactTable, table.Encoded, trees.TreeScorer,
-             _lookalike.ColumnContrast, _lookalike.RankScale]
-    try:
-        from . import dask as _dask
-        found += [_dask.DaskLogisticScorer, _dask.DaskTreeScorer, _dask.DaskKMeans]
-    except ImportError:  # dask not installed
-        pass
-    return {f"{c.__module__}.{c.__qualname__}": c for c in found}
+# Every class a model file may rebuild, by "module.QualName"; nothing else is ever instantiated. The
+# models register by subclassing ModelFileMixin, the classes inside their state with @register.
+_REGISTRY: dict[str, type] = {}
+# Modules that define model classes but are not imported by the package itself.
+_OPTIONAL_MODULES = ("twinscore.dask",)
+
+
+def register(cls: type) -> type:
+    """Allow a class inside a model file's state (a decorator)."""
+    _REGISTRY[_name_of(cls)] = cls
+    return cls
+
+
+def _classes(wanted: str | None = None) -> dict[str, type]:
+    importlib.import_module("twinscore")  # the package registers its classes on import
+    if wanted is not None and wanted not in _REGISTRY:
+        module = wanted.rsplit(".", 1)[0]
+        if module in _OPTIONAL_MODULES:
+            try:
+                importlib.import_module(module)
+            except ImportError:  # e.g. dask not installed
+                pass
+    return _REGISTRY
 
 
 def _name_of(cls: type) -> str:
@@ -330,14 +341,13 @@ def _read_file(path, max_bytes: int | None) -> bytes:
     """The bytes of a regular file (never a FIFO or a device: a read that may never end)."""
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
-    from .trees import _read_model_bytes
     if max_bytes is None:
         try:
             st = os.stat(path)
         except OSError:
             st = None
         max_bytes = max(st.st_size if st is not None and stat.S_ISREG(st.st_mode) else 1, 1)
-    return _read_model_bytes(path, "twinscore", max_bytes)
+    return _frames.read_model_bytes(path, "twinscore", max_bytes)
 
 
 def load(path: str | os.PathLike, *, expect: type | None = None, max_bytes: int | None = None):
@@ -350,7 +360,7 @@ def load(path: str | os.PathLike, *, expect: type | None = None, max_bytes: int 
     """
     data = _read_file(path, max_bytes)
     if data.lstrip()[:1] == b"{" and not data.startswith(MAGIC[:4]):  # a schema saved as JSON by Schema.save
-        from .table import Schema
+        Schema = _classes()["twinscore.table.Schema"]  # by name: table imports this module
         if expect is not None and not issubclass(Schema, expect):
             raise ValueError(f"{os.fspath(path)}: the file holds a Schema (JSON), not a {expect.__name__}")
         return Schema.load(path)
@@ -365,7 +375,7 @@ def from_bytes(data, *, expect: type | None = None, source: str = "the model byt
         version, text, cls_name, table = _core.read_model_file(data)
     except ValueError as exc:
         raise ValueError(f"{source}: {exc}") from None
-    classes = _classes()
+    classes = _classes(cls_name)
     cls = classes.get(cls_name)
     if cls is None:
         raise ValueError(f"{source}: the model file holds a {cls_name!r}, which is not a twinscore model class")
@@ -556,6 +566,10 @@ def _restore(data: bytes):
 
 class ModelFileMixin:
     """``save``, ``to_bytes``, ``from_bytes`` and pickling through the model file."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        register(cls)
 
     def save(self, path: str | os.PathLike) -> None:
         """Write this object's model file at ``path`` (atomically); read it with ``twinscore.load(path)``."""

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from . import _core
-from ._model_file import ModelFileMixin
+from ._model_file import ModelFileMixin, register
 from ._config import resolve_threads
 from .events import event_log
 
@@ -56,6 +56,7 @@ def _number(value, where: str, field_: str, *, positive=False, allow_none=False)
     return float(value)
 
 
+@register
 @dataclass(frozen=True)
 class FitRule:
     name: str
@@ -66,6 +67,7 @@ class FitRule:
     points: float = 0.0
 
 
+@register
 @dataclass(frozen=True)
 class BehaviourRule:
     name: str

@@ -23,7 +23,7 @@ import pandas as pd
 import pyarrow as pa
 
 from . import _arrow, _core, _frames
-from ._model_file import ModelFileMixin
+from ._model_file import ModelFileMixin, register
 from ._config import resolve_threads
 
 __all__ = ["ColumnSpec", "Schema", "ContactTable", "Encoded", "ROLES"]
@@ -33,6 +33,7 @@ OTHER_LABEL = "(other)"
 MISSING_CODE = _core.MISSING_CODE
 
 
+@register
 @dataclass(frozen=True)
 class ColumnSpec:
     """What a schema knows of one column.
@@ -235,6 +236,7 @@ def _check_spec_values(c: dict) -> None:
         raise ValueError(f"{where}: 'min' {c['min']} is above 'max' {c['max']}")
 
 
+@register
 @dataclass
 class Encoded:
     """A dense design matrix and the name of each of its columns."""
@@ -454,6 +456,7 @@ def _float_or_none(x) -> float | None:
     return None if math.isnan(x) else x
 
 
+@register
 class ContactTable:
     """A contact table in the layout of the twinscore engines.
 

@@ -14,8 +14,6 @@ into arrays laid out for batch scoring.
 from __future__ import annotations
 
 import json
-import os
-import stat
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -35,37 +33,9 @@ __all__ = ["TreeScorer"]
 DEFAULT_MAX_MODEL_BYTES = 1 << 30
 
 
-def _shown(path: str) -> str:
-    return path if len(path) <= 200 else path[:200] + "..."
-
-
-def _read_model_bytes(source, what: str, max_bytes: int) -> bytes | None:
-    """Bytes of a model given as a path or bytes; None when it is something else.
-
-    A path must name a regular file (not a FIFO, a device or a directory: a read
-    that may never end) of at most ``max_bytes``, checked before it is read.
-    """
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        return bytes(source)
-    if not isinstance(source, (str, os.PathLike)):
-        return None
-    path = os.fspath(source)
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{what} model file not found: {_shown(path)}") from None
-    except OSError as exc:  # a name too long, a path through a file, no permission
-        raise ValueError(f"{what} model file {_shown(path)}: {exc.strerror}") from None
-    if not stat.S_ISREG(st.st_mode):
-        raise ValueError(f"{what} model {_shown(path)} is not a regular file")
-    if st.st_size > max_bytes:
-        raise ValueError(f"{what} model {_shown(path)} holds {st.st_size:,} bytes, more than max_bytes = "
-                         f"{max_bytes:,}; pass a larger max_bytes if the model is that large")
-    with open(path, "rb") as f:
-        data = f.read(max_bytes + 1)  # the file may have grown since stat
-    if len(data) > max_bytes:
-        raise ValueError(f"{what} model {_shown(path)} holds more than max_bytes = {max_bytes:,} bytes")
-    return data
+# Model bytes from a path (a regular file, size-checked) or bytes: shared with the model files.
+_read_model_bytes = _frames.read_model_bytes
+_shown = _frames.shown_path
 
 
 def _in_chunks(call, X: np.ndarray, progress, desc: str, min_rows: int) -> np.ndarray:
@@ -200,8 +170,8 @@ class TreeScorer(ModelFileMixin):
 
     def _state_check(self):
         if getattr(self, "_payload", None) is None:
-            raise TypeError("this TreeScorer was not built by from_xgboost/from_lightgbm: it cannot be saved or "
-                            "pickled")
+            raise TypeError("this TreeScorer was not built by from_xgboost/from_lightgbm: it cannot be pickled or "
+                            "saved")
 
     def _model_file_restore(self):
         payload = self.__dict__.get("_payload")

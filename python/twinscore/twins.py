@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 
 from . import _core, _frames, _lookalike
-from ._model_file import ModelFileMixin
+from ._model_file import ModelFileMixin, register
 from ._config import resolve_threads
 from ._progress import progress as progress_bar
 from ._validation import as_vector, check_int
@@ -61,6 +61,7 @@ _BITS = ("jaccard", "weighted_jaccard")
 _AUTO_BY_DEFAULT = ("mixed", "weighted_jaccard")
 
 
+@register
 @dataclass
 class TwinResult:
     """The twins of each prospect.

@@ -107,7 +107,7 @@ TEST(ModelFile, SaysWhichError) {
 }
 
 TEST(ModelFile, RefusesMalformedManifests) {
-  for (const std::string m :
+  for (const std::string& m :
        {std::string("[]"), std::string("{\"format\": \"other\"}"), std::string("{\"format\": \"twinscore-model\"}"),
         std::string("{not json"), std::string("{\"format\": \"twinscore-model\", \"format_version\": 1, "
                                               "\"twinscore_version\": \"x\", \"class\": \"c\", \"arrays\": [1]}"),

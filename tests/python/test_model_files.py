@@ -516,3 +516,25 @@ def test_save_is_atomic(tmp_path, models):
         bad.save(path)
     assert isinstance(ts.load(path), ts.KMeans)  # the earlier file is intact
     assert os.listdir(tmp_path) == ["m.tsm"]  # and no temporary is left
+
+
+@pytest.mark.parametrize("name, cls", [("model_logistic.tsm", ts.LogisticScorer), ("model_kmeans.tsm", ts.KMeans),
+                                       ("model_twins_mixed.tsm", ts.TwinIndex),
+                                       ("model_trees_xgb.tsm", ts.TreeScorer)])
+def test_files_written_by_earlier_versions_still_load(name, cls):
+    """The fuzz seeds (tests/fuzz/make_seeds.py) are files of format version 1 kept in the repository: a later
+    twinscore must still load them and answer."""
+    path = os.path.join(HERE, "..", "fuzz", "corpus", name)
+    model = cls.load(path)
+    rng = np.random.default_rng(0)
+    if cls is ts.TwinIndex:
+        d = ts.datasets.make_prm(n_prospects=50, n_clients=10, seed=2)
+        res = model.search(d.prospects[["sex", "age_band", "income", "categories"]], k=3)
+        assert (res.counts == 3).all() and np.isfinite(res.score).all()
+    elif cls is ts.LogisticScorer:
+        p = model.predict_proba(pd.DataFrame({"a": rng.normal(size=20), "b": rng.normal(size=20)}))
+        assert p.shape == (20, 2) and np.isfinite(p).all()
+    elif cls is ts.KMeans:
+        assert set(model.predict(rng.normal(size=(20, 2)))) <= {0, 1, 2}
+    else:
+        assert model.predict(rng.normal(size=(20, 2)).astype(np.float32)).shape == (20, 3)
