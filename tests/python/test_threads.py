@@ -185,7 +185,9 @@ class _Recorder:
 # Bindings that run no engine: thread settings, accessors, a scalar function.
 _NOT_ENGINES = {"set_num_threads", "get_num_threads", "default_num_threads", "buffer_address",
                 "bgnbd_expected_if_alive",
-                "Dictionary.values", "TwinIndex.block_sizes"}
+                "Dictionary.values", "TwinIndex.block_sizes",
+                # the model file's checks: one pass over bytes, no parallel work
+                "read_model_file", "model_file_header", "model_file_crc32"}
 
 
 def _core_callables():
