@@ -1,28 +1,95 @@
-"""Batch jobs: ``twinscore run job.toml`` reads its inputs, runs one engine and
-writes one output table, all or nothing.
+"""Batch jobs: ``twinscore run job.toml`` reads its inputs, runs one engine —
+or a pipeline of steps, each feeding the next — and writes its output tables,
+each all or nothing.
 
 A job file names what to do and where the data is (relative paths are taken
 from the job file's directory)::
 
     [job]
-    kind = "tree_score"            # or "lead_score", "rfm"
+    kind = "tree_score"            # see the kinds below
     threads = 2                    # optional
+    chunk_rows = 1000000           # optional: rows read at a time by the chunked kinds
 
-    [input]                        # the contact table (or the transactions for rfm)
+    [input]                        # the contact table (or the log, for events / rfm / clv)
     path = "prospects.parquet"     # .parquet, .csv, .csv.gz
     id = "contact_id"
 
-    [model]                        # tree_score
-    path = "conversion.ubj"        # .json / .ubj: XGBoost, .txt: LightGBM
-    reasons = 3                    # optional: top reasons beside each score
+    [model]                        # the model, from a file: model.save(path)
+    path = "conversion.ubj"        #   (or an XGBoost / LightGBM file for tree_score)
 
     [output]
     path = "scores.parquet"        # .parquet or .csv; refused if it exists
     overwrite = false              #   unless this is true
 
-``lead_score`` takes ``[events]`` (path, contact, timestamp, type, category)
-and ``[rules]`` (path of a TOML rule file, see :mod:`twinscore.leads`) with
-``now``; ``rfm`` takes ``[rfm]`` (customer, date, amount, invoice, now, bins).
+The kinds, and what each adds to ``[input]`` / ``[model]`` / ``[output]``:
+
+* ``tree_score`` — an XGBoost (``.json``/``.ubj``) or LightGBM (``.txt``)
+  model, or a saved :class:`~twinscore.TreeScorer`; ``[model] reasons = 3``
+  (top reasons), ``groups``, ``library``.
+* ``lead_score`` — ``[events]`` (path, contact, timestamp, type, category),
+  ``[rules]`` (path of a TOML rule file, see :mod:`twinscore.leads`, or of a
+  saved :class:`~twinscore.LeadRules`), ``now``.
+* ``rfm`` — ``[rfm]`` (customer, date, amount, invoice, now, bins).
+* ``events`` — the event log in ``[input]`` (``contact`` id column, default
+  ``contact_id``; timestamp, type, category); ``[events]`` now,
+  half_life_days, types, categories (fixed vocabularies, so that every
+  night's columns are the same), ``features = true`` for the model-ready
+  columns of :func:`twinscore.events.behaviour_features`. One row per contact.
+* ``logistic_score`` — a saved :class:`~twinscore.LogisticScorer`;
+  ``[model] reasons = 3``. Columns: id, score (P(converted)), reason_k,
+  contribution_k.
+* ``scorecard`` — a saved :class:`~twinscore.Scorecard`: id, score.
+* ``segments`` — a saved :class:`~twinscore.KMeans` or
+  :class:`~twinscore.MiniBatchKMeans`: id, segment; ``[profile]`` (path,
+  overwrite, columns, conversion, value) writes
+  :func:`twinscore.segment_profiles` of the assigned segments.
+* ``clv`` — transactions in ``[input]``; ``[clv]`` customer, date, amount,
+  now (the end of the calibration), period_days, horizon (periods ahead),
+  months, monthly_discount, margin, penalizer; ``[model]`` purchases /
+  spend: a saved :class:`~twinscore.BetaGeo` / :class:`~twinscore.GammaGamma`
+  (both, or neither: then fitted on the summary). One row per client:
+  frequency, recency, T, monetary_value, expected_purchases, p_alive,
+  expected_spend, clv.
+* ``twins`` — a saved :class:`~twinscore.TwinIndex`; ``[twins]`` k,
+  ``result = "twins"`` (one row per twin: prospect_id, rank, client_id,
+  similarity), ``"scores"`` (one row per prospect) or ``"expand"`` (the
+  audience: fraction or n, by, exclude = a boolean column of prospects not
+  to target).
+* ``contact_plan`` — ``[plan]`` p (the probability column), value (a column
+  or a number), budget, allowed (``{ email = "email_optin" }``: a boolean
+  column per channel); ``[[channel]]`` name, cost, uplift, capacity, budget;
+  ``[summary]`` (path, overwrite) writes the per-channel summary.
+
+The chunked kinds (tree_score, logistic_score, scorecard, segments, twins)
+read ``[input]`` ``chunk_rows`` rows at a time (Parquet row groups as they
+come, CSV in chunks), the model-file kinds only the columns their model
+needs, so memory is bounded by a chunk and the model (a segments
+``[profile]`` keeps the profiled columns of every row, an ``expand`` the
+audience so far); their output is the in-memory call's, row for row. The others read their input whole (an event log or a transaction
+log is grouped by contact; a contact plan shares one budget).
+
+**Pipelines.** A job file may instead list steps, run in order, each with its
+own kind and sections; a step's input may be an earlier step's output::
+
+    [job]                          # defaults of every step: threads, chunk_rows, now
+    now = "2024-06-30"
+    [[step]]
+    kind = "events"
+    [step.input]
+    path = "events.parquet"
+    [step.output]
+    path = "features.parquet"
+    [[step]]
+    kind = "logistic_score"
+    [step.input]
+    path = "features.parquet"      # the output above
+    id = "contact_id"
+    ...
+
+Every step is checked, and every model file loaded and its class checked,
+before the first step runs; each step publishes its outputs when it
+completes, so a failed step leaves the earlier steps' outputs and none of its
+own.
 
 Every section, key, type and range is checked before any data is read; a
 misspelt key, a wrong type, a missing file is a
@@ -35,55 +102,95 @@ one wins, the other fails and leaves the first's file). A job interrupted by
 SIGINT or SIGTERM removes its partial file; one killed outright leaves it, and
 the next job writing the same output removes it.
 
-``twinscore run`` exits with 0 on success, 2 for a bad job file (unknown key,
-wrong value, missing input file, existing output), 3 for bad input data
-(a missing column, a value an engine refuses), 4 for a failure to read or
-write (disk full, unreadable or corrupt file), 130/143 when interrupted.
-Tree scoring reads and scores the input in chunks of ``[job] chunk_rows``
-rows (Parquet row groups are read as they come), so a table larger than
-memory scores in bounded memory. A Parquet output takes its column types
-from the first chunk; a later chunk whose column reads as another type is
-cast to it when no value changes, else refused naming the column.
+``twinscore run --dry-run job.toml`` checks the file, loads the model files
+and reads every input's columns (Parquet schema, CSV header) without
+computing anything. ``twinscore run`` exits with 0 on success, 2 for a bad job
+file (unknown key, wrong value, missing input file, existing output, a model
+file of another class), 3 for bad input data (a missing column, a value an
+engine refuses), 4 for a failure to read or write (disk full, unreadable or
+corrupt file), 5 for an internal error (a bug: the traceback is printed),
+130/143 when interrupted. A Parquet output takes its column types from the
+first chunk; a later chunk whose column reads as another type is cast to it
+when no value changes, else refused naming the column.
 """
 
 from __future__ import annotations
 
 import contextlib
 import glob
+import math
 import os
 import tempfile
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
-import numpy as np
 import pandas as pd
+
+from .tables import Context, InputFileError, JobFileError, ModelFileError, _require
 
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10: the same parser from PyPI
     import tomli as tomllib
 
-__all__ = ["JobReport", "run_job", "load_job", "run_loaded_job", "EXIT_JOB_FILE", "EXIT_DATA", "EXIT_IO"]
+__all__ = ["JobReport", "PipelineReport", "run_job", "load_job", "run_loaded_job", "dry_run", "check_loaded_job",
+           "JobFileError", "ModelFileError", "InputFileError", "EXIT_JOB_FILE", "EXIT_DATA", "EXIT_IO", "EXIT_INTERNAL"]
 
+_OUT = {"path", "overwrite"}
+_CHUNKED = {"kind", "threads", "chunk_rows"}
 _SECTIONS: dict[str, dict[str, set[str]]] = {
     # kind -> section -> allowed keys ("path" where a file is named)
-    "tree_score": {"job": {"kind", "threads", "chunk_rows"}, "input": {"path", "id"},
-                   "model": {"path", "library", "reasons", "groups"}, "output": {"path", "overwrite"}},
+    "tree_score": {"job": _CHUNKED, "input": {"path", "id"},
+                   "model": {"path", "library", "reasons", "groups"}, "output": _OUT},
     "lead_score": {"job": {"kind", "threads", "now"}, "input": {"path", "id"},
                    "events": {"path", "contact", "timestamp", "type", "category"},
-                   "rules": {"path"}, "output": {"path", "overwrite"}},
+                   "rules": {"path"}, "output": _OUT},
     "rfm": {"job": {"kind", "threads"}, "input": {"path"},
-            "rfm": {"customer", "date", "amount", "invoice", "now", "bins"}, "output": {"path", "overwrite"}},
+            "rfm": {"customer", "date", "amount", "invoice", "now", "bins"}, "output": _OUT},
+    "events": {"job": {"kind", "threads", "now"}, "input": {"path", "contact", "timestamp", "type", "category"},
+               "events": {"now", "half_life_days", "types", "categories", "features"}, "output": _OUT},
+    "logistic_score": {"job": _CHUNKED, "input": {"path", "id"}, "model": {"path", "reasons"}, "output": _OUT},
+    "scorecard": {"job": _CHUNKED, "input": {"path", "id"}, "model": {"path"}, "output": _OUT},
+    "segments": {"job": _CHUNKED, "input": {"path", "id"}, "model": {"path"}, "output": _OUT,
+                 "profile": _OUT | {"columns", "conversion", "value"}},
+    "clv": {"job": {"kind", "threads", "now"}, "input": {"path"},
+            "clv": {"customer", "date", "amount", "now", "period_days", "horizon", "months", "monthly_discount",
+                    "margin", "penalizer"},
+            "model": {"purchases", "spend"}, "output": _OUT},
+    "twins": {"job": _CHUNKED, "input": {"path", "id"}, "model": {"path"},
+              "twins": {"k", "result", "fraction", "n", "by", "exclude"}, "output": _OUT},
+    "contact_plan": {"job": {"kind", "threads"}, "input": {"path", "id"},
+                     "plan": {"p", "value", "budget", "allowed"}, "channel": {"name", "cost", "uplift", "capacity",
+                                                                             "budget"},
+                     "output": _OUT, "summary": _OUT},
 }
 _REQUIRED = {"tree_score": {"input": {"path", "id"}, "model": {"path"}, "output": {"path"}},
              "lead_score": {"input": {"path", "id"}, "events": {"path"}, "rules": {"path"}, "output": {"path"},
                             "job": {"now"}},
-             "rfm": {"input": {"path"}, "rfm": {"customer", "date"}, "output": {"path"}}}
-_TABLE_SUFFIXES = (".parquet", ".csv", ".csv.gz")
-EXIT_JOB_FILE, EXIT_DATA, EXIT_IO = 2, 3, 4  # twinscore run's exit status by kind of failure
+             "rfm": {"input": {"path"}, "rfm": {"customer", "date"}, "output": {"path"}},
+             "events": {"input": {"path"}, "output": {"path"}},
+             "logistic_score": {"input": {"path", "id"}, "model": {"path"}, "output": {"path"}},
+             "scorecard": {"input": {"path", "id"}, "model": {"path"}, "output": {"path"}},
+             "segments": {"input": {"path", "id"}, "model": {"path"}, "output": {"path"}},
+             "clv": {"input": {"path"}, "clv": {"customer", "date", "amount"}, "output": {"path"}},
+             "twins": {"input": {"path", "id"}, "model": {"path"}, "output": {"path"}},
+             "contact_plan": {"input": {"path", "id"}, "plan": {"p", "value"}, "channel": {"name", "cost"},
+                              "output": {"path"}}}
+# The model files of each kind: (section, key) -> the classes it may hold.
+_MODELS = {"logistic_score": {("model", "path"): ("LogisticScorer",)},
+           "scorecard": {("model", "path"): ("Scorecard",)},
+           "segments": {("model", "path"): ("KMeans", "MiniBatchKMeans")},
+           "clv": {("model", "purchases"): ("BetaGeo",), ("model", "spend"): ("GammaGamma",)},
+           "twins": {("model", "path"): ("TwinIndex",)}}
+_OUTPUT_SECTIONS = ("output", "profile", "summary")   # sections whose path is written
+_LISTS = {"channel"}                                    # sections written as [[...]] arrays of tables
+_FILE_KEYS = {"path", "purchases", "spend"}             # keys naming a file, resolved against the job file
+_PIPELINE_KEYS = {"threads", "chunk_rows", "now"}       # a pipeline's [job]: defaults of its steps
+# twinscore run's exit status by kind of failure.
+EXIT_JOB_FILE, EXIT_DATA, EXIT_IO, EXIT_INTERNAL = 2, 3, 4, 5
 
 
 @dataclass
@@ -95,10 +202,23 @@ class JobReport:
     rows_out: int
     output: Path
     seconds: float
+    name: str | None = None
 
     def __str__(self) -> str:
-        return (f"{self.kind}: {self.rows_in:,} rows in, {self.rows_out:,} rows out -> {self.output} "
+        who = f"{self.name} ({self.kind})" if self.name and self.name != self.kind else self.kind
+        return (f"{who}: {self.rows_in:,} rows in, {self.rows_out:,} rows out -> {self.output} "
                 f"({self.seconds:.2f} s)")
+
+
+@dataclass
+class PipelineReport:
+    """The reports of a pipeline's steps, in order, and its total seconds."""
+
+    steps: list = field(default_factory=list)
+    seconds: float = 0.0
+
+    def __str__(self) -> str:
+        return "\n".join([str(s) for s in self.steps] + [f"{len(self.steps)} steps done ({self.seconds:.2f} s)"])
 
 
 # -- the job file ---------------------------------------------------------------
@@ -118,6 +238,17 @@ def _integer(lo: int, hi: int):
     return check
 
 
+def _number(lo: float, hi: float = math.inf, strict: bool = False):
+    def check(value, where: str):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise TypeError(f"{where} must be a finite number, got {value!r}")
+        if value < lo or (strict and value == lo) or value > hi:
+            raise ValueError(f"{where} must be {'>' if strict else '>='} {lo:g}"
+                             + (f" and <= {hi:g}" if hi < math.inf else "") + f", got {value!r}")
+        return float(value)
+    return check
+
+
 def _date(value, where: str):
     from twinscore import to_timestamp  # the library's one date rule: numbers are not dates
 
@@ -131,6 +262,26 @@ def _groups(value, where: str):
         raise TypeError(f"{where} must map each reason to a list of column names, "
                         f"e.g. {{ region = [\"region_n\", \"region_s\"] }}, got {value!r}")
     return value
+
+
+def _texts(value, where: str):
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
+        raise TypeError(f"{where} must be a non-empty list of strings, got {value!r}")
+    return value
+
+
+def _column_map(value, where: str):
+    if not isinstance(value, dict) or not value or not all(
+            isinstance(k, str) and isinstance(v, str) and v for k, v in value.items()):
+        raise TypeError(f"{where} must map each channel to a boolean column, e.g. {{ email = \"email_optin\" }}, "
+                        f"got {value!r}")
+    return value
+
+
+def _column_or_number(value, where: str):
+    if isinstance(value, str) and value:
+        return value
+    return _number(0.0)(value, f"{where} (a column name or a number)")
 
 
 def _choice(*allowed):
@@ -147,98 +298,182 @@ def _flag(value, where: str):
     return value
 
 
-# The type and range of every value key, checked (and dates converted) before any data is read.
-_VALUES: dict[str, Callable[[Any, str], Any]] = {
+# The type and range of every value key, checked (and dates converted) before
+# any data is read; (section, key) where a key means another thing elsewhere.
+_VALUES: dict = {
     "threads": _integer(1, 4096), "chunk_rows": _integer(1, 1_000_000_000), "now": _date,
     "id": _text, "library": _choice("xgboost", "lightgbm"), "reasons": _integer(0, 1000), "groups": _groups,
     "contact": _text, "timestamp": _text, "type": _text, "category": _text,
     "customer": _text, "date": _text, "amount": _text, "invoice": _text, "bins": _integer(2, 100),
-    "overwrite": _flag,
+    "overwrite": _flag, "half_life_days": _number(0.0, strict=True), "types": _texts, "categories": _texts,
+    "features": _flag, "columns": _texts, "conversion": _text, ("profile", "value"): _text,
+    "period_days": _number(0.0, strict=True), "horizon": _number(0.0), "months": _integer(1, 1200),
+    "monthly_discount": _number(0.0), "margin": _number(0.0), "penalizer": _number(0.0),
+    "k": _integer(1, 100_000), "result": _choice("twins", "scores", "expand"), "fraction": _number(0.0, 1.0, True),
+    "n": _integer(1, 10**12), "by": _choice("auto", "score", "value", "reference", "value_reference"),
+    "exclude": _text, "p": _text, ("plan", "value"): _column_or_number, ("plan", "budget"): _number(0.0),
+    "allowed": _column_map, "name": _text, "cost": _number(0.0), "uplift": _number(0.0),
+    "capacity": _integer(0, 10**15), ("channel", "budget"): _number(0.0),
 }
 
 
-def load_job(path: str | os.PathLike) -> dict[str, Any]:
-    """Reads and checks a job file; paths come back absolute, dates as Timestamps."""
-    path = Path(path)
+def _read_toml(path: Path) -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"job file not found: {path}")
     try:
         with open(path, "rb") as f:
-            job = tomllib.load(f)
+            return tomllib.load(f)
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"{path.name}: not valid TOML ({exc})") from None
+
+
+def load_job(path: str | os.PathLike) -> dict[str, Any]:
+    """Reads and checks a job file; paths come back absolute, dates as Timestamps.
+
+    A file of one job gives its sections (``job["output"]["path"]``...); a
+    pipeline gives ``{"job": defaults, "steps": [one such dict per step]}``."""
+    path = Path(path)
+    raw = _read_toml(path)
+    if "step" not in raw:
+        return _check_job(raw, path.name, path.parent, produced={})
+    return _load_pipeline(raw, path)
+
+
+def _load_pipeline(raw: dict, path: Path) -> dict:
+    where = path.name
+    extra = [s for s in raw if s not in ("job", "step")]
+    if extra:
+        raise ValueError(f"{where}: a pipeline holds [job] and [[step]] tables only, not [{extra[0]}] (each step's "
+                         "sections go under it: [step.input], [step.output], ...)")
+    defaults = raw.get("job", {})
+    if not isinstance(defaults, dict):
+        raise ValueError(f"{where}: [job] must be a table of keys")
+    for key, value in defaults.items():
+        if key not in _PIPELINE_KEYS:
+            raise ValueError(f"{where}: unknown key '{key}' in a pipeline's [job] (expected one of "
+                             f"{sorted(_PIPELINE_KEYS)}; each step names its kind)")
+        defaults[key] = _VALUES[key](value, f"{where}: [job] {key}")
+    steps = raw["step"]
+    if not isinstance(steps, list) or not steps or not all(isinstance(s, dict) for s in steps):
+        raise ValueError(f"{where}: steps are [[step]] tables")
+    produced: dict[Path, int] = {}
+    out = []
+    for i, step in enumerate(steps, 1):
+        head = {k: v for k, v in step.items() if not isinstance(v, (dict, list))}
+        name = head.pop("name", None)
+        label = f"step {i}" + (f" ({name})" if isinstance(name, str) else "")
+        if name is not None:
+            _text(name, f"{where}: {label} name")
+        job = {k: v for k, v in step.items() if isinstance(v, (dict, list))}
+        if "job" in job:
+            raise ValueError(f"{where}: {label}: put kind, threads, chunk_rows, now in the [[step]] table itself")
+        kind = head.get("kind")
+        allowed_job = _SECTIONS.get(kind, {}).get("job", {"kind"})
+        job["job"] = {**{k: v for k, v in defaults.items() if k in allowed_job}, **head}
+        checked = _check_job(job, f"{where}: {label}", path.parent, produced)
+        checked["name"] = name or kind
+        for section in _OUTPUT_SECTIONS:
+            if section in checked:
+                target = checked[section]["path"]
+                if target in produced:
+                    raise ValueError(f"{where}: {label} writes {target.name}, which step {produced[target]} writes")
+                produced[target] = i
+        out.append(checked)
+    return {"job": defaults, "steps": out}
+
+
+def _check_sections(job: dict, where: str) -> str:
     kind = job.get("job", {}).get("kind") if isinstance(job.get("job"), dict) else None
     if kind not in _SECTIONS:
-        raise ValueError(f"{path.name}: [job] kind must be one of {sorted(_SECTIONS)}, got {kind!r}")
+        raise ValueError(f"{where}: [job] kind must be one of {sorted(_SECTIONS)}, got {kind!r}")
     allowed = _SECTIONS[kind]
     for section, body in job.items():
         if section not in allowed:
-            raise ValueError(f"{path.name}: unknown section [{section}] for a {kind} job "
+            raise ValueError(f"{where}: unknown section [{section}] for a {kind} job "
                              f"(expected {', '.join(f'[{s}]' for s in allowed)})")
-        if not isinstance(body, dict):
-            raise ValueError(f"{path.name}: [{section}] must be a table of keys")
-        for key in body:
-            if key not in allowed[section]:
-                raise ValueError(f"{path.name}: unknown key '{key}' in [{section}] "
-                                 f"(expected one of {sorted(allowed[section])})")
+        bodies = body if section in _LISTS else [body]
+        if section in _LISTS and (not isinstance(body, list) or not body):
+            raise ValueError(f"{where}: [[{section}]] must be a list of tables, one per {section}")
+        for b in bodies:
+            if not isinstance(b, dict):
+                raise ValueError(f"{where}: [{section}] must be a table of keys")
+            for key in b:
+                if key not in allowed[section]:
+                    raise ValueError(f"{where}: unknown key '{key}' in [{section}] "
+                                     f"(expected one of {sorted(allowed[section])})")
     for section, keys in _REQUIRED[kind].items():
-        for key in keys:
-            if key not in job.get(section, {}):
-                raise ValueError(f"{path.name}: [{section}] needs '{key}'")
+        for b in (job.get(section) or [{}]) if section in _LISTS else [job.get(section, {})]:
+            for key in keys:
+                if key not in b:
+                    raise ValueError(f"{where}: [{section}] needs '{key}'")
+    return kind
+
+
+def _check_job(job: dict, where: str, base: Path, produced: dict) -> dict:
+    """One job's sections checked, values converted and paths resolved; ``produced``:
+    the outputs of earlier steps (an input may name one)."""
+    kind = _check_sections(job, where)
     for section, body in job.items():
-        for key, value in body.items():
-            if key in _VALUES:
-                body[key] = _VALUES[key](value, f"{path.name}: [{section}] {key}")
-    base = path.parent
+        for b in body if section in _LISTS else [body]:
+            for key, value in b.items():
+                check = _VALUES.get((section, key)) or _VALUES.get(key)
+                if check is not None:
+                    b[key] = check(value, f"{where}: [{section}] {key}")
     for name, section in job.items():
-        if "path" in section:
-            if not isinstance(section["path"], str) or not section["path"]:
-                raise ValueError(f"{path.name}: every 'path' must be a non-empty string")
-            section["path"] = (base / section["path"]).resolve()
-            if name != "output" and not section["path"].is_file():
-                raise FileNotFoundError(f"{path.name}: [{name}] file not found (or not a regular file): "
-                                        f"{section['path']}")
-    _check_output(job["output"], path.name)
+        if name in _LISTS:
+            continue
+        for key in _FILE_KEYS & set(section):
+            if not isinstance(section[key], str) or not section[key]:
+                raise ValueError(f"{where}: [{name}] {key} must be a non-empty string (a file path)")
+            section[key] = (base / section[key]).resolve()
+            if name not in _OUTPUT_SECTIONS and section[key] not in produced and not section[key].is_file():
+                raise FileNotFoundError(f"{where}: [{name}] file not found (or not a regular file): {section[key]}")
+    for name in _OUTPUT_SECTIONS:
+        if name in job:
+            _check_output(job[name], where, name)
+    _check_kind(kind, job, where)
     return job
 
 
-def _check_output(out: dict, where: str) -> None:
+def _check_kind(kind: str, job: dict, where: str) -> None:
+    """What one section's keys cannot check alone."""
+    if kind == "clv" and ("purchases" in job.get("model", {})) != ("spend" in job.get("model", {})):
+        raise ValueError(f"{where}: [model] gives purchases and spend together (or neither: both are fitted)")
+    if kind == "events" and _now_of(job, "events") is None:
+        raise ValueError(f"{where}: an events job needs now, in [events] or [job]")
+    if kind == "twins":
+        spec = job.get("twins", {})
+        expand = spec.get("result", "twins") == "expand"
+        if expand and ("fraction" in spec) == ("n" in spec):
+            raise ValueError(f"{where}: [twins] result = \"expand\" needs exactly one of fraction and n")
+        if not expand and {"fraction", "n", "by", "exclude"} & set(spec):
+            raise ValueError(f"{where}: [twins] fraction, n, by and exclude are for result = \"expand\"")
+    if kind == "contact_plan":
+        from twinscore.plan import _channels  # the engine's own checks of names, costs, capacities
+
+        names = [c.name for c in _channels(job["channel"])]
+        unknown = sorted(set(job["plan"].get("allowed", {})) - set(names))
+        if unknown:
+            raise ValueError(f"{where}: [plan] allowed names channels {unknown} that no [[channel]] defines "
+                             f"({names})")
+    if job.get("input", {}).get("path") in {job[s]["path"] for s in _OUTPUT_SECTIONS if s in job}:
+        raise ValueError(f"{where}: [output] would overwrite the job's own input")
+
+
+def _now_of(job: dict, section: str):
+    return job.get(section, {}).get("now", job["job"].get("now"))
+
+
+def _check_output(out: dict, where: str, section: str = "output") -> None:
     target: Path = out["path"]
     if not str(target).endswith((".parquet", ".csv")):
-        raise ValueError(f"{where}: [output] path must end in .parquet or .csv, got {target.name}")
+        raise ValueError(f"{where}: [{section}] path must end in .parquet or .csv, got {target.name}")
     if not isinstance(out.get("overwrite", False), bool):
-        raise ValueError(f"{where}: [output] overwrite must be true or false")
+        raise ValueError(f"{where}: [{section}] overwrite must be true or false")
     if target.exists() and not out.get("overwrite", False):
-        raise ValueError(f"{where}: the output {target} exists; set [output] overwrite = true to replace it")
+        raise ValueError(f"{where}: the output {target} exists; set [{section}] overwrite = true to replace it")
     if not target.parent.is_dir():
         raise FileNotFoundError(f"{where}: the output directory {target.parent} does not exist")
-
-
-# -- reading and writing tables ---------------------------------------------------
-def _check_input(path: Path, what: str) -> None:
-    if not path.is_file():
-        raise FileNotFoundError(f"{what} file not found: {path}")
-    if not str(path).endswith(_TABLE_SUFFIXES):
-        raise ValueError(f"{what} {path.name}: expected a .parquet, .csv or .csv.gz file")
-
-
-def _read_table(path: Path, what: str, columns: list[str] | None = None) -> pd.DataFrame:
-    _check_input(path, what)
-    if str(path).endswith(".parquet"):
-        return pd.read_parquet(path, columns=columns)
-    return pd.read_csv(path, usecols=columns)
-
-
-def _chunks(path: Path, what: str, rows: int) -> Iterator[pd.DataFrame]:
-    """The table in chunks of about ``rows`` rows (Parquet: whole row-group batches)."""
-    _check_input(path, what)
-    if str(path).endswith(".parquet"):
-        import pyarrow.parquet as pq
-
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=rows):
-            yield batch.to_pandas()
-    else:
-        yield from pd.read_csv(path, chunksize=rows)
 
 
 class _TableWriter:
@@ -320,154 +555,213 @@ def _publish(tmp: Path, target: Path, overwrite: bool) -> None:
     try:
         os.link(tmp, target)
     except FileExistsError:
-        raise ValueError(f"the output {target} appeared while the job ran (another job?); it is kept, and this "
+        raise JobFileError(f"the output {target} appeared while the job ran (another job?); it is kept, and this "
                          "job's output is discarded") from None
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
 
 
+class _Output:
+    """One output written to a temporary file beside its target, published when complete."""
+
+    def __init__(self, target: Path, overwrite: bool):
+        _remove_stale_partials(target)
+        fd, name = tempfile.mkstemp(prefix=_partial_name(target), suffix=".partial", dir=target.parent)
+        os.close(fd)
+        self.tmp, self.target, self.overwrite = Path(name), target, overwrite
+        self.tmp.unlink()  # the writers create it
+        self.writer = _TableWriter(self.tmp, target.suffix)
+        self.published = False
+
+    def publish(self) -> None:
+        self.writer.close()
+        if not self.tmp.exists():  # no chunk at all: an empty table still gets its file
+            raise ValueError("the input has no rows")
+        _publish(self.tmp, self.target, self.overwrite)
+        self.published = True
+
+    def discard(self) -> None:
+        try:
+            self.writer.close()
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                self.tmp.unlink()
+            if self.published and not self.overwrite:  # linked by this job: a sibling output failed
+                with contextlib.suppress(FileNotFoundError):
+                    self.target.unlink()
+
+
+@contextmanager
+def _atomic_outputs(targets: dict[str, tuple[Path, bool]]) -> Iterator[dict[str, _TableWriter]]:
+    """Writers of a step's outputs (section -> (target, overwrite)), all published when the block
+    completes; on any error or interruption it can see, none is left (a sibling linked first is removed)."""
+    outs: dict[str, _Output] = {}
+    try:
+        for section, (target, overwrite) in targets.items():
+            outs[section] = _Output(target, overwrite)
+        yield {s: o.writer for s, o in outs.items()}
+        for o in outs.values():
+            o.publish()
+    except BaseException:
+        for o in outs.values():
+            with contextlib.suppress(OSError):
+                o.discard()
+        raise
+
+
 @contextmanager
 def _atomic_output(target: Path, overwrite: bool = False) -> Iterator[_TableWriter]:
     """A writer on a temporary file beside ``target``, published only when the
     block completes; removed on any error or interruption it can see."""
-    _remove_stale_partials(target)
-    fd, name = tempfile.mkstemp(prefix=_partial_name(target), suffix=".partial", dir=target.parent)
-    os.close(fd)
-    tmp = Path(name)
-    tmp.unlink()  # the writers create it
-    writer = _TableWriter(tmp, target.suffix)
-    try:
-        yield writer
-        writer.close()
-        if not tmp.exists():  # no chunk at all: an empty table still gets its file
-            raise ValueError("the input has no rows")
-        _publish(tmp, target, overwrite)
-    except BaseException:
+    with _atomic_outputs({"output": (target, overwrite)}) as writers:
+        yield writers["output"]
+
+
+# -- model files --------------------------------------------------------------------
+def _load_model(path: Path, classes: tuple[str, ...], where: str, models: dict | None):
+    """The object a model file holds, refused by name unless of one of ``classes``.
+
+    ``models`` maps a path to an object already loaded (the caller's seam:
+    the same checks, no file read)."""
+    import twinscore
+
+    if models is not None and path in models:
+        obj = models[path]
+    else:
+        load = getattr(twinscore, "load", None)
+        if load is None:
+            raise JobFileError(f"{where}: this twinscore {twinscore.__version__} cannot read model files "
+                               "(twinscore.load is missing)")
         try:
-            writer.close()
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
-        raise
+            obj = load(path)
+        except (ValueError, TypeError, KeyError, OSError) as exc:
+            message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+            raise ModelFileError(f"{where}: the model file {path.name} cannot be read: {message}") from None
+    wanted = tuple(getattr(twinscore, c) for c in classes)
+    if not isinstance(obj, wanted):
+        raise JobFileError(f"{where}: the model file {path.name} holds a {type(obj).__name__}; this job needs a "
+                           f"{' or '.join(classes)}")
+    return obj
 
 
-# -- the kinds of job ------------------------------------------------------------
-def _id_column(df: pd.DataFrame, name: str, where: str) -> pd.Series:
-    if name not in df.columns:
-        raise KeyError(f"{where}: id column '{name}' is not in the input (columns: {list(df.columns)[:20]})")
-    return df[name]
+def _steps(job: dict) -> list[tuple[str, dict]]:
+    """(where, job) of each step: one for a single job."""
+    if "steps" not in job:
+        return [(job["job"]["kind"], job)]
+    return [(f"step {i} ({s['name']})", s) for i, s in enumerate(job["steps"], 1)]
 
 
-def _score_columns(scorer, proba: np.ndarray) -> dict[str, np.ndarray]:
-    """One score column, or one per class for multiclass models."""
-    if proba.ndim == 1:
-        return {"score": proba}
-    return {f"score_{k}": proba[:, k] for k in range(proba.shape[1])}
+_TREE_SUFFIXES = (".json", ".ubj", ".txt")   # XGBoost / LightGBM files; anything else is a model file
 
 
-def _row_count(path: Path) -> int | None:
-    """Rows of a Parquet file from its footer (for the progress bar); None for CSV."""
-    if not str(path).endswith(".parquet"):
-        return None
-    import pyarrow.parquet as pq
+def _load_tree_model(path: Path, library: str | None, where: str, models: dict | None):
+    """A tree_score model: an XGBoost or LightGBM file, or a saved TreeScorer."""
+    from twinscore import TreeScorer
 
-    return pq.ParquetFile(path).metadata.num_rows
-
-
-def _tree_score(job: dict, writer: _TableWriter, show: bool | None = None) -> int:
-    from twinscore import TreeScorer, progress
-
-    model = job["model"]
-    library = model.get("library") or ("lightgbm" if model["path"].suffix == ".txt" else "xgboost")
-    load = TreeScorer.from_xgboost if library == "xgboost" else TreeScorer.from_lightgbm
-    scorer = load(model["path"])
-    reasons, groups = model.get("reasons", 0), model.get("groups")
-    rows = job["job"].get("chunk_rows", 1_000_000)
-    id_name, rows_in = job["input"]["id"], 0
-    _check_input(job["input"]["path"], "[input]")
-    with progress(_row_count(job["input"]["path"]), desc="tree_score", enabled=show) as bar:
-        for chunk in _chunks(job["input"]["path"], "[input]", rows):
-            try:
-                writer.write(_score_chunk(scorer, chunk, id_name, reasons, groups))
-            except (ValueError, TypeError, KeyError) as exc:
-                # Say where in a long input the bad rows are.
-                message = exc.args[0] if exc.args else str(exc)
-                raise type(exc)(f"[input] rows {rows_in:,} to {rows_in + len(chunk) - 1:,}: {message}") from None
-            rows_in += len(chunk)
-            bar.update(len(chunk))
-    return rows_in
+    if path.suffix not in _TREE_SUFFIXES or (models is not None and path in models):
+        return _load_model(path, ("TreeScorer",), where, models)
+    library = library or ("lightgbm" if path.suffix == ".txt" else "xgboost")
+    try:
+        return (TreeScorer.from_xgboost if library == "xgboost" else TreeScorer.from_lightgbm)(path)
+    except (ValueError, TypeError, KeyError, OSError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        raise ModelFileError(f"{where}: the {library} model {path.name} cannot be read: {message}") from None
 
 
-def _score_chunk(scorer, chunk: pd.DataFrame, id_name: str, reasons: int, groups) -> pd.DataFrame:
-    ids = _id_column(chunk, id_name, "[input]")
-    X = chunk.drop(columns=[id_name])
-    out = {id_name: ids.to_numpy(), **_score_columns(scorer, np.asarray(scorer.predict(X)))}
-    if reasons:
-        why = scorer.top_reasons(X, top=reasons, groups=groups)
-        out.update({c: why[c].to_numpy() for c in why.columns})
-    return pd.DataFrame(out)
+def _load_models(where: str, job: dict, models: dict | None) -> dict:
+    from . import kinds
+
+    kind = job["job"]["kind"]
+    loaded = {}
+    for (section, key), classes in _MODELS.get(kind, {}).items():
+        if key in job.get(section, {}):
+            loaded[(section, key)] = _load_model(job[section][key], classes, f"{where}: [{section}] {key}", models)
+    if kind == "tree_score":
+        loaded[("model", "path")] = _load_tree_model(job["model"]["path"], job["model"].get("library"),
+                                                     f"{where}: [model] path", models)
+    if kind == "lead_score" and job["rules"]["path"].suffix != ".toml":  # a saved LeadRules
+        loaded[("rules", "path")] = _load_model(job["rules"]["path"], ("LeadRules",), f"{where}: [rules] path",
+                                                models)
+    kinds.check_models(kind, job, loaded, where)
+    return loaded
 
 
-def _lead_score(job: dict, writer: _TableWriter, show: bool | None = None) -> int:
-    from twinscore import score_leads
-
-    contacts = _read_table(job["input"]["path"], "[input]")
-    _id_column(contacts, job["input"]["id"], "[input]")
-    ev = job["events"]
-    events = _read_table(ev["path"], "[events]")
-    names = {k: ev[k] for k in ("timestamp", "type", "category") if k in ev}
-    stamp = names.get("timestamp", "timestamp")
-    if stamp in events.columns and not pd.api.types.is_datetime64_any_dtype(events[stamp]):
-        events[stamp] = pd.to_datetime(events[stamp])  # CSV logs hold the timestamps as text
-    contact = ev.get("contact", job["input"]["id"])
-    if contact != job["input"]["id"]:
-        events = events.rename(columns={contact: job["input"]["id"]})
-    out = score_leads(contacts, events, job["rules"]["path"], now=pd.Timestamp(job["job"]["now"]),
-                      contact=job["input"]["id"], **names)
-    writer.write(out.reset_index())
-    return len(contacts)
-
-
-def _rfm(job: dict, writer: _TableWriter, show: bool | None = None) -> int:
-    from twinscore import rfm
-
-    spec = dict(job["rfm"])
-    tx = _read_table(job["input"]["path"], "[input]")
-    if spec["date"] in tx.columns and not pd.api.types.is_datetime64_any_dtype(tx[spec["date"]]):
-        tx[spec["date"]] = pd.to_datetime(tx[spec["date"]])
-    if "now" in spec:
-        spec["now"] = pd.Timestamp(spec["now"])
-    out = rfm(tx, **spec)
-    writer.write(out.reset_index())
-    return len(tx)
-
-
-# Each runner takes the job, the output writer and whether to show progress
-# (the one-call kinds have none to show).
-_RUNNERS: dict[str, Callable[[dict, _TableWriter, bool | None], int]] = {
-    "tree_score": _tree_score, "lead_score": _lead_score, "rfm": _rfm}
-
-
-def run_job(path: str | os.PathLike, *, threads: int | None = None, progress: bool | None = None) -> JobReport:
+# -- running --------------------------------------------------------------------------
+def run_job(path: str | os.PathLike, *, threads: int | None = None, progress: bool | None = None,
+            models: dict | None = None) -> JobReport | PipelineReport:
     """Runs the job file at ``path``; see the module docstring for its keys.
 
-    ``progress``: a bar over the chunks of a tree-scoring job (True, False, or
-    None: shown when stderr is a terminal)."""
-    return run_loaded_job(load_job(path), threads=threads, progress=progress)
+    ``progress``: per chunk of the chunked kinds, True a bar, False nothing,
+    None (the default) a bar when stderr is a terminal and a log line per
+    chunk otherwise. ``models`` maps a model file's path to an object already
+    loaded (checked as the file would be)."""
+    return run_loaded_job(load_job(path), threads=threads, progress=progress, models=models)
 
 
-def run_loaded_job(job: dict[str, Any], *, threads: int | None = None, progress: bool | None = None) -> JobReport:
-    """Runs a job read by :func:`load_job` (``threads`` overrides its [job] threads; ``progress`` as in
-    :func:`run_job`)."""
-    from twinscore import threads as thread_scope
-
-    n = threads if threads is not None else job["job"].get("threads")
+def _threads(n):
     if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 1):
         raise ValueError(f"threads must be a positive integer, got {n!r}")
-    t0 = time.perf_counter()
-    target: Path = job["output"]["path"]
-    with thread_scope(n), _atomic_output(target, job["output"].get("overwrite", False)) as writer:
-        rows_in = _RUNNERS[job["job"]["kind"]](job, writer, progress)
-    return JobReport(job["job"]["kind"], rows_in, writer.rows, target, time.perf_counter() - t0)
+    return n
 
+
+def run_loaded_job(job: dict[str, Any], *, threads: int | None = None, progress: bool | None = None,
+                   models: dict | None = None) -> JobReport | PipelineReport:
+    """Runs a job read by :func:`load_job` (``threads`` overrides its [job] threads; ``progress`` and
+    ``models`` as in :func:`run_job`). Every model of every step is loaded before the first step runs."""
+    _threads(threads)
+    t0 = time.perf_counter()
+    steps = _steps(job)
+    loaded = [_load_models(where, step, models) for where, step in steps]
+    reports = [_run_step(step, mods, threads, progress) for (_, step), mods in zip(steps, loaded)]
+    if "steps" not in job:
+        return reports[0]
+    return PipelineReport(reports, time.perf_counter() - t0)
+
+
+def _run_step(job: dict, models: dict, threads: int | None, show: bool | None) -> JobReport:
+    from twinscore import threads as thread_scope
+
+    from . import kinds
+
+    kind = job["job"]["kind"]
+    n = _threads(threads if threads is not None else job["job"].get("threads"))
+    t0 = time.perf_counter()
+    targets = {s: (job[s]["path"], job[s].get("overwrite", False)) for s in _OUTPUT_SECTIONS if s in job}
+    with thread_scope(n), _atomic_outputs(targets) as writers:
+        rows_in = kinds.RUNNERS[kind](Context(job, writers, show, models))
+    return JobReport(kind, rows_in, writers["output"].rows, job["output"]["path"], time.perf_counter() - t0,
+                     name=job.get("name"))
+
+
+def dry_run(path: str | os.PathLike, *, models: dict | None = None) -> list[str]:
+    """Checks a job file as ``twinscore run --dry-run`` does, computing nothing: its keys, every model
+    file (loaded, its class checked) and the columns every input must hold (read from the Parquet
+    schema or the CSV header). Returns one line per step; raises as the job would."""
+    return check_loaded_job(load_job(path), models=models)
+
+
+def check_loaded_job(job: dict[str, Any], *, models: dict | None = None) -> list[str]:
+    """:func:`dry_run` of a job read by :func:`load_job`."""
+    from . import kinds
+
+    made: dict[Path, str] = {}
+    lines = []
+    for where, step in _steps(job):
+        loaded = _load_models(where, step, models)
+        checked = []
+        for section, columns in kinds.needed_columns(step, loaded).items():
+            source = step[section]["path"]
+            if source in made:
+                checked.append(f"[{section}] {source.name}: made by {made[source]}")
+                continue
+            _require(source, f"{where}: [{section}]", columns)
+            checked.append(f"[{section}] {source.name}: {len(columns)} columns present" if columns is not None
+                           else f"[{section}] {source.name}: readable")
+        for s in _OUTPUT_SECTIONS:
+            if s in step:
+                made[step[s]["path"]] = where
+        model_text = ", ".join(f"{type(m).__name__} from {step[s][k].name}" for (s, k), m in loaded.items())
+        lines.append(f"{where}: ok — " + "; ".join(checked + ([model_text] if model_text else [])
+                                                    + [f"-> {step['output']['path']}"]))
+    return lines

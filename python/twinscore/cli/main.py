@@ -44,17 +44,23 @@ def _parser() -> argparse.ArgumentParser:
                       help="threads for the engines (default: every CPU this process may use)")
     run = sub.add_parser(
         "run",
-        help="run a batch job described by a TOML file (tree scoring, lead scoring, RFM)",
-        description="Read the job's inputs, run one engine and write its output table; a failed job leaves "
-                    "no output file. The job file's keys are described in twinscore.cli.jobs.",
+        help="run a batch job described by a TOML file (one engine, or a pipeline of steps)",
+        description="Read the job's inputs, run one engine (or each step of a pipeline) and write its output "
+                    "tables; a failed step leaves no output of its own. The job file's keys are described in "
+                    "twinscore.cli.jobs. Exit status: 0 done, 2 bad job file, 3 bad input data, 4 read or write "
+                    "failure, 5 internal error, 130/143 interrupted.",
     )
     run.add_argument("job", help="path of the job file (.toml)")
+    run.add_argument("--dry-run", action="store_true",
+                     help="check the job file, its model files and its inputs' columns (Parquet schemas, CSV "
+                          "headers), compute nothing, write nothing")
     run.add_argument("--threads", type=_positive_int, default=None, metavar="T",
                      help="threads for the engines (default: the job's [job] threads, else every CPU)")
     progress = run.add_mutually_exclusive_group()
     progress.add_argument("--progress", dest="progress", action="store_true", default=None,
-                          help="show a progress bar over the input's chunks (default: when stderr is a terminal)")
-    progress.add_argument("--no-progress", dest="progress", action="store_false", help="never show one")
+                          help="show a progress bar over the input's chunks (default: a bar when stderr is a "
+                               "terminal, a log line per chunk otherwise)")
+    progress.add_argument("--no-progress", dest="progress", action="store_false", help="show no progress")
     report = sub.add_parser(
         "report",
         help="write a campaign report (one self-contained HTML file) from a demo run",
@@ -97,6 +103,18 @@ def _say(exc: BaseException) -> None:
     print(f"twinscore run: {message}", file=sys.stderr)
 
 
+def _internal(exc: Exception) -> int:
+    """A bug, not the job's fault: the traceback, one line that says so, and its own exit status."""
+    import traceback
+
+    from . import jobs
+
+    traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
+    print(f"twinscore run: internal error ({type(exc).__name__}: {exc}); the failed step wrote no output; "
+          "please report it", file=sys.stderr)
+    return jobs.EXIT_INTERNAL
+
+
 def _run(args) -> int:
     """One line on stderr and an exit status per kind of failure (see twinscore.cli.jobs)."""
     from . import jobs
@@ -106,9 +124,17 @@ def _run(args) -> int:
     except (ValueError, TypeError, KeyError, OSError) as exc:
         _say(exc)
         return jobs.EXIT_JOB_FILE
+    except Exception as exc:  # a bug in the checks themselves
+        return _internal(exc)
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        report = jobs.run_loaded_job(job, threads=args.threads, progress=args.progress)
+        if args.dry_run:
+            report = "\n".join(jobs.check_loaded_job(job) + ["dry run: the job is ready; nothing computed"])
+        else:
+            report = jobs.run_loaded_job(job, threads=args.threads, progress=args.progress)
+    except jobs.JobFileError as exc:  # found once the models are loaded, or the output appeared meanwhile
+        _say(exc)
+        return jobs.EXIT_JOB_FILE
     except (ValueError, TypeError, KeyError) as exc:
         _say(exc)
         return jobs.EXIT_DATA
@@ -121,6 +147,8 @@ def _run(args) -> int:
     except KeyboardInterrupt:
         print("twinscore run: interrupted; no output written", file=sys.stderr)
         return 128 + signal.SIGINT
+    except Exception as exc:  # a bug, not the job's fault
+        return _internal(exc)
     finally:
         signal.signal(signal.SIGTERM, previous)
     print(report)

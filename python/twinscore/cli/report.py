@@ -359,7 +359,7 @@ def write_output_report(path: str | os.PathLike, *, scores=None, outcomes=None, 
                         outcome: str = "converted", overwrite: bool = False) -> Path:
     """Writes the report of batch jobs' outputs (paths of Parquet / CSV tables, see
     :func:`build_output_report`) to ``path``, as :func:`write_report` does."""
-    from .jobs import _read_table
+    from .tables import _read_table
 
     target = _target(path, overwrite)
     _check_outputs(scores, outcomes, rfm)  # before reading anything
