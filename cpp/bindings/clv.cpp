@@ -2,6 +2,7 @@
 #include <pybind11/stl.h>
 
 #include <functional>
+#include <string>
 
 #include "arrays.h"
 #include "engine_call.h"
@@ -150,15 +151,17 @@ CArray<double> Sample(const Vec& params, const CArray<double>& cov, int64_t draw
   return out;
 }
 
+// which: "expected" or "alive" (the other pair is not computed).
 py::tuple BgIntervals(const CArray<double>& draws, const Vec& x, const Vec& t_x, const Vec& T, double t, double level,
-                      int n_threads) {
-  const py::ssize_t n = x.size();
-  Vec el(n), eu(n), al(n), au(n);
+                      const std::string& which, int n_threads) {
+  if (which != "expected" && which != "alive") throw py::value_error("which must be 'expected' or 'alive'");
+  const py::ssize_t n = which == "expected" ? x.size() : 0, k = which == "alive" ? x.size() : 0;
+  Vec el(n), eu(n), al(k), au(k);
   IntervalOutputs out{MutableSpanOf(el), MutableSpanOf(eu), MutableSpanOf(al), MutableSpanOf(au)};
   Raise(RunEngine(n_threads, [&] {
     return BgNbdPredictIntervals(SpanOf(draws), SpanOf(x), SpanOf(t_x), SpanOf(T), t, level, out);
   }));
-  return py::make_tuple(el, eu, al, au);
+  return which == "expected" ? py::make_tuple(el, eu) : py::make_tuple(al, au);
 }
 
 py::tuple ClvIntervals(const CArray<double>& bg, const CArray<double>& gg, const Vec& x, const Vec& t_x, const Vec& T,
@@ -199,7 +202,7 @@ TWINSCORE_BINDINGS(clv) {
         py::arg("penalizer"), TWINSCORE_N_THREADS_ARG);
   m.def("clv_sample_params", &Sample, py::arg("params"), py::arg("cov"), py::arg("draws"), py::arg("seed"));
   m.def("bgnbd_predict_intervals", &BgIntervals, py::arg("draws"), py::arg("x"), py::arg("t_x"), py::arg("T"),
-        py::arg("t"), py::arg("level"), TWINSCORE_N_THREADS_ARG);
+        py::arg("t"), py::arg("level"), py::arg("which"), TWINSCORE_N_THREADS_ARG);
   m.def("clv_value_intervals", &ClvIntervals, py::arg("bg_draws"), py::arg("gg_draws"), py::arg("x"), py::arg("t_x"),
         py::arg("T"), py::arg("m"), py::arg("horizons"), py::arg("coefficients"), py::arg("margin"), py::arg("level"),
         TWINSCORE_N_THREADS_ARG);

@@ -534,9 +534,8 @@ class BetaGeo:
             raise ValueError(f"interval must be in (0, 1), got {interval}")
         t = check_float(t, "t", min_value=0.0)
         x, t_x, T = _summary_arrays(summary)
-        out = _core.bgnbd_predict_intervals(_draws(self, draws, seed), x, t_x, T, t, z_level,
-                                            n_threads=resolve_threads())
-        return out[:2] if which == "expected" else out[2:]
+        return _core.bgnbd_predict_intervals(_draws(self, draws, seed), x, t_x, T, t, z_level, which,
+                                             n_threads=resolve_threads())
 
     def predict(self, summary: pd.DataFrame, t: float, *, interval: float | None = None, draws: int = 200,
                 seed: int = 0):
@@ -797,27 +796,27 @@ def lifetime_value(purchases: BetaGeo, spend: GammaGamma, summary: pd.DataFrame,
         missing = [c for c in needed if c not in summary.columns]
         raise KeyError(f"summary lacks the columns {missing} (columns: {list(summary.columns)})")
     _summary_arrays(summary, needed)  # type, numeric, finite and non-empty
-    spend_model, spend = spend, spend.expected_spend(summary).to_numpy()
-    per_month = 365.25 / 12 / period_days
-    value = np.zeros(len(summary))
-    previous = np.zeros(len(summary))
-    for m in range(1, months + 1):  # a loop over months; each step is vectorised over clients
-        cumulative = purchases.predict(summary, m * per_month).to_numpy()
-        value += (cumulative - previous) / (1.0 + d) ** m
-        previous = cumulative
-    clv = pd.Series(margin * spend * value, index=summary.index, name="clv")
+    _spend_arrays(summary)  # a negative mean spend is refused
+    gg_point = np.array([spend._params()], dtype=float)  # refuses q <= 1 (an infinite mean spend)
+    bg_point = np.array([purchases._params()], dtype=float)
+    x, t_x, T, m = _summary_arrays(summary, needed)
+    m = np.where(x > 0, m, 0.0)  # the mean spend of a client without repeat purchase is not used
+    # sum_m (E_m - E_{m-1}) / (1 + d)^m = sum_m E_m c_m with c_m = 1/(1+d)^m - 1/(1+d)^(m+1), c_M = 1/(1+d)^M:
+    # the engine sums the expected purchases at each month end once per (frequency, T) pair and draw.
+    disc = (1.0 + d) ** -np.arange(1, months + 2, dtype=float)
+    coefs = np.append(disc[:-2] - disc[1:-1], disc[months - 1])
+    horizons = np.arange(1, months + 1, dtype=float) * (365.25 / 12 / period_days)
+    threads = resolve_threads()
+    point, _ = _core.clv_value_intervals(bg_point, gg_point, x, t_x, T, m, horizons, coefs, margin, 0.5,
+                                         n_threads=threads)
+    clv = pd.Series(point, index=summary.index, name="clv")
     if interval is None:
         return clv
     level = check_float(interval, "interval", min_value=0.0, strict_min=True)
     if not level < 1:
         raise ValueError(f"interval must be in (0, 1), got {interval}")
-    bg_draws, gg_draws = _draws(purchases, draws, seed), _draws(spend_model, draws, seed + 1)
-    # sum_m (E_m - E_{m-1}) / (1 + d)^m = sum_m E_m c_m with c_m = 1/(1+d)^m - 1/(1+d)^(m+1), c_M = 1/(1+d)^M.
-    disc = (1.0 + d) ** -np.arange(1, months + 2, dtype=float)
-    coefs = np.append(disc[:-2] - disc[1:-1], disc[months - 1])
-    horizons = np.arange(1, months + 1, dtype=float) * per_month
-    x, t_x, T, m = _summary_arrays(summary, needed)
+    bg_draws, gg_draws = _draws(purchases, draws, seed), _draws(spend, draws, seed + 1)
     lo, hi = _core.clv_value_intervals(bg_draws, gg_draws, x, t_x, T, m, horizons, coefs, margin, level,
-                                       n_threads=resolve_threads())
+                                       n_threads=threads)
     return pd.DataFrame({"clv": clv, "lower": lo, "upper": hi}, index=summary.index)
 

@@ -872,12 +872,22 @@ def test_lifetime_value_intervals_equal_numpy_quantiles(cdnow_summary):
     out = ts.lifetime_value(bg, gg, s, months=6, monthly_discount=0.01, margin=0.3, interval=0.8, draws=60, seed=2)
     pd.testing.assert_series_equal(out["clv"], ts.lifetime_value(bg, gg, s, months=6, margin=0.3))
     bd, gd = bg.sample_params(60, seed=2), gg.sample_params(60, seed=3)
+
+    def reference_clv(b, g):
+        """The documented sum over months, from the point predictions (one call per month)."""
+        total, previous = 0.0, 0.0
+        for month in range(1, 7):
+            cumulative = b.predict(s, month * 365.25 / 12 / 7).to_numpy()
+            total = total + (cumulative - previous) / 1.01 ** month
+            previous = cumulative
+        return 0.3 * g.expected_spend(s).to_numpy() * total
+
+    np.testing.assert_allclose(out["clv"], reference_clv(bg, gg), rtol=1e-10)
     values = []
     for b_row, g_row in zip(bd.itertuples(index=False), gd.itertuples(index=False)):
         b, g = ts.BetaGeo(), ts.GammaGamma()
         b.params_, g.params_ = b_row._asdict(), g_row._asdict()
-        b.n_clients_ = g.n_clients_ = 1
-        values.append(ts.lifetime_value(b, g, s, months=6, monthly_discount=0.01, margin=0.3).to_numpy())
+        values.append(reference_clv(b, g))
     values = np.array(values)
     np.testing.assert_allclose(out["lower"], np.quantile(values, 0.1, axis=0), rtol=1e-9)
     np.testing.assert_allclose(out["upper"], np.quantile(values, 0.9, axis=0), rtol=1e-9)
