@@ -1001,22 +1001,24 @@ double Quantile(double* v, size_t d, double q) {
   return a + (h - static_cast<double>(lo)) * (b - a);
 }
 
-// Runs `row(pair, out)` (writing the pair's D per-draw values) for every
-// pair, in chunks whose table stays below 2^24 doubles (128 MiB), then
-// `client(i, row)` for every client of the chunk. Both loops are parallel
+// Runs `row(pair, out)` (writing the pair's 2 D per-draw values: the costly
+// expectation, then AliveLead) for every pair, in chunks whose table stays
+// below 2^24 doubles (128 MiB), then `client(i, row, buffer)` for every
+// client of the chunk. Both loops are parallel
 // over fixed blocks and each item is computed on its own: results do not
 // depend on the thread count.
 template <class Row, class Client>
 absl::Status OverPairs(const PairGroups& g, size_t D, Row&& row, Client&& client) {
   const size_t K = g.x.size();
-  const size_t chunk = std::max<size_t>(1, (size_t{1} << 24) / D);
+  const size_t R = 2 * D;  // values per pair
+  const size_t chunk = std::max<size_t>(1, (size_t{1} << 24) / R);
   std::vector<double> table;
   for (size_t k0 = 0; k0 < K; k0 += chunk) {
     const size_t k1 = std::min(K, k0 + chunk);
-    table.assign((k1 - k0) * D, 0.0);
+    table.assign((k1 - k0) * R, 0.0);
     TWINSCORE_RETURN_IF_ERROR(
         ParallelBlocksStatus(k1 - k0, 16, [&](size_t, size_t b, size_t e) -> absl::Status {
-          for (size_t k = b; k < e; ++k) TWINSCORE_RETURN_IF_ERROR(row(k0 + k, table.data() + k * D));
+          for (size_t k = b; k < e; ++k) TWINSCORE_RETURN_IF_ERROR(row(k0 + k, table.data() + k * R));
           return absl::OkStatus();
         }));
     const size_t c0 = static_cast<size_t>(g.start[k0]), c1 = static_cast<size_t>(g.start[k1]);
@@ -1024,17 +1026,39 @@ absl::Status OverPairs(const PairGroups& g, size_t D, Row&& row, Client&& client
       std::vector<double> buf(2 * D);
       for (size_t j = c0 + b; j < c0 + e; ++j) {
         const int64_t i = g.order[j];
-        client(static_cast<size_t>(i), table.data() + (g.pair[i] - static_cast<int64_t>(k0)) * D, buf.data());
+        client(static_cast<size_t>(i), table.data() + (g.pair[i] - static_cast<int64_t>(k0)) * R, buf.data());
       }
     });
   }
   return absl::OkStatus();
 }
 
-// 1 / P(alive at T) under one draw (1 when x = 0 or a = 0).
-inline double InverseAlive(const double* d, double x, double t_x, double T) {
-  if (x == 0 || d[2] == 0) return 1.0;
-  return 1.0 + std::exp(std::log(d[2] / (d[3] + x - 1)) + (d[0] + x) * (std::log(d[1] + T) - std::log(d[1] + t_x)));
+// The part of log(1 / P(alive) - 1) that depends on the pair (x, T) only:
+// log(a / (b + x - 1)) + (r + x) log(alpha + T); -inf when x = 0 or a = 0
+// (P(alive) = 1). The client's part is -(r + x) log(alpha + t_x).
+inline double AliveLead(const double* d, double x, double T) {
+  if (x == 0 || d[2] == 0) return -std::numeric_limits<double>::infinity();
+  return std::log(d[2] / (d[3] + x - 1)) + (d[0] + x) * std::log(d[1] + T);
+}
+
+// Draws split by parameter (r and alpha as arrays), for the per-client pass.
+struct DrawColumns {
+  Eigen::ArrayXd r, alpha;
+  explicit DrawColumns(absl::Span<const double> draws) : r(draws.size() / 4), alpha(draws.size() / 4) {
+    for (Eigen::Index d = 0; d < r.size(); ++d) {
+      r(d) = draws[4 * d];
+      alpha(d) = draws[4 * d + 1];
+    }
+  }
+};
+
+// 1 / P(alive) of client (x, t_x) under every draw, from its pair's leads:
+// 1 + exp(lead - (r + x) log(alpha + t_x)), vectorised over the draws
+// (Eigen's SIMD log and exp: within 2 ulp of std::log and std::exp).
+inline void InverseAlive(const DrawColumns& c, const double* lead, double x, double t_x, double* out) {
+  const Eigen::Index D = c.r.size();
+  Eigen::Map<const Eigen::ArrayXd> l(lead, D);
+  Eigen::Map<Eigen::ArrayXd>(out, D) = 1.0 + (l - (c.r + x) * (c.alpha + t_x).log()).exp();
 }
 
 absl::Status CheckDraws(absl::Span<const double> draws, size_t k, const char* what) {
@@ -1067,12 +1091,14 @@ absl::Status BgNbdPredictIntervals(absl::Span<const double> draws, absl::Span<co
   }
   const bool want_e = !out.expected_lower.empty(), want_a = !out.alive_lower.empty();
   const PairGroups g = GroupByPair(x, T);
+  const DrawColumns columns(draws);
   const double lo_q = (1 - level) / 2, hi_q = (1 + level) / 2;
   return OverPairs(
       g, D,
       [&](size_t k, double* row) -> absl::Status {
         for (size_t d = 0; d < D; ++d) {
           const double* p = draws.data() + 4 * d;
+          row[D + d] = AliveLead(p, g.x[k], g.T[k]);
           if (!want_e) {
             row[d] = 0;
             continue;
@@ -1085,10 +1111,10 @@ absl::Status BgNbdPredictIntervals(absl::Span<const double> draws, absl::Span<co
       },
       [&](size_t i, const double* row, double* buf) {
         double *e = buf, *a = buf + D;
+        InverseAlive(columns, row + D, x[i], t_x[i], a);  // 1 / P(alive), then turned over
         for (size_t d = 0; d < D; ++d) {
-          const double inv = InverseAlive(draws.data() + 4 * d, x[i], t_x[i], T[i]);
-          a[d] = 1.0 / inv;
-          e[d] = row[d] / inv;
+          e[d] = row[d] / a[d];
+          a[d] = 1.0 / a[d];
         }
         if (want_e) {
           out.expected_lower[i] = Quantile(e, D, lo_q);
@@ -1135,6 +1161,7 @@ absl::Status LifetimeValueIntervals(absl::Span<const double> bg_draws, absl::Spa
                         "q is too close to 1 for an interval");
   }
   const PairGroups g = GroupByPair(x, T);
+  const DrawColumns columns(bg_draws);
   const double lo_q = (1 - level) / 2, hi_q = (1 + level) / 2;
   return OverPairs(
       g, D,
@@ -1149,15 +1176,17 @@ absl::Status LifetimeValueIntervals(absl::Span<const double> bg_draws, absl::Spa
             sum += coefficients[j] * *e;
           }
           row[d] = sum;
+          row[D + d] = AliveLead(p, g.x[k], g.T[k]);
         }
         return absl::OkStatus();
       },
       [&](size_t i, const double* row, double* v) {
+        InverseAlive(columns, row + D, x[i], t_x[i], v + D);
         for (size_t d = 0; d < D; ++d) {
           const double* s = gg_draws.data() + 3 * d;
           const double px = s[0] * x[i];
           const double spend = (s[0] * s[2] + (x[i] > 0 ? px * m[i] : 0.0)) / (px + s[1] - 1);
-          v[d] = margin * spend * row[d] / InverseAlive(bg_draws.data() + 4 * d, x[i], t_x[i], T[i]);
+          v[d] = margin * spend * row[d] / v[D + d];
         }
         lower[i] = Quantile(v, D, lo_q);
         upper[i] = Quantile(v, D, hi_q);
