@@ -142,12 +142,13 @@ py::tuple GgCov(const std::vector<double>& p, const Vec& x, const Vec& m, const 
   }, n_threads);
 }
 
-CArray<double> Sample(const Vec& params, const CArray<double>& cov, int64_t draws, uint64_t seed) {
+CArray<double> Sample(const Vec& params, const CArray<double>& cov, int64_t draws, uint64_t seed, int n_threads) {
   if (draws < 1) throw py::value_error("draws must be >= 1");
   const py::ssize_t k = params.size();
   CArray<double> out({static_cast<py::ssize_t>(draws), k});
   absl::Span<double> o = MutableSpanOf(out);
-  Raise(RunEngine(1, [&] { return SampleParams(SpanOf(params), SpanOf(cov), draws, seed, o); }));
+  // One sequential stream: the thread count only sizes the call's arena.
+  Raise(RunEngine(n_threads, [&] { return SampleParams(SpanOf(params), SpanOf(cov), draws, seed, o); }));
   return out;
 }
 
@@ -200,7 +201,8 @@ TWINSCORE_BINDINGS(clv) {
         py::arg("penalizer"), TWINSCORE_N_THREADS_ARG);
   m.def("gammagamma_covariance", &GgCov, py::arg("params"), py::arg("x"), py::arg("m"), py::arg("weights"),
         py::arg("penalizer"), TWINSCORE_N_THREADS_ARG);
-  m.def("clv_sample_params", &Sample, py::arg("params"), py::arg("cov"), py::arg("draws"), py::arg("seed"));
+  m.def("clv_sample_params", &Sample, py::arg("params"), py::arg("cov"), py::arg("draws"), py::arg("seed"),
+        TWINSCORE_N_THREADS_ARG);
   m.def("bgnbd_predict_intervals", &BgIntervals, py::arg("draws"), py::arg("x"), py::arg("t_x"), py::arg("T"),
         py::arg("t"), py::arg("level"), py::arg("which"), TWINSCORE_N_THREADS_ARG);
   m.def("clv_value_intervals", &ClvIntervals, py::arg("bg_draws"), py::arg("gg_draws"), py::arg("x"), py::arg("t_x"),

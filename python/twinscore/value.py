@@ -366,7 +366,8 @@ def _draws(model, draws, seed) -> np.ndarray:
     draws = check_int(draws, "draws", min_value=2, max_value=1_000_000)
     seed = check_int(seed, "seed", min_value=0, max_value=2**63 - 1)
     params = np.array(list(model.params_.values()), dtype=float)
-    return _core.clv_sample_params(params, np.ascontiguousarray(model.covariance_.to_numpy()), draws, seed)
+    return _core.clv_sample_params(params, np.ascontiguousarray(model.covariance_.to_numpy()), draws, seed,
+                                   n_threads=resolve_threads())
 
 
 def _count(n) -> str:
