@@ -45,6 +45,9 @@ parser.add_argument("--repeat", type=int, default=3)
 parser.add_argument("--threads", type=int, default=2)
 parser.add_argument("--skip-rfm", action="store_true")
 parser.add_argument("--skip-fit", action="store_true")
+parser.add_argument("--skip-intervals", action="store_true")
+parser.add_argument("--interval-clients", type=int, default=1_000_000)
+parser.add_argument("--draws", type=int, default=200)
 parser.add_argument("--skip-pymc", action="store_true", help="no pymc-marketing fit on the 1M clients (minutes)")
 parser.add_argument("--lifetimes-python", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
                                                                ".venv-lifetimes", "bin", "python"),
@@ -387,8 +390,38 @@ def bench_bgnbd():
     bench_cdnow_lifetimes()
 
 
+def bench_intervals():
+    """Per-client 95 % intervals (expected purchases in 52 weeks, P(alive), 12-month CLV) from `draws`
+    parameter draws, on simulated summaries in whole days (so clients share (frequency, T) pairs, as real
+    summaries do). No peer computes these (lifetimes has no parameter covariance; pymc-marketing's
+    posterior predictive needs the full posterior in memory)."""
+    n, draws = args.interval_clients, args.draws
+    print(f"\nPer-client intervals: {n:,} simulated clients, {draws} parameter draws, {args.threads} threads")
+    s = simulate(n)
+    rng = np.random.default_rng(2)
+    s["monetary_value"] = np.where(s["frequency"] > 0, rng.gamma(6.0, 35.0 / 6.0, n), 0.0)
+    pairs = len(np.unique(s[["frequency", "T"]].to_numpy(), axis=0))
+    print(f"  {pairs:,} distinct (frequency, T) pairs")
+    ts.set_num_threads(args.threads)
+    bg, gg = ts.BetaGeo().fit(s), ts.GammaGamma().fit(s)
+    print(bg.summary().to_string(float_format=lambda v: f"{v:.4g}"))
+    t_pt = timeit(lambda: bg.predict(s, 52.0), args.repeat)
+    t_e = timeit(lambda: bg.predict(s, 52.0, interval=0.95, draws=draws), args.repeat)
+    t_a = timeit(lambda: bg.probability_alive(s, interval=0.95, draws=draws), args.repeat)
+    t_v = timeit(lambda: ts.lifetime_value(bg, gg, s, months=12, interval=0.95, draws=draws), args.repeat)
+    print(row("BetaGeo.predict(t=52), point", *t_pt[:3]))
+    print(row(f"BetaGeo.predict(t=52, interval=0.95, draws={draws})", *t_e[:3]))
+    print(row(f"BetaGeo.probability_alive(interval=0.95, draws={draws})", *t_a[:3]))
+    print(row(f"lifetime_value(months=12, interval=0.95, draws={draws})", *t_v[:3]))
+    width = (t_v[3]["upper"] - t_v[3]["lower"]) / t_v[3]["clv"]
+    print(f"  median relative CLV interval width {np.median(width):.3f}; "
+          f"point inside its interval for {np.mean((t_v[3]['lower'] <= t_v[3]['clv']) & (t_v[3]['clv'] <= t_v[3]['upper'])):.1%}")
+
+
 if __name__ == "__main__":
     print(machine_line())
+    if not args.skip_intervals:
+        bench_intervals()
     if not args.skip_rfm:
         bench_rfm()
     if not args.skip_fit:

@@ -328,6 +328,70 @@ def _compress(cols: list[np.ndarray], weights):
 
 # ---------------------------------------------------------------- BG/NBD
 
+_BOUNDARY = {0: "interior", 1: "no_dropout", 2: "a_plus_b_held"}
+
+
+def _store_uncertainty(model, names, compute) -> None:
+    """Set covariance_, std_errors_, fixed_ and boundary_ from the engine's observed information.
+
+    When the information is not positive definite (the data do not identify
+    the parameters) the fit still stands: covariance_ and std_errors_ are
+    None and summary() / intervals raise a ValueError carrying the reason.
+    """
+    try:
+        cov, fixed, boundary = compute()
+    except ValueError as e:
+        model.covariance_ = model.std_errors_ = model.fixed_ = None
+        model.boundary_ = None
+        model._uncertainty_error = str(e)
+        return
+    model.covariance_ = pd.DataFrame(cov, index=list(names), columns=list(names))
+    model.std_errors_ = pd.Series(np.sqrt(np.maximum(np.diag(cov), 0.0)), index=list(names), name="se")
+    model.fixed_ = pd.Series(np.asarray(fixed, dtype=bool), index=list(names), name="fixed")
+    model.boundary_ = _BOUNDARY[boundary]
+    model._uncertainty_error = None
+
+
+def _check_uncertainty(model) -> None:
+    if not hasattr(model, "params_"):
+        raise ValueError(f"this {type(model).__name__} is not fitted yet: call fit first")
+    if model.covariance_ is None:
+        raise ValueError(f"no standard errors: {model._uncertainty_error}")
+
+
+def _z(level) -> float:
+    from statistics import NormalDist
+
+    level = check_float(level, "level", min_value=0.0, strict_min=True)
+    if not level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+    return NormalDist().inv_cdf((1 + level) / 2)
+
+
+def _summary_table(model, level: float) -> pd.DataFrame:
+    """coef, se, lower, upper (normal approximation on the log scale), fixed."""
+    _check_uncertainty(model)
+    z = _z(level)
+    coef = pd.Series(model.params_, dtype=float)
+    se = model.std_errors_.reindex(coef.index)
+    fixed = model.fixed_.reindex(coef.index)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        spread = np.where(fixed, 0.0, np.exp(z * se / coef))
+    lower = np.where(fixed, coef, coef / spread)
+    upper = np.where(fixed, coef, coef * spread)
+    return pd.DataFrame({"coef": coef, "se": se, "lower": lower, "upper": upper, "fixed": fixed})
+
+
+def _draws(model, draws, seed) -> np.ndarray:
+    """Parameter draws (draws x k) from the asymptotic distribution on the log scale."""
+    _check_uncertainty(model)
+    draws = check_int(draws, "draws", min_value=2, max_value=1_000_000)
+    seed = check_int(seed, "seed", min_value=0, max_value=2**63 - 1)
+    params = np.array(list(model.params_.values()), dtype=float)
+    return _core.clv_sample_params(params, np.ascontiguousarray(model.covariance_.to_numpy()), draws, seed,
+                                   n_threads=resolve_threads())
+
+
 def _count(n) -> str:
     """A client count for a repr: whole numbers with thousands separators (weights may make it fractional)."""
     return f"{n:,.0f}" if float(n).is_integer() else f"{n:,.2f}"
@@ -362,6 +426,26 @@ class BetaGeo(ModelFileMixin):
         Optimiser iterations.
     n_clients_ : int or float
         Clients fitted (the sum of the weights when weights are given).
+    covariance_ : DataFrame
+        Asymptotic covariance of (r, alpha, a, b): the inverse of the observed
+        information (the Hessian of the log-likelihood at the fit, by central
+        differences of the analytic gradient, mapped from the fit's
+        coordinates by the delta method; the penalty is included when
+        ``penalizer`` > 0). None when the information is not positive
+        definite (the data do not identify the parameters; ``summary`` then
+        raises a ValueError saying so).
+    std_errors_ : Series
+        Square roots of its diagonal.
+    fixed_ : Series of bool
+        Parameters held at a boundary value: standard error 0, interval the
+        value itself (see Notes).
+    boundary_ : str
+        ``"interior"``, ``"no_dropout"`` (a = 0, b = inf held: the covariance
+        is that of r and alpha on the no-dropout face) or ``"a_plus_b_held"``
+        (the likelihood is flat in a + b, its supremum at a + b -> 0 or
+        infinity: a + b is held where the fit stopped, and a, b vary only
+        through the mean drop-out probability a / (a + b): a rank-one joint
+        covariance, correlation -1).
 
     Notes
     -----
@@ -417,8 +501,11 @@ class BetaGeo(ModelFileMixin):
         w = _weights(weights, len(x))
         if self.compress:
             (x, t_x, T), w = _compress([x, t_x, T], w)
-        params, ll, n_iter, _ = _core.bgnbd_fit(x, t_x, T, w, max_iter, tol, penalizer, n_threads=resolve_threads())
+        threads = resolve_threads()
+        params, ll, n_iter, _ = _core.bgnbd_fit(x, t_x, T, w, max_iter, tol, penalizer, n_threads=threads)
         self.params_ = dict(zip(("r", "alpha", "a", "b"), params))
+        _store_uncertainty(self, self.params_, lambda: _core.bgnbd_covariance(params, x, t_x, T, w, penalizer,
+                                                                               n_threads=threads))
         self.log_likelihood_ = ll
         self.n_iter_ = n_iter
         self.n_clients_ = int(len(summary)) if weights is None else float(np.sum(weights))
@@ -440,7 +527,41 @@ class BetaGeo(ModelFileMixin):
         x, t_x, T = _summary_arrays(summary)
         return _core.bgnbd_predict(self._params(), x, t_x, T, t, n_threads=resolve_threads())
 
-    def predict(self, summary: pd.DataFrame, t: float) -> pd.Series:
+    def summary(self, level: float = 0.95) -> pd.DataFrame:
+        """The parameters with their standard errors and ``level`` confidence intervals.
+
+        Returns
+        -------
+        DataFrame
+            One row per parameter (r, alpha, a, b): ``coef``, ``se``,
+            ``lower``, ``upper`` and ``fixed``. The parameters are positive,
+            so the interval is the normal approximation on the log scale:
+            coef * exp(-/+ z se / coef), z the normal quantile of
+            (1 + level) / 2 — always inside (0, inf), and asymmetric. A fixed
+            parameter (the no-dropout face: a = 0 and b = inf) has se 0 and
+            lower = upper = its value.
+        """
+        return _summary_table(self, level)
+
+    def sample_params(self, draws: int = 200, seed: int = 0) -> pd.DataFrame:
+        """Parameter draws from their asymptotic distribution: log theta ~ N(log theta_hat, D^-1 covariance_ D^-1).
+
+        D = diag(theta_hat); fixed parameters are copied. Seeded, the same on
+        every machine and thread count. Columns r, alpha, a, b.
+        """
+        return pd.DataFrame(_draws(self, draws, seed), columns=["r", "alpha", "a", "b"])
+
+    def _intervals(self, summary, t, interval, draws, seed, which):
+        z_level = check_float(interval, "interval", min_value=0.0, strict_min=True)
+        if not z_level < 1:
+            raise ValueError(f"interval must be in (0, 1), got {interval}")
+        t = check_float(t, "t", min_value=0.0)
+        x, t_x, T = _summary_arrays(summary)
+        return _core.bgnbd_predict_intervals(_draws(self, draws, seed), x, t_x, T, t, z_level, which,
+                                             n_threads=resolve_threads())
+
+    def predict(self, summary: pd.DataFrame, t: float, *, interval: float | None = None, draws: int = 200,
+                seed: int = 0):
         """Expected purchases of each client in the next ``t`` periods.
 
         Parameters
@@ -449,20 +570,43 @@ class BetaGeo(ModelFileMixin):
             Columns ``frequency``, ``recency``, ``T``.
         t : float
             Horizon, in the summaries' periods (>= 0).
+        interval : float, optional
+            A level in (0, 1), e.g. 0.95, for per-client intervals from the
+            parameters' uncertainty: the prediction is computed under
+            ``draws`` parameter draws (`sample_params` with ``seed``) and the
+            interval is the (1 -/+ interval) / 2 quantiles of those values
+            (linear interpolation, numpy's default). It reflects the
+            estimation error of the four parameters, not the client's own
+            randomness (how many purchases will actually happen).
+        draws, seed : int
+            Number of parameter draws (>= 2) and their seed.
 
         Returns
         -------
-        Series
+        Series or DataFrame
             E[Y(t) | frequency, recency, T] (Fader, Hardie & Lee 2005, eq. 10),
-            indexed like ``summary``.
+            indexed like ``summary``; with ``interval``, a DataFrame with
+            that column and ``lower``, ``upper``.
         """
         expected, _ = self._predict(summary, t)
-        return pd.Series(expected, index=summary.index, name=f"expected_purchases_{t:g}")
+        name = f"expected_purchases_{t:g}"
+        if interval is None:
+            return pd.Series(expected, index=summary.index, name=name)
+        lo, hi = self._intervals(summary, t, interval, draws, seed, "expected")
+        return pd.DataFrame({name: expected, "lower": lo, "upper": hi}, index=summary.index)
 
-    def probability_alive(self, summary: pd.DataFrame) -> pd.Series:
-        """Probability that each client has not dropped out by the end of calibration (1 when frequency is 0)."""
+    def probability_alive(self, summary: pd.DataFrame, *, interval: float | None = None, draws: int = 200,
+                          seed: int = 0):
+        """Probability that each client has not dropped out by the end of calibration (1 when frequency is 0).
+
+        With ``interval`` (see `predict`) a DataFrame with ``p_alive``,
+        ``lower`` and ``upper``.
+        """
         _, alive = self._predict(summary, 0.0)
-        return pd.Series(alive, index=summary.index, name="p_alive")
+        if interval is None:
+            return pd.Series(alive, index=summary.index, name="p_alive")
+        lo, hi = self._intervals(summary, 0.0, interval, draws, seed, "alive")
+        return pd.DataFrame({"p_alive": alive, "lower": lo, "upper": hi}, index=summary.index)
 
     def expected_purchases_new(self, t: float) -> float:
         """Expected repeat purchases of a new client over its first ``t`` periods."""
@@ -512,6 +656,8 @@ class GammaGamma(ModelFileMixin):
     n_clients_ : int
         Clients fitted: those with at least one repeat purchase
         (``frequency`` >= 1) and a mean repeat spend ``monetary_value`` > 0.
+    covariance_, std_errors_, fixed_, boundary_
+        As for `BetaGeo`: the inverse observed information of (p, q, v).
 
     Notes
     -----
@@ -566,10 +712,13 @@ class GammaGamma(ModelFileMixin):
             raise ValueError(f"no repeat buyer with a positive mean spend (frequency >= 1 and monetary_value > 0) "
                              f"among {len(x):,} clients ({int((x >= 1).sum()):,} repeat buyers): the spend model "
                              f"cannot be fitted")
-        params, ll, n_iter, _ = _core.gammagamma_fit(np.ascontiguousarray(x[keep]), np.ascontiguousarray(m[keep]),
-                                                     None if w is None else np.ascontiguousarray(w[keep]),
-                                                     max_iter, tol, penalizer, n_threads=resolve_threads())
+        xk, mk = np.ascontiguousarray(x[keep]), np.ascontiguousarray(m[keep])
+        wk = None if w is None else np.ascontiguousarray(w[keep])
+        threads = resolve_threads()
+        params, ll, n_iter, _ = _core.gammagamma_fit(xk, mk, wk, max_iter, tol, penalizer, n_threads=threads)
         self.params_ = dict(zip(("p", "q", "v"), params))
+        _store_uncertainty(self, self.params_, lambda: _core.gammagamma_covariance(params, xk, mk, wk, penalizer,
+                                                                                    n_threads=threads))
         self.log_likelihood_ = ll
         self.n_iter_ = n_iter
         self.n_clients_ = int(keep.sum())
@@ -583,6 +732,14 @@ class GammaGamma(ModelFileMixin):
             raise ValueError(f"the fitted spend model has q = {p[1]:.4g} <= 1: its mean spend is infinite (a heavy "
                              f"tail of large orders); refit with a penalizer or without the outlying orders")
         return p
+
+    def summary(self, level: float = 0.95) -> pd.DataFrame:
+        """p, q, v with ``coef``, ``se``, ``lower``, ``upper`` (log-scale normal interval, as `BetaGeo.summary`)."""
+        return _summary_table(self, level)
+
+    def sample_params(self, draws: int = 200, seed: int = 0) -> pd.DataFrame:
+        """Parameter draws on the log scale, as `BetaGeo.sample_params`; columns p, q, v."""
+        return pd.DataFrame(_draws(self, draws, seed), columns=["p", "q", "v"])
 
     def expected_spend(self, summary: pd.DataFrame) -> pd.Series:
         """Expected mean spend per transaction of each client.
@@ -609,7 +766,8 @@ class GammaGamma(ModelFileMixin):
 
 
 def lifetime_value(purchases: BetaGeo, spend: GammaGamma, summary: pd.DataFrame, *, months: int = 12,
-                   monthly_discount: float = 0.01, margin: float = 1.0, period_days: float = 7.0) -> pd.Series:
+                   monthly_discount: float = 0.01, margin: float = 1.0, period_days: float = 7.0,
+                   interval: float | None = None, draws: int = 200, seed: int = 0):
     """Discounted lifetime value of each client over the next ``months``.
 
     Parameters
@@ -628,13 +786,25 @@ def lifetime_value(purchases: BetaGeo, spend: GammaGamma, summary: pd.DataFrame,
         Share of the spend kept as value (>= 0).
     period_days : float, default 7
         Length of the summaries' period in days (7 for weeks).
+    interval : float, optional
+        A level in (0, 1) for per-client intervals from both models'
+        parameter uncertainty: the CLV under ``draws`` joint draws (purchase
+        parameters from ``purchases.sample_params(draws, seed)``, spend
+        parameters independently from ``spend.sample_params(draws, seed + 1)``),
+        and their (1 -/+ interval) / 2 quantiles. Computed in C++; the
+        costly part (the expected purchases at each month) is shared by the
+        clients of one (frequency, T) pair, so its cost grows with draws x
+        months x distinct pairs, the rest with draws x clients.
+    draws, seed : int
+        Number of draws (>= 2) and the seed.
 
     Returns
     -------
-    Series
+    Series or DataFrame
         CLV = margin * expected spend * sum over months m of (expected
         purchases in month m) / (1 + monthly_discount)^m, a month being
-        365.25/12 days; finite for every client of ``summary``.
+        365.25/12 days; finite for every client of ``summary``. With
+        ``interval``, a DataFrame with ``clv``, ``lower`` and ``upper``.
     """
     if not isinstance(purchases, BetaGeo):
         raise TypeError(f"purchases must be a fitted BetaGeo, got {type(purchases).__name__}")
@@ -649,13 +819,27 @@ def lifetime_value(purchases: BetaGeo, spend: GammaGamma, summary: pd.DataFrame,
         missing = [c for c in needed if c not in summary.columns]
         raise KeyError(f"summary lacks the columns {missing} (columns: {list(summary.columns)})")
     _summary_arrays(summary, needed)  # type, numeric, finite and non-empty
-    spend = spend.expected_spend(summary).to_numpy()
-    per_month = 365.25 / 12 / period_days
-    value = np.zeros(len(summary))
-    previous = np.zeros(len(summary))
-    for m in range(1, months + 1):  # a loop over months; each step is vectorised over clients
-        cumulative = purchases.predict(summary, m * per_month).to_numpy()
-        value += (cumulative - previous) / (1.0 + d) ** m
-        previous = cumulative
-    return pd.Series(margin * spend * value, index=summary.index, name="clv")
+    _spend_arrays(summary)  # a negative mean spend is refused
+    gg_point = np.array([spend._params()], dtype=float)  # refuses q <= 1 (an infinite mean spend)
+    bg_point = np.array([purchases._params()], dtype=float)
+    x, t_x, T, m = _summary_arrays(summary, needed)
+    m = np.where(x > 0, m, 0.0)  # the mean spend of a client without repeat purchase is not used
+    # sum_m (E_m - E_{m-1}) / (1 + d)^m = sum_m E_m c_m with c_m = 1/(1+d)^m - 1/(1+d)^(m+1), c_M = 1/(1+d)^M:
+    # the engine sums the expected purchases at each month end once per (frequency, T) pair and draw.
+    disc = (1.0 + d) ** -np.arange(1, months + 2, dtype=float)
+    coefs = np.append(disc[:-2] - disc[1:-1], disc[months - 1])
+    horizons = np.arange(1, months + 1, dtype=float) * (365.25 / 12 / period_days)
+    threads = resolve_threads()
+    point, _ = _core.clv_value_intervals(bg_point, gg_point, x, t_x, T, m, horizons, coefs, margin, 0.5,
+                                         n_threads=threads)
+    clv = pd.Series(point, index=summary.index, name="clv")
+    if interval is None:
+        return clv
+    level = check_float(interval, "interval", min_value=0.0, strict_min=True)
+    if not level < 1:
+        raise ValueError(f"interval must be in (0, 1), got {interval}")
+    bg_draws, gg_draws = _draws(purchases, draws, seed), _draws(spend, draws, seed + 1)
+    lo, hi = _core.clv_value_intervals(bg_draws, gg_draws, x, t_x, T, m, horizons, coefs, margin, level,
+                                       n_threads=threads)
+    return pd.DataFrame({"clv": clv, "lower": lo, "upper": hi}, index=summary.index)
 

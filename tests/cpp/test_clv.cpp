@@ -7,6 +7,8 @@
 #include <random>
 #include <vector>
 
+#include <Eigen/Dense>
+
 #include "twinscore/threads.h"
 
 namespace twinscore {
@@ -283,6 +285,131 @@ TEST(Clv, GammaGammaGradientAndSpend) {
   EXPECT_FALSE(GammaGammaExpectedSpend(g, x0, neg, absl::MakeSpan(out0)).ok());
   std::vector<double> bad{0, 1};
   EXPECT_FALSE(FitGammaGamma(bad, std::vector<double>{1, 1}, {}, FitOptions(), nullptr).ok());
+}
+
+// ---------------------------------------------------------------- uncertainty
+
+// Covariance from an independent second difference of the log-likelihood
+// (values only) in the natural parameters.
+std::vector<double> SecondDifferenceCovariance(const Sample& s, const BgNbdParams& p) {
+  const double base[4] = {p.r, p.alpha, p.a, p.b};
+  auto ll = [&](const double* q) { return *BgNbdLogLikelihood({q[0], q[1], q[2], q[3]}, s.x, s.t_x, s.T, {}, {}); };
+  Eigen::Matrix4d H;
+  for (int i = 0; i < 4; ++i) {
+    for (int j = 0; j < 4; ++j) {
+      const double hi = 1e-4 * base[i], hj = 1e-4 * base[j];
+      double v = 0;
+      for (int si : {1, -1}) {
+        for (int sj : {1, -1}) {
+          double q[4] = {base[0], base[1], base[2], base[3]};
+          q[i] += si * hi;
+          q[j] += sj * hj;
+          v += si * sj * ll(q);
+        }
+      }
+      H(i, j) = v / (4 * hi * hj);
+    }
+  }
+  const Eigen::Matrix4d cov = (-H).inverse();
+  return std::vector<double>(cov.data(), cov.data() + 16);
+}
+
+TEST(Clv, BgNbdCovarianceMatchesSecondDifferences) {
+  Sample s = Draw(4000, 0.5, 5.0, 0.8, 2.5, 7);
+  auto p = FitBgNbd(s.x, s.t_x, s.T, {}, FitOptions{}, nullptr);
+  ASSERT_TRUE(p.ok()) << p.status();
+  std::vector<double> cov(16);
+  std::vector<uint8_t> fixed(4);
+  Uncertainty u{absl::MakeSpan(cov), absl::MakeSpan(fixed)};
+  ASSERT_TRUE(BgNbdCovariance(*p, s.x, s.t_x, s.T, {}, 0.0, &u).ok());
+  EXPECT_EQ(u.boundary, Boundary::kInterior);
+  const std::vector<double> want = SecondDifferenceCovariance(s, *p);
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(fixed[i], 0);
+    for (int j = 0; j < 4; ++j) {
+      const double scale = std::sqrt(want[i * 4 + i] * want[j * 4 + j]);
+      EXPECT_NEAR(cov[i * 4 + j], want[i * 4 + j], 1e-3 * scale) << i << " " << j;
+    }
+  }
+}
+
+TEST(Clv, BgNbdCovarianceOnTheNoDropoutFace) {
+  Sample s = Draw(3000, 0.8, 6.0, 0.0, 1.0, 8);
+  auto p = FitBgNbd(s.x, s.t_x, s.T, {}, FitOptions{}, nullptr);
+  ASSERT_TRUE(p.ok()) << p.status();
+  ASSERT_EQ(p->a, 0.0);
+  std::vector<double> cov(16);
+  std::vector<uint8_t> fixed(4);
+  Uncertainty u{absl::MakeSpan(cov), absl::MakeSpan(fixed)};
+  ASSERT_TRUE(BgNbdCovariance(*p, s.x, s.t_x, s.T, {}, 0.0, &u).ok());
+  EXPECT_EQ(u.boundary, Boundary::kNoDropout);
+  EXPECT_EQ(fixed, (std::vector<uint8_t>{0, 0, 1, 1}));
+  for (int i = 0; i < 16; ++i) {
+    EXPECT_TRUE(std::isfinite(cov[i]));
+    if (i / 4 >= 2 || i % 4 >= 2) {
+      EXPECT_EQ(cov[i], 0.0) << i;
+    }
+  }
+  EXPECT_GT(cov[0], 0.0);
+  EXPECT_GT(cov[5], 0.0);
+}
+
+TEST(Clv, SampleParamsIsSeededAndCopiesFixedParameters) {
+  const std::vector<double> params{0.5, 4.0, 0.0, std::numeric_limits<double>::infinity()};
+  std::vector<double> cov(16, 0.0);
+  cov[0] = 0.01;
+  cov[5] = 0.25;
+  cov[1] = cov[4] = 0.02;
+  std::vector<double> a(4 * 5000), b(4 * 5000);
+  ASSERT_TRUE(SampleParams(params, cov, 5000, 42, absl::MakeSpan(a)).ok());
+  ASSERT_TRUE(SampleParams(params, cov, 5000, 42, absl::MakeSpan(b)).ok());
+  EXPECT_EQ(a, b);
+  double mean_log_r = 0, var_log_r = 0;
+  for (int d = 0; d < 5000; ++d) {
+    EXPECT_EQ(a[4 * d + 2], 0.0);
+    EXPECT_EQ(a[4 * d + 3], params[3]);
+    mean_log_r += std::log(a[4 * d]) / 5000;
+  }
+  for (int d = 0; d < 5000; ++d) var_log_r += std::pow(std::log(a[4 * d]) - mean_log_r, 2) / 4999;
+  EXPECT_NEAR(mean_log_r, std::log(0.5), 4 * 0.2 / std::sqrt(5000.0));
+  EXPECT_NEAR(var_log_r, 0.01 / 0.25, 0.004);  // var(log r) = var(r) / r^2
+  cov[0] = -1;
+  EXPECT_FALSE(SampleParams(params, cov, 10, 1, absl::MakeSpan(a).subspan(0, 40)).ok());
+}
+
+TEST(Clv, PredictIntervalsOfOneRepeatedDrawAreThePointAndThreadIndependent) {
+  Sample s = Draw(3000, 0.5, 5.0, 0.8, 2.5, 9);
+  const BgNbdParams p{0.5, 5.0, 0.8, 2.5};
+  std::vector<double> draws;
+  for (int d = 0; d < 7; ++d) draws.insert(draws.end(), {p.r, p.alpha, p.a, p.b});
+  const size_t n = s.x.size();
+  std::vector<double> el(n), eu(n), al(n), au(n), e(n), alive(n);
+  ASSERT_TRUE(BgNbdPredict(p, s.x, s.t_x, s.T, 26.0, absl::MakeSpan(e), absl::MakeSpan(alive)).ok());
+  IntervalOutputs out{absl::MakeSpan(el), absl::MakeSpan(eu), absl::MakeSpan(al), absl::MakeSpan(au)};
+  ASSERT_TRUE(BgNbdPredictIntervals(draws, s.x, s.t_x, s.T, 26.0, 0.9, out).ok());
+  // P(alive) goes through Eigen's vectorised log and exp (SIMD lanes and the
+  // scalar tail may round differently): equal within rounding.
+  for (size_t i = 0; i < n; ++i) {
+    EXPECT_NEAR(el[i], e[i], 1e-13 * e[i]);
+    EXPECT_NEAR(eu[i], e[i], 1e-13 * e[i]);
+    EXPECT_NEAR(al[i], alive[i], 1e-13);
+  }
+  // Different draws: 1 and 2 threads give the same bits.
+  std::vector<double> cov{0.01, 0, 0, 0, 0, 0.5, 0, 0, 0, 0, 0.01, 0, 0, 0, 0, 0.1};
+  std::vector<double> many(4 * 50);
+  ASSERT_TRUE(SampleParams({p.r, p.alpha, p.a, p.b}, cov, 50, 3, absl::MakeSpan(many)).ok());
+  std::vector<double> el2(n), eu2(n), al2(n), au2(n);
+  IntervalOutputs out2{absl::MakeSpan(el2), absl::MakeSpan(eu2), absl::MakeSpan(al2), absl::MakeSpan(au2)};
+  ASSERT_TRUE(SetNumThreads(1).ok());
+  ASSERT_TRUE(BgNbdPredictIntervals(many, s.x, s.t_x, s.T, 26.0, 0.9, out).ok());
+  ASSERT_TRUE(SetNumThreads(2).ok());
+  ASSERT_TRUE(BgNbdPredictIntervals(many, s.x, s.t_x, s.T, 26.0, 0.9, out2).ok());
+  ASSERT_TRUE(SetNumThreads(0).ok());
+  EXPECT_EQ(el, el2);
+  EXPECT_EQ(au, au2);
+  for (size_t i = 0; i < n; ++i) EXPECT_LE(el[i], eu[i]);
+  EXPECT_FALSE(BgNbdPredictIntervals(many, s.x, s.t_x, s.T, 26.0, 1.0, out).ok());
+  EXPECT_FALSE(BgNbdPredictIntervals(absl::MakeSpan(many).subspan(0, 6), s.x, s.t_x, s.T, 26.0, 0.9, out).ok());
 }
 
 }  // namespace

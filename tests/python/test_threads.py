@@ -265,6 +265,8 @@ def _every_engine(prm):
     bg.predict(summary, 10)
     gg = ts.GammaGamma(penalizer=0.01).fit(summary)
     gg.expected_spend(summary)
+    bg.predict(summary, 10, interval=0.9, draws=10)  # parameter draws, then the interval pass
+    ts.lifetime_value(bg, gg, summary, months=2, interval=0.9, draws=10)
     km = ts.KMeans(n_clusters=3, random_state=0).fit(X)
     km.predict(X), km.transform(X), km.score(X)
     ts.MiniBatchKMeans(n_clusters=3, random_state=0, batch_size=128).fit(X).partial_fit(X)

@@ -710,3 +710,215 @@ def test_rfm_as_of_is_the_log_cut_by_hand(prm):
         ts.rfm(tx, now=cut, as_of=cut, **kw)
     with pytest.raises(ValueError, match="every transaction is after as_of"):
         ts.rfm(tx, as_of=tx["date"].min() - pd.Timedelta(days=1), **kw)
+
+# ---------------------------------------------------------------- issue 26 item 1: standard errors and intervals
+
+def _reference_covariance(f, p, h=1e-4):
+    """Inverse of minus the central-difference Hessian of the log-likelihood f at p (numpy only)."""
+    p = np.asarray(p, float)
+    k = len(p)
+    H = np.zeros((k, k))
+    step = h * np.maximum(np.abs(p), 1e-3)
+    for i in range(k):
+        for j in range(k):
+            def shifted(si, sj):
+                q = p.copy()
+                q[i] += si * step[i]
+                q[j] += sj * step[j]
+                return f(q)
+            H[i, j] = (shifted(1, 1) - shifted(1, -1) - shifted(-1, 1) + shifted(-1, -1)) / (4 * step[i] * step[j])
+    return np.linalg.inv(-H)
+
+
+def _gg_ll(p, x, m, w):
+    """Reference Gamma-Gamma log-likelihood (Fader & Hardie 2013), numpy."""
+    pp, q, v = p
+    px = pp * x
+    return float(np.sum(w * (gammaln(px + q) - gammaln(px) - gammaln(q) + q * np.log(v) + (px - 1) * np.log(m)
+                             + px * np.log(x) - (px + q) * np.log(x * m + v))))
+
+
+def _check_covariance(got, ref):
+    """Standard errors within 1e-3 relative; covariances within 1e-3 of sqrt(var_i var_j)."""
+    got = np.asarray(got)
+    se_got, se_ref = np.sqrt(np.diag(got)), np.sqrt(np.diag(ref))
+    np.testing.assert_allclose(se_got, se_ref, rtol=1e-3)
+    np.testing.assert_allclose(got / np.outer(se_ref, se_ref), ref / np.outer(se_ref, se_ref), atol=1e-3)
+
+
+def test_bgnbd_standard_errors_equal_a_numpy_hessian_on_cdnow(cdnow_summary):
+    bg = ts.BetaGeo().fit(cdnow_summary)
+    names = ["r", "alpha", "a", "b"]
+    p = [bg.params_[k] for k in names]
+    x, t, T, w = _patterns(cdnow_summary)
+    ref = _reference_covariance(lambda q: _bgnbd_ll(q, x, t, T, w), p)
+    assert list(bg.covariance_.index) == names and bg.boundary_ == "interior"
+    _check_covariance(bg.covariance_.loc[names, names], ref)
+    np.testing.assert_allclose(bg.std_errors_[names], np.sqrt(np.diag(ref)), rtol=1e-3)
+    table = bg.summary()
+    assert list(table.columns) == ["coef", "se", "lower", "upper", "fixed"]
+    assert not table["fixed"].any() and np.isfinite(table[["coef", "se", "lower", "upper"]].to_numpy()).all()
+    # The normal approximation on the log scale, by hand.
+    z = 1.959963984540054
+    np.testing.assert_allclose(table["lower"], table["coef"] * np.exp(-z * table["se"] / table["coef"]), rtol=1e-12)
+    np.testing.assert_allclose(table["upper"], table["coef"] * np.exp(z * table["se"] / table["coef"]), rtol=1e-12)
+    assert (table["lower"] < table["coef"]).all() and (table["coef"] < table["upper"]).all()
+    narrow = bg.summary(level=0.5)
+    assert (narrow["upper"] < table["upper"]).all()
+
+
+def test_gammagamma_standard_errors_equal_a_numpy_hessian_on_cdnow(cdnow_summary):
+    gg = ts.GammaGamma().fit(cdnow_summary)
+    s = cdnow_summary[(cdnow_summary["frequency"] > 0) & (cdnow_summary["monetary_value"] > 0)]
+    x, m = s["frequency"].to_numpy(), s["monetary_value"].to_numpy()
+    p = [gg.params_[k] for k in ("p", "q", "v")]
+    ref = _reference_covariance(lambda q: _gg_ll(q, x, m, np.ones(len(x))), p)
+    _check_covariance(gg.covariance_.to_numpy(), ref)
+    assert list(gg.summary().index) == ["p", "q", "v"]
+
+
+def test_bgnbd_standard_errors_on_simulated_data_and_with_weights():
+    s = _draw_bgnbd(5000, 0.6, 4.0, 0.9, 3.0, 11)
+    bg = ts.BetaGeo().fit(s)
+    p = [bg.params_[k] for k in ("r", "alpha", "a", "b")]
+    x, t, T, w = _patterns(s)
+    _check_covariance(bg.covariance_.to_numpy(), _reference_covariance(lambda q: _bgnbd_ll(q, x, t, T, w), p))
+    # The same fit on all clients, and on the distinct patterns passed with their counts as weights.
+    full = ts.BetaGeo(compress=False).fit(s)
+    weighted = ts.BetaGeo(compress=False).fit(pd.DataFrame({"frequency": x, "recency": t, "T": T}), weights=w)
+    for other in (full, weighted):
+        np.testing.assert_allclose(other.covariance_.to_numpy(), bg.covariance_.to_numpy(), rtol=1e-5, atol=0)
+
+
+def test_bgnbd_interval_coverage_by_simulation():
+    # 200 data sets of 2,000 clients from known parameters: each parameter's 95 % interval covers the truth
+    # about 95 % of the time (190 of 200, binomial sd 3.1; the tolerance is 4 sd).
+    truth = {"r": 0.5, "alpha": 4.0, "a": 0.8, "b": 2.5}
+    covered = {k: 0 for k in truth}
+    for seed in range(200):
+        table = ts.BetaGeo().fit(_draw_bgnbd(2000, *truth.values(), 1000 + seed)).summary()
+        for k, v in truth.items():
+            covered[k] += table.loc[k, "lower"] <= v <= table.loc[k, "upper"]
+    assert all(178 <= c <= 200 for c in covered.values()), covered
+
+
+def test_bgnbd_no_dropout_face_standard_errors(no_dropout_summary):
+    bg = ts.BetaGeo().fit(no_dropout_summary)
+    assert bg.boundary_ == "no_dropout"
+    assert bg.fixed_.to_dict() == {"r": False, "alpha": False, "a": True, "b": True}
+    table = bg.summary()
+    assert not table.isna().any().any()
+    assert table.loc["a", ["coef", "se", "lower", "upper"]].tolist() == [0.0, 0.0, 0.0, 0.0]
+    assert table.loc["b", "coef"] == np.inf and table.loc["b", "se"] == 0 and table.loc["b", "upper"] == np.inf
+    # r and alpha: the NBD's observed information (the likelihood on the face a = 0).
+    x, _, T, w = _patterns(no_dropout_summary)
+
+    def nbd(q):
+        r, alpha = q
+        return float(np.sum(w * (gammaln(r + x) - gammaln(r) + r * np.log(alpha) - (r + x) * np.log(alpha + T))))
+
+    ref = _reference_covariance(nbd, [bg.params_["r"], bg.params_["alpha"]])
+    _check_covariance(bg.covariance_.to_numpy()[:2, :2], ref)
+    assert (bg.covariance_.to_numpy()[2:, :] == 0).all() and (bg.covariance_.to_numpy()[:, 2:] == 0).all()
+    # Intervals hold a = 0: P(alive) is 1 in every draw.
+    alive = bg.probability_alive(no_dropout_summary, interval=0.9, draws=50)
+    assert (alive[["p_alive", "lower", "upper"]] == 1.0).all().all()
+
+
+def test_bgnbd_flat_in_a_plus_b_holds_it():
+    s = _summary(_purchase_log(4000, 0.8, 40.0, seed=9, dropout=(1e8, 9e8)))
+    bg = ts.BetaGeo().fit(s)
+    assert bg.boundary_ == "a_plus_b_held"
+    table = bg.summary()
+    assert np.isfinite(table[["coef", "se", "lower", "upper"]].to_numpy()).all()
+    # a + b is held: a and b move only through a / (a + b), in opposite directions (correlation -1).
+    c = bg.covariance_.to_numpy()
+    assert c[2, 3] / np.sqrt(c[2, 2] * c[3, 3]) == pytest.approx(-1.0, abs=1e-6)
+    assert not bg.fixed_.any()
+    out = bg.predict(s, 26.0, interval=0.95, draws=50)
+    assert np.isfinite(out.to_numpy()).all() and (out["lower"] <= out["upper"]).all()
+
+
+def test_bgnbd_sample_params_moments_and_seed(cdnow_summary):
+    bg = ts.BetaGeo().fit(cdnow_summary)
+    d = bg.sample_params(draws=20_000, seed=3)
+    assert d.equals(bg.sample_params(draws=20_000, seed=3)) and not d.equals(bg.sample_params(draws=20_000, seed=4))
+    logs = np.log(d.to_numpy())
+    p = np.array(list(bg.params_.values()))
+    want = bg.covariance_.to_numpy() / np.outer(p, p)
+    assert (np.abs(logs.mean(axis=0) - np.log(p)) < 4 * np.sqrt(np.diag(want) / 20_000)).all()
+    np.testing.assert_allclose(np.cov(logs.T), want, rtol=0.05, atol=0.05 * np.sqrt(np.outer(np.diag(want),
+                                                                                           np.diag(want))).max())
+
+
+def test_bgnbd_prediction_intervals_equal_numpy_quantiles_over_the_draws(cdnow_summary, restore_threads):
+    s = cdnow_summary
+    bg = ts.BetaGeo().fit(s)
+    with ts.threads(1):
+        one = bg.predict(s, 39.0, interval=0.9, draws=100, seed=5)
+        alive1 = bg.probability_alive(s, interval=0.9, draws=100, seed=5)
+    with ts.threads(2):
+        two = bg.predict(s, 39.0, interval=0.9, draws=100, seed=5)
+        alive2 = bg.probability_alive(s, interval=0.9, draws=100, seed=5)
+    pd.testing.assert_frame_equal(one, two)
+    pd.testing.assert_frame_equal(alive1, alive2)
+    np.testing.assert_array_equal(one.iloc[:, 0], bg.predict(s, 39.0))
+    # Reference: the point prediction under each draw, then numpy's quantiles.
+    draws = bg.sample_params(draws=100, seed=5)
+    e, a = [], []
+    for row in draws.itertuples(index=False):
+        m = ts.BetaGeo()
+        m.params_ = row._asdict()
+        e.append(m.predict(s, 39.0).to_numpy())
+        a.append(m.probability_alive(s).to_numpy())
+    e, a = np.array(e), np.array(a)
+    np.testing.assert_allclose(one["lower"], np.quantile(e, 0.05, axis=0), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(one["upper"], np.quantile(e, 0.95, axis=0), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(alive1["lower"], np.quantile(a, 0.05, axis=0), rtol=1e-12)
+    np.testing.assert_allclose(alive1["upper"], np.quantile(a, 0.95, axis=0), rtol=1e-12)
+    assert (one["lower"] <= one.iloc[:, 0]).mean() > 0.9 and (one.iloc[:, 0] <= one["upper"]).mean() > 0.9
+    assert ((alive1["lower"] > 0) & (alive1["upper"] <= 1)).all()
+
+
+def test_lifetime_value_intervals_equal_numpy_quantiles(cdnow_summary):
+    s = cdnow_summary
+    bg, gg = ts.BetaGeo().fit(s), ts.GammaGamma().fit(s)
+    out = ts.lifetime_value(bg, gg, s, months=6, monthly_discount=0.01, margin=0.3, interval=0.8, draws=60, seed=2)
+    pd.testing.assert_series_equal(out["clv"], ts.lifetime_value(bg, gg, s, months=6, margin=0.3))
+    bd, gd = bg.sample_params(60, seed=2), gg.sample_params(60, seed=3)
+
+    def reference_clv(b, g):
+        """The documented sum over months, from the point predictions (one call per month)."""
+        total, previous = 0.0, 0.0
+        for month in range(1, 7):
+            cumulative = b.predict(s, month * 365.25 / 12 / 7).to_numpy()
+            total = total + (cumulative - previous) / 1.01 ** month
+            previous = cumulative
+        return 0.3 * g.expected_spend(s).to_numpy() * total
+
+    np.testing.assert_allclose(out["clv"], reference_clv(bg, gg), rtol=1e-10)
+    values = []
+    for b_row, g_row in zip(bd.itertuples(index=False), gd.itertuples(index=False)):
+        b, g = ts.BetaGeo(), ts.GammaGamma()
+        b.params_, g.params_ = b_row._asdict(), g_row._asdict()
+        values.append(reference_clv(b, g))
+    values = np.array(values)
+    np.testing.assert_allclose(out["lower"], np.quantile(values, 0.1, axis=0), rtol=1e-9)
+    np.testing.assert_allclose(out["upper"], np.quantile(values, 0.9, axis=0), rtol=1e-9)
+    assert (out["lower"] < out["upper"]).all()
+
+
+def test_uncertainty_bad_input(cdnow_summary):
+    bg = ts.BetaGeo().fit(cdnow_summary)
+    with pytest.raises(ValueError, match="interval must be in"):
+        bg.predict(cdnow_summary, 10.0, interval=1.0)
+    with pytest.raises(ValueError, match="draws"):
+        bg.predict(cdnow_summary, 10.0, interval=0.9, draws=1)
+    with pytest.raises(ValueError, match="seed"):
+        bg.probability_alive(cdnow_summary, interval=0.9, seed=-1)
+    with pytest.raises(ValueError, match="level"):
+        bg.summary(level=0.0)
+    with pytest.raises(ValueError, match="not fitted"):
+        ts.BetaGeo().summary()
+    with pytest.raises(ValueError, match="not fitted"):
+        ts.GammaGamma().sample_params()

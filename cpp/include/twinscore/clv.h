@@ -132,6 +132,78 @@ absl::Status GammaGammaExpectedSpend(const GammaGammaParams& g, absl::Span<const
 // 1e-16 of the sum (about 40 (1 + w) terms), and at most 1e8.
 absl::StatusOr<double> BgNbdExpectedIfAlive(double shape, double a, double b_x, double w);
 
+// ---------------------------------------------------------------- uncertainty
+//
+// Standard errors come from the observed information: the Hessian of the
+// (penalised) log-likelihood at the fit, by central differences (step 1e-5)
+// of the analytic gradient in the fit's coordinates (log r, log alpha, u,
+// log s for the BG/NBD; log p, log q, log v for the Gamma-Gamma). The free
+// block is inverted and mapped to the natural parameters with the Jacobian
+// of the coordinate change (the delta method), so `cov` is the asymptotic
+// covariance of (r, alpha, a, b) or (p, q, v).
+//
+// Boundaries, where the likelihood's maximum is not an interior point:
+// - no dropout (a = 0, b = inf): the covariance is that of (r, alpha) on the
+//   face; the rows and columns of a and b are 0 and both are flagged fixed.
+// - a + b on its box bound (e^-30 or e^30), or a likelihood flat in a + b
+//   (its supremum at a + b -> 0 or infinity): a + b is held where the fit
+//   stopped and the covariance is that of (r, alpha, a / (a + b)); a and b
+//   then have a rank-one joint covariance (correlation -1: a + b is fixed).
+// Any other coordinate at its box bound is held too (its rows and columns 0,
+// flagged fixed). A free block that is still not positive definite fails
+// with kFailedPrecondition: the data do not identify the parameters.
+enum class Boundary : int { kInterior = 0, kNoDropout = 1, kScaleHeld = 2 };
+
+struct Uncertainty {
+  absl::Span<double> cov;      // k*k, row-major, natural parameters
+  absl::Span<uint8_t> fixed;   // k flags: 1 = held at a boundary value (variance 0)
+  Boundary boundary = Boundary::kInterior;
+};
+
+absl::Status BgNbdCovariance(const BgNbdParams& p, absl::Span<const double> x, absl::Span<const double> t_x,
+                             absl::Span<const double> T, absl::Span<const double> weights, double penalizer,
+                             Uncertainty* out);
+
+absl::Status GammaGammaCovariance(const GammaGammaParams& g, absl::Span<const double> x,
+                                  absl::Span<const double> m, absl::Span<const double> weights, double penalizer,
+                                  Uncertainty* out);
+
+// `draws` parameter vectors (draws*k, row-major) from the parameters'
+// asymptotic distribution on the log scale: log theta ~ N(log theta_hat,
+// D^-1 cov D^-1), D = diag(theta_hat), so every draw stays positive. A
+// parameter with variance 0 (fixed: a = 0, b = inf) is copied. The square
+// root of the covariance is taken by eigen-decomposition (negative rounding
+// eigenvalues set to 0), so a rank-deficient covariance is valid. Normal
+// deviates come from one sequential seeded stream (splitmix64 + Box-Muller):
+// the same for any thread count and platform.
+absl::Status SampleParams(absl::Span<const double> params, absl::Span<const double> cov, int64_t draws,
+                          uint64_t seed, absl::Span<double> out);
+
+// Per-client intervals over parameter draws (draws*4 values (r, alpha, a, b),
+// as SampleParams gives them): for each client the predictions under every
+// draw, and their quantiles (1 - level) / 2 and (1 + level) / 2 with linear
+// interpolation between order statistics (numpy's default). Outputs of n
+// values; an empty pair is skipped. Clients run in parallel blocks, each one
+// on its own: results do not depend on the thread count.
+struct IntervalOutputs {
+  absl::Span<double> expected_lower, expected_upper, alive_lower, alive_upper;
+};
+absl::Status BgNbdPredictIntervals(absl::Span<const double> draws, absl::Span<const double> x,
+                                   absl::Span<const double> t_x, absl::Span<const double> T, double t, double level,
+                                   const IntervalOutputs& out);
+
+// Lifetime value intervals: value_d = margin * spend_d(x, m) * sum_j c_j
+// E_d[Y(t_j)], with spend_d the Gamma-Gamma posterior mean spend under
+// spend draw d (draws*3 values (p, q, v); a draw with q <= 1 has an
+// infinite mean spend and fails) and E_d the BG/NBD expectation under
+// purchase draw d. horizons t_j (in periods) and their weights c_j describe
+// the discounted sum (see lifetime_value). Outputs n values each.
+absl::Status LifetimeValueIntervals(absl::Span<const double> bg_draws, absl::Span<const double> gg_draws,
+                                    absl::Span<const double> x, absl::Span<const double> t_x,
+                                    absl::Span<const double> T, absl::Span<const double> m,
+                                    absl::Span<const double> horizons, absl::Span<const double> coefficients,
+                                    double margin, double level, absl::Span<double> lower, absl::Span<double> upper);
+
 // Digamma function for x > 0, exposed for tests.
 double Digamma(double x);
 
