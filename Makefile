@@ -29,7 +29,7 @@ setup: $(ST)/package
 demo: $(ST)/package
 	$(VENV)/bin/twinscore demo
 
-test: test-cpp sanitize fuzz test-python test-wheel
+test: test-cpp sanitize fuzz test-python test-wheel-emulated
 
 $(ST)/system:
 	bash scripts/install-system.sh
