@@ -75,8 +75,18 @@ if [ "$emulated" = 1 ]; then
     name=${cpu%%:*}
     level=${cpu##*:}
     echo "== emulated CPU $name (expects level $level)"
+    skip=()
+    if [ "$level" != v2 ]; then
+      # Debian 12's qemu (7.2) computes some AVX2 gathers wrong, which crashes
+      # the tree walk: where the probe shows it, the trees are left out.
+      gcc -O2 -march=x86-64-v3 scripts/qemu_gather_probe.c -o "$work/gather_probe"
+      if ! qemu-x86_64 -cpu "$name" "$work/gather_probe"; then
+        echo "this qemu's AVX2 gathers are wrong: the tree walk is not run on the emulated $name CPU"
+        skip=(--skip-trees)
+      fi
+    fi
     hidden qemu-x86_64 -cpu "$name" "$venv/bin/python" scripts/wheel_check.py run "$work/problems" \
-      "$work/qemu-$name.npz" > "$work/qemu-$name.txt"
+      "$work/qemu-$name.npz" "${skip[@]}" > "$work/qemu-$name.txt"
     head -2 "$work/qemu-$name.txt"
     "$venv/bin/python" scripts/wheel_check.py compare "$work/ref.npz" "$work/qemu-$name.npz" --level "$level"
   done
