@@ -6,7 +6,7 @@ Python that runs it; `--save` writes the medians to a JSON file, `--compare
 A.json B.json` prints B / A per case. The issue-22 check: run it with the
 native build's Python and with the wheel's (build/wheel-venv), then compare.
 
-    python benchmarks/bench_dispatch.py --data DIR [--rows 1000000] --save native.json
+    python benchmarks/bench_dispatch.py --data DIR [--rows 1000000] [--prospects 100000] --save native.json
     build/wheel-venv/bin/python benchmarks/bench_dispatch.py --data DIR --save wheel.json
     python benchmarks/bench_dispatch.py --compare native.json wheel.json
 
@@ -59,9 +59,9 @@ def cases(args):
                                                                     random_state=0).fit(K)
 
     C = rng.normal(size=(20_000, 64)).astype(np.float32)
-    Q = rng.normal(size=(100_000, 64)).astype(np.float32)
+    Q = rng.normal(size=(args.prospects, 64)).astype(np.float32)
     dense = ts.TwinIndex("inner_product").fit(C)
-    yield "twins dense d=64, 20k x 100k, k=10", lambda: dense.search(Q, k=10)
+    yield f"twins dense d=64, 20k x {args.prospects // 1000}k, k=10", lambda: dense.search(Q, k=10)
 
     def sets(m):
         B = np.zeros((m, 256), dtype=bool)
@@ -69,8 +69,8 @@ def cases(args):
         return B
 
     jac = ts.TwinIndex("jaccard").fit(sets(20_000))
-    Qb = sets(100_000)
-    yield "twins Jaccard 256 categories, 20k x 100k, k=10", lambda: jac.search(Qb, k=10)
+    Qb = sets(args.prospects)
+    yield f"twins Jaccard 256 categories, 20k x {args.prospects // 1000}k, k=10", lambda: jac.search(Qb, k=10)
 
     frame = pd.DataFrame(np.nan_to_num(X[:, :20]), columns=[f"f{j}" for j in range(20)])
     frame["band"] = pd.Categorical(rng.choice(["a", "b", "c", "d"], size=n))
@@ -110,6 +110,7 @@ def compare(a_path, b_path):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--prospects", type=int, default=100_000, help="prospects of the twins searches")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--data", default="build/bench-dispatch")
     ap.add_argument("--save", default="")
