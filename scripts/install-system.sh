@@ -2,10 +2,11 @@
 # Installs the Debian packages twinscore builds against, skipping those already
 # there (a second run is a few dpkg look-ups, no network).
 set -euo pipefail
-# clang and its runtime (libFuzzer) build the loaders' fuzz target only.
+# clang and its runtime (libFuzzer) build the loaders' fuzz target only;
+# qemu-user runs the wheel on emulated CPUs (make test-wheel-emulated).
 pkgs=(g++ make python3-venv python3-dev
       libeigen3-dev libtbb-dev libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev
-      clang libclang-rt-14-dev)
+      clang libclang-rt-14-dev qemu-user)
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 missing=()
 for p in "${pkgs[@]}"; do

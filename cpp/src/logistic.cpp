@@ -10,6 +10,9 @@
 #include "twinscore/threads.h"
 
 namespace twinscore {
+
+const kernels::LogisticKernels& kernels::Logistic() { return Logistic(ActiveSimdLevel()); }
+
 namespace {
 
 using RowMatrixF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
@@ -63,7 +66,7 @@ void AccumulateRows(const Problem& p, const Vector& beta, int64_t begin, int64_t
     auto zm = z.head(m);
     auto em = e.head(m);
     auto pm = pr.head(m);
-    kernels::ChunkScores(X, m, d, beta.data(), zm.data());
+    kernels::Logistic().chunk_scores(X, m, d, beta.data(), zm.data());
     zm += beta[d];
     // Vectorised over the chunk: one exp per row gives the loss
     // max(z,0) - y z + log(1 + e^-|z|) and the probability, stably (log of
@@ -82,7 +85,7 @@ void AccumulateRows(const Problem& p, const Vector& beta, int64_t begin, int64_t
       s.hess.triangularView<Eigen::Lower>() += Hc.cast<double>();
     }
     zm = wc * (pm - yc);
-    kernels::ChunkGradient(X, m, d, zm.data(), s.grad.data());
+    kernels::Logistic().chunk_gradient(X, m, d, zm.data(), s.grad.data());
     s.grad[d] += zm.sum();
   }
 }
@@ -350,7 +353,8 @@ absl::Status ScoreRows(const DenseEncoderSpec& spec, absl::Span<const double> co
     const auto& e = spec.numeric_encoding[j];
     if (c.is_float32 && c.stride == 1) {  // the common layout: the vectorised kernel
       const float* x = static_cast<const float*>(c.data) + begin;
-      const int64_t bad = kernels::AddNumericAvx2(x, m, e.center, e.scale, e.lo, e.hi, e.fill, coef[col], z);
+      const int64_t bad =
+          kernels::Logistic().add_numeric(x, m, e.center, e.scale, e.lo, e.hi, e.fill, coef[col], z);
       TWINSCORE_CHECK_ARG(bad == m, "column '", c.name, "' holds an infinite value at row ", begin + bad,
                           "; use NaN for a missing value");
       continue;
@@ -361,7 +365,8 @@ absl::Status ScoreRows(const DenseEncoderSpec& spec, absl::Span<const double> co
   }
   for (size_t k = 0; k < spec.categorical.size(); ++k) {
     const auto& c = spec.categorical[k];
-    const int64_t bad = kernels::AddCodes(c.codes.data() + begin, m, tables[k].data(), c.n_categories, z);
+    const int64_t bad =
+        kernels::Logistic().add_codes(c.codes.data() + begin, m, tables[k].data(), c.n_categories, z);
     TWINSCORE_CHECK_ARG(bad == m, "column '", c.name, "': code ", c.codes[begin + bad], " at row ", begin + bad,
                         " is outside [-1, ", c.n_categories, "]");
     col += c.n_categories;
@@ -406,7 +411,7 @@ absl::Status DecisionEncoded(const DenseEncoderSpec& spec, int64_t n, absl::Span
     for (size_t begin = block_begin; begin < block_end; begin += kScoreSubBlock) {
       const size_t end = std::min(block_end, begin + kScoreSubBlock);
       TWINSCORE_RETURN_IF_ERROR(ScoreRows(spec, coef, intercept, tables, begin, end, buffer));
-      kernels::StreamStore(buffer, static_cast<int64_t>(end - begin), out.data() + begin);
+      kernels::Logistic().stream_store(buffer, static_cast<int64_t>(end - begin), out.data() + begin);
     }
     return absl::OkStatus();
   });

@@ -8,6 +8,7 @@
 #include <limits>
 #include <numeric>
 
+#include "twins_kernels.h"
 #include "twinscore/threads.h"
 #include "twinscore/topk.h"
 #include "twinscore/twins_kernel.h"
@@ -402,10 +403,12 @@ struct TwinIndex::Impl {
     OfferTile(tile, nr, ce - cb, ce - cb, cb, heaps);
   }
 
-#ifdef TWINSCORE_DENSE_KERNEL
-  // Offers the scores of one row of a tile whose bits are set in `mask` (they
-  // passed the threshold the kernel saw); thr follows the heap's k-th best.
-  static void OfferHits(const float* s, unsigned mask, int64_t col0, TopK& h, float& thr) {
+  // Offers the scores of one row of a tile whose bits are set in `mask`
+  // (they passed the threshold the kernel saw); returns the heap's new k-th
+  // best (kernels::OfferHitsFn, ctx: the item's heaps).
+  static float OfferHits(void* ctx, int64_t row, const float* s, unsigned mask, int64_t col0) {
+    TopK& h = static_cast<TopK*>(ctx)[row];
+    float thr = h.threshold();
     while (mask) {
       const int b = __builtin_ctz(mask);
       mask &= mask - 1;
@@ -414,21 +417,8 @@ struct TwinIndex::Impl {
         thr = h.threshold();
       }
     }
+    return thr;
   }
-
-  // R packed prospects against one panel of 16 clients (twins_kernel.h);
-  // only the rare scores that reach a heap leave the registers' copy in `s`.
-  template <int R>
-  static void DenseGroup(const float* P, const float* C, const float* bias, int64_t d, float scale, unsigned lanes,
-                         int64_t col0, float* thr, TopK* heaps) {
-    alignas(32) float s[R * kTwinPanel];
-    unsigned masks[R];
-    if (!TwinTileFused<R>(P, C, bias, d, scale, thr, lanes, s, masks)) return;
-    for (int r = 0; r < R; ++r) {
-      if (masks[r]) OfferHits(s + r * kTwinPanel, masks[r], col0, heaps[r], thr[r]);
-    }
-  }
-#endif
 
   struct DenseScorer {
     const TwinIndex& ix;
@@ -458,10 +448,10 @@ struct TwinIndex::Impl {
       }
       // The heaps are empty at the start of an item: nothing to beat yet.
       w.thr.assign(nr, -std::numeric_limits<float>::infinity());
-#ifdef TWINSCORE_DENSE_KERNEL
-      w.packed.resize(nr * d);
-      PackProspects(w.p.data(), nr, d, w.packed.data());
-#endif
+      if (kernels::Twins().dense_search != nullptr) {
+        w.packed.resize(nr * d);
+        PackProspects(w.p.data(), nr, d, w.packed.data());
+      }
     }
     void Score(Work& w, int64_t nr, int64_t cb, int64_t ce, float* out) const {
       const int64_t d = ix.dim_, nc = ce - cb;
@@ -480,37 +470,12 @@ struct TwinIndex::Impl {
       }
     }
     void Process(Work& w, int64_t nr, int64_t cb, int64_t ce, float* tile, TopK* heaps) const {
-#ifdef TWINSCORE_DENSE_KERNEL
-      // Panels outer (4 KiB at d = 64: stays in L1), groups of 6 packed
-      // prospects inner (the item's prospects stay in L1/L2).
-      const int64_t d = ix.dim_;
+      // The fused kernel of the SIMD level, where it has one (twins_kernels.h).
+      const auto search = kernels::Twins().dense_search;
+      if (search == nullptr) return ScoreThenOffer(*this, w, nr, cb, ce, tile, heaps);
       const float scale = ix.options_.metric == TwinMetric::kSquaredL2 ? 2.0f : 1.0f;
-      (void)tile;
-      for (int64_t panel = cb / kTwinPanel; panel * kTwinPanel < ce; ++panel) {
-        const int64_t col0 = panel * kTwinPanel;
-        const int lo = static_cast<int>(std::max<int64_t>(cb - col0, 0));
-        const int hi = static_cast<int>(std::min<int64_t>(ce - col0, kTwinPanel));
-        const unsigned lanes = ((1u << hi) - 1u) & ~((1u << lo) - 1u);
-        const float* C = ix.panels_.data() + panel * d * kTwinPanel;
-        const float* bias = ix.bias_.data() + col0;
-        int64_t i = 0;
-        for (; i + kTwinRows <= nr; i += kTwinRows) {
-          DenseGroup<kTwinRows>(w.packed.data() + i * d, C, bias, d, scale, lanes, col0, w.thr.data() + i, heaps + i);
-        }
-        const float* P = w.packed.data() + i * d;
-        float* thr = w.thr.data() + i;
-        switch (nr - i) {
-          case 5: DenseGroup<5>(P, C, bias, d, scale, lanes, col0, thr, heaps + i); break;
-          case 4: DenseGroup<4>(P, C, bias, d, scale, lanes, col0, thr, heaps + i); break;
-          case 3: DenseGroup<3>(P, C, bias, d, scale, lanes, col0, thr, heaps + i); break;
-          case 2: DenseGroup<2>(P, C, bias, d, scale, lanes, col0, thr, heaps + i); break;
-          case 1: DenseGroup<1>(P, C, bias, d, scale, lanes, col0, thr, heaps + i); break;
-          default: break;
-        }
-      }
-#else
-      ScoreThenOffer(*this, w, nr, cb, ce, tile, heaps);
-#endif
+      search(w.packed.data(), nr, ix.dim_, ix.panels_.data(), ix.bias_.data(), cb, ce, scale, w.thr.data(),
+             &OfferHits, heaps);
     }
     float Final(const Work& w, int64_t i, float score) const {
       if (ix.options_.metric != TwinMetric::kSquaredL2) return score;

@@ -6,7 +6,7 @@ this package converts tables, checks input and shapes results.
 """
 
 from . import _core, datasets, drift, events, kpi, leads, metrics, plot, triggers
-from ._config import get_num_threads, set_num_threads, threads
+from ._config import _check_simd_environment, get_num_threads, set_num_threads, show_config, threads
 from ._frames import timestamp as to_timestamp
 from ._model_file import from_bytes, load, save, to_bytes
 from ._progress import progress
@@ -23,10 +23,12 @@ from .value import DEFAULT_SEGMENTS, BetaGeo, GammaGamma, calibration_summary, l
 
 __version__ = "0.1.0"
 
+_check_simd_environment()
+
 __all__ = [
     # tables and threads
     "ContactTable", "Schema", "ColumnSpec", "Encoded", "datasets",
-    "set_num_threads", "get_num_threads", "threads", "to_timestamp", "progress",
+    "set_num_threads", "get_num_threads", "threads", "show_config", "to_timestamp", "progress",
     # behavioural scoring
     "events", "leads", "metrics", "LeadRules", "score_leads", "LogisticScorer",
     # client value

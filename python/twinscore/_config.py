@@ -16,7 +16,7 @@ import operator
 
 from . import _core
 
-__all__ = ["set_num_threads", "get_num_threads", "threads"]
+__all__ = ["set_num_threads", "get_num_threads", "threads", "show_config"]
 
 # Mirrors kMaxThreads of cpp/include/twinscore/threads.h.
 MAX_THREADS = 4096
@@ -93,3 +93,44 @@ def threads(n: int | None):
         yield _context_threads.get()
     finally:
         _context_threads.reset(token)
+
+
+def _check_simd_environment() -> None:
+    """Refuse a TWINSCORE_SIMD the engines do not know (called at import)."""
+    err = _core.simd_info()["env_error"]
+    if err:
+        raise ValueError(err)
+
+
+def show_config(print_out: bool = True) -> dict:
+    """The build and the run-time choices: version, SIMD level, CPU features, threads.
+
+    The engines' hot kernels are compiled for three x86-64 levels (v2: SSE4.2;
+    v3: AVX2 + FMA; v4: AVX-512) and the highest the CPU and the OS support is
+    chosen when the package loads; the environment variable ``TWINSCORE_SIMD``
+    (``v2``, ``v3`` or ``v4``) set before the import asks for a lower one
+    (never higher than the CPU has). Prints a short report unless
+    ``print_out`` is false, and returns it as a dict.
+    """
+    from . import __version__
+
+    simd = _core.simd_info()
+    info = {
+        "version": __version__,
+        "simd_level": simd["level"],
+        "cpu_simd_level": simd["cpu_level"],
+        "simd_requested": simd["requested"] or None,
+        "simd_levels_supported": list(simd["supported_levels"]),
+        "cpu_features": list(simd["cpu_features"]),
+        "native_build": bool(simd["native_build"]),
+        "num_threads": get_num_threads(),
+        "default_num_threads": _core.default_num_threads(),
+    }
+    if print_out:
+        req = f" (TWINSCORE_SIMD={info['simd_requested']})" if info["simd_requested"] else ""
+        print(f"twinscore {info['version']}")
+        print(f"  SIMD level:      {info['simd_level']}{req}; CPU supports up to {info['cpu_simd_level']}")
+        print(f"  build:           {'native (-march=native)' if info['native_build'] else 'portable (x86-64-v2 + kernels per level)'}")
+        print(f"  CPU features:    {' '.join(info['cpu_features'])}")
+        print(f"  threads:         {info['num_threads']} (default {info['default_num_threads']})")
+    return info

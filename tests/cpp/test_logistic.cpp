@@ -67,29 +67,37 @@ TEST(FitLogistic, IdenticalForAnyThreadCount) {
   EXPECT_EQ(a->intercept, b->intercept);
 }
 
-// The AVX2 row kernels against the scalar ones, on row counts and widths that
-// leave tails (rows not a multiple of 4, columns not a multiple of 4).
-TEST(LogisticKernels, VectorisedMatchScalarOnTails) {
+// The row kernels of every SIMD level this CPU runs against a plain oracle
+// and against the baseline's, on row counts and widths that leave tails
+// (rows not a multiple of 4, columns not a multiple of 4). The vector levels
+// use FMA and four partial sums: relative 1e-12 of the baseline.
+TEST(LogisticKernels, EveryLevelMatchesTheOracleOnTails) {
   std::mt19937_64 rng(7);
   std::normal_distribution<double> g;
-  for (int64_t d : {0, 1, 3, 4, 5, 8, 13, 50}) {
-    for (int64_t m : {1, 3, 4, 7, 64, 513}) {
-      std::vector<float> X(m * d);
-      for (auto& v : X) v = static_cast<float>(g(rng));
-      std::vector<double> beta(d), r(m), z1(m), z2(m), g1(d, 0.5), g2(d, 0.5);
-      for (auto& v : beta) v = g(rng);
-      for (auto& v : r) v = g(rng);
-      kernels::ChunkScoresScalar(X.data(), m, d, beta.data(), z1.data());
-      kernels::ChunkScoresAvx2(X.data(), m, d, beta.data(), z2.data());
-      kernels::ChunkGradientScalar(X.data(), m, d, r.data(), g1.data());
-      kernels::ChunkGradientAvx2(X.data(), m, d, r.data(), g2.data());
-      for (int64_t i = 0; i < m; ++i) {
-        double ref = 0;  // plain oracle
-        for (int64_t j = 0; j < d; ++j) ref += static_cast<double>(X[i * d + j]) * beta[j];
-        EXPECT_NEAR(z1[i], ref, 1e-12 * (1 + std::abs(ref))) << "d=" << d << " m=" << m;
-        EXPECT_NEAR(z2[i], ref, 1e-12 * (1 + std::abs(ref))) << "d=" << d << " m=" << m;
+  const auto& base = kernels::Logistic(SimdLevel::kV2);
+  EXPECT_FALSE(base.vector);
+  for (SimdLevel level : SupportedSimdLevels()) {
+    const auto& k = kernels::Logistic(level);
+    EXPECT_EQ(k.vector, level != SimdLevel::kV2) << SimdLevelName(level);
+    for (int64_t d : {0, 1, 3, 4, 5, 8, 13, 50}) {
+      for (int64_t m : {1, 3, 4, 7, 64, 513}) {
+        std::vector<float> X(m * d);
+        for (auto& v : X) v = static_cast<float>(g(rng));
+        std::vector<double> beta(d), r(m), z1(m), z2(m), g1(d, 0.5), g2(d, 0.5);
+        for (auto& v : beta) v = g(rng);
+        for (auto& v : r) v = g(rng);
+        base.chunk_scores(X.data(), m, d, beta.data(), z1.data());
+        k.chunk_scores(X.data(), m, d, beta.data(), z2.data());
+        base.chunk_gradient(X.data(), m, d, r.data(), g1.data());
+        k.chunk_gradient(X.data(), m, d, r.data(), g2.data());
+        for (int64_t i = 0; i < m; ++i) {
+          double ref = 0;  // plain oracle
+          for (int64_t j = 0; j < d; ++j) ref += static_cast<double>(X[i * d + j]) * beta[j];
+          EXPECT_EQ(z1[i], ref) << "the baseline sums in the oracle's order";
+          EXPECT_NEAR(z2[i], ref, 1e-12 * (1 + std::abs(ref))) << SimdLevelName(level) << " d=" << d << " m=" << m;
+        }
+        for (int64_t j = 0; j < d; ++j) EXPECT_NEAR(g1[j], g2[j], 1e-11 * (1 + std::abs(g1[j]))) << "d=" << d;
       }
-      for (int64_t j = 0; j < d; ++j) EXPECT_NEAR(g1[j], g2[j], 1e-11 * (1 + std::abs(g1[j]))) << "d=" << d;
     }
   }
 }
@@ -123,28 +131,30 @@ TEST(FitLogistic, SampledHessianReachesTheStationaryPoint) {
   EXPECT_NEAR(grad[data.d], 0.0, 1e-5);
 }
 
-// The vectorised numeric scorer against the scalar one: NaN (fill), values
-// clipped at both ends, row counts with tails, and the row of an infinity.
-TEST(LogisticKernels, NumericScoringMatchesScalar) {
-  std::mt19937_64 rng(11);
-  std::normal_distribution<float> g;
-  for (int64_t m : {1, 3, 4, 5, 17, 4099}) {
-    std::vector<float> x(m);
-    for (int64_t i = 0; i < m; ++i) x[i] = (i % 5 == 2) ? NAN : 3.0f * g(rng);
-    std::vector<double> z1(m, 0.25), z2(m, 0.25);
-    ASSERT_EQ(kernels::AddNumericScalar(x.data(), m, 0.3, 1.7, -2.0, 2.5, -0.1, 0.8, z1.data()), m);
-    ASSERT_EQ(kernels::AddNumericAvx2(x.data(), m, 0.3, 1.7, -2.0, 2.5, -0.1, 0.8, z2.data()), m);
-    for (int64_t i = 0; i < m; ++i) {
-      const double v = x[i];
-      const double u = std::isnan(v) ? -0.1 : static_cast<float>((std::min(std::max(v, -2.0), 2.5) - 0.3) / 1.7);
-      EXPECT_NEAR(z1[i], 0.25 + 0.8 * u, 1e-15) << i;
-      EXPECT_NEAR(z2[i], 0.25 + 0.8 * u, 1e-15) << i;
-    }
-    if (m > 3) {
-      x[m - 2] = -INFINITY;
-      x[m - 3] = INFINITY;
-      EXPECT_EQ(kernels::AddNumericAvx2(x.data(), m, 0, 1, -INFINITY, INFINITY, 0, 1, z2.data()), m - 3);
-      EXPECT_EQ(kernels::AddNumericScalar(x.data(), m, 0, 1, -INFINITY, INFINITY, 0, 1, z1.data()), m - 3);
+// The numeric scorer of every level against the encoder's formula, bit for
+// bit (every level does the same operations in the same order): NaN (fill),
+// values clipped at both ends, row counts with tails, the row of an infinity.
+TEST(LogisticKernels, NumericScoringIsIdenticalAtEveryLevel) {
+  for (SimdLevel level : SupportedSimdLevels()) {
+    const auto& k = kernels::Logistic(level);
+    std::mt19937_64 rng(11);
+    std::normal_distribution<float> g;
+    for (int64_t m : {1, 3, 4, 5, 17, 4099}) {
+      std::vector<float> x(m);
+      for (int64_t i = 0; i < m; ++i) x[i] = (i % 5 == 2) ? NAN : 3.0f * g(rng);
+      std::vector<double> z(m, 0.25);
+      ASSERT_EQ(k.add_numeric(x.data(), m, 0.3, 1.7, -2.0, 2.5, -0.1, 0.8, z.data()), m);
+      for (int64_t i = 0; i < m; ++i) {
+        const double v = x[i];
+        const double u = std::isnan(v) ? -0.1 : static_cast<float>((std::min(std::max(v, -2.0), 2.5) - 0.3) / 1.7);
+        const double want = 0.25 + 0.8 * u;
+        ASSERT_EQ(z[i], want) << SimdLevelName(level) << " row " << i;
+      }
+      if (m > 3) {
+        x[m - 2] = -INFINITY;
+        x[m - 3] = INFINITY;
+        EXPECT_EQ(k.add_numeric(x.data(), m, 0, 1, -INFINITY, INFINITY, 0, 1, z.data()), m - 3);
+      }
     }
   }
 }
@@ -154,28 +164,33 @@ TEST(LogisticKernels, NumericScoringMatchesScalar) {
 TEST(LogisticKernels, StreamStoreCopiesAnyAlignmentAndLength) {
   std::vector<double> src(40), dst(48);
   for (size_t i = 0; i < src.size(); ++i) src[i] = 0.5 * static_cast<double>(i) - 3.0;
-  for (int64_t offset = 0; offset < 4; ++offset) {
-    for (int64_t m : {0, 1, 3, 4, 5, 8, 13, 37}) {
-      std::fill(dst.begin(), dst.end(), -1.0);
-      kernels::StreamStore(src.data(), m, dst.data() + offset);
-      for (int64_t i = 0; i < 48; ++i) {
-        const double want = i >= offset && i < offset + m ? src[i - offset] : -1.0;
-        ASSERT_EQ(dst[i], want) << "offset " << offset << " m " << m << " i " << i;
+  for (SimdLevel level : SupportedSimdLevels()) {
+    for (int64_t offset = 0; offset < 4; ++offset) {
+      for (int64_t m : {0, 1, 3, 4, 5, 8, 13, 37}) {
+        std::fill(dst.begin(), dst.end(), -1.0);
+        kernels::Logistic(level).stream_store(src.data(), m, dst.data() + offset);
+        for (int64_t i = 0; i < 48; ++i) {
+          const double want = i >= offset && i < offset + m ? src[i - offset] : -1.0;
+          ASSERT_EQ(dst[i], want) << SimdLevelName(level) << " offset " << offset << " m " << m << " i " << i;
+        }
       }
     }
   }
 }
 
 TEST(LogisticKernels, CodeLookupAddsCoefficientsAndFindsBadCodes) {
-  const std::vector<double> table = {0.0, 1.5, -2.0, 4.0, 0.0};  // missing, 3 categories, other
-  std::vector<int32_t> codes = {0, 1, 2, -1, 3, 2, 0};
-  std::vector<double> z(codes.size(), 1.0);
-  ASSERT_EQ(kernels::AddCodes(codes.data(), 7, table.data(), 3, z.data()), 7);
-  EXPECT_EQ(z, (std::vector<double>{2.5, -1.0, 5.0, 1.0, 1.0, 5.0, 2.5}));
-  codes[4] = 4;
-  EXPECT_EQ(kernels::AddCodes(codes.data(), 7, table.data(), 3, z.data()), 4);
-  codes[4] = 0, codes[1] = -2;
-  EXPECT_EQ(kernels::AddCodes(codes.data(), 7, table.data(), 3, z.data()), 1);
+  for (SimdLevel level : SupportedSimdLevels()) {
+    const auto& k = kernels::Logistic(level);
+    const std::vector<double> table = {0.0, 1.5, -2.0, 4.0, 0.0};  // missing, 3 categories, other
+    std::vector<int32_t> codes = {0, 1, 2, -1, 3, 2, 0};
+    std::vector<double> z(codes.size(), 1.0);
+    ASSERT_EQ(k.add_codes(codes.data(), 7, table.data(), 3, z.data()), 7);
+    EXPECT_EQ(z, (std::vector<double>{2.5, -1.0, 5.0, 1.0, 1.0, 5.0, 2.5}));
+    codes[4] = 4;
+    EXPECT_EQ(k.add_codes(codes.data(), 7, table.data(), 3, z.data()), 4);
+    codes[4] = 0, codes[1] = -2;
+    EXPECT_EQ(k.add_codes(codes.data(), 7, table.data(), 3, z.data()), 1);
+  }
 }
 
 // A float32 column (the vectorised path) over more than one block of rows,

@@ -193,8 +193,8 @@ class _Recorder:
         return staticmethod(wrapper) if static else wrapper
 
 
-# Bindings that run no engine: thread settings, accessors, a scalar function.
-_NOT_ENGINES = {"set_num_threads", "get_num_threads", "default_num_threads", "buffer_address",
+# Bindings that run no engine: thread settings, the SIMD level, accessors, a scalar function.
+_NOT_ENGINES = {"set_num_threads", "get_num_threads", "default_num_threads", "simd_info", "buffer_address",
                 "bgnbd_expected_if_alive",
                 "Dictionary.values", "TwinIndex.block_sizes",
                 # the model file's checks: one pass over bytes, no parallel work

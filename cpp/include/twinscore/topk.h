@@ -11,7 +11,7 @@
 #include <limits>
 #include <vector>
 
-#ifdef __AVX2__
+#if defined(__AVX2__) || defined(__SSE2__)
 #include <immintrin.h>
 #endif
 
@@ -114,7 +114,8 @@ class TopK {
 
 // Offers a rows x cols tile of scores (row-major, leading dimension ld) to
 // heaps[0..rows); column j is candidate row col0 + j. Eight scores at a time
-// are tested against the row's threshold; only those that pass reach the heap.
+// (four without AVX2) are tested against the row's threshold; only those that
+// pass reach the heap. Called from baseline code only (not a kernel source).
 inline void OfferTile(const float* scores, int64_t rows, int64_t cols, int64_t ld, int64_t col0, TopK* heaps) {
   for (int64_t i = 0; i < rows; ++i) {
     const float* s = scores + i * ld;
@@ -135,6 +136,22 @@ inline void OfferTile(const float* scores, int64_t rows, int64_t cols, int64_t l
         }
       }
       vthr = _mm256_set1_ps(thr);
+    }
+#elif defined(__SSE2__)
+    // The baseline (x86-64-v2): four scores per test, the same filter.
+    __m128 vthr = _mm_set1_ps(thr);
+    for (; j + 4 <= cols; j += 4) {
+      int mask = _mm_movemask_ps(_mm_cmpge_ps(_mm_loadu_ps(s + j), vthr));
+      if (mask == 0) continue;
+      while (mask) {
+        const int b = __builtin_ctz(static_cast<unsigned>(mask));
+        mask &= mask - 1;
+        if (s[j + b] >= thr) {
+          h.Offer(s[j + b], col0 + j + b);
+          thr = h.threshold();
+        }
+      }
+      vthr = _mm_set1_ps(thr);
     }
 #endif
     for (; j < cols; ++j) {

@@ -1,3 +1,4 @@
+#include "kernel_level.h"
 #include "twinscore/logistic_kernels.h"
 
 #include <algorithm>
@@ -10,7 +11,7 @@
 #define TWINSCORE_LOGISTIC_AVX2 1
 #endif
 
-namespace twinscore::kernels {
+namespace twinscore::kernels::TWINSCORE_SIMD_NS {
 
 void ChunkScoresScalar(const float* X, int64_t m, int64_t d, const double* beta, double* z) {
   for (int64_t i = 0; i < m; ++i) {
@@ -60,8 +61,6 @@ int64_t AddCodes(const int32_t* codes, int64_t m, const double* table, int32_t n
 }
 
 #ifdef TWINSCORE_LOGISTIC_AVX2
-
-bool HasAvx2Kernels() { return true; }
 
 namespace {
 
@@ -171,8 +170,6 @@ void StreamStore(const double* src, int64_t m, double* dst) {
 
 void StreamStore(const double* src, int64_t m, double* dst) { std::copy(src, src + m, dst); }
 
-bool HasAvx2Kernels() { return false; }
-
 int64_t AddNumericAvx2(const float* x, int64_t m, double center, double scale, double lo, double hi, double fill,
                        double w, double* z) {
   return AddNumericScalar(x, m, center, scale, lo, hi, fill, w, z);
@@ -188,4 +185,11 @@ void ChunkGradientAvx2(const float* X, int64_t m, int64_t d, const double* r, do
 
 #endif
 
-}  // namespace twinscore::kernels
+const LogisticKernels kLogistic = {ChunkScoresAvx2, ChunkGradientAvx2, AddNumericAvx2, AddCodes, StreamStore,
+#ifdef TWINSCORE_LOGISTIC_AVX2
+                                   true};
+#else
+                                   false};
+#endif
+
+}  // namespace twinscore::kernels::TWINSCORE_SIMD_NS
