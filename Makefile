@@ -43,9 +43,13 @@ $(ST)/build-deps: | $(PY)
 	@mkdir -p $(ST) && touch $@
 
 # The package with its test extras, built against the venv (no isolation:
-# the persistent build dir makes a rebuild incremental).
+# the persistent build dir makes a rebuild incremental). The developer's
+# build compiles for this CPU (NATIVE=ON: the engines not yet dispatched at
+# run time keep their AVX2 paths); `make NATIVE=OFF setup` builds the
+# portable package, and `make wheel` always does.
+NATIVE ?= ON
 $(ST)/package: $(ST)/build-deps $(PKG_SOURCES)
-	$(PIP) install --no-build-isolation ".[test]"
+	TWINSCORE_NATIVE=$(NATIVE) $(PIP) install --no-build-isolation ".[test]"
 	@touch $@
 
 # C++ library + GoogleTest suite + Google Benchmark programs, one CMake build.

@@ -1055,10 +1055,17 @@ struct DrawColumns {
 // 1 / P(alive) of client (x, t_x) under every draw, from its pair's leads:
 // 1 + exp(lead - (r + x) log(alpha + t_x)), vectorised over the draws
 // (Eigen's SIMD log and exp: within 2 ulp of std::log and std::exp).
+// The result goes to an array of Eigen's own (aligned) before `out`: Eigen
+// computes an unaligned destination's first elements one by one and the rest
+// in SIMD lanes, which round differently, so writing into `out` directly
+// would tie the bits to the buffer's address — to the thread that ran it.
 inline void InverseAlive(const DrawColumns& c, const double* lead, double x, double t_x, double* out) {
   const Eigen::Index D = c.r.size();
+  thread_local Eigen::ArrayXd result;
+  result.resize(D);
   Eigen::Map<const Eigen::ArrayXd> l(lead, D);
-  Eigen::Map<Eigen::ArrayXd>(out, D) = 1.0 + (l - (c.r + x) * (c.alpha + t_x).log()).exp();
+  result = 1.0 + (l - (c.r + x) * (c.alpha + t_x).log()).exp();
+  std::copy(result.data(), result.data() + D, out);
 }
 
 absl::Status CheckDraws(absl::Span<const double> draws, size_t k, const char* what) {

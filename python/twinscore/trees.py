@@ -178,7 +178,8 @@ class TreeScorer(ModelFileMixin):
     # -- model files and pickling (Dask, joblib, multiprocessing) --------------
     # The engine is not stored: the model file (and so a pickle) holds the
     # model bytes it was read from, parsed and validated again on load.
-    _model_file_skip = ("_engine",)
+    # What is read off the engine is not stored either: it is read again on load.
+    _model_file_skip = ("_engine", "_float32", "_n_features")
 
     def _state_check(self):
         if getattr(self, "_payload", None) is None:
@@ -190,7 +191,8 @@ class TreeScorer(ModelFileMixin):
         if not isinstance(payload, tuple) or len(payload) != 4 or payload[0] not in ("xgboost", "lightgbm") \
                 or not isinstance(payload[1], (bytes, str)):
             raise ValueError("the TreeScorer's model bytes are missing or malformed")
-        self._engine = type(self)._from_payload(*payload)._engine
+        fresh = type(self)._from_payload(*payload)
+        self._engine, self._float32, self._n_features = fresh._engine, fresh._float32, fresh._n_features
 
     @classmethod
     def _from_payload(cls, library, data, block_rows, iteration_range):
