@@ -45,6 +45,13 @@ _TOP_KEYS = {"fit", "behaviour", "half_life_days", "grades", "lowest_grade", "mq
 _FIT_KEYS = {"name", "column", "in", "points", "points_by_value", "min", "max"}
 _BEH_KEYS = {"name", "event", "category", "points", "half_life_days", "cap"}
 
+# An event's age in days at now, by SQL dialect (the one thing they spell differently).
+_AGE_DAYS = {
+    "duckdb": "(epoch_us(CAST({now} AS TIMESTAMP)) - epoch_us({ts})) / 86400000000.0",
+    "sqlite": "(julianday({now}) - julianday({ts}))",
+    "postgres": "EXTRACT(EPOCH FROM (CAST({now} AS TIMESTAMP) - {ts})) / 86400.0",
+}
+
 
 def _number(value, where: str, field_: str, *, positive=False, allow_none=False):
     if value is None and allow_none:
@@ -92,6 +99,87 @@ class LeadRules(ModelFileMixin):
     def rule_names(self) -> list[str]:
         """The names of the fit rules, then of the behaviour rules, in order."""
         return [r.name for r in self.fit] + [r.name for r in self.behaviour]
+
+    # -- SQL -------------------------------------------------------------
+    def to_sql(self, contacts: str, events: str, *, now, dialect: str = "duckdb", contact: str = "contact_id",
+               timestamp: str = "timestamp", type: str = "type", category: str = "category") -> str:
+        """A SELECT statement that scores the contacts of a database as :func:`score_leads` does.
+
+        The fit rules become one ``CASE`` each over the contacts table; the
+        behaviour rules one decayed sum each over the events table, grouped
+        by contact and capped; then the grade and the MQL flag. Events after
+        ``now`` are left out (as ``score_leads(as_of=now)``). Values and
+        categories compare as text, as the rules name them.
+
+        Parameters
+        ----------
+        contacts, events : str
+            The tables (or ``schema.table``): the contacts with the fit
+            rules' columns and ``contact``; the events with ``contact``,
+            ``timestamp``, ``type`` and (for rules that name categories)
+            ``category``.
+        now : the reference date of the decay.
+        dialect : "duckdb", "sqlite" (3.35 or later) or "postgres": only the
+            age of an event in days is spelt differently.
+
+        Returns
+        -------
+        str
+            The statement; its columns: the contact id, ``fit_score``,
+            ``behaviour_score``, ``score``, ``grade``, ``mql`` (1/0), then
+            each rule's points under its name.
+
+        Raises
+        ------
+        ValueError
+            An unknown dialect, or an empty name.
+        """
+        from . import _frames, _sql  # the date rule and the SQL spelling
+
+        if dialect not in _AGE_DAYS:
+            raise ValueError(f"dialect must be one of {sorted(_AGE_DAYS)}, got {dialect!r}")
+        when = _frames.timestamp(now, "now").strftime("%Y-%m-%d %H:%M:%S.%f")
+        e = {k: "e." + _sql.ident(v) for k, v in (("contact", contact), ("ts", timestamp), ("type", type),
+                                                   ("category", category))}
+        age = _AGE_DAYS[dialect].format(now=_sql.text(when), ts=e["ts"])
+        sums = []
+        for k, r in enumerate(self.behaviour):
+            cond = f"{_sql.as_text(e['type'])} = {_sql.text(r.event)}"
+            if r.categories is not None:
+                cond += f" AND {_sql.as_text(e['category'])} IN ({', '.join(_sql.text(c) for c in r.categories)})"
+            weight = "1" if r.half_life_days is None else f"POWER(0.5, ({age}) / {_sql.number(r.half_life_days)})"
+            sums.append(f"SUM(CASE WHEN {cond} THEN {_sql.number(r.points)} * {weight} ELSE 0 END) AS b{k}")
+        fit = [(r.name, self._fit_sql(r, "c." + _sql.ident(r.column), _sql)) for r in self.fit]
+        beh = []
+        for k, r in enumerate(self.behaviour):
+            raw = f"COALESCE(b.b{k}, 0)"
+            beh.append((r.name, raw if r.cap is None else
+                        f"CASE WHEN {raw} > {_sql.number(r.cap)} THEN {_sql.number(r.cap)} "
+                        f"WHEN {raw} < {_sql.number(-r.cap)} THEN {_sql.number(-r.cap)} ELSE {raw} END"))
+        cid = _sql.ident(contact)
+        inner = [f"c.{cid} AS {cid}"] + [f"{x} AS {_sql.ident(n)}" for n, x in fit + beh]
+        total = lambda parts: " + ".join(["0"] + [_sql.ident(n) for n, _ in parts])  # noqa: E731
+        grade = _sql.case([(f"{total(fit)} >= {_sql.number(v)}", _sql.text(g)) for g, v in self.grades.items()],
+                          _sql.text(self.lowest_grade))
+        outer = [cid, f"{total(fit)} AS {_sql.ident('fit_score')}", f"{total(beh)} AS {_sql.ident('behaviour_score')}",
+                 f"{total(fit)} + {total(beh)} AS {_sql.ident('score')}", f"{grade} AS {_sql.ident('grade')}",
+                 f"CASE WHEN {total(fit)} + {total(beh)} >= {_sql.number(self.mql_threshold)} THEN 1 ELSE 0 END "
+                 f"AS {_sql.ident('mql')}"] + [_sql.ident(n) for n in self.rule_names]
+        behaviour_table = (f"  LEFT JOIN (\n    SELECT {e['contact']} AS cid, {', '.join(sums)}\n"
+                           f"    FROM {_sql.table_ref(events)} AS e\n    WHERE ({age}) >= 0\n"
+                           f"    GROUP BY {e['contact']}\n  ) AS b ON b.cid = c.{cid}\n") if sums else ""
+        return (f"SELECT {', '.join(outer)}\nFROM (\n  SELECT {', '.join(inner)}\n"
+                f"  FROM {_sql.table_ref(contacts)} AS c\n{behaviour_table}) AS scored")
+
+    @staticmethod
+    def _fit_sql(r: "FitRule", col: str, _sql) -> str:
+        if r.points_by_value is not None:
+            return _sql.case([(f"{_sql.as_text(col)} = {_sql.text(v)}", _sql.number(p))
+                              for v, p in r.points_by_value.items() if p != 0], "0")
+        x = _sql.as_number(col)
+        bounds = ([f"{x} >= {_sql.number(r.min)}"] if math.isfinite(r.min) else []) + \
+            ([f"{x} < {_sql.number(r.max)}"] if math.isfinite(r.max) else [])
+        return _sql.case([(" AND ".join(bounds) if bounds else f"{col} IS NOT NULL", _sql.number(r.points))], "0")
 
     # -- parsing ---------------------------------------------------------
     @classmethod

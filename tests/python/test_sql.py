@@ -167,3 +167,39 @@ def test_sql_number_literals_round_trip():
         assert float(_sql.number(x)) == x
     with pytest.raises(ValueError, match="finite"):
         _sql.number(float("inf"))
+
+
+@pytest.mark.parametrize("dialect", ["duckdb", "sqlite"])
+def test_lead_rules_sql_equals_score_leads(dialect):
+    d = ts.datasets.make_prm(4_000, 400, seed=2)
+    p, ev = d.prospects.drop(columns=["categories"]), d.events
+    rules = ts.LeadRules.from_dict({
+        **ts.datasets.PRM_LEAD_RULES,
+        "behaviour": ts.datasets.PRM_LEAD_RULES["behaviour"] + [
+            {"name": "books pages", "event": "page_view", "category": ["books", "music"], "points": 3,
+             "half_life_days": 10, "cap": 12},
+            {"name": "forever", "event": "form_fill", "points": 1, "half_life_days": None}],
+    })
+    as_of = d.now - pd.Timedelta(days=20)          # later events are left out, as score_leads(as_of=...)
+    ref = ts.score_leads(p, ev, rules, as_of=as_of)
+    sql = rules.to_sql("contacts", "events", now=as_of, dialect=dialect)
+    if dialect == "duckdb":
+        con = duckdb.connect()
+        con.register("contacts", p)
+        con.register("events", ev)
+        got = con.execute(sql).df()
+    else:
+        lite = sqlite3.connect(":memory:")
+        _frame_for_sqlite(p.drop(columns=["signup_date"])).to_sql("contacts", lite, index=False)
+        _frame_for_sqlite(ev).to_sql("events", lite, index=False)
+        got = pd.read_sql(sql, lite)
+    got = got.set_index("contact_id").loc[ref.index]
+    for c in ["fit_score", "behaviour_score", "score"] + rules.rule_names:
+        np.testing.assert_allclose(got[c].to_numpy(float), ref[c].to_numpy(float), rtol=1e-9, atol=1e-9, err_msg=c)
+    assert ref["behaviour_score"].abs().sum() > 0
+    # grades and the MQL flag, away from the thresholds' rounding
+    np.testing.assert_array_equal(got["grade"].astype(str), ref["grade"].astype(str))
+    far = (ref["score"] - rules.mql_threshold).abs() > 1e-6
+    np.testing.assert_array_equal(got["mql"].astype(bool)[far], ref["mql"][far])
+    with pytest.raises(ValueError, match="dialect"):
+        rules.to_sql("contacts", "events", now=as_of, dialect="oracle")
