@@ -255,7 +255,8 @@ def _orders_per_client(codes: np.ndarray, invoices: pd.Series, name: str, n_clie
 # ---------------------------------------------------------------- calibration summaries
 
 def calibration_summary(transactions: pd.DataFrame, *, customer: str, date: str, calibration_end,
-                        amount: str | None = None, observation_end=None, period_days: float = 7.0) -> pd.DataFrame:
+                        amount: str | None = None, observation_end=None, period_days: float = 7.0,
+                        as_of=None) -> pd.DataFrame:
     """Per-client frequency / recency / T (and monetary value) for the BG/NBD and Gamma-Gamma models.
 
     Purchases on one calendar day (UTC) count as one transaction (their
@@ -267,7 +268,10 @@ def calibration_summary(transactions: pd.DataFrame, *, customer: str, date: str,
     none); with ``observation_end``, ``holdout_frequency`` = purchase days in
     (calibration_end, observation_end]. Clients who first bought later are
     left out. ``observation_end`` defaults to the latest date (at least
-    ``calibration_end``); a purchase after it is an error.
+    ``calibration_end``); a purchase after it is an error. ``as_of``, the date
+    of a snapshot, instead ignores the purchases after it (their number is in
+    ``result.attrs["later_transactions"]``) and is the default
+    ``observation_end``.
     """
     period_days = check_float(period_days, "period_days", min_value=0.0, strict_min=True)
     codes, ids = _frames.client_codes(_frames.column(transactions, customer, "customer", "transactions"), customer)
@@ -276,6 +280,16 @@ def calibration_summary(transactions: pd.DataFrame, *, customer: str, date: str,
         raise ValueError("transactions is empty")
     amt = _frames.amounts(_frames.column(transactions, amount, "amount", "transactions"), amount) \
         if amount is not None else None
+    later = 0
+    if as_of is not None:  # what was known at as_of: later purchases dropped and counted
+        cut = _frames.timestamp(as_of, "as_of")
+        after = time > cut.value
+        later = int(np.count_nonzero(after))
+        if later == len(time):
+            raise ValueError(f"transactions: every transaction is after as_of = {cut}")
+        codes, time = codes[~after], time[~after]
+        amt = amt[~after] if amt is not None else None
+        observation_end = cut if observation_end is None else observation_end
     day = np.floor_divide(time, _NS_PER_DAY)
     cal = _frames.timestamp(calibration_end, "calibration_end").value // _NS_PER_DAY
     obs = _frames.timestamp(observation_end, "observation_end").value // _NS_PER_DAY if observation_end is not None \
@@ -287,7 +301,9 @@ def calibration_summary(transactions: pd.DataFrame, *, customer: str, date: str,
     cols = ["frequency", "recency", "T"] + (["monetary_value"] if amount is not None else [])
     if observation_end is not None:
         cols.append("holdout_frequency")
-    return pd.DataFrame({c: s[c][keep] for c in cols}, index=ids[keep])
+    out = pd.DataFrame({c: s[c][keep] for c in cols}, index=ids[keep])
+    out.attrs["later_transactions"] = later
+    return out
 
 
 def _summary_arrays(summary, names=("frequency", "recency", "T")) -> list[np.ndarray]:

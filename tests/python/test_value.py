@@ -922,3 +922,16 @@ def test_uncertainty_bad_input(cdnow_summary):
         ts.BetaGeo().summary()
     with pytest.raises(ValueError, match="not fitted"):
         ts.GammaGamma().sample_params()
+
+
+def test_calibration_summary_as_of_is_the_log_cut_by_hand(prm):
+    tx = prm.transactions
+    span = tx["date"].max() - tx["date"].min()
+    cal, cut = tx["date"].min() + span / 2, tx["date"].min() + span * 3 / 4
+    kw = dict(customer="client_id", date="date", amount="amount", calibration_end=cal)
+    got = ts.calibration_summary(tx, as_of=cut, **kw)
+    ref = ts.calibration_summary(tx[tx["date"] <= cut], observation_end=cut, **kw)
+    pd.testing.assert_frame_equal(got, ref, check_like=False)
+    assert "holdout_frequency" in got and got.attrs["later_transactions"] == int((tx["date"] > cut).sum()) > 0
+    with pytest.raises(ValueError, match="every transaction is after as_of"):
+        ts.calibration_summary(tx, as_of=tx["date"].min() - pd.Timedelta(days=1), **kw)
