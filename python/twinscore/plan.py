@@ -91,6 +91,17 @@ def _span(t: pd.Timedelta) -> str:
     return f"{days:g} day{'s' if days != 1 else ''}" if days == int(days) else str(t)
 
 
+def _duration(value, what: str) -> pd.Timedelta:
+    """A window or gap (> 0) such as "7D", with the argument named when it is not one."""
+    try:
+        t = pd.Timedelta(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} must be a duration such as '7D', got {value!r}") from None
+    if not t > pd.Timedelta(0):
+        raise ValueError(f"{what} must be > 0, got {t}")
+    return t
+
+
 def _pressure_mask(history, rules, min_gap, now, ids, names: list[str],
                    columns: tuple[str, str, str]) -> tuple[np.ndarray, dict]:
     """(n, channels) eligibility left by the pressure rules, and how many contacts each rule held back."""
@@ -112,9 +123,7 @@ def _pressure_mask(history, rules, min_gap, now, ids, names: list[str],
             raise TypeError(f"pressure rules must be PressureRule, got {type(r).__name__}")
         if isinstance(r.max_messages, bool) or int(r.max_messages) != r.max_messages or r.max_messages < 1:
             raise ValueError(f"pressure rule {r}: max_messages must be an integer >= 1")
-        window = pd.Timedelta(r.window)
-        if not window > pd.Timedelta(0):
-            raise ValueError(f"pressure rule {r}: window must be > 0")
+        window = _duration(r.window, f"pressure rule {r}: window")
         if r.channel is not None and r.channel not in names:
             raise KeyError(f"pressure rule names an unknown channel {r.channel!r} (channels: {names})")
         recent = (who >= 0) & (when > now_ns - window.value)
@@ -125,9 +134,7 @@ def _pressure_mask(history, rules, min_gap, now, ids, names: list[str],
         ok[full, cols] = False
         held[f"{r.max_messages} per {_span(window)}" + (f" on {r.channel}" if r.channel else "")] = int(full.sum())
     if min_gap is not None:
-        gap = pd.Timedelta(min_gap)
-        if not gap > pd.Timedelta(0):
-            raise ValueError(f"min_gap must be > 0, got {gap}")
+        gap = _duration(min_gap, "min_gap")
         near = np.bincount(who[(who >= 0) & (when > now_ns - gap.value)], minlength=n) > 0
         ok[near, :] = False
         held[f"gap of {_span(gap)}"] = int(near.sum())

@@ -249,6 +249,10 @@ def test_pressure_and_control_bad_input():
         ts.contact_plan(*args, history=hist, now=now - pd.Timedelta("3D"), min_gap="1D")
     with pytest.raises(ValueError, match="control"):
         ts.contact_plan(*args, control=0.7)
+    with pytest.raises(ValueError, match="window must be a duration"):
+        ts.contact_plan(*args, history=hist, now=now, pressure=[ts.PressureRule(1, "weekly")])
+    with pytest.raises(ValueError, match="min_gap must be > 0"):
+        ts.contact_plan(*args, history=hist, now=now, min_gap="0D")
     with pytest.raises(ValueError, match=r"\(contacts, 3 channels\)"):
         ts.contact_plan(np.full((2, 2), 0.1), [1.0, 2.0], CHANNELS)
     with pytest.raises(KeyError, match="phone"):
