@@ -17,6 +17,10 @@
     lookalike = index.lookalike_score(prospects, id="contact_id")   # a lazy dask Series
     audience = index.expand(prospects, fraction=0.05, id="contact_id")  # computed
 
+    events = dd.read_parquet("events/*.parquet")               # partitioned any way
+    features = tsd.aggregate_events(events, now="2026-11-01")   # shuffled by contact
+    leads = tsd.score_leads(contacts, events, "lead_rules.toml", now="2026-11-01")
+
 Each estimator subclasses the local one: given pandas or numpy input it
 behaves exactly as the local one; given a Dask DataFrame it maps the local
 model over the partitions (empty partitions included) and returns a Dask
@@ -29,7 +33,9 @@ as on Dask's local schedulers; the engines inside a worker use
 ``twinscore.set_num_threads`` threads.
 """
 
+from .events import aggregate as aggregate_events
+from .events import score_leads
 from .scorers import DaskKMeans, DaskLogisticScorer, DaskTreeScorer
 from .twins import DaskTwinIndex
 
-__all__ = ["DaskLogisticScorer", "DaskTreeScorer", "DaskKMeans", "DaskTwinIndex"]
+__all__ = ["DaskLogisticScorer", "DaskTreeScorer", "DaskKMeans", "DaskTwinIndex", "aggregate_events", "score_leads"]

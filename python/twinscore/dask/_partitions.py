@@ -67,3 +67,13 @@ def broadcast(model, what: str):
     import dask
 
     return dask.delayed(model, name=f"twinscore-{what}-{uuid.uuid4().hex}", pure=True)
+
+
+def shuffle_method(frame) -> str | None:
+    """Dask's default shuffle, except for frames with Arrow list or struct columns (categories
+    visited, items bought): distributed's P2P shuffle cannot carry them, a task shuffle can."""
+    for dtype in frame._meta.dtypes:
+        arrow = getattr(dtype, "pyarrow_dtype", None)
+        if arrow is not None and getattr(arrow, "num_fields", 0) > 0:
+            return "tasks"
+    return None

@@ -24,7 +24,7 @@ from .. import _core
 from .._config import resolve_threads
 from .._validation import check_float, check_int
 from ..twins import TwinIndex, TwinResult, _take_side
-from ._partitions import _is_dask, broadcast
+from ._partitions import _is_dask, broadcast, shuffle_method
 
 __all__ = ["DaskTwinIndex"]
 
@@ -165,9 +165,9 @@ class DaskTwinIndex(TwinIndex):
         keys = self.schema_.select(self.block_on_)
         keyed = prospects.map_partitions(_with_shard, keys, shards,
                                          meta=prospects._meta.assign(**{_SHARD: np.int64(0)}))
-        # Divisions 0, 1, ..., n: shard j's prospects, and only them, in partition j. A task shuffle:
-        # distributed's P2P shuffle refuses Arrow list columns (categories visited).
-        by_shard = keyed.set_index(_SHARD, divisions=list(range(shards + 1)), sort=True, shuffle_method="tasks")
+        # Divisions 0, 1, ..., n: shard j's prospects, and only them, in partition j.
+        by_shard = keyed.set_index(_SHARD, divisions=list(range(shards + 1)), sort=True,
+                                   shuffle_method=shuffle_method(keyed))
         empty = part.empty(self.to_local(), prospects._meta_nonempty, id)
         pieces = self._shards(shards)
         out = [dask.delayed(_run_shard)(p, broadcast(pieces[j], f"twinshard{j}"), part, id, empty)
