@@ -37,5 +37,7 @@ from .events import aggregate as aggregate_events
 from .events import score_leads
 from .scorers import DaskKMeans, DaskLogisticScorer, DaskTreeScorer
 from .twins import DaskTwinIndex
+from .value import DaskBetaGeo, DaskGammaGamma, calibration_summary, lifetime_value, rfm
 
-__all__ = ["DaskLogisticScorer", "DaskTreeScorer", "DaskKMeans", "DaskTwinIndex", "aggregate_events", "score_leads"]
+__all__ = ["DaskLogisticScorer", "DaskTreeScorer", "DaskKMeans", "DaskTwinIndex", "aggregate_events", "score_leads",
+           "rfm", "calibration_summary", "lifetime_value", "DaskBetaGeo", "DaskGammaGamma"]

@@ -22,6 +22,7 @@ from ._partitions import _is_dask, shuffle_method
 __all__ = ["aggregate", "score_leads"]
 
 _PART = "__twinscore_part__"
+_ORDER = "__twinscore_order__"
 
 
 def aggregate(events, contacts=None, *, now=None, as_of=None, half_life_days: float = 30.0,
@@ -109,12 +110,16 @@ def _by_contact(events, contacts, contact: str, npartitions, partitioned: bool):
 
 def _shuffled(frame, contact: str, n: int):
     """``frame`` in n partitions by a hash of the contact id (ids read as one type on both sides,
-    so a contact's events and its row hash alike)."""
-    keyed = frame.map_partitions(_with_part, contact, n, meta=frame._meta.assign(**{_PART: np.int64(0)}))
-    return keyed.shuffle(on=_PART, npartitions=n, shuffle_method=shuffle_method(frame))
+    so a contact's events and its row hash alike), each partition's rows in the order they had
+    in ``frame``: a contact's sums then add up in the order the local engine adds them, to the
+    same bits."""
+    meta = frame._meta.assign(**{_PART: np.int64(0), _ORDER: np.int64(0)})
+    keyed = frame.map_partitions(_with_part, contact, n, meta=meta)
+    moved = keyed.shuffle(on=_PART, npartitions=n, shuffle_method=shuffle_method(frame))
+    return moved.map_partitions(_in_order, meta=frame._meta)
 
 
-def _with_part(df: pd.DataFrame, contact: str, n: int) -> pd.DataFrame:
+def _with_part(df: pd.DataFrame, contact: str, n: int, partition_info=None) -> pd.DataFrame:
     ids = df[contact]
     if ids.dtype.kind in "iub" or (ids.dtype.kind == "f" and not ids.isna().any()
                                    and (ids == np.floor(ids)).all()):
@@ -124,7 +129,14 @@ def _with_part(df: pd.DataFrame, contact: str, n: int) -> pd.DataFrame:
         h = key ^ (key >> np.uint64(31))
     else:
         h = pd.util.hash_array(ids.astype("string").to_numpy(dtype=object, na_value=None), categorize=False)
-    return df.assign(**{_PART: (h % np.uint64(n)).astype(np.int64)})
+    number = 0 if partition_info is None else int(partition_info["number"])
+    order = (np.int64(number) << np.int64(40)) + np.arange(len(df), dtype=np.int64)
+    return df.assign(**{_PART: (h % np.uint64(n)).astype(np.int64), _ORDER: order})
+
+
+def _in_order(df: pd.DataFrame) -> pd.DataFrame:
+    """A shuffled partition's rows back in their original order (partition, then row)."""
+    return df.sort_values(_ORDER, kind="stable").drop(columns=[_PART, _ORDER])
 
 
 def _check_partitioned(events, contact: str):
@@ -144,9 +156,7 @@ class _Run:
         self.fn, self.contact, self.meta, self.unknown = fn, contact, meta, unknown
 
     def __call__(self, events: pd.DataFrame, contacts: pd.DataFrame | None) -> pd.DataFrame:
-        events = events.drop(columns=[_PART], errors="ignore")
         if contacts is not None:
-            contacts = contacts.drop(columns=[_PART], errors="ignore")
             if len(contacts) == 0:  # the events here, if any, are of no known contact
                 if len(events) and self.unknown == "raise":
                     raise KeyError(f"events: {len(events):,} events have a contact id not among the contacts, "
