@@ -36,10 +36,11 @@ as on Dask's local schedulers; the engines inside a worker use
 from .events import aggregate as aggregate_events
 from .events import score_leads
 from .scorers import DaskKMeans, DaskLogisticScorer, DaskTreeScorer
-from .segments import apply_scorecard, segment_profiles
+from .criteria import apply_scorecard, discriminating_criteria
+from .segments import segment_profiles
 from .twins import DaskTwinIndex
 from .value import DaskBetaGeo, DaskGammaGamma, calibration_summary, lifetime_value, rfm
 
 __all__ = ["DaskLogisticScorer", "DaskTreeScorer", "DaskKMeans", "DaskTwinIndex", "aggregate_events", "score_leads",
            "rfm", "calibration_summary", "lifetime_value", "DaskBetaGeo", "DaskGammaGamma", "segment_profiles",
-           "apply_scorecard"]
+           "discriminating_criteria", "apply_scorecard"]

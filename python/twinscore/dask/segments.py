@@ -1,10 +1,9 @@
-"""Segment profiles and scorecard points of Dask contact tables.
+"""Segment profiles of Dask contact tables.
 
 A profile is made of sums and counts: each partition adds up its own per
 segment (sizes, sums and present counts of each numeric column, conversion
 and value, category counts), the partials are added, and the profile is
 built from the totals as the local function builds it from the whole table.
-A scorecard scores each row alone: it is applied partition by partition.
 """
 
 from __future__ import annotations
@@ -14,26 +13,11 @@ import pandas as pd
 
 from .. import segments as _segments
 from .._validation import as_vector, check_float, check_int
-from ..criteria import Scorecard
-from ._partitions import _is_dask, _map_partitions
+from ._partitions import _is_dask
 
-__all__ = ["segment_profiles", "apply_scorecard"]
+__all__ = ["segment_profiles"]
 
 _MISSING = "(missing)"
-
-
-def apply_scorecard(scorecard: Scorecard, data):
-    """:meth:`Scorecard.apply` of a Dask DataFrame: a Dask Series of points (``points``, the
-    partitions' index); local input gives the local array."""
-    if not isinstance(scorecard, Scorecard):
-        raise TypeError(f"scorecard must be a twinscore Scorecard, got {type(scorecard).__name__}")
-    if not _is_dask(data):
-        return scorecard.apply(data)
-    needed = sorted(set(scorecard.criteria["column"]))
-    missing = [c for c in needed if c not in data.columns]
-    if missing:
-        raise KeyError(f"columns {missing} are not in data")
-    return _map_partitions(data, scorecard.apply, None, np.float64, name="points")
 
 
 def segment_profiles(data, labels, *, numeric=None, categorical=None, conversion=None, value=None,
@@ -51,7 +35,8 @@ def segment_profiles(data, labels, *, numeric=None, categorical=None, conversion
     min_share = check_float(min_share, "min_share", min_value=0.0, max_value=1.0)
     top = check_int(top, "top", min_value=0)
     data, names = _with_columns(data, labels=labels, conversion=conversion, value=value)
-    meta = data._meta.drop(columns=[c for c in names.values() if c is not None])
+    # The columns profiled by default are the local function's: those of data as given.
+    meta = data._meta.drop(columns=[c for c in names.values() if c is not None and c.startswith("__twinscore_")])
     numeric = _segments._numeric_columns(meta) if numeric is None else list(numeric)
     categorical = _segments._categorical_columns(meta) if categorical is None else list(categorical)
     missing = [c for c in numeric + categorical if c not in data.columns]
