@@ -49,6 +49,9 @@ def aggregate(events, contacts=None, *, now=None, as_of=None, half_life_days: fl
                    type=type, category=category, types=types, categories=categories or None, unknown=unknown)
     meta = _one_event_output(events, contact, timestamp, type, category, types, categories,
                              lambda e, c: _events.aggregate(e, c, **options))
+    events = events[_used(contact, timestamp, type, category)]  # only what the features read moves
+    if _is_dask(contacts):
+        contacts = contacts[[contact]]
     log, people = _by_contact(events, contacts, contact, npartitions, partitioned_by_contact)
     run = _Run(lambda e, c: _events.aggregate(e, c, **options), contact, meta, unknown)
     return _run(run, log, people, meta)
@@ -83,6 +86,9 @@ def score_leads(contacts, events, rules, *, now=None, as_of=None, contact: str =
 
     meta = _one_event_output(events, contact, timestamp, type, category, types, categories or [], score,
                              contacts._meta_nonempty.head(1))
+    # Only what the rules read moves through the shuffle.
+    contacts = contacts[list(dict.fromkeys([contact, *(r.column for r in rules.fit)]))]
+    events = events[_used(contact, timestamp, type, category)]
     log, people = _by_contact(events, contacts, contact, npartitions or contacts.npartitions, False)
     return _run(_Run(score, contact, meta, unknown), log, people, meta)
 
@@ -187,6 +193,10 @@ def _one_event_output(events, contact, timestamp, type, category, types, categor
 
 
 # ---------------------------------------------------------------- checks
+def _used(*columns) -> list[str]:
+    return list(dict.fromkeys(c for c in columns if c is not None))
+
+
 def _check_log(events, contact, timestamp, type, category):
     import dask.dataframe as dd
 
