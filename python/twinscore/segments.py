@@ -103,17 +103,23 @@ def segment_profiles(data: pd.DataFrame, labels, *, numeric=None, categorical=No
 
 
 def _over_represented(data, seg, categorical, min_index, min_share, top) -> pd.Series:
+    counts = {c: pd.crosstab(seg, data[c].astype("string").fillna("(missing)")) for c in categorical}
+    return over_represented(counts, seg.unique(), min_index, min_share, top)
+
+
+def over_represented(counts: dict, segments, min_index, min_share, top) -> pd.Series:
+    """Each segment's over-represented categories, from the rows of each category per segment
+    (``counts``: column -> segments x categories, categories sorted) — shared with the
+    profiles added up over Dask partitions."""
     found = []
-    for c in categorical:
-        col = data[c].astype("string").fillna("(missing)")
-        within = pd.crosstab(seg, col, normalize="index")  # share of each category in each segment
-        overall = col.value_counts(normalize=True)
-        index = 100.0 * within / overall[within.columns]
+    for c, table in counts.items():
+        within = table.div(table.sum(axis=1), axis=0)  # share of each category in each segment
+        overall = table.sum(axis=0) / table.to_numpy().sum()
+        index = 100.0 * within / overall
         long = pd.DataFrame({"segment": np.repeat(within.index.to_numpy(), within.shape[1]),
                              "label": np.tile([f"{c}={v}" for v in within.columns], within.shape[0]),
                              "share": within.to_numpy().ravel(), "index": index.to_numpy().ravel()})
         found.append(long[(long["index"] >= min_index) & (long["share"] >= min_share)])
-    segments = seg.unique()
     if not found or top == 0:
         return pd.Series("", index=segments)
     long = pd.concat(found).sort_values(["segment", "index", "label"], ascending=[True, False, True])
