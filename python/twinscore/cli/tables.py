@@ -7,7 +7,7 @@ from __future__ import annotations
 import sys
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
@@ -111,7 +111,13 @@ def _chunks(path: Path, what: str, rows: int, columns: list[str] | None = None) 
         if str(path).endswith(".parquet"):
             import pyarrow.parquet as pq
 
-            for batch in pq.ParquetFile(path).iter_batches(batch_size=rows, columns=columns):
+            # pre_buffer=False: with pre-buffering (pyarrow's default) the reader's
+            # ReadRangeCache keeps the raw bytes of every row group read until the
+            # file is closed (it has no eviction; apache/arrow#39808), so a long
+            # table's job grew by its compressed size (~155 MiB per million
+            # 32-column prospects). Unbuffered, one row group is held at a time;
+            # on a local disk it reads no slower.
+            for batch in pq.ParquetFile(path, pre_buffer=False).iter_batches(batch_size=rows, columns=columns):
                 yield _to_pandas(batch)
         else:
             for chunk in pd.read_csv(path, chunksize=rows, usecols=columns):
@@ -162,12 +168,14 @@ def _row_count(path: Path) -> int | None:
 
 @dataclass
 class Context:
-    """What a runner gets: its job, its outputs' writers, whether to show progress, its loaded models."""
+    """What a runner gets: its job, its outputs' writers, whether to show progress, its loaded models;
+    ``notes``: what the runner tells the job's report beyond its rows (a plan's held-back contacts)."""
 
     job: dict
     writers: dict
     show: bool | None
     models: dict
+    notes: dict = field(default_factory=dict)
 
     @property
     def writer(self) -> "_TableWriter":
