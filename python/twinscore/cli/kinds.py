@@ -320,22 +320,58 @@ def _expand(ctx: Context, index, id_name: str, spec: dict) -> int:
 # -- contact_plan -----------------------------------------------------------------------------
 def _plan_columns(job: dict) -> list[str]:
     spec = job["plan"]
-    value = spec["value"] if isinstance(spec["value"], str) else None
-    return _columns([job["input"]["id"], spec["p"], value], spec.get("allowed", {}).values())
+    p, value = spec["p"], spec["value"]
+    values = value.values() if isinstance(value, dict) else [value]
+    return _columns([job["input"]["id"]], p.values() if isinstance(p, dict) else [p],
+                    [v for v in values if isinstance(v, str)], spec.get("allowed", {}).values())
+
+
+def _history_columns(job: dict) -> tuple[str, str, str]:
+    """(contact, channel, date) of the history table; the contact column defaults to [input] id."""
+    spec = job["history"]
+    return spec.get("contact", job["input"]["id"]), spec.get("channel", "channel"), spec.get("date", "date")
+
+
+def _per_channel(df: pd.DataFrame, spec, names: list[str]):
+    """A column or a number (one per contact), or an (n, channels) matrix of them, in channel order."""
+    def column(v):
+        return df[v].to_numpy() if isinstance(v, str) else np.full(len(df), float(v))
+
+    if isinstance(spec, dict):
+        return np.column_stack([column(spec[ch]) for ch in names])
+    return column(spec)
 
 
 def _contact_plan(ctx: Context) -> int:
-    from twinscore import contact_plan
+    """The contacts' channels under one budget (the whole table), their pressure rules read from
+    [history], a control group held out; held_back and the control's size go to the report."""
+    from twinscore import PressureRule, contact_plan
+    from twinscore.plan import _channels
 
-    spec, id_name = ctx.job["plan"], ctx.job["input"]["id"]
-    df = _read_table(ctx.job["input"]["path"], "[input]", _plan_columns(ctx.job))
-    value = df[spec["value"]].to_numpy() if isinstance(spec["value"], str) else np.full(len(df), spec["value"])
+    job = ctx.job
+    spec, id_name = job["plan"], job["input"]["id"]
+    channels = _channels(job["channel"])
+    names = [c.name for c in channels]
+    df = _read_table(job["input"]["path"], "[input]", _plan_columns(job))
     allowed = {ch: df[col].to_numpy() for ch, col in spec.get("allowed", {}).items()} or None
-    plan = contact_plan(df[spec["p"]].to_numpy(), value, ctx.job["channel"], budget=spec.get("budget"),
-                        allowed=allowed, index=pd.Index(df[id_name], name=id_name))
+    rules = {}
+    if "history" in job:
+        columns = _history_columns(job)
+        history = _read_table(job["history"]["path"], "[history]", list(columns))
+        _as_dates(history, columns[2])
+        rules = {"history": history, "history_columns": columns, "now": _now(job, "plan"),
+                 "min_gap": spec.get("min_gap"),
+                 "pressure": [PressureRule(r["max_messages"], r["window"], r.get("channel"))
+                              for r in job.get("pressure", [])]}
+    plan = contact_plan(_per_channel(df, spec["p"], names), _per_channel(df, spec["value"], names), channels,
+                        budget=spec.get("budget"), allowed=allowed, index=pd.Index(df[id_name], name=id_name),
+                        control=spec.get("control", 0.0), seed=spec.get("seed", 0), **rules)
     ctx.writer.write(plan.contacts.reset_index())
     if "summary" in ctx.writers:
         ctx.writers["summary"].write(plan.summary.reset_index())
+    ctx.notes["control"] = int(plan.summary.loc["total", "control"])
+    if rules:
+        ctx.notes["held_back"] = dict(plan.held_back)
     return len(df)
 
 
@@ -399,5 +435,7 @@ def needed_columns(job: dict, models: dict) -> dict[str, list[str] | None]:
         return {"input": [spec["customer"], spec["date"], spec["amount"]]}
     if kind == "twins":
         return {"input": _twin_columns(model, job)}
+    if "history" in job:
+        return {"input": _plan_columns(job), "history": list(_history_columns(job))}
     return {"input": _plan_columns(job)}
 
