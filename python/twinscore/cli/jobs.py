@@ -34,7 +34,10 @@ The kinds, and what each adds to ``[input]`` / ``[model]`` / ``[output]``:
   ``contact_id``; timestamp, type, category); ``[events]`` now,
   half_life_days, types, categories (fixed vocabularies, so that every
   night's columns are the same), ``features = true`` for the model-ready
-  columns of :func:`twinscore.events.behaviour_features`. One row per contact.
+  columns of :func:`twinscore.events.behaviour_features`. One row per contact,
+  sorted. A log longer than ``chunk_rows`` is split by contact range into
+  temporary parts of about ``chunk_rows`` events, each aggregated alone (see
+  :mod:`twinscore.cli.partition`; removed however the job ends).
 * ``logistic_score`` — a saved :class:`~twinscore.LogisticScorer`;
   ``[model] reasons = 3``. Columns: id, score (P(converted)), reason_k,
   contribution_k.
@@ -42,7 +45,9 @@ The kinds, and what each adds to ``[input]`` / ``[model]`` / ``[output]``:
 * ``segments`` — a saved :class:`~twinscore.KMeans` or
   :class:`~twinscore.MiniBatchKMeans`: id, segment; ``[profile]`` (path,
   overwrite, columns, conversion, value) writes
-  :func:`twinscore.segment_profiles` of the assigned segments.
+  :func:`twinscore.segment_profiles` of the assigned segments, from counts
+  and sums per segment added chunk by chunk
+  (:class:`twinscore.segments.ProfileSums`).
 * ``clv`` — transactions in ``[input]``; ``[clv]`` customer, date, amount,
   now (the end of the calibration), period_days, horizon (periods ahead),
   months, monthly_discount, margin, penalizer; ``[model]`` purchases /
@@ -73,10 +78,13 @@ The chunked kinds (tree_score, logistic_score, scorecard, segments, twins)
 read ``[input]`` ``chunk_rows`` rows at a time (Parquet row groups as they
 come, CSV in chunks), the model-file kinds only the columns their model
 needs, so memory is bounded by a chunk, the Parquet row group it comes from
-(one is held at a time) and the model (a segments
-``[profile]`` keeps the profiled columns of every row, an ``expand`` the
-audience so far); their output is the in-memory call's, row for row. The others read their input whole (an event log or a transaction
-log is grouped by contact; a contact plan shares one budget).
+(one is held at a time) and the model (a segments ``[profile]`` adds the
+per-segment sums, an ``expand`` keeps the audience so far); their output is
+the in-memory call's, row for row (a profile's means to the rounding of
+their sums). An ``events`` job holds one part of its log at a time (about
+``chunk_rows`` events; a single contact's events are never split). The
+others read their input whole (a transaction log is grouped by client; a
+contact plan shares one budget).
 
 **Pipelines.** A job file may instead list steps, run in order, each with its
 own kind and sections; a step's input may be an earlier step's output::
@@ -160,7 +168,7 @@ _SECTIONS: dict[str, dict[str, set[str]]] = {
                    "rules": {"path"}, "output": _OUT},
     "rfm": {"job": {"kind", "threads"}, "input": {"path"},
             "rfm": {"customer", "date", "amount", "invoice", "now", "bins"}, "output": _OUT},
-    "events": {"job": {"kind", "threads", "now"}, "input": {"path", "contact", "timestamp", "type", "category"},
+    "events": {"job": {"kind", "threads", "now", "chunk_rows"}, "input": {"path", "contact", "timestamp", "type", "category"},
                "events": {"now", "half_life_days", "types", "categories", "features"}, "output": _OUT},
     "logistic_score": {"job": _CHUNKED, "input": {"path", "id"}, "model": {"path", "reasons"}, "output": _OUT},
     "scorecard": {"job": _CHUNKED, "input": {"path", "id"}, "model": {"path"}, "output": _OUT},
@@ -597,12 +605,21 @@ def _partial_name(target: Path) -> str:
 
 
 def _remove_stale_partials(target: Path) -> None:
-    """Partial files of this target left by jobs that were killed (their process is gone)."""
-    for p in target.parent.glob(f".{glob.escape(target.name)}.*.partial"):
-        pid = p.name[len(target.name) + 2:].split(".", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)):
-            with contextlib.suppress(FileNotFoundError):
-                p.unlink()
+    """Partial files (and an events job's directory of parts) of this target left by jobs that were
+    killed (their process is gone)."""
+    import shutil
+
+    from .partition import PARTS_SUFFIX
+
+    for suffix in (".partial", PARTS_SUFFIX):
+        for p in target.parent.glob(f".{glob.escape(target.name)}.*{suffix}"):
+            pid = p.name[len(target.name) + 2:].split(".", 1)[0]
+            if pid.isdigit() and not _alive(int(pid)):
+                if p.is_dir():
+                    shutil.rmtree(p, ignore_errors=True)
+                else:
+                    with contextlib.suppress(FileNotFoundError):
+                        p.unlink()
 
 
 def _alive(pid: int) -> bool:

@@ -100,6 +100,74 @@ path = "agg.parquet"
     assert not (tmp_path / "agg2.parquet").exists() and no_partial_files(tmp_path)
 
 
+EVENTS_JOB = f"""
+[job]
+kind = "events"
+chunk_rows = {{chunk}}
+[input]
+path = "{{log}}"
+[events]
+now = "{NOW}"
+half_life_days = 14
+features = {{features}}
+[output]
+path = "features.parquet"
+"""
+
+
+def _shuffled_log(market) -> pd.DataFrame:
+    """The event log in time order (a contact's events scattered through it), with string ids."""
+    log = market.events.sort_values("timestamp", kind="stable").reset_index(drop=True)
+    return log.assign(contact_id="c" + log["contact_id"].astype(str))
+
+
+@pytest.mark.parametrize("log, chunk, features", [("events.parquet", 2_000, False), ("events.csv", 3_000, True),
+                                                  ("events.parquet", 50_000, False)])
+def test_events_job_split_by_contact_range_equals_aggregate(tmp_path, market, log, chunk, features, monkeypatch):
+    from twinscore.cli import partition
+
+    events = _shuffled_log(market)
+    if log.endswith(".csv"):
+        events.to_csv(tmp_path / log, index=False)
+        events = pd.read_csv(tmp_path / log, parse_dates=["timestamp"])  # the in-memory call on the same table
+    else:
+        events.to_parquet(tmp_path / log, row_group_size=1_500)
+    parts = []
+    read = partition._read_table
+    monkeypatch.setattr(partition, "_read_table", lambda *a: parts.append(read(*a)) or parts[-1])
+    report = run_job(write(tmp_path, EVENTS_JOB.format(chunk=chunk, log=log, features=str(features).lower())),
+                     progress=False)
+    ref = ts.events.aggregate(events, now=NOW, half_life_days=14)
+    if features:
+        ref = ts.events.behaviour_features(ref)
+    out = pd.read_parquet(tmp_path / "features.parquet")
+    pd.testing.assert_frame_equal(out, ref.reset_index(), check_exact=True,
+                                  check_index_type=False, check_column_type=False)
+    assert report.rows_in == len(events) and report.rows_out == len(ref)
+    if chunk < len(events):  # split: every part far smaller than the log, no contact in two parts
+        assert len(parts) >= len(events) // chunk - 1
+        assert max(len(p) for p in parts) < 2 * chunk
+        assert sum(p["contact_id"].nunique() for p in parts) == events["contact_id"].nunique()
+    else:
+        assert not parts
+    assert no_partial_files(tmp_path) and not list(tmp_path.glob("*.parts"))
+
+
+def test_events_job_parts_are_removed_when_a_part_fails_and_when_left_by_a_killed_job(tmp_path, market):
+    events = _shuffled_log(market)
+    late = events.index[-1]
+    events.loc[late, "timestamp"] = pd.Timestamp(NOW) + pd.Timedelta(days=1)  # one event after now
+    events.to_parquet(tmp_path / "events.parquet", row_group_size=1_500)
+    stale = tmp_path / ".features.parquet.999999999.x.parts"  # a killed job's parts (no such process)
+    stale.mkdir()
+    (stale / "part-00000.parquet").write_bytes(b"left over")
+    job = write(tmp_path, EVENTS_JOB.format(chunk=2_000, log="events.parquet", features="false"))
+    with pytest.raises(ValueError, match="after"):
+        run_job(job, progress=False)
+    assert not (tmp_path / "features.parquet").exists() and no_partial_files(tmp_path)
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".parts")]
+
+
 # -- logistic_score, scorecard, segments -----------------------------------------------------
 def test_logistic_score_job_in_chunks_equals_predict_proba_and_explain(tmp_path, market):
     X = attributes(market).drop(columns="categories")
@@ -185,7 +253,11 @@ conversion = "converted"
     prof = pd.read_parquet(tmp_path / "profiles.parquet")
     ref = ts.segment_profiles(X[["income", "household", "region"]], labels, numeric=["income", "household"],
                               categorical=["region"], conversion=X["converted"]).reset_index()
-    pd.testing.assert_frame_equal(prof, ref, check_dtype=False)
+    # counts (sizes, shares, over-represented categories) exactly; sums to their rounding in another order
+    exact = ["segment", "size", "share", "over-represented"]
+    pd.testing.assert_frame_equal(prof[exact], ref[exact], check_exact=True)
+    pd.testing.assert_frame_equal(prof, ref, check_exact=False, rtol=1e-13)
+    assert prof["over-represented"].str.len().sum() > 0
 
 
 def test_a_model_of_another_class_is_a_job_file_error(tmp_path, market):
