@@ -143,7 +143,9 @@ def main() -> None:
             r = subprocess.run([sys.executable, __file__, "--one", mode, "--dir", str(root), "--chunk",
                                 str(args.chunk)] + (["--per-chunk"] if args.per_chunk else []),
                                capture_output=True, text=True, check=True)
-            print("\n".join(line for line in r.stderr.splitlines() if line.startswith("  chunk ")))
+            for line in r.stderr.splitlines():
+                if line.startswith("  chunk "):
+                    print(line)
             results[mode] = json.loads(r.stdout.strip().splitlines()[-1])
             m = results[mode]
             print(f"  {mode:<6s} {m['seconds']:8.1f} s  peak RSS {m['peak_mib']:8.0f} MiB  (after the index "

@@ -147,7 +147,8 @@ from typing import Any, Iterator
 
 import pandas as pd
 
-from .tables import Context, InputFileError, JobFileError, ModelFileError, _require
+from .tables import (PARTS_SUFFIX, Context, InputFileError, JobFileError, ModelFileError, _require,
+                     _TableWriter)
 
 try:
     import tomllib
@@ -554,53 +555,6 @@ def _check_output(out: dict, where: str, section: str = "output") -> None:
         raise FileNotFoundError(f"{where}: the output directory {target.parent} does not exist")
 
 
-class _TableWriter:
-    """Appends DataFrames to one Parquet or CSV file."""
-
-    def __init__(self, path: Path, final_suffix: str):
-        self.path, self.parquet, self._writer, self.rows = path, final_suffix == ".parquet", None, 0
-
-    def write(self, df: pd.DataFrame) -> None:
-        if self.parquet:
-            import pyarrow as pa
-            import pyarrow.parquet as pq
-
-            table = pa.Table.from_pandas(df, preserve_index=False)
-            if self._writer is None:
-                self._writer = pq.ParquetWriter(self.path, table.schema)
-            elif not table.schema.equals(self._writer.schema):
-                table = _conform(table, self._writer.schema)
-            self._writer.write_table(table)
-        else:
-            df.to_csv(self.path, mode="a", header=self.rows == 0, index=False)
-        self.rows += len(df)
-
-    def close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-
-
-def _conform(table, schema):
-    """A later chunk's table cast to the file's schema (set by the first chunk):
-    a column read as another type in this chunk (ids with a string among the
-    numbers, say) is cast when it can be without loss, else refused by name."""
-    import pyarrow as pa
-
-    columns = []
-    for field in schema:
-        if field.name not in table.column_names:
-            raise KeyError(f"output column '{field.name}' is missing from this chunk")
-        column = table.column(field.name)
-        if not column.type.equals(field.type):
-            try:
-                column = column.cast(field.type, safe=True)
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                raise TypeError(f"output column '{field.name}' is {column.type} in this chunk but "
-                                f"{field.type} in the first; give the input column one type") from None
-        columns.append(column)
-    return pa.Table.from_arrays(columns, schema=schema)
-
-
 def _partial_name(target: Path) -> str:
     return f".{target.name}.{os.getpid()}."
 
@@ -609,8 +563,6 @@ def _remove_stale_partials(target: Path) -> None:
     """Partial files (and an events job's directory of parts) of this target left by jobs that were
     killed (their process is gone)."""
     import shutil
-
-    from .partition import PARTS_SUFFIX
 
     for suffix in (".partial", PARTS_SUFFIX):
         for p in target.parent.glob(f".{glob.escape(target.name)}.*{suffix}"):

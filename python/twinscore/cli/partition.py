@@ -33,12 +33,11 @@ from typing import Iterator
 import numpy as np
 import pandas as pd
 
-from .tables import _chunks, _read_table
+from .tables import PARTS_SUFFIX, _chunks, _read_table, _TableWriter
 
 __all__ = ["LogPlan", "plan_log", "partitioned", "PARTS_SUFFIX"]
 
-_SAMPLE = 20_000        # contact ids sampled per chunk to place the range boundaries
-PARTS_SUFFIX = ".parts"  # the temporary directory of a job's parts: .<output>.<pid>.<random>.parts
+_SAMPLE = 20_000   # contact ids sampled per chunk to place the range boundaries
 
 
 class LogPlan:
@@ -78,8 +77,11 @@ def plan_log(path: Path, what: str, rows: int, names: dict, types, categories, s
     sample, weights, seen_types, seen_cats, n = [], [], None, None, 0
     for chunk in _chunks(path, what, rows, list(dict.fromkeys(columns))):
         ids = chunk[contact].to_numpy()
-        take = rng.choice(len(ids), size=min(len(ids), _SAMPLE), replace=False) if len(ids) else []
-        sample.append(ids[np.sort(take)])
+        if pd.isna(ids).any():  # no range holds it (the whole log's aggregate refuses it too)
+            raise ValueError(f"{what} contact column '{contact}' has a missing id at row "
+                             f"{n + int(np.argmax(pd.isna(ids))):,}")
+        take = np.sort(rng.choice(len(ids), size=min(len(ids), _SAMPLE), replace=False))
+        sample.append(ids[take])
         weights.append(np.full(len(take), len(ids) / max(len(take), 1)))
         if types is None:
             seen_types = _distinct(seen_types, chunk[typ])
@@ -100,8 +102,6 @@ def partitioned(path: Path, what: str, rows: int, columns: list[str], contact: s
     """Read 2, then the parts one by one (read 3): yields an iterator of the parts as DataFrames, in
     contact-range order. The parts live in a directory beside ``beside`` (the output), removed when
     the block exits however it exits."""
-    from .jobs import _TableWriter
-
     tmp = Path(tempfile.mkdtemp(prefix=f".{beside.name}.{os.getpid()}.", suffix=PARTS_SUFFIX, dir=beside.parent))
     try:
         writers = [_TableWriter(tmp / f"part-{i:05d}.parquet", ".parquet") for i in range(plan.parts)]

@@ -168,6 +168,16 @@ def test_events_job_parts_are_removed_when_a_part_fails_and_when_left_by_a_kille
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".parts")]
 
 
+def test_events_job_refuses_a_missing_contact_id_by_row(tmp_path, market, capsys):
+    events = _shuffled_log(market)
+    events.loc[5_000, "contact_id"] = None
+    events.to_parquet(tmp_path / "events.parquet", row_group_size=1_500)
+    job = write(tmp_path, EVENTS_JOB.format(chunk=2_000, log="events.parquet", features="false"))
+    assert main(["run", str(job)]) == 3
+    assert "contact column 'contact_id' has a missing id at row 5,000" in capsys.readouterr().err
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
 # -- logistic_score, scorecard, segments -----------------------------------------------------
 def test_logistic_score_job_in_chunks_equals_predict_proba_and_explain(tmp_path, market):
     X = attributes(market).drop(columns="categories")
