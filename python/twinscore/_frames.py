@@ -42,7 +42,7 @@ from . import _core
 from ._config import resolve_threads
 
 __all__ = ["MISSING_TIMESTAMP", "NS_PER_DAY", "is_frame", "column_names", "as_pandas", "as_table_source", "column",
-           "timestamps_ns", "timestamp", "timestamp_ns", "contact_ids", "client_codes", "int64_ids", "amounts",
+           "timestamps_ns", "timestamp", "timestamp_ns", "contact_ids", "ids", "client_codes", "int64_ids", "amounts",
            "numeric_matrix", "select_columns"]
 
 MISSING_TIMESTAMP = int(_core.MISSING_TIMESTAMP)  # int64 min, numpy's NaT
@@ -306,6 +306,13 @@ def contact_ids(values, name: str) -> np.ndarray:
             or index.dtype == object):
         raise TypeError(f"id column {name!r} must hold integers or strings, got {index.dtype}")
     return index.to_numpy()
+
+
+def ids(values, name: str) -> np.ndarray:
+    """Ids that may repeat (the contact of each event, the client of each
+    purchase): integers or strings, none missing — a null of any kind (NaN,
+    None, pandas' NA, an Arrow null) is refused naming the column."""
+    return _id_series(values, name).to_numpy()
 
 
 def int64_ids(values, name: str) -> np.ndarray | None:

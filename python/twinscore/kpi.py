@@ -113,10 +113,10 @@ def activation_rate(prospects: pd.DataFrame, events: pd.DataFrame, *, contact: s
         raise ValueError("end must be after start")
     if isinstance(significant, str):
         significant = (significant,)
-    base = pd.Index(_frames.column(prospects, contact, "contact", "prospects").unique())
+    base = pd.Index(pd.unique(_frames.ids(_frames.column(prospects, contact, "contact", "prospects"), contact)))
     if len(base) == 0:
         raise ValueError("prospects is empty")
-    ids = _frames.column(events, contact, "contact", "events").to_numpy()
+    ids = _frames.ids(_frames.column(events, contact, "contact", "events"), contact)
     time = _frames.timestamps_ns(_frames.column(events, timestamp, "timestamp", "events"), timestamp)
     hit = (_frames.column(events, type, "type", "events").isin(list(significant)).to_numpy() & (time >= start.value)
            & (time < end.value) & (base.get_indexer(ids) >= 0))
@@ -154,7 +154,7 @@ def email(events: pd.DataFrame, *, contact: str, timestamp: str, type: str, freq
     """
     kinds = {"send": "email_send", "bounce": "email_bounce", "open": "email_open", "click": "email_click",
              "unsubscribe": "unsubscribe", **(names or {})}
-    ids = _frames.column(events, contact, "contact", "events").to_numpy()
+    ids = _frames.ids(_frames.column(events, contact, "contact", "events"), contact)
     time = _frames.timestamps_ns(_frames.column(events, timestamp, "timestamp", "events"), timestamp)
     kind_s = _frames.column(events, type, "type", "events")
     keep = kind_s.isin(list(kinds.values())).to_numpy()
@@ -215,9 +215,9 @@ def client_value(transactions: pd.DataFrame, *, customer: str, date: str, amount
     before a segment's first client have no known client (rates NaN).
     """
     inactive_days = check_int(inactive_days, "inactive_days", min_value=1)
-    ids = _frames.column(transactions, customer, "customer", "transactions").to_numpy()
+    ids = _frames.ids(_frames.column(transactions, customer, "customer", "transactions"), customer)
     time = _frames.timestamps_ns(_frames.column(transactions, date, "date", "transactions"), date)
-    amt = _frames.column(transactions, amount, "amount", "transactions").to_numpy(dtype=np.float64, na_value=np.nan)
+    amt = _frames.amounts(_frames.column(transactions, amount, "amount", "transactions"), amount)
     if len(ids) == 0:
         raise ValueError("transactions is empty")
     if not np.isfinite(amt).all():
@@ -386,7 +386,7 @@ def campaign_results(targets: pd.DataFrame, transactions: pd.DataFrame, *, conta
         raise ValueError(f"window must be a duration such as '30D', got {window!r}") from None
     if not window > pd.Timedelta(0):
         raise ValueError(f"window must be > 0, got {window}")
-    ids = _frames.column(targets, contact, "contact", "targets").to_numpy()
+    ids = _frames.ids(_frames.column(targets, contact, "contact", "targets"), contact)
     camp = _frames.column(targets, campaign, "campaign", "targets")
     treated = _treated(_frames.column(targets, group, "group", "targets"), group)
     sent_ns = _frames.timestamps_ns(_frames.column(targets, sent, "sent", "targets"), sent)
@@ -404,7 +404,7 @@ def campaign_results(targets: pd.DataFrame, transactions: pd.DataFrame, *, conta
         rows["channel"] = ch.to_numpy()
         by.append("channel")
     customer = contact if customer is None else customer
-    buyer = _frames.column(transactions, customer, "customer", "transactions").to_numpy()
+    buyer = _frames.ids(_frames.column(transactions, customer, "customer", "transactions"), customer)
     bought = _frames.timestamps_ns(_frames.column(transactions, date, "date", "transactions"), date)
     spent = _frames.amounts(_frames.column(transactions, amount, "amount", "transactions"), amount) \
         if amount is not None else np.zeros(len(buyer))
