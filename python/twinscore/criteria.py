@@ -40,10 +40,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from . import _core
+from . import _core, _frames
 from ._model_file import ModelFileMixin
 from ._config import resolve_threads
-from ._validation import check_float, check_int
+from ._validation import as_vector, check_float, check_int
 from .table import ContactTable
 
 __all__ = ["Criteria", "Scorecard", "discriminating_criteria", "lift_at"]
@@ -338,6 +338,8 @@ class Scorecard(ModelFileMixin):
         crits = [SimpleNamespace(**dict(zip(fields, r)))
                  for r in zip(*(self.criteria[f].to_list() for f in fields))]
         cols = sorted({c.column for c in crits})
+        if _frames.is_frame(data):
+            data = _frames.as_pandas(data, "data")
         if isinstance(data, pd.DataFrame):
             missing = [c for c in cols if c not in data.columns]
             if missing:
@@ -510,6 +512,8 @@ def discriminating_criteria(data, target, columns=None, *, positive=None, n_bins
     n_bins = check_int(n_bins, "n_bins", min_value=1, max_value=1000)
     smoothing = check_float(smoothing, "smoothing", min_value=0.0, strict_min=True)
     n_threads = resolve_threads(n_threads)
+    if _frames.is_frame(data):  # polars and Arrow as pandas, the one way in
+        data = _frames.as_pandas(data, "data")
     if columns is None:
         columns = list(data.schema.names if isinstance(data, ContactTable) else data.columns)
         if isinstance(target, str):

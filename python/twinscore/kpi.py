@@ -50,6 +50,8 @@ def fill_rates(table) -> pd.DataFrame:
         n = len(table)
         return pd.DataFrame({"field": rates.index, "filled": np.rint(rates.to_numpy() * n).astype(np.int64),
                              "rate": rates.to_numpy()})
+    if _frames.is_frame(table):
+        table = _frames.as_pandas(table, "table")
     if not isinstance(table, pd.DataFrame):
         raise TypeError(f"table must be a ContactTable or a DataFrame, got {type(table).__name__}")
     if len(table) == 0:

@@ -33,7 +33,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from . import _core
+from . import _core, _frames
 from ._model_file import ModelFileMixin, register
 from ._config import resolve_threads
 from .events import event_log
@@ -352,6 +352,8 @@ def score_leads(contacts: pd.DataFrame, events: pd.DataFrame, rules, *, now=None
     if isinstance(rules, (str, os.PathLike)):
         rules = LeadRules.from_toml(rules)
     rules = LeadRules.from_dict(rules)
+    if _frames.is_frame(contacts):  # polars and Arrow as pandas, the one way in
+        contacts = _frames.as_pandas(contacts, "contacts")
     if not isinstance(contacts, pd.DataFrame):
         raise TypeError(f"contacts must be a pandas DataFrame, got {contacts.__class__.__name__}")
     cat_rules, num_rules = [], []
