@@ -616,10 +616,10 @@ def _assemble(rows, n, P, N, a, schema, skipped) -> Criteria:
 def lift_at(score, y, fraction: float = 0.1) -> float:
     """Target rate among the top ``fraction`` scores over the overall rate."""
     fraction = check_float(fraction, "fraction", min_value=0.0, strict_min=True, max_value=1.0)
-    s = np.asarray(score, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    if s.shape != y.shape or s.ndim != 1 or len(s) == 0:
-        raise ValueError("score and y must be 1-D of the same non-zero length")
+    s = as_vector(score, "score")
+    y = as_vector(y, "y", len(s))
+    if len(s) == 0:
+        raise ValueError("score and y are empty")
     if not y.any():
         raise ValueError("y has no positives")
     k = max(1, int(round(fraction * len(s))))
