@@ -179,7 +179,7 @@ def email(events: pd.DataFrame, *, contact: str, timestamp: str, type: str, freq
 
     sent = col(events_n, "send").fillna(0)
     if not (sent > 0).any():
-        raise ValueError(f"no send event ({kinds['send']!r}) in the log: e-mail rates need sends")
+        raise ValueError(f"no send event ({kinds['send']!r}) in the type column {type!r}: e-mail rates need sends")
     delivered = sent - col(events_n, "bounce").fillna(0)
     out = pd.DataFrame({
         "sent": sent, "delivered": delivered,
