@@ -374,6 +374,12 @@ def _as_array(X, name: str) -> np.ndarray:
     if a.dtype.kind == "c":
         raise ValueError(f"{name}: Complex data not supported")
     if a.dtype == object:
+        # Text is not a number, even text that parses as one ("1.5"): what a
+        # column of strings holds is for the caller to convert, not to guess.
+        kind = pd.api.types.infer_dtype(a.ravel(), skipna=True)
+        if kind not in ("floating", "integer", "mixed-integer-float", "decimal", "boolean", "empty"):
+            raise TypeError(f"{name} holds {kind} values (dtype object): the argument must be a real number, not "
+                            "a string or a number written as text")
         try:
             a = a.astype(np.float64)
         except (TypeError, ValueError):
