@@ -531,19 +531,9 @@ class ContactTable:
         returns the same buffer and engines read it without a copy. float64 is
         kept too; integers and booleans are converted once to float64.
         """
-        if not isinstance(X, np.ndarray):
-            try:
-                X = np.asarray(X)
-            except ValueError as exc:  # ragged nested lists
-                raise ValueError(f"X must be a 2-D array: {exc}") from None
-        if X.dtype == object:
-            raise TypeError("X must be a numeric array, got dtype object (ragged rows or strings?)")
-        if X.ndim != 2:
-            raise ValueError(f"X must be 2-D (contacts x columns), got shape {X.shape}")
-        if X.dtype.kind not in "fiub":
-            raise TypeError(f"X must be numeric, got dtype {X.dtype}")
-        if X.dtype not in (np.float32, np.float64):
-            X = X.astype(np.float64)
+        # The one way in: frames, lists, read-only, strided, big-endian and
+        # float16 arrays alike; NaN is a missing value, infinities the columns refuse.
+        X = _frames.numeric_matrix(X, "X", dtype=(np.float64, np.float32), check_finite=False, min_rows=0)
         if columns is None:
             columns = schema.names if schema is not None else [f"x{j}" for j in range(X.shape[1])]
         columns = [str(c) for c in columns]
