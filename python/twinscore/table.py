@@ -694,6 +694,22 @@ class ContactTable:
             rates[c.name] = present / self._n
         return pd.Series(rates, name="fill_rate", dtype=float)
 
+    def _check_encoded_range(self, name: str, center: float, scale: float, lo: float, hi: float) -> None:
+        """A finite value whose standardised form overflows float32 is refused by its value
+        (not passed on as an infinity that an engine then calls "infinite"); from the
+        column's min and max, known since the table was built: no extra pass."""
+        st = self._stats.get(name)
+        if not st or not st.get("count"):
+            return
+        top = max(abs((min(st["max"], hi) - center) / scale), abs((max(st["min"], lo) - center) / scale))
+        if top <= float(np.finfo(np.float32).max):
+            return
+        x = self._numeric[name]
+        z = np.abs((np.clip(x.astype(np.float64), lo, hi) - center) / scale)
+        i = int(np.nanargmax(z))
+        raise ValueError(f"column '{name}' holds {float(x[i]):.6g} at row {i}: standardised it is {z[i]:.3g}, beyond "
+                         "the float32 range (|x| <= 3.4e38) the engines compute in; rescale or clip the column")
+
     def encode(self, columns: Sequence[str] | None = None, *, standardize: bool = True,
                clip: Mapping[str, tuple[float, float]] | None = None) -> Encoded:
         """The dense float32 design matrix, in one fused C++ pass.
@@ -724,6 +740,7 @@ class ContactTable:
                 if standardize and spec.mean is not None:
                     center = spec.mean
                     scale = spec.std if spec.std else 1.0
+                self._check_encoded_range(name, center, scale, lo, hi)
                 numeric.append((name, self._numeric[name]))
                 enc.append((center, scale, lo, hi, 0.0))
                 numeric_names.append(name)
