@@ -204,7 +204,23 @@ class Schema(ModelFileMixin):
             d = json.loads(data.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ValueError(f"{path}: not a JSON schema ({exc})") from None
+        except RecursionError:  # nesting no schema has, deeper than Python's parser recurses
+            raise ValueError(f"{path}: not a JSON schema (nested too deeply)") from None
         return cls.from_dict(d)
+
+
+def _finite_float(v) -> bool:
+    """A number that is a finite float (an integer of 400 digits is not: float() overflows)."""
+    try:
+        return math.isfinite(float(v))
+    except OverflowError:
+        return False
+
+
+def _shown(v) -> str:
+    """A value as a message shows it (a 5,000-digit integer cut)."""
+    text = repr(v)
+    return text if len(text) <= 60 else text[:60] + "..."
 
 
 def _check_spec_values(c: dict) -> None:
@@ -227,8 +243,9 @@ def _check_spec_values(c: dict) -> None:
         v = c.get(stat)
         if v is None:
             continue
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-            raise ValueError(f"{where}: '{stat}' must be a finite number, got {v!r}")
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not _finite_float(v):
+            raise ValueError(f"{where}: '{stat}' must be a finite number, got {_shown(v)}")
+        c[stat] = float(v)
     std = c.get("std")
     if std is not None and (std < 0 or (std > 0 and not math.isfinite(1.0 / std))):
         raise ValueError(f"{where}: 'std' must be 0 or a positive number whose inverse is finite, got {std!r}")
