@@ -53,11 +53,20 @@ _AGE_DAYS = {
 }
 
 
+def _finite_float(value) -> bool:
+    """A finite float (an integer of 400 digits is not: float() overflows)."""
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
+
+
 def _number(value, where: str, field_: str, *, positive=False, allow_none=False):
     if value is None and allow_none:
         return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-        raise ValueError(f"{where}: field '{field_}' must be a finite number, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not _finite_float(value):
+        shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:60] + "..."
+        raise ValueError(f"{where}: field '{field_}' must be a finite number, got {shown}")
     if positive and value <= 0:
         raise ValueError(f"{where}: field '{field_}' must be > 0, got {value!r}")
     return float(value)
@@ -198,6 +207,8 @@ class LeadRules(ModelFileMixin):
                     data = tomllib.load(f)
         except tomllib.TOMLDecodeError as exc:
             raise ValueError(f"lead rules: not valid TOML ({exc})") from None
+        except RecursionError:  # arrays nested deeper than the parser recurses
+            raise ValueError("lead rules: not valid TOML (nested too deeply)") from None
         return cls.from_dict(data)
 
     @classmethod
