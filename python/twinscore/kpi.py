@@ -13,7 +13,7 @@ from statistics import NormalDist
 import numpy as np
 import pandas as pd
 
-from ._validation import check_int
+from ._validation import check_float, check_int
 from . import _frames
 
 __all__ = ["fill_rates", "funnel", "activation_rate", "email", "client_value", "campaign_results", "lift_interval"]
@@ -274,8 +274,12 @@ def lift_interval(x_t, n_t, x_c, n_c, confidence: float = 0.95):
     10): accurate for small counts and rates near 0 or 1, where the Wald
     interval is not. Vectorised over arrays; a group of size 0 gives NaN.
     """
+    confidence = check_float(confidence, "confidence", min_value=0.0, strict_min=True, max_value=1.0 - 1e-12)
     z = NormalDist().inv_cdf(0.5 + confidence / 2)
     x_t, n_t, x_c, n_c = (np.asarray(v, dtype=np.float64) for v in (x_t, n_t, x_c, n_c))
+    for name, x, n in (("x_t", x_t, n_t), ("x_c", x_c, n_c)):  # a count above its group's size is no proportion
+        if not np.all((x >= 0) & (x <= n)):
+            raise ValueError(f"{name} must be counts between 0 and the group size n_{name[-1]}, got {x} of {n}")
 
     def wilson(x, n):
         with np.errstate(divide="ignore", invalid="ignore"):
