@@ -140,7 +140,7 @@ def _psi_of(ref: ContactTable, new: ContactTable, column: str, bins: int, smooth
 
 
 def _check_options(bins, smoothing, n_threads):
-    return (check_int(bins, "bins", min_value=1, max_value=1000),
+    return (check_int(bins, "bins", min_value=2, max_value=1000),  # one bin measures no shift
             check_float(smoothing, "smoothing", min_value=0.0, strict_min=True), resolve_threads(n_threads))
 
 
