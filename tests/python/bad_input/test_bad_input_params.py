@@ -382,3 +382,29 @@ def test_dask_scorers_match_the_local_ones_and_refuse_bad_partitions():
     bad.loc[5, "a"] = np.inf
     with pytest.raises(ValueError, match="'a'|column|X"):
         dask_model.predict_proba(dd.from_pandas(bad, npartitions=3)).compute()
+
+
+def test_a_parquet_date_out_of_range_stops_a_job_and_a_table(tmp_path, capsys):
+    """A 9999-12-31 "no end" in a Parquet timestamp[us] column: refused naming the column (exit 3 for a job,
+    nothing written), never wrapped to 1816."""
+    import datetime as dt
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from twinscore.cli.main import main as run_cli
+
+    t = pa.table({"client_id": pa.array([1, 1, 2], pa.int64()),
+                  "date": pa.array([dt.datetime(2026, 1, 1), dt.datetime(9999, 12, 31), dt.datetime(2026, 2, 1)],
+                                   pa.timestamp("us")),
+                  "amount": [1.0, 2.0, 3.0]})
+    pq.write_table(t, tmp_path / "tx.parquet")
+    (tmp_path / "job.toml").write_text('[job]\nkind = "rfm"\n[input]\npath = "tx.parquet"\n[rfm]\n'
+                                       'customer = "client_id"\ndate = "date"\namount = "amount"\n'
+                                       'now = "2026-11-01"\n[output]\npath = "rfm.csv"\n')
+    assert run_cli(["run", str(tmp_path / "job.toml")]) == 3
+    err = capsys.readouterr().err
+    assert "'date'" in err and "9999-12-31" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "rfm.csv").exists()
+    with pytest.raises(ValueError, match="'date'.*9999-12-31"):
+        ts.ContactTable.read_parquet(tmp_path / "tx.parquet", columns=["date", "amount"])
