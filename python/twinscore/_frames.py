@@ -42,7 +42,7 @@ from . import _core
 from ._config import resolve_threads
 
 __all__ = ["MISSING_TIMESTAMP", "NS_PER_DAY", "is_frame", "column_names", "as_pandas", "as_table_source", "column",
-           "timestamps_ns", "timestamp", "timestamp_ns", "contact_ids", "ids", "client_codes", "int64_ids", "amounts",
+           "timestamps_ns", "timestamp", "timestamp_ns", "contact_ids", "ids", "same_id_kind", "client_codes", "int64_ids", "amounts",
            "numeric_matrix", "select_columns"]
 
 MISSING_TIMESTAMP = int(_core.MISSING_TIMESTAMP)  # int64 min, numpy's NaT
@@ -313,6 +313,15 @@ def ids(values, name: str) -> np.ndarray:
     purchase): integers or strings, none missing — a null of any kind (NaN,
     None, pandas' NA, an Arrow null) is refused naming the column."""
     return _id_series(values, name).to_numpy()
+
+
+def same_id_kind(a: np.ndarray, a_name: str, b: np.ndarray, b_name: str) -> None:
+    """Two id columns that are joined: both integers or both text (an integer id never equals
+    its text, so a join of the two would match nothing, silently)."""
+    kinds = ["integer" if x.dtype.kind in "iu" else "text" for x in (a, b)]
+    if kinds[0] != kinds[1] and len(a) and len(b):
+        raise TypeError(f"id columns {a_name!r} ({kinds[0]}) and {b_name!r} ({kinds[1]}) are joined but hold ids "
+                        f"of different kinds: convert one (e.g. .astype(str))")
 
 
 def int64_ids(values, name: str) -> np.ndarray | None:

@@ -72,7 +72,8 @@ def funnel(contacts: pd.DataFrame, *, stages: dict[str, str], start, end, by: st
     ``stages`` maps each stage name (in funnel order, e.g. suspect, prospect,
     client) to the column holding the date the contact reached it (NaT =
     never). A contact counts at a stage when it reached it before ``end``.
-    ``by`` names a column of ``contacts`` to split the funnel by.
+    ``by`` names a column of ``contacts`` to split the funnel by. Rates are
+    NaN where the stage they divide by has no contact (0 / 0).
     """
     if not isinstance(stages, dict) or len(stages) < 2:
         raise ValueError("stages must map at least two stage names to date columns")
@@ -373,7 +374,8 @@ def campaign_results(targets: pd.DataFrame, transactions: pd.DataFrame, *, conta
         revenue_per_treated, revenue_per_control, incremental_revenue; with
         ``cost``: cost, roi ((incremental_revenue - cost) / cost, NaN when
         the cost is 0). A campaign without a control group has NaN lift
-        columns: nothing measures what it caused.
+        columns: nothing measures what it caused; relative_lift is NaN where
+        the control group converted none (0 / 0 or x / 0).
 
     Raises
     ------
@@ -411,6 +413,7 @@ def campaign_results(targets: pd.DataFrame, transactions: pd.DataFrame, *, conta
         by.append("channel")
     customer = contact if customer is None else customer
     buyer = _frames.ids(_frames.column(transactions, customer, "customer", "transactions"), customer)
+    _frames.same_id_kind(ids, contact, buyer, customer)
     bought = _frames.timestamps_ns(_frames.column(transactions, date, "date", "transactions"), date)
     spent = _frames.amounts(_frames.column(transactions, amount, "amount", "transactions"), amount) \
         if amount is not None else np.zeros(len(buyer))
