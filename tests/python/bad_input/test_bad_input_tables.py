@@ -67,6 +67,23 @@ def _transactions() -> pd.DataFrame:
     })
 
 
+# documented: a campaign without a control group (or whose control converted none) has NaN lift columns
+_NO_CONTROL = ("control_rate", "lift", "lift_low", "lift_high", "relative_lift", "incremental_conversions",
+               "incremental_revenue", "revenue_per_control", "roi")
+
+
+def _history() -> pd.DataFrame:
+    rng = np.random.default_rng(4)
+    return pd.DataFrame({"contact_id": rng.integers(1, _N + 1, 60).astype(np.int64), "channel": "email",
+                         "date": NOW - pd.to_timedelta(rng.integers(3600, 20 * 86400, 60), "s")})
+
+
+def _targets() -> pd.DataFrame:
+    ids = np.arange(100, 130, dtype=np.int64)
+    return pd.DataFrame({"contact_id": ids, "campaign": "spring", "group": np.where(ids % 3, "treated", "control"),
+                         "sent_at": NOW - pd.Timedelta(days=400)})
+
+
 def _summary() -> pd.DataFrame:
     d = _prm()
     return ts.calibration_summary(d.transactions, customer="client_id", date="date", amount="amount",
@@ -248,6 +265,26 @@ ENTRIES = [
           lambda prospects: ts.TwinIndex(columns=["age_band", "region", "income", "visits"])
           .fit(_contacts().iloc[:15], id="contact_id").expand(prospects, n=5, k=3, id="contact_id"),
           "prospects", {"id": "contact_id", "num": "income", "cat": "region"}),
+    Entry("TwinIndex.lookalike_score", lambda: {"prospects": _contacts().iloc[15:]},
+          lambda prospects: ts.TwinIndex(columns=["age_band", "region", "income", "visits"])
+          .fit(_contacts().iloc[:15], id="contact_id", population=_contacts())
+          .lookalike_score(prospects, k=3, id="contact_id"),
+          "prospects", {"id": "contact_id", "num": "income", "cat": "region"}),
+    Entry("contact_plan[history]", lambda: {"history": _history()},
+          lambda history: ts.contact_plan(np.full(_N, 0.1), np.full(_N, 80.0), [ts.Channel("email", 0.1)],
+                                          index=np.arange(1, _N + 1), history=history, now=NOW,
+                                          pressure=[ts.PressureRule(2, "7D")]).contacts,
+          "history", {"id": "contact_id", "date": "date", "cat": "channel"}),
+    Entry("kpi.campaign_results[targets]", lambda: {"targets": _targets(), "transactions": _transactions()},
+          lambda targets, transactions: ts.kpi.campaign_results(targets, transactions, customer="client_id",
+                                                                window="400D"),
+          "targets", {"id": "contact_id", "date": "sent_at", "cat": "group"},
+          allowed_nan=_NO_CONTROL),
+    Entry("kpi.campaign_results[transactions]", lambda: {"targets": _targets(), "transactions": _transactions()},
+          lambda targets, transactions: ts.kpi.campaign_results(targets, transactions, customer="client_id",
+                                                                window="400D"),
+          "transactions", {"id": "client_id", "date": "date", "num": "amount"},
+          allowed_nan=_NO_CONTROL),
     Entry("TwinIndex.reasons", lambda: {"prospects": _contacts().iloc[15:]},
           lambda prospects: ts.TwinIndex(columns=["age_band", "region", "income", "visits"])
           .fit(_contacts().iloc[:15], id="contact_id", population=_contacts())
