@@ -38,7 +38,12 @@ def _segments(ids: np.ndarray, by: pd.Series | None):
         raise TypeError(f"by must be a Series mapping contact id to segment, got {type(by).__name__}")
     if not by.index.is_unique:
         raise ValueError("by has duplicate contacts in its index")
-    return by.reindex(ids).to_numpy()
+    seg = by.reindex(ids)
+    missing = seg.isna().to_numpy()
+    if missing.any():  # their rows would fall out of every segment, and out of the totals, silently
+        raise ValueError(f"by gives no segment to {len(pd.unique(ids[missing])):,} contacts of the log (e.g. "
+                         f"{ids[missing][0]!r}): give every contact a segment (by.reindex(ids).fillna('other'))")
+    return seg.to_numpy()
 
 
 def fill_rates(table) -> pd.DataFrame:

@@ -273,6 +273,14 @@ CASES = [
                                                       freq="X"), "freq"),
     ("client_value-inactive_days-0", lambda: ts.kpi.client_value(_TX, customer="client_id", date="date",
                                                                  amount="amount", inactive_days=0), "inactive_days"),
+    ("client_value-by-partial", lambda: ts.kpi.client_value(_TX, customer="client_id", date="date", amount="amount",
+                                                           by=pd.Series(["a", "b", "a"])), "by"),
+    ("client_value-by-all-missing", lambda: ts.kpi.client_value(
+        _TX, customer="client_id", date="date", amount="amount", by=pd.Series([None] * 30, dtype=object)), "by"),
+    ("email-by-partial", lambda: ts.kpi.email(_EV, contact="contact_id", timestamp="timestamp", type="type",
+                                              by=pd.Series(["a"] * 5)), "by"),
+    ("client_value-by-duplicated", lambda: ts.kpi.client_value(
+        _TX, customer="client_id", date="date", amount="amount", by=pd.Series(["a"] * 30, index=[0] * 30)), "by"),
     ("lift_interval-confidence-1.5", lambda: ts.kpi.lift_interval(5, 10, 3, 10, confidence=1.5), "confidence"),
     ("lift_interval-x-above-n", lambda: ts.kpi.lift_interval(50, 10, 3, 10), "x_t|n_t"),
     ("campaign_results-window-garbage", lambda: ts.kpi.campaign_results(
