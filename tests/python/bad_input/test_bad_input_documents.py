@@ -13,7 +13,8 @@ CI runs a bounded number of examples. For a longer local run:
 
     TWINSCORE_FUZZ=long .venv/bin/python -m pytest -q tests/python/bad_input/test_bad_input_documents.py
 
-(the "long" hypothesis profile below: 20,000 examples per test, no deadline).
+(the "long" hypothesis profile below: 20,000 examples per test, or TWINSCORE_FUZZ_EXAMPLES; random
+seeds, no deadline; a failure prints the example to add to the tables here).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from twinscore.cli.main import main as run_cli
 
 settings.register_profile("ci", max_examples=150, deadline=None, derandomize=True,
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-settings.register_profile("long", max_examples=20_000, deadline=None,
+settings.register_profile("long", max_examples=int(os.environ.get("TWINSCORE_FUZZ_EXAMPLES", 20_000)), deadline=None,
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 _PROFILE = "long" if os.environ.get("TWINSCORE_FUZZ") == "long" else "ci"
 _FUZZ = settings(settings.get_profile(_PROFILE))
