@@ -473,6 +473,25 @@ def shown_path(path: str) -> str:
     return path if len(path) <= 200 else path[:200] + "..."
 
 
+def read_text_file(path, what: str, max_bytes: int) -> bytes:
+    """The bytes of a small document (lead rules, a job): a regular file of at most
+    ``max_bytes`` — a FIFO would block forever and /dev/zero never end."""
+    path = os.fspath(path)
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{what} file not found: {shown_path(path)}") from None
+    except OSError as exc:
+        raise ValueError(f"{what} file {shown_path(path)}: {exc.strerror}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise ValueError(f"{what} {shown_path(path)} is not a regular file")
+    with open(path, "rb") as f:
+        data = f.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise ValueError(f"{what} {shown_path(path)} holds more than {max_bytes:,} bytes")
+    return data
+
+
 def read_model_bytes(source, what: str, max_bytes: int) -> bytes | None:
     """Bytes of a model given as a path or bytes; None when it is something else.
 

@@ -53,6 +53,9 @@ _AGE_DAYS = {
 }
 
 
+_MAX_RULES_BYTES = 16 << 20  # a rules file is a few kB; refused before it is read beyond this
+
+
 def _finite_float(value) -> bool:
     """A finite float (an integer of 400 digits is not: float() overflows)."""
     try:
@@ -202,9 +205,12 @@ class LeadRules(ModelFileMixin):
         try:
             if isinstance(source, str) and "\n" in source:
                 data = tomllib.loads(source)
-            else:
-                with open(source, "rb") as f:
-                    data = tomllib.load(f)
+            else:  # a regular file of a sane size: a FIFO or /dev/zero would never end
+                raw = _frames.read_text_file(source, "lead rules", _MAX_RULES_BYTES)
+                try:
+                    data = tomllib.loads(raw.decode("utf-8"))
+                except UnicodeDecodeError as exc:
+                    raise ValueError(f"lead rules: not valid TOML (not UTF-8: {exc})") from None
         except tomllib.TOMLDecodeError as exc:
             raise ValueError(f"lead rules: not valid TOML ({exc})") from None
         except RecursionError:  # arrays nested deeper than the parser recurses
