@@ -416,3 +416,40 @@ def test_a_parquet_date_out_of_range_stops_a_job_and_a_table(tmp_path, capsys):
     assert not (tmp_path / "rfm.csv").exists()
     with pytest.raises(ValueError, match="'date'.*9999-12-31"):
         ts.ContactTable.read_parquet(tmp_path / "tx.parquet", columns=["date", "amount"])
+
+
+_NEVER_ENDING_CALLS = ["ts.LeadRules.from_toml(PATH)", "ts.Schema.load(PATH)", "ts.load(PATH)",
+                       "ts.TreeScorer.from_xgboost(PATH)", "ts.TreeScorer.from_lightgbm(PATH)"]
+_NEVER_ENDING_KINDS = ["fifo", "/dev/zero", "directory"]
+
+
+@pytest.fixture(scope="module")
+def never_ending_outcomes(tmp_path_factory):
+    """Every reader on a FIFO, /dev/zero and a directory, in one subprocess (a regression fails on its
+    timeout instead of hanging the suite): {(call, kind): 'refused: <message>' or what happened}."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    d = tmp_path_factory.mktemp("files")
+    os.mkfifo(d / "pipe")
+    paths = {"fifo": str(d / "pipe"), "/dev/zero": "/dev/zero", "directory": str(d)}
+    code = ("import json, twinscore as ts\nout = {}\n"
+            f"for call in {_NEVER_ENDING_CALLS!r}:\n"
+            f"    for kind, PATH in {paths!r}.items():\n"
+            "        try:\n            eval(call)\n            out[call + '|' + kind] = 'accepted'\n"
+            "        except (ValueError, TypeError, KeyError) as e:\n"
+            "            out[call + '|' + kind] = 'refused: ' + str(e)\n"
+            "print(json.dumps(out))\n")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("call", _NEVER_ENDING_CALLS)
+@pytest.mark.parametrize("kind", _NEVER_ENDING_KINDS)
+def test_files_that_never_end_are_refused_not_read(never_ending_outcomes, call, kind):
+    """A FIFO blocks a read forever and /dev/zero never ends: refused as not a regular file."""
+    outcome = never_ending_outcomes[f"{call}|{kind}"]
+    assert outcome.startswith("refused:") and "regular file" in outcome, outcome
