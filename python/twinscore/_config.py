@@ -36,11 +36,15 @@ def set_num_threads(n: int | None = None) -> None:
     """
     if n is None:
         n = 0
+    if isinstance(n, bool):
+        raise TypeError("n_threads must be an integer, got bool")
     try:
         n = operator.index(n)
     except TypeError:
         raise TypeError(f"n_threads must be an integer, got {type(n).__name__}") from None
-    _core.set_num_threads(n)
+    if n > MAX_THREADS:  # checked here: the binding's int would refuse 2**40 in pybind11's own words
+        raise ValueError(f"n_threads must be at most {MAX_THREADS} (<= 0 or None: the default), got {n}")
+    _core.set_num_threads(max(n, 0))
 
 
 def get_num_threads() -> int:

@@ -42,7 +42,7 @@ from . import _core
 from ._config import resolve_threads
 
 __all__ = ["MISSING_TIMESTAMP", "NS_PER_DAY", "is_frame", "column_names", "as_pandas", "as_table_source", "column",
-           "timestamps_ns", "timestamp", "timestamp_ns", "contact_ids", "client_codes", "int64_ids", "amounts",
+           "timestamps_ns", "timestamp", "timestamp_ns", "contact_ids", "ids", "same_id_kind", "client_codes", "int64_ids", "amounts",
            "numeric_matrix", "select_columns"]
 
 MISSING_TIMESTAMP = int(_core.MISSING_TIMESTAMP)  # int64 min, numpy's NaT
@@ -308,6 +308,22 @@ def contact_ids(values, name: str) -> np.ndarray:
     return index.to_numpy()
 
 
+def ids(values, name: str) -> np.ndarray:
+    """Ids that may repeat (the contact of each event, the client of each
+    purchase): integers or strings, none missing — a null of any kind (NaN,
+    None, pandas' NA, an Arrow null) is refused naming the column."""
+    return _id_series(values, name).to_numpy()
+
+
+def same_id_kind(a: np.ndarray, a_name: str, b: np.ndarray, b_name: str) -> None:
+    """Two id columns that are joined: both integers or both text (an integer id never equals
+    its text, so a join of the two would match nothing, silently)."""
+    kinds = ["integer" if x.dtype.kind in "iu" else "text" for x in (a, b)]
+    if kinds[0] != kinds[1] and len(a) and len(b):
+        raise TypeError(f"id columns {a_name!r} ({kinds[0]}) and {b_name!r} ({kinds[1]}) are joined but hold ids "
+                        f"of different kinds: convert one (e.g. .astype(str))")
+
+
 def int64_ids(values, name: str) -> np.ndarray | None:
     """The ids as int64 when they are integers that fit (None otherwise: strings,
     uint64 beyond int64), for engines that group by integer keys directly."""
@@ -367,6 +383,12 @@ def _as_array(X, name: str) -> np.ndarray:
     if a.dtype.kind == "c":
         raise ValueError(f"{name}: Complex data not supported")
     if a.dtype == object:
+        # Text is not a number, even text that parses as one ("1.5"): what a
+        # column of strings holds is for the caller to convert, not to guess.
+        kind = pd.api.types.infer_dtype(a.ravel(), skipna=True)
+        if kind not in ("floating", "integer", "mixed-integer-float", "decimal", "boolean", "empty"):
+            raise TypeError(f"{name} holds {kind} values (dtype object): the argument must be a real number, not "
+                            "a string or a number written as text")
         try:
             a = a.astype(np.float64)
         except (TypeError, ValueError):
@@ -449,6 +471,25 @@ def numeric_matrix(X, name: str = "X", *, dtype: Any = np.float32, allow_nan: bo
 def shown_path(path: str) -> str:
     """A path as error messages show it (long ones cut)."""
     return path if len(path) <= 200 else path[:200] + "..."
+
+
+def read_text_file(path, what: str, max_bytes: int) -> bytes:
+    """The bytes of a small document (lead rules, a job): a regular file of at most
+    ``max_bytes`` — a FIFO would block forever and /dev/zero never end."""
+    path = os.fspath(path)
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{what} file not found: {shown_path(path)}") from None
+    except OSError as exc:
+        raise ValueError(f"{what} file {shown_path(path)}: {exc.strerror}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise ValueError(f"{what} {shown_path(path)} is not a regular file")
+    with open(path, "rb") as f:
+        data = f.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise ValueError(f"{what} {shown_path(path)} holds more than {max_bytes:,} bytes")
+    return data
 
 
 def read_model_bytes(source, what: str, max_bytes: int) -> bytes | None:

@@ -40,10 +40,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from . import _core
+from . import _core, _frames
 from ._model_file import ModelFileMixin
 from ._config import resolve_threads
-from ._validation import check_float, check_int
+from ._validation import as_vector, check_float, check_int
 from .table import ContactTable
 
 __all__ = ["Criteria", "Scorecard", "discriminating_criteria", "lift_at"]
@@ -338,6 +338,8 @@ class Scorecard(ModelFileMixin):
         crits = [SimpleNamespace(**dict(zip(fields, r)))
                  for r in zip(*(self.criteria[f].to_list() for f in fields))]
         cols = sorted({c.column for c in crits})
+        if _frames.is_frame(data):
+            data = _frames.as_pandas(data, "data")
         if isinstance(data, pd.DataFrame):
             missing = [c for c in cols if c not in data.columns]
             if missing:
@@ -510,6 +512,8 @@ def discriminating_criteria(data, target, columns=None, *, positive=None, n_bins
     n_bins = check_int(n_bins, "n_bins", min_value=1, max_value=1000)
     smoothing = check_float(smoothing, "smoothing", min_value=0.0, strict_min=True)
     n_threads = resolve_threads(n_threads)
+    if _frames.is_frame(data):  # polars and Arrow as pandas, the one way in
+        data = _frames.as_pandas(data, "data")
     if columns is None:
         columns = list(data.schema.names if isinstance(data, ContactTable) else data.columns)
         if isinstance(target, str):
@@ -624,10 +628,10 @@ def _assemble(rows, n, P, N, a, schema, skipped) -> Criteria:
 def lift_at(score, y, fraction: float = 0.1) -> float:
     """Target rate among the top ``fraction`` scores over the overall rate."""
     fraction = check_float(fraction, "fraction", min_value=0.0, strict_min=True, max_value=1.0)
-    s = np.asarray(score, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    if s.shape != y.shape or s.ndim != 1 or len(s) == 0:
-        raise ValueError("score and y must be 1-D of the same non-zero length")
+    s = as_vector(score, "score")
+    y = as_vector(y, "y", len(s))
+    if len(s) == 0:
+        raise ValueError("score and y are empty")
     if not y.any():
         raise ValueError("y has no positives")
     k = max(1, int(round(fraction * len(s))))

@@ -36,9 +36,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from . import _core
+from . import _core, _frames
 from ._config import resolve_threads
-from ._validation import check_float, check_int
+from ._validation import as_vector, check_float, check_int
 from .criteria import MISSING_LABEL, OTHER_LABEL, _interval_labels, _value_label
 from .table import ContactTable
 
@@ -140,7 +140,7 @@ def _psi_of(ref: ContactTable, new: ContactTable, column: str, bins: int, smooth
 
 
 def _check_options(bins, smoothing, n_threads):
-    return (check_int(bins, "bins", min_value=1, max_value=1000),
+    return (check_int(bins, "bins", min_value=2, max_value=1000),  # one bin measures no shift
             check_float(smoothing, "smoothing", min_value=0.0, strict_min=True), resolve_threads(n_threads))
 
 
@@ -230,6 +230,8 @@ def stability(expected: pd.DataFrame, actual: pd.DataFrame, columns=None, *, bin
         An empty table or ``columns``, options out of range.
     """
     bins, smoothing, n_threads = _check_options(bins, smoothing, n_threads)
+    expected, actual = (_frames.as_pandas(df, label) if _frames.is_frame(df) else df
+                        for label, df in (("expected", expected), ("actual", actual)))
     for label, df in (("expected", expected), ("actual", actual)):
         if not isinstance(df, pd.DataFrame):
             raise TypeError(f"{label} must be a pandas DataFrame, got {type(df).__name__}")
@@ -367,7 +369,7 @@ def calibration_check(scores, outcomes, *, bins: int = 10) -> Calibration:
         missing, an outcome other than 0/1, ``bins`` out of range.
     """
     bins = check_int(bins, "bins", min_value=3, max_value=1000)
-    p = np.asarray(scores, dtype=np.float64)
+    p = as_vector(scores, "scores", allow_nan=True)  # a missing score is refused below, with the range
     y_raw = np.asarray(outcomes)
     if p.ndim != 1 or y_raw.ndim != 1 or len(p) != len(y_raw):
         raise ValueError(f"scores and outcomes must be 1-D of the same length, got {p.shape} and {y_raw.shape}")

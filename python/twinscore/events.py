@@ -72,22 +72,19 @@ def _codes(values: pd.Series, name: str, vocabulary: Sequence[str] | None, allow
     return codes, names
 
 
-def _contact_ids(contacts, events: pd.DataFrame, contact: str) -> np.ndarray:
+def _contact_ids(contacts, event_ids: np.ndarray, contact: str) -> np.ndarray:
     if contacts is None:
-        ids = pd.unique(events[contact].dropna())
-        return np.sort(ids)
+        return np.sort(pd.unique(event_ids))
     if isinstance(contacts, ContactTable):
         if contacts.ids is None:
             raise ValueError("contacts: the ContactTable has no id column (build it with id=...)")
         return np.asarray(contacts.ids)
-    if isinstance(contacts, pd.DataFrame):
-        if contact not in contacts:
-            raise KeyError(f"contacts has no column '{contact}' (the contact id)")
-        return contacts[contact].to_numpy()
-    ids = np.asarray(contacts.to_numpy() if isinstance(contacts, (pd.Series, pd.Index)) else contacts)
+    if _frames.is_frame(contacts):
+        return _frames.contact_ids(_frames.column(contacts, contact, "contact id", "contacts"), contact)
+    ids = contacts if isinstance(contacts, (pd.Series, pd.Index)) else np.asarray(contacts)
     if ids.ndim != 1:
         raise ValueError(f"contacts must be 1-D ids, got shape {ids.shape}")
-    return ids
+    return _frames.contact_ids(pd.Series(ids), "contacts")
 
 
 def _map_rows(contact_ids: np.ndarray, event_ids: np.ndarray) -> tuple[np.ndarray, int]:
@@ -126,8 +123,8 @@ def event_log(events: pd.DataFrame, contacts=None, *, now=None, as_of=None, cont
     if category is not None and category not in events:
         raise KeyError(f"events has no column '{category}' (category); pass category=None if there is none")
     now_ns, ignore_later = reference_date(now, as_of)
-    ids = _contact_ids(contacts, events, contact)
-    event_ids = events[contact].to_numpy()
+    event_ids = _frames.ids(events[contact], contact)  # a missing contact is refused, not "unknown"
+    ids = _contact_ids(contacts, event_ids, contact)
     rows, n_unknown = _map_rows(ids, event_ids)
     if n_unknown and unknown == "raise":
         example = event_ids[int(np.argmax(rows < 0))]
@@ -421,7 +418,7 @@ def machine_activity(events: pd.DataFrame, *, contact: str = "contact_id", times
         burst_clicks = int(burst_clicks)
         if burst_clicks < 2:
             raise ValueError(f"burst_clicks must be >= 2 (None turns the rule off), got {burst_clicks}")
-    who = _frames.column(events, contact, "contact", "events")
+    who = _frames.ids(_frames.column(events, contact, "contact", "events"), contact)
     time = _frames.timestamps_ns(_frames.column(events, timestamp, "timestamp", "events"), timestamp)
     kind = _frames.column(events, type, "type", "events").astype("string").to_numpy(dtype=object, na_value="")
     group = pd.factorize(who)[0] if campaign is None else pd.factorize(

@@ -13,7 +13,7 @@ from statistics import NormalDist
 import numpy as np
 import pandas as pd
 
-from ._validation import check_int
+from ._validation import check_float, check_int
 from . import _frames
 
 __all__ = ["fill_rates", "funnel", "activation_rate", "email", "client_value", "campaign_results", "lift_interval"]
@@ -38,7 +38,12 @@ def _segments(ids: np.ndarray, by: pd.Series | None):
         raise TypeError(f"by must be a Series mapping contact id to segment, got {type(by).__name__}")
     if not by.index.is_unique:
         raise ValueError("by has duplicate contacts in its index")
-    return by.reindex(ids).to_numpy()
+    seg = by.reindex(ids)
+    missing = seg.isna().to_numpy()
+    if missing.any():  # their rows would fall out of every segment, and out of the totals, silently
+        raise ValueError(f"by gives no segment to {len(pd.unique(ids[missing])):,} contacts of the log (e.g. "
+                         f"{ids[missing][0]!r}): give every contact a segment (by.reindex(ids).fillna('other'))")
+    return seg.to_numpy()
 
 
 def fill_rates(table) -> pd.DataFrame:
@@ -50,6 +55,8 @@ def fill_rates(table) -> pd.DataFrame:
         n = len(table)
         return pd.DataFrame({"field": rates.index, "filled": np.rint(rates.to_numpy() * n).astype(np.int64),
                              "rate": rates.to_numpy()})
+    if _frames.is_frame(table):
+        table = _frames.as_pandas(table, "table")
     if not isinstance(table, pd.DataFrame):
         raise TypeError(f"table must be a ContactTable or a DataFrame, got {type(table).__name__}")
     if len(table) == 0:
@@ -70,7 +77,8 @@ def funnel(contacts: pd.DataFrame, *, stages: dict[str, str], start, end, by: st
     ``stages`` maps each stage name (in funnel order, e.g. suspect, prospect,
     client) to the column holding the date the contact reached it (NaT =
     never). A contact counts at a stage when it reached it before ``end``.
-    ``by`` names a column of ``contacts`` to split the funnel by.
+    ``by`` names a column of ``contacts`` to split the funnel by. Rates are
+    NaN where the stage they divide by has no contact (0 / 0).
     """
     if not isinstance(stages, dict) or len(stages) < 2:
         raise ValueError("stages must map at least two stage names to date columns")
@@ -113,10 +121,10 @@ def activation_rate(prospects: pd.DataFrame, events: pd.DataFrame, *, contact: s
         raise ValueError("end must be after start")
     if isinstance(significant, str):
         significant = (significant,)
-    base = pd.Index(_frames.column(prospects, contact, "contact", "prospects").unique())
+    base = pd.Index(pd.unique(_frames.ids(_frames.column(prospects, contact, "contact", "prospects"), contact)))
     if len(base) == 0:
         raise ValueError("prospects is empty")
-    ids = _frames.column(events, contact, "contact", "events").to_numpy()
+    ids = _frames.ids(_frames.column(events, contact, "contact", "events"), contact)
     time = _frames.timestamps_ns(_frames.column(events, timestamp, "timestamp", "events"), timestamp)
     hit = (_frames.column(events, type, "type", "events").isin(list(significant)).to_numpy() & (time >= start.value)
            & (time < end.value) & (base.get_indexer(ids) >= 0))
@@ -154,7 +162,7 @@ def email(events: pd.DataFrame, *, contact: str, timestamp: str, type: str, freq
     """
     kinds = {"send": "email_send", "bounce": "email_bounce", "open": "email_open", "click": "email_click",
              "unsubscribe": "unsubscribe", **(names or {})}
-    ids = _frames.column(events, contact, "contact", "events").to_numpy()
+    ids = _frames.ids(_frames.column(events, contact, "contact", "events"), contact)
     time = _frames.timestamps_ns(_frames.column(events, timestamp, "timestamp", "events"), timestamp)
     kind_s = _frames.column(events, type, "type", "events")
     keep = kind_s.isin(list(kinds.values())).to_numpy()
@@ -177,7 +185,7 @@ def email(events: pd.DataFrame, *, contact: str, timestamp: str, type: str, freq
 
     sent = col(events_n, "send").fillna(0)
     if not (sent > 0).any():
-        raise ValueError(f"no send event ({kinds['send']!r}) in the log: e-mail rates need sends")
+        raise ValueError(f"no send event ({kinds['send']!r}) in the type column {type!r}: e-mail rates need sends")
     delivered = sent - col(events_n, "bounce").fillna(0)
     out = pd.DataFrame({
         "sent": sent, "delivered": delivered,
@@ -215,9 +223,9 @@ def client_value(transactions: pd.DataFrame, *, customer: str, date: str, amount
     before a segment's first client have no known client (rates NaN).
     """
     inactive_days = check_int(inactive_days, "inactive_days", min_value=1)
-    ids = _frames.column(transactions, customer, "customer", "transactions").to_numpy()
+    ids = _frames.ids(_frames.column(transactions, customer, "customer", "transactions"), customer)
     time = _frames.timestamps_ns(_frames.column(transactions, date, "date", "transactions"), date)
-    amt = _frames.column(transactions, amount, "amount", "transactions").to_numpy(dtype=np.float64, na_value=np.nan)
+    amt = _frames.amounts(_frames.column(transactions, amount, "amount", "transactions"), amount)
     if len(ids) == 0:
         raise ValueError("transactions is empty")
     if not np.isfinite(amt).all():
@@ -272,8 +280,12 @@ def lift_interval(x_t, n_t, x_c, n_c, confidence: float = 0.95):
     10): accurate for small counts and rates near 0 or 1, where the Wald
     interval is not. Vectorised over arrays; a group of size 0 gives NaN.
     """
+    confidence = check_float(confidence, "confidence", min_value=0.0, strict_min=True, max_value=1.0 - 1e-12)
     z = NormalDist().inv_cdf(0.5 + confidence / 2)
     x_t, n_t, x_c, n_c = (np.asarray(v, dtype=np.float64) for v in (x_t, n_t, x_c, n_c))
+    for name, x, n in (("x_t", x_t, n_t), ("x_c", x_c, n_c)):  # a count above its group's size is no proportion
+        if not np.all((x >= 0) & (x <= n)):
+            raise ValueError(f"{name} must be counts between 0 and the group size n_{name[-1]}, got {x} of {n}")
 
     def wilson(x, n):
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -367,7 +379,8 @@ def campaign_results(targets: pd.DataFrame, transactions: pd.DataFrame, *, conta
         revenue_per_treated, revenue_per_control, incremental_revenue; with
         ``cost``: cost, roi ((incremental_revenue - cost) / cost, NaN when
         the cost is 0). A campaign without a control group has NaN lift
-        columns: nothing measures what it caused.
+        columns: nothing measures what it caused; relative_lift is NaN where
+        the control group converted none (0 / 0 or x / 0).
 
     Raises
     ------
@@ -386,7 +399,7 @@ def campaign_results(targets: pd.DataFrame, transactions: pd.DataFrame, *, conta
         raise ValueError(f"window must be a duration such as '30D', got {window!r}") from None
     if not window > pd.Timedelta(0):
         raise ValueError(f"window must be > 0, got {window}")
-    ids = _frames.column(targets, contact, "contact", "targets").to_numpy()
+    ids = _frames.ids(_frames.column(targets, contact, "contact", "targets"), contact)
     camp = _frames.column(targets, campaign, "campaign", "targets")
     treated = _treated(_frames.column(targets, group, "group", "targets"), group)
     sent_ns = _frames.timestamps_ns(_frames.column(targets, sent, "sent", "targets"), sent)
@@ -404,7 +417,8 @@ def campaign_results(targets: pd.DataFrame, transactions: pd.DataFrame, *, conta
         rows["channel"] = ch.to_numpy()
         by.append("channel")
     customer = contact if customer is None else customer
-    buyer = _frames.column(transactions, customer, "customer", "transactions").to_numpy()
+    buyer = _frames.ids(_frames.column(transactions, customer, "customer", "transactions"), customer)
+    _frames.same_id_kind(ids, contact, buyer, customer)
     bought = _frames.timestamps_ns(_frames.column(transactions, date, "date", "transactions"), date)
     spent = _frames.amounts(_frames.column(transactions, amount, "amount", "transactions"), amount) \
         if amount is not None else np.zeros(len(buyer))

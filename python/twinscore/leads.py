@@ -33,7 +33,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from . import _core
+from . import _core, _frames
 from ._model_file import ModelFileMixin, register
 from ._config import resolve_threads
 from .events import event_log
@@ -53,11 +53,23 @@ _AGE_DAYS = {
 }
 
 
+_MAX_RULES_BYTES = 16 << 20  # a rules file is a few kB; refused before it is read beyond this
+
+
+def _finite_float(value) -> bool:
+    """A finite float (an integer of 400 digits is not: float() overflows)."""
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
+
+
 def _number(value, where: str, field_: str, *, positive=False, allow_none=False):
     if value is None and allow_none:
         return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-        raise ValueError(f"{where}: field '{field_}' must be a finite number, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not _finite_float(value):
+        shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:60] + "..."
+        raise ValueError(f"{where}: field '{field_}' must be a finite number, got {shown}")
     if positive and value <= 0:
         raise ValueError(f"{where}: field '{field_}' must be > 0, got {value!r}")
     return float(value)
@@ -193,11 +205,16 @@ class LeadRules(ModelFileMixin):
         try:
             if isinstance(source, str) and "\n" in source:
                 data = tomllib.loads(source)
-            else:
-                with open(source, "rb") as f:
-                    data = tomllib.load(f)
+            else:  # a regular file of a sane size: a FIFO or /dev/zero would never end
+                raw = _frames.read_text_file(source, "lead rules", _MAX_RULES_BYTES)
+                try:
+                    data = tomllib.loads(raw.decode("utf-8"))
+                except UnicodeDecodeError as exc:
+                    raise ValueError(f"lead rules: not valid TOML (not UTF-8: {exc})") from None
         except tomllib.TOMLDecodeError as exc:
             raise ValueError(f"lead rules: not valid TOML ({exc})") from None
+        except RecursionError:  # arrays nested deeper than the parser recurses
+            raise ValueError("lead rules: not valid TOML (nested too deeply)") from None
         return cls.from_dict(data)
 
     @classmethod
@@ -356,6 +373,8 @@ def score_leads(contacts: pd.DataFrame, events: pd.DataFrame, rules, *, now=None
     if isinstance(rules, (str, os.PathLike)):
         rules = LeadRules.from_toml(rules)
     rules = LeadRules.from_dict(rules)
+    if _frames.is_frame(contacts):  # polars and Arrow as pandas, the one way in
+        contacts = _frames.as_pandas(contacts, "contacts")
     if not isinstance(contacts, pd.DataFrame):
         raise TypeError(f"contacts must be a pandas DataFrame, got {contacts.__class__.__name__}")
     cat_rules, num_rules = [], []

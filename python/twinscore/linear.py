@@ -192,6 +192,8 @@ class LogisticScorer(ModelFileMixin, ClassifierMixin, BaseEstimator):
             raise ValueError("y holds a missing value (NaN)")
         if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
             raise ValueError("y holds an infinite value")
+        if y.dtype.kind == "c":
+            raise TypeError("y must hold two classes (booleans, 0/1 or two labels), got complex numbers")
         classes, y01 = _classes(y)
         if y.dtype.kind == "f" and not np.all(classes == np.round(classes)):
             raise ValueError(f"Unknown label type: y holds continuous values {classes[:5].tolist()}")
@@ -228,6 +230,8 @@ class LogisticScorer(ModelFileMixin, ClassifierMixin, BaseEstimator):
             if direct is None or np.isfinite(direct).all():
                 raise
             return self._fit(X, y, sample_weight, allow_direct=False)
+        if not (np.isfinite(res["coef"]).all() and np.isfinite(res["intercept"])):
+            self._overflowed(design, feature_names)
         self.classes_ = classes
         self.coef_ = res["coef"].reshape(1, -1)
         self.intercept_ = np.array([res["intercept"]])
@@ -236,6 +240,16 @@ class LogisticScorer(ModelFileMixin, ClassifierMixin, BaseEstimator):
         self.feature_names_ = feature_names
         self._matrix_plan_ = self._plan_matrix()
         return self
+
+    @staticmethod
+    def _overflowed(design: np.ndarray, feature_names: list[str]):
+        """A fit whose Newton steps overflowed (values near the float limits, unstandardised): an
+        error naming the largest column, never NaN coefficients (on the error path only)."""
+        with np.errstate(invalid="ignore"):
+            big = np.nanmax(np.abs(design), axis=0)
+        j = int(np.nanargmax(big)) if np.isfinite(big).any() or np.isinf(big).any() else 0
+        raise ValueError(f"the fit overflowed: column {feature_names[j]!r} holds values up to {big[j]:.3g}; "
+                         "rescale it (or fit with standardize=True)")
 
     def _direct_matrix(self, X):
         """X itself as the float32 design matrix, when encoding would only copy it.

@@ -135,6 +135,8 @@ def band_table(y_true, y_score, bands, *, sample_weight=None, labels=None) -> pd
     score (band i holds edges[i] <= score < edges[i+1], the last one closed)."""
     y, s, w = _inputs(y_true, y_score, sample_weight)
     edges = as_vector(bands, "bands")
+    if len(edges) < 2 or not (np.diff(edges) > 0).all():  # the engine's own check names no argument
+        raise ValueError(f"bands must be at least two strictly increasing edges, got {edges[:10].tolist()}")
     t = _core.band_table(s, y, w, edges, n_threads=resolve_threads())
     df = _frame(t, float(t["positives"].sum()), float(t["weight"].sum()), "band")
     if labels is None:

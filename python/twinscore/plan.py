@@ -115,7 +115,7 @@ def _pressure_mask(history, rules, min_gap, now, ids, names: list[str],
     now_ns = _frames.timestamp(now, "now").value
     if (when > now_ns).any():
         raise ValueError(f"history holds a message after now ({pd.Timestamp(now_ns)})")
-    who = pd.Index(ids).get_indexer(_frames.column(history, contact, "contact", "history").to_numpy())
+    who = pd.Index(ids).get_indexer(_frames.ids(_frames.column(history, contact, "contact", "history"), contact))
     via = _frames.column(history, channel, "channel", "history").astype("string").to_numpy(dtype=object,
                                                                                             na_value="")
     for r in rules:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from . import _frames
 from ._validation import as_vector, check_float, check_int
 
 __all__ = ["segment_profiles", "ProfileSums"]
@@ -54,6 +55,8 @@ def segment_profiles(data: pd.DataFrame, labels, *, numeric=None, categorical=No
     Every figure is made of counts and sums per segment, so a table too long
     to hold gives the same profiles from its chunks: see :class:`ProfileSums`.
     """
+    if _frames.is_frame(data):  # polars and Arrow as pandas, the one way in
+        data = _frames.as_pandas(data, "data")
     if not isinstance(data, pd.DataFrame):
         raise TypeError(f"data must be a pandas DataFrame, got {type(data).__name__}")
     n = len(data)

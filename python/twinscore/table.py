@@ -204,7 +204,23 @@ class Schema(ModelFileMixin):
             d = json.loads(data.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ValueError(f"{path}: not a JSON schema ({exc})") from None
+        except RecursionError:  # nesting no schema has, deeper than Python's parser recurses
+            raise ValueError(f"{path}: not a JSON schema (nested too deeply)") from None
         return cls.from_dict(d)
+
+
+def _finite_float(v) -> bool:
+    """A number that is a finite float (an integer of 400 digits is not: float() overflows)."""
+    try:
+        return math.isfinite(float(v))
+    except OverflowError:
+        return False
+
+
+def _shown(v) -> str:
+    """A value as a message shows it (a 5,000-digit integer cut)."""
+    text = repr(v)
+    return text if len(text) <= 60 else text[:60] + "..."
 
 
 def _check_spec_values(c: dict) -> None:
@@ -227,8 +243,9 @@ def _check_spec_values(c: dict) -> None:
         v = c.get(stat)
         if v is None:
             continue
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-            raise ValueError(f"{where}: '{stat}' must be a finite number, got {v!r}")
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not _finite_float(v):
+            raise ValueError(f"{where}: '{stat}' must be a finite number, got {_shown(v)}")
+        c[stat] = float(v)
     std = c.get("std")
     if std is not None and (std < 0 or (std > 0 and not math.isfinite(1.0 / std))):
         raise ValueError(f"{where}: 'std' must be 0 or a positive number whose inverse is finite, got {std!r}")
@@ -531,19 +548,9 @@ class ContactTable:
         returns the same buffer and engines read it without a copy. float64 is
         kept too; integers and booleans are converted once to float64.
         """
-        if not isinstance(X, np.ndarray):
-            try:
-                X = np.asarray(X)
-            except ValueError as exc:  # ragged nested lists
-                raise ValueError(f"X must be a 2-D array: {exc}") from None
-        if X.dtype == object:
-            raise TypeError("X must be a numeric array, got dtype object (ragged rows or strings?)")
-        if X.ndim != 2:
-            raise ValueError(f"X must be 2-D (contacts x columns), got shape {X.shape}")
-        if X.dtype.kind not in "fiub":
-            raise TypeError(f"X must be numeric, got dtype {X.dtype}")
-        if X.dtype not in (np.float32, np.float64):
-            X = X.astype(np.float64)
+        # The one way in: frames, lists, read-only, strided, big-endian and
+        # float16 arrays alike; NaN is a missing value, infinities the columns refuse.
+        X = _frames.numeric_matrix(X, "X", dtype=(np.float64, np.float32), check_finite=False, min_rows=0)
         if columns is None:
             columns = schema.names if schema is not None else [f"x{j}" for j in range(X.shape[1])]
         columns = [str(c) for c in columns]
@@ -704,6 +711,22 @@ class ContactTable:
             rates[c.name] = present / self._n
         return pd.Series(rates, name="fill_rate", dtype=float)
 
+    def _check_encoded_range(self, name: str, center: float, scale: float, lo: float, hi: float) -> None:
+        """A finite value whose standardised form overflows float32 is refused by its value
+        (not passed on as an infinity that an engine then calls "infinite"); from the
+        column's min and max, known since the table was built: no extra pass."""
+        st = self._stats.get(name)
+        if not st or not st.get("count"):
+            return
+        top = max(abs((min(st["max"], hi) - center) / scale), abs((max(st["min"], lo) - center) / scale))
+        if top <= float(np.finfo(np.float32).max):
+            return
+        x = self._numeric[name]
+        z = np.abs((np.clip(x.astype(np.float64), lo, hi) - center) / scale)
+        i = int(np.nanargmax(z))
+        raise ValueError(f"column '{name}' holds {float(x[i]):.6g} at row {i}: standardised it is {z[i]:.3g}, beyond "
+                         "the float32 range (|x| <= 3.4e38) the engines compute in; rescale or clip the column")
+
     def encode(self, columns: Sequence[str] | None = None, *, standardize: bool = True,
                clip: Mapping[str, tuple[float, float]] | None = None) -> Encoded:
         """The dense float32 design matrix, in one fused C++ pass.
@@ -734,6 +757,7 @@ class ContactTable:
                 if standardize and spec.mean is not None:
                     center = spec.mean
                     scale = spec.std if spec.std else 1.0
+                self._check_encoded_range(name, center, scale, lo, hi)
                 numeric.append((name, self._numeric[name]))
                 enc.append((center, scale, lo, hi, 0.0))
                 numeric_names.append(name)

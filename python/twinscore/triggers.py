@@ -41,10 +41,10 @@ def inactivity(transactions: pd.DataFrame, *, customer: str, date: str, days: in
     """
     days = check_int(days, "days", min_value=1)
     since, until = _window(since, until)
-    ids = _frames.column(transactions, customer, "customer", "transactions")
+    ids = _frames.ids(_frames.column(transactions, customer, "customer", "transactions"), customer)
     time = _frames.timestamps_ns(_frames.column(transactions, date, "date", "transactions"), date)
     keep = time <= until.value
-    last = pd.Series(time[keep]).groupby(ids.to_numpy()[keep], sort=False).max()
+    last = pd.Series(time[keep]).groupby(ids[keep], sort=False).max()
     crossing = last.to_numpy() + days * _NS_PER_DAY
     fired = (crossing > since.value) & (crossing <= until.value)
     return _tidy(last.index[fired], name or f"no_purchase_{days}d", crossing[fired])
@@ -56,11 +56,11 @@ def form_filled(events: pd.DataFrame, *, contact: str, timestamp: str, type: str
     since, until = _window(since, until)
     if isinstance(types, str):
         types = (types,)
-    ids = _frames.column(events, contact, "contact", "events")
+    ids = _frames.ids(_frames.column(events, contact, "contact", "events"), contact)
     time = _frames.timestamps_ns(_frames.column(events, timestamp, "timestamp", "events"), timestamp)
     kind = _frames.column(events, type, "type", "events")
     hit = kind.isin(list(types)).to_numpy() & (time > since.value) & (time <= until.value)
-    first = pd.Series(time[hit]).groupby(ids.to_numpy()[hit], sort=False).min()
+    first = pd.Series(time[hit]).groupby(ids[hit], sort=False).min()
     return _tidy(first.index, name, first.to_numpy())
 
 

@@ -306,7 +306,14 @@ def calibration_summary(transactions: pd.DataFrame, *, customer: str, date: str,
     return out
 
 
+def _index(summary) -> pd.Index:
+    """The rows' labels of a summary: its index, or positions for Arrow and polars (which have none)."""
+    return summary.index if isinstance(summary, pd.DataFrame) else pd.RangeIndex(len(summary))
+
+
 def _summary_arrays(summary, names=("frequency", "recency", "T")) -> list[np.ndarray]:
+    if _frames.is_frame(summary):  # polars and Arrow as pandas, the one way in
+        summary = _frames.as_pandas(summary, "summary")
     if not isinstance(summary, pd.DataFrame):
         raise TypeError(f"summary must be a DataFrame with columns {list(names)}, got {type(summary).__name__}")
     out = []
@@ -607,9 +614,9 @@ class BetaGeo(ModelFileMixin):
         expected, _ = self._predict(summary, t)
         name = f"expected_purchases_{t:g}"
         if interval is None:
-            return pd.Series(expected, index=summary.index, name=name)
+            return pd.Series(expected, index=_index(summary), name=name)
         lo, hi = self._intervals(summary, t, interval, draws, seed, "expected")
-        return pd.DataFrame({name: expected, "lower": lo, "upper": hi}, index=summary.index)
+        return pd.DataFrame({name: expected, "lower": lo, "upper": hi}, index=_index(summary))
 
     def probability_alive(self, summary: pd.DataFrame, *, interval: float | None = None, draws: int = 200,
                           seed: int = 0):
@@ -620,9 +627,9 @@ class BetaGeo(ModelFileMixin):
         """
         _, alive = self._predict(summary, 0.0)
         if interval is None:
-            return pd.Series(alive, index=summary.index, name="p_alive")
+            return pd.Series(alive, index=_index(summary), name="p_alive")
         lo, hi = self._intervals(summary, 0.0, interval, draws, seed, "alive")
-        return pd.DataFrame({"p_alive": alive, "lower": lo, "upper": hi}, index=summary.index)
+        return pd.DataFrame({"p_alive": alive, "lower": lo, "upper": hi}, index=_index(summary))
 
     def expected_purchases_new(self, t: float) -> float:
         """Expected repeat purchases of a new client over its first ``t`` periods."""
@@ -774,7 +781,7 @@ class GammaGamma(ModelFileMixin):
         """
         x, m = _spend_arrays(summary)
         spend = _core.gammagamma_spend(self._params(), x, m, n_threads=resolve_threads())
-        return pd.Series(spend, index=summary.index, name="expected_spend")
+        return pd.Series(spend, index=_index(summary), name="expected_spend")
 
     def _repr_html_(self) -> str:
         from . import _display  # every display is drawn there
@@ -831,8 +838,8 @@ def lifetime_value(purchases: BetaGeo, spend: GammaGamma, summary: pd.DataFrame,
     margin = check_float(margin, "margin", min_value=0.0)
     period_days = check_float(period_days, "period_days", min_value=0.0, strict_min=True)
     needed = ("frequency", "recency", "T", "monetary_value")
-    if isinstance(summary, pd.DataFrame) and not set(needed) <= set(summary.columns):
-        missing = [c for c in needed if c not in summary.columns]
+    if _frames.is_frame(summary) and not set(needed) <= set(_frames.column_names(summary)):
+        missing = [c for c in needed if c not in _frames.column_names(summary)]
         raise KeyError(f"summary lacks the columns {missing} (columns: {list(summary.columns)})")
     _summary_arrays(summary, needed)  # type, numeric, finite and non-empty
     _spend_arrays(summary)  # a negative mean spend is refused
@@ -848,7 +855,7 @@ def lifetime_value(purchases: BetaGeo, spend: GammaGamma, summary: pd.DataFrame,
     threads = resolve_threads()
     point, _ = _core.clv_value_intervals(bg_point, gg_point, x, t_x, T, m, horizons, coefs, margin, 0.5,
                                          n_threads=threads)
-    clv = pd.Series(point, index=summary.index, name="clv")
+    clv = pd.Series(point, index=_index(summary), name="clv")
     if interval is None:
         return clv
     level = check_float(interval, "interval", min_value=0.0, strict_min=True)
@@ -857,5 +864,5 @@ def lifetime_value(purchases: BetaGeo, spend: GammaGamma, summary: pd.DataFrame,
     bg_draws, gg_draws = _draws(purchases, draws, seed), _draws(spend, draws, seed + 1)
     lo, hi = _core.clv_value_intervals(bg_draws, gg_draws, x, t_x, T, m, horizons, coefs, margin, level,
                                        n_threads=threads)
-    return pd.DataFrame({"clv": clv, "lower": lo, "upper": hi}, index=summary.index)
+    return pd.DataFrame({"clv": clv, "lower": lo, "upper": hi}, index=_index(summary))
 

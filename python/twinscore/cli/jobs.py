@@ -264,15 +264,29 @@ def _integer(lo: int, hi: int):
         if isinstance(value, bool) or not isinstance(value, int):
             raise TypeError(f"{where} must be an integer, got {value!r}")
         if not lo <= value <= hi:
-            raise ValueError(f"{where} must be between {lo:,} and {hi:,}, got {value:,}")
+            raise ValueError(f"{where} must be between {lo:,} and {hi:,}, got {_shown(value)}")
         return value
     return check
 
 
+def _finite(value) -> bool:
+    """A finite float (an integer of 400 digits is not: float() overflows)."""
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
+
+
+def _shown(value) -> str:
+    """A value as the one-line message shows it (a 5,000-digit integer cut)."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:60] + "..."
+
+
 def _number(lo: float, hi: float = math.inf, strict: bool = False):
     def check(value, where: str):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise TypeError(f"{where} must be a finite number, got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not _finite(value):
+            raise TypeError(f"{where} must be a finite number, got {_shown(value)}")
         if value < lo or (strict and value == lo) or value > hi:
             raise ValueError(f"{where} must be {'>' if strict else '>='} {lo:g}"
                              + (f" and <= {hi:g}" if hi < math.inf else "") + f", got {value!r}")
@@ -383,6 +397,8 @@ def _read_toml(path: Path) -> dict:
             return tomllib.load(f)
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"{path.name}: not valid TOML ({exc})") from None
+    except RecursionError:  # arrays nested deeper than the parser recurses
+        raise ValueError(f"{path.name}: not valid TOML (nested too deeply)") from None
 
 
 def load_job(path: str | os.PathLike) -> dict[str, Any]:
