@@ -56,9 +56,12 @@ class ParetoNBD(ModelFileMixin):
     covariance_, std_errors_, fixed_, boundary_
         As for `BetaGeo`: the inverse observed information of
         (r, alpha, s, beta) (central differences of the analytic gradient in
-        the log-parameters, mapped by the delta method); a parameter whose
-        log reached the optimiser's bound (|log| = 30: the data push it to 0
-        or infinity) is held there and flagged in ``fixed_``.
+        the fit's coordinates, mapped by the delta method). ``boundary_`` is
+        ``"interior"``, or ``"s_held"`` when the likelihood is largest as
+        s, beta -> infinity with s / beta fixed (every client drops out at
+        nearly one rate, the edge BG/NBD fits reach as a + b -> infinity):
+        the fit stops at s = e^12, s is ``fixed_`` (se 0) and beta varies
+        with the mean dropout rate s / beta.
 
     Notes
     -----
@@ -113,6 +116,8 @@ class ParetoNBD(ModelFileMixin):
         self.params_ = dict(zip(_NAMES, params))
         _store_uncertainty(self, self.params_, lambda: _core.paretonbd_covariance(params, x, t_x, T, w, penalizer,
                                                                                    n_threads=threads))
+        if self.boundary_ == "a_plus_b_held":  # the engine's "scale held" code: here the shape s
+            self.boundary_ = "s_held"
         self.log_likelihood_ = ll
         self.n_iter_ = n_iter
         self.n_clients_ = int(len(summary)) if weights is None else float(np.sum(weights))

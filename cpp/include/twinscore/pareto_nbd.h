@@ -60,9 +60,11 @@ absl::StatusOr<double> ParetoNbdLogLikelihood(const ParetoNbdParams& p, absl::Sp
                                               absl::Span<const double> t_x, absl::Span<const double> T,
                                               absl::Span<const double> weights, absl::Span<double> gradient);
 
-// Maximum-likelihood fit on log r, log alpha, log s, log beta (L-BFGS with
-// the analytic gradient; each coordinate box-bounded at |log| <= 30, as the
-// BG/NBD fit). Sums run in fixed blocks combined in block order: bit-identical
+// Maximum-likelihood fit on log r, log alpha, log(s / beta) (the mean dropout
+// rate) and log s (L-BFGS with the analytic gradient; box-bounded as the
+// BG/NBD fit: |log| <= 30, and |log s| <= 12). When the supremum lies at s,
+// beta -> infinity with s / beta fixed (one dropout rate for all), the fit
+// stops at s = e^12, within rounding of it. Sums run in fixed blocks combined in block order: bit-identical
 // whatever the thread count. Fails with kFailedPrecondition when it does not
 // converge.
 absl::StatusOr<ParetoNbdParams> FitParetoNbd(absl::Span<const double> x, absl::Span<const double> t_x,
@@ -84,8 +86,9 @@ absl::StatusOr<double> ParetoNbdExpectedNew(const ParetoNbdParams& p, double t);
 
 // Covariance of (r, alpha, s, beta) from the observed information at the fit,
 // as BgNbdCovariance (central differences of the analytic gradient in the
-// log-parameters, mapped by the delta method; a coordinate on its box bound
-// is held: rows and columns 0, flagged fixed).
+// fit's coordinates, mapped by the delta method; a coordinate on its box
+// bound is held: rows and columns 0, flagged fixed; s held at e^12 gives
+// Boundary::kScaleHeld, s fixed and beta varying with the mean rate s / beta).
 absl::Status ParetoNbdCovariance(const ParetoNbdParams& p, absl::Span<const double> x, absl::Span<const double> t_x,
                                  absl::Span<const double> T, absl::Span<const double> weights, double penalizer,
                                  Uncertainty* out);
