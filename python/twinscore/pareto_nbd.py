@@ -74,6 +74,9 @@ class ParetoNBD(ModelFileMixin):
     periods give finite values.
     """
 
+    # The lifetime value engine (see value.lifetime_value), same signature as BetaGeo's.
+    _value_intervals = staticmethod(_core.paretonbd_value_intervals)
+
     def __init__(self, *, penalizer: float = 0.0, max_iter: int = 500, tol: float = 1e-9, compress: bool = True):
         self.penalizer = penalizer
         self.max_iter = max_iter

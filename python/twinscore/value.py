@@ -782,13 +782,13 @@ class GammaGamma(ModelFileMixin):
 
 
 def _value_engine(purchases):
-    """The engine of the lifetime value (and its intervals) for a purchase model: BetaGeo or ParetoNBD."""
-    from .pareto_nbd import ParetoNBD  # imports this module
-
+    """The engine of the lifetime value (and its intervals) for a purchase model: BetaGeo, or a model class that
+    names its own (ParetoNBD's ``_value_intervals``, so that this module need not import it)."""
     if isinstance(purchases, BetaGeo):
         return _core.clv_value_intervals
-    if isinstance(purchases, ParetoNBD):
-        return _core.paretonbd_value_intervals
+    engine = getattr(type(purchases), "_value_intervals", None)
+    if engine is not None:
+        return engine
     raise TypeError(f"purchases must be a fitted BetaGeo or ParetoNBD, got {type(purchases).__name__}")
 
 
