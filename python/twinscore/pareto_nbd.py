@@ -74,8 +74,10 @@ class ParetoNBD(ModelFileMixin):
     periods give finite values.
     """
 
-    # The lifetime value engine (see value.lifetime_value), same signature as BetaGeo's.
-    _value_intervals = staticmethod(_core.paretonbd_value_intervals)
+    @staticmethod
+    def _value_intervals(*args, **kwargs):
+        """The lifetime value engine (see value.lifetime_value), with the signature of BetaGeo's."""
+        return _core.paretonbd_value_intervals(*args, **kwargs)
 
     def __init__(self, *, penalizer: float = 0.0, max_iter: int = 500, tol: float = 1e-9, compress: bool = True):
         self.penalizer = penalizer
