@@ -27,6 +27,11 @@ BG/NBD: simulated summaries (frequency, recency, T) of n clients, fitted by
     install pymc-marketing); its first fit also compiles the model (shown apart).
 Parameters are checked equal within 1e-3.
 
+Pareto/NBD: simulated summaries of n clients (whole purchase days), fitted by
+twinscore ParetoNBD (the 2F1 terms in log space, C++, on the distinct
+patterns) and by lifetimes' ParetoNBDFitter in its venv (as above), on the
+same summaries; parameters checked equal within 1e-3 (relative).
+
     python benchmarks/bench_value.py [--transactions 10000000] [--clients 1000000] [--repeat 3] [--threads 2]
                                      [--lifetimes-python PATH] [--pymc-python PATH]
 """
@@ -46,6 +51,8 @@ parser.add_argument("--threads", type=int, default=2)
 parser.add_argument("--skip-rfm", action="store_true")
 parser.add_argument("--skip-fit", action="store_true")
 parser.add_argument("--skip-intervals", action="store_true")
+parser.add_argument("--skip-pareto", action="store_true", help="no Pareto/NBD fit against lifetimes")
+parser.add_argument("--only-pareto", action="store_true", help="only the Pareto/NBD fit against lifetimes")
 parser.add_argument("--interval-clients", type=int, default=1_000_000)
 parser.add_argument("--draws", type=int, default=200)
 parser.add_argument("--skip-pymc", action="store_true", help="no pymc-marketing fit on the 1M clients (minutes)")
@@ -390,6 +397,61 @@ def bench_bgnbd():
     bench_cdnow_lifetimes()
 
 
+# Run in lifetimes' own venv: ParetoNBDFitter on saved summaries (weighted patterns when given).
+LIFETIMES_PARETO_SCRIPT = LIFETIMES_SCRIPT.replace("BetaGeoFitter", "ParetoNBDFitter").replace(
+    'float(p["a"]), float(p["b"])', 'float(p["s"]), float(p["beta"])')
+
+
+def simulate_pareto(n, r=0.55, alpha=10.5, s=0.6, beta=11.7, seed=3) -> pd.DataFrame:
+    """Pareto/NBD clients (CDNOW-like parameters) observed 1 to 52 weeks, purchases on whole days."""
+    rng = np.random.default_rng(seed)
+    lam = rng.gamma(r, 1 / alpha, n)
+    mu = rng.gamma(s, 1 / beta, n)
+    T = rng.integers(7, 365, n) / 7.0
+    end = np.minimum(rng.exponential(1 / mu), T)
+    x = rng.poisson(lam * end).astype(float)
+    tx = np.where(x > 0, end * rng.random(n) ** (1 / np.maximum(x, 1)), 0.0)
+    tx = np.minimum(np.ceil(tx * 7) / 7, T)  # purchase days
+    return pd.DataFrame({"frequency": x, "recency": tx, "T": T})
+
+
+def bench_pareto():
+    n = args.fit_clients
+    print(f"\nPareto/NBD fit: {n:,} simulated clients, {args.threads} threads")
+    s = simulate_pareto(n)
+    x, t, T = (s[c].to_numpy() for c in ("frequency", "recency", "T"))
+    keys = np.unique(np.stack([x, t, T], 1), axis=0)
+    print(f"  {len(keys):,} distinct (frequency, recency, T) patterns")
+    ts.set_num_threads(args.threads)
+    t_ts = timeit(lambda: ts.ParetoNBD().fit(s), args.repeat)
+    m = t_ts[3]
+    ours = np.array(list(m.params_.values()))
+    print("  twinscore params " + ", ".join(f"{k}={v:.4f}" for k, v in m.params_.items())
+          + f", LL={m.log_likelihood_:.2f}, {m.n_iter_} iterations")
+    print(row("twinscore ParetoNBD()", *t_ts[:3]))
+    lt = peer_fit("lifetimes", args.lifetimes_python, LIFETIMES_PARETO_SCRIPT, x, t, T, None,
+                  args.lifetimes_repeat)
+    if lt is None:
+        return
+    rel = np.max(np.abs(np.array(lt["params"]) - ours) / ours)
+    print("  lifetimes params " + ", ".join(f"{k}={v:.4f}" for k, v in zip(m.params_, lt["params"]))
+          + f"; max relative parameter difference vs twinscore {rel:.1e}"
+          f" ({'within' if rel <= 1e-3 else 'NOT within'} 1e-3); twinscore LL there "
+          f"{m.log_likelihood(s) - _at(lt['params']).log_likelihood(s):+.3f} higher than at lifetimes' parameters")
+    print(row("lifetimes ParetoNBDFitter.fit, all clients", lt["time"], lt["min"], lt["max"]))
+    print(row("twinscore ParetoNBD() (vs lifetimes)", *t_ts[:3], ref=lt["time"]))
+    ratio = lt["time"] / t_ts[0]
+    print(f"  target >= 10x lifetimes, same parameters within 1e-3: {ratio:.1f}x, "
+          f"{'met' if ratio >= 10 and rel <= 1e-3 else 'NOT met'}")
+
+
+def _at(params):
+    """A ParetoNBD holding given parameters (to evaluate the likelihood there)."""
+    m = ts.ParetoNBD()
+    m.params_ = dict(zip(("r", "alpha", "s", "beta"), map(float, params)))
+    return m
+
+
 def bench_intervals():
     """Per-client 95 % intervals (expected purchases in 52 weeks, P(alive), 12-month CLV) from `draws`
     parameter draws, on simulated summaries in whole days (so clients share (frequency, T) pairs, as real
@@ -420,9 +482,14 @@ def bench_intervals():
 
 if __name__ == "__main__":
     print(machine_line())
+    if args.only_pareto:
+        bench_pareto()
+        sys.exit(0)
     if not args.skip_intervals:
         bench_intervals()
     if not args.skip_rfm:
         bench_rfm()
     if not args.skip_fit:
         bench_bgnbd()
+    if not args.skip_pareto:
+        bench_pareto()

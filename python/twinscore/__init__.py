@@ -20,6 +20,7 @@ from .table import ColumnSpec, ContactTable, Encoded, Schema
 from .trees import TreeScorer
 from .twins import TwinIndex, TwinResult
 from .value import DEFAULT_SEGMENTS, BetaGeo, GammaGamma, calibration_summary, lifetime_value, rfm
+from .pareto_nbd import ParetoNBD
 
 __version__ = "0.1.0"
 
@@ -32,7 +33,7 @@ __all__ = [
     # behavioural scoring
     "events", "leads", "metrics", "LeadRules", "score_leads", "LogisticScorer",
     # client value
-    "rfm", "DEFAULT_SEGMENTS", "calibration_summary", "BetaGeo", "GammaGamma", "lifetime_value", "kpi", "triggers",
+    "rfm", "DEFAULT_SEGMENTS", "calibration_summary", "BetaGeo", "ParetoNBD", "GammaGamma", "lifetime_value", "kpi", "triggers",
     # segments and the contact plan
     "KMeans", "MiniBatchKMeans", "segment_profiles", "discriminating_criteria", "Criteria", "Scorecard", "lift_at",
     "contact_plan", "Channel", "ContactPlan", "PressureRule",

@@ -188,6 +188,11 @@ def beta_geo(m) -> str:
     return _value_model("BetaGeo", m, ("r", "alpha", "a", "b"))
 
 
+def pareto_nbd(m) -> str:
+    """Pareto/NBD parameters r, alpha, s, beta and the fit's log-likelihood."""
+    return _value_model("ParetoNBD", m, ("r", "alpha", "s", "beta"))
+
+
 def gamma_gamma(m) -> str:
     """Gamma-Gamma parameters p, q, v and the fit's log-likelihood."""
     return _value_model("GammaGamma", m, ("p", "q", "v"))

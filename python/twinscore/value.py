@@ -788,6 +788,17 @@ class GammaGamma(ModelFileMixin):
         return _display.gamma_gamma(self)
 
 
+def _value_engine(purchases):
+    """The engine of the lifetime value (and its intervals) for a purchase model: BetaGeo, or a model class that
+    names its own (ParetoNBD's ``_value_intervals``, so that this module need not import it)."""
+    if isinstance(purchases, BetaGeo):
+        return _core.clv_value_intervals
+    engine = getattr(type(purchases), "_value_intervals", None)
+    if engine is not None:
+        return engine
+    raise TypeError(f"purchases must be a fitted BetaGeo or ParetoNBD, got {type(purchases).__name__}")
+
+
 def lifetime_value(purchases: BetaGeo, spend: GammaGamma, summary: pd.DataFrame, *, months: int = 12,
                    monthly_discount: float = 0.01, margin: float = 1.0, period_days: float = 7.0,
                    interval: float | None = None, draws: int = 200, seed: int = 0):
@@ -795,7 +806,7 @@ def lifetime_value(purchases: BetaGeo, spend: GammaGamma, summary: pd.DataFrame,
 
     Parameters
     ----------
-    purchases : BetaGeo
+    purchases : BetaGeo or ParetoNBD
         Fitted purchase model.
     spend : GammaGamma
         Fitted spend model (q > 1).
@@ -829,8 +840,7 @@ def lifetime_value(purchases: BetaGeo, spend: GammaGamma, summary: pd.DataFrame,
         365.25/12 days; finite for every client of ``summary``. With
         ``interval``, a DataFrame with ``clv``, ``lower`` and ``upper``.
     """
-    if not isinstance(purchases, BetaGeo):
-        raise TypeError(f"purchases must be a fitted BetaGeo, got {type(purchases).__name__}")
+    value_intervals = _value_engine(purchases)
     if not isinstance(spend, GammaGamma):
         raise TypeError(f"spend must be a fitted GammaGamma, got {type(spend).__name__}")
     months = check_int(months, "months", min_value=1, max_value=1200)
@@ -853,7 +863,7 @@ def lifetime_value(purchases: BetaGeo, spend: GammaGamma, summary: pd.DataFrame,
     coefs = np.append(disc[:-2] - disc[1:-1], disc[months - 1])
     horizons = np.arange(1, months + 1, dtype=float) * (365.25 / 12 / period_days)
     threads = resolve_threads()
-    point, _ = _core.clv_value_intervals(bg_point, gg_point, x, t_x, T, m, horizons, coefs, margin, 0.5,
+    point, _ = value_intervals(bg_point, gg_point, x, t_x, T, m, horizons, coefs, margin, 0.5,
                                          n_threads=threads)
     clv = pd.Series(point, index=_index(summary), name="clv")
     if interval is None:
@@ -862,7 +872,7 @@ def lifetime_value(purchases: BetaGeo, spend: GammaGamma, summary: pd.DataFrame,
     if not level < 1:
         raise ValueError(f"interval must be in (0, 1), got {interval}")
     bg_draws, gg_draws = _draws(purchases, draws, seed), _draws(spend, draws, seed + 1)
-    lo, hi = _core.clv_value_intervals(bg_draws, gg_draws, x, t_x, T, m, horizons, coefs, margin, level,
+    lo, hi = value_intervals(bg_draws, gg_draws, x, t_x, T, m, horizons, coefs, margin, level,
                                        n_threads=threads)
     return pd.DataFrame({"clv": clv, "lower": lo, "upper": hi}, index=_index(summary))
 

@@ -172,6 +172,16 @@ def _answer_betageo(bg):
     return {"predict": bg.predict(s, 30.0), "params": pd.Series(bg.params_)}
 
 
+def _build_paretonbd():
+    return ts.ParetoNBD().fit(_summary())
+
+
+def _answer_paretonbd(m):
+    s = _summary()
+    return {"predict": m.predict(s, 30.0), "alive": m.probability_alive(s), "params": pd.Series(m.params_),
+            "se": m.std_errors_}
+
+
 def _build_gammagamma():
     return ts.GammaGamma().fit(_summary())
 
@@ -231,6 +241,7 @@ CASES = {
     "scorecard": (_build_scorecard, _answer_scorecard),
     "betageo": (_build_betageo, _answer_betageo),
     "gammagamma": (_build_gammagamma, _answer_gammagamma),
+    "paretonbd": (_build_paretonbd, _answer_paretonbd),
     "lead_rules": (_build_leads, _answer_leads),
     "schema": (_build_schema, _answer_schema),
     "xgboost": (_build_xgboost, _answer_trees),

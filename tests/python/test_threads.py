@@ -195,7 +195,7 @@ class _Recorder:
 
 # Bindings that run no engine: thread settings, the SIMD level, accessors, a scalar function.
 _NOT_ENGINES = {"set_num_threads", "get_num_threads", "default_num_threads", "simd_info", "buffer_address",
-                "bgnbd_expected_if_alive",
+                "bgnbd_expected_if_alive", "paretonbd_expected_new", "paretonbd_log_integral",
                 "Dictionary.values", "TwinIndex.block_sizes",
                 # the model file's checks: one pass over bytes, no parallel work
                 "read_model_file", "model_file_header", "model_file_crc32"}
@@ -267,6 +267,10 @@ def _every_engine(prm):
     gg.expected_spend(summary)
     bg.predict(summary, 10, interval=0.9, draws=10)  # parameter draws, then the interval pass
     ts.lifetime_value(bg, gg, summary, months=2, interval=0.9, draws=10)
+    pn = ts.ParetoNBD(penalizer=0.01).fit(summary)
+    pn.log_likelihood(summary)
+    pn.predict(summary, 10, interval=0.9, draws=10)
+    ts.lifetime_value(pn, gg, summary, months=2, interval=0.9, draws=10)
     km = ts.KMeans(n_clusters=3, random_state=0).fit(X)
     km.predict(X), km.transform(X), km.score(X)
     ts.MiniBatchKMeans(n_clusters=3, random_state=0, batch_size=128).fit(X).partial_fit(X)
