@@ -261,10 +261,42 @@ void AggregateContact(const EventRecord* events, int64_t count, int64_t now_ns, 
   out.last_seen[r] = last;
 }
 
+// Step 3 for bucket b (contact rows [begin, end)): a stable counting sort of
+// its events by row (in buffers reused across the thread's buckets), then
+// its contacts.
+void AggregateBucket(const Buckets& buckets, size_t b, size_t begin, size_t end, const EventAggOptions& options,
+                     double half_life_ns, int64_t T, int64_t K, const EventAggregates& out) {
+  const int64_t lo = buckets.offsets[b], m = buckets.offsets[b + 1] - lo;
+  thread_local std::vector<int64_t> start, days;
+  thread_local std::vector<EventRecord> sorted;
+  start.assign(end - begin + 1, 0);
+  sorted.resize(static_cast<size_t>(m));
+  const uint32_t* local = buckets.local.data() + lo;
+  for (int64_t k = 0; k < m; ++k) ++start[local[k] + 1];
+  for (size_t r = 1; r < start.size(); ++r) start[r] += start[r - 1];
+  const EventRecord* records = buckets.records.data() + lo;
+  for (int64_t k = 0; k < m; ++k) sorted[start[local[k]]++] = records[k];
+  // start[r] is now the end of row r's events (and the start of row r+1's).
+  int64_t from = 0;
+  for (size_t r = begin; r < end; ++r) {
+    const int64_t to = start[r - begin];
+    AggregateContact(sorted.data() + from, to - from, options.now_ns, half_life_ns, T, K, r, out, days);
+    from = to;
+  }
+  if (sorted.capacity() > kKeptBuffer) std::vector<EventRecord>().swap(sorted);  // a huge bucket: let it go
+}
+
+// With a progress sink, the buckets are aggregated in rounds (one parallel
+// region each, a report after each) of at least this many events, and at
+// most kMaxRounds rounds; without one, in a single region. Each bucket is
+// aggregated alone, so the rounds change no result.
+constexpr int64_t kRoundEvents = int64_t{1} << 20;
+constexpr int64_t kMaxRounds = 64;
+
 }  // namespace
 
 absl::Status AggregateEvents(const EventLog& log, int64_t n_rows, const EventAggOptions& options,
-                             const EventAggregates& out) {
+                             const EventAggregates& out, const Progress& progress) {
   TWINSCORE_RETURN_IF_ERROR(options.Validate());
   TWINSCORE_CHECK_ARG(n_rows >= 0, "n_rows must be >= 0");
   const int64_t T = log.n_types, K = log.n_categories;
@@ -274,31 +306,24 @@ absl::Status AggregateEvents(const EventLog& log, int64_t n_rows, const EventAgg
                           out.last_seen.size() == n && out.active_days.size() == n,
                       "aggregate outputs do not match ", n_rows, " contacts x (", T, " types, ", K, " categories)");
   TWINSCORE_RETURN_IF_ERROR(log.Validate(n_rows, options.now_ns));
+  TWINSCORE_REPORT(progress, "grouping", 0, log.size());
   const Buckets buckets = BucketEvents(log, n_rows);
+  TWINSCORE_REPORT(progress, "grouping", log.size(), log.size());
   const double half_life_ns = options.half_life_days * static_cast<double>(kNsPerDay);
-  const size_t bucket_rows = size_t{1} << buckets.shift;
-  // Step 3, one bucket per task: a stable counting sort of its events by row
-  // (in buffers reused across the thread's buckets), then its contacts.
-  ParallelBlocks(n, bucket_rows, [&](size_t b, size_t begin, size_t end) {
-    const int64_t lo = buckets.offsets[b], m = buckets.offsets[b + 1] - lo;
-    thread_local std::vector<int64_t> start, days;
-    thread_local std::vector<EventRecord> sorted;
-    start.assign(end - begin + 1, 0);
-    sorted.resize(static_cast<size_t>(m));
-    const uint32_t* local = buckets.local.data() + lo;
-    for (int64_t k = 0; k < m; ++k) ++start[local[k] + 1];
-    for (size_t r = 1; r < start.size(); ++r) start[r] += start[r - 1];
-    const EventRecord* records = buckets.records.data() + lo;
-    for (int64_t k = 0; k < m; ++k) sorted[start[local[k]]++] = records[k];
-    // start[r] is now the end of row r's events (and the start of row r+1's).
-    int64_t from = 0;
-    for (size_t r = begin; r < end; ++r) {
-      const int64_t to = start[r - begin];
-      AggregateContact(sorted.data() + from, to - from, options.now_ns, half_life_ns, T, K, r, out, days);
-      from = to;
-    }
-    if (sorted.capacity() > kKeptBuffer) std::vector<EventRecord>().swap(sorted);  // a huge bucket: let it go
-  });
+  const size_t bucket_rows = size_t{1} << buckets.shift, n_buckets = NumBlocks(n, bucket_rows);
+  const int64_t kept = buckets.offsets[n_buckets];
+  const int64_t round = progress.enabled() ? std::max(kRoundEvents, kept / kMaxRounds) : kept + 1;
+  // Step 3, one bucket per task.
+  for (size_t b0 = 0, b1; b0 < n_buckets; b0 = b1) {
+    b1 = b0 + 1;
+    while (b1 < n_buckets && buckets.offsets[b1] - buckets.offsets[b0] < round) ++b1;
+    const size_t row0 = b0 * bucket_rows, row1 = std::min(n, b1 * bucket_rows);
+    ParallelBlocks(row1 - row0, bucket_rows, [&](size_t b, size_t begin, size_t end) {
+      AggregateBucket(buckets, b0 + b, row0 + begin, row0 + end, options, half_life_ns, T, K, out);
+    });
+    if (b1 < n_buckets) TWINSCORE_REPORT(progress, "aggregating", buckets.offsets[b1], kept);
+  }
+  TWINSCORE_REPORT(progress, "aggregating", kept, kept);
   return absl::OkStatus();
 }
 

@@ -19,6 +19,7 @@ import pandas as pd
 
 from . import _core
 from ._config import resolve_threads
+from ._progress import EngineBar, shown
 from ._validation import check_float
 from . import _frames
 from .table import ContactTable
@@ -152,7 +153,8 @@ def event_log(events: pd.DataFrame, contacts=None, *, now=None, as_of=None, cont
 def aggregate(events: pd.DataFrame, contacts=None, *, now=None, as_of=None, half_life_days: float = 30.0,
               contact: str = "contact_id", timestamp: str = "timestamp", type: str = "type",
               category: str | None = "category", types: Sequence[str] | None = None,
-              categories: Sequence[str] | None = None, unknown: str = "raise") -> pd.DataFrame:
+              categories: Sequence[str] | None = None, unknown: str = "raise",
+              progress: bool | None = False) -> pd.DataFrame:
     """Per-contact behaviour features of an event log.
 
     Parameters
@@ -174,6 +176,9 @@ def aggregate(events: pd.DataFrame, contacts=None, *, now=None, as_of=None, half
     unknown : events whose contact is not in ``contacts``: ``"raise"``
         (KeyError) or ``"ignore"`` (dropped; their number is in
         ``result.attrs["unknown_events"]``).
+    progress : a bar over the events aggregated (True; None: when stderr is
+        a terminal; False, the default: none). Ctrl-C stops the aggregation
+        in any case (KeyboardInterrupt).
 
     Returns
     -------
@@ -184,9 +189,17 @@ def aggregate(events: pd.DataFrame, contacts=None, *, now=None, as_of=None, half
     half_life_days = check_float(half_life_days, "half_life_days", min_value=0.0, strict_min=True)
     log = event_log(events, contacts, now=now, as_of=as_of, contact=contact, timestamp=timestamp, type=type,
                     category=category, types=types, categories=categories, unknown=unknown)
-    out = _core.aggregate_events(**log.core_args(), n_rows=len(log.contact_ids), now_ns=log.now_ns,
-                                 half_life_days=half_life_days, n_threads=resolve_threads())
+    with engine_bar(log, progress, "aggregating") as bar:
+        out = _core.aggregate_events(**log.core_args(), n_rows=len(log.contact_ids), now_ns=log.now_ns,
+                                     half_life_days=half_life_days, n_threads=resolve_threads(),
+                                     progress=bar.report if bar.enabled else None)
     return _frame(log, out, contact)
+
+
+def engine_bar(log: EventLog, progress: bool | None, stage: str) -> EngineBar:
+    """The bar of an engine call over ``log``: events, the ``stage`` reports
+    moving it (an off bar when ``progress`` says so; its engine callback is then None)."""
+    return EngineBar(len(log.rows), desc="events", unit="event", stage=stage, enabled=shown(progress))
 
 
 def _frame(log: EventLog, out: dict, contact: str) -> pd.DataFrame:

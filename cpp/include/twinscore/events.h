@@ -15,6 +15,7 @@
 
 #include "twinscore/columns.h"
 #include "twinscore/common.h"
+#include "twinscore/progress.h"
 
 namespace twinscore {
 
@@ -71,7 +72,11 @@ struct EventAggregates {
 // Weight of an event `age_ns` old under a half-life of `half_life_ns`.
 inline double DecayWeight(double age_ns, double half_life_ns) { return std::exp2(-age_ns / half_life_ns); }
 
+// Reports stage "grouping" (events of the log: 0 when checked, all when
+// bucketed by contact) then "aggregating" (events of the contacts done, of
+// those with a contact, by rounds of buckets of 1Mi events or more). When
+// stopped, the outputs are partly written: discard them.
 absl::Status AggregateEvents(const EventLog& log, int64_t n_rows, const EventAggOptions& options,
-                             const EventAggregates& out);
+                             const EventAggregates& out, const Progress& progress = Progress());
 
 }  // namespace twinscore
