@@ -69,8 +69,9 @@ absl::Status ScoreLeads(const LeadRules& rules, const EventLog& log, int64_t n_r
   TWINSCORE_RETURN_IF_ERROR(rules.Validate(n_rows, log));
   TWINSCORE_RETURN_IF_ERROR(log.Validate(n_rows, now_ns));
   TWINSCORE_REPORT(progress, "grouping", 0, log.size());
-  const Grouping g = GroupByRow(log.rows, n_rows);
-  TWINSCORE_REPORT(progress, "grouping", log.size(), log.size());
+  const absl::StatusOr<Grouping> grouped = GroupByRow(log.rows, n_rows, progress);
+  TWINSCORE_RETURN_IF_ERROR(grouped.status());
+  const Grouping& g = *grouped;
   const size_t n_fit = rules.categorical.size() + rules.numeric.size();
   std::vector<double> half_life_ns;
   for (const auto& b : rules.behaviour) half_life_ns.push_back(b.half_life_days * static_cast<double>(kNsPerDay));

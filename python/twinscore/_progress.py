@@ -128,25 +128,36 @@ def shown(enabled: bool | None) -> bool:
     return enabled
 
 
-class EngineBar(Progress):
-    """A bar fed by the reports of one engine call: :meth:`report` is the
+class EngineBar:
+    """The bars of one engine call, fed by its reports: :meth:`report` is the
     callback the engine bindings take (``progress=``), called between the
-    engine's parallel phases as ``(stage, done, total, note, value)``. The
-    reports of ``stage`` move the bar (their total becomes the bar's); the
-    stages before it show as its note ("grouping")."""
+    engine's parallel phases as ``(stage, done, total, note, value)``. Each
+    stage gets a bar of its own, labelled by the stage ("grouping",
+    "aggregating"), closed when the next stage begins or the call ends."""
 
-    def __init__(self, total: int | None, *, desc: str, unit: str, stage: str, enabled: bool = True):
-        super().__init__(total, desc=desc, unit=unit, enabled=enabled)
-        self._stage = stage
+    def __init__(self, *, unit: str, enabled: bool = True):
+        self.enabled, self._unit = enabled, unit
+        self._bar: Progress | None = None
+        self._stage = None
 
     def report(self, stage: str, done: int, total: int, note, value) -> None:
         if stage != self._stage:
-            if self._postfix != stage:
-                self.set_postfix(stage)
-            return
-        if self._postfix:
-            self.set_postfix("")
-        if total != self._total:
-            self.set_total(total)
-        if done > self._done:
-            self.update(done - self._done)
+            self.close()
+            self._stage = stage
+            self._bar = Progress(total, desc=stage, unit=self._unit, enabled=True)
+        bar = self._bar
+        if total != bar.total:
+            bar.set_total(total)
+        if done > bar.done:
+            bar.update(done - bar.done)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+    def __enter__(self) -> "EngineBar":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -176,9 +176,10 @@ def aggregate(events: pd.DataFrame, contacts=None, *, now=None, as_of=None, half
     unknown : events whose contact is not in ``contacts``: ``"raise"``
         (KeyError) or ``"ignore"`` (dropped; their number is in
         ``result.attrs["unknown_events"]``).
-    progress : a bar over the events aggregated (True; None: when stderr is
-        a terminal; False, the default: none). Ctrl-C stops the aggregation
-        in any case (KeyboardInterrupt).
+    progress : bars over the events, as they are grouped by contact then
+        aggregated (True; None: when stderr is a terminal; False, the
+        default: none). Ctrl-C stops the aggregation in any case
+        (KeyboardInterrupt).
 
     Returns
     -------
@@ -189,17 +190,17 @@ def aggregate(events: pd.DataFrame, contacts=None, *, now=None, as_of=None, half
     half_life_days = check_float(half_life_days, "half_life_days", min_value=0.0, strict_min=True)
     log = event_log(events, contacts, now=now, as_of=as_of, contact=contact, timestamp=timestamp, type=type,
                     category=category, types=types, categories=categories, unknown=unknown)
-    with engine_bar(log, progress, "aggregating") as bar:
+    with engine_bar(progress) as bar:
         out = _core.aggregate_events(**log.core_args(), n_rows=len(log.contact_ids), now_ns=log.now_ns,
                                      half_life_days=half_life_days, n_threads=resolve_threads(),
                                      progress=bar.report if bar.enabled else None)
     return _frame(log, out, contact)
 
 
-def engine_bar(log: EventLog, progress: bool | None, stage: str) -> EngineBar:
-    """The bar of an engine call over ``log``: events, the ``stage`` reports
-    moving it (an off bar when ``progress`` says so; its engine callback is then None)."""
-    return EngineBar(len(log.rows), desc="events", unit="event", stage=stage, enabled=shown(progress))
+def engine_bar(progress: bool | None) -> EngineBar:
+    """The bars of an engine call over an event log, one per stage, in events
+    (off when ``progress`` says so: its engine callback is then None)."""
+    return EngineBar(unit="event", enabled=shown(progress))
 
 
 def _frame(log: EventLog, out: dict, contact: str) -> pd.DataFrame:

@@ -349,9 +349,10 @@ def score_leads(contacts: pd.DataFrame, events: pd.DataFrame, rules, *, now=None
     ``behaviour_score``, ``score`` (their sum), ``grade`` (categorical, best
     first), ``mql`` (bool), then the points of each rule.
 
-    ``progress``: a bar over the events of the contacts scored (True; None:
-    when stderr is a terminal; False, the default: none). Ctrl-C stops the
-    scoring in any case (KeyboardInterrupt).
+    ``progress``: bars over the events, as they are grouped by contact, then
+    those of the contacts scored (True; None: when stderr is a terminal;
+    False, the default: none). Ctrl-C stops the scoring in any case
+    (KeyboardInterrupt).
     """
     if isinstance(rules, (str, os.PathLike)):
         rules = LeadRules.from_toml(rules)
@@ -370,7 +371,7 @@ def score_leads(contacts: pd.DataFrame, events: pd.DataFrame, rules, *, now=None
     log = event_log(events, contacts, now=now, as_of=as_of, contact=contact, timestamp=timestamp, type=type,
                     category=category, unknown=unknown)
     beh = [_behaviour_args(r, log) for r in rules.behaviour]
-    with engine_bar(log, progress, "scoring") as bar:
+    with engine_bar(progress) as bar:
         out = _core.score_leads(cat_rules, num_rules, beh, list(rules.grades.values()), rules.mql_threshold,
                                 **log.core_args(), n_rows=len(log.contact_ids), now_ns=log.now_ns,
                                 n_threads=resolve_threads(), progress=bar.report if bar.enabled else None)

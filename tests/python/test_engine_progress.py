@@ -94,9 +94,9 @@ def test_aggregate_bar_counts_the_events(prm, capsys, no_tqdm, restore_threads, 
     shown = ts.events.aggregate(prm.events, now=prm.now, progress=True)
     pd.testing.assert_frame_equal(quiet, shown)
     err = capsys.readouterr().err
-    m = len(prm.events)
-    assert f"\revents: 0/{m:,} events (grouping)" in err
-    assert f"\revents: {m:,}/{m:,} events" in err and err.endswith("\n")
+    m = len(prm.events)  # every event has its contact here: all are aggregated
+    assert f"\rgrouping: {m:,}/{m:,} events\n" in err
+    assert f"\raggregating: {m:,}/{m:,} events\n" in err and err.endswith("\n")
 
 
 def test_score_leads_bar_counts_the_events(prm, capsys, no_tqdm):
@@ -106,7 +106,9 @@ def test_score_leads_bar_counts_the_events(prm, capsys, no_tqdm):
     pd.testing.assert_frame_equal(quiet, shown)
     # The events with a contact row (as the engine reads them) count.
     kept = int((ts.events.event_log(prm.events, prm.prospects, now=prm.now).rows >= 0).sum())
-    assert f"\revents: {kept:,}/{kept:,} events" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"\rgrouping: {len(prm.events):,}/{len(prm.events):,} events\n" in err
+    assert f"\rscoring: {kept:,}/{kept:,} events\n" in err
 
 
 def test_progress_must_be_a_bool_or_none(blobs, prm):

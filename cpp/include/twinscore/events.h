@@ -37,6 +37,9 @@ struct Grouping {
 
 // rows: one per event, each in [-1, n_rows) (checked by EventLog::Validate).
 Grouping GroupByRow(absl::Span<const int64_t> rows, int64_t n_rows);
+// The same, reporting stage "grouping" (events placed, of all, every 1Mi)
+// to `progress`; kCancelled when it says stop.
+absl::StatusOr<Grouping> GroupByRow(absl::Span<const int64_t> rows, int64_t n_rows, const Progress& progress);
 
 struct EventLog {
   absl::Span<const int64_t> rows;
@@ -72,8 +75,8 @@ struct EventAggregates {
 // Weight of an event `age_ns` old under a half-life of `half_life_ns`.
 inline double DecayWeight(double age_ns, double half_life_ns) { return std::exp2(-age_ns / half_life_ns); }
 
-// Reports stage "grouping" (events of the log: 0 when checked, all when
-// bucketed by contact) then "aggregating" (events of the contacts done, of
+// Reports stage "grouping" (events of the log placed in their contact's
+// bucket: 0 when checked, then by rounds of 1Mi or more) then "aggregating" (events of the contacts done, of
 // those with a contact, by rounds of buckets of 1Mi events or more). When
 // stopped, the outputs are partly written: discard them.
 absl::Status AggregateEvents(const EventLog& log, int64_t n_rows, const EventAggOptions& options,
