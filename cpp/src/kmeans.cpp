@@ -782,7 +782,6 @@ double UpdateCenters(const std::vector<double>& sums, const std::vector<double>&
   return shift;
 }
 
-// The brute-force iterations: every distance at every pass.
 // Reports an iteration done; on the last one (converged or max_iter) the
 // total becomes the iterations run.
 absl::Status ReportIteration(const Progress& progress, int32_t it, bool last, int32_t max_iter, int64_t changed) {
@@ -790,6 +789,7 @@ absl::Status ReportIteration(const Progress& progress, int32_t it, bool last, in
                                       static_cast<double>(changed)});
 }
 
+// The brute-force iterations: every distance at every pass.
 absl::Status LloydBrute(const KMeansData& data, const KMeansOptions& opt, double tol, KMeansResult& r,
                         const Progress& progress) {
   const int32_t k = opt.k;
