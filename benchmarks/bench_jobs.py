@@ -9,7 +9,9 @@ standardised on a sample of the prospects) and, each in a fresh process,
 chunks of ``--chunk`` rows and (b) reads the whole file and calls
 ``index.search`` once. Prints each one's time and peak RSS, the RSS after the
 index was fitted (what the chunked job must stay within 3 GiB of), and
-whether the two outputs are identical.
+whether the two outputs are identical. ``--per-chunk`` prints, after each
+chunk of the job, its RSS and the Arrow memory in use (a job's memory must
+not grow with the table).
 """
 
 from __future__ import annotations
@@ -71,7 +73,26 @@ def _index(root: Path):
     return ts.TwinIndex(metric="sqeuclidean").fit(clients, id="client_id", population=sample[cols])
 
 
-def run_one(root: Path, mode: str, chunk: int) -> dict:
+def _log_each_chunk() -> None:
+    """RSS and Arrow memory in use after each chunk of the job, on stderr."""
+    import gc
+
+    import pyarrow as pa
+
+    from twinscore.cli import tables
+
+    update = tables._ChunkLog.update
+
+    def update_and_measure(self, n):
+        update(self, n)
+        gc.collect()
+        print(f"  chunk {self.chunks}: RSS {_rss_mib():.0f} MiB, Arrow in use "
+              f"{pa.total_allocated_bytes() / 2**20:.0f} MiB", file=sys.stderr, flush=True)
+
+    tables._ChunkLog.update = update_and_measure
+
+
+def run_one(root: Path, mode: str, chunk: int, per_chunk: bool = False) -> dict:
     import gc
 
     from twinscore.cli.jobs import run_job
@@ -86,6 +107,8 @@ def run_one(root: Path, mode: str, chunk: int) -> dict:
         job.write_text(f'[job]\nkind = "twins"\nchunk_rows = {chunk}\n[input]\npath = "prospects.parquet"\n'
                        'id = "contact_id"\n[model]\npath = "model.tsm"\n[twins]\nk = 10\nresult = "scores"\n'
                        '[output]\npath = "job.parquet"\noverwrite = true\n')
+        if per_chunk:
+            _log_each_chunk()
         run_job(job, models={(root / "model.tsm").resolve(): index}, progress=None)
     else:
         prospects = pd.read_parquet(root / "prospects.parquet")
@@ -102,10 +125,11 @@ def main() -> None:
     ap.add_argument("--chunk", type=lambda s: int(s.replace("_", "")), default=1_000_000)
     ap.add_argument("--d", type=int, default=32)
     ap.add_argument("--dir", default=None, help="working directory (default: a temporary one)")
+    ap.add_argument("--per-chunk", action="store_true", help="RSS and Arrow memory after each chunk of the job")
     ap.add_argument("--one", choices=["job", "memory"], help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
-        print(json.dumps(run_one(Path(args.dir), args.one, args.chunk)))
+        print(json.dumps(run_one(Path(args.dir), args.one, args.chunk, args.per_chunk)))
         return
     print(machine_line())
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
@@ -117,7 +141,11 @@ def main() -> None:
         results = {}
         for mode in ("job", "memory"):
             r = subprocess.run([sys.executable, __file__, "--one", mode, "--dir", str(root), "--chunk",
-                                str(args.chunk)], capture_output=True, text=True, check=True)
+                                str(args.chunk)] + (["--per-chunk"] if args.per_chunk else []),
+                               capture_output=True, text=True, check=True)
+            for line in r.stderr.splitlines():
+                if line.startswith("  chunk "):
+                    print(line)
             results[mode] = json.loads(r.stdout.strip().splitlines()[-1])
             m = results[mode]
             print(f"  {mode:<6s} {m['seconds']:8.1f} s  peak RSS {m['peak_mib']:8.0f} MiB  (after the index "

@@ -529,10 +529,25 @@ def discriminating_criteria(data, target, columns=None, *, positive=None, n_bins
     numeric = [c for c in columns if roles.get(c) == "numeric"]
     categorical = [c for c in columns if roles.get(c) == "categorical"]
     sets = [c for c in columns if roles.get(c) == "category_set"]
+    cols = [table.numeric(c) for c in numeric]
+    binnings = _core.numeric_bins(numeric, cols, n_bins, n_threads=n_threads) if numeric else []
+    rows = criteria_rows(table, numeric, cols, categorical, sets, binnings, t, n_threads)
+    skipped = [c for c in columns if roles.get(c) not in ("numeric", "categorical", "category_set")]
+    crit = _assemble(rows, n, P, N, smoothing, table.schema, skipped)
+    crit.positive = positive
+    return crit
+
+
+def criteria_rows(table: ContactTable, numeric: list, cols: list, categorical: list, sets: list, binnings,
+                  t: np.ndarray, n_threads: int) -> list:
+    """Each criterion's bins with the rows of the target group and of the rest in each (the row
+    tuples _assemble reads); the numeric columns ``cols`` (``table.numeric``) in the engine's
+    ``binnings``. Counts only: the rows of tables with the same schema and binnings add up
+    (Dask partitions)."""
+    P = int(t.sum())
+    N = len(t) - P
     rows = []
     if numeric:
-        cols = [table.numeric(c) for c in numeric]
-        binnings = _core.numeric_bins(numeric, cols, n_bins, n_threads=n_threads)
         pos, neg = _core.count_numeric_bins(numeric, cols, binnings, t, n_threads=n_threads)
         for c, col, b, p, q in zip(numeric, cols, binnings, pos, neg):
             rows.append(_numeric_rows(c, b, col.dtype == np.float32, p, q))
@@ -551,10 +566,7 @@ def discriminating_criteria(data, target, columns=None, *, positive=None, n_bins
                 rows.append((f"{c}:{name}", "set member", c, m, np.array([0, 1]), ["has not", "has"],
                              [np.nan] * 2, [np.nan] * 2, np.array([P - p[m], p[m]]),
                              np.array([N - q[m], q[m]]), None, None))
-    skipped = [c for c in columns if roles.get(c) not in ("numeric", "categorical", "category_set")]
-    crit = _assemble(rows, n, P, N, smoothing, table.schema, skipped)
-    crit.positive = positive
-    return crit
+    return rows
 
 
 def _numeric_rows(column: str, binning, float32: bool, pos, neg) -> tuple:

@@ -28,7 +28,7 @@ import math
 import numbers
 import os
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -334,7 +334,8 @@ def _numeric_rule(rule: FitRule, col: pd.Series):
 def score_leads(contacts: pd.DataFrame, events: pd.DataFrame, rules, *, now=None, as_of=None,
                 contact: str = "contact_id",
                 timestamp: str = "timestamp", type: str = "type", category: str | None = "category",
-                unknown: str = "raise", progress: bool | None = False) -> pd.DataFrame:
+                unknown: str = "raise", types: Sequence[str] | None = None,
+                categories: Sequence[str] | None = None, progress: bool | None = False) -> pd.DataFrame:
     """Lead scores of each contact.
 
     ``contacts`` holds the contact id column and the attribute columns the fit
@@ -344,6 +345,9 @@ def score_leads(contacts: pd.DataFrame, events: pd.DataFrame, rules, *, now=None
     ``now`` is the reference date (an event after it is an error); or
     ``as_of``, the date of a snapshot: scores as they stood then, later
     events ignored and counted in ``result.attrs["later_events"]``.
+    ``types`` and ``categories`` fix the event types and categories (as
+    in :func:`twinscore.events.aggregate`), so a behaviour rule may name a
+    type the log of the day does not hold (it scores 0).
 
     Returns a DataFrame indexed by contact id: ``fit_score``,
     ``behaviour_score``, ``score`` (their sum), ``grade`` (categorical, best
@@ -369,7 +373,7 @@ def score_leads(contacts: pd.DataFrame, events: pd.DataFrame, rules, *, now=None
         else:
             num_rules.append(_numeric_rule(r, contacts[r.column]))
     log = event_log(events, contacts, now=now, as_of=as_of, contact=contact, timestamp=timestamp, type=type,
-                    category=category, unknown=unknown)
+                    category=category, unknown=unknown, types=types, categories=categories)
     beh = [_behaviour_args(r, log) for r in rules.behaviour]
     with engine_bar(progress) as bar:
         out = _core.score_leads(cat_rules, num_rules, beh, list(rules.grades.values()), rules.mql_threshold,

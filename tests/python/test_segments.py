@@ -43,3 +43,32 @@ def test_bad_input():
         ts.segment_profiles(np.ones(2), [0, 1])
     with pytest.raises(ValueError, match="empty"):
         ts.segment_profiles(df.iloc[:0], [])
+
+
+def test_profile_sums_of_chunks_equal_the_profiles_of_the_whole_table(prm):
+    from twinscore.segments import ProfileSums
+
+    p = prm.prospects
+    data = p[["income", "household_size", "age_band", "sex", "region"]]
+    rng = np.random.default_rng(4)
+    labels = rng.integers(0, 5, len(p))
+    labels[:700] = 3  # the first chunk holds one segment only: the others appear later
+    value = rng.gamma(2.0, 30.0, len(p))
+    whole = ts.segment_profiles(data, labels, conversion=p["converted"], value=value, min_index=110)
+    sums = ProfileSums(numeric=["income", "household_size"], categorical=["age_band", "sex", "region"],
+                       conversion=True, value=True)
+    for a, b in ((0, 700), (700, 701), (701, 2_500), (2_500, len(p))):
+        sums.add(data.iloc[a:b], labels[a:b], conversion=p["converted"].iloc[a:b], value=value[a:b])
+    chunked = sums.profiles(min_index=110)
+    exact = ["size", "share", "over-represented"]
+    pd.testing.assert_frame_equal(chunked[exact], whole[exact], check_exact=True)
+    pd.testing.assert_frame_equal(chunked, whole, check_exact=False, rtol=1e-13)
+    # against pandas on the whole table: a segment's mean over the overall mean (NaN skipped)
+    seg = pd.Series(labels, index=data.index)
+    means = data[["income", "household_size"]].groupby(seg).mean()
+    np.testing.assert_allclose(whole["income index"].sort_index(),
+                               100 * means["income"] / data["income"].mean(), rtol=1e-12)
+    np.testing.assert_allclose(whole["value share"].sort_index(),
+                               pd.Series(value).groupby(labels).sum() / value.sum(), rtol=1e-12)
+    assert list(whole["size"]) == sorted(np.bincount(labels), reverse=True)
+    assert (whole["over-represented"] != "").any()

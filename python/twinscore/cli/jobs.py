@@ -34,7 +34,10 @@ The kinds, and what each adds to ``[input]`` / ``[model]`` / ``[output]``:
   ``contact_id``; timestamp, type, category); ``[events]`` now,
   half_life_days, types, categories (fixed vocabularies, so that every
   night's columns are the same), ``features = true`` for the model-ready
-  columns of :func:`twinscore.events.behaviour_features`. One row per contact.
+  columns of :func:`twinscore.events.behaviour_features`. One row per contact,
+  sorted. A log longer than ``chunk_rows`` is split by contact range into
+  temporary parts of about ``chunk_rows`` events, each aggregated alone (see
+  :mod:`twinscore.cli.partition`; removed however the job ends).
 * ``logistic_score`` — a saved :class:`~twinscore.LogisticScorer`;
   ``[model] reasons = 3``. Columns: id, score (P(converted)), reason_k,
   contribution_k.
@@ -42,7 +45,9 @@ The kinds, and what each adds to ``[input]`` / ``[model]`` / ``[output]``:
 * ``segments`` — a saved :class:`~twinscore.KMeans` or
   :class:`~twinscore.MiniBatchKMeans`: id, segment; ``[profile]`` (path,
   overwrite, columns, conversion, value) writes
-  :func:`twinscore.segment_profiles` of the assigned segments.
+  :func:`twinscore.segment_profiles` of the assigned segments, from counts
+  and sums per segment added chunk by chunk
+  (:class:`twinscore.segments.ProfileSums`).
 * ``clv`` — transactions in ``[input]``; ``[clv]`` customer, date, amount,
   now (the end of the calibration), period_days, horizon (periods ahead),
   months, monthly_discount, margin, penalizer; ``[model]`` purchases /
@@ -55,18 +60,31 @@ The kinds, and what each adds to ``[input]`` / ``[model]`` / ``[output]``:
   similarity), ``"scores"`` (one row per prospect) or ``"expand"`` (the
   audience: fraction or n, by, exclude = a boolean column of prospects not
   to target).
-* ``contact_plan`` — ``[plan]`` p (the probability column), value (a column
-  or a number), budget, allowed (``{ email = "email_optin" }``: a boolean
-  column per channel); ``[[channel]]`` name, cost, uplift, capacity, budget;
-  ``[summary]`` (path, overwrite) writes the per-channel summary.
+* ``contact_plan`` — ``[plan]`` p (the probability column, or one per
+  channel: ``{ email = "p_email", phone = "p_phone" }``), value (a column or
+  a number, or one of them per channel), budget, allowed (``{ email =
+  "email_optin" }``: a boolean column per channel), control (the share of
+  the chosen contacts held out, 0 to 0.5; ``group = "control"`` in the
+  output), seed (the control group's draw), min_gap (``"2D"``: nobody
+  messaged since), now (or in ``[job]``); ``[[channel]]`` name, cost,
+  uplift, capacity, budget; ``[[pressure]]`` max_messages, window (``"7D"``),
+  channel (default: all channels); ``[history]`` (path, contact — default
+  the ``[input]`` id —, channel, date: one row per past message), needed by
+  ``[[pressure]]`` and min_gap; ``[summary]`` (path, overwrite) writes the
+  per-channel summary. The job's report gives the control group's size and
+  ``held_back``: the contacts each rule kept from a channel.
 
 The chunked kinds (tree_score, logistic_score, scorecard, segments, twins)
 read ``[input]`` ``chunk_rows`` rows at a time (Parquet row groups as they
 come, CSV in chunks), the model-file kinds only the columns their model
-needs, so memory is bounded by a chunk and the model (a segments
-``[profile]`` keeps the profiled columns of every row, an ``expand`` the
-audience so far); their output is the in-memory call's, row for row. The others read their input whole (an event log or a transaction
-log is grouped by contact; a contact plan shares one budget).
+needs, so memory is bounded by a chunk, the Parquet row group it comes from
+(one is held at a time) and the model (a segments ``[profile]`` adds the
+per-segment sums, an ``expand`` keeps the audience so far); their output is
+the in-memory call's, row for row (a profile's means to the rounding of
+their sums). An ``events`` job holds one part of its log at a time (about
+``chunk_rows`` events; a single contact's events are never split). The
+others read their input whole (a transaction log is grouped by client; a
+contact plan shares one budget).
 
 **Pipelines.** A job file may instead list steps, run in order, each with its
 own kind and sections; a step's input may be an earlier step's output::
@@ -129,7 +147,8 @@ from typing import Any, Iterator
 
 import pandas as pd
 
-from .tables import Context, InputFileError, JobFileError, ModelFileError, _require
+from .tables import (PARTS_SUFFIX, Context, InputFileError, JobFileError, ModelFileError, _require,
+                     _TableWriter)
 
 try:
     import tomllib
@@ -150,7 +169,8 @@ _SECTIONS: dict[str, dict[str, set[str]]] = {
                    "rules": {"path"}, "output": _OUT},
     "rfm": {"job": {"kind", "threads"}, "input": {"path"},
             "rfm": {"customer", "date", "amount", "invoice", "now", "bins"}, "output": _OUT},
-    "events": {"job": {"kind", "threads", "now"}, "input": {"path", "contact", "timestamp", "type", "category"},
+    "events": {"job": {"kind", "threads", "now", "chunk_rows"},
+               "input": {"path", "contact", "timestamp", "type", "category"},
                "events": {"now", "half_life_days", "types", "categories", "features"}, "output": _OUT},
     "logistic_score": {"job": _CHUNKED, "input": {"path", "id"}, "model": {"path", "reasons"}, "output": _OUT},
     "scorecard": {"job": _CHUNKED, "input": {"path", "id"}, "model": {"path"}, "output": _OUT},
@@ -162,9 +182,11 @@ _SECTIONS: dict[str, dict[str, set[str]]] = {
             "model": {"purchases", "spend"}, "output": _OUT},
     "twins": {"job": _CHUNKED, "input": {"path", "id"}, "model": {"path"},
               "twins": {"k", "result", "fraction", "n", "by", "exclude"}, "output": _OUT},
-    "contact_plan": {"job": {"kind", "threads"}, "input": {"path", "id"},
-                     "plan": {"p", "value", "budget", "allowed"}, "channel": {"name", "cost", "uplift", "capacity",
-                                                                             "budget"},
+    "contact_plan": {"job": {"kind", "threads", "now"}, "input": {"path", "id"},
+                     "plan": {"p", "value", "budget", "allowed", "now", "min_gap", "control", "seed"},
+                     "channel": {"name", "cost", "uplift", "capacity", "budget"},
+                     "pressure": {"max_messages", "window", "channel"},
+                     "history": {"path", "contact", "channel", "date"},
                      "output": _OUT, "summary": _OUT},
 }
 _REQUIRED = {"tree_score": {"input": {"path", "id"}, "model": {"path"}, "output": {"path"}},
@@ -178,7 +200,7 @@ _REQUIRED = {"tree_score": {"input": {"path", "id"}, "model": {"path"}, "output"
              "clv": {"input": {"path"}, "clv": {"customer", "date", "amount"}, "output": {"path"}},
              "twins": {"input": {"path", "id"}, "model": {"path"}, "output": {"path"}},
              "contact_plan": {"input": {"path", "id"}, "plan": {"p", "value"}, "channel": {"name", "cost"},
-                              "output": {"path"}}}
+                              "pressure": {"max_messages", "window"}, "history": {"path"}, "output": {"path"}}}
 # The model files of each kind: (section, key) -> the classes it may hold.
 _MODELS = {"logistic_score": {("model", "path"): ("LogisticScorer",)},
            "scorecard": {("model", "path"): ("Scorecard",)},
@@ -186,7 +208,8 @@ _MODELS = {"logistic_score": {("model", "path"): ("LogisticScorer",)},
            "clv": {("model", "purchases"): ("BetaGeo",), ("model", "spend"): ("GammaGamma",)},
            "twins": {("model", "path"): ("TwinIndex",)}}
 _OUTPUT_SECTIONS = ("output", "profile", "summary")   # sections whose path is written
-_LISTS = {"channel"}                                    # sections written as [[...]] arrays of tables
+_LISTS = {"channel", "pressure"}                        # sections written as [[...]] arrays of tables
+_OPTIONAL = {"pressure", "history"}                     # sections _REQUIRED lists the keys of when they are given
 _FILE_KEYS = {"path", "purchases", "spend"}             # keys naming a file, resolved against the job file
 _PIPELINE_KEYS = {"threads", "chunk_rows", "now"}       # a pipeline's [job]: defaults of its steps
 # twinscore run's exit status by kind of failure.
@@ -203,11 +226,19 @@ class JobReport:
     output: Path
     seconds: float
     name: str | None = None
+    notes: dict = field(default_factory=dict)  # what the kind adds: a contact plan's control and held_back
 
     def __str__(self) -> str:
         who = f"{self.name} ({self.kind})" if self.name and self.name != self.kind else self.kind
-        return (f"{who}: {self.rows_in:,} rows in, {self.rows_out:,} rows out -> {self.output} "
+        line = (f"{who}: {self.rows_in:,} rows in, {self.rows_out:,} rows out -> {self.output} "
                 f"({self.seconds:.2f} s)")
+        return "\n".join([line] + [f"  {key}: {_note(value)}" for key, value in self.notes.items()])
+
+
+def _note(value) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {v:,}" for k, v in value.items()) or "none"
+    return f"{value:,}" if isinstance(value, int) else str(value)
 
 
 @dataclass
@@ -270,10 +301,10 @@ def _texts(value, where: str):
     return value
 
 
-def _column_map(value, where: str):
+def _column_map(value, where: str, what: str = "a boolean column"):
     if not isinstance(value, dict) or not value or not all(
             isinstance(k, str) and isinstance(v, str) and v for k, v in value.items()):
-        raise TypeError(f"{where} must map each channel to a boolean column, e.g. {{ email = \"email_optin\" }}, "
+        raise TypeError(f"{where} must map each channel to {what}, e.g. {{ email = \"email_optin\" }}, "
                         f"got {value!r}")
     return value
 
@@ -282,6 +313,31 @@ def _column_or_number(value, where: str):
     if isinstance(value, str) and value:
         return value
     return _number(0.0)(value, f"{where} (a column name or a number)")
+
+
+def _p_columns(value, where: str):
+    """p: one column, or a column per channel ({ email = "p_email", phone = "p_phone" })."""
+    if isinstance(value, dict):
+        return _column_map(value, where, "a probability column")
+    return _text(value, where)
+
+
+def _plan_value(value, where: str):
+    """value: a column or a number, or one of them per channel."""
+    if isinstance(value, dict):
+        if not value:
+            raise TypeError(f"{where} must map each channel to a column name or a number, got {{}}")
+        return {ch: _column_or_number(v, f"{where}.{ch}") for ch, v in value.items()}
+    return _column_or_number(value, where)
+
+
+def _duration(value, where: str):
+    from twinscore.plan import _duration as duration  # the engine's own rule: "7D", "12h"; > 0
+
+    if not isinstance(value, str):
+        raise TypeError(f"{where} must be a duration such as \"7D\", got {value!r}")
+    duration(value, where)
+    return value
 
 
 def _choice(*allowed):
@@ -311,7 +367,9 @@ _VALUES: dict = {
     "monthly_discount": _number(0.0), "margin": _number(0.0), "penalizer": _number(0.0),
     "k": _integer(1, 100_000), "result": _choice("twins", "scores", "expand"), "fraction": _number(0.0, 1.0, True),
     "n": _integer(1, 10**12), "by": _choice("auto", "score", "value", "reference", "value_reference"),
-    "exclude": _text, "p": _text, ("plan", "value"): _column_or_number, ("plan", "budget"): _number(0.0),
+    "exclude": _text, "p": _p_columns, ("plan", "value"): _plan_value, ("plan", "budget"): _number(0.0),
+    "min_gap": _duration, "control": _number(0.0, 0.5), "seed": _integer(0, 2**63 - 1),
+    "max_messages": _integer(1, 10**9), "window": _duration, "channel": _text,
     "allowed": _column_map, "name": _text, "cost": _number(0.0), "uplift": _number(0.0),
     "capacity": _integer(0, 10**15), ("channel", "budget"): _number(0.0),
 }
@@ -402,6 +460,8 @@ def _check_sections(job: dict, where: str) -> str:
                     raise ValueError(f"{where}: unknown key '{key}' in [{section}] "
                                      f"(expected one of {sorted(allowed[section])})")
     for section, keys in _REQUIRED[kind].items():
+        if section in _OPTIONAL and section not in job:
+            continue
         for b in (job.get(section) or [{}]) if section in _LISTS else [job.get(section, {})]:
             for key in keys:
                 if key not in b:
@@ -451,13 +511,32 @@ def _check_kind(kind: str, job: dict, where: str) -> None:
     if kind == "contact_plan":
         from twinscore.plan import _channels  # the engine's own checks of names, costs, capacities
 
-        names = [c.name for c in _channels(job["channel"])]
-        unknown = sorted(set(job["plan"].get("allowed", {})) - set(names))
-        if unknown:
-            raise ValueError(f"{where}: [plan] allowed names channels {unknown} that no [[channel]] defines "
-                             f"({names})")
+        _check_plan(job, [c.name for c in _channels(job["channel"])], where)
     if job.get("input", {}).get("path") in {job[s]["path"] for s in _OUTPUT_SECTIONS if s in job}:
         raise ValueError(f"{where}: [output] would overwrite the job's own input")
+
+
+def _check_plan(job: dict, names: list[str], where: str) -> None:
+    """A contact plan's channel names, per-channel columns, pressure rules and history, checked together."""
+    plan = job["plan"]
+    unknown = sorted(set(plan.get("allowed", {})) - set(names))
+    if unknown:
+        raise ValueError(f"{where}: [plan] allowed names channels {unknown} that no [[channel]] defines ({names})")
+    for key in ("p", "value"):
+        if isinstance(plan[key], dict) and set(plan[key]) != set(names):
+            missing, extra = sorted(set(names) - set(plan[key])), sorted(set(plan[key]) - set(names))
+            raise ValueError(f"{where}: [plan] {key} per channel must name every [[channel]] once "
+                             + (f"(missing {missing})" if missing else f"(no [[channel]] is named {extra})"))
+    for rule in job.get("pressure", []):
+        if "channel" in rule and rule["channel"] not in names:
+            raise ValueError(f"{where}: [[pressure]] channel {rule['channel']!r} is not a [[channel]] ({names})")
+    rules = bool(job.get("pressure")) or "min_gap" in plan
+    if rules and "history" not in job:
+        raise ValueError(f"{where}: [[pressure]] and [plan] min_gap need a [history] of past messages (path)")
+    if "history" in job and not rules:
+        raise ValueError(f"{where}: [history] is read only for [[pressure]] rules or a [plan] min_gap; give one")
+    if rules and _now_of(job, "plan") is None:
+        raise ValueError(f"{where}: [[pressure]] and [plan] min_gap need now, in [plan] or [job]")
 
 
 def _now_of(job: dict, section: str):
@@ -476,64 +555,24 @@ def _check_output(out: dict, where: str, section: str = "output") -> None:
         raise FileNotFoundError(f"{where}: the output directory {target.parent} does not exist")
 
 
-class _TableWriter:
-    """Appends DataFrames to one Parquet or CSV file."""
-
-    def __init__(self, path: Path, final_suffix: str):
-        self.path, self.parquet, self._writer, self.rows = path, final_suffix == ".parquet", None, 0
-
-    def write(self, df: pd.DataFrame) -> None:
-        if self.parquet:
-            import pyarrow as pa
-            import pyarrow.parquet as pq
-
-            table = pa.Table.from_pandas(df, preserve_index=False)
-            if self._writer is None:
-                self._writer = pq.ParquetWriter(self.path, table.schema)
-            elif not table.schema.equals(self._writer.schema):
-                table = _conform(table, self._writer.schema)
-            self._writer.write_table(table)
-        else:
-            df.to_csv(self.path, mode="a", header=self.rows == 0, index=False)
-        self.rows += len(df)
-
-    def close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-
-
-def _conform(table, schema):
-    """A later chunk's table cast to the file's schema (set by the first chunk):
-    a column read as another type in this chunk (ids with a string among the
-    numbers, say) is cast when it can be without loss, else refused by name."""
-    import pyarrow as pa
-
-    columns = []
-    for field in schema:
-        if field.name not in table.column_names:
-            raise KeyError(f"output column '{field.name}' is missing from this chunk")
-        column = table.column(field.name)
-        if not column.type.equals(field.type):
-            try:
-                column = column.cast(field.type, safe=True)
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                raise TypeError(f"output column '{field.name}' is {column.type} in this chunk but "
-                                f"{field.type} in the first; give the input column one type") from None
-        columns.append(column)
-    return pa.Table.from_arrays(columns, schema=schema)
-
-
 def _partial_name(target: Path) -> str:
     return f".{target.name}.{os.getpid()}."
 
 
 def _remove_stale_partials(target: Path) -> None:
-    """Partial files of this target left by jobs that were killed (their process is gone)."""
-    for p in target.parent.glob(f".{glob.escape(target.name)}.*.partial"):
-        pid = p.name[len(target.name) + 2:].split(".", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)):
-            with contextlib.suppress(FileNotFoundError):
-                p.unlink()
+    """Partial files (and an events job's directory of parts) of this target left by jobs that were
+    killed (their process is gone)."""
+    import shutil
+
+    for suffix in (".partial", PARTS_SUFFIX):
+        for p in target.parent.glob(f".{glob.escape(target.name)}.*{suffix}"):
+            pid = p.name[len(target.name) + 2:].split(".", 1)[0]
+            if pid.isdigit() and not _alive(int(pid)):
+                if p.is_dir():
+                    shutil.rmtree(p, ignore_errors=True)
+                else:
+                    with contextlib.suppress(FileNotFoundError):
+                        p.unlink()
 
 
 def _alive(pid: int) -> bool:
@@ -729,9 +768,10 @@ def _run_step(job: dict, models: dict, threads: int | None, show: bool | None) -
     t0 = time.perf_counter()
     targets = {s: (job[s]["path"], job[s].get("overwrite", False)) for s in _OUTPUT_SECTIONS if s in job}
     with thread_scope(n), _atomic_outputs(targets) as writers:
-        rows_in = kinds.RUNNERS[kind](Context(job, writers, show, models))
+        ctx = Context(job, writers, show, models)
+        rows_in = kinds.RUNNERS[kind](ctx)
     return JobReport(kind, rows_in, writers["output"].rows, job["output"]["path"], time.perf_counter() - t0,
-                     name=job.get("name"))
+                     name=job.get("name"), notes=ctx.notes)
 
 
 def dry_run(path: str | os.PathLike, *, models: dict | None = None) -> list[str]:

@@ -133,14 +133,36 @@ def _event_names(job: dict) -> dict[str, str]:
 
 
 def _events(ctx: Context) -> int:
-    """The event log -> one row per contact (events.aggregate, or its model-ready features)."""
+    """The event log -> one row per contact (events.aggregate, or its model-ready features). A log
+    longer than chunk_rows is split by contact range into parts aggregated one at a time (see
+    :mod:`twinscore.cli.partition`): the same rows, in memory bounded by a part."""
+    from . import partition
+
+    spec, names = ctx.job.get("events", {}), _event_names(ctx.job)
+    path, rows = ctx.job["input"]["path"], ctx.chunk_rows
+    total = _row_count(path)
+    if total is not None and total <= rows:
+        return _aggregate_events(ctx, _read_table(path, "[input]", list(names.values())), spec.get("types"),
+                                 spec.get("categories"))
+    plan = partition.plan_log(path, "[input]", rows, names, spec.get("types"), spec.get("categories"))
+    if plan.parts == 1:
+        return _aggregate_events(ctx, _read_table(path, "[input]", list(names.values())), plan.types,
+                                 plan.categories)
+    with partition.partitioned(path, "[input]", rows, list(names.values()), names["contact"], plan,
+                               ctx.job["output"]["path"]) as parts, _progress(plan.rows, "events", ctx.show) as bar:
+        for log in parts:
+            bar.update(_aggregate_events(ctx, log, plan.types, plan.categories))
+    return plan.rows
+
+
+def _aggregate_events(ctx: Context, log: pd.DataFrame, types, categories) -> int:
+    """One log (or part of one: all the events of its contacts) aggregated and written; its rows."""
     from twinscore import events
 
     spec, names = ctx.job.get("events", {}), _event_names(ctx.job)
-    log = _read_table(ctx.job["input"]["path"], "[input]", list(names.values()))
     _as_dates(log, names["timestamp"])
     agg = events.aggregate(log, now=_now(ctx.job, "events"), half_life_days=spec.get("half_life_days", 30.0),
-                           types=spec.get("types"), categories=spec.get("categories"), **names)
+                           types=types, categories=categories, **names)
     out = events.behaviour_features(agg) if spec.get("features", False) else agg
     ctx.writer.write(out.reset_index())
     return len(log)
@@ -191,33 +213,39 @@ def _profile_columns(job: dict, model) -> list[str]:
 
 
 def _segments(ctx: Context) -> int:
-    """k-means assignment chunk by chunk; the profile from the profiled columns of every row."""
-    from twinscore import segment_profiles
+    """k-means assignment chunk by chunk; the profile from per-segment counts and sums added chunk by chunk
+    (:class:`twinscore.segments.ProfileSums`): memory bounded by a chunk, not by the table."""
+    from twinscore.segments import ProfileSums
 
     model, id_name = ctx.model(), ctx.job["input"]["id"]
     cols = _frame_columns(model, "[model]")
     profile = ctx.job.get("profile")
-    kept: list[pd.DataFrame] = []
     shown = _profile_columns(ctx.job, model) if profile else []
+    sums: list[ProfileSums] = []
 
     def assign(chunk: pd.DataFrame, first: int) -> pd.DataFrame:
         labels = model.predict(chunk[cols])
-        if profile:  # only the profiled columns are kept, not the chunk
-            kept.append(chunk[shown].assign(__segment__=labels))
+        if profile:
+            if not sums:  # numeric or categorical: as the first chunk reads each column
+                sums.append(_profile_sums(profile, chunk, cols))
+            sums[0].add(chunk, labels, conversion=profile.get("conversion"), value=profile.get("value"))
         return pd.DataFrame({id_name: chunk[id_name].to_numpy(), "segment": labels})
 
     rows = _each_chunk(ctx, "segments", _columns([id_name], cols, shown), assign)
-    if profile:
-        data = pd.concat(kept, ignore_index=True)
-        labels = data.pop("__segment__").to_numpy()
-        names = profile.get("columns")
-        profiled = names if names is not None else cols
-        numeric = [c for c in profiled if pd.api.types.is_numeric_dtype(data[c])
-                   and not pd.api.types.is_bool_dtype(data[c])]
-        out = segment_profiles(data, labels, numeric=numeric, categorical=[c for c in profiled if c not in numeric],
-                               conversion=profile.get("conversion"), value=profile.get("value"))
-        ctx.writers["profile"].write(out.reset_index())
+    if profile and sums:
+        ctx.writers["profile"].write(sums[0].profiles().reset_index())
     return rows
+
+
+def _profile_sums(profile: dict, chunk: pd.DataFrame, cols: list[str]):
+    from twinscore.segments import ProfileSums
+
+    names = profile.get("columns")
+    profiled = names if names is not None else cols
+    numeric = [c for c in profiled if pd.api.types.is_numeric_dtype(chunk[c])
+               and not pd.api.types.is_bool_dtype(chunk[c])]
+    return ProfileSums(numeric=numeric, categorical=[c for c in profiled if c not in numeric],
+                       conversion="conversion" in profile, value="value" in profile)
 
 
 # -- clv --------------------------------------------------------------------------------------
@@ -320,22 +348,58 @@ def _expand(ctx: Context, index, id_name: str, spec: dict) -> int:
 # -- contact_plan -----------------------------------------------------------------------------
 def _plan_columns(job: dict) -> list[str]:
     spec = job["plan"]
-    value = spec["value"] if isinstance(spec["value"], str) else None
-    return _columns([job["input"]["id"], spec["p"], value], spec.get("allowed", {}).values())
+    p, value = spec["p"], spec["value"]
+    values = value.values() if isinstance(value, dict) else [value]
+    return _columns([job["input"]["id"]], p.values() if isinstance(p, dict) else [p],
+                    [v for v in values if isinstance(v, str)], spec.get("allowed", {}).values())
+
+
+def _history_columns(job: dict) -> tuple[str, str, str]:
+    """(contact, channel, date) of the history table; the contact column defaults to [input] id."""
+    spec = job["history"]
+    return spec.get("contact", job["input"]["id"]), spec.get("channel", "channel"), spec.get("date", "date")
+
+
+def _per_channel(df: pd.DataFrame, spec, names: list[str]):
+    """A column or a number (one per contact), or an (n, channels) matrix of them, in channel order."""
+    def column(v):
+        return df[v].to_numpy() if isinstance(v, str) else np.full(len(df), float(v))
+
+    if isinstance(spec, dict):
+        return np.column_stack([column(spec[ch]) for ch in names])
+    return column(spec)
 
 
 def _contact_plan(ctx: Context) -> int:
-    from twinscore import contact_plan
+    """The contacts' channels under one budget (the whole table), their pressure rules read from
+    [history], a control group held out; held_back and the control's size go to the report."""
+    from twinscore import PressureRule, contact_plan
+    from twinscore.plan import _channels
 
-    spec, id_name = ctx.job["plan"], ctx.job["input"]["id"]
-    df = _read_table(ctx.job["input"]["path"], "[input]", _plan_columns(ctx.job))
-    value = df[spec["value"]].to_numpy() if isinstance(spec["value"], str) else np.full(len(df), spec["value"])
+    job = ctx.job
+    spec, id_name = job["plan"], job["input"]["id"]
+    channels = _channels(job["channel"])
+    names = [c.name for c in channels]
+    df = _read_table(job["input"]["path"], "[input]", _plan_columns(job))
     allowed = {ch: df[col].to_numpy() for ch, col in spec.get("allowed", {}).items()} or None
-    plan = contact_plan(df[spec["p"]].to_numpy(), value, ctx.job["channel"], budget=spec.get("budget"),
-                        allowed=allowed, index=pd.Index(df[id_name], name=id_name))
+    rules = {}
+    if "history" in job:
+        columns = _history_columns(job)
+        history = _read_table(job["history"]["path"], "[history]", list(columns))
+        _as_dates(history, columns[2])
+        rules = {"history": history, "history_columns": columns, "now": _now(job, "plan"),
+                 "min_gap": spec.get("min_gap"),
+                 "pressure": [PressureRule(r["max_messages"], r["window"], r.get("channel"))
+                              for r in job.get("pressure", [])]}
+    plan = contact_plan(_per_channel(df, spec["p"], names), _per_channel(df, spec["value"], names), channels,
+                        budget=spec.get("budget"), allowed=allowed, index=pd.Index(df[id_name], name=id_name),
+                        control=spec.get("control", 0.0), seed=spec.get("seed", 0), **rules)
     ctx.writer.write(plan.contacts.reset_index())
     if "summary" in ctx.writers:
         ctx.writers["summary"].write(plan.summary.reset_index())
+    ctx.notes["control"] = int(plan.summary.loc["total", "control"])
+    if rules:
+        ctx.notes["held_back"] = dict(plan.held_back)
     return len(df)
 
 
@@ -399,5 +463,7 @@ def needed_columns(job: dict, models: dict) -> dict[str, list[str] | None]:
         return {"input": [spec["customer"], spec["date"], spec["amount"]]}
     if kind == "twins":
         return {"input": _twin_columns(model, job)}
+    if "history" in job:
+        return {"input": _plan_columns(job), "history": list(_history_columns(job))}
     return {"input": _plan_columns(job)}
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import sys
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
@@ -16,6 +16,7 @@ import pandas as pd
 __all__ = ["JobFileError", "ModelFileError", "InputFileError", "Context", "table_columns", "DEFAULT_CHUNK_ROWS"]
 
 _TABLE_SUFFIXES = (".parquet", ".csv", ".csv.gz")
+PARTS_SUFFIX = ".parts"  # an events job's temporary directory of parts: .<output>.<pid>.<random>.parts
 DEFAULT_CHUNK_ROWS = 1_000_000
 
 
@@ -111,11 +112,64 @@ def _chunks(path: Path, what: str, rows: int, columns: list[str] | None = None) 
         if str(path).endswith(".parquet"):
             import pyarrow.parquet as pq
 
-            for batch in pq.ParquetFile(path).iter_batches(batch_size=rows, columns=columns):
+            # pre_buffer=False: with pre-buffering (pyarrow's default) the reader's
+            # ReadRangeCache keeps the raw bytes of every row group read until the
+            # file is closed (it has no eviction; apache/arrow#39808), so a long
+            # table's job grew by its compressed size (~155 MiB per million
+            # 32-column prospects). Unbuffered, one row group is held at a time;
+            # on a local disk it reads no slower.
+            for batch in pq.ParquetFile(path, pre_buffer=False).iter_batches(batch_size=rows, columns=columns):
                 yield _to_pandas(batch)
         else:
             for chunk in pd.read_csv(path, chunksize=rows, usecols=columns):
                 yield chunk[columns] if columns else chunk
+
+
+class _TableWriter:
+    """Appends DataFrames to one Parquet or CSV file."""
+
+    def __init__(self, path: Path, final_suffix: str):
+        self.path, self.parquet, self._writer, self.rows = path, final_suffix == ".parquet", None, 0
+
+    def write(self, df: pd.DataFrame) -> None:
+        if self.parquet:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            table = pa.Table.from_pandas(df, preserve_index=False)
+            if self._writer is None:
+                self._writer = pq.ParquetWriter(self.path, table.schema)
+            elif not table.schema.equals(self._writer.schema):
+                table = _conform(table, self._writer.schema)
+            self._writer.write_table(table)
+        else:
+            df.to_csv(self.path, mode="a", header=self.rows == 0, index=False)
+        self.rows += len(df)
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+
+
+def _conform(table, schema):
+    """A later chunk's table cast to the file's schema (set by the first chunk):
+    a column read as another type in this chunk (ids with a string among the
+    numbers, say) is cast when it can be without loss, else refused by name."""
+    import pyarrow as pa
+
+    columns = []
+    for wanted in schema:
+        if wanted.name not in table.column_names:
+            raise KeyError(f"output column '{wanted.name}' is missing from this chunk")
+        column = table.column(wanted.name)
+        if not column.type.equals(wanted.type):
+            try:
+                column = column.cast(wanted.type, safe=True)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                raise TypeError(f"output column '{wanted.name}' is {column.type} in this chunk but "
+                                f"{wanted.type} in the first; give the input column one type") from None
+        columns.append(column)
+    return pa.Table.from_arrays(columns, schema=schema)
 
 
 # -- progress ---------------------------------------------------------------------
@@ -162,12 +216,14 @@ def _row_count(path: Path) -> int | None:
 
 @dataclass
 class Context:
-    """What a runner gets: its job, its outputs' writers, whether to show progress, its loaded models."""
+    """What a runner gets: its job, its outputs' writers, whether to show progress, its loaded models;
+    ``notes``: what the runner tells the job's report beyond its rows (a plan's held-back contacts)."""
 
     job: dict
     writers: dict
     show: bool | None
     models: dict
+    notes: dict = field(default_factory=dict)
 
     @property
     def writer(self) -> "_TableWriter":

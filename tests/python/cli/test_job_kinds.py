@@ -100,6 +100,84 @@ path = "agg.parquet"
     assert not (tmp_path / "agg2.parquet").exists() and no_partial_files(tmp_path)
 
 
+EVENTS_JOB = f"""
+[job]
+kind = "events"
+chunk_rows = {{chunk}}
+[input]
+path = "{{log}}"
+[events]
+now = "{NOW}"
+half_life_days = 14
+features = {{features}}
+[output]
+path = "features.parquet"
+"""
+
+
+def _shuffled_log(market) -> pd.DataFrame:
+    """The event log in time order (a contact's events scattered through it), with string ids."""
+    log = market.events.sort_values("timestamp", kind="stable").reset_index(drop=True)
+    return log.assign(contact_id="c" + log["contact_id"].astype(str))
+
+
+@pytest.mark.parametrize("log, chunk, features", [("events.parquet", 2_000, False), ("events.csv", 3_000, True),
+                                                  ("events.parquet", 50_000, False)])
+def test_events_job_split_by_contact_range_equals_aggregate(tmp_path, market, log, chunk, features, monkeypatch):
+    from twinscore.cli import partition
+
+    events = _shuffled_log(market)
+    if log.endswith(".csv"):
+        events.to_csv(tmp_path / log, index=False)
+        events = pd.read_csv(tmp_path / log, parse_dates=["timestamp"])  # the in-memory call on the same table
+    else:
+        events.to_parquet(tmp_path / log, row_group_size=1_500)
+    parts = []
+    read = partition._read_table
+    monkeypatch.setattr(partition, "_read_table", lambda *a: parts.append(read(*a)) or parts[-1])
+    report = run_job(write(tmp_path, EVENTS_JOB.format(chunk=chunk, log=log, features=str(features).lower())),
+                     progress=False)
+    ref = ts.events.aggregate(events, now=NOW, half_life_days=14)
+    if features:
+        ref = ts.events.behaviour_features(ref)
+    out = pd.read_parquet(tmp_path / "features.parquet")
+    pd.testing.assert_frame_equal(out, ref.reset_index(), check_exact=True,
+                                  check_index_type=False, check_column_type=False)
+    assert report.rows_in == len(events) and report.rows_out == len(ref)
+    if chunk < len(events):  # split: every part far smaller than the log, no contact in two parts
+        assert len(parts) >= len(events) // chunk - 1
+        assert max(len(p) for p in parts) < 2 * chunk
+        assert sum(p["contact_id"].nunique() for p in parts) == events["contact_id"].nunique()
+    else:
+        assert not parts
+    assert no_partial_files(tmp_path) and not list(tmp_path.glob("*.parts"))
+
+
+def test_events_job_parts_are_removed_when_a_part_fails_and_when_left_by_a_killed_job(tmp_path, market):
+    events = _shuffled_log(market)
+    late = events.index[-1]
+    events.loc[late, "timestamp"] = pd.Timestamp(NOW) + pd.Timedelta(days=1)  # one event after now
+    events.to_parquet(tmp_path / "events.parquet", row_group_size=1_500)
+    stale = tmp_path / ".features.parquet.999999999.x.parts"  # a killed job's parts (no such process)
+    stale.mkdir()
+    (stale / "part-00000.parquet").write_bytes(b"left over")
+    job = write(tmp_path, EVENTS_JOB.format(chunk=2_000, log="events.parquet", features="false"))
+    with pytest.raises(ValueError, match="after"):
+        run_job(job, progress=False)
+    assert not (tmp_path / "features.parquet").exists() and no_partial_files(tmp_path)
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".parts")]
+
+
+def test_events_job_refuses_a_missing_contact_id_by_row(tmp_path, market, capsys):
+    events = _shuffled_log(market)
+    events.loc[5_000, "contact_id"] = None
+    events.to_parquet(tmp_path / "events.parquet", row_group_size=1_500)
+    job = write(tmp_path, EVENTS_JOB.format(chunk=2_000, log="events.parquet", features="false"))
+    assert main(["run", str(job)]) == 3
+    assert "contact column 'contact_id' has a missing id at row 5,000" in capsys.readouterr().err
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
 # -- logistic_score, scorecard, segments -----------------------------------------------------
 def test_logistic_score_job_in_chunks_equals_predict_proba_and_explain(tmp_path, market):
     X = attributes(market).drop(columns="categories")
@@ -185,7 +263,11 @@ conversion = "converted"
     prof = pd.read_parquet(tmp_path / "profiles.parquet")
     ref = ts.segment_profiles(X[["income", "household", "region"]], labels, numeric=["income", "household"],
                               categorical=["region"], conversion=X["converted"]).reset_index()
-    pd.testing.assert_frame_equal(prof, ref, check_dtype=False)
+    # counts (sizes, shares, over-represented categories) exactly; sums to their rounding in another order
+    exact = ["segment", "size", "share", "over-represented"]
+    pd.testing.assert_frame_equal(prof[exact], ref[exact], check_exact=True)
+    pd.testing.assert_frame_equal(prof, ref, check_exact=False, rtol=1e-13)
+    assert prof["over-represented"].str.len().sum() > 0
 
 
 def test_a_model_of_another_class_is_a_job_file_error(tmp_path, market):
@@ -323,6 +405,43 @@ def test_twins_expand_job_equals_expand(tmp_path, market, index, size, by):
     assert len(out) == min(kw.get("n", round(0.05 * len(whole))), int((~whole["email_optin"]).sum()))
 
 
+def test_a_chunked_job_holds_a_few_row_groups_of_its_input_not_the_file(tmp_path, monkeypatch):
+    """Arrow memory in use after each chunk is a few row groups: with pyarrow's pre-buffering the
+    reader kept every range of the file it had read (up to 32 MiB at a time) until the file was
+    closed (apache/arrow#39808), so a long job grew by its input's size."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from twinscore.cli import tables
+
+    rng = np.random.default_rng(11)
+    d, group, groups = 16, 10_000, 40
+    cols = [f"x{j}" for j in range(d)]
+    with pq.ParquetWriter(tmp_path / "prospects.parquet", pa.schema(
+            [("contact_id", pa.int64())] + [(c, pa.float32()) for c in cols])) as w:
+        for g in range(groups):
+            X = rng.normal(size=(group, d)).astype(np.float32)
+            w.write_table(pa.table({"contact_id": np.arange(g * group, (g + 1) * group),
+                                    **{c: X[:, j] for j, c in enumerate(cols)}}))
+    clients = pd.DataFrame(rng.normal(size=(100, d)).astype(np.float32), columns=cols)
+    index = ts.TwinIndex(metric="sqeuclidean").fit(clients.assign(client_id=np.arange(100)), id="client_id",
+                                                   population=clients)
+    in_use = []
+    update = tables._ChunkLog.update
+
+    def record(self, n):
+        update(self, n)
+        in_use.append(pa.total_allocated_bytes() - before)
+
+    monkeypatch.setattr(tables._ChunkLog, "update", record)
+    job = write(tmp_path, TWINS_JOB.format(twins='result = "scores"').replace("700", str(group)))
+    before = pa.total_allocated_bytes()
+    run_job(job, models=model_file(tmp_path, index, "index.tsm"), progress=None)
+    group_bytes = group * (8 + 4 * d)   # 0.7 MB; the file holds 40 (28.8 MB)
+    assert len(in_use) == groups
+    assert max(in_use) < 10 * group_bytes, f"Arrow memory in use after each chunk: {in_use}"
+
+
 def test_rows_of_a_csv_are_counted_in_chunks(tmp_path):
     from twinscore.cli.kinds import _count_rows
 
@@ -399,6 +518,129 @@ def test_contact_plan_checks_its_channels_before_reading(tmp_path):
         load_job(write(tmp_path, PLAN_JOB.format(value="50.0").replace("{ email =", "{ sms =")))
     with pytest.raises(TypeError, match="value .a column name or a number."):
         load_job(write(tmp_path, PLAN_JOB.format(value="true")))
+
+
+PLAN_V2_JOB = """
+[job]
+kind = "contact_plan"
+now = "2026-11-01"
+[input]
+path = "scores.parquet"
+id = "contact_id"
+[plan]
+p = { email = "p_email", phone = "p_phone" }
+value = { email = "value", phone = 120.0 }
+budget = 900.0
+allowed = { email = "email_optin" }
+min_gap = "2D"
+control = 0.2
+seed = 17
+[[channel]]
+name = "email"
+cost = 0.1
+uplift = 1.0
+[[channel]]
+name = "phone"
+cost = 4.0
+capacity = 100
+[[pressure]]
+max_messages = 2
+window = "14D"
+[[pressure]]
+max_messages = 1
+window = "30D"
+channel = "phone"
+[history]
+path = "history.csv"
+date = "sent_at"
+[output]
+path = "plan.parquet"
+"""
+
+
+@pytest.fixture()
+def plan_v2(tmp_path, market):
+    rng = np.random.default_rng(5)
+    p = market.prospects
+    n = len(p)
+    scores = pd.DataFrame({"contact_id": p["contact_id"], "p_email": rng.beta(1, 30, n),
+                           "p_phone": rng.beta(2, 20, n), "value": rng.gamma(2.0, 40.0, n),
+                           "email_optin": p["email_optin"]})
+    scores.to_parquet(tmp_path / "scores.parquet")
+    m = 4 * n
+    history = pd.DataFrame({"contact_id": rng.choice(p["contact_id"].to_numpy(), m),
+                            "channel": rng.choice(["email", "phone", "postal"], m),
+                            "sent_at": pd.Timestamp("2026-11-01") - pd.to_timedelta(rng.integers(0, 60 * 24, m),
+                                                                                     unit="h")})
+    history.to_csv(tmp_path / "history.csv", index=False)
+    return scores, history
+
+
+def test_contact_plan_job_with_per_channel_columns_pressure_and_control_equals_contact_plan(tmp_path, plan_v2,
+                                                                                              capsys):
+    scores, history = plan_v2
+    report = run_job(write(tmp_path, PLAN_V2_JOB))
+    ref = ts.contact_plan(
+        scores[["p_email", "p_phone"]].to_numpy(),
+        np.column_stack([scores["value"].to_numpy(), np.full(len(scores), 120.0)]),
+        [ts.Channel("email", 0.1, 1.0), ts.Channel("phone", 4.0, capacity=100)], budget=900.0,
+        allowed={"email": scores["email_optin"].to_numpy()}, index=pd.Index(scores["contact_id"], name="contact_id"),
+        history=history, now="2026-11-01", history_columns=("contact_id", "channel", "sent_at"),
+        pressure=[ts.PressureRule(2, "14D"), ts.PressureRule(1, "30D", "phone")], min_gap="2D",
+        control=0.2, seed=17)
+    out = pd.read_parquet(tmp_path / "plan.parquet")
+    pd.testing.assert_frame_equal(out, ref.contacts.reset_index(), check_categorical=False)
+    assert (out["group"] == "control").sum() == ref.summary.loc["total", "control"] > 0
+    assert report.notes["held_back"] == ref.held_back and min(ref.held_back.values()) > 0
+    assert report.notes["control"] == ref.summary.loc["total", "control"]
+    assert main(["run", str(write(tmp_path, PLAN_V2_JOB.replace('path = "plan.parquet"',
+                                                               'path = "plan.parquet"\noverwrite = true')))]) == 0
+    said = capsys.readouterr().out
+    assert "held_back: 2 per 14 days: " in said and "1 per 30 days on phone: " in said and "gap of 2 days: " in said
+
+
+def test_contact_plan_dry_run_checks_the_history_columns(tmp_path, plan_v2):
+    lines = dry_run(write(tmp_path, PLAN_V2_JOB))
+    assert "[history] history.csv: 3 columns present" in lines[0]
+    with pytest.raises(KeyError, match="history.csv has no column 'sent'"):
+        dry_run(write(tmp_path, PLAN_V2_JOB.replace('date = "sent_at"', 'date = "sent"')))
+
+
+@pytest.mark.parametrize("change, message", [
+    (('control = 0.2', 'control = 0.7'), r"\[plan\] control must be >= 0 and <= 0.5, got 0.7"),
+    (('control = 0.2', 'control = "10%"'), r"\[plan\] control must be a finite number"),
+    (('seed = 17', 'seed = -1'), r"\[plan\] seed must be between 0 and"),
+    (('min_gap = "2D"', 'min_gap = "two days"'), r"\[plan\] min_gap must be a duration such as '7D'"),
+    (('min_gap = "2D"', 'min_gap = 2'), r"\[plan\] min_gap must be a duration such as \"7D\""),
+    (('window = "14D"', 'window = "-3D"'), r"\[pressure\] window must be > 0"),
+    (('max_messages = 2', 'max_messages = 0'), r"\[pressure\] max_messages must be between 1 and"),
+    (('max_messages = 2', 'max_message = 2'), r"unknown key 'max_message' in \[pressure\]"),
+    (('channel = "phone"\n[history]', 'channel = "sms"\n[history]'),
+     r"\[\[pressure\]\] channel 'sms' is not a \[\[channel\]\]"),
+    (('phone = "p_phone"', 'sms = "p_phone"'), r"\[plan\] p per channel must name every \[\[channel\]\] once "
+                                             r"\(missing \['phone'\]\)"),
+    (('phone = 120.0', 'phone = -1.0'), r"\[plan\] value.phone \(a column name or a number\) must be >= 0"),
+    (('p = { email', 'p = { email = 1, x'), r"\[plan\] p must map each channel to a probability column"),
+    (('[history]\npath = "history.csv"\ndate = "sent_at"\n', ''), r"need a \[history\] of past messages"),
+    (('now = "2026-11-01"\n', ''), r"need now, in \[plan\] or \[job\]"),
+    (('path = "history.csv"', 'path = "nope.csv"'), r"\[history\] file not found"),
+])
+def test_contact_plan_bad_keys_are_refused_before_reading_with_exit_code_2(tmp_path, plan_v2, capsys, change,
+                                                                         message):
+    (tmp_path / "scores.parquet").write_bytes(b"not parquet: nothing may be read")
+    job = write(tmp_path, PLAN_V2_JOB.replace(*change))
+    with pytest.raises((ValueError, TypeError, FileNotFoundError), match=message):
+        load_job(job)
+    assert main(["run", str(job)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("twinscore run: ")
+
+
+def test_contact_plan_history_without_rules_is_refused(tmp_path, plan_v2):
+    job = PLAN_V2_JOB.replace('min_gap = "2D"\n', "").split("[[pressure]]")[0] + \
+        '[history]\npath = "history.csv"\n[output]\npath = "plan.parquet"\n'
+    with pytest.raises(ValueError, match=r"\[history\] is read only for \[\[pressure\]\] rules"):
+        load_job(write(tmp_path, job))
 
 
 # -- pipelines --------------------------------------------------------------------------------

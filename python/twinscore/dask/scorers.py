@@ -1,91 +1,16 @@
-"""Scoring tables that outgrow one machine: twinscore models applied to Dask
-DataFrames partition by partition.
-
-    import dask.dataframe as dd
-    import twinscore.dask as tsd
-
-    prospects = dd.read_parquet("prospects/*.parquet")        # tens of millions of rows
-    scorer = tsd.DaskTreeScorer.from_xgboost("conversion.ubj")
-    scores = scorer.predict(prospects)                         # a lazy dask Series, same index
-    reasons = scorer.top_reasons(prospects, top=3)             # a lazy dask DataFrame
-    scores.to_frame().to_parquet("scores/")
-
-    model = tsd.DaskLogisticScorer(C=1.0).fit(train_sample, y)  # fitted in memory
-    proba = model.predict_proba(prospects)                     # one column per class
-    segment = tsd.DaskKMeans(n_clusters=8).fit(sample).predict(prospects)
-
-Each class subclasses the local estimator: given pandas or numpy input it
-behaves exactly as the local one; given a Dask DataFrame it maps the local
-model over the partitions (empty partitions included) and returns a Dask
-Series or DataFrame that keeps the partitions' index, so results join back
-to the contact table. Models are fitted in memory (a training table is a
-sample; scoring is what runs on every contact). ``to_local()`` returns the
-plain estimator. The models pickle (a TreeScorer as the model bytes it was
-read from, parsed again on the worker), so they run on a distributed
-cluster as well as on Dask's local schedulers; the engines inside a worker
-use ``twinscore.set_num_threads`` threads.
-"""
+"""The fitted scorers on Dask DataFrames: trees, logistic regression and
+k-means assignment, partition by partition."""
 
 from __future__ import annotations
 
-from typing import Any, Callable
-
 import numpy as np
-import pandas as pd
 
-from .cluster import KMeans
-from .linear import LogisticScorer
-from .trees import TreeScorer
+from ..cluster import KMeans
+from ..linear import LogisticScorer
+from ..trees import TreeScorer
+from ._partitions import _is_dask, _map_partitions, _require_frame
 
 __all__ = ["DaskLogisticScorer", "DaskTreeScorer", "DaskKMeans"]
-
-
-def _is_dask(X) -> bool:
-    try:
-        import dask.dataframe as dd
-    except ImportError:
-        return False
-    return isinstance(X, (dd.DataFrame, dd.Series))
-
-
-def _require_frame(X, what: str, names=None):
-    """X as a Dask DataFrame holding the model's columns ``names`` (checked now,
-    from the metadata, rather than later on a worker)."""
-    import dask.dataframe as dd
-
-    if not isinstance(X, dd.DataFrame):
-        raise TypeError(f"{what} expects a Dask DataFrame (columns matched by name), got {type(X).__name__}")
-    if names is not None:
-        missing = [c for c in names if c not in X.columns]
-        if missing:
-            raise KeyError(f"{what}: the Dask DataFrame lacks the model's column(s) {missing[:10]}")
-    return X
-
-
-def _map_partitions(X, fn: Callable[[pd.DataFrame], Any], columns: list[str] | None, dtypes: dict | np.dtype,
-                    name: str | None = None):
-    """``fn`` (pandas -> ndarray or DataFrame) over every partition of ``X``;
-    a Series named ``name`` when ``columns`` is None, else a DataFrame. Empty
-    partitions give empty results of the same shape and dtypes."""
-
-    def part(df: pd.DataFrame):
-        if len(df) == 0:
-            if columns is None:
-                return pd.Series([], dtype=dtypes, index=df.index, name=name)
-            return pd.DataFrame({c: pd.Series([], dtype=dtypes[c]) for c in columns}).set_axis(df.index)
-        out = fn(df)
-        if isinstance(out, pd.DataFrame):
-            return out.set_axis(df.index)
-        if columns is None:
-            return pd.Series(np.asarray(out), index=df.index, name=name)
-        return pd.DataFrame(np.asarray(out), index=df.index, columns=columns)
-
-    if columns is None:
-        meta = pd.Series([], dtype=dtypes, name=name)
-    else:
-        meta = pd.DataFrame({c: pd.Series([], dtype=dtypes[c]) for c in columns})
-    meta.index = X._meta.index
-    return X.map_partitions(part, meta=meta)
 
 
 class DaskLogisticScorer(LogisticScorer):
