@@ -7,6 +7,7 @@
 
 #include "arrays.h"
 #include "engine_call.h"
+#include "progress.h"
 #include "registry.h"
 #include "twinscore/events.h"
 
@@ -22,7 +23,8 @@ struct LogArgs {
   }
 };
 
-py::dict Aggregate(const LogArgs& a, int64_t n_rows, int64_t now_ns, double half_life_days, int n_threads) {
+py::dict Aggregate(const LogArgs& a, int64_t n_rows, int64_t now_ns, double half_life_days, int n_threads,
+                   py::object progress) {
   if (n_rows < 0) throw py::value_error("n_rows must be >= 0");
   const py::ssize_t n = n_rows, T = a.n_types, K = a.n_categories;
   if (T < 0 || K < 0) throw py::value_error("n_types and n_categories must be >= 0");
@@ -32,8 +34,10 @@ py::dict Aggregate(const LogArgs& a, int64_t n_rows, int64_t now_ns, double half
   EventAggregates out{MutableSpanOf(counts), MutableSpanOf(dt), MutableSpanOf(dc),
                       MutableSpanOf(first),  MutableSpanOf(last), MutableSpanOf(days)};
   const EventLog log = a.View();
-  Raise(RunEngine(n_threads,
-                  [&] { return AggregateEvents(log, n_rows, EventAggOptions{now_ns, half_life_days}, out); }));
+  PyProgress report(std::move(progress));
+  const Progress sink = report.Sink();
+  report.Raise(RunEngine(
+      n_threads, [&] { return AggregateEvents(log, n_rows, EventAggOptions{now_ns, half_life_days}, out, sink); }));
   py::dict d;
   d["counts"] = counts;
   d["decayed_types"] = dt;
@@ -57,11 +61,12 @@ TWINSCORE_BINDINGS(events) {
 
   m.def("aggregate_events", [](CArray<int64_t> rows, CArray<int64_t> ts, CArray<int32_t> types,
                                CArray<int32_t> categories, int32_t n_types, int32_t n_categories, int64_t n_rows,
-                               int64_t now_ns, double half_life_days, int n_threads) {
+                               int64_t now_ns, double half_life_days, int n_threads, py::object progress) {
     return Aggregate(LogArgs{rows, ts, types, categories, n_types, n_categories}, n_rows, now_ns, half_life_days,
-                     n_threads);
+                     n_threads, std::move(progress));
   }, py::arg("rows"), py::arg("timestamps"), py::arg("types"), py::arg("categories"), py::arg("n_types"),
-     py::arg("n_categories"), py::arg("n_rows"), py::arg("now_ns"), py::arg("half_life_days"), TWINSCORE_N_THREADS_ARG);
+     py::arg("n_categories"), py::arg("n_rows"), py::arg("now_ns"), py::arg("half_life_days"), TWINSCORE_N_THREADS_ARG,
+     TWINSCORE_PROGRESS_ARG);
 
 }
 

@@ -7,6 +7,7 @@
 
 #include "arrays.h"
 #include "engine_call.h"
+#include "progress.h"
 #include "registry.h"
 #include "twinscore/leads.h"
 
@@ -28,7 +29,7 @@ using BehRule = std::tuple<std::string, int32_t, std::vector<uint8_t>, double, d
 
 py::dict Leads(const std::vector<CatRule>& cat, const std::vector<NumRule>& num, const std::vector<BehRule>& beh,
                const std::vector<double>& grade_edges, double mql_threshold, const LeadLogArgs& a, int64_t n_rows,
-               int64_t now_ns, int n_threads) {
+               int64_t now_ns, int n_threads, py::object progress) {
   if (n_rows < 0) throw py::value_error("n_rows must be >= 0");
   LeadRules rules;
   for (const auto& [name, codes, points] : cat) rules.categorical.push_back({name, SpanOf(codes), points});
@@ -47,7 +48,9 @@ py::dict Leads(const std::vector<CatRule>& cat, const std::vector<NumRule>& num,
   LeadScores out{MutableSpanOf(fit),    MutableSpanOf(behaviour), MutableSpanOf(total),
                  MutableSpanOf(points), MutableSpanOf(grade),     MutableSpanOf(mql)};
   const EventLog log = a.View();
-  Raise(RunEngine(n_threads, [&] { return ScoreLeads(rules, log, n_rows, now_ns, out); }));
+  PyProgress report(std::move(progress));
+  const Progress sink = report.Sink();
+  report.Raise(RunEngine(n_threads, [&] { return ScoreLeads(rules, log, n_rows, now_ns, out, sink); }));
   py::dict d;
   d["fit"] = fit;
   d["behaviour"] = behaviour;
@@ -68,12 +71,14 @@ TWINSCORE_BINDINGS(leads) {
                           const std::vector<BehRule>& beh, const std::vector<double>& grade_edges,
                           double mql_threshold, CArray<int64_t> rows, CArray<int64_t> ts, CArray<int32_t> types,
                           CArray<int32_t> categories, int32_t n_types, int32_t n_categories, int64_t n_rows,
-                          int64_t now_ns, int n_threads) {
+                          int64_t now_ns, int n_threads, py::object progress) {
     return Leads(cat, num, beh, grade_edges, mql_threshold,
-                 LeadLogArgs{rows, ts, types, categories, n_types, n_categories}, n_rows, now_ns, n_threads);
+                 LeadLogArgs{rows, ts, types, categories, n_types, n_categories}, n_rows, now_ns, n_threads,
+                 std::move(progress));
   }, py::arg("categorical"), py::arg("numeric"), py::arg("behaviour"), py::arg("grade_edges"),
      py::arg("mql_threshold"), py::arg("rows"), py::arg("timestamps"), py::arg("types"), py::arg("categories"),
-     py::arg("n_types"), py::arg("n_categories"), py::arg("n_rows"), py::arg("now_ns"), TWINSCORE_N_THREADS_ARG);
+     py::arg("n_types"), py::arg("n_categories"), py::arg("n_rows"), py::arg("now_ns"), TWINSCORE_N_THREADS_ARG,
+     TWINSCORE_PROGRESS_ARG);
 }
 
 }  // namespace twinscore::bindings

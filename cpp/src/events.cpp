@@ -10,6 +10,8 @@ namespace twinscore {
 namespace {
 
 constexpr size_t kEventBlock = 1 << 16;   // events per block of the checks and look-ups
+// Events placed between two progress reports of the grouping, at least.
+constexpr int64_t kGroupReportEvents = int64_t{1} << 20;
 
 // Floor division: days before 1970 stay distinct from day 0.
 inline int64_t DayOf(int64_t ns) { return ns >= 0 ? ns / kNsPerDay : -((-ns + kNsPerDay - 1) / kNsPerDay); }
@@ -87,6 +89,11 @@ absl::StatusOr<int64_t> MapContactIds(absl::Span<const int64_t> contact_ids, abs
 }
 
 Grouping GroupByRow(absl::Span<const int64_t> rows, int64_t n_rows) {
+  return *GroupByRow(rows, n_rows, Progress());  // without a sink it cannot be stopped
+}
+
+absl::StatusOr<Grouping> GroupByRow(absl::Span<const int64_t> rows, int64_t n_rows, const Progress& progress) {
+  const int64_t n = static_cast<int64_t>(rows.size());
   Grouping g;
   g.offsets.assign(n_rows + 1, 0);
   if (IsGrouped(rows)) {
@@ -94,6 +101,7 @@ Grouping GroupByRow(absl::Span<const int64_t> rows, int64_t n_rows) {
     for (int64_t r = 0; r < n_rows; ++r) g.offsets[r + 1] += g.offsets[r];
     g.order.resize(rows.size());
     for (size_t i = 0; i < rows.size(); ++i) g.order[i] = static_cast<int64_t>(i);
+    TWINSCORE_REPORT(progress, "grouping", n, n);
     return g;
   }
   for (int64_t r : rows) {
@@ -102,8 +110,14 @@ Grouping GroupByRow(absl::Span<const int64_t> rows, int64_t n_rows) {
   for (int64_t r = 0; r < n_rows; ++r) g.offsets[r + 1] += g.offsets[r];
   g.order.resize(g.offsets[n_rows]);
   std::vector<int64_t> next(g.offsets.begin(), g.offsets.end() - 1);
-  for (size_t i = 0; i < rows.size(); ++i) {
-    if (rows[i] >= 0) g.order[next[rows[i]]++] = static_cast<int64_t>(i);
+  // The scatter (the costly loop: a random write per event) in segments, a
+  // report after each.
+  for (int64_t a = 0; a < n || a == 0; a += kGroupReportEvents) {
+    const int64_t b = std::min(n, a + kGroupReportEvents);
+    for (int64_t i = a; i < b; ++i) {
+      if (rows[i] >= 0) g.order[next[rows[i]]++] = i;
+    }
+    TWINSCORE_REPORT(progress, "grouping", b, n);
   }
   return g;
 }
@@ -189,8 +203,10 @@ struct Buckets {
   std::vector<uint32_t> local;
 };
 
-Buckets BucketEvents(const EventLog& log, int64_t n_rows) {
-  Buckets out;
+// With a progress sink the scatter (step 2) runs in rounds, each a slice of
+// every chunk (chunks still write their events in order), with a report of
+// the events placed after each.
+absl::Status BucketEvents(const EventLog& log, int64_t n_rows, const Progress& progress, Buckets& out) {
   out.shift = BucketShift(static_cast<size_t>(n_rows));
   const size_t n = log.rows.size(), n_buckets = (static_cast<size_t>(n_rows) >> out.shift) + 1;
   const size_t chunk = GroupChunk(n), chunks = NumBlocks(n, chunk);
@@ -219,17 +235,27 @@ Buckets BucketEvents(const EventLog& log, int64_t n_rows) {
   out.local.resize(static_cast<size_t>(at));
   const bool has_categories = !log.categories.empty();
   const uint64_t mask = (uint64_t{1} << out.shift) - 1;
-  ParallelBlocks(n, chunk, [&](size_t c, size_t begin, size_t end) {
-    int64_t* pos = next[c].data();
-    for (size_t i = begin; i < end; ++i) {
-      const int64_t r = log.rows[i];
-      if (r < 0) continue;
-      const int64_t k = pos[static_cast<uint64_t>(r) >> out.shift]++;
-      out.records[k] = EventRecord{log.timestamps[i], log.types[i], has_categories ? log.categories[i] : -1};
-      out.local[k] = static_cast<uint32_t>(static_cast<uint64_t>(r) & mask);
+  const size_t rounds = progress.enabled() ? std::clamp<size_t>(n / kGroupReportEvents, 1, 64) : 1;
+  const size_t slice = NumBlocks(chunk, rounds);  // events of each chunk per round
+  for (size_t round = 0; round < rounds; ++round) {
+    ParallelBlocks(n, chunk, [&](size_t c, size_t begin, size_t end) {
+      int64_t* pos = next[c].data();
+      const size_t from = std::min(end, begin + round * slice), to = std::min(end, from + slice);
+      for (size_t i = from; i < to; ++i) {
+        const int64_t r = log.rows[i];
+        if (r < 0) continue;
+        const int64_t k = pos[static_cast<uint64_t>(r) >> out.shift]++;
+        out.records[k] = EventRecord{log.timestamps[i], log.types[i], has_categories ? log.categories[i] : -1};
+        out.local[k] = static_cast<uint32_t>(static_cast<uint64_t>(r) & mask);
+      }
+    });
+    size_t placed = 0;  // over the chunks: min(its length, (round + 1) * slice)
+    for (size_t begin = 0; begin < n; begin += chunk) {
+      placed += std::min(std::min(chunk, n - begin), (round + 1) * slice);
     }
-  });
-  return out;
+    TWINSCORE_REPORT(progress, "grouping", static_cast<int64_t>(placed), static_cast<int64_t>(n));
+  }
+  return absl::OkStatus();
 }
 
 // Aggregates of one contact from its events (in input order).
@@ -261,10 +287,42 @@ void AggregateContact(const EventRecord* events, int64_t count, int64_t now_ns, 
   out.last_seen[r] = last;
 }
 
+// Step 3 for bucket b (contact rows [begin, end)): a stable counting sort of
+// its events by row (in buffers reused across the thread's buckets), then
+// its contacts.
+void AggregateBucket(const Buckets& buckets, size_t b, size_t begin, size_t end, const EventAggOptions& options,
+                     double half_life_ns, int64_t T, int64_t K, const EventAggregates& out) {
+  const int64_t lo = buckets.offsets[b], m = buckets.offsets[b + 1] - lo;
+  thread_local std::vector<int64_t> start, days;
+  thread_local std::vector<EventRecord> sorted;
+  start.assign(end - begin + 1, 0);
+  sorted.resize(static_cast<size_t>(m));
+  const uint32_t* local = buckets.local.data() + lo;
+  for (int64_t k = 0; k < m; ++k) ++start[local[k] + 1];
+  for (size_t r = 1; r < start.size(); ++r) start[r] += start[r - 1];
+  const EventRecord* records = buckets.records.data() + lo;
+  for (int64_t k = 0; k < m; ++k) sorted[start[local[k]]++] = records[k];
+  // start[r] is now the end of row r's events (and the start of row r+1's).
+  int64_t from = 0;
+  for (size_t r = begin; r < end; ++r) {
+    const int64_t to = start[r - begin];
+    AggregateContact(sorted.data() + from, to - from, options.now_ns, half_life_ns, T, K, r, out, days);
+    from = to;
+  }
+  if (sorted.capacity() > kKeptBuffer) std::vector<EventRecord>().swap(sorted);  // a huge bucket: let it go
+}
+
+// With a progress sink, the buckets are aggregated in rounds (one parallel
+// region each, a report after each) of at least this many events, and at
+// most kMaxRounds rounds; without one, in a single region. Each bucket is
+// aggregated alone, so the rounds change no result.
+constexpr int64_t kRoundEvents = int64_t{1} << 20;
+constexpr int64_t kMaxRounds = 64;
+
 }  // namespace
 
 absl::Status AggregateEvents(const EventLog& log, int64_t n_rows, const EventAggOptions& options,
-                             const EventAggregates& out) {
+                             const EventAggregates& out, const Progress& progress) {
   TWINSCORE_RETURN_IF_ERROR(options.Validate());
   TWINSCORE_CHECK_ARG(n_rows >= 0, "n_rows must be >= 0");
   const int64_t T = log.n_types, K = log.n_categories;
@@ -274,31 +332,24 @@ absl::Status AggregateEvents(const EventLog& log, int64_t n_rows, const EventAgg
                           out.last_seen.size() == n && out.active_days.size() == n,
                       "aggregate outputs do not match ", n_rows, " contacts x (", T, " types, ", K, " categories)");
   TWINSCORE_RETURN_IF_ERROR(log.Validate(n_rows, options.now_ns));
-  const Buckets buckets = BucketEvents(log, n_rows);
+  TWINSCORE_REPORT(progress, "grouping", 0, log.size());
+  Buckets buckets;
+  TWINSCORE_RETURN_IF_ERROR(BucketEvents(log, n_rows, progress, buckets));
   const double half_life_ns = options.half_life_days * static_cast<double>(kNsPerDay);
-  const size_t bucket_rows = size_t{1} << buckets.shift;
-  // Step 3, one bucket per task: a stable counting sort of its events by row
-  // (in buffers reused across the thread's buckets), then its contacts.
-  ParallelBlocks(n, bucket_rows, [&](size_t b, size_t begin, size_t end) {
-    const int64_t lo = buckets.offsets[b], m = buckets.offsets[b + 1] - lo;
-    thread_local std::vector<int64_t> start, days;
-    thread_local std::vector<EventRecord> sorted;
-    start.assign(end - begin + 1, 0);
-    sorted.resize(static_cast<size_t>(m));
-    const uint32_t* local = buckets.local.data() + lo;
-    for (int64_t k = 0; k < m; ++k) ++start[local[k] + 1];
-    for (size_t r = 1; r < start.size(); ++r) start[r] += start[r - 1];
-    const EventRecord* records = buckets.records.data() + lo;
-    for (int64_t k = 0; k < m; ++k) sorted[start[local[k]]++] = records[k];
-    // start[r] is now the end of row r's events (and the start of row r+1's).
-    int64_t from = 0;
-    for (size_t r = begin; r < end; ++r) {
-      const int64_t to = start[r - begin];
-      AggregateContact(sorted.data() + from, to - from, options.now_ns, half_life_ns, T, K, r, out, days);
-      from = to;
-    }
-    if (sorted.capacity() > kKeptBuffer) std::vector<EventRecord>().swap(sorted);  // a huge bucket: let it go
-  });
+  const size_t bucket_rows = size_t{1} << buckets.shift, n_buckets = NumBlocks(n, bucket_rows);
+  const int64_t kept = buckets.offsets[n_buckets];
+  const int64_t round = progress.enabled() ? std::max(kRoundEvents, kept / kMaxRounds) : kept + 1;
+  // Step 3, one bucket per task.
+  for (size_t b0 = 0, b1; b0 < n_buckets; b0 = b1) {
+    b1 = b0 + 1;
+    while (b1 < n_buckets && buckets.offsets[b1] - buckets.offsets[b0] < round) ++b1;
+    const size_t row0 = b0 * bucket_rows, row1 = std::min(n, b1 * bucket_rows);
+    ParallelBlocks(row1 - row0, bucket_rows, [&](size_t b, size_t begin, size_t end) {
+      AggregateBucket(buckets, b0 + b, row0 + begin, row0 + end, options, half_life_ns, T, K, out);
+    });
+    if (b1 < n_buckets) TWINSCORE_REPORT(progress, "aggregating", buckets.offsets[b1], kept);
+  }
+  TWINSCORE_REPORT(progress, "aggregating", kept, kept);
   return absl::OkStatus();
 }
 

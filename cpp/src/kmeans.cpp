@@ -673,7 +673,12 @@ double AssignAndSum(const KMeansData& data, absl::Span<const float> centers, int
   return AssignBlocks<true, true>(data, centers, k, labels, dist2, sums, counts).inertia;
 }
 
-absl::Status KMeansPlusPlus(const KMeansData& data, int32_t k, uint64_t seed, absl::Span<float> centers) {
+// Distances computed between two progress reports of the seeding, at least:
+// a report per step would cost more than the step on small tables.
+constexpr int64_t kSeedReportWork = int64_t{1} << 22;
+
+absl::Status KMeansPlusPlus(const KMeansData& data, int32_t k, uint64_t seed, absl::Span<float> centers,
+                            const Progress& progress) {
   TWINSCORE_CHECK_ARG(k >= 1 && k <= data.n, "n_clusters must be in [1, ", data.n, "], got ", k);
   TWINSCORE_CHECK_ARG(centers.size() == static_cast<size_t>(k) * data.d, "centers must hold k*d values");
   const int64_t n = data.n, d = data.d;
@@ -699,7 +704,13 @@ absl::Status KMeansPlusPlus(const KMeansData& data, int32_t k, uint64_t seed, ab
   ParallelBlocks(n, kBlock, [&](size_t, size_t b, size_t e) {
     for (size_t i = b; i < e; ++i) closest[i] = Dist2<0>(data.X.data() + i * d, centers.data(), d);
   });
+  int64_t unreported = n;
   for (int32_t c = 1; c < k; ++c) {
+    if (unreported >= kSeedReportWork) {
+      TWINSCORE_REPORT(progress, "seeding", c, k);
+      unreported = 0;
+    }
+    unreported += n * trials;
     double acc = 0.0;
     for (int64_t i = 0; i < n; ++i) cumsum[i] = acc += w(i) * closest[i];
     std::vector<int64_t> ids(trials);
@@ -729,6 +740,7 @@ absl::Status KMeansPlusPlus(const KMeansData& data, int32_t k, uint64_t seed, ab
     set_center(c, ids[best]);
     std::copy_n(cand.begin() + static_cast<size_t>(best) * n, n, closest.begin());
   }
+  TWINSCORE_REPORT(progress, "seeding", k, k);
   return absl::OkStatus();
 }
 
@@ -770,8 +782,16 @@ double UpdateCenters(const std::vector<double>& sums, const std::vector<double>&
   return shift;
 }
 
+// Reports an iteration done; on the last one (converged or max_iter) the
+// total becomes the iterations run.
+absl::Status ReportIteration(const Progress& progress, int32_t it, bool last, int32_t max_iter, int64_t changed) {
+  return progress.Report(ProgressStep{"iterations", it + 1, last ? it + 1 : max_iter, "changed",
+                                      static_cast<double>(changed)});
+}
+
 // The brute-force iterations: every distance at every pass.
-void LloydBrute(const KMeansData& data, const KMeansOptions& opt, double tol, KMeansResult& r) {
+absl::Status LloydBrute(const KMeansData& data, const KMeansOptions& opt, double tol, KMeansResult& r,
+                        const Progress& progress) {
   const int32_t k = opt.k;
   const int64_t n = data.n, d = data.d;
   std::vector<float> dist2;
@@ -790,10 +810,13 @@ void LloydBrute(const KMeansData& data, const KMeansOptions& opt, double tol, KM
     const double shift = UpdateCenters(sums, counts, k, d, r.centers, next);
     r.centers.swap(next);
     r.n_iter = it + 1;
-    if (changed == 0) break;  // labels as in the previous iteration
-    if (shift <= tol) break;
+    // changed == 0: labels as in the previous iteration
+    const bool last = changed == 0 || shift <= tol || it + 1 == opt.max_iter;
+    TWINSCORE_RETURN_IF_ERROR(ReportIteration(progress, it, last, opt.max_iter, changed));
+    if (last) break;
   }
   r.inertia = AssignAndSum(data, r.centers, k, absl::MakeSpan(r.labels), {}, {}, {});
+  return absl::OkStatus();
 }
 
 // The inertia from the per-centre sums: sum over c of
@@ -830,7 +853,8 @@ double InertiaFromSums(const std::vector<double>& acc, const std::vector<float>&
 // again; switching at 1/32 (as before) cost ~12 % more than at 1/128.
 constexpr int64_t kBruteWhile = 128;
 
-absl::Status LloydPruned(const KMeansData& data, const KMeansOptions& opt, double tol, KMeansResult& r) {
+absl::Status LloydPruned(const KMeansData& data, const KMeansOptions& opt, double tol, KMeansResult& r,
+                         const Progress& progress) {
   const int32_t k = opt.k;
   const int64_t n = data.n, d = data.d;
   const size_t kd = static_cast<size_t>(k) * d;
@@ -878,8 +902,9 @@ absl::Status LloydPruned(const KMeansData& data, const KMeansOptions& opt, doubl
     SetDrift(r.centers, next, k, d, xmax, dr);  // for the full pass: margin and cmax of the new centres
     r.centers.swap(next);
     r.n_iter = it + 1;
-    if (changed == 0) break;
-    if (shift <= tol) break;
+    const bool last = changed == 0 || shift <= tol || it + 1 == opt.max_iter;
+    TWINSCORE_RETURN_IF_ERROR(ReportIteration(progress, it, last, opt.max_iter, changed));
+    if (last) break;
   }
   // Labels of the final centres: a pruned pass when the bounds hold (it
   // moves the sums with the rows), the brute force otherwise.
@@ -895,7 +920,7 @@ absl::Status LloydPruned(const KMeansData& data, const KMeansOptions& opt, doubl
 }  // namespace
 
 absl::StatusOr<KMeansResult> KMeansLloyd(const KMeansData& data, const KMeansOptions& opt,
-                                         absl::Span<const float> init) {
+                                         absl::Span<const float> init, const Progress& progress) {
   // The pruned iterations scan X for NaN in their first pass.
   TWINSCORE_RETURN_IF_ERROR(opt.prune ? CheckSizesAndWeights(data) : data.Validate());
   TWINSCORE_RETURN_IF_ERROR(opt.Validate(data.n));
@@ -913,22 +938,31 @@ absl::StatusOr<KMeansResult> KMeansLloyd(const KMeansData& data, const KMeansOpt
   r.centers.assign(init.begin(), init.end());
   r.labels.assign(n, -1);
   if (opt.prune) {
-    TWINSCORE_RETURN_IF_ERROR(LloydPruned(data, opt, tol, r));
+    TWINSCORE_RETURN_IF_ERROR(LloydPruned(data, opt, tol, r, progress));
   } else {
-    LloydBrute(data, opt, tol, r);
+    TWINSCORE_RETURN_IF_ERROR(LloydBrute(data, opt, tol, r, progress));
   }
   return r;
 }
 
+// Rows between two progress reports of the mini-batch update, at least.
+constexpr int64_t kBatchReportRows = int64_t{1} << 16;
+
 absl::StatusOr<double> KMeansMiniBatchUpdate(const KMeansData& data, int32_t k, int64_t batch_size,
-                                             absl::Span<float> centers, absl::Span<double> totals) {
+                                             absl::Span<float> centers_out, absl::Span<double> totals_out,
+                                             const Progress& progress) {
   TWINSCORE_RETURN_IF_ERROR(data.Validate());
   TWINSCORE_CHECK_ARG(k >= 1, "n_clusters must be >= 1, got ", k);
   TWINSCORE_CHECK_ARG(batch_size >= 1, "batch_size must be >= 1, got ", batch_size);
-  TWINSCORE_CHECK_ARG(centers.size() == static_cast<size_t>(k) * data.d, "centers hold ", centers.size(),
+  TWINSCORE_CHECK_ARG(centers_out.size() == static_cast<size_t>(k) * data.d, "centers hold ", centers_out.size(),
                       " values, expected ", k, " x ", data.d);
-  TWINSCORE_CHECK_ARG(totals.size() == static_cast<size_t>(k), "totals must hold k values");
+  TWINSCORE_CHECK_ARG(totals_out.size() == static_cast<size_t>(k), "totals must hold k values");
   const int64_t d = data.d;
+  // Updated in copies (k*d values), written back when every batch is done:
+  // a call stopped by its caller leaves the model as it was.
+  std::vector<float> centers(centers_out.begin(), centers_out.end());
+  std::vector<double> totals(totals_out.begin(), totals_out.end());
+  int64_t reported = 0;
   std::vector<double> sums(static_cast<size_t>(k) * d), counts(k);
   double inertia = 0.0;
   for (int64_t b = 0; b < data.n; b += batch_size) {
@@ -945,7 +979,13 @@ absl::StatusOr<double> KMeansMiniBatchUpdate(const KMeansData& data, int32_t k, 
       }
       totals[c] = total;
     }
+    if (b + m - reported >= kBatchReportRows || b + m == data.n) {
+      TWINSCORE_REPORT(progress, "batches", b + m, data.n);
+      reported = b + m;
+    }
   }
+  std::copy(centers.begin(), centers.end(), centers_out.begin());
+  std::copy(totals.begin(), totals.end(), totals_out.begin());
   return inertia;
 }
 

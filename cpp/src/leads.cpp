@@ -9,6 +9,12 @@ namespace twinscore {
 namespace {
 
 constexpr size_t kLeadBlock = 4096;
+// With a progress sink, contacts are scored in rounds (a parallel region and
+// a report each) of whole blocks holding at least kRoundEvents events or
+// kRoundRows contacts; at most ~64 rounds. Contacts are scored alone, so the
+// rounds change no result.
+constexpr int64_t kRoundEvents = int64_t{1} << 20;
+constexpr size_t kRoundRows = size_t{1} << 18;
 
 double NumericPoints(const NumericFitRule& rule, int64_t i) {
   return rule.column.Visit([&](auto view) {
@@ -53,7 +59,7 @@ absl::Status LeadRules::Validate(int64_t n_rows, const EventLog& log) const {
 }
 
 absl::Status ScoreLeads(const LeadRules& rules, const EventLog& log, int64_t n_rows, int64_t now_ns,
-                        const LeadScores& out) {
+                        const LeadScores& out, const Progress& progress) {
   TWINSCORE_CHECK_ARG(n_rows >= 0, "n_rows must be >= 0");
   const size_t n = static_cast<size_t>(n_rows);
   const int64_t R = rules.NumRules();
@@ -62,12 +68,15 @@ absl::Status ScoreLeads(const LeadRules& rules, const EventLog& log, int64_t n_r
                       "lead score outputs do not match ", n_rows, " contacts x ", R, " rules");
   TWINSCORE_RETURN_IF_ERROR(rules.Validate(n_rows, log));
   TWINSCORE_RETURN_IF_ERROR(log.Validate(n_rows, now_ns));
-  const Grouping g = GroupByRow(log.rows, n_rows);
+  TWINSCORE_REPORT(progress, "grouping", 0, log.size());
+  const absl::StatusOr<Grouping> grouped = GroupByRow(log.rows, n_rows, progress);
+  TWINSCORE_RETURN_IF_ERROR(grouped.status());
+  const Grouping& g = *grouped;
   const size_t n_fit = rules.categorical.size() + rules.numeric.size();
   std::vector<double> half_life_ns;
   for (const auto& b : rules.behaviour) half_life_ns.push_back(b.half_life_days * static_cast<double>(kNsPerDay));
 
-  ParallelBlocks(n, kLeadBlock, [&](size_t, size_t begin, size_t end) {
+  auto score = [&](size_t begin, size_t end) {
     for (size_t i = begin; i < end; ++i) {
       double* pts = out.rule_points.data() + i * R;
       size_t k = 0;
@@ -115,7 +124,19 @@ absl::Status ScoreLeads(const LeadRules& rules, const EventLog& log, int64_t n_r
       out.grade[i] = grade;
       out.mql[i] = (fit + behaviour) >= rules.mql_threshold;
     }
-  });
+  };
+  const int64_t kept = g.offsets[n];
+  const int64_t round_events = progress.enabled() ? std::max(kRoundEvents, kept / 64) : kept + 1;
+  const size_t round_rows = progress.enabled() ? std::max(kRoundRows, n / 64) : n + 1;
+  for (size_t r0 = 0, r1; r0 < n; r0 = r1) {
+    r1 = std::min(n, r0 + kLeadBlock);
+    while (r1 < n && g.offsets[r1] - g.offsets[r0] < round_events && r1 - r0 < round_rows) {
+      r1 = std::min(n, r1 + kLeadBlock);
+    }
+    ParallelBlocks(r1 - r0, kLeadBlock, [&](size_t, size_t begin, size_t end) { score(r0 + begin, r0 + end); });
+    if (r1 < n) TWINSCORE_REPORT(progress, "scoring", g.offsets[r1], kept);
+  }
+  TWINSCORE_REPORT(progress, "scoring", kept, kept);
   return absl::OkStatus();
 }
 

@@ -12,6 +12,7 @@ centres batch by batch and takes a table chunk by chunk with
 
 from __future__ import annotations
 
+import contextlib
 import numbers
 
 import numpy as np
@@ -19,6 +20,7 @@ import numpy as np
 from . import _core, _frames
 from ._model_file import ModelFileMixin
 from ._config import resolve_threads
+from ._progress import Progress, shown
 from ._sklearn_compat import BaseEstimator, ClusterMixin, NotFittedError, TransformerMixin
 from ._validation import as_vector, check_float, check_int
 
@@ -72,7 +74,57 @@ def _ready(X) -> bool:
             and X.size > 0)
 
 
+class _FitBar:
+    """The bar of a fit over its iterations: ``runs`` runs of at most
+    ``max_iter`` iterations of ``per_iter`` units each; a run that stops early
+    lowers the total by what it did not run. Its methods are the engines'
+    progress callbacks (None when the bar is off: the engine then only lets
+    Ctrl-C through)."""
+
+    def __init__(self, progress, *, runs: int, max_iter: int, per_iter: int, desc: str, unit: str):
+        self.bar = Progress(runs * max_iter * per_iter, desc=desc, unit=unit, enabled=shown(progress))
+        self.max_iter, self.per_iter, self.base = max_iter, per_iter, 0
+
+    def callback(self, name: str):
+        return getattr(self, name) if self.bar.enabled else None
+
+    def seeding(self, stage, done, total, note, value):
+        self.bar.set_postfix(f"seeding {done:,}/{total:,} centres")
+
+    def iterations(self, stage, done, total, note, value):
+        """Lloyd's reports: done of total iterations, the labels changed as value."""
+        if total < self.max_iter:  # the run converged: its last report
+            self.bar.set_total(self.bar.total - (self.max_iter - total))
+        self.bar.update(self.base + done - self.bar.done)
+        self.bar.set_postfix(f"{int(value):,} labels changed")
+
+    def batches(self, stage, done, total, note, value):
+        """A mini-batch pass's reports: rows done of the pass."""
+        self.bar.update(self.base + done - self.bar.done)
+
+    def close(self):
+        self.bar.close()
+
+    def end_run(self, units: int, last: bool = False):
+        """A run (or pass) of ``units`` ended; ``last``: the fit stops after it."""
+        self.base += units
+        if last:
+            self.bar.set_total(self.base)
+
+
 class _KMeansBase(ModelFileMixin, ClusterMixin, TransformerMixin, BaseEstimator):
+    @contextlib.contextmanager
+    def _all_or_nothing(self):
+        """A fit that raises — bad input, Ctrl-C — leaves the estimator as it
+        was (the engines update nothing in place when they fail or stop)."""
+        before = dict(self.__dict__)
+        try:
+            yield
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(before)
+            raise
+
     def _check_fitted(self):
         if not hasattr(self, "cluster_centers_"):
             raise NotFittedError(f"This {type(self).__name__} instance is not fitted yet; call 'fit' first.")
@@ -104,12 +156,13 @@ class _KMeansBase(ModelFileMixin, ClusterMixin, TransformerMixin, BaseEstimator)
         check_int(self.max_iter, "max_iter", min_value=1)
         check_float(self.tol, "tol", min_value=0.0)
         resolve_threads(self.n_threads)  # refuses a bad n_threads before any work
+        shown(getattr(self, "progress", False))  # and a bad progress (absent from older model files)
         return k
 
-    def _initial_centers(self, X, w, k: int, seed: int) -> np.ndarray:
+    def _initial_centers(self, X, w, k: int, seed: int, report=None) -> np.ndarray:
         init = self.init
         if isinstance(init, str):
-            return _core.kmeans_init(X, w, k, seed, init, n_threads=resolve_threads(self.n_threads))
+            return _core.kmeans_init(X, w, k, seed, init, n_threads=resolve_threads(self.n_threads), progress=report)
         if callable(init):
             init = init(X, k, seed)
         c = _frames.numeric_matrix(init, "init")
@@ -178,13 +231,18 @@ class KMeans(_KMeansBase):
     random_state : seed (int), numpy generator, or None (fresh entropy).
     n_threads : threads of this estimator's calls (None: the ``threads(n)`` block
         around the call, else the process default).
+    progress : a bar over the iterations during ``fit`` (True; None: when
+        stderr is a terminal; False, the default: none), the k-means++ seeding
+        and the labels changed by the last iteration as its note; runs that
+        converge lower its total. Ctrl-C stops a fit in any case
+        (KeyboardInterrupt), leaving the estimator as it was.
 
     Attributes: ``cluster_centers_`` (float32), ``labels_``, ``inertia_``
     (float64 sum of weighted squared distances), ``n_iter_``, ``n_features_in_``.
     """
 
     def __init__(self, n_clusters=8, *, init="k-means++", n_init="auto", max_iter=300, tol=1e-4,
-                 random_state=None, n_threads=None):
+                 random_state=None, n_threads=None, progress=False):
         self.n_clusters = n_clusters
         self.init = init
         self.n_init = n_init
@@ -192,6 +250,7 @@ class KMeans(_KMeansBase):
         self.tol = tol
         self.random_state = random_state
         self.n_threads = n_threads
+        self.progress = progress
 
     def _n_init(self) -> int:
         if self.n_init == "auto":
@@ -202,17 +261,28 @@ class KMeans(_KMeansBase):
         """Fit the centres on X (numeric matrix or frame, no NaN; a frame's column
         names are kept in ``feature_names_in_``); ``sample_weight`` >= 0 per row.
         Returns self."""
+        with self._all_or_nothing():
+            return self._fit(X, sample_weight)
+
+    def _fit(self, X, sample_weight):
         X = self._check_X(X, reset=True)
         k = self._check_params(X.shape[0])
         w = _weights(sample_weight, X.shape[0])
         n_init = self._n_init()
         best = None
-        for seed in _seeds(self.random_state, n_init):
-            init = self._initial_centers(X, w, k, seed)
-            run = _core.kmeans_lloyd(X, w, init, self.max_iter, float(self.tol),
-                                     n_threads=resolve_threads(self.n_threads))
-            if best is None or run[2] < best[2]:
-                best = run
+        fit_bar = _FitBar(getattr(self, "progress", False), runs=n_init, max_iter=int(self.max_iter), per_iter=1,
+                          desc="k-means", unit="iter")
+        with contextlib.closing(fit_bar) as fb:
+            for seed in _seeds(self.random_state, n_init):
+                init = self._initial_centers(X, w, k, seed, fb.callback("seeding"))
+                run = _core.kmeans_lloyd(X, w, init, self.max_iter, float(self.tol),
+                                         n_threads=resolve_threads(self.n_threads),
+                                         progress=fb.callback("iterations"))
+                fb.end_run(run[3])
+                if best is None or run[2] < best[2]:
+                    best = run
+                if n_init > 1 and fb.bar.enabled:
+                    fb.bar.set_postfix(f"best inertia {best[2]:.6g}")
         centers, labels, inertia, n_iter = best
         self.cluster_centers_ = centers
         self.labels_ = labels.astype(np.int64, copy=False)
@@ -233,10 +303,15 @@ class MiniBatchKMeans(_KMeansBase):
     the chunk. The first chunk (or X) seeds the centres with ``init``, run on
     ``init_size`` rows drawn from it (default 3 * batch_size, as
     scikit-learn), since k-means++ costs rows * n_clusters.
+
+    ``progress``: a bar over the rows of ``fit``'s passes (True; None: when
+    stderr is a terminal; False, the default: none); a fit that converges
+    early lowers its total. Ctrl-C stops ``fit`` and ``partial_fit`` in any
+    case (KeyboardInterrupt), leaving the estimator as it was.
     """
 
     def __init__(self, n_clusters=8, *, init="k-means++", batch_size=4096, init_size=None, max_iter=10, tol=1e-4,
-                 random_state=None, n_threads=None):
+                 random_state=None, n_threads=None, progress=False):
         self.n_clusters = n_clusters
         self.init = init
         self.batch_size = batch_size
@@ -245,6 +320,7 @@ class MiniBatchKMeans(_KMeansBase):
         self.tol = tol
         self.random_state = random_state
         self.n_threads = n_threads
+        self.progress = progress
 
     def _start(self, X, w):
         k = self._check_params(X.shape[0])
@@ -262,6 +338,10 @@ class MiniBatchKMeans(_KMeansBase):
 
     def partial_fit(self, X, y=None, sample_weight=None):
         """Update the centres with one chunk of rows."""
+        with self._all_or_nothing():
+            return self._partial_fit(X, sample_weight)
+
+    def _partial_fit(self, X, sample_weight):
         first = not hasattr(self, "cluster_centers_")
         X = self._check_X(X, reset=first)
         w = _weights(sample_weight, X.shape[0])
@@ -276,6 +356,10 @@ class MiniBatchKMeans(_KMeansBase):
     def fit(self, X, y=None, sample_weight=None):
         """Up to ``max_iter`` mini-batch passes over X in row order (see the class
         docstring); the centres start afresh. Returns self."""
+        with self._all_or_nothing():
+            return self._fit(X, sample_weight)
+
+    def _fit(self, X, sample_weight):
         for attr in ("cluster_centers_", "counts_"):
             self.__dict__.pop(attr, None)
         X = self._check_X(X, reset=True)
@@ -283,13 +367,20 @@ class MiniBatchKMeans(_KMeansBase):
         tol = float(self.tol) * float(np.var(X, axis=0, dtype=np.float64).mean())
         n_threads = resolve_threads(self.n_threads)
         self._start(X, w)
-        for it in range(int(self.max_iter)):
-            before = self.cluster_centers_.copy()
-            _core.kmeans_minibatch_update(X, w, self.cluster_centers_, self.counts_, int(self.batch_size),
-                                          n_threads=n_threads)
-            self.n_steps_ += -(-X.shape[0] // int(self.batch_size))
-            if float(((self.cluster_centers_ - before).astype(np.float64) ** 2).sum()) <= tol:
-                break
+        max_iter, n = int(self.max_iter), X.shape[0]
+        fit_bar = _FitBar(getattr(self, "progress", False), runs=1, max_iter=max_iter, per_iter=n,
+                          desc="mini-batch k-means", unit="row")
+        with contextlib.closing(fit_bar) as fb:
+            for it in range(max_iter):
+                before = self.cluster_centers_.copy()
+                fb.bar.set_postfix(f"pass {it + 1}/{max_iter}")
+                _core.kmeans_minibatch_update(X, w, self.cluster_centers_, self.counts_, int(self.batch_size),
+                                              n_threads=n_threads, progress=fb.callback("batches"))
+                self.n_steps_ += -(-X.shape[0] // int(self.batch_size))
+                converged = float(((self.cluster_centers_ - before).astype(np.float64) ** 2).sum()) <= tol
+                fb.end_run(n, last=converged)
+                if converged:
+                    break
         labels, _, inertia = _core.kmeans_assign(X, w, self.cluster_centers_, n_threads=n_threads)
         self.n_iter_ = it + 1
         self.labels_ = labels.astype(np.int64, copy=False)

@@ -19,6 +19,7 @@ import pandas as pd
 
 from . import _core
 from ._config import resolve_threads
+from ._progress import EngineBar, shown
 from ._validation import check_float
 from . import _frames
 from .table import ContactTable
@@ -149,7 +150,8 @@ def event_log(events: pd.DataFrame, contacts=None, *, now=None, as_of=None, cont
 def aggregate(events: pd.DataFrame, contacts=None, *, now=None, as_of=None, half_life_days: float = 30.0,
               contact: str = "contact_id", timestamp: str = "timestamp", type: str = "type",
               category: str | None = "category", types: Sequence[str] | None = None,
-              categories: Sequence[str] | None = None, unknown: str = "raise") -> pd.DataFrame:
+              categories: Sequence[str] | None = None, unknown: str = "raise",
+              progress: bool | None = False) -> pd.DataFrame:
     """Per-contact behaviour features of an event log.
 
     Parameters
@@ -171,6 +173,10 @@ def aggregate(events: pd.DataFrame, contacts=None, *, now=None, as_of=None, half
     unknown : events whose contact is not in ``contacts``: ``"raise"``
         (KeyError) or ``"ignore"`` (dropped; their number is in
         ``result.attrs["unknown_events"]``).
+    progress : bars over the events, as they are grouped by contact then
+        aggregated (True; None: when stderr is a terminal; False, the
+        default: none). Ctrl-C stops the aggregation in any case
+        (KeyboardInterrupt).
 
     Returns
     -------
@@ -181,9 +187,17 @@ def aggregate(events: pd.DataFrame, contacts=None, *, now=None, as_of=None, half
     half_life_days = check_float(half_life_days, "half_life_days", min_value=0.0, strict_min=True)
     log = event_log(events, contacts, now=now, as_of=as_of, contact=contact, timestamp=timestamp, type=type,
                     category=category, types=types, categories=categories, unknown=unknown)
-    out = _core.aggregate_events(**log.core_args(), n_rows=len(log.contact_ids), now_ns=log.now_ns,
-                                 half_life_days=half_life_days, n_threads=resolve_threads())
+    with engine_bar(progress) as bar:
+        out = _core.aggregate_events(**log.core_args(), n_rows=len(log.contact_ids), now_ns=log.now_ns,
+                                     half_life_days=half_life_days, n_threads=resolve_threads(),
+                                     progress=bar.report if bar.enabled else None)
     return _frame(log, out, contact)
+
+
+def engine_bar(progress: bool | None) -> EngineBar:
+    """The bars of an engine call over an event log, one per stage, in events
+    (off when ``progress`` says so: its engine callback is then None)."""
+    return EngineBar(unit="event", enabled=shown(progress))
 
 
 def _frame(log: EventLog, out: dict, contact: str) -> pd.DataFrame:

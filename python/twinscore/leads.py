@@ -36,7 +36,7 @@ import pandas as pd
 from . import _core, _frames
 from ._model_file import ModelFileMixin, register
 from ._config import resolve_threads
-from .events import event_log
+from .events import engine_bar, event_log
 
 __all__ = ["LeadRules", "score_leads"]
 
@@ -352,7 +352,7 @@ def score_leads(contacts: pd.DataFrame, events: pd.DataFrame, rules, *, now=None
                 contact: str = "contact_id",
                 timestamp: str = "timestamp", type: str = "type", category: str | None = "category",
                 unknown: str = "raise", types: Sequence[str] | None = None,
-                categories: Sequence[str] | None = None) -> pd.DataFrame:
+                categories: Sequence[str] | None = None, progress: bool | None = False) -> pd.DataFrame:
     """Lead scores of each contact.
 
     ``contacts`` holds the contact id column and the attribute columns the fit
@@ -369,6 +369,11 @@ def score_leads(contacts: pd.DataFrame, events: pd.DataFrame, rules, *, now=None
     Returns a DataFrame indexed by contact id: ``fit_score``,
     ``behaviour_score``, ``score`` (their sum), ``grade`` (categorical, best
     first), ``mql`` (bool), then the points of each rule.
+
+    ``progress``: bars over the events, as they are grouped by contact, then
+    those of the contacts scored (True; None: when stderr is a terminal;
+    False, the default: none). Ctrl-C stops the scoring in any case
+    (KeyboardInterrupt).
     """
     if isinstance(rules, (str, os.PathLike)):
         rules = LeadRules.from_toml(rules)
@@ -389,9 +394,10 @@ def score_leads(contacts: pd.DataFrame, events: pd.DataFrame, rules, *, now=None
     log = event_log(events, contacts, now=now, as_of=as_of, contact=contact, timestamp=timestamp, type=type,
                     category=category, unknown=unknown, types=types, categories=categories)
     beh = [_behaviour_args(r, log) for r in rules.behaviour]
-    out = _core.score_leads(cat_rules, num_rules, beh, list(rules.grades.values()), rules.mql_threshold,
-                            **log.core_args(), n_rows=len(log.contact_ids), now_ns=log.now_ns,
-                            n_threads=resolve_threads())
+    with engine_bar(progress) as bar:
+        out = _core.score_leads(cat_rules, num_rules, beh, list(rules.grades.values()), rules.mql_threshold,
+                                **log.core_args(), n_rows=len(log.contact_ids), now_ns=log.now_ns,
+                                n_threads=resolve_threads(), progress=bar.report if bar.enabled else None)
     labels = list(rules.grades) + [rules.lowest_grade]
     # Points columns follow the engine's order: categorical, numeric, behaviour.
     names = [c[0] for c in cat_rules] + [c[0] for c in num_rules] + [r.name for r in rules.behaviour]

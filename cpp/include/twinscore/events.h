@@ -15,6 +15,7 @@
 
 #include "twinscore/columns.h"
 #include "twinscore/common.h"
+#include "twinscore/progress.h"
 
 namespace twinscore {
 
@@ -36,6 +37,9 @@ struct Grouping {
 
 // rows: one per event, each in [-1, n_rows) (checked by EventLog::Validate).
 Grouping GroupByRow(absl::Span<const int64_t> rows, int64_t n_rows);
+// The same, reporting stage "grouping" (events placed, of all, every 1Mi)
+// to `progress`; kCancelled when it says stop.
+absl::StatusOr<Grouping> GroupByRow(absl::Span<const int64_t> rows, int64_t n_rows, const Progress& progress);
 
 struct EventLog {
   absl::Span<const int64_t> rows;
@@ -71,7 +75,11 @@ struct EventAggregates {
 // Weight of an event `age_ns` old under a half-life of `half_life_ns`.
 inline double DecayWeight(double age_ns, double half_life_ns) { return std::exp2(-age_ns / half_life_ns); }
 
+// Reports stage "grouping" (events of the log placed in their contact's
+// bucket: 0 when checked, then by rounds of 1Mi or more) then "aggregating" (events of the contacts done, of
+// those with a contact, by rounds of buckets of 1Mi events or more). When
+// stopped, the outputs are partly written: discard them.
 absl::Status AggregateEvents(const EventLog& log, int64_t n_rows, const EventAggOptions& options,
-                             const EventAggregates& out);
+                             const EventAggregates& out, const Progress& progress = Progress());
 
 }  // namespace twinscore

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "twinscore/common.h"
+#include "twinscore/progress.h"
 
 namespace twinscore {
 
@@ -52,7 +53,9 @@ double AssignAndSum(const KMeansData& data, absl::Span<const float> centers, int
 
 // k-means++ (greedy, 2 + log k candidates per step as scikit-learn) from
 // `seed`; writes k*d centres. Deterministic for a seed, any thread count.
-absl::Status KMeansPlusPlus(const KMeansData& data, int32_t k, uint64_t seed, absl::Span<float> centers);
+// Reports stage "seeding": centres chosen of k (every few million distances).
+absl::Status KMeansPlusPlus(const KMeansData& data, int32_t k, uint64_t seed, absl::Span<float> centers,
+                            const Progress& progress = Progress());
 
 // k distinct rows drawn uniformly from `seed`.
 absl::Status KMeansRandomInit(const KMeansData& data, int32_t k, uint64_t seed, absl::Span<float> centers);
@@ -62,17 +65,22 @@ absl::Status KMeansRandomInit(const KMeansData& data, int32_t k, uint64_t seed, 
 // With opt.prune, the first pass computes every distance and sets Hamerly
 // bounds; later passes skip the rows the bounds keep and update the centre
 // sums by the rows that moved (float64, block order).
+// Reports stage "iterations" after each: done of max_iter, "changed" labels
+// as its value; on convergence the total drops to the iterations run.
 absl::StatusOr<KMeansResult> KMeansLloyd(const KMeansData& data, const KMeansOptions& opt,
-                                         absl::Span<const float> init);
+                                         absl::Span<const float> init, const Progress& progress = Progress());
 
 // Mini-batch update: X is cut in batches of `batch_size` rows, in order; each
 // batch is assigned to the current centres, then each centre moves to the
 // weighted mean of everything it has absorbed so far:
 //   c <- (c * W_c + sum_batch) / (W_c + w_batch),  W_c += w_batch.
 // centers (k*d) and totals (k, the W_c) are updated in place. Returns the
-// batches' inertia before each update.
+// batches' inertia before each update. Reports stage "batches": rows done
+// of n (at batch ends, every 64Ki rows or more). When stopped, centers and
+// totals are left as they were before the call.
 absl::StatusOr<double> KMeansMiniBatchUpdate(const KMeansData& data, int32_t k, int64_t batch_size,
-                                             absl::Span<float> centers, absl::Span<double> totals);
+                                             absl::Span<float> centers, absl::Span<double> totals,
+                                             const Progress& progress = Progress());
 
 // Squared distances of each row to every centre: out is n*k.
 absl::Status KMeansDistances(const KMeansData& data, absl::Span<const float> centers, int32_t k,

@@ -70,7 +70,10 @@ struct LeadScores {
   absl::Span<uint8_t> mql;         // n
 };
 
+// Reports stage "grouping" (events of the log placed by contact: 0 when
+// checked, then every 1Mi) then "scoring" (events of the contacts scored, of
+// those with a contact, by rounds of 1Mi events or 256Ki contacts or more).
 absl::Status ScoreLeads(const LeadRules& rules, const EventLog& log, int64_t n_rows, int64_t now_ns,
-                        const LeadScores& out);
+                        const LeadScores& out, const Progress& progress = Progress());
 
 }  // namespace twinscore

@@ -151,3 +151,24 @@ def test_a_report_from_batch_job_outputs(tmp_path, capsys):
     assert main(["report", "--out", str(tmp_path / "x.html"), *files[:4], "--outcome", "bought"]) == 2
     assert "'bought'" in capsys.readouterr().err
     assert not (tmp_path / "x.html").exists()
+
+
+def test_the_twins_plots_rank_by_the_reference_score(context, monkeypatch):
+    """The demo's index has a reference (past leads): the lookalike plots use
+    the reference score, the one the audience is ranked by — not the plain
+    similarity score, which favours prospects who resemble everybody."""
+    import numpy as np
+
+    import twinscore as ts
+
+    res = context.results["twins"]
+    assert res.reference_score is not None
+    assert not np.allclose(res.reference_score, res.score)
+    drawn = []
+    monkeypatch.setattr(report._Section, "draw", lambda self, plot, *args, **kw: drawn.append((plot, args)))
+    report._twins_section(context)
+    scores = {plot: args[1] for plot, args in drawn
+              if plot in (ts.plot.lookalike_conversion, ts.plot.audience_conversions)}
+    assert len(scores) == 2
+    for score in scores.values():
+        np.testing.assert_array_equal(score, res.reference_score)
