@@ -47,16 +47,18 @@ py::tuple LogLik(const std::vector<double>& params, const Vec& x, const Vec& t_x
   return py::make_tuple(ll, g);
 }
 
+// (cov, fixed flags, boundary code, held scales: bit 1 alpha + beta, bit 2 gamma + delta).
 py::tuple Covariance(const std::vector<double>& params, const Vec& x, const Vec& t_x, const Vec& n,
                      const std::optional<Vec>& w, double penalizer, int n_threads) {
   const BgBbParams p = Params(params);
   CArray<double> cov({py::ssize_t{4}, py::ssize_t{4}});
   std::vector<uint8_t> fixed(4);
   Uncertainty u{absl::MakeSpan(cov.mutable_data(), 16), absl::MakeSpan(fixed)};
+  int held = 0;
   Raise(RunEngine(n_threads, [&] {
-    return BgBbCovariance(p, SpanOf(x), SpanOf(t_x), SpanOf(n), Optional(w), penalizer, &u);
+    return BgBbCovariance(p, SpanOf(x), SpanOf(t_x), SpanOf(n), Optional(w), penalizer, &u, &held);
   }));
-  return py::make_tuple(cov, std::vector<bool>(fixed.begin(), fixed.end()), static_cast<int>(u.boundary));
+  return py::make_tuple(cov, std::vector<bool>(fixed.begin(), fixed.end()), static_cast<int>(u.boundary), held);
 }
 
 // (expected, p_alive, dert); dert is computed only when discount > 0 (else empty).

@@ -209,30 +209,81 @@ absl::StatusOr<BgBbParams> FitBgBb(absl::Span<const double> x, absl::Span<const 
   return p;
 }
 
+namespace {
+
+// The covariance's coordinates phi = (logit m1, log s1, logit m2, log s2)
+// with m1 = alpha / (alpha + beta), s1 = alpha + beta, m2 = gamma / (gamma +
+// delta), s2 = gamma + delta: a mean and a concentration per Beta. Where the
+// likelihood's supremum lies at s -> infinity (one transaction or drop-out
+// probability for every client), the fit stops on the way and the
+// information in log s is rounding; in these coordinates that scale can be
+// held while the mean keeps its standard error.
+BgBbParams ParamsOfPhi(const std::array<double, 4>& phi) {
+  const double m1 = 1 / (1 + std::exp(-phi[0])), s1 = std::exp(phi[1]);
+  const double m2 = 1 / (1 + std::exp(-phi[2])), s2 = std::exp(phi[3]);
+  return {m1 * s1, (1 - m1) * s1, m2 * s2, (1 - m2) * s2};
+}
+
+// d(alpha, beta, gamma, delta) / d phi (row: natural parameter, column: phi).
+Eigen::Matrix4d JacobianOfPhi(const BgBbParams& p) {
+  const double s1 = p.alpha + p.beta, s2 = p.gamma + p.delta;
+  const double v1 = p.alpha * p.beta / s1, v2 = p.gamma * p.delta / s2;  // s m (1 - m)
+  Eigen::Matrix4d J = Eigen::Matrix4d::Zero();
+  J(0, 0) = v1, J(1, 0) = -v1, J(0, 1) = p.alpha, J(1, 1) = p.beta;
+  J(2, 2) = v2, J(3, 2) = -v2, J(2, 3) = p.gamma, J(3, 3) = p.delta;
+  return J;
+}
+
+// Held scales tried in turn when the information is not positive definite
+// or bounds a scale to no better than a factor e^10: none, s2, s1, both.
+constexpr std::array<std::array<bool, 2>, 4> kHolds{{{false, false}, {false, true}, {true, false}, {true, true}}};
+
+}  // namespace
+
 absl::Status BgBbCovariance(const BgBbParams& p, absl::Span<const double> x, absl::Span<const double> t_x,
                             absl::Span<const double> n, absl::Span<const double> weights, double penalizer,
-                            Uncertainty* out) {
+                            Uncertainty* out, int* held_scales) {
   TWINSCORE_RETURN_IF_ERROR(clv_fit::CheckUncertaintyOut(out, 4));
   TWINSCORE_RETURN_IF_ERROR(CheckPatterns(x, t_x, n, weights));
   TWINSCORE_RETURN_IF_ERROR(CheckParams(p));
   TWINSCORE_CHECK_ARG(std::isfinite(penalizer) && penalizer >= 0, "penalizer must be >= 0, got ", penalizer);
-  const std::array<double, 4> theta{std::log(p.alpha), std::log(p.beta), std::log(p.gamma), std::log(p.delta)};
-  // Total (not mean) negative log-likelihood: total_weight 1.
+  const double s1 = p.alpha + p.beta, s2 = p.gamma + p.delta;
+  const std::array<double, 4> phi{std::log(p.alpha / p.beta), std::log(s1), std::log(p.gamma / p.delta),
+                                  std::log(s2)};
+  // Total (not mean) penalised negative log-likelihood in phi, by the chain rule from theta = log(params).
   const Objective objective{x, t_x, n, weights, MaxOf(x), MaxOf(n), 1.0, penalizer};
-  const std::function<double(const std::array<double, 4>&, std::array<double, 4>*)> fn = objective;
+  const std::function<double(const std::array<double, 4>&, std::array<double, 4>*)> fn =
+      [&](const std::array<double, 4>& ph, std::array<double, 4>* grad) {
+        const BgBbParams q = ParamsOfPhi(ph);
+        const std::array<double, 4> th{std::log(q.alpha), std::log(q.beta), std::log(q.gamma), std::log(q.delta)};
+        std::array<double, 4> g_th;  // d f / d log(param) = d f / d param * param
+        const double f = objective(th, &g_th);
+        const Eigen::Vector4d g_nat(g_th[0] / q.alpha, g_th[1] / q.beta, g_th[2] / q.gamma, g_th[3] / q.delta);
+        const Eigen::Vector4d g_phi = JacobianOfPhi(q).transpose() * g_nat;
+        for (int k = 0; k < 4; ++k) (*grad)[k] = g_phi(k);
+        return f;
+      };
+  const Eigen::MatrixXd info = clv_fit::Information<4>(fn, phi);
+  std::optional<Eigen::MatrixXd> cov;
   std::vector<bool> held(4);
-  for (size_t k = 0; k < 4; ++k) held[k] = clv_fit::AtBound(theta[k]);
-  const std::optional<Eigen::MatrixXd> cov = clv_fit::FreeCovariance(clv_fit::Information<4>(fn, theta), held);
+  for (const auto& hold : kHolds) {
+    held = {false, hold[0], false, hold[1]};
+    cov = clv_fit::FreeCovariance(info, held);
+    if (cov && (*cov)(1, 1) <= 100.0 && (*cov)(3, 3) <= 100.0) break;
+    cov.reset();
+  }
   if (!cov) {
     return absl::FailedPreconditionError("BG/BB: the observed information is not positive definite at the fit: "
                                          "the data do not identify the parameters");
   }
-  Eigen::MatrixXd J = Eigen::Vector4d(p.alpha, p.beta, p.gamma, p.delta).asDiagonal();
+  Eigen::MatrixXd J = JacobianOfPhi(p);
   for (int k = 0; k < 4; ++k) {
     if (held[k]) J.col(k).setZero();
   }
+  if (held_scales) *held_scales = (held[1] ? 1 : 0) | (held[3] ? 2 : 0);
   const Eigen::MatrixXd natural = J * (*cov) * J.transpose();
-  return clv_fit::WriteUncertainty((natural + natural.transpose()) / 2, J, Boundary::kInterior, out);
+  return clv_fit::WriteUncertainty((natural + natural.transpose()) / 2, J,
+                                   held[1] || held[3] ? Boundary::kScaleHeld : Boundary::kInterior, out);
 }
 
 namespace {

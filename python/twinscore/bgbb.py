@@ -26,6 +26,8 @@ __all__ = ["BetaGeoBetaBinom", "discrete_summary"]
 
 _COLUMNS = ("frequency", "recency", "n_periods")
 _NAMES = ("alpha", "beta", "gamma", "delta")
+# The concentrations held in the covariance (bit 1: alpha + beta, bit 2: gamma + delta).
+_HELD = {0: "interior", 1: "alpha_plus_beta_held", 2: "gamma_plus_delta_held", 3: "both_held"}
 
 
 def discrete_summary(transactions, *, customer: str, date: str, freq: str, calibration_end,
@@ -149,12 +151,21 @@ class BetaGeoBetaBinom(ModelFileMixin):
         ``alpha``, ``beta``, ``gamma``, ``delta``.
     log_likelihood_, n_iter_, n_clients_
         As for `BetaGeo`.
-    covariance_, std_errors_, fixed_, boundary_
+    covariance_, std_errors_, fixed_
         The inverse observed information of the four parameters (central
-        differences of the analytic gradient in C++, mapped from the log
-        coordinates by the delta method); a parameter whose log reached the
-        box bound +-30 is held (``fixed_``). None when the information is not
-        positive definite.
+        differences of the analytic gradient in C++, in the coordinates
+        (logit mean, log concentration) of each Beta, mapped by the delta
+        method). None when the information is not positive definite (the
+        data do not identify the parameters; ``summary`` then says so).
+    boundary_ : str
+        ``"interior"``, or ``"gamma_plus_delta_held"`` (``"alpha_plus_beta_held"``,
+        ``"both_held"``) where the likelihood is flat in that concentration —
+        its supremum at gamma + delta -> infinity: one drop-out probability
+        gamma / (gamma + delta) for every client (one transaction probability
+        for alpha + beta). The fit then stops on the way (huge gamma, delta,
+        within rounding of the supremum, predictions the limit's); the
+        concentration is held where it stopped, and gamma, delta vary through
+        their mean alone (a rank-one joint covariance, correlation -1).
 
     Notes
     -----
@@ -211,8 +222,16 @@ class BetaGeoBetaBinom(ModelFileMixin):
         threads = resolve_threads()
         params, ll, n_iter, _ = _core.bgbb_fit(x, t_x, n, w, max_iter, tol, penalizer, n_threads=threads)
         self.params_ = dict(zip(_NAMES, params))
-        _store_uncertainty(self, self.params_, lambda: _core.bgbb_covariance(params, x, t_x, n, w, penalizer,
-                                                                              n_threads=threads))
+        held = {}
+
+        def covariance():
+            cov, fixed, boundary, scales = _core.bgbb_covariance(params, x, t_x, n, w, penalizer, n_threads=threads)
+            held["scales"] = scales
+            return cov, fixed, boundary
+
+        _store_uncertainty(self, self.params_, covariance)
+        if self.covariance_ is not None:
+            self.boundary_ = _HELD[held["scales"]]
         self.log_likelihood_ = ll
         self.n_iter_ = n_iter
         self.n_clients_ = int(len(summary)) if weights is None else float(np.sum(weights))

@@ -339,3 +339,40 @@ def test_model_file_pickle_and_reprs(tmp_path):
         pd.testing.assert_series_equal(other.predict(d, 5), m.predict(d, 5))
     with pytest.raises(ValueError, match="not a BetaGeo"):
         ts.BetaGeo.load(tmp_path / "bgbb.tsm")
+
+
+def test_one_dropout_probability_for_all_holds_gamma_plus_delta():
+    # Every client leaves with the same probability 0.06 before each opportunity: the likelihood's supremum is
+    # at gamma + delta -> infinity. The fit stops on the way; the covariance holds gamma + delta and equals the
+    # numpy Hessian of the limit model (p ~ Beta(alpha, beta), theta = m for all) in (alpha, beta, m).
+    s = _simulate(30_000, 18, [3.0, 4.5, 6e7, 9.4e8], 6)
+    m = ts.BetaGeoBetaBinom().fit(s)
+    assert m.boundary_ == "gamma_plus_delta_held"
+    p = m.params_
+    s2 = p["gamma"] + p["delta"]
+    assert s2 > 1e6 and p["gamma"] / s2 == pytest.approx(0.06, abs=0.01)
+    x, t, n = (s[c].to_numpy() for c in ("frequency", "recency", "n_periods"))
+    pat, w = np.unique(np.c_[x, t, n], axis=0, return_counts=True)
+    x, t, n = pat.T
+
+    def limit_ll(v):
+        a, b, mean = v
+        total = np.exp(betaln(a + x, b + n - x) - betaln(a, b) + n * np.log1p(-mean))
+        for i in range(int(np.max(n - t))):
+            term = np.exp(betaln(a + x, b + t - x + i) - betaln(a, b) + np.log(mean) + (t + i) * np.log1p(-mean))
+            total = total + np.where(i <= n - t - 1, term, 0.0)
+        return float(np.sum(w * np.log(total)))
+
+    mean = p["gamma"] / s2
+    ref3 = _hessian_covariance(limit_ll, [p["alpha"], p["beta"], mean])
+    J = np.zeros((4, 3))
+    J[0, 0] = J[1, 1] = 1.0
+    J[2, 2], J[3, 2] = s2, -s2
+    ref = J @ ref3 @ J.T
+    se = np.sqrt(np.diag(ref))
+    np.testing.assert_allclose(m.std_errors_[NAMES], se, rtol=1e-3)
+    corr = m.covariance_.loc["gamma", "delta"] / (m.std_errors_["gamma"] * m.std_errors_["delta"])
+    assert corr == pytest.approx(-1.0, abs=1e-9)
+    assert np.isfinite(m.summary()[["lower", "upper"]].to_numpy()).all()
+    band = m.probability_alive(s, interval=0.9, draws=50)
+    assert np.isfinite(band.to_numpy()).all()

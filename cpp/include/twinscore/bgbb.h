@@ -47,13 +47,18 @@ absl::StatusOr<BgBbParams> FitBgBb(absl::Span<const double> x, absl::Span<const 
                                    const FitOptions& options, FitReport* report);
 
 // Asymptotic covariance of (alpha, beta, gamma, delta): the inverse observed
-// information (central differences of the analytic gradient in the log
-// coordinates, mapped by the delta method). A coordinate on its box bound is
-// held (row and column 0, flagged fixed). kFailedPrecondition when the free
-// block is not positive definite.
+// information (central differences of the analytic gradient), computed in
+// the coordinates (logit m, log s) of each Beta's mean m and concentration
+// s (alpha + beta, gamma + delta) and mapped by the delta method. Where the
+// likelihood is flat in a concentration (its supremum at s -> infinity: one
+// probability for every client, where the fit stopped on the way) that s is
+// held: Boundary::kScaleHeld, bit 1 (alpha + beta) or 2 (gamma + delta) of
+// `held_scales` (may be null), and the pair of its Beta has a rank-one joint
+// covariance (correlation -1) through the mean alone. kFailedPrecondition
+// when no such hold leaves a positive definite information.
 absl::Status BgBbCovariance(const BgBbParams& p, absl::Span<const double> x, absl::Span<const double> t_x,
                             absl::Span<const double> n, absl::Span<const double> weights, double penalizer,
-                            Uncertainty* out);
+                            Uncertainty* out, int* held_scales);
 
 // Per-client predictions, each output m values or empty to skip it:
 // - expected: E[X(n, n + horizon) | x, t_x, n], the transactions expected in
