@@ -123,14 +123,17 @@ double PatternLogLik(const Tables& tb, size_t x, size_t t_x, size_t n, std::vect
   f[k] = tb.B[n - x] - tb.AB[n] + tb.D[n] - tb.GD[n];
   const double hi = *std::max_element(f, f + k + 1);
   double sum = 0;
-  for (size_t j = 0; j <= k; ++j) sum += std::exp(f[j] - hi);
+  for (size_t j = 0; j <= k; ++j) {
+    f[j] = std::exp(f[j] - hi);  // kept: the gradient weighs each term by its share of the sum
+    sum += f[j];
+  }
   const double lse = hi + std::log(sum);
   if (grad) {
     std::array<double, 4>& g = *grad;
     g = {tb.dA[x], 0.0, 0.0, 0.0};
-    const double inv_gamma = std::exp(-tb.log_gamma);
+    const double inv_gamma = std::exp(-tb.log_gamma), inv_sum = 1.0 / sum;
     for (size_t t = t_x; t <= n; ++t) {
-      const double wt = std::exp(f[t - t_x] - lse);  // the term's share of the sum
+      const double wt = f[t - t_x] * inv_sum;  // the term's share of the sum
       const bool last = t == n;
       const size_t gd = last ? n : t + 1;
       g[0] -= wt * tb.dAB[t];
@@ -342,6 +345,30 @@ absl::StatusOr<std::vector<double>> SurvivalSums(const BgBbParams& p, const std:
   return out;
 }
 
+// Distinct (x, t_x, n) patterns: `pattern[i]` numbers client i's, the
+// patterns' values in order of first appearance.
+struct Patterns {
+  std::vector<double> x, t_x, n;
+  std::vector<int64_t> of_client;
+};
+
+Patterns GroupPatterns(absl::Span<const double> x, absl::Span<const double> t_x, absl::Span<const double> n) {
+  Patterns g;
+  absl::flat_hash_map<std::array<double, 3>, int64_t> index;
+  g.of_client.resize(x.size());
+  for (size_t i = 0; i < x.size(); ++i) {
+    const std::array<double, 3> key{x[i] + 0.0, t_x[i] + 0.0, n[i] + 0.0};
+    auto [it, inserted] = index.try_emplace(key, static_cast<int64_t>(g.x.size()));
+    if (inserted) {
+      g.x.push_back(key[0]);
+      g.t_x.push_back(key[1]);
+      g.n.push_back(key[2]);
+    }
+    g.of_client[i] = it->second;
+  }
+  return g;
+}
+
 absl::Status CheckHorizon(double horizon) {
   TWINSCORE_CHECK_ARG(std::isfinite(horizon) && horizon >= 0 && horizon == std::floor(horizon) && horizon <= 1e8,
                       "the horizon must be a whole number of opportunities in [0, 1e8], got ", horizon);
@@ -376,13 +403,25 @@ absl::Status BgBbPredict(const BgBbParams& p, absl::Span<const double> x, absl::
     if (!s.ok()) return s.status();
     surv_d = *std::move(s);
   }
+  // Clients of one (x, t_x, n) pattern share their predictions: computed once per pattern, then copied.
+  const Patterns g = GroupPatterns(x, t_x, n);
+  const size_t K = g.x.size();
+  std::vector<double> e(out.expected.empty() ? 0 : K), a(out.p_alive.empty() ? 0 : K), r(want_dert ? K : 0);
   const Tables tb = MakeTables(p, MaxOf(x), max_n, false);
-  ParallelBlocks(m, kBlock, [&](size_t, size_t b, size_t e) {
+  ParallelBlocks(K, 256, [&](size_t, size_t b, size_t end) {
     std::vector<double> buf;
-    for (size_t i = b; i < e; ++i) {
-      PredictOne(tb, static_cast<size_t>(x[i]), static_cast<size_t>(t_x[i]), static_cast<size_t>(n[i]),
-                 surv.data(), surv_d.data(), &buf, out.expected.empty() ? nullptr : &out.expected[i],
-                 out.p_alive.empty() ? nullptr : &out.p_alive[i], want_dert ? &out.dert[i] : nullptr);
+    for (size_t k = b; k < end; ++k) {
+      PredictOne(tb, static_cast<size_t>(g.x[k]), static_cast<size_t>(g.t_x[k]), static_cast<size_t>(g.n[k]),
+                 surv.data(), surv_d.data(), &buf, e.empty() ? nullptr : &e[k], a.empty() ? nullptr : &a[k],
+                 want_dert ? &r[k] : nullptr);
+    }
+  });
+  ParallelBlocks(m, kBlock, [&](size_t, size_t b, size_t end) {
+    for (size_t i = b; i < end; ++i) {
+      const size_t k = static_cast<size_t>(g.of_client[i]);
+      if (!e.empty()) out.expected[i] = e[k];
+      if (!a.empty()) out.p_alive[i] = a[k];
+      if (want_dert) out.dert[i] = r[k];
     }
   });
   return absl::OkStatus();
@@ -419,34 +458,6 @@ absl::Status BgBbCountProbabilities(const BgBbParams& p, absl::Span<const double
   });
   return absl::OkStatus();
 }
-
-namespace {
-
-// Distinct (x, t_x, n) patterns: `pattern[i]` numbers client i's, the
-// patterns' values in order of first appearance.
-struct Patterns {
-  std::vector<double> x, t_x, n;
-  std::vector<int64_t> of_client;
-};
-
-Patterns GroupPatterns(absl::Span<const double> x, absl::Span<const double> t_x, absl::Span<const double> n) {
-  Patterns g;
-  absl::flat_hash_map<std::array<double, 3>, int64_t> index;
-  g.of_client.resize(x.size());
-  for (size_t i = 0; i < x.size(); ++i) {
-    const std::array<double, 3> key{x[i] + 0.0, t_x[i] + 0.0, n[i] + 0.0};
-    auto [it, inserted] = index.try_emplace(key, static_cast<int64_t>(g.x.size()));
-    if (inserted) {
-      g.x.push_back(key[0]);
-      g.t_x.push_back(key[1]);
-      g.n.push_back(key[2]);
-    }
-    g.of_client[i] = it->second;
-  }
-  return g;
-}
-
-}  // namespace
 
 absl::Status BgBbPredictIntervals(absl::Span<const double> draws, absl::Span<const double> x,
                                   absl::Span<const double> t_x, absl::Span<const double> n, double horizon,
