@@ -10,13 +10,13 @@
 #include <Eigen/Dense>
 
 #include "absl/container/flat_hash_map.h"
-#include "clv_fit.h"
+#include "clv_internal.h"
 #include "twinscore/threads.h"
 
 namespace twinscore {
 namespace {
 
-using clv_fit::kBlock;
+using clv_internal::kBlock;
 
 // Largest n accepted: a daily opportunity for 2,700 years. The tables of an
 // evaluation hold about 10 (n + 2) doubles.
@@ -149,7 +149,7 @@ double Sum(const BgBbParams& p, absl::Span<const double> x, absl::Span<const dou
            absl::Span<const double> n, absl::Span<const double> w, size_t max_x, size_t max_n,
            std::array<double, 4>* grad) {
   const Tables tb = MakeTables(p, max_x, max_n, true);
-  return clv_fit::BlockSum<4>(x.size(), w, grad, [&](size_t i, std::array<double, 4>& g) {
+  return clv_internal::BlockSum<4>(x.size(), w, grad, [&](size_t i, std::array<double, 4>& g) {
     thread_local std::vector<double> buf;
     return PatternLogLik(tb, static_cast<size_t>(x[i]), static_cast<size_t>(t_x[i]), static_cast<size_t>(n[i]),
                          &buf, &g);
@@ -198,14 +198,14 @@ absl::StatusOr<BgBbParams> FitBgBb(absl::Span<const double> x, absl::Span<const 
                                    const FitOptions& options, FitReport* report) {
   TWINSCORE_RETURN_IF_ERROR(options.Validate());
   TWINSCORE_RETURN_IF_ERROR(CheckPatterns(x, t_x, n, weights));
-  const double W = clv_fit::TotalWeight(x.size(), weights);
+  const double W = clv_internal::TotalWeight(x.size(), weights);
   TWINSCORE_CHECK_ARG(W > 0, "the weights sum to 0");
   const Objective objective{x, t_x, n, weights, MaxOf(x), MaxOf(n), W, options.penalizer};
   std::function<double(const std::array<double, 4>&, std::array<double, 4>*)> fn = objective;
   std::array<double, 4> theta{0.0, 0.0, 0.0, 0.0};  // alpha = beta = gamma = delta = 1: uniform p and theta
   FitReport local;
   FitReport* rep = report ? report : &local;
-  TWINSCORE_RETURN_IF_ERROR(clv_fit::MinimizeLbfgs<4>(fn, &theta, options, "BG/BB", rep));
+  TWINSCORE_RETURN_IF_ERROR(clv_internal::MinimizeLbfgs<4>(fn, &theta, options, "BG/BB", rep));
   const BgBbParams p = Objective::Params(theta);
   std::array<double, 4> g;
   rep->log_likelihood = Sum(p, x, t_x, n, weights, objective.max_x, objective.max_n, &g);
@@ -246,7 +246,7 @@ constexpr std::array<std::array<bool, 2>, 4> kHolds{{{false, false}, {false, tru
 absl::Status BgBbCovariance(const BgBbParams& p, absl::Span<const double> x, absl::Span<const double> t_x,
                             absl::Span<const double> n, absl::Span<const double> weights, double penalizer,
                             Uncertainty* out, int* held_scales) {
-  TWINSCORE_RETURN_IF_ERROR(clv_fit::CheckUncertaintyOut(out, 4));
+  TWINSCORE_RETURN_IF_ERROR(clv_internal::CheckUncertaintyOut(out, 4));
   TWINSCORE_RETURN_IF_ERROR(CheckPatterns(x, t_x, n, weights));
   TWINSCORE_RETURN_IF_ERROR(CheckParams(p));
   TWINSCORE_CHECK_ARG(std::isfinite(penalizer) && penalizer >= 0, "penalizer must be >= 0, got ", penalizer);
@@ -266,12 +266,12 @@ absl::Status BgBbCovariance(const BgBbParams& p, absl::Span<const double> x, abs
         for (int k = 0; k < 4; ++k) (*grad)[k] = g_phi(k);
         return f;
       };
-  const Eigen::MatrixXd info = clv_fit::Information<4>(fn, phi);
+  const Eigen::MatrixXd info = clv_internal::Information<4>(fn, phi);
   std::optional<Eigen::MatrixXd> cov;
   std::vector<bool> held(4);
   for (const auto& hold : kHolds) {
     held = {false, hold[0], false, hold[1]};
-    cov = clv_fit::FreeCovariance(info, held);
+    cov = clv_internal::FreeCovariance(info, held);
     if (cov && (*cov)(1, 1) <= 100.0 && (*cov)(3, 3) <= 100.0) break;
     cov.reset();
   }
@@ -285,7 +285,7 @@ absl::Status BgBbCovariance(const BgBbParams& p, absl::Span<const double> x, abs
   }
   if (held_scales) *held_scales = (held[1] ? 1 : 0) | (held[3] ? 2 : 0);
   const Eigen::MatrixXd natural = J * (*cov) * J.transpose();
-  return clv_fit::WriteUncertainty((natural + natural.transpose()) / 2, J,
+  return clv_internal::WriteUncertainty((natural + natural.transpose()) / 2, J,
                                    held[1] || held[3] ? Boundary::kScaleHeld : Boundary::kInterior, out);
 }
 
@@ -462,8 +462,8 @@ absl::Status BgBbCountProbabilities(const BgBbParams& p, absl::Span<const double
 absl::Status BgBbPredictIntervals(absl::Span<const double> draws, absl::Span<const double> x,
                                   absl::Span<const double> t_x, absl::Span<const double> n, double horizon,
                                   double level, const IntervalOutputs& out) {
-  TWINSCORE_RETURN_IF_ERROR(clv_fit::CheckDraws(draws, 4, "BG/BB"));
-  TWINSCORE_RETURN_IF_ERROR(clv_fit::CheckLevel(level));
+  TWINSCORE_RETURN_IF_ERROR(clv_internal::CheckDraws(draws, 4, "BG/BB"));
+  TWINSCORE_RETURN_IF_ERROR(clv_internal::CheckLevel(level));
   TWINSCORE_RETURN_IF_ERROR(CheckHorizon(horizon));
   TWINSCORE_RETURN_IF_ERROR(CheckPatterns(x, t_x, n, {}));
   const size_t m = x.size(), D = draws.size() / 4;
@@ -515,12 +515,12 @@ absl::Status BgBbPredictIntervals(absl::Span<const double> draws, absl::Span<con
       for (size_t k = b; k < e; ++k) {
         double* row = table.data() + 2 * k * D;
         if (want_e) {
-          e_lo[k0 + k] = clv_fit::Quantile(row, D, lo_q);
-          e_hi[k0 + k] = clv_fit::Quantile(row, D, hi_q);
+          e_lo[k0 + k] = clv_internal::Quantile(row, D, lo_q);
+          e_hi[k0 + k] = clv_internal::Quantile(row, D, hi_q);
         }
         if (want_a) {
-          a_lo[k0 + k] = clv_fit::Quantile(row + D, D, lo_q);
-          a_hi[k0 + k] = clv_fit::Quantile(row + D, D, hi_q);
+          a_lo[k0 + k] = clv_internal::Quantile(row + D, D, lo_q);
+          a_hi[k0 + k] = clv_internal::Quantile(row + D, D, hi_q);
         }
       }
     });

@@ -13,13 +13,13 @@
 #include <Eigen/Dense>
 
 #include "absl/container/flat_hash_map.h"
-#include "clv_fit.h"
+#include "clv_internal.h"
 #include "twinscore/threads.h"
 
 namespace twinscore {
 
 // The fits' shared machinery (L-BFGS, block sums, information, quantiles).
-using namespace clv_fit;  // NOLINT(build/namespaces)
+using namespace clv_internal;  // NOLINT(build/namespaces)
 
 double Digamma(double x) {
   // Recurrence up to x >= 10, then the asymptotic series (truncation error < 3e-14 there).

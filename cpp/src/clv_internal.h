@@ -18,7 +18,7 @@
 #include "twinscore/clv.h"
 #include "twinscore/threads.h"
 
-namespace twinscore::clv_fit {
+namespace twinscore::clv_internal {
 
 // Clients per block of a likelihood sum.
 inline constexpr size_t kBlock = 4096;
@@ -286,4 +286,4 @@ inline absl::Status CheckLevel(double level) {
   return absl::OkStatus();
 }
 
-}  // namespace twinscore::clv_fit
+}  // namespace twinscore::clv_internal
