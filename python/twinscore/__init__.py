@@ -6,6 +6,7 @@ this package converts tables, checks input and shapes results.
 """
 
 from . import _core, datasets, drift, events, kpi, leads, metrics, plot, triggers
+from . import value_diagnostics
 from ._config import _check_simd_environment, get_num_threads, set_num_threads, show_config, threads
 from ._frames import timestamp as to_timestamp
 from ._model_file import from_bytes, load, save, to_bytes
@@ -21,6 +22,7 @@ from .trees import TreeScorer
 from .twins import TwinIndex, TwinResult
 from .value import DEFAULT_SEGMENTS, BetaGeo, GammaGamma, calibration_summary, lifetime_value, rfm
 from .pareto_nbd import ParetoNBD
+from .bgbb import BetaGeoBetaBinom, discrete_summary
 
 __version__ = "0.1.0"
 
@@ -33,7 +35,8 @@ __all__ = [
     # behavioural scoring
     "events", "leads", "metrics", "LeadRules", "score_leads", "LogisticScorer",
     # client value
-    "rfm", "DEFAULT_SEGMENTS", "calibration_summary", "BetaGeo", "ParetoNBD", "GammaGamma", "lifetime_value", "kpi", "triggers",
+    "rfm", "DEFAULT_SEGMENTS", "calibration_summary", "BetaGeo", "ParetoNBD", "GammaGamma", "lifetime_value", "kpi",
+    "triggers", "BetaGeoBetaBinom", "discrete_summary", "value_diagnostics",
     # segments and the contact plan
     "KMeans", "MiniBatchKMeans", "segment_profiles", "discriminating_criteria", "Criteria", "Scorecard", "lift_at",
     "contact_plan", "Channel", "ContactPlan", "PressureRule",

@@ -9,7 +9,7 @@ import pandas as pd
 import twinscore as ts
 
 MODULES = ["twinscore", "twinscore.events", "twinscore.leads", "twinscore.metrics", "twinscore.kpi",
-           "twinscore.triggers", "twinscore.datasets", "twinscore.dask"]
+           "twinscore.triggers", "twinscore.datasets", "twinscore.dask", "twinscore.value_diagnostics"]
 
 
 def _public():

@@ -271,6 +271,12 @@ def _every_engine(prm):
     pn.log_likelihood(summary)
     pn.predict(summary, 10, interval=0.9, draws=10)
     ts.lifetime_value(pn, gg, summary, months=2, interval=0.9, draws=10)
+    months = ts.discrete_summary(prm.transactions, customer="client_id", date="date", freq="M",
+                                 calibration_end=prm.now - pd.Timedelta(days=90))
+    bgbb = ts.BetaGeoBetaBinom(penalizer=0.01).fit(months)
+    bgbb.log_likelihood(months)
+    bgbb.predict(months, 3, interval=0.9, draws=10)
+    bgbb.purchase_count_probabilities([3, 6], 4)
     km = ts.KMeans(n_clusters=3, random_state=0).fit(X)
     km.predict(X), km.transform(X), km.score(X)
     ts.MiniBatchKMeans(n_clusters=3, random_state=0, batch_size=128).fit(X).partial_fit(X)

@@ -15,7 +15,7 @@ Scores
 Client value
     :func:`rfm_grid`, :func:`segment_value`, :func:`frequency_recency_matrix`,
     :func:`probability_alive_matrix`, :func:`calibration_purchases`,
-    :func:`period_transactions`.
+    :func:`period_transactions`, :func:`transactions_over_time`.
 Criteria and segments
     :func:`information_value`, :func:`criterion_bins`,
     :func:`scorecard_points`, :func:`profile_heatmap`.
@@ -34,12 +34,12 @@ from .reasons import reason_importance, reason_waterfall
 from .scores import ScoreDisplay, calibration, gains, lift, roc, score_distribution
 from .twins import audience_conversions, lookalike_conversion, twin_explanation
 from .value import (calibration_purchases, frequency_recency_matrix, period_transactions, probability_alive_matrix,
-                    rfm_grid, segment_value)
+                    rfm_grid, segment_value, transactions_over_time)
 
 __all__ = [
     "ScoreDisplay", "lift", "gains", "roc", "calibration", "score_distribution",
     "rfm_grid", "segment_value", "frequency_recency_matrix", "probability_alive_matrix", "calibration_purchases",
-    "period_transactions",
+    "period_transactions", "transactions_over_time",
     "information_value", "criterion_bins", "scorecard_points", "profile_heatmap",
     "twin_explanation", "lookalike_conversion", "audience_conversions",
     "reason_importance", "reason_waterfall",

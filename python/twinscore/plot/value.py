@@ -18,7 +18,7 @@ from .._validation import check_float, check_int
 from ._base import COLORS, axes, frame, heatmap, percent_axis
 
 __all__ = ["rfm_grid", "segment_value", "frequency_recency_matrix", "probability_alive_matrix",
-           "calibration_purchases", "period_transactions"]
+           "calibration_purchases", "period_transactions", "transactions_over_time"]
 
 
 def rfm_grid(rfm, *, value: str | None = None, ax=None):
@@ -326,5 +326,45 @@ def period_transactions(model, summary, *, max_frequency: int = 7, ax=None):
     ax.set_xlabel("repeat purchases in the calibration period")
     ax.set_ylabel("clients")
     ax.set_title("Period transactions: actual vs model")
+    ax.legend(frameon=False)
+    return ax
+
+
+# ---------------------------------------------------------------- transactions over time
+
+def transactions_over_time(table, *, cumulative: bool = True, ax=None):
+    """The cohort's repeat transactions over time, actual against the model.
+
+    Draws the table :func:`twinscore.value_diagnostics.cumulative_transactions`
+    returns (any purchase model: BG/NBD, BG/BB, ...), with a dashed line where
+    the holdout begins.
+
+    Parameters
+    ----------
+    table : DataFrame
+        Columns ``actual``, ``model``, ``actual_incremental``,
+        ``model_incremental`` and ``holdout``, one row per period.
+    cumulative : bool, default True
+        Cumulative counts; False draws the transactions of each period.
+    ax : matplotlib Axes, optional
+        Where to draw; by default a new figure.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+    """
+    suffix = "" if cumulative else "_incremental"
+    t = frame(table, "table", [f"actual{suffix}", f"model{suffix}", "holdout"])
+    x = np.arange(1, len(t) + 1)
+    ax = axes(ax)
+    ax.plot(x, t[f"actual{suffix}"].to_numpy(dtype=np.float64), color=COLORS["main"], label="actual")
+    ax.plot(x, t[f"model{suffix}"].to_numpy(dtype=np.float64), linestyle="--", color=COLORS["second"], label="model")
+    holdout = t["holdout"].to_numpy(dtype=bool)
+    if holdout.any() and not holdout.all():
+        ax.axvline(int(np.argmax(holdout)) + 0.5, color=COLORS["ref"], linestyle=":", label="holdout begins")
+    ax.set_xlabel("period since the cohort's first purchase")
+    ax.set_ylabel("repeat transactions" + (" (cumulative)" if cumulative else " per period"))
+    ax.set_title("Repeat transactions: actual vs model")
     ax.legend(frameon=False)
     return ax
