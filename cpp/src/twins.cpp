@@ -503,6 +503,18 @@ struct TwinIndex::Impl {
         }
       }
     }
+    // The ranking score of one pair (prepared prospect i, client position
+    // pos), as Score() computes it but for a lone pair: a GEMM is the wrong
+    // tool for one dot product (and GCC then sees Eigen's packet stores
+    // aimed at a one-float tile).
+    float PairScore(const Work& w, int64_t i, int64_t pos) const {
+      const int64_t d = ix.dim_;
+      const float* x = w.p.data() + i * d;
+      const float* y = ix.dense_.data() + pos * d;
+      float dot = 0;
+      for (int64_t j = 0; j < d; ++j) dot += x[j] * y[j];
+      return ix.options_.metric == TwinMetric::kSquaredL2 ? 2.0f * dot - ix.sqnorm_[pos] : dot;
+    }
     void Process(Work& w, int64_t nr, int64_t cb, int64_t ce, float* tile, TopK* heaps) const {
       // The fused kernel of the SIMD level, where it has one (twins_kernels.h).
       const auto search = kernels::Twins().dense_search;
@@ -789,8 +801,7 @@ absl::Status TwinIndex::ScorePairs(const TwinData& prospects, absl::Span<const i
       Impl::DenseScorer s{*this, prospects};
       Impl::DenseScorer::Work w;
       s.Prepare(&pr, 1, w);
-      s.Score(w, 1, pos, pos + 1, &tile);
-      scores[t] = s.Final(w, 0, tile);
+      scores[t] = s.Final(w, 0, s.PairScore(w, 0, pos));
     } else if (IsBits(m)) {
       Impl::BitsScorer s{*this, prospects};
       Impl::BitsScorer::Work w;
