@@ -14,6 +14,9 @@ ASAN := build/asan
 FUZZ := build/fuzz
 FUZZ_SECONDS ?= 60
 JOBS ?= 2
+# WERROR=ON (CI: .ci/run) makes every compiler warning an error in the C++,
+# sanitizer and fuzz builds; the pip-installed package never gets it.
+WERROR ?= OFF
 
 PKG_SOURCES := $(shell find cpp python -type f \( -name '*.cpp' -o -name '*.h' -o -name '*.py' \)) \
                CMakeLists.txt pyproject.toml README.md
@@ -58,6 +61,7 @@ $(BUILD)/CMakeCache.txt: $(ST)/build-deps
 	  -DTWINSCORE_BUILD_TESTS=ON -DTWINSCORE_BUILD_BENCHMARKS=ON
 
 test-cpp: $(BUILD)/CMakeCache.txt
+	$(VENV)/bin/cmake -S . -B $(BUILD) -DTWINSCORE_WERROR=$(WERROR) >/dev/null
 	$(VENV)/bin/cmake --build $(BUILD) -j $(JOBS)
 	$(VENV)/bin/ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 
@@ -67,6 +71,7 @@ $(ASAN)/CMakeCache.txt: $(ST)/build-deps
 	  -DTWINSCORE_BUILD_PYTHON=OFF -DTWINSCORE_BUILD_TESTS=ON -DTWINSCORE_BUILD_BENCHMARKS=OFF
 
 sanitize: $(ASAN)/CMakeCache.txt
+	$(VENV)/bin/cmake -S . -B $(ASAN) -DTWINSCORE_WERROR=$(WERROR) >/dev/null
 	$(VENV)/bin/cmake --build $(ASAN) -j $(JOBS)
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 $(VENV)/bin/ctest --test-dir $(ASAN) --output-on-failure -j $(JOBS)
 
@@ -77,7 +82,7 @@ $(FUZZ)/CMakeCache.txt: $(ST)/build-deps
 	  -DTWINSCORE_FUZZ=ON -DTWINSCORE_BUILD_PYTHON=OFF -DTWINSCORE_BUILD_TESTS=OFF -DTWINSCORE_BUILD_BENCHMARKS=OFF
 
 fuzz: $(FUZZ)/CMakeCache.txt
-	$(VENV)/bin/cmake -S . -B $(FUZZ) -DTWINSCORE_FUZZ_SECONDS=$(FUZZ_SECONDS) >/dev/null
+	$(VENV)/bin/cmake -S . -B $(FUZZ) -DTWINSCORE_FUZZ_SECONDS=$(FUZZ_SECONDS) -DTWINSCORE_WERROR=$(WERROR) >/dev/null
 	$(VENV)/bin/cmake --build $(FUZZ) -j $(JOBS)
 	$(VENV)/bin/ctest --test-dir $(FUZZ) --output-on-failure
 

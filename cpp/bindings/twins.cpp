@@ -104,7 +104,8 @@ TWINSCORE_BINDINGS(twins) {
              std::vector<float> bit_weights, std::vector<float> numeric_weights,
              std::vector<float> categorical_weights, std::vector<int32_t> categorical_other,
              std::vector<float> set_weights, std::vector<float> numeric_ranges, std::vector<int32_t> key_other,
-             int64_t prospect_tile, int64_t client_tile, int n_threads) {
+             int32_t bit_other, std::vector<int32_t> set_other, int64_t prospect_tile, int64_t client_tile,
+             int n_threads) {
             TwinOptions o;
             o.metric = MetricOf(metric);
             o.bit_weights = std::move(bit_weights);
@@ -114,6 +115,8 @@ TWINSCORE_BINDINGS(twins) {
             o.set_weights = std::move(set_weights);
             o.numeric_ranges = std::move(numeric_ranges);
             o.key_other = std::move(key_other);
+            o.bit_other = bit_other;
+            o.set_other = std::move(set_other);
             o.prospect_tile = prospect_tile;
             o.client_tile = client_tile;
             auto side = MakeSide(dense, bits, numeric, categorical, sets, keys);
@@ -125,7 +128,7 @@ TWINSCORE_BINDINGS(twins) {
           py::arg("numeric_weights") = std::vector<float>{}, py::arg("categorical_weights") = std::vector<float>{},
           py::arg("categorical_other") = std::vector<int32_t>{}, py::arg("set_weights") = std::vector<float>{},
           py::arg("numeric_ranges") = std::vector<float>{}, py::arg("key_other") = std::vector<int32_t>{},
-          py::arg("prospect_tile") = 192, py::arg("client_tile") = 1024, TWINSCORE_N_THREADS_ARG)
+          py::arg("bit_other") = -1, py::arg("set_other") = std::vector<int32_t>{}, py::arg("prospect_tile") = 192, py::arg("client_tile") = 1024, TWINSCORE_N_THREADS_ARG)
       .def(
           "search",
           [](const TwinIndex& ix, int k, const py::object& dense, const py::object& bits, const py::list& numeric,

@@ -41,9 +41,6 @@ struct Problem {
   absl::Span<const double> y, w;
 };
 
-// log(1 + exp(-z)) for y = 1 and log(1 + exp(z)) for y = 0, stably.
-inline double LogLoss(double z, double y) { return std::max(z, 0.0) - y * z + std::log1p(std::exp(-std::abs(z))); }
-
 // One block's loss and gradient in float64 over every row (they fix the
 // optimum), and its Hessian in float32 over every `hess_stride`-th chunk of
 // rows (scaled back): the Hessian only shapes the Newton step, so an

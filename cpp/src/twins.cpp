@@ -21,6 +21,7 @@ bool IsDense(TwinMetric m) {
   return m == TwinMetric::kInnerProduct || m == TwinMetric::kCosine || m == TwinMetric::kSquaredL2;
 }
 bool IsBits(TwinMetric m) { return m == TwinMetric::kJaccard || m == TwinMetric::kWeightedJaccard; }
+const char* MetricName(TwinMetric m) { return m == TwinMetric::kSquaredL2 ? "sqeuclidean" : "inner_product"; }
 
 absl::Status CheckWeights(const std::vector<float>& w, const char* what) {
   for (size_t i = 0; i < w.size(); ++i) {
@@ -143,6 +144,27 @@ std::vector<float> IdfWeights(const BitsetColumn& b, int64_t n) {
   return out;
 }
 
+// Copies row x (d values) to out and returns its squared norm, summed in
+// double: a float32 sum overflows from |x| ~ 1.8e19 and underflows to 0 for
+// subnormal values, which made such rows zero vectors for the cosine. With
+// `unit`, out is x / |x| (the division in double, one rounding to float),
+// and a zero row stays zero (it scores 0 against anything).
+double CopyRow(const float* x, int64_t d, bool unit, float* out) {
+  double s = 0;
+  for (int64_t j = 0; j < d; ++j) s += static_cast<double>(x[j]) * x[j];
+  const double inv = unit && s > 0 ? 1.0 / std::sqrt(s) : 1.0;
+  for (int64_t j = 0; j < d; ++j) out[j] = unit ? static_cast<float>(x[j] * inv) : x[j];
+  return s;
+}
+
+// Clears bit `bit` (if >= 0) in each of n rows of `words` words: the unseen
+// categories' bit of the clients, so no intersection ever holds it.
+void ClearBit(std::vector<uint64_t>& bits, int64_t words, int32_t bit) {
+  if (bit < 0) return;
+  const uint64_t keep = ~(uint64_t{1} << (bit & 63));
+  for (size_t w = static_cast<size_t>(bit >> 6); w < bits.size(); w += static_cast<size_t>(words)) bits[w] &= keep;
+}
+
 template <class T>
 std::vector<T> Gather(absl::Span<const T> src, const std::vector<int64_t>& order, int64_t width) {
   std::vector<T> out(order.size() * width);
@@ -167,6 +189,8 @@ absl::Status TwinOptions::Validate() const {
   if (metric == TwinMetric::kMixed) {
     TWINSCORE_CHECK_ARG(categorical_other.size() == categorical_weights.size(),
                         "categorical_other must hold one code per categorical column");
+    TWINSCORE_CHECK_ARG(set_other.empty() || set_other.size() == set_weights.size(),
+                        "set_other must be empty or hold one bit per set column");
     double total = 0;
     for (float w : numeric_weights) total += w;
     for (float w : categorical_weights) total += w;
@@ -202,13 +226,29 @@ absl::Status TwinIndex::CheckSide(const TwinData& d, const char* side) const {
     TWINSCORE_CHECK_ARG(d.dim >= 1, "the ", side, " have no feature column");
     TWINSCORE_CHECK_ARG(static_cast<int64_t>(d.dense.size()) == d.n * d.dim, "the ", side, " features hold ",
                         d.dense.size(), " values, expected ", d.n, " x ", d.dim);
+    const bool bounded = m != TwinMetric::kCosine;  // the cosine normalises in double: any finite row fits
     TWINSCORE_RETURN_IF_ERROR(ParallelBlocksStatus(
         static_cast<size_t>(d.n), 4096, [&](size_t, size_t begin, size_t end) -> absl::Status {
-          for (size_t i = begin * d.dim; i < end * d.dim; ++i) {
-            if (!std::isfinite(d.dense[i])) {
-              return absl::InvalidArgumentError(
-                  absl::StrCat("the ", side, " features hold ", std::isnan(d.dense[i]) ? "NaN" : "an infinite value",
-                               " at row ", i / d.dim, ", column ", i % d.dim));
+          for (size_t i = begin; i < end; ++i) {
+            const float* x = d.dense.data() + i * d.dim;
+            double s = 0;
+            for (int64_t j = 0; j < d.dim; ++j) {
+              if (!std::isfinite(x[j])) {
+                return absl::InvalidArgumentError(absl::StrCat("the ", side, " features hold ",
+                                                               std::isnan(x[j]) ? "NaN" : "an infinite value",
+                                                               " at row ", i, ", column ", j));
+              }
+              s += static_cast<double>(x[j]) * x[j];
+            }
+            if (bounded && s > kMaxSquaredNorm) {
+              const int64_t j = std::max_element(x, x + d.dim, [](float a, float b) {
+                                  return std::fabs(a) < std::fabs(b);
+                                }) - x;
+              return absl::InvalidArgumentError(absl::StrCat(
+                  "the ", side, " features at row ", i, " are too large for float32 distances: the row's norm is ",
+                  std::sqrt(s), " (largest value ", x[j], " at column ", j, "), and ", MetricName(m),
+                  " needs every row's norm below ", std::sqrt(kMaxSquaredNorm),
+                  " so that no distance or product overflows float32; scale the features"));
             }
           }
           return absl::OkStatus();
@@ -217,6 +257,8 @@ absl::Status TwinIndex::CheckSide(const TwinData& d, const char* side) const {
     TWINSCORE_CHECK_ARG(d.bits.words >= 1, "the ", side, " bitsets have no word");
     TWINSCORE_CHECK_ARG(static_cast<int64_t>(d.bits.bits.size()) == d.n * d.bits.words, "the ", side,
                         " bitsets hold ", d.bits.bits.size(), " words, expected ", d.n, " x ", d.bits.words);
+    TWINSCORE_CHECK_ARG(options_.bit_other < d.bits.words * 64, "bit_other = ", options_.bit_other,
+                        " is past the bitsets' ", d.bits.words * 64, " bits");
     if (m == TwinMetric::kWeightedJaccard) {  // empty at fit: the IDF is computed
       TWINSCORE_CHECK_ARG(options_.bit_weights.empty() ||
                               static_cast<int64_t>(options_.bit_weights.size()) == d.bits.words * 64,
@@ -252,6 +294,9 @@ absl::Status TwinIndex::CheckSide(const TwinData& d, const char* side) const {
                           " of the ", side, " holds ", s.bits.size(), " words, expected ", d.n, " x ", s.words);
       TWINSCORE_CHECK_ARG(s.missing.empty() || static_cast<int64_t>(s.missing.size()) == d.n, "set column ", j,
                           " of the ", side, ": the missing mask has ", s.missing.size(), " rows, expected ", d.n);
+      TWINSCORE_CHECK_ARG(options_.set_other.empty() || options_.set_other[j] < s.words * 64, "set_other[", j,
+                          "] = ", options_.set_other.empty() ? -1 : options_.set_other[j], " is past the ",
+                          s.words * 64, " bits of set column ", j);
     }
   }
   return absl::OkStatus();
@@ -275,14 +320,8 @@ absl::StatusOr<std::unique_ptr<TwinIndex>> TwinIndex::Fit(const TwinOptions& opt
     ix->sqnorm_.resize(m);
     for (int64_t p = 0; p < m; ++p) {
       float* x = ix->dense_.data() + p * ix->dim_;
-      float s = 0;
-      for (int64_t j = 0; j < ix->dim_; ++j) s += x[j] * x[j];
-      if (metric == TwinMetric::kCosine) {
-        // Unit rows; a zero row stays zero and scores 0 against anything.
-        const float inv = s > 0 ? 1.0f / std::sqrt(s) : 0.0f;
-        for (int64_t j = 0; j < ix->dim_; ++j) x[j] *= inv;
-      }
-      ix->sqnorm_[p] = s;
+      // Finite in float for the bounded metrics (CheckSide); unused by the cosine.
+      ix->sqnorm_[p] = static_cast<float>(CopyRow(x, ix->dim_, metric == TwinMetric::kCosine, x));
     }
     const int64_t np = (m + 15) / 16, d = ix->dim_;
     ix->panels_.assign(np * d * 16, 0.0f);
@@ -309,6 +348,7 @@ absl::StatusOr<std::unique_ptr<TwinIndex>> TwinIndex::Fit(const TwinOptions& opt
         ix->bit_total_[p] = WeightOfAnd(a, all.data(), ix->words_, ix->options_.bit_weights.data());
       }
     }
+    ClearBit(ix->bits_, ix->words_, options.bit_other);  // counted above, intersects nothing below
   } else {
     const MixedColumns& c = clients.mixed;
     for (const auto& col : c.numeric) {
@@ -337,6 +377,9 @@ absl::StatusOr<std::unique_ptr<TwinIndex>> TwinIndex::Fit(const TwinOptions& opt
       for (int64_t p = 0; p < m; ++p) {
         const bool missing = !s.missing.empty() && s.missing[order[p]];
         cnt[p] = missing ? -1 : Popcount(ix->set_bits_.back().data() + p * s.words, s.words);
+      }
+      if (!options.set_other.empty()) {
+        ClearBit(ix->set_bits_.back(), s.words, options.set_other[ix->set_words_.size() - 1]);
       }
       ix->set_count_.push_back(std::move(cnt));
     }
@@ -433,18 +476,9 @@ struct TwinIndex::Impl {
       w.p.resize(nr * d);
       w.pnorm.resize(nr);
       for (int64_t i = 0; i < nr; ++i) {
-        const float* src = q.dense.data() + rows[i] * d;
-        float* dst = w.p.data() + i * d;
-        float s = 0;
-        for (int64_t j = 0; j < d; ++j) {
-          dst[j] = src[j];
-          s += src[j] * src[j];
-        }
-        if (ix.options_.metric == TwinMetric::kCosine) {
-          const float inv = s > 0 ? 1.0f / std::sqrt(s) : 0.0f;
-          for (int64_t j = 0; j < d; ++j) dst[j] *= inv;
-        }
-        w.pnorm[i] = s;
+        const double s = CopyRow(q.dense.data() + rows[i] * d, d, ix.options_.metric == TwinMetric::kCosine,
+                                 w.p.data() + i * d);
+        w.pnorm[i] = static_cast<float>(s);  // used by kSquaredL2 alone, bounded there (CheckSide)
       }
       // The heaps are empty at the start of an item: nothing to beat yet.
       w.thr.assign(nr, -std::numeric_limits<float>::infinity());
@@ -468,6 +502,18 @@ struct TwinIndex::Impl {
           for (int64_t j = 0; j < nc; ++j) s[j] = 2.0f * s[j] - cn[j];
         }
       }
+    }
+    // The ranking score of one pair (prepared prospect i, client position
+    // pos), as Score() computes it but for a lone pair: a GEMM is the wrong
+    // tool for one dot product (and GCC then sees Eigen's packet stores
+    // aimed at a one-float tile).
+    float PairScore(const Work& w, int64_t i, int64_t pos) const {
+      const int64_t d = ix.dim_;
+      const float* x = w.p.data() + i * d;
+      const float* y = ix.dense_.data() + pos * d;
+      float dot = 0;
+      for (int64_t j = 0; j < d; ++j) dot += x[j] * y[j];
+      return ix.options_.metric == TwinMetric::kSquaredL2 ? 2.0f * dot - ix.sqnorm_[pos] : dot;
     }
     void Process(Work& w, int64_t nr, int64_t cb, int64_t ce, float* tile, TopK* heaps) const {
       // The fused kernel of the SIMD level, where it has one (twins_kernels.h).
@@ -755,8 +801,7 @@ absl::Status TwinIndex::ScorePairs(const TwinData& prospects, absl::Span<const i
       Impl::DenseScorer s{*this, prospects};
       Impl::DenseScorer::Work w;
       s.Prepare(&pr, 1, w);
-      s.Score(w, 1, pos, pos + 1, &tile);
-      scores[t] = s.Final(w, 0, tile);
+      scores[t] = s.Final(w, 0, s.PairScore(w, 0, pos));
     } else if (IsBits(m)) {
       Impl::BitsScorer s{*this, prospects};
       Impl::BitsScorer::Work w;

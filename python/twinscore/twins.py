@@ -12,12 +12,16 @@ Metrics
     :meth:`ContactTable.encode`: numbers standardised on the population given
     to ``fit``, one-hot categories).
     ``sqeuclidean`` reports squared distances (smaller is more alike). A zero
-    vector has cosine similarity 0 with anything.
+    vector has cosine similarity 0 with anything. ``inner_product`` and
+    ``sqeuclidean`` refuse a row whose norm passes 6.5e18 (a distance or
+    product could then overflow float32); the cosine takes any finite row.
 ``"jaccard"``, ``"weighted_jaccard"``
     Category sets (a 0/1 matrix, or a contact table's category-set column) as
     bitsets; the weighted form weighs each category (by default its inverse
     document frequency among the clients, so rare categories count more).
-    Two empty sets have similarity 0.
+    Two empty sets have similarity 0. A category outside the schema (unseen
+    when the table was read) counts in its set's size but is shared with
+    nothing: two unseen categories may differ.
 ``"mixed"``
     Gower-style: a weighted mean over the columns of a contact table —
     numeric columns ``1 - |a - b| / range`` (clipped at 0; the range of the
@@ -438,7 +442,20 @@ class TwinIndex(ModelFileMixin):
         return table
 
     def _options(self) -> dict:
-        return {"prospect_tile": int(self.prospect_tile), "client_tile": int(self.client_tile)}
+        opts = {"prospect_tile": int(self.prospect_tile), "client_tile": int(self.client_tile)}
+        # A table's category sets keep every unseen category in one "(other)" bit (the last): it counts in a
+        # set's size but the engine intersects it with nothing, since two unseen categories may differ.
+        schema = getattr(self, "schema_", None)
+        if schema is not None and self.metric_ in _BITS:
+            opts["bit_other"] = len(schema[self.columns_used_[0]].categories)
+        elif schema is not None and self.metric_ == "mixed":
+            opts["set_other"] = [len(schema[c].categories) for c in self.columns_used_
+                                 if schema[c].role == "category_set"]
+        return opts
+
+    def _other_bit(self) -> int:
+        """The feature index of the unseen categories' bit of a bitset metric, or -1 (a 0/1 matrix has none)."""
+        return self._options().get("bit_other", -1)
 
     def _fit_matrix(self, X, reference=None):
         metric = self.metric_
@@ -1008,7 +1025,7 @@ class TwinIndex(ModelFileMixin):
         either = np.flatnonzero(fa | fc)
         union_w = w[either].sum()
         names = np.asarray(self.feature_names_, dtype=object)
-        both = fa[either] & fc[either]
+        both = fa[either] & fc[either] & (either != self._other_bit())  # unseen categories are never shared
         return pd.DataFrame({
             "column": names[either], "prospect": fa[either], "client": fc[either],
             "similarity": both.astype(float), "weight": w[either],
@@ -1166,7 +1183,8 @@ class TwinIndex(ModelFileMixin):
             b = np.unpackbits(base["bits"][c].view(np.uint8), axis=1, bitorder="little")[:, :m].astype(bool)
             w = np.asarray(self._bit_weights, dtype=np.float64) if self.metric_ == "weighted_jaccard" else np.ones(m)
             union = ((a | b) * w).sum(axis=1, keepdims=True)
-            return (a & b) * w / np.where(union > 0, union, 1.0)
+            shared = (a & b) & (np.arange(m) != self._other_bit())  # unseen categories are never shared
+            return shared * w / np.where(union > 0, union, 1.0)
         x = side["dense"][p].astype(np.float64)
         y = base["dense"][c].astype(np.float64)
         prod = x * y
@@ -1516,7 +1534,7 @@ def _sentence(column, role, a, b, sim, value_range, table, index, pr, cr) -> str
         share = diff / value_range if value_range else 0.0
         scale = "the clients'" if index.schema_learnt_on_ == "clients" else "the population's"
         return f"{name} {a:,.4g} vs {b:,.4g}: {share:.0%} of {scale} range apart"
-    both = sorted(set(a) & set(b))
+    both = sorted((set(a) & set(b)) - {"(other)"})  # two unseen categories may differ: never shared
     either = set(a) | set(b)
     shared = f" ({', '.join(both)})" if both else ""
     return f"{len(both)} of {len(either)} {name} shared{shared}"

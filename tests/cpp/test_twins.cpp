@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <random>
 
@@ -556,6 +557,169 @@ TEST(WeightedJaccard, IdfWeightsAtFit) {
   auto given = TwinIndex::Fit(o, cd);
   ASSERT_TRUE(given.ok());
   EXPECT_EQ((*given)->bit_weights(), o.bit_weights);
+}
+
+// Issue 24: rows of huge finite values. Before, |y|^2 overflowed float32 to
+// inf and the squared L2 search returned inf - inf = NaN. Now kInnerProduct
+// and kSquaredL2 refuse a row whose norm passes sqrt(kMaxSquaredNorm),
+// naming it, and every row below the bound searches without overflow.
+TEST(Dense, RowsTooLargeForFloat32DistancesAreRefusedNeverNaN) {
+  const int64_t d = 4;
+  std::vector<float> C = {3e38f, -3e38f, 1, 2, 1, 2, 3, 4}, Q = {2.9e38f, -3e38f, 0, 0};
+  for (TwinMetric m : {TwinMetric::kSquaredL2, TwinMetric::kInnerProduct}) {
+    TwinOptions o;
+    o.metric = m;
+    auto bad = TwinIndex::Fit(o, Dense(2, C, d));
+    ASSERT_FALSE(bad.ok());
+    EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_NE(bad.status().message().find("the clients features at row 0 are too large for float32 distances"),
+              std::string::npos)
+        << bad.status();
+    EXPECT_NE(bad.status().message().find("at column 0"), std::string::npos) << bad.status();
+    // Prospects are held to the same bound.
+    std::vector<float> small = {1, 2, 3, 4, 5, 6, 7, 8};
+    auto ix = TwinIndex::Fit(o, Dense(2, small, d));
+    ASSERT_TRUE(ix.ok());
+    std::vector<int64_t> rows(1);
+    std::vector<float> scores(1);
+    std::vector<int32_t> counts(1);
+    const absl::Status s =
+        (*ix)->Search(Dense(1, Q, d), 1, {absl::MakeSpan(rows), absl::MakeSpan(scores), absl::MakeSpan(counts)});
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_NE(s.message().find("the prospects features at row 0 are too large"), std::string::npos) << s;
+  }
+  // Just under the bound: finite, right distances (in double), 1 and 2 threads alike.
+  const float big = static_cast<float>(std::sqrt(kMaxSquaredNorm / d)) * 0.999f;
+  std::vector<float> C2 = {big, -big, big, -big, -big, big, -big, big, big, big, big, big, 0, 0, 0, 0};
+  std::vector<float> Q2 = {big, -big, big, -big * 0.5f, 0, 0, 0, 1e18f};
+  TwinOptions o;
+  o.metric = TwinMetric::kSquaredL2;
+  auto ix = TwinIndex::Fit(o, Dense(4, C2, d));
+  ASSERT_TRUE(ix.ok()) << ix.status();
+  ASSERT_TRUE(SetNumThreads(1).ok());
+  Found one = SearchAll(**ix, Dense(2, Q2, d), 4);
+  ASSERT_TRUE(SetNumThreads(2).ok());
+  Found two = SearchAll(**ix, Dense(2, Q2, d), 4);
+  ASSERT_TRUE(SetNumThreads(0).ok());
+  EXPECT_EQ(one.rows, two.rows);
+  EXPECT_EQ(one.scores, two.scores);
+  for (int64_t i = 0; i < 2; ++i) {
+    for (int r = 0; r < 4; ++r) {
+      const int64_t j = one.rows[i * 4 + r];
+      ASSERT_GE(j, 0);
+      double l2 = 0;
+      for (int64_t t = 0; t < d; ++t) l2 += std::pow(double(Q2[i * d + t]) - C2[j * d + t], 2);
+      const float got = one.scores[i * 4 + r];
+      ASSERT_TRUE(std::isfinite(got)) << "prospect " << i << " rank " << r;
+      // The expansion |x|^2 - 2 x.y + |y|^2 loses what float32 cannot hold
+      // beside the norms: absolute error relative to them.
+      EXPECT_NEAR(got, l2, 1e-5 * kMaxSquaredNorm) << "prospect " << i << " rank " << r;
+    }
+  }
+}
+
+// Issue 24: the cosine of rows whose float32 norm^2 overflows (|x| >~ 1.8e19)
+// or underflows to 0 (subnormal values) was 0, as for zero vectors. The norms
+// are now summed in double: the cosine is numpy float64's, whatever the scale.
+TEST(Dense, CosineOfHugeAndSubnormalRowsIsRight) {
+  const int64_t d = 3;
+  const float scales[] = {3e38f, 1e30f, 1e19f, 1.0f, 1e-30f, 1e-39f, 1e-44f};
+  std::mt19937 gen(11);
+  std::uniform_real_distribution<float> unit(-1.0f, 1.0f);
+  std::vector<float> C, Q;
+  for (float sc : scales) {
+    for (int rep = 0; rep < 3; ++rep) {
+      for (int64_t t = 0; t < d; ++t) C.push_back(unit(gen) * sc);
+      for (int64_t t = 0; t < d; ++t) Q.push_back(unit(gen) * sc);
+    }
+  }
+  Q.push_back(std::numeric_limits<float>::denorm_min());  // one subnormal value, the rest zero
+  Q.push_back(0.0f);
+  Q.push_back(0.0f);
+  const int64_t nc = static_cast<int64_t>(C.size()) / d, nq = static_cast<int64_t>(Q.size()) / d;
+  TwinOptions o;
+  o.metric = TwinMetric::kCosine;
+  auto ix = TwinIndex::Fit(o, Dense(nc, C, d));
+  ASSERT_TRUE(ix.ok()) << ix.status();
+  const int k = static_cast<int>(nc);
+  ASSERT_TRUE(SetNumThreads(1).ok());
+  Found one = SearchAll(**ix, Dense(nq, Q, d), k);
+  ASSERT_TRUE(SetNumThreads(2).ok());
+  Found two = SearchAll(**ix, Dense(nq, Q, d), k);
+  ASSERT_TRUE(SetNumThreads(0).ok());
+  EXPECT_EQ(one.rows, two.rows);
+  EXPECT_EQ(one.scores, two.scores);
+  auto norm = [&](const std::vector<float>& x, int64_t i) {
+    double s = 0;
+    for (int64_t t = 0; t < d; ++t) s += double(x[i * d + t]) * x[i * d + t];
+    return std::sqrt(s);
+  };
+  for (int64_t i = 0; i < nq; ++i) {
+    ASSERT_EQ(one.counts[i], k);
+    for (int r = 0; r < k; ++r) {
+      const int64_t j = one.rows[i * k + r];
+      double dot = 0;
+      for (int64_t t = 0; t < d; ++t) dot += double(Q[i * d + t]) * C[j * d + t];
+      // Subnormal inputs carry few significant bits: the reference is the
+      // cosine of the values as stored, which double represents exactly.
+      EXPECT_NEAR(one.scores[i * k + r], dot / (norm(Q, i) * norm(C, j)), 1e-6)
+          << "prospect " << i << " client " << j;
+    }
+  }
+}
+
+// Issue 24: every unseen category shared one "other" bit, so two prospects'
+// different unseen categories matched. With bit_other (set_other for the
+// mixed metric) the bit counts in a set's size and union but intersects
+// nothing; the reference is Jaccard on sets of names, an unseen name unique.
+TEST(Jaccard, UnseenCategoriesCountButNeverMatch) {
+  const int32_t other = 3;  // categories 0..2, bit 3 = unseen
+  // Clients: {0,1}, {unseen}, {0, unseen}, {}. Prospects: {unseen}, {1, unseen}, {0}.
+  std::vector<uint64_t> C = {0b0011, 0b1000, 0b1001, 0}, Q = {0b1000, 0b1010, 0b0001};
+  // |A & B| / |A | B| with unseen names all distinct: rows = prospects.
+  const double ref[3][4] = {{0, 0, 0, 0},  // {u} vs {0,1}: 0/3; vs {u'}: 0/2; vs {0,u'}: 0/3; vs {}: 0/1
+                            {1.0 / 3, 0, 0, 0},  // {1,u} vs {0,1}: 1/3
+                            {1.0 / 2, 0, 1.0 / 2, 0}};
+  for (TwinMetric m : {TwinMetric::kJaccard, TwinMetric::kWeightedJaccard, TwinMetric::kMixed}) {
+    TwinOptions o;
+    o.metric = m;
+    TwinData cd, qd;
+    cd.n = 4;
+    qd.n = 3;
+    if (m == TwinMetric::kMixed) {
+      o.set_weights = {1};
+      o.set_other = {other};
+      cd.mixed.sets = {{C, 1, {}}};
+      qd.mixed.sets = {{Q, 1, {}}};
+    } else {
+      o.bit_other = other;
+      if (m == TwinMetric::kWeightedJaccard) o.bit_weights.assign(64, 1.0f);
+      cd.bits = {C, 1, {}};
+      qd.bits = {Q, 1, {}};
+    }
+    auto ix = TwinIndex::Fit(o, cd);
+    ASSERT_TRUE(ix.ok()) << ix.status();
+    Found f = SearchAll(**ix, qd, 4);
+    for (int64_t i = 0; i < 3; ++i) {
+      for (int r = 0; r < 4; ++r) {
+        EXPECT_NEAR(f.scores[i * 4 + r], ref[i][f.rows[i * 4 + r]], 1e-6)
+            << "metric " << static_cast<int>(m) << " prospect " << i << " client " << f.rows[i * 4 + r];
+      }
+    }
+    // The pairs' scores agree with the search.
+    std::vector<int64_t> pr = {0, 0, 1, 2}, cr = {1, 2, 2, 2};
+    std::vector<float> parts(4 * (*ix)->PartCount()), scores(4);
+    ASSERT_TRUE((*ix)->ScorePairs(qd, pr, cr, absl::MakeSpan(parts), absl::MakeSpan(scores)).ok());
+    for (int t = 0; t < 4; ++t) EXPECT_NEAR(scores[t], ref[pr[t]][cr[t]], 1e-6) << "pair " << t;
+  }
+  // A bit past the bitsets is refused.
+  TwinOptions o;
+  o.metric = TwinMetric::kJaccard;
+  o.bit_other = 64;
+  TwinData cd;
+  cd.n = 4;
+  cd.bits = {C, 1, {}};
+  EXPECT_EQ(TwinIndex::Fit(o, cd).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(Twins, BadInput) {

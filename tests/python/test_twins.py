@@ -627,3 +627,87 @@ def test_bad_input(rng, market):
         idx.expand(prospects, id="contact_id")
     with pytest.raises(ValueError, match="exclude_mask"):
         idx.expand(prospects, n=3, exclude_mask=np.zeros(3, dtype=bool), id="contact_id")
+
+
+# -- numerics at the edges (issue 24) ---------------------------------------------
+
+
+@pytest.mark.parametrize("metric", ["sqeuclidean", "inner_product"])
+def test_rows_too_large_for_float32_distances_are_refused(rng, metric):
+    """Rows near 3e38 made |y|^2 overflow and the search return NaN; now a ValueError names the row."""
+    C = rng.normal(size=(50, 4)).astype(np.float32)
+    huge = C.copy()
+    huge[7] = [3e38, -3e38, 1, 2]
+    with pytest.raises(ValueError, match=r"clients features at row 7 are too large for float32 distances.*column 0"):
+        TwinIndex(metric).fit(huge)
+    idx = TwinIndex(metric).fit(C)
+    Q = C[:3].copy()
+    Q[2, 3] = -2.9e38
+    with pytest.raises(ValueError, match=r"prospects features at row 2 are too large.*column 3"):
+        idx.search(Q, k=5)
+    # Just below the bound (|x| < 6.5e18): finite and right.
+    big = np.float32(6.4e18 / 2)
+    C2 = np.array([[big, -big, big, -big], [-big, big, -big, big], [0, 0, 0, 0], [big, big, big, big]], np.float32)
+    Q2 = np.array([[big, -big, big, -big / 2], [0, 0, 0, 1e18]], np.float32)
+    res = TwinIndex(metric).fit(C2).search(Q2, k=4)
+    assert np.isfinite(res.similarities).all() and np.isfinite(res.score).all()
+    S = dense_scores(Q2.astype(np.float64), C2.astype(np.float64), metric)
+    got = np.take_along_axis(S, res.rows, axis=1)
+    np.testing.assert_allclose(res.similarities, got, rtol=1e-5, atol=1e-6 * float(big) ** 2)
+
+
+def test_cosine_of_huge_and_subnormal_rows_matches_numpy(rng, restore_threads):
+    """Rows whose float32 norm^2 overflows (|x| ~ 1e19 and up) or underflows (subnormal values) were
+    taken for zero vectors (cosine 0); the engine's norms are now in double, like numpy float64's."""
+    scales = [3e38, 1e30, 1e19, 1.0, 1e-30, 1e-39, 1e-44]
+    C = np.concatenate([rng.uniform(-1, 1, size=(4, 5)) * s for s in scales]).astype(np.float32)
+    Q = np.concatenate([rng.uniform(-1, 1, size=(3, 5)) * s for s in scales]).astype(np.float32)
+    Q[-1] = 0
+    Q[-1, 2] = np.finfo(np.float32).smallest_subnormal
+    assert np.isfinite(C).all() and np.isfinite(Q).all()
+    idx = TwinIndex("cosine").fit(C)
+    with ts.threads(1):
+        one = idx.search(Q, k=len(C))
+    with ts.threads(2):
+        two = idx.search(Q, k=len(C))
+    np.testing.assert_array_equal(one.rows, two.rows)
+    np.testing.assert_array_equal(one.similarities, two.similarities)
+    C64, Q64 = C.astype(np.float64), Q.astype(np.float64)
+    S = (Q64 / np.linalg.norm(Q64, axis=1, keepdims=True)) @ (C64 / np.linalg.norm(C64, axis=1, keepdims=True)).T
+    np.testing.assert_allclose(one.similarities, np.take_along_axis(S, one.rows, axis=1), atol=1e-6)
+    check_against(one, S, len(C), tol=1e-6)
+
+
+def set_jaccard(a, b, vocabulary):
+    """Jaccard of two lists of names as sets, an unseen name (outside the vocabulary) distinct from every
+    other name: it counts in the union, never in the intersection. Two empty sets: 0."""
+    a = {v if v in vocabulary else ("unseen", "a", v) for v in a}
+    b = {v if v in vocabulary else ("unseen", "b", v) for v in b}
+    union = len(a | b)
+    return len(a & b) / union if union else 0.0
+
+
+@pytest.mark.parametrize("metric", ["jaccard", "mixed"])
+def test_unseen_categories_never_match(metric):
+    """Every unseen category used to fold into one shared "(other)" bit, so two prospects' different
+    unseen categories matched each other (and the clients' unseen ones); now an unseen category counts
+    in its set's size and matches nothing."""
+    population = pd.DataFrame({"cats": [["a"], ["b"], ["c"], ["a", "b"]]})
+    schema = ts.ContactTable.from_pandas(population).schema
+    vocabulary = set(schema["cats"].categories)
+    clients = pd.DataFrame({"cats": [["a", "b"], ["x"], ["a", "y"], [], ["c"], ["z", "b"]]})
+    prospects = pd.DataFrame({"cats": [["x"], ["q"], ["b", "w"], ["a"], ["c", "y"], []]})
+    idx = TwinIndex(metric).fit(clients, schema=schema)
+    res = idx.search(prospects, k=len(clients))
+    S = np.array([[set_jaccard(p, c, vocabulary) for c in clients["cats"]] for p in prospects["cats"]])
+    check_against(res, S, len(clients), tol=1e-6)
+    # Unseen alone: no twin scores above 0.
+    assert (res.similarities[:2] == 0).all()
+    # The explanation shares no unseen category, and its contributions add up to the similarity.
+    ex = idx.explain(prospects, 4, 2)
+    assert ex["contribution"].sum() == pytest.approx(S[4, 2], abs=1e-6)
+    if metric == "jaccard":
+        other = ex[ex["column"] == "(other)"]
+        assert len(other) == 1 and other["contribution"].iloc[0] == 0 and other["similarity"].iloc[0] == 0
+    else:
+        assert "(other)" not in ex["explanation"].iloc[0].split("shared")[1]

@@ -8,10 +8,13 @@
 //
 // Similarity (larger is more alike), per metric:
 //   kInnerProduct    x . y
-//   kCosine          x . y / (|x| |y|), 0 when either vector is zero
+//   kCosine          x . y / (|x| |y|), 0 when either vector is zero (norms
+//                    in double: rows of huge or subnormal values are not zero)
 //   kSquaredL2       |x - y|^2 is reported; smaller is more alike
 //   kJaccard         |A & B| / |A | B| on bitsets, 0 when both sets are empty
 //   kWeightedJaccard sum of w over A & B / sum of w over A | B (w >= 0 per bit)
+//                    An "other" bit (TwinOptions::bit_other, set_other) counts
+//                    in a set's size but is in no intersection.
 //   kMixed           Gower-style weighted mean of parts: numeric 1 - |a-b|/range
 //                    (clipped at 0; range learnt on the clients), categorical
 //                    equal / not equal, category sets Jaccard. A part missing on
@@ -38,6 +41,17 @@ namespace twinscore {
 
 enum class TwinMetric { kInnerProduct, kCosine, kSquaredL2, kJaccard, kWeightedJaccard, kMixed };
 
+// kInnerProduct and kSquaredL2 refuse a row (client or prospect) whose
+// squared norm, in double, exceeds FLT_MAX / 8 (|x| > 6.5e18). Below it no
+// float32 sum of the search can overflow: every partial sum of x . y is at
+// most |x| |y| <= FLT_MAX / 8, |y|^2 <= FLT_MAX / 8, and |x - y|^2 <=
+// (|x| + |y|)^2 <= FLT_MAX / 2 (room for rounding), so the float32 kernels
+// never make an inf, nor inf - inf = NaN. Above it the answers (distances
+// and products up to |x| |y|) can pass FLT_MAX and have no float32 value:
+// an error that says so beats an inf or a rescaled approximation, and the hot loops keep their plain
+// float32 FMAs (the check rides on the NaN/inf pass over the input).
+constexpr double kMaxSquaredNorm = 3.4028234663852886e38 / 8;
+
 // Bitsets of one category-set column: n rows of `words` words; `missing` is
 // empty (none missing) or n bytes, non-zero for a missing set.
 struct BitsetColumn {
@@ -57,7 +71,9 @@ struct MixedColumns {
 // that the metric reads needs filling.
 struct TwinData {
   int64_t n = 0;
-  absl::Span<const float> dense;  // n * dim, dense metrics; NaN and inf refused
+  // n * dim, dense metrics; NaN and inf refused, and for kInnerProduct and
+  // kSquaredL2 a row whose squared norm exceeds kMaxSquaredNorm (see there).
+  absl::Span<const float> dense;
   int64_t dim = 0;
   BitsetColumn bits;  // Jaccard metrics
   MixedColumns mixed;  // kMixed
@@ -92,6 +108,13 @@ struct TwinOptions {
   // "unseen" code: two values outside the dictionary may differ, so they
   // must not match); empty for none, else one per key column of the data.
   std::vector<int32_t> key_other;
+  // kJaccard, kWeightedJaccard: the bit of the unseen categories (the
+  // schema's "(other)"), or -1 for none; kMixed: one such bit per set
+  // column, or empty for none. Two unseen categories may differ, so the bit
+  // counts in a set's size (and union) but intersects nothing. A row's
+  // unseen categories share the bit: they count as one.
+  int32_t bit_other = -1;
+  std::vector<int32_t> set_other;
   // Tile sizes: prospects per work item, clients per scored tile. Larger tiles
   // amortise more, smaller ones keep the tile of scores in cache.
   int64_t prospect_tile = 192;

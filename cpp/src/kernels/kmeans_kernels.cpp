@@ -14,9 +14,9 @@
 namespace twinscore::kernels::TWINSCORE_SIMD_NS {
 namespace {
 
-constexpr int kLanes = kKMeansLanes;
-
 #if defined(__AVX2__) && defined(__FMA__)
+constexpr int kLanes = kKMeansLanes;  // the vector paths' only (clang: unused at the baseline)
+
 // The lowest index among the lanes holding the minimum, without leaving the
 // registers (a scalar loop here costs branch mispredictions on every row).
 inline int32_t ArgMin8(__m256 best, __m256i bidx) {
