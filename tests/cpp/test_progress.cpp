@@ -55,9 +55,13 @@ struct Recorder {
       EXPECT_GE(s.done, 0) << s.stage;
       EXPECT_LE(s.done, s.total) << s.stage << " report " << i;
       const bool first = i == 0 || steps[i - 1].stage != s.stage;
-      if (!first) EXPECT_GE(s.done, steps[i - 1].done) << s.stage << " report " << i;
+      if (!first) {
+        EXPECT_GE(s.done, steps[i - 1].done) << s.stage << " report " << i;
+      }
       const bool last = i + 1 == steps.size() || steps[i + 1].stage != s.stage;
-      if (last) EXPECT_EQ(s.done, s.total) << s.stage << " ends short";
+      if (last) {
+        EXPECT_EQ(s.done, s.total) << s.stage << " ends short";
+      }
     }
   }
 };
@@ -146,8 +150,12 @@ TEST(Progress, KMeansLloydReportsIterationsSameResultAnyThreads) {
     EXPECT_EQ(runs[0].centers, runs[1].centers);
     EXPECT_EQ(runs[0].labels, runs[1].labels);
     EXPECT_EQ(runs[0].inertia, runs[1].inertia);
-    if (max_iter == 3) EXPECT_EQ(runs[0].n_iter, 3);
-    if (max_iter == 300) EXPECT_LT(runs[0].n_iter, 300);  // converged: the total dropped
+    if (max_iter == 3) {
+      EXPECT_EQ(runs[0].n_iter, 3);
+    }
+    if (max_iter == 300) {
+      EXPECT_LT(runs[0].n_iter, 300);  // converged: the total dropped
+    }
   }
 }
 
