@@ -18,9 +18,8 @@ import pandas as pd
 
 from . import _core, _frames
 from ._config import resolve_threads
-from ._model_file import ModelFileMixin
 from ._validation import check_float, check_int
-from .value import _compress, _count, _draws, _store_uncertainty, _summary_arrays, _summary_table, _weights
+from .value import PurchaseModel, _draws, _summary_arrays, _weights
 
 __all__ = ["BetaGeoBetaBinom", "discrete_summary"]
 
@@ -124,7 +123,7 @@ def _whole(t, name: str) -> int:
     return check_int(t, name, min_value=0, max_value=100_000_000)
 
 
-class BetaGeoBetaBinom(ModelFileMixin):
+class BetaGeoBetaBinom(PurchaseModel):
     """BG/BB purchase model for discrete opportunities (Fader, Hardie & Shang 2010).
 
     While alive, a client buys at each opportunity with probability
@@ -179,20 +178,8 @@ class BetaGeoBetaBinom(ModelFileMixin):
 
     summary_columns = _COLUMNS  # what the diagnostics read: frequency, recency, age
 
-    def __init__(self, *, penalizer: float = 0.0, max_iter: int = 500, tol: float = 1e-9, compress: bool = True):
-        self.penalizer = penalizer
-        self.max_iter = max_iter
-        self.tol = tol
-        self.compress = compress
-
-    def __repr__(self) -> str:
-        if not hasattr(self, "params_"):
-            return f"BetaGeoBetaBinom(penalizer={self.penalizer!r})" if self.penalizer else "BetaGeoBetaBinom()"
-        p = self.params_
-        penalty = f", penalizer={self.penalizer:g}" if self.penalizer else ""
-        return (f"BetaGeoBetaBinom(alpha={p['alpha']:.3g}, beta={p['beta']:.3g}, gamma={p['gamma']:.3g}, "
-                f"delta={p['delta']:.3g}, n={_count(self.n_clients_)} clients, LL={self.log_likelihood_:.1f}"
-                f"{penalty})")
+    _NAMES = _NAMES
+    _fit_engine = staticmethod(_core.bgbb_fit)
 
     def fit(self, summary: pd.DataFrame, weights=None) -> "BetaGeoBetaBinom":
         """Fit the model to per-client summaries.
@@ -210,55 +197,28 @@ class BetaGeoBetaBinom(ModelFileMixin):
         BetaGeoBetaBinom
             self, fitted.
         """
-        penalizer = check_float(self.penalizer, "penalizer", min_value=0.0)
-        max_iter = check_int(self.max_iter, "max_iter", min_value=1)
-        tol = check_float(self.tol, "tol", min_value=0.0, strict_min=True)
-        x, t_x, n = _patterns(summary)
-        if isinstance(weights, str):
-            weights = _summary_arrays(summary, (weights,))[0]
-        w = _weights(weights, len(x))
-        if self.compress:
-            (x, t_x, n), w = _compress([x, t_x, n], w)
-        threads = resolve_threads()
-        params, ll, n_iter, _ = _core.bgbb_fit(x, t_x, n, w, max_iter, tol, penalizer, n_threads=threads)
-        self.params_ = dict(zip(_NAMES, params))
-        held = {}
-
-        def covariance():
-            cov, fixed, boundary, scales = _core.bgbb_covariance(params, x, t_x, n, w, penalizer, n_threads=threads)
-            held["scales"] = scales
-            return cov, fixed, boundary
-
-        _store_uncertainty(self, self.params_, covariance)
+        super().fit(summary, weights)
+        held = self.__dict__.pop("_held_scales", None)  # which concentration the engine held, if any
         if self.covariance_ is not None:
-            self.boundary_ = _HELD[held["scales"]]
-        self.log_likelihood_ = ll
-        self.n_iter_ = n_iter
-        self.n_clients_ = int(len(summary)) if weights is None else float(np.sum(weights))
+            self.boundary_ = _HELD[held]
         return self
 
-    def _params(self) -> list[float]:
-        if not hasattr(self, "params_"):
-            raise ValueError("this BetaGeoBetaBinom is not fitted yet: call fit first")
-        return [self.params_[k] for k in _NAMES]
+    def _arrays(self, summary):
+        return list(_patterns(summary))
+
+    def _client_weights(self, summary, weights):
+        return _summary_arrays(summary, (weights,))[0] if isinstance(weights, str) else weights
+
+    def _covariance(self, params, x, t_x, n, w, penalizer, n_threads):
+        cov, fixed, boundary, self._held_scales = _core.bgbb_covariance(params, x, t_x, n, w, penalizer,
+                                                                        n_threads=n_threads)
+        return cov, fixed, boundary
 
     def log_likelihood(self, summary: pd.DataFrame, weights=None) -> float:
         """Log-likelihood of ``summary`` (frequency, recency, n_periods) under the fitted parameters."""
         x, t_x, n = _patterns(summary)
         ll, _ = _core.bgbb_loglik(self._params(), x, t_x, n, _weights(weights, len(x)), n_threads=resolve_threads())
         return ll
-
-    def summary(self, level: float = 0.95) -> pd.DataFrame:
-        """alpha, beta, gamma, delta with ``coef``, ``se``, ``lower``, ``upper`` and ``fixed``.
-
-        The interval is the normal approximation on the log scale, as
-        `BetaGeo.summary`: coef * exp(-/+ z se / coef).
-        """
-        return _summary_table(self, level)
-
-    def sample_params(self, draws: int = 200, seed: int = 0) -> pd.DataFrame:
-        """Parameter draws on the log scale (as `BetaGeo.sample_params`); columns alpha, beta, gamma, delta."""
-        return pd.DataFrame(_draws(self, draws, seed), columns=list(_NAMES))
 
     def _predict(self, summary, t, discount: float = 0.0):
         x, t_x, n = _patterns(summary)

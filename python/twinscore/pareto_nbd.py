@@ -8,21 +8,19 @@ files); :func:`~twinscore.lifetime_value` takes either purchase model.
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from . import _core
 from ._config import resolve_threads
-from ._model_file import ModelFileMixin
-from ._validation import check_float, check_int
-from .value import _compress, _count, _draws, _store_uncertainty, _summary_arrays, _summary_table, _weights
+from ._validation import check_float
+from .value import PurchaseModel, _draws, _summary_arrays, _weights
 
 __all__ = ["ParetoNBD"]
 
 _NAMES = ("r", "alpha", "s", "beta")
 
 
-class ParetoNBD(ModelFileMixin):
+class ParetoNBD(PurchaseModel):
     """Pareto/NBD purchase model (Schmittlein, Morrison & Colombo 1987), fitted by maximum likelihood.
 
     While alive, a client buys at a rate lambda, Gamma(r, alpha) across
@@ -79,59 +77,17 @@ class ParetoNBD(ModelFileMixin):
         """The lifetime value engine (see value.lifetime_value), with the signature of BetaGeo's."""
         return _core.paretonbd_value_intervals(*args, **kwargs)
 
-    def __init__(self, *, penalizer: float = 0.0, max_iter: int = 500, tol: float = 1e-9, compress: bool = True):
-        self.penalizer = penalizer
-        self.max_iter = max_iter
-        self.tol = tol
-        self.compress = compress
-
-    def __repr__(self) -> str:
-        if not hasattr(self, "params_"):
-            return f"ParetoNBD(penalizer={self.penalizer!r})" if self.penalizer else "ParetoNBD()"
-        p = self.params_
-        penalty = f", penalizer={self.penalizer:g}" if self.penalizer else ""
-        return (f"ParetoNBD(r={p['r']:.3g}, alpha={p['alpha']:.3g}, s={p['s']:.3g}, beta={p['beta']:.3g}, "
-                f"n={_count(self.n_clients_)} clients, LL={self.log_likelihood_:.1f}{penalty})")
+    _NAMES = _NAMES
+    _fit_engine = staticmethod(_core.paretonbd_fit)
+    _covariance = staticmethod(_core.paretonbd_covariance)
 
     def fit(self, summary: pd.DataFrame, weights=None) -> "ParetoNBD":
-        """Fit the model to per-client summaries.
-
-        Parameters
-        ----------
-        summary : DataFrame
-            Columns ``frequency``, ``recency`` and ``T`` (as made by
-            `calibration_summary`), one row per client.
-        weights : array-like of shape (n,), optional
-            Non-negative client weights (e.g. counts of identical rows).
-
-        Returns
-        -------
-        ParetoNBD
-            self, fitted.
-        """
-        penalizer = check_float(self.penalizer, "penalizer", min_value=0.0)
-        max_iter = check_int(self.max_iter, "max_iter", min_value=1)
-        tol = check_float(self.tol, "tol", min_value=0.0, strict_min=True)
-        x, t_x, T = _summary_arrays(summary)
-        w = _weights(weights, len(x))
-        if self.compress:
-            (x, t_x, T), w = _compress([x, t_x, T], w)
-        threads = resolve_threads()
-        params, ll, n_iter, _ = _core.paretonbd_fit(x, t_x, T, w, max_iter, tol, penalizer, n_threads=threads)
-        self.params_ = dict(zip(_NAMES, params))
-        _store_uncertainty(self, self.params_, lambda: _core.paretonbd_covariance(params, x, t_x, T, w, penalizer,
-                                                                                   n_threads=threads))
+        """Fit the model to per-client summaries (columns ``frequency``, ``recency`` and ``T``, as
+        made by `calibration_summary`), with optional non-negative client ``weights``. Returns self."""
+        super().fit(summary, weights)
         if self.boundary_ == "a_plus_b_held":  # the engine's "scale held" code: here the shape s
             self.boundary_ = "s_held"
-        self.log_likelihood_ = ll
-        self.n_iter_ = n_iter
-        self.n_clients_ = int(len(summary)) if weights is None else float(np.sum(weights))
         return self
-
-    def _params(self) -> list[float]:
-        if not hasattr(self, "params_"):
-            raise ValueError("this ParetoNBD is not fitted yet: call fit first")
-        return [self.params_[k] for k in _NAMES]
 
     def log_likelihood(self, summary: pd.DataFrame, weights=None) -> float:
         """Log-likelihood of ``summary`` (columns frequency, recency, T) under the fitted parameters."""
@@ -144,14 +100,6 @@ class ParetoNBD(ModelFileMixin):
         t = check_float(t, "t", min_value=0.0)
         x, t_x, T = _summary_arrays(summary)
         return _core.paretonbd_predict(self._params(), x, t_x, T, t, n_threads=resolve_threads())
-
-    def summary(self, level: float = 0.95) -> pd.DataFrame:
-        """r, alpha, s, beta with ``coef``, ``se``, ``lower``, ``upper`` (log-scale normal interval) and ``fixed``."""
-        return _summary_table(self, level)
-
-    def sample_params(self, draws: int = 200, seed: int = 0) -> pd.DataFrame:
-        """Parameter draws on the log scale, as `BetaGeo.sample_params`; columns r, alpha, s, beta."""
-        return pd.DataFrame(_draws(self, draws, seed), columns=list(_NAMES))
 
     def _intervals(self, summary, t, interval, draws, seed, which):
         level = check_float(interval, "interval", min_value=0.0, strict_min=True)

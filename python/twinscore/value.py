@@ -420,7 +420,88 @@ def _count(n) -> str:
     return f"{n:,.0f}" if float(n).is_integer() else f"{n:,.2f}"
 
 
-class BetaGeo(ModelFileMixin):
+class PurchaseModel(ModelFileMixin):
+    """What the purchase models (BG/NBD, Pareto/NBD, BG/BB) share: their
+    parameters, the fit on compressed summary patterns with its observed
+    information, the parameter table and the parameter draws. A model names
+    its four parameters (``_NAMES``), the summary columns it reads
+    (``summary_columns``) and its engine (``_fit_engine``, ``_covariance``)."""
+
+    _NAMES: tuple = ()
+    summary_columns = ("frequency", "recency", "T")
+
+    def __init__(self, *, penalizer: float = 0.0, max_iter: int = 500, tol: float = 1e-9, compress: bool = True):
+        self.penalizer = penalizer
+        self.max_iter = max_iter
+        self.tol = tol
+        self.compress = compress
+
+    def __repr__(self) -> str:
+        name = type(self).__name__
+        if not hasattr(self, "params_"):
+            return f"{name}(penalizer={self.penalizer!r})" if self.penalizer else f"{name}()"
+        p = ", ".join(f"{k}={self.params_[k]:.3g}" for k in self._NAMES)
+        penalty = f", penalizer={self.penalizer:g}" if self.penalizer else ""
+        return f"{name}({p}, n={_count(self.n_clients_)} clients, LL={self.log_likelihood_:.1f}{penalty})"
+
+    def fit(self, summary: pd.DataFrame, weights=None):
+        """Fit the model to per-client summaries (one row per client, the columns
+        ``summary_columns``), with optional non-negative client ``weights`` (e.g. counts of
+        identical rows). Returns self, fitted."""
+        penalizer = check_float(self.penalizer, "penalizer", min_value=0.0)
+        max_iter = check_int(self.max_iter, "max_iter", min_value=1)
+        tol = check_float(self.tol, "tol", min_value=0.0, strict_min=True)
+        arrays = self._arrays(summary)
+        weights = self._client_weights(summary, weights)
+        w = _weights(weights, len(arrays[0]))
+        if self.compress:
+            arrays, w = _compress(list(arrays), w)
+        threads = resolve_threads()
+        params, ll, n_iter, _ = self._fit_engine(*arrays, w, max_iter, tol, penalizer, n_threads=threads)
+        self.params_ = dict(zip(self._NAMES, params))
+        _store_uncertainty(self, self.params_, lambda: self._covariance(params, *arrays, w, penalizer,
+                                                                        n_threads=threads))
+        self.log_likelihood_ = ll
+        self.n_iter_ = n_iter
+        self.n_clients_ = int(len(summary)) if weights is None else float(np.sum(weights))
+        return self
+
+    def _arrays(self, summary) -> list[np.ndarray]:
+        return _summary_arrays(summary, self.summary_columns)
+
+    def _client_weights(self, summary, weights):
+        return weights
+
+    def _params(self) -> list[float]:
+        if not hasattr(self, "params_"):
+            raise ValueError(f"this {type(self).__name__} is not fitted yet: call fit first")
+        return [self.params_[k] for k in self._NAMES]
+
+    def summary(self, level: float = 0.95) -> pd.DataFrame:
+        """The parameters with their standard errors and ``level`` confidence intervals.
+
+        Returns
+        -------
+        DataFrame
+            One row per parameter: ``coef``, ``se``, ``lower``, ``upper`` and
+            ``fixed``. The parameters are positive, so the interval is the
+            normal approximation on the log scale: coef * exp(-/+ z se / coef),
+            z the normal quantile of (1 + level) / 2 — always inside (0, inf),
+            and asymmetric. A fixed parameter (held on a boundary of the
+            likelihood, see ``boundary_``) has se 0 and lower = upper = its value.
+        """
+        return _summary_table(self, level)
+
+    def sample_params(self, draws: int = 200, seed: int = 0) -> pd.DataFrame:
+        """Parameter draws from their asymptotic distribution: log theta ~ N(log theta_hat, D^-1 covariance_ D^-1).
+
+        D = diag(theta_hat); fixed parameters are copied. Seeded, the same on
+        every machine and thread count. One column per parameter.
+        """
+        return pd.DataFrame(_draws(self, draws, seed), columns=list(self._NAMES))
+
+
+class BetaGeo(PurchaseModel):
     """BG/NBD purchase model (Fader, Hardie & Lee 2005), fitted by maximum likelihood.
 
     Purchase rates are Gamma(r, alpha) across clients; after each repeat
@@ -487,57 +568,9 @@ class BetaGeo(ModelFileMixin):
     supremum, and predictions are the limit's.
     """
 
-    def __init__(self, *, penalizer: float = 0.0, max_iter: int = 500, tol: float = 1e-9, compress: bool = True):
-        self.penalizer = penalizer
-        self.max_iter = max_iter
-        self.tol = tol
-        self.compress = compress
-
-    def __repr__(self) -> str:
-        if not hasattr(self, "params_"):
-            return f"BetaGeo(penalizer={self.penalizer!r})" if self.penalizer else "BetaGeo()"
-        p = self.params_
-        penalty = f", penalizer={self.penalizer:g}" if self.penalizer else ""
-        return (f"BetaGeo(r={p['r']:.3g}, alpha={p['alpha']:.3g}, a={p['a']:.3g}, b={p['b']:.3g}, "
-                f"n={_count(self.n_clients_)} clients, LL={self.log_likelihood_:.1f}{penalty})")
-
-    def fit(self, summary: pd.DataFrame, weights=None) -> "BetaGeo":
-        """Fit the model to per-client summaries.
-
-        Parameters
-        ----------
-        summary : DataFrame
-            Columns ``frequency``, ``recency`` and ``T`` (as made by
-            `calibration_summary`), one row per client.
-        weights : array-like of shape (n,), optional
-            Non-negative client weights (e.g. counts of identical rows).
-
-        Returns
-        -------
-        BetaGeo
-            self, fitted.
-        """
-        penalizer = check_float(self.penalizer, "penalizer", min_value=0.0)
-        max_iter = check_int(self.max_iter, "max_iter", min_value=1)
-        tol = check_float(self.tol, "tol", min_value=0.0, strict_min=True)
-        x, t_x, T = _summary_arrays(summary)
-        w = _weights(weights, len(x))
-        if self.compress:
-            (x, t_x, T), w = _compress([x, t_x, T], w)
-        threads = resolve_threads()
-        params, ll, n_iter, _ = _core.bgnbd_fit(x, t_x, T, w, max_iter, tol, penalizer, n_threads=threads)
-        self.params_ = dict(zip(("r", "alpha", "a", "b"), params))
-        _store_uncertainty(self, self.params_, lambda: _core.bgnbd_covariance(params, x, t_x, T, w, penalizer,
-                                                                               n_threads=threads))
-        self.log_likelihood_ = ll
-        self.n_iter_ = n_iter
-        self.n_clients_ = int(len(summary)) if weights is None else float(np.sum(weights))
-        return self
-
-    def _params(self) -> list[float]:
-        if not hasattr(self, "params_"):
-            raise ValueError("this BetaGeo is not fitted yet: call fit first")
-        return [self.params_[k] for k in ("r", "alpha", "a", "b")]
+    _NAMES = ("r", "alpha", "a", "b")
+    _fit_engine = staticmethod(_core.bgnbd_fit)
+    _covariance = staticmethod(_core.bgnbd_covariance)
 
     def log_likelihood(self, summary: pd.DataFrame, weights=None) -> float:
         """Log-likelihood of ``summary`` (columns frequency, recency, T) under the fitted parameters."""
@@ -549,30 +582,6 @@ class BetaGeo(ModelFileMixin):
         t = check_float(t, "t", min_value=0.0)
         x, t_x, T = _summary_arrays(summary)
         return _core.bgnbd_predict(self._params(), x, t_x, T, t, n_threads=resolve_threads())
-
-    def summary(self, level: float = 0.95) -> pd.DataFrame:
-        """The parameters with their standard errors and ``level`` confidence intervals.
-
-        Returns
-        -------
-        DataFrame
-            One row per parameter (r, alpha, a, b): ``coef``, ``se``,
-            ``lower``, ``upper`` and ``fixed``. The parameters are positive,
-            so the interval is the normal approximation on the log scale:
-            coef * exp(-/+ z se / coef), z the normal quantile of
-            (1 + level) / 2 — always inside (0, inf), and asymmetric. A fixed
-            parameter (the no-dropout face: a = 0 and b = inf) has se 0 and
-            lower = upper = its value.
-        """
-        return _summary_table(self, level)
-
-    def sample_params(self, draws: int = 200, seed: int = 0) -> pd.DataFrame:
-        """Parameter draws from their asymptotic distribution: log theta ~ N(log theta_hat, D^-1 covariance_ D^-1).
-
-        D = diag(theta_hat); fixed parameters are copied. Seeded, the same on
-        every machine and thread count. Columns r, alpha, a, b.
-        """
-        return pd.DataFrame(_draws(self, draws, seed), columns=["r", "alpha", "a", "b"])
 
     def _intervals(self, summary, t, interval, draws, seed, which):
         z_level = check_float(interval, "interval", min_value=0.0, strict_min=True)
