@@ -179,7 +179,7 @@ class BetaGeoBetaBinom(PurchaseModel):
     summary_columns = _COLUMNS  # what the diagnostics read: frequency, recency, age
 
     _NAMES = _NAMES
-    _fit_engine = staticmethod(_core.bgbb_fit)
+    _ENGINE = "bgbb"
 
     def fit(self, summary: pd.DataFrame, weights=None) -> "BetaGeoBetaBinom":
         """Fit the model to per-client summaries.

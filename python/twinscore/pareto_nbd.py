@@ -78,8 +78,7 @@ class ParetoNBD(PurchaseModel):
         return _core.paretonbd_value_intervals(*args, **kwargs)
 
     _NAMES = _NAMES
-    _fit_engine = staticmethod(_core.paretonbd_fit)
-    _covariance = staticmethod(_core.paretonbd_covariance)
+    _ENGINE = "paretonbd"
 
     def fit(self, summary: pd.DataFrame, weights=None) -> "ParetoNBD":
         """Fit the model to per-client summaries (columns ``frequency``, ``recency`` and ``T``, as

@@ -425,9 +425,11 @@ class PurchaseModel(ModelFileMixin):
     parameters, the fit on compressed summary patterns with its observed
     information, the parameter table and the parameter draws. A model names
     its four parameters (``_NAMES``), the summary columns it reads
-    (``summary_columns``) and its engine (``_fit_engine``, ``_covariance``)."""
+    (``summary_columns``) and its engine (``_ENGINE``: the ``_core`` functions
+    ``<engine>_fit`` and ``<engine>_covariance``, looked up at each call)."""
 
     _NAMES: tuple = ()
+    _ENGINE = ""
     summary_columns = ("frequency", "recency", "T")
 
     def __init__(self, *, penalizer: float = 0.0, max_iter: int = 500, tol: float = 1e-9, compress: bool = True):
@@ -457,7 +459,8 @@ class PurchaseModel(ModelFileMixin):
         if self.compress:
             arrays, w = _compress(list(arrays), w)
         threads = resolve_threads()
-        params, ll, n_iter, _ = self._fit_engine(*arrays, w, max_iter, tol, penalizer, n_threads=threads)
+        fit = getattr(_core, f"{self._ENGINE}_fit")
+        params, ll, n_iter, _ = fit(*arrays, w, max_iter, tol, penalizer, n_threads=threads)
         self.params_ = dict(zip(self._NAMES, params))
         _store_uncertainty(self, self.params_, lambda: self._covariance(params, *arrays, w, penalizer,
                                                                         n_threads=threads))
@@ -465,6 +468,10 @@ class PurchaseModel(ModelFileMixin):
         self.n_iter_ = n_iter
         self.n_clients_ = int(len(summary)) if weights is None else float(np.sum(weights))
         return self
+
+    def _covariance(self, params, *arrays_weights_penalizer, n_threads):
+        """(covariance, fixed, boundary code) of the fit from the engine's observed information."""
+        return getattr(_core, f"{self._ENGINE}_covariance")(params, *arrays_weights_penalizer, n_threads=n_threads)
 
     def _arrays(self, summary) -> list[np.ndarray]:
         return _summary_arrays(summary, self.summary_columns)
@@ -569,8 +576,7 @@ class BetaGeo(PurchaseModel):
     """
 
     _NAMES = ("r", "alpha", "a", "b")
-    _fit_engine = staticmethod(_core.bgnbd_fit)
-    _covariance = staticmethod(_core.bgnbd_covariance)
+    _ENGINE = "bgnbd"
 
     def log_likelihood(self, summary: pd.DataFrame, weights=None) -> float:
         """Log-likelihood of ``summary`` (columns frequency, recency, T) under the fitted parameters."""
