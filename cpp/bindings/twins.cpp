@@ -35,7 +35,7 @@ BitsetColumn BitsOf(Side& s, const py::handle& bits, const py::handle& missing, 
   s.words.push_back(As<uint64_t>(bits));
   const auto& b = s.words.back();
   if (b.ndim() != 2) throw py::value_error(std::string(what) + " must be a 2-D uint64 array (rows x words)");
-  BitsetColumn c{SpanOf(b), b.shape(1), {}};
+  BitsetColumn c{SpanOf(b), b.shape(1), {}, {}};
   if (!missing.is_none()) {
     s.bytes.push_back(As<uint8_t>(missing));
     c.missing = SpanOf(s.bytes.back());

@@ -21,7 +21,9 @@ Metrics
     document frequency among the clients, so rare categories count more).
     Two empty sets have similarity 0. A category outside the schema (unseen
     when the table was read) counts in its set's size but is shared with
-    nothing: two unseen categories may differ.
+    nothing: two unseen categories may differ. Each distinct unseen category
+    of a set counts once ({a, x, y} with x, y unseen has size 3), as a set of
+    names would.
 ``"mixed"``
     Gower-style: a weighted mean over the columns of a contact table —
     numeric columns ``1 - |a - b| / range`` (clipped at 0; the range of the

@@ -165,10 +165,10 @@ TEST(Jaccard, ExactWithTiesByLowerRow) {
   o.client_tile = 64;
   TwinData cd;
   cd.n = nc;
-  cd.bits = {C, words, {}};
+  cd.bits = {C, words, {}, {}};
   TwinData qd;
   qd.n = nq;
-  qd.bits = {Q, words, {}};
+  qd.bits = {Q, words, {}, {}};
   auto ix = TwinIndex::Fit(o, cd);
   ASSERT_TRUE(ix.ok());
   const int k = 10;
@@ -207,12 +207,12 @@ TEST(Mixed, MissingPartsDropOut) {
   cd.n = 4;
   cd.mixed.numeric = {c_income};
   cd.mixed.categorical = {c_region};
-  cd.mixed.sets = {{c_bits, 1, c_missing}};
+  cd.mixed.sets = {{c_bits, 1, c_missing, {}}};
   TwinData qd;
   qd.n = 2;
   qd.mixed.numeric = {q_income};
   qd.mixed.categorical = {q_region};
-  qd.mixed.sets = {{q_bits, 1, q_missing}};
+  qd.mixed.sets = {{q_bits, 1, q_missing, {}}};
   auto ix = TwinIndex::Fit(o, cd);
   ASSERT_TRUE(ix.ok()) << ix.status();
   EXPECT_EQ((*ix)->numeric_ranges()[0], 20.0f);
@@ -387,10 +387,10 @@ TEST_P(BlockKeys, MatchGroupByOracle) {
   o.client_tile = 64;
   TwinData cd, qd;
   cd.n = nc;
-  cd.bits = {cbits, words, {}};
+  cd.bits = {cbits, words, {}, {}};
   cd.keys = Spans(ck);
   qd.n = nq;
-  qd.bits = {qbits, words, {}};
+  qd.bits = {qbits, words, {}, {}};
   qd.keys = Spans(qk);
   auto ix = TwinIndex::Fit(o, cd);
   ASSERT_TRUE(ix.ok()) << ix.status();
@@ -516,7 +516,7 @@ TEST(WeightedJaccard, IdfWeightsAtFit) {
   o.metric = TwinMetric::kWeightedJaccard;
   TwinData cd;
   cd.n = nc;
-  cd.bits = {C, words, {}};
+  cd.bits = {C, words, {}, {}};
   cd.keys = Spans(ck);
   auto ix = TwinIndex::Fit(o, cd);
   ASSERT_TRUE(ix.ok()) << ix.status();
@@ -532,7 +532,7 @@ TEST(WeightedJaccard, IdfWeightsAtFit) {
   KeyTable qk = {std::vector<int32_t>(nq, 0)};
   TwinData qd;
   qd.n = nq;
-  qd.bits = {Q, words, {}};
+  qd.bits = {Q, words, {}, {}};
   qd.keys = Spans(qk);
   const int k = 7;
   Found f = SearchAll(**ix, qd, k);
@@ -689,13 +689,13 @@ TEST(Jaccard, UnseenCategoriesCountButNeverMatch) {
     if (m == TwinMetric::kMixed) {
       o.set_weights = {1};
       o.set_other = {other};
-      cd.mixed.sets = {{C, 1, {}}};
-      qd.mixed.sets = {{Q, 1, {}}};
+      cd.mixed.sets = {{C, 1, {}, {}}};
+      qd.mixed.sets = {{Q, 1, {}, {}}};
     } else {
       o.bit_other = other;
       if (m == TwinMetric::kWeightedJaccard) o.bit_weights.assign(64, 1.0f);
-      cd.bits = {C, 1, {}};
-      qd.bits = {Q, 1, {}};
+      cd.bits = {C, 1, {}, {}};
+      qd.bits = {Q, 1, {}, {}};
     }
     auto ix = TwinIndex::Fit(o, cd);
     ASSERT_TRUE(ix.ok()) << ix.status();
@@ -718,7 +718,7 @@ TEST(Jaccard, UnseenCategoriesCountButNeverMatch) {
   o.bit_other = 64;
   TwinData cd;
   cd.n = 4;
-  cd.bits = {C, 1, {}};
+  cd.bits = {C, 1, {}, {}};
   EXPECT_EQ(TwinIndex::Fit(o, cd).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
