@@ -91,11 +91,12 @@ test-python: $(ST)/package
 
 # The portable wheel (no -march=native: the kernels of every SIMD level,
 # chosen at run time), repaired by auditwheel: oneTBB and Abseil vendored.
-# Shares the source build's CMake directory (same options): incremental.
+# Its own CMake directory (build/wheel-<tag>): incremental, and the
+# developer's NATIVE=ON build (build/<tag>) is not recompiled after it.
 wheel: $(ST)/build-deps
 	rm -rf build/wheel-raw dist/twinscore-*.whl
 	TWINSCORE_NATIVE=OFF CMAKE_BUILD_PARALLEL_LEVEL=$(JOBS) $(PY) -m pip --disable-pip-version-check wheel \
-	  --no-build-isolation --no-deps -q -w build/wheel-raw .
+	  --no-build-isolation --no-deps -q -w build/wheel-raw -C build-dir=build/wheel-{wheel_tag} .
 	PATH=$(abspath $(VENV))/bin:$$PATH $(VENV)/bin/auditwheel repair --plat $(WHEEL_PLAT) -w dist build/wheel-raw/twinscore-*.whl
 
 # The wheel installed as a user gets it: fresh venv, Debian's TBB and Abseil

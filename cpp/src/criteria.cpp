@@ -6,11 +6,8 @@
 #include <limits>
 #include <type_traits>
 
+#include "criteria_kernels.h"
 #include "twinscore/threads.h"
-
-#if defined(__AVX2__)
-#include <immintrin.h>
-#endif
 
 namespace twinscore {
 namespace {
@@ -424,37 +421,38 @@ void AssignRows(ColumnView<T> x, const NumericBinning& binning, size_t b, size_t
   for (size_t i = b; i < e; ++i) out[i] = NumericBinOf(x[i], binning);
 }
 
-#if defined(__AVX2__)
 // The largest float at or below e: for a float x, x > e exactly when
 // x > FloatAtOrBelow(e), so float32 columns compare in float32, 8 at a time.
 float FloatAtOrBelow(double e) {
+  constexpr float kMax = std::numeric_limits<float>::max();
+  if (e >= kMax) return kMax;
+  if (e < -static_cast<double>(kMax)) return -std::numeric_limits<float>::infinity();
   float f = static_cast<float>(e);
   if (static_cast<double>(f) > e) f = std::nextafter(f, -std::numeric_limits<float>::infinity());
   return f;
 }
 
-// BinOf for a contiguous float32 column binned by intervals only, 8 rows per
-// step: the bin is the number of inner edges below x (compare masks summed),
-// NaN goes to bin `missing`; the counts go to 4 interleaved local tables so
-// that equal bins in a row do not wait on each other's increments.
-void CountFloat32(const float* x, absl::Span<const double> edges, int32_t missing, absl::Span<const uint8_t> target,
-                  size_t b, size_t e, size_t width, int64_t* pos, int64_t* neg) {
-  const int32_t m = static_cast<int32_t>(edges.size()) - 1;
-  std::vector<__m256> inner;
-  for (int32_t i = 1; i < m; ++i) inner.push_back(_mm256_set1_ps(FloatAtOrBelow(edges[i])));
-  const __m256i missing_bin = _mm256_set1_epi32(missing);
+// A contiguous float32 column binned by intervals only (no value with a bin
+// of its own): the SIMD level's kernels bin it 8 rows at a time.
+bool VectorBinnable(const NumericColumn& col, const NumericBinning& bins) {
+  return col.is_float32 && col.stride == 1 && bins.values.empty() && !bins.edges.empty();
+}
+
+std::vector<float> InnerEdges(absl::Span<const double> edges) {
+  std::vector<float> inner;
+  for (size_t i = 1; i + 1 < edges.size(); ++i) inner.push_back(FloatAtOrBelow(edges[i]));
+  return inner;
+}
+
+// BinOf over the rows [b, e) of a float32 column, counted by the level's
+// kernel into 4 interleaved local tables (criteria_kernels.h), the last
+// rows by the scalar loop.
+void CountFloat32(const kernels::CriteriaKernels& k, const float* x, absl::Span<const double> edges, int32_t missing,
+                  absl::Span<const uint8_t> target, size_t b, size_t e, size_t width, int64_t* pos, int64_t* neg) {
+  const std::vector<float> inner = InnerEdges(edges);
   std::vector<uint32_t> count(4 * 2 * width, 0);  // [copy][target][bin]
-  alignas(32) int32_t bin[8];
-  size_t i = b;
-  for (; i + 8 <= e; i += 8) {
-    const __m256 v = _mm256_loadu_ps(x + i);
-    __m256i acc = _mm256_setzero_si256();
-    for (const __m256& edge : inner) acc = _mm256_sub_epi32(acc, _mm256_castps_si256(_mm256_cmp_ps(v, edge, _CMP_GT_OQ)));
-    const __m256 nan = _mm256_cmp_ps(v, v, _CMP_UNORD_Q);
-    acc = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(acc), _mm256_castsi256_ps(missing_bin), nan));
-    _mm256_store_si256(reinterpret_cast<__m256i*>(bin), acc);
-    for (int l = 0; l < 8; ++l) ++count[((l & 3) * 2 + (target[i + l] != 0)) * width + bin[l]];
-  }
+  size_t i = k.count_float32(x, inner.data(), static_cast<int32_t>(inner.size()), missing, target.data(), b, e,
+                             width, count.data());
   for (; i < e; ++i) ++count[(target[i] != 0) * width + (std::isnan(x[i]) ? missing : BinOf(x[i], edges))];
   for (int c = 0; c < 4; ++c) {
     for (size_t j = 0; j < width; ++j) {
@@ -463,7 +461,6 @@ void CountFloat32(const float* x, absl::Span<const double> edges, int32_t missin
     }
   }
 }
-#endif
 
 }  // namespace
 
@@ -477,20 +474,18 @@ absl::StatusOr<BinCounts> CountNumericBins(const std::vector<NumericColumn>& col
                         columns[c].n, " rows, the target has ", target.size());
     width.push_back(binnings[c].num_bins());
   }
+  const kernels::CriteriaKernels& kern = kernels::Criteria();
   return CountBlocks(columns.size(), target.size(), width,
                      [&](size_t c, size_t b, size_t e, int64_t* pos, int64_t* neg) {
                        // Plain calls rather than a generic lambda nested in this one: g++ 12
                        // under -fsanitize=address mis-captured the edges in that form.
                        const NumericColumn& col = columns[c];
                        const NumericBinning& bins = binnings[c];
-#if defined(__AVX2__)
-                       // Intervals only (no value with a bin of its own): the vector path.
-                       if (col.is_float32 && col.stride == 1 && bins.values.empty() && !bins.edges.empty()) {
-                         CountFloat32(static_cast<const float*>(col.data), bins.edges, bins.missing_bin(), target, b,
-                                      e, width[c], pos, neg);
+                       if (kern.count_float32 != nullptr && VectorBinnable(col, bins)) {
+                         CountFloat32(kern, static_cast<const float*>(col.data), bins.edges, bins.missing_bin(),
+                                      target, b, e, width[c], pos, neg);
                          return;
                        }
-#endif
                        if (col.is_float32) {
                          CountColumn(ColumnView<float>{static_cast<const float*>(col.data), col.n, col.stride}, bins,
                                      target, b, e, pos, neg);
@@ -510,11 +505,18 @@ absl::Status AssignNumericBins(const std::vector<NumericColumn>& columns, const 
     TWINSCORE_CHECK_ARG(out[c].size() == static_cast<size_t>(columns[c].n), "column '", columns[c].name, "' has ",
                         columns[c].n, " rows, its output ", out[c].size());
   }
+  const kernels::CriteriaKernels& kern = kernels::Criteria();
   for (size_t c = 0; c < columns.size(); ++c) {
     const NumericColumn& col = columns[c];
     const NumericBinning& bins = binnings[c];
     int32_t* o = out[c].data();
+    const bool vector = kern.assign_float32 != nullptr && VectorBinnable(col, bins);
+    const std::vector<float> inner = vector ? InnerEdges(bins.edges) : std::vector<float>();
     ParallelBlocks(static_cast<size_t>(col.n), kRowBlock, [&](size_t, size_t b, size_t e) {
+      if (vector) {  // the level's kernel, 8 rows at a time; the last rows below
+        b = kern.assign_float32(static_cast<const float*>(col.data), inner.data(), static_cast<int32_t>(inner.size()),
+                                bins.missing_bin(), b, e, o);
+      }
       if (col.is_float32) {
         AssignRows(ColumnView<float>{static_cast<const float*>(col.data), col.n, col.stride}, bins, b, e, o);
       } else {

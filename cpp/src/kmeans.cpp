@@ -23,7 +23,6 @@ constexpr size_t kBlock = 8192;
 // that they still spread over the threads; a function of n only.
 size_t BlockFor(int64_t n) { return std::clamp<size_t>(static_cast<size_t>(n) / 16, 512, kBlock); }
 constexpr int kLanes = kernels::kKMeansLanes;
-constexpr int kRows = kernels::kKMeansRows;
 
 // Centres laid out for the distance kernel: transposed (d x kp, kp = k rounded
 // up to 8) so that one load gives one feature of 8 centres; padding centres
@@ -33,8 +32,7 @@ struct Prepared {
   int64_t d = 0;
   std::vector<float> ct;     // d * kp
   std::vector<float> cnorm;  // kp
-  absl::Span<const float> centers;
-  kernels::KMeansCentres view;  // ct and cnorm as the kernels take them
+  kernels::KMeansCentres view;  // ct, cnorm and the centres as the kernels take them
 };
 
 Prepared Prepare(absl::Span<const float> centers, int32_t k, int64_t d) {
@@ -42,7 +40,6 @@ Prepared Prepare(absl::Span<const float> centers, int32_t k, int64_t d) {
   p.k = k;
   p.kp = (k + kLanes - 1) / kLanes * kLanes;
   p.d = d;
-  p.centers = centers;
   p.ct.assign(static_cast<size_t>(d) * p.kp, 0.0f);
   p.cnorm.assign(p.kp, std::numeric_limits<float>::infinity());
   for (int32_t c = 0; c < k; ++c) {
@@ -54,44 +51,23 @@ Prepared Prepare(absl::Span<const float> centers, int32_t k, int64_t d) {
     }
     p.cnorm[c] = s;
   }
-  p.view = {p.k, p.kp, p.d, p.ct.data(), p.cnorm.data()};
+  p.view = {p.k, p.kp, p.d, p.ct.data(), p.cnorm.data(), centers.data()};
   return p;
 }
 
-// The kernels of the SIMD level in use (kmeans_kernels.h): d fixed at
-// compile time for the common widths (fully unrolled loops), any d else.
-template <int D>
-constexpr int kWidth = kernels::KMeansWidthIndex(D);
+// The kernels of the SIMD level in use (kmeans_kernels.h), read once per
+// pass: each works on a whole block of rows, its loops compiled for the
+// level, with d fixed at compile time for the common widths.
+const kernels::KMeansKernels& Kernels() { return kernels::KMeans(); }
 
-template <int R, int D>
-inline void NearestRows(const float* x, const Prepared& p, int32_t* out) {
-  static_assert(R == 1 || R == kRows);
-  const auto& k = kernels::KMeans();
-  (R == 1 ? k.nearest1 : k.nearest6)[kWidth<D>](x, p.view, out);
+uint32_t RangeLimitBits(int64_t d);
+
+kernels::KMeansRows RowsOf(const KMeansData& data) {
+  return {data.X.data(), data.weights.empty() ? nullptr : data.weights.data(), RangeLimitBits(data.d)};
 }
 
-template <int R, int D>
-inline void Nearest2Rows(const float* const* xs, const Prepared& p, int32_t* out, float* f1, float* f2) {
-  static_assert(R == 1 || R == kRows);
-  const auto& k = kernels::KMeans();
-  (R == 1 ? k.nearest2_1 : k.nearest2_6)[kWidth<D>](xs, p.view, out, f1, f2);
-}
-
-template <int D>
-inline double Dist2(const float* x, const float* c, int64_t dyn) {
-  return kernels::KMeans().dist2[kWidth<D>](x, c, D > 0 ? D : dyn);
-}
-
-// Adds a row to its centre's float64 sums (same order as a plain loop: the
-// sums are bit-identical whatever D).
-template <int D>
-inline void AddRow(double* s, const float* x, double w, bool weighted, int64_t dyn) {
-  const int64_t d = D > 0 ? D : dyn;
-  if (weighted) {
-    for (int64_t j = 0; j < d; ++j) s[j] += w * x[j];
-  } else {
-    for (int64_t j = 0; j < d; ++j) s[j] += x[j];
-  }
+double Dist2(const float* x, const float* c, int64_t d) {
+  return Kernels().dist2[kernels::KMeansWidthIndex(d)](x, c, d);
 }
 
 struct BlockOut {
@@ -100,98 +76,33 @@ struct BlockOut {
   bool finite = true;   // (kCheck) no NaN, infinity or value beyond RangeLimit in the rows
 };
 
-bool AllInRange(const float* x, size_t n, uint32_t limit_bits);
-uint32_t RangeLimitBits(int64_t d);
-
-// One block of rows: nearest centres, then (kExact) the exact distance and
-// (kSums) the partial sums and weights of the block. The Lloyd iterations
-// need only the sums; the exact distances are for the inertia. Labels are
-// compared with the previous ones as they are overwritten, so convergence
-// costs no extra pass.
-template <bool kSums, bool kExact, int D>
-BlockOut BlockAssign(const KMeansData& data, const Prepared& p, size_t begin, size_t end, int32_t* labels,
-                     float* dist2, double* sums, double* counts) {
-  const int64_t d = D > 0 ? D : data.d;
-  const bool weighted = !data.weights.empty();
-  constexpr int R = kRows;
-  int32_t lab[R];
-  BlockOut out;
-  auto finish = [&](size_t row, int32_t c) {
-    const float* x = data.X.data() + row * d;
-    const double w = weighted ? data.weights[row] : 1.0;
-    if (labels) {
-      out.changed += labels[row] != c;
-      labels[row] = c;
-    }
-    if constexpr (kExact) {
-      const double dd = Dist2<D>(x, p.centers.data() + static_cast<size_t>(c) * d, d);
-      out.inertia += w * dd;
-      if (dist2) dist2[row] = static_cast<float>(dd);
-    }
-    if constexpr (kSums) {
-      AddRow<D>(sums + static_cast<size_t>(c) * d, x, w, weighted, d);
-      counts[c] += w;
-    }
-  };
-  size_t i = begin;
-  for (; i + R <= end; i += R) {
-    NearestRows<R, D>(data.X.data() + i * d, p, lab);
-    for (int r = 0; r < R; ++r) finish(i + r, lab[r]);
-  }
-  for (; i < end; ++i) {
-    NearestRows<1, D>(data.X.data() + i * d, p, lab);
-    finish(i, lab[0]);
-  }
-  return out;
-}
-
-// Labels, exact distances and/or centre sums of every row; partial sums per
-// block, added in block order. Returns the inertia (when kExact) and the
-// number of labels changed. The common widths get a kernel with d fixed at
-// compile time (fully unrolled loops). kCheck: also tells whether X is all
-// finite, scanning each block just before it is assigned (from the cache:
-// the pass replaces a separate read of X).
-constexpr size_t kCheckRows = 40 * kRows;  // rows scanned for NaN at a time (15 KiB at d = 16)
-
-template <bool kSums, bool kExact, bool kCheck = false>
-BlockOut AssignBlocks(const KMeansData& data, absl::Span<const float> centers, int32_t k, absl::Span<int32_t> labels,
-                      absl::Span<float> dist2, absl::Span<double> sums, absl::Span<double> counts) {
+// Labels, exact distances and/or centre sums of every row (mode: what the
+// kernel computes, kmeans_kernels.h); partial sums per block, added in block
+// order. Returns the inertia (with the exact distances) and the number of
+// labels changed; with kAssignSumsCheck, also whether X is all finite and
+// within RangeLimit (the
+// kernel scans each block just before it is assigned: the pass replaces a
+// separate read of X).
+BlockOut AssignBlocks(kernels::KMeansAssignMode mode, const KMeansData& data, absl::Span<const float> centers,
+                      int32_t k, absl::Span<int32_t> labels, absl::Span<float> dist2, absl::Span<double> sums,
+                      absl::Span<double> counts) {
+  const bool with_sums = mode != kernels::kAssignExact;
   const Prepared p = Prepare(centers, k, data.d);
-  const uint32_t limit = kCheck ? RangeLimitBits(data.d) : 0;
   const size_t block = BlockFor(data.n);
   const size_t nb = NumBlocks(data.n, block);
   const size_t width = static_cast<size_t>(k) * data.d + k;  // sums then counts
-  std::vector<double> partial(kSums ? nb * width : 0, 0.0);
+  std::vector<double> partial(with_sums ? nb * width : 0, 0.0);
   std::vector<BlockOut> outs(nb);
-  auto run = [&](auto dim) {
-    constexpr int D = decltype(dim)::value;
-    ParallelBlocks(data.n, block, [&](size_t b, size_t begin, size_t end) {
-      double* s = kSums ? partial.data() + b * width : nullptr;
-      int32_t* lab = labels.empty() ? nullptr : labels.data();
-      float* dd = dist2.empty() ? nullptr : dist2.data();
-      double* cnt = s ? s + static_cast<size_t>(k) * data.d : nullptr;
-      if constexpr (kCheck && !kExact) {
-        // Rows scanned in L1-sized chunks just before they are assigned; the
-        // chunks add to the block's sums in row order, as one call would.
-        BlockOut o;
-        for (size_t c = begin; c < end; c += kCheckRows) {
-          const size_t e = std::min(end, c + kCheckRows);
-          o.finite &= AllInRange(data.X.data() + c * data.d, (e - c) * data.d, limit);
-          o.changed += BlockAssign<kSums, kExact, D>(data, p, c, e, lab, dd, s, cnt).changed;
-        }
-        outs[b] = o;
-      } else {
-        outs[b] = BlockAssign<kSums, kExact, D>(data, p, begin, end, lab, dd, s, cnt);
-      }
-    });
-  };
-  switch (data.d) {
-    case 8: run(std::integral_constant<int, 8>()); break;
-    case 16: run(std::integral_constant<int, 16>()); break;
-    case 32: run(std::integral_constant<int, 32>()); break;
-    default: run(std::integral_constant<int, 0>()); break;
-  }
-  if constexpr (kSums) {
+  const auto assign = Kernels().assign[mode][kernels::KMeansWidthIndex(data.d)];
+  const kernels::KMeansRows rows = RowsOf(data);
+  int32_t* lab = labels.empty() ? nullptr : labels.data();
+  float* dd = dist2.empty() ? nullptr : dist2.data();
+  ParallelBlocks(data.n, block, [&](size_t b, size_t begin, size_t end) {
+    const kernels::KMeansAssignOut o =
+        assign(rows, p.view, begin, end, lab, dd, with_sums ? partial.data() + b * width : nullptr);
+    outs[b] = {o.inertia, o.changed, o.finite};
+  });
+  if (with_sums) {
     std::fill(sums.begin(), sums.end(), 0.0);
     std::fill(counts.begin(), counts.end(), 0.0);
     for (size_t b = 0; b < nb; ++b) {  // fixed order: thread-count independent
@@ -220,6 +131,8 @@ BlockOut AssignBlocks(const KMeansData& data, absl::Span<const float> centers, i
 // would give the same label. The bounds are stored as floats rounded outwards
 // (kUp, kDown cover every float rounding of the tests), so a kept row really
 // keeps its label; the tests check the pruned fit against the brute force.
+// The passes themselves are kernels (kmeans_kernels.cpp: FullBlock,
+// PrunedBlock); here are the drifts they read.
 constexpr float kUp = kernels::kKMeansUp;
 constexpr float kDown = kernels::kKMeansDown;
 
@@ -232,36 +145,16 @@ double MarginFactor(int64_t d) { return static_cast<double>(4 * d + 16) * 0x1.0p
 inline float RoundUp(double v) { return static_cast<float>(v) * kUp; }
 inline float RoundDown(double v) { return static_cast<float>(v) * kDown; }
 
-// The float one step above (below) the nearest float to v: at least (at
-// most) v whatever its sign, and whatever the rounding of v itself (for the
-// bounds stored relative to the epoch, which may be negative).
+// The float one step above the nearest float to v: at least v whatever its
+// sign, and whatever the rounding of v itself.
 inline float StepUp(double v) { return std::nextafter(static_cast<float>(v), std::numeric_limits<float>::infinity()); }
-inline float StepDown(double v) {
-  return std::nextafter(static_cast<float>(v), -std::numeric_limits<float>::infinity());
-}
 
-// ||x||^2 in float64 (the vectorised Dist2 against the origin).
-template <int D>
-inline double Norm2(const float* x, int64_t dyn) {
-  alignas(32) static constexpr float kZero[64] = {};
-  const int64_t d = D > 0 ? D : dyn;
-  if (d <= 64) return Dist2<D>(x, kZero, d);
-  double s = 0.0;
-  for (int64_t j = 0; j < d; ++j) s += static_cast<double>(x[j]) * x[j];
-  return s;
-}
-
-// The rows of a block that the bounds do not keep (one list per thread,
-// reused from pass to pass).
-std::vector<uint32_t>& Candidates() {
+// Each thread's scratch for the rows of a block that the bounds do not keep
+// (reused from pass to pass).
+uint32_t* Candidates(size_t n) {
   thread_local std::vector<uint32_t> rows;
-  return rows;
-}
-
-// Asks for the cache lines of a row of d floats.
-inline void Prefetch(const float* x, int64_t d) {
-  for (int64_t j = 0; j < d; j += 16) __builtin_prefetch(x + j);
-  __builtin_prefetch(x + d - 1);
+  if (rows.size() < n) rows.resize(n);
+  return rows.data();
 }
 
 // What a pass needs besides the centres: per centre its drift since the
@@ -283,176 +176,11 @@ struct Drift {
   double margin = 0.0, cmax = 0.0;
 };
 
-// Per-block partials of a pass: label changes move a row's weighted values
-// between centres (kd sums, then k weights, then k counts of rows of positive
-// weight, which tell an emptied cluster exactly).
 struct PassOut {
   int64_t changed = 0;
   double xmax = 0.0;  // largest ||x||^2 seen in a full pass
   int64_t exact = 0, searched = 0;  // rows given an exact distance, a full search
 };
-
-// New bounds of a row from the approximate distances of its nearest (f1) and
-// second-nearest (f2) centres.
-inline void SetBounds(double xn, float f1, float f2, double margin, double cmax, float* upper, float* lower) {
-  // float square roots (correctly rounded, 2^-24) covered by the factors
-  const double e = margin * (xn + cmax);
-  *upper = std::sqrt(RoundUp(std::max(0.0, f1 + xn + e))) * kUp;
-  *lower = std::sqrt(RoundDown(std::max(0.0, f2 + xn - e))) * kDown;
-}
-
-// Moves row x (weight w, squared norm xn) from centre `from` (or none,
-// from < 0) to `to` in a block's partials: k*d sums, then per centre the
-// weight, the count of rows of positive weight (which tells an emptied
-// cluster exactly) and the sum of w * ||x||^2 (for the inertia).
-template <int D>
-inline void MoveRow(double* part, int32_t k, int64_t dyn, const float* x, double w, double xn, int32_t from,
-                    int32_t to) {
-  const int64_t d = D > 0 ? D : dyn;
-  double* sums = part;
-  double* wts = part + static_cast<size_t>(k) * d;
-  double* pos = wts + k;
-  double* sq = pos + k;
-  if (from >= 0) {
-    double* s = sums + static_cast<size_t>(from) * d;
-    for (int64_t j = 0; j < d; ++j) s[j] -= w * x[j];
-    wts[from] -= w;
-    pos[from] -= w > 0;
-    sq[from] -= w * xn;
-  }
-  double* s = sums + static_cast<size_t>(to) * d;
-  if (w == 1.0) {  // unit weights (the common case): no products
-    for (int64_t j = 0; j < d; ++j) s[j] += x[j];
-  } else {
-    for (int64_t j = 0; j < d; ++j) s[j] += w * x[j];
-  }
-  wts[to] += w;
-  pos[to] += w > 0;
-  sq[to] += w * xn;
-}
-
-// A full pass over a block: every row's nearest centre (as the brute force),
-// its bounds, and fresh partial sums. It starts an epoch (the caller zeroes
-// the cumulative drifts): the bounds are stored as they are.
-template <int D>
-PassOut FullBlock(const KMeansData& data, const Prepared& p, const Drift& dr, size_t begin, size_t end,
-                  int32_t* labels, float* upper, float* lower, double* part) {
-  const int64_t d = D > 0 ? D : data.d;
-  const bool weighted = !data.weights.empty();
-  constexpr int R = kRows;
-  PassOut out;
-  const float* xs[R];
-  int32_t lab[R];
-  float f1[R], f2[R];
-  auto finish = [&](size_t row, int r) {
-    const float* x = xs[r];
-    const double xn = Norm2<D>(x, d);
-    out.xmax = std::max(out.xmax, xn);
-    SetBounds(xn, f1[r], f2[r], dr.margin, dr.cmax, upper + row, lower + row);
-    out.changed += labels[row] != lab[r];
-    labels[row] = lab[r];
-    MoveRow<D>(part, p.k, d, x, weighted ? data.weights[row] : 1.0, xn, -1, lab[r]);
-  };
-  size_t i = begin;
-  for (; i + R <= end; i += R) {
-    for (int r = 0; r < R; ++r) xs[r] = data.X.data() + (i + r) * d;
-    Nearest2Rows<R, D>(xs, p, lab, f1, f2);
-    for (int r = 0; r < R; ++r) finish(i + r, r);
-  }
-  for (; i < end; ++i) {
-    xs[0] = data.X.data() + i * d;
-    Nearest2Rows<1, D>(xs, p, lab, f1, f2);
-    finish(i, 0);
-  }
-  return out;
-}
-
-
-// A pruned pass over a block: bounds moved by the drift; rows the bounds
-// keep are not touched; the others get their exact distance to their centre
-// (kept if that suffices) or a full nearest-centre search, kRows at a time.
-// A moved row moves its values between centres in the block's partials.
-template <int D>
-PassOut PrunedBlock(const KMeansData& data, const Prepared& p, const Drift& dr, size_t begin, size_t end,
-                    int32_t* labels, float* upper, float* lower, double* part) {
-  const int64_t d = D > 0 ? D : data.d;
-  const bool weighted = !data.weights.empty();
-  const float* centers = p.centers.data();
-  constexpr int R = kRows;
-  PassOut out;
-  size_t rows[R];
-  const float* xs[R];
-  int32_t lab[R];
-  float f1[R], f2[R];
-  int queued = 0;
-  auto flush = [&](auto r_const) {
-    constexpr int Q = decltype(r_const)::value;
-    Nearest2Rows<Q, D>(xs, p, lab, f1, f2);
-    for (int r = 0; r < Q; ++r) {
-      const size_t row = rows[r];
-      const float* x = xs[r];
-      const double xn = Norm2<D>(x, d);
-      const int32_t a = labels[row], b = lab[r];
-      float u, l;  // stored relative to the epoch, for the new label
-      SetBounds(xn, f1[r], f2[r], dr.margin, dr.cmax, &u, &l);
-      upper[row] = StepUp(static_cast<double>(u) - dr.cum_up[b]);
-      lower[row] = StepDown(static_cast<double>(l) + dr.cum_drop[b]);
-      if (a != b) {
-        ++out.changed;
-        labels[row] = b;
-        MoveRow<D>(part, p.k, d, x, weighted ? data.weights[row] : 1.0, xn, a, b);
-      }
-    }
-  };
-  auto keeps = [&](float u, float l, int32_t a) {
-    const float lb = std::max(l, (dr.sep[a] - u) * kDown);
-    return lb > 0.0f && u * u * kUp + dr.e2 < lb * lb * kDown;
-  };
-  // First the bounds of every row (a stream over labels and bounds), then
-  // the rows they do not keep, whose X rows are scattered: each is fetched
-  // a few rows ahead so that the cache misses overlap.
-  std::vector<uint32_t>& cand = Candidates();
-  cand.clear();
-  size_t i = begin;
-  const auto move_bounds = kernels::KMeans().move_bounds;
-  if (p.k <= 16 && move_bounds != nullptr) {  // the level's vector stage (k <= 16)
-    cand.resize(end - begin);
-    size_t found = 0;
-    i = move_bounds(dr.cum_up.data(), dr.cum_drop.data(), dr.sep.data(), dr.e2, begin, end, labels, upper, lower,
-                    cand.data(), &found);
-    cand.resize(found);
-  }
-  for (; i < end; ++i) {
-    const int32_t a = labels[i];
-    const float u = (upper[i] + dr.cum_up[a]) * kUp;
-    const float l = (lower[i] - dr.cum_drop[a]) * kDown;
-    if (!keeps(u, l, a)) cand.push_back(static_cast<uint32_t>(i - begin));
-  }
-  constexpr size_t kAhead = 8;
-  const float* xb = data.X.data() + begin * d;
-  for (size_t q = 0; q < std::min(kAhead, cand.size()); ++q) Prefetch(xb + cand[q] * d, d);
-  for (size_t q = 0; q < cand.size(); ++q) {
-    if (q + kAhead < cand.size()) Prefetch(xb + cand[q + kAhead] * d, d);
-    const size_t i = begin + cand[q];
-    const int32_t a = labels[i];
-    const float* x = xb + cand[q] * d;
-    ++out.exact;
-    const double d2 = Dist2<D>(x, centers + static_cast<size_t>(a) * d, d);
-    const float u = std::sqrt(RoundUp(d2)) * kUp;
-    if (keeps(u, (lower[i] - dr.cum_drop[a]) * kDown, a)) {
-      upper[i] = StepUp(static_cast<double>(u) - dr.cum_up[a]);
-      continue;
-    }
-    ++out.searched;
-    rows[queued] = i, xs[queued] = x;
-    if (++queued == R) flush(std::integral_constant<int, R>()), queued = 0;
-  }
-  for (int r = 0; r < queued; ++r) {  // the last rows one by one
-    rows[0] = rows[r], xs[0] = xs[r];
-    flush(std::integral_constant<int, 1>());
-  }
-  return out;
-}
 
 // Runs a pass over all blocks, then adds the blocks' partials in block order
 // (full: into zeroed sums; pruned: onto the running ones). acc holds k*d
@@ -467,30 +195,24 @@ PassOut RunPass(Pass kind, const KMeansData& data, absl::Span<const float> cente
   const size_t nb = NumBlocks(data.n, block);
   const size_t width = acc.size();
   std::vector<double> partial(nb * width, 0.0);
-  std::vector<PassOut> outs(nb);
+  std::vector<kernels::KMeansPassOut> outs(nb);
   float* upper = bounds.data();  // the upper bounds, then the lower ones
   float* lower = upper + data.n;
-  auto run = [&](auto dim) {
-    constexpr int D = decltype(dim)::value;
-    ParallelBlocks(data.n, block, [&](size_t b, size_t begin, size_t end) {
-      double* part = partial.data() + b * width;
-      outs[b] = kind == Pass::kFull ? FullBlock<D>(data, p, dr, begin, end, labels.data(), upper, lower, part)
-                                    : PrunedBlock<D>(data, p, dr, begin, end, labels.data(), upper, lower, part);
-    });
-  };
-  switch (data.d) {
-    case 8: run(std::integral_constant<int, 8>()); break;
-    case 16: run(std::integral_constant<int, 16>()); break;
-    case 32: run(std::integral_constant<int, 32>()); break;
-    default: run(std::integral_constant<int, 0>()); break;
-  }
+  const int w = kernels::KMeansWidthIndex(data.d);
+  const auto pass = kind == Pass::kFull ? Kernels().full[w] : Kernels().pruned[w];
+  const kernels::KMeansBounds b{dr.cum_up.data(), dr.cum_drop.data(), dr.sep.data(), dr.e2, dr.margin, dr.cmax};
+  const kernels::KMeansRows rows = RowsOf(data);
+  ParallelBlocks(data.n, block, [&](size_t blk, size_t begin, size_t end) {
+    outs[blk] = pass(rows, p.view, b, begin, end, labels.data(), upper, lower, partial.data() + blk * width,
+                     Candidates(end - begin));
+  });
   if (kind == Pass::kFull) std::fill(acc.begin(), acc.end(), 0.0);
-  for (size_t b = 0; b < nb; ++b) {  // fixed order: thread-count independent
-    const double* s = partial.data() + b * width;
+  for (size_t blk = 0; blk < nb; ++blk) {  // fixed order: thread-count independent
+    const double* s = partial.data() + blk * width;
     for (size_t j = 0; j < width; ++j) acc[j] += s[j];
   }
   PassOut total;
-  for (const PassOut& o : outs) {
+  for (const kernels::KMeansPassOut& o : outs) {
     total.changed += o.changed, total.xmax = std::max(total.xmax, o.xmax);
     total.exact += o.exact, total.searched += o.searched;
   }
@@ -526,7 +248,7 @@ void SetDrift(absl::Span<const float> old, absl::Span<const float> now, int32_t 
     dr.cum_drop[c] = StepUp(static_cast<double>(dr.cum_drop[c]) + dr.drop[c]);
     double sep = std::numeric_limits<double>::infinity();
     for (int32_t o = 0; o < k; ++o) {
-      if (o != c) sep = std::min(sep, std::sqrt(Dist2<0>(now.data() + static_cast<size_t>(c) * d,
+      if (o != c) sep = std::min(sep, std::sqrt(Dist2(now.data() + static_cast<size_t>(c) * d,
                                                          now.data() + static_cast<size_t>(o) * d, d)));
     }
     dr.sep[c] = std::isinf(sep) ? 0.0f : RoundDown(sep * (1 - 1e-12));
@@ -713,8 +435,9 @@ absl::Status KMeansOptions::Validate(int64_t n) const {
 
 double AssignAndSum(const KMeansData& data, absl::Span<const float> centers, int32_t k, absl::Span<int32_t> labels,
                     absl::Span<float> dist2, absl::Span<double> sums, absl::Span<double> counts) {
-  if (sums.empty()) return AssignBlocks<false, true>(data, centers, k, labels, dist2, sums, counts).inertia;
-  return AssignBlocks<true, true>(data, centers, k, labels, dist2, sums, counts).inertia;
+  return AssignBlocks(sums.empty() ? kernels::kAssignExact : kernels::kAssignSumsExact, data, centers, k, labels, dist2,
+                      sums, counts)
+      .inertia;
 }
 
 // Distances computed between two progress reports of the seeding, at least:
@@ -745,8 +468,11 @@ absl::Status KMeansPlusPlus(const KMeansData& data, int32_t k, uint64_t seed, ab
   std::partial_sum(data.weights.begin(), data.weights.end(), cumsum.begin(), [](double a, float b) { return a + b; });
   if (!weighted) std::iota(cumsum.begin(), cumsum.end(), 1.0);
   set_center(0, draw(cumsum.back()));
+  // The blocks' distances and potentials: kernels of the SIMD level (kmeans_kernels.h).
+  const auto seed_block = kernels::KMeans().seed[kernels::KMeansWidthIndex(d)];
+  const kernels::KMeansRows rows = RowsOf(data);
   ParallelBlocks(n, kBlock, [&](size_t, size_t b, size_t e) {
-    for (size_t i = b; i < e; ++i) closest[i] = Dist2<0>(data.X.data() + i * d, centers.data(), d);
+    seed_block(rows, d, centers.data(), nullptr, b, e, closest.data());
   });
   int64_t unreported = n;
   for (int32_t c = 1; c < k; ++c) {
@@ -764,14 +490,8 @@ absl::Status KMeansPlusPlus(const KMeansData& data, int32_t k, uint64_t seed, ab
     std::vector<double> pot(nb * trials, 0.0);
     ParallelBlocks(n, kBlock, [&](size_t blk, size_t b, size_t e) {
       for (int t = 0; t < trials; ++t) {
-        const float* y = data.X.data() + ids[t] * d;
-        double s = 0.0;
-        for (size_t i = b; i < e; ++i) {
-          const double v = std::min(closest[i], Dist2<0>(data.X.data() + i * d, y, d));
-          cand[t * n + i] = v;
-          s += w(i) * v;
-        }
-        pot[blk * trials + t] = s;
+        pot[blk * trials + t] =
+            seed_block(rows, d, data.X.data() + ids[t] * d, closest.data(), b, e, cand.data() + t * n);
       }
     });
     int best = 0;
@@ -842,13 +562,13 @@ absl::Status LloydBrute(const KMeansData& data, const KMeansOptions& opt, double
   std::vector<double> sums(static_cast<size_t>(k) * d), counts(k);
   std::vector<float> next(r.centers.size());
   for (int32_t it = 0; it < opt.max_iter; ++it) {
-    const int64_t changed = AssignBlocks<true, false>(data, r.centers, k, absl::MakeSpan(r.labels), {},
+    const int64_t changed = AssignBlocks(kernels::kAssignSums, data, r.centers, k, absl::MakeSpan(r.labels), {},
                                                       absl::MakeSpan(sums), absl::MakeSpan(counts))
                                 .changed;
     if (std::find(counts.begin(), counts.end(), 0.0) != counts.end()) {
       // Rare: the distances are needed only to relocate an empty cluster.
       dist2.resize(n);
-      AssignBlocks<false, true>(data, r.centers, k, {}, absl::MakeSpan(dist2), {}, {});
+      AssignBlocks(kernels::kAssignExact, data, r.centers, k, {}, absl::MakeSpan(dist2), {}, {});
       RelocateEmpty(data, k, dist2, sums, counts, r.labels);
     }
     const double shift = UpdateCenters(sums, counts, k, d, r.centers, next);
@@ -911,13 +631,13 @@ absl::Status LloydPruned(const KMeansData& data, const KMeansOptions& opt, doubl
   for (int32_t it = 0; it < opt.max_iter; ++it) {
     int64_t changed = 0;
     if (mode == Mode::kBrute && it == 0) {
-      const BlockOut o = AssignBlocks<true, false, true>(data, r.centers, k, absl::MakeSpan(r.labels), {},
+      const BlockOut o = AssignBlocks(kernels::kAssignSumsCheck, data, r.centers, k, absl::MakeSpan(r.labels), {},
                                                          absl::MakeSpan(sums), absl::MakeSpan(counts));
       if (!o.finite) return FirstBadValue(data);
       changed = o.changed;
       mode = kBruteWhile * changed > n ? Mode::kBrute : Mode::kFull;
     } else if (mode == Mode::kBrute) {
-      changed = AssignBlocks<true, false>(data, r.centers, k, absl::MakeSpan(r.labels), {}, absl::MakeSpan(sums),
+      changed = AssignBlocks(kernels::kAssignSums, data, r.centers, k, absl::MakeSpan(r.labels), {}, absl::MakeSpan(sums),
                                           absl::MakeSpan(counts))
                     .changed;
       mode = kBruteWhile * changed > n ? Mode::kBrute : Mode::kFull;
@@ -938,7 +658,7 @@ absl::Status LloydPruned(const KMeansData& data, const KMeansOptions& opt, doubl
     }
     if (std::find(counts.begin(), counts.end(), 0.0) != counts.end()) {
       dist2.resize(n);
-      AssignBlocks<false, true>(data, r.centers, k, {}, absl::MakeSpan(dist2), {}, {});
+      AssignBlocks(kernels::kAssignExact, data, r.centers, k, {}, absl::MakeSpan(dist2), {}, {});
       RelocateEmpty(data, k, dist2, sums, counts, r.labels);
       mode = Mode::kBrute;  // the moved rows' labels and bounds are stale: start afresh
     }
@@ -1039,12 +759,9 @@ absl::Status KMeansDistances(const KMeansData& data, absl::Span<const float> cen
   TWINSCORE_CHECK_ARG(k >= 1 && centers.size() == static_cast<size_t>(k) * data.d, "centers hold ",
                       centers.size(), " values, expected ", k, " x ", data.d);
   TWINSCORE_CHECK_ARG(out.size() == static_cast<size_t>(data.n) * k, "out must hold n*k values");
+  const auto distances = kernels::KMeans().distances[kernels::KMeansWidthIndex(data.d)];
   ParallelBlocks(data.n, kBlock, [&](size_t, size_t b, size_t e) {
-    for (size_t i = b; i < e; ++i) {
-      for (int32_t c = 0; c < k; ++c) {
-        out[i * k + c] = static_cast<float>(Dist2<0>(data.X.data() + i * data.d, centers.data() + c * data.d, data.d));
-      }
-    }
+    distances(data.X.data(), centers.data(), k, data.d, b, e, out.data());
   });
   return absl::OkStatus();
 }

@@ -107,6 +107,8 @@ def column(frame, name, what: str, table: str = "the table") -> pd.Series:
                         f"got {type(frame).__name__}")
     if not isinstance(name, str):
         raise TypeError(f"{what} must be a column name (str), got {type(name).__name__}")
+    if isinstance(frame, pd.DataFrame) and name in frame.columns:  # a hash lookup, not the list of names
+        return frame[name]
     names = column_names(frame)
     if name not in names:
         raise KeyError(f"{what} column {name!r} is not in {table} (columns: {names[:20]})")
@@ -283,6 +285,8 @@ def _missing_ids(missing: np.ndarray, name: str):
 def _id_series(values, name: str) -> pd.Series:
     """Ids as a Series of integers (int64/uint64) or strings/objects, none missing."""
     s = values if isinstance(values, pd.Series) else pd.Series(values)
+    if isinstance(s.dtype, np.dtype) and s.dtype.kind in "iu":  # numpy integers: none can be missing
+        return s
     if pd.api.types.is_bool_dtype(s.dtype):
         raise TypeError(f"id column {name!r} must hold integers or strings, got {s.dtype}")
     if pd.api.types.is_float_dtype(s.dtype):
@@ -295,9 +299,19 @@ def _id_series(values, name: str) -> pd.Series:
     return s
 
 
+_SMALL_IDS = 64
+
+
 def contact_ids(values, name: str) -> np.ndarray:
     """The id column of a contact table: integers or strings, unique, none missing."""
     s = _id_series(values, name)
+    if isinstance(s.dtype, np.dtype) and s.dtype.kind in "iu" and len(s) <= _SMALL_IDS:
+        # A few integer ids (a request's contacts): unique when sorted they
+        # never repeat, without the hash table of an Index.
+        a = s.to_numpy()
+        ordered = np.sort(a)
+        if not (ordered[1:] == ordered[:-1]).any():
+            return a
     index = pd.Index(s)
     if not index.is_unique:
         dup = index[index.duplicated()][:3].tolist()

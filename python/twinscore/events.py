@@ -54,8 +54,9 @@ class EventLog:
 def _codes(values: pd.Series, name: str, vocabulary: Sequence[str] | None, allow_missing: bool):
     """int32 codes and names of a type or category column (vectorised)."""
     if isinstance(values.dtype, pd.CategoricalDtype):
-        names = [str(v) for v in values.cat.categories]
-        codes = values.cat.codes.to_numpy().astype(np.int32)
+        cat = values.array  # the Categorical: its codes and categories without a Series each
+        names = [str(v) for v in cat.categories]
+        codes = cat.codes.astype(np.int32)
     else:
         codes, uniques = pd.factorize(values.astype("string") if values.dtype == object else values, sort=True)
         codes = codes.astype(np.int32)

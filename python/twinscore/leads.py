@@ -330,13 +330,14 @@ def _check_keys(r, allowed, where):
 
 def _categorical_rule(rule: FitRule, col: pd.Series):
     cat = col if isinstance(col.dtype, pd.CategoricalDtype) else col.astype("string").astype("category")
-    names = [str(c) for c in cat.cat.categories]
+    cat = cat.array  # the Categorical itself: no accessor and no Series per call
+    names = [str(c) for c in cat.categories]
     absent = [v for v in rule.points_by_value if v not in names]
     if absent:
         raise ValueError(f"fit rule '{rule.name}': column '{rule.column}' never takes the values {absent} "
                          f"(it holds {names[:10]}{'...' if len(names) > 10 else ''})")
     points = [rule.points_by_value.get(n, 0.0) for n in names]
-    return (rule.name, np.ascontiguousarray(cat.cat.codes.to_numpy(), dtype=np.int32), points)
+    return (rule.name, np.ascontiguousarray(cat.codes, dtype=np.int32), points)
 
 
 def _numeric_rule(rule: FitRule, col: pd.Series):
@@ -398,21 +399,38 @@ def score_leads(contacts: pd.DataFrame, events: pd.DataFrame, rules, *, now=None
         out = _core.score_leads(cat_rules, num_rules, beh, list(rules.grades.values()), rules.mql_threshold,
                                 **log.core_args(), n_rows=len(log.contact_ids), now_ns=log.now_ns,
                                 n_threads=resolve_threads(), progress=bar.report if bar.enabled else None)
-    labels = list(rules.grades) + [rules.lowest_grade]
-    # Points columns follow the engine's order: categorical, numeric, behaviour.
+    # Points columns follow the engine's order: categorical, numeric, behaviour;
+    # the frame lists them in the rules' order. One frame built from all its
+    # columns at once (names are unique and apart from the output columns:
+    # LeadRules checks it), not two frames and a concat (~1 ms for one contact).
     names = [c[0] for c in cat_rules] + [c[0] for c in num_rules] + [r.name for r in rules.behaviour]
+    at = {name: j for j, name in enumerate(names)}
+    points = out["rule_points"]
+    grade = pd.Categorical.from_codes(out["grade"].astype(np.int64), dtype=_grade_dtype(rules))
     df = pd.DataFrame({
         "fit_score": out["fit"],
         "behaviour_score": out["behaviour"],
         "score": out["total"],
-        "grade": pd.Categorical.from_codes(out["grade"].astype(np.int64), categories=labels, ordered=True),
+        "grade": grade,
         "mql": out["mql"].astype(bool),
-    }, index=pd.Index(log.contact_ids, name=contact))
-    points = pd.DataFrame(out["rule_points"], columns=names, index=df.index)
-    df = pd.concat([df, points[rules.rule_names]], axis=1)
+        **{name: points[:, at[name]] for name in rules.rule_names},
+    }, index=pd.Index(log.contact_ids, name=contact), copy=False)
     df.attrs["unknown_events"] = log.unknown
     df.attrs["later_events"] = log.later
     return df
+
+
+_GRADE_DTYPES: dict[tuple, pd.CategoricalDtype] = {}
+
+
+def _grade_dtype(rules: LeadRules) -> pd.CategoricalDtype:
+    """The ordered categorical dtype of the grades (best first), made once per
+    list of grades: building it validates its categories (~150 µs a call)."""
+    labels = tuple(rules.grades) + (rules.lowest_grade,)
+    dtype = _GRADE_DTYPES.get(labels)
+    if dtype is None:
+        dtype = _GRADE_DTYPES.setdefault(labels, pd.CategoricalDtype(list(labels), ordered=True))
+    return dtype
 
 
 def _behaviour_args(r: BehaviourRule, log):

@@ -216,3 +216,57 @@ def test_frame_columns_are_read_lazily_but_checked():
     np.testing.assert_array_equal(schema.apply(df).numeric("3"), [0.5, 0.25])
     with pytest.raises(KeyError, match="zzz"):
         ts.Schema([ts.table.ColumnSpec("zzz", "numeric")]).apply(df)
+
+
+def test_categorical_remap_is_cached_by_categories_and_exact():
+    """A pandas categorical on a schema goes through a remap of its categories
+    kept for the last categories seen: the same codes as the encoding of the
+    values as strings, whatever the order of the categories, unseen values
+    counted, and a frame with other categories never served a stale remap."""
+    train = pd.DataFrame({"c": pd.Categorical(["a", "b", "c", "a"]), "x": [1.0, 2.0, 3.0, 4.0]})
+    schema = ts.ContactTable.from_pandas(train).schema
+    as_text = lambda s: schema.apply(pd.DataFrame({"c": s.astype(object), "x": 0.0})).codes("c")  # noqa: E731
+    frames = [
+        pd.Categorical(["c", "a", None, "b"]),                            # the fitted order
+        pd.Categorical(["c", "a", None, "b"], categories=["c", "b", "a"]),  # another order
+        pd.Categorical(["z", "a", "z", None], categories=["z", "a"]),      # "z" unseen at fit
+        pd.Categorical(["c", "a", None, "b"]),                            # back to the first
+    ]
+    for cat in frames:
+        s = pd.Series(cat)
+        for rows in (slice(None), slice(1, 2), slice(0, 1)):  # slices share their dtype: the cache hits
+            table = schema.apply(pd.DataFrame({"c": s[rows], "x": 0.0}).reset_index(drop=True))
+            np.testing.assert_array_equal(table.codes("c"), as_text(s[rows].reset_index(drop=True)))
+            assert table.codes("c").dtype == np.int32
+    table = schema.apply(pd.DataFrame({"c": pd.Series(frames[2]), "x": 0.0}))
+    assert table.unseen["c"] == 2
+    # The cached remap is read-only: a caller cannot corrupt the next call.
+    remap = schema.category_remap("c", frames[0].categories)[0]
+    assert not remap.flags.writeable
+
+
+def test_lead_scores_of_one_contact_equal_the_batch():
+    """score_leads of one contact (the small-id and single-frame paths) gives the
+    batch's row, columns and dtypes; its checks still name what is wrong."""
+    data = ts.datasets.make_prm(400, 40, seed=3)
+    p = data.prospects
+    rules = ts.LeadRules.from_dict({
+        "half_life_days": 30,
+        "fit": [{"name": "core age", "column": "age_band", "in": ["25-34", "35-44"], "points": 10},
+                {"name": "income", "column": "income", "min": 40000, "points": 5}],
+        "behaviour": [{"name": "clicks", "event": "email_click", "points": 5, "cap": 20},
+                      {"name": "unsubscribed", "event": "unsubscribe", "points": -50, "half_life_days": None}],
+        "grades": {"A": 10, "B": 5}, "mql_threshold": 15})
+    full = ts.score_leads(p, data.events, rules, now=data.now)
+    assert list(full.columns) == ["fit_score", "behaviour_score", "score", "grade", "mql", *rules.rule_names]
+    assert list(full["grade"].cat.categories) == ["A", "B", "D"] and full["grade"].cat.ordered
+    for i in (0, 11, 57):
+        one = p.iloc[i:i + 1]
+        ev = data.events[data.events["contact_id"] == one["contact_id"].iloc[0]]
+        got = ts.score_leads(one, ev, rules, now=data.now)
+        pd.testing.assert_frame_equal(got, full.iloc[i:i + 1])
+    two = pd.concat([p.iloc[:1], p.iloc[:1]])
+    with pytest.raises(ValueError, match="repeats ids"):
+        ts.score_leads(two, data.events.iloc[:0], rules, now=data.now)
+    with pytest.raises(KeyError, match="contact_id"):
+        ts.score_leads(p.iloc[:1].drop(columns=["contact_id"]), data.events.iloc[:0], rules, now=data.now)

@@ -2,9 +2,12 @@
 #include "../kmeans_kernels.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #if defined(__AVX2__) && defined(__FMA__)
@@ -14,7 +17,11 @@
 namespace twinscore::kernels::TWINSCORE_SIMD_NS {
 namespace {
 
+// The level's primitives: the nearest centre of 1 or kKMeansRows rows (with
+// the nearest and second-nearest distances for the bounds), the exact
+// float64 squared distance, the vector stage of the pruned pass's bounds.
 #if defined(__AVX2__) && defined(__FMA__)
+constexpr bool kVector = true;
 constexpr int kLanes = kKMeansLanes;  // the vector paths' only (clang: unused at the baseline)
 
 // The lowest index among the lanes holding the minimum, without leaving the
@@ -202,20 +209,9 @@ size_t MoveBounds(const float* cum_up, const float* cum_drop, const float* sep, 
   *found = n;
   return i;
 }
-}  // namespace
-
-const KMeansKernels kKMeans = {
-    {NearestRows<1, 0>, NearestRows<1, 8>, NearestRows<1, 16>, NearestRows<1, 32>},
-    {NearestRows<kKMeansRows, 0>, NearestRows<kKMeansRows, 8>, NearestRows<kKMeansRows, 16>,
-     NearestRows<kKMeansRows, 32>},
-    {Nearest2Rows<1, 0>, Nearest2Rows<1, 8>, Nearest2Rows<1, 16>, Nearest2Rows<1, 32>},
-    {Nearest2Rows<kKMeansRows, 0>, Nearest2Rows<kKMeansRows, 8>, Nearest2Rows<kKMeansRows, 16>,
-     Nearest2Rows<kKMeansRows, 32>},
-    {Dist2<0>, Dist2<8>, Dist2<16>, Dist2<32>},
-    MoveBounds,
-};
-
 #else  // the baseline: scalar loops (the std::vector here is the baseline's own)
+constexpr bool kVector = false;
+
 template <int R, int D>
 inline void NearestRows(const float* x, const KMeansCentres& p, int32_t* out) {
   std::vector<float> acc(p.kp);
@@ -272,19 +268,343 @@ inline double Dist2(const float* x, const float* c, int64_t dyn) {
   }
   return s;
 }
+
+// No vector stage at the baseline: the scalar loop of PrunedBlock moves every bound.
+inline size_t MoveBounds(const float*, const float*, const float*, float, size_t begin, size_t, const int32_t*,
+                         const float*, const float*, uint32_t*, size_t* found) {
+  *found = 0;
+  return begin;
+}
+#endif
+
+// ---- Level-independent code, compiled at each level on the primitives above ----
+
+constexpr int kRows = kKMeansRows;
+constexpr float kUp = kKMeansUp;
+constexpr float kDown = kKMeansDown;
+
+// True when every |x| is at most the float whose bits are `limit_bits`: the
+// bits of a non-negative float order as its value, and NaN and infinity have
+// the largest, so one unsigned compare refuses them too. A branch-free OR
+// over the bits, which the compiler vectorises.
+inline bool AllInRange(const float* x, size_t n, uint32_t limit_bits) {
+  uint32_t bad = 0;
+  for (size_t i = 0; i < n; ++i) {
+    uint32_t bits;
+    std::memcpy(&bits, x + i, sizeof bits);
+    bad |= static_cast<uint32_t>((bits & 0x7fffffffu) > limit_bits);
+  }
+  return bad == 0;
+}
+
+// Adds a row to its centre's float64 sums (same order as a plain loop: the
+// sums are bit-identical whatever D).
+template <int D>
+inline void AddRow(double* s, const float* x, double w, bool weighted, int64_t dyn) {
+  const int64_t d = D > 0 ? D : dyn;
+  if (weighted) {
+    for (int64_t j = 0; j < d; ++j) s[j] += w * x[j];
+  } else {
+    for (int64_t j = 0; j < d; ++j) s[j] += x[j];
+  }
+}
+
+// One block of rows: nearest centres, then (kExact) the exact distance and
+// (kSums) the partial sums and weights of the block. Labels are compared with
+// the previous ones as they are overwritten, so convergence costs no extra
+// pass.
+template <bool kSums, bool kExact, int D>
+KMeansAssignOut AssignRange(KMeansRows rows, const KMeansCentres& p, size_t begin, size_t end, int32_t* labels,
+                            float* dist2, double* sums) {
+  const int64_t d = D > 0 ? D : p.d;
+  const bool weighted = rows.weights != nullptr;
+  double* counts = kSums ? sums + static_cast<size_t>(p.k) * d : nullptr;
+  int32_t lab[kRows];
+  KMeansAssignOut out{0.0, 0, true};
+  auto finish = [&](size_t row, int32_t c) {
+    const float* x = rows.X + row * d;
+    const double w = weighted ? rows.weights[row] : 1.0;
+    if (labels) {
+      out.changed += labels[row] != c;
+      labels[row] = c;
+    }
+    if constexpr (kExact) {
+      const double dd = Dist2<D>(x, p.rows + static_cast<size_t>(c) * d, d);
+      out.inertia += w * dd;
+      if (dist2) dist2[row] = static_cast<float>(dd);
+    }
+    if constexpr (kSums) {
+      AddRow<D>(sums + static_cast<size_t>(c) * d, x, w, weighted, d);
+      counts[c] += w;
+    }
+  };
+  size_t i = begin;
+  for (; i + kRows <= end; i += kRows) {
+    NearestRows<kRows, D>(rows.X + i * d, p, lab);
+    for (int r = 0; r < kRows; ++r) finish(i + r, lab[r]);
+  }
+  for (; i < end; ++i) {
+    NearestRows<1, D>(rows.X + i * d, p, lab);
+    finish(i, lab[0]);
+  }
+  return out;
+}
+
+constexpr size_t kCheckRows = 40 * kRows;  // rows scanned at a time (15 KiB at d = 16)
+
+template <int Mode, int D>
+KMeansAssignOut AssignBlock(KMeansRows rows, const KMeansCentres& p, size_t begin, size_t end, int32_t* labels,
+                            float* dist2, double* sums) {
+  constexpr bool kSums = Mode != kAssignExact;
+  constexpr bool kExact = Mode == kAssignExact || Mode == kAssignSumsExact;
+  if constexpr (Mode == kAssignSumsCheck) {
+    // Rows scanned in L1-sized chunks just before they are assigned; the
+    // chunks add to the block's sums in row order, as one call would.
+    const int64_t d = D > 0 ? D : p.d;
+    KMeansAssignOut o{0.0, 0, true};
+    for (size_t c = begin; c < end; c += kCheckRows) {
+      const size_t e = std::min(end, c + kCheckRows);
+      o.finite &= AllInRange(rows.X + c * d, (e - c) * d, rows.limit_bits);
+      o.changed += AssignRange<kSums, kExact, D>(rows, p, c, e, labels, dist2, sums).changed;
+    }
+    return o;
+  } else {
+    return AssignRange<kSums, kExact, D>(rows, p, begin, end, labels, dist2, sums);
+  }
+}
+
+// ---- Hamerly's bounds (kmeans.cpp explains them) ----
+
+// Floats at least (at most) v: the conversion and the product round by
+// 2^-24 at most, the factor moves by 2^-20. No nextafter (a libm call).
+inline float RoundUp(double v) { return static_cast<float>(v) * kUp; }
+inline float RoundDown(double v) { return static_cast<float>(v) * kDown; }
+
+// The float one step above (below) the nearest float to v: at least (at
+// most) v whatever its sign (the bounds stored relative to the epoch may be
+// negative). libm's nextafterf, not std::nextafter: an inline std:: function
+// could be shared with the baseline code at link time (kernel_level.h).
+inline float StepUp(double v) { return nextafterf(static_cast<float>(v), HUGE_VALF); }
+inline float StepDown(double v) { return nextafterf(static_cast<float>(v), -HUGE_VALF); }
+
+// ||x||^2 in float64 (the level's Dist2 against the origin).
+template <int D>
+inline double Norm2(const float* x, int64_t dyn) {
+  alignas(32) static constexpr float kZero[64] = {};
+  const int64_t d = D > 0 ? D : dyn;
+  if (d <= 64) return Dist2<D>(x, kZero, d);
+  double s = 0.0;
+  for (int64_t j = 0; j < d; ++j) s += static_cast<double>(x[j]) * x[j];
+  return s;
+}
+
+// Asks for the cache lines of a row of d floats.
+inline void Prefetch(const float* x, int64_t d) {
+  for (int64_t j = 0; j < d; j += 16) __builtin_prefetch(x + j);
+  __builtin_prefetch(x + d - 1);
+}
+
+// New bounds of a row from the approximate distances of its nearest (f1) and
+// second-nearest (f2) centres.
+inline void SetBounds(double xn, float f1, float f2, double margin, double cmax, float* upper, float* lower) {
+  // float square roots (correctly rounded, 2^-24) covered by the factors
+  const double e = margin * (xn + cmax);
+  const double u2 = f1 + xn + e, l2 = f2 + xn - e;
+  *upper = std::sqrt(RoundUp(0.0 < u2 ? u2 : 0.0)) * kUp;  // std::max(0.0, u2), spelt out
+  *lower = std::sqrt(RoundDown(0.0 < l2 ? l2 : 0.0)) * kDown;
+}
+
+// Moves row x (weight w, squared norm xn) from centre `from` (or none,
+// from < 0) to `to` in a block's partials: k*d sums, then per centre the
+// weight, the count of rows of positive weight (which tells an emptied
+// cluster exactly) and the sum of w * ||x||^2 (for the inertia).
+template <int D>
+inline void MoveRow(double* part, int32_t k, int64_t dyn, const float* x, double w, double xn, int32_t from,
+                    int32_t to) {
+  const int64_t d = D > 0 ? D : dyn;
+  double* sums = part;
+  double* wts = part + static_cast<size_t>(k) * d;
+  double* pos = wts + k;
+  double* sq = pos + k;
+  if (from >= 0) {
+    double* s = sums + static_cast<size_t>(from) * d;
+    for (int64_t j = 0; j < d; ++j) s[j] -= w * x[j];
+    wts[from] -= w;
+    pos[from] -= w > 0;
+    sq[from] -= w * xn;
+  }
+  double* s = sums + static_cast<size_t>(to) * d;
+  if (w == 1.0) {  // unit weights (the common case): no products
+    for (int64_t j = 0; j < d; ++j) s[j] += x[j];
+  } else {
+    for (int64_t j = 0; j < d; ++j) s[j] += w * x[j];
+  }
+  wts[to] += w;
+  pos[to] += w > 0;
+  sq[to] += w * xn;
+}
+
+// A full pass over a block: every row's nearest centre (as the brute force),
+// its bounds, and fresh partial sums. It starts an epoch (the caller zeroes
+// the cumulative drifts): the bounds are stored as they are.
+template <int D>
+KMeansPassOut FullBlock(KMeansRows rows, const KMeansCentres& p, const KMeansBounds& dr, size_t begin, size_t end,
+                        int32_t* labels, float* upper, float* lower, double* part, uint32_t*) {
+  const int64_t d = D > 0 ? D : p.d;
+  const bool weighted = rows.weights != nullptr;
+  KMeansPassOut out{0, 0.0, 0, 0};
+  const float* xs[kRows];
+  int32_t lab[kRows];
+  float f1[kRows], f2[kRows];
+  auto finish = [&](size_t row, int r) {
+    const float* x = xs[r];
+    const double xn = Norm2<D>(x, d);
+    out.xmax = out.xmax < xn ? xn : out.xmax;  // std::max, spelt out
+    SetBounds(xn, f1[r], f2[r], dr.margin, dr.cmax, upper + row, lower + row);
+    out.changed += labels[row] != lab[r];
+    labels[row] = lab[r];
+    MoveRow<D>(part, p.k, d, x, weighted ? rows.weights[row] : 1.0, xn, -1, lab[r]);
+  };
+  size_t i = begin;
+  for (; i + kRows <= end; i += kRows) {
+    for (int r = 0; r < kRows; ++r) xs[r] = rows.X + (i + r) * d;
+    Nearest2Rows<kRows, D>(xs, p, lab, f1, f2);
+    for (int r = 0; r < kRows; ++r) finish(i + r, r);
+  }
+  for (; i < end; ++i) {
+    xs[0] = rows.X + i * d;
+    Nearest2Rows<1, D>(xs, p, lab, f1, f2);
+    finish(i, 0);
+  }
+  return out;
+}
+
+// A pruned pass over a block: bounds moved by the drift; rows the bounds
+// keep are not touched; the others get their exact distance to their centre
+// (kept if that suffices) or a full nearest-centre search, kRows at a time.
+// A moved row moves its values between centres in the block's partials.
+template <int D>
+KMeansPassOut PrunedBlock(KMeansRows rows, const KMeansCentres& p, const KMeansBounds& dr, size_t begin, size_t end,
+                          int32_t* labels, float* upper, float* lower, double* part, uint32_t* cand) {
+  const int64_t d = D > 0 ? D : p.d;
+  const bool weighted = rows.weights != nullptr;
+  KMeansPassOut out{0, 0.0, 0, 0};
+  size_t queued_rows[kRows];
+  const float* xs[kRows];
+  int32_t lab[kRows];
+  float f1[kRows], f2[kRows];
+  int queued = 0;
+  auto flush = [&](auto r_const) {
+    constexpr int Q = decltype(r_const)::value;
+    Nearest2Rows<Q, D>(xs, p, lab, f1, f2);
+    for (int r = 0; r < Q; ++r) {
+      const size_t row = queued_rows[r];
+      const float* x = xs[r];
+      const double xn = Norm2<D>(x, d);
+      const int32_t a = labels[row], b = lab[r];
+      float u, l;  // stored relative to the epoch, for the new label
+      SetBounds(xn, f1[r], f2[r], dr.margin, dr.cmax, &u, &l);
+      upper[row] = StepUp(static_cast<double>(u) - dr.cum_up[b]);
+      lower[row] = StepDown(static_cast<double>(l) + dr.cum_drop[b]);
+      if (a != b) {
+        ++out.changed;
+        labels[row] = b;
+        MoveRow<D>(part, p.k, d, x, weighted ? rows.weights[row] : 1.0, xn, a, b);
+      }
+    }
+  };
+  auto keeps = [&](float u, float l, int32_t a) {
+    const float s = (dr.sep[a] - u) * kDown;
+    const float lb = l < s ? s : l;  // std::max, spelt out
+    return lb > 0.0f && u * u * kUp + dr.e2 < lb * lb * kDown;
+  };
+  // First the bounds of every row (a stream over labels and bounds), then
+  // the rows they do not keep, whose X rows are scattered: each is fetched
+  // a few rows ahead so that the cache misses overlap.
+  size_t n_cand = 0;
+  size_t i = begin;
+  if (p.k <= 16) i = MoveBounds(dr.cum_up, dr.cum_drop, dr.sep, dr.e2, begin, end, labels, upper, lower, cand, &n_cand);
+  for (; i < end; ++i) {
+    const int32_t a = labels[i];
+    const float u = (upper[i] + dr.cum_up[a]) * kUp;
+    const float l = (lower[i] - dr.cum_drop[a]) * kDown;
+    if (!keeps(u, l, a)) cand[n_cand++] = static_cast<uint32_t>(i - begin);
+  }
+  constexpr size_t kAhead = 8;
+  const float* xb = rows.X + begin * d;
+  const float* centers = p.rows;
+  for (size_t q = 0; q < kAhead && q < n_cand; ++q) Prefetch(xb + cand[q] * d, d);
+  for (size_t q = 0; q < n_cand; ++q) {
+    if (q + kAhead < n_cand) Prefetch(xb + cand[q + kAhead] * d, d);
+    const size_t row = begin + cand[q];
+    const int32_t a = labels[row];
+    const float* x = xb + cand[q] * d;
+    ++out.exact;
+    const double d2 = Dist2<D>(x, centers + static_cast<size_t>(a) * d, d);
+    const float u = std::sqrt(RoundUp(d2)) * kUp;
+    if (keeps(u, (lower[row] - dr.cum_drop[a]) * kDown, a)) {
+      upper[row] = StepUp(static_cast<double>(u) - dr.cum_up[a]);
+      continue;
+    }
+    ++out.searched;
+    queued_rows[queued] = row, xs[queued] = x;
+    if (++queued == kRows) flush(std::integral_constant<int, kRows>()), queued = 0;
+  }
+  for (int r = 0; r < queued; ++r) {  // the last rows one by one
+    queued_rows[0] = queued_rows[r], xs[0] = xs[r];
+    flush(std::integral_constant<int, 1>());
+  }
+  return out;
+}
+
+// ---- k-means++ and the distances to every centre ----
+
+template <int D>
+double SeedBlock(KMeansRows rows, int64_t dyn, const float* y, const double* closest, size_t begin, size_t end,
+                 double* cand) {
+  const int64_t d = D > 0 ? D : dyn;
+  double s = 0.0;
+  for (size_t i = begin; i < end; ++i) {
+    double v = Dist2<D>(rows.X + i * d, y, d);
+    if (closest != nullptr && closest[i] < v) v = closest[i];
+    cand[i] = v;
+    s += (rows.weights != nullptr ? static_cast<double>(rows.weights[i]) : 1.0) * v;
+  }
+  return s;
+}
+
+template <int D>
+void DistancesBlock(const float* X, const float* centers, int32_t k, int64_t dyn, size_t begin, size_t end,
+                    float* out) {
+  const int64_t d = D > 0 ? D : dyn;
+  for (size_t i = begin; i < end; ++i) {
+    for (int32_t c = 0; c < k; ++c) {
+      out[i * k + c] = static_cast<float>(Dist2<D>(X + i * d, centers + static_cast<size_t>(c) * d, d));
+    }
+  }
+}
+
 }  // namespace
 
+#define TWINSCORE_KMEANS_WIDTHS(f) {f<0>, f<8>, f<16>, f<32>}
+#define TWINSCORE_KMEANS_WIDTHS2(f, a) {f<a, 0>, f<a, 8>, f<a, 16>, f<a, 32>}
+
 const KMeansKernels kKMeans = {
-    {NearestRows<1, 0>, NearestRows<1, 8>, NearestRows<1, 16>, NearestRows<1, 32>},
-    {NearestRows<kKMeansRows, 0>, NearestRows<kKMeansRows, 8>, NearestRows<kKMeansRows, 16>,
-     NearestRows<kKMeansRows, 32>},
-    {Nearest2Rows<1, 0>, Nearest2Rows<1, 8>, Nearest2Rows<1, 16>, Nearest2Rows<1, 32>},
-    {Nearest2Rows<kKMeansRows, 0>, Nearest2Rows<kKMeansRows, 8>, Nearest2Rows<kKMeansRows, 16>,
-     Nearest2Rows<kKMeansRows, 32>},
-    {Dist2<0>, Dist2<8>, Dist2<16>, Dist2<32>},
-    nullptr,
+    TWINSCORE_KMEANS_WIDTHS2(NearestRows, 1),
+    TWINSCORE_KMEANS_WIDTHS2(NearestRows, kKMeansRows),
+    TWINSCORE_KMEANS_WIDTHS2(Nearest2Rows, 1),
+    TWINSCORE_KMEANS_WIDTHS2(Nearest2Rows, kKMeansRows),
+    TWINSCORE_KMEANS_WIDTHS(Dist2),
+    {TWINSCORE_KMEANS_WIDTHS2(AssignBlock, kAssignSums), TWINSCORE_KMEANS_WIDTHS2(AssignBlock, kAssignSumsCheck),
+     TWINSCORE_KMEANS_WIDTHS2(AssignBlock, kAssignExact), TWINSCORE_KMEANS_WIDTHS2(AssignBlock, kAssignSumsExact)},
+    TWINSCORE_KMEANS_WIDTHS(FullBlock),
+    TWINSCORE_KMEANS_WIDTHS(PrunedBlock),
+    TWINSCORE_KMEANS_WIDTHS(SeedBlock),
+    TWINSCORE_KMEANS_WIDTHS(DistancesBlock),
+    kVector,
 };
 
-#endif
+#undef TWINSCORE_KMEANS_WIDTHS
+#undef TWINSCORE_KMEANS_WIDTHS2
 
 }  // namespace twinscore::kernels::TWINSCORE_SIMD_NS
