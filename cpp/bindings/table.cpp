@@ -126,10 +126,13 @@ void BindDictionary(py::module_& m) {
         const py::ssize_t words = BitsetWords(d.size());
         CArray<uint64_t> bits({n, words});
         CArray<uint8_t> missing(n);
+        CArray<int32_t> counts(n);
         absl::Span<uint64_t> bits_out = MutableSpanOf(bits);
         absl::Span<uint8_t> miss_out = MutableSpanOf(missing);
-        const int64_t unseen = Take(RunEngine(n_threads, [&] { return d.EncodeSets(col, bits_out, miss_out); }));
-        return py::make_tuple(bits, missing, unseen);
+        absl::Span<int32_t> counts_out = MutableSpanOf(counts);
+        const int64_t unseen =
+            Take(RunEngine(n_threads, [&] { return d.EncodeSets(col, bits_out, miss_out, counts_out); }));
+        return py::make_tuple(bits, missing, unseen, counts);
       }, py::arg("name"), py::arg("list_offsets"), py::arg("list_valid"), py::arg("offsets"), py::arg("data"),
          py::arg("valid"), TWINSCORE_N_THREADS_ARG)
       // Rebuilt through FromValues, so a tampered pickle is validated too.

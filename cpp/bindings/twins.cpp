@@ -30,21 +30,28 @@ CArray<T> As(const py::handle& h) {
   return py::cast<CArray<T>>(h);
 }
 
-BitsetColumn BitsOf(Side& s, const py::handle& bits, const py::handle& missing, const char* what) {
+BitsetColumn BitsOf(Side& s, const py::handle& bits, const py::handle& missing, const py::handle& unseen,
+                    const char* what) {
   s.words.push_back(As<uint64_t>(bits));
   const auto& b = s.words.back();
   if (b.ndim() != 2) throw py::value_error(std::string(what) + " must be a 2-D uint64 array (rows x words)");
-  BitsetColumn c{SpanOf(b), b.shape(1), {}};
+  BitsetColumn c{SpanOf(b), b.shape(1), {}, {}};
   if (!missing.is_none()) {
     s.bytes.push_back(As<uint8_t>(missing));
     c.missing = SpanOf(s.bytes.back());
+  }
+  if (!unseen.is_none()) {
+    s.ints.push_back(As<int32_t>(unseen));
+    c.unseen = SpanOf(s.ints.back());
   }
   return c;
 }
 
 // n: the row count, from whichever array is given.
-std::unique_ptr<Side> MakeSide(const py::object& dense, const py::object& bits, const py::list& numeric,
-                               const py::list& categorical, const py::list& sets, const py::list& keys) {
+// A set column is (bits, missing) or (bits, missing, unseen counts).
+std::unique_ptr<Side> MakeSide(const py::object& dense, const py::object& bits, const py::object& bits_unseen,
+                               const py::list& numeric, const py::list& categorical, const py::list& sets,
+                               const py::list& keys) {
   auto s = std::make_unique<Side>();
   int64_t n = -1;
   if (!dense.is_none()) {
@@ -56,7 +63,7 @@ std::unique_ptr<Side> MakeSide(const py::object& dense, const py::object& bits, 
     n = rows;
   }
   if (!bits.is_none()) {
-    s->data.bits = BitsOf(*s, bits, py::none(), "the bitsets");
+    s->data.bits = BitsOf(*s, bits, py::none(), bits_unseen, "the bitsets");
     n = s->words.back().shape(0);
   }
   for (const auto& col : numeric) {
@@ -71,8 +78,11 @@ std::unique_ptr<Side> MakeSide(const py::object& dense, const py::object& bits, 
   }
   for (const auto& item : sets) {
     auto pair = item.cast<py::tuple>();
-    if (pair.size() != 2) throw py::value_error("a set column is a (bits, missing) pair");
-    s->data.mixed.sets.push_back(BitsOf(*s, pair[0], pair[1], "a set column"));
+    if (pair.size() != 2 && pair.size() != 3) {
+      throw py::value_error("a set column is a (bits, missing) pair or a (bits, missing, unseen) triple");
+    }
+    s->data.mixed.sets.push_back(
+        BitsOf(*s, pair[0], pair[1], pair.size() == 3 ? py::handle(pair[2]) : py::handle(py::none()), "a set column"));
     n = s->words.back().shape(0);
   }
   for (const auto& col : keys) {
@@ -99,7 +109,8 @@ TWINSCORE_BINDINGS(twins) {
   py::class_<TwinIndex>(m, "TwinIndex")
       .def_static(
           "fit",
-          [](const std::string& metric, const py::object& dense, const py::object& bits, const py::list& numeric,
+          [](const std::string& metric, const py::object& dense, const py::object& bits,
+             const py::object& bits_unseen, const py::list& numeric,
              const py::list& categorical, const py::list& sets, const py::list& keys,
              std::vector<float> bit_weights, std::vector<float> numeric_weights,
              std::vector<float> categorical_weights, std::vector<int32_t> categorical_other,
@@ -119,11 +130,11 @@ TWINSCORE_BINDINGS(twins) {
             o.set_other = std::move(set_other);
             o.prospect_tile = prospect_tile;
             o.client_tile = client_tile;
-            auto side = MakeSide(dense, bits, numeric, categorical, sets, keys);
+            auto side = MakeSide(dense, bits, bits_unseen, numeric, categorical, sets, keys);
             return Take(RunEngine(n_threads, [&] { return TwinIndex::Fit(o, side->data); }));
           },
           py::arg("metric"), py::arg("dense") = py::none(), py::arg("bits") = py::none(),
-          py::arg("numeric") = py::list(), py::arg("categorical") = py::list(), py::arg("sets") = py::list(),
+          py::arg("bits_unseen") = py::none(), py::arg("numeric") = py::list(), py::arg("categorical") = py::list(), py::arg("sets") = py::list(),
           py::arg("keys") = py::list(), py::arg("bit_weights") = std::vector<float>{},
           py::arg("numeric_weights") = std::vector<float>{}, py::arg("categorical_weights") = std::vector<float>{},
           py::arg("categorical_other") = std::vector<int32_t>{}, py::arg("set_weights") = std::vector<float>{},
@@ -131,9 +142,10 @@ TWINSCORE_BINDINGS(twins) {
           py::arg("bit_other") = -1, py::arg("set_other") = std::vector<int32_t>{}, py::arg("prospect_tile") = 192, py::arg("client_tile") = 1024, TWINSCORE_N_THREADS_ARG)
       .def(
           "search",
-          [](const TwinIndex& ix, int k, const py::object& dense, const py::object& bits, const py::list& numeric,
-             const py::list& categorical, const py::list& sets, const py::list& keys, int n_threads) {
-            auto side = MakeSide(dense, bits, numeric, categorical, sets, keys);
+          [](const TwinIndex& ix, int k, const py::object& dense, const py::object& bits,
+             const py::object& bits_unseen, const py::list& numeric, const py::list& categorical,
+             const py::list& sets, const py::list& keys, int n_threads) {
+            auto side = MakeSide(dense, bits, bits_unseen, numeric, categorical, sets, keys);
             const int64_t n = side->data.n;
             if (k < 1) throw py::value_error("k must be >= 1, got " + std::to_string(k));
             CArray<int64_t> rows({n, static_cast<int64_t>(k)});
@@ -144,14 +156,14 @@ TWINSCORE_BINDINGS(twins) {
             return py::make_tuple(rows, scores, counts);
           },
           py::arg("k"), py::arg("dense") = py::none(), py::arg("bits") = py::none(),
-          py::arg("numeric") = py::list(), py::arg("categorical") = py::list(), py::arg("sets") = py::list(),
+          py::arg("bits_unseen") = py::none(), py::arg("numeric") = py::list(), py::arg("categorical") = py::list(), py::arg("sets") = py::list(),
           py::arg("keys") = py::list(), TWINSCORE_N_THREADS_ARG)
       .def(
           "score_pairs",
           [](const TwinIndex& ix, const CArray<int64_t>& prospect_rows, const CArray<int64_t>& client_rows,
-             const py::object& dense, const py::object& bits, const py::list& numeric, const py::list& categorical,
-             const py::list& sets, int n_threads) {
-            auto side = MakeSide(dense, bits, numeric, categorical, sets, py::list());
+             const py::object& dense, const py::object& bits, const py::object& bits_unseen, const py::list& numeric,
+             const py::list& categorical, const py::list& sets, int n_threads) {
+            auto side = MakeSide(dense, bits, bits_unseen, numeric, categorical, sets, py::list());
             const int64_t n = prospect_rows.size();
             CArray<float> parts({n, ix.PartCount()});
             CArray<float> scores(n);
@@ -162,8 +174,8 @@ TWINSCORE_BINDINGS(twins) {
             return py::make_tuple(parts, scores);
           },
           py::arg("prospect_rows"), py::arg("client_rows"), py::arg("dense") = py::none(),
-          py::arg("bits") = py::none(), py::arg("numeric") = py::list(), py::arg("categorical") = py::list(),
-          py::arg("sets") = py::list(), TWINSCORE_N_THREADS_ARG)
+          py::arg("bits") = py::none(), py::arg("bits_unseen") = py::none(), py::arg("numeric") = py::list(),
+          py::arg("categorical") = py::list(), py::arg("sets") = py::list(), TWINSCORE_N_THREADS_ARG)
       .def_property_readonly("size", &TwinIndex::size)
       .def_property_readonly("n_blocks", &TwinIndex::BlockCount)
       .def("block_sizes", &TwinIndex::BlockSizes)

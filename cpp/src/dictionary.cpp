@@ -149,7 +149,7 @@ absl::StatusOr<int64_t> Dictionary::Encode(const StringColumn& column, absl::Spa
 }
 
 absl::StatusOr<int64_t> Dictionary::EncodeSets(const ListColumn& column, absl::Span<uint64_t> bits,
-                                               absl::Span<uint8_t> missing) const {
+                                               absl::Span<uint8_t> missing, absl::Span<int32_t> unseen_counts) const {
   TWINSCORE_RETURN_IF_ERROR(column.Validate());
   const int64_t n = column.size();
   const int64_t words = BitsetWords(size());
@@ -157,22 +157,31 @@ absl::StatusOr<int64_t> Dictionary::EncodeSets(const ListColumn& column, absl::S
                       bits.size(), " bitset words for ", n, " rows of ", words);
   TWINSCORE_CHECK_ARG(static_cast<int64_t>(missing.size()) == n, "column '", column.items.name,
                       "': missing mask of ", missing.size(), " for ", n, " rows");
+  TWINSCORE_CHECK_ARG(unseen_counts.empty() || static_cast<int64_t>(unseen_counts.size()) == n, "column '",
+                      column.items.name, "': unseen counts of ", unseen_counts.size(), " for ", n, " rows");
   const auto& lo = column.list_offsets;
   std::vector<int64_t> unseen(NumBlocks(n, kRowBlock), 0);
   ParallelBlocks(n, kRowBlock, [&](size_t b, size_t begin, size_t end) {
     int64_t miss = 0;
+    std::vector<absl::string_view> others;  // this row's unseen items, to count the distinct ones
     for (size_t i = begin; i < end; ++i) {
       uint64_t* row = bits.data() + i * words;
       std::fill(row, row + words, uint64_t{0});
       const bool is_null = !column.list_valid.empty() && column.list_valid[i] == 0;
       missing[i] = is_null;
-      if (is_null) continue;
-      for (int64_t j = lo[i]; j < lo[i + 1]; ++j) {
+      others.clear();
+      for (int64_t j = lo[i]; !is_null && j < lo[i + 1]; ++j) {
         if (column.items.IsNull(j)) continue;  // a null item carries no category
-        const int32_t c = Lookup(column.items.At(j));
-        miss += c == other_code();
+        const absl::string_view item = column.items.At(j);
+        const int32_t c = Lookup(item);
+        if (c == other_code()) others.push_back(item);
         row[c >> 6] |= uint64_t{1} << (c & 63);
       }
+      miss += static_cast<int64_t>(others.size());
+      if (unseen_counts.empty()) continue;
+      // A set holds each item once: "x" twice is one unseen category, "x" and "y" two.
+      std::sort(others.begin(), others.end());
+      unseen_counts[i] = static_cast<int32_t>(std::unique(others.begin(), others.end()) - others.begin());
     }
     unseen[b] = miss;
   });

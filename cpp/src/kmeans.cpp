@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <numeric>
@@ -96,10 +97,11 @@ inline void AddRow(double* s, const float* x, double w, bool weighted, int64_t d
 struct BlockOut {
   double inertia = 0.0;
   int64_t changed = 0;  // rows whose label differs from the one in `labels`
-  bool finite = true;   // (kCheck) no NaN or infinity in the rows
+  bool finite = true;   // (kCheck) no NaN, infinity or value beyond RangeLimit in the rows
 };
 
-bool AllFinite(const float* x, size_t n);
+bool AllInRange(const float* x, size_t n, uint32_t limit_bits);
+uint32_t RangeLimitBits(int64_t d);
 
 // One block of rows: nearest centres, then (kExact) the exact distance and
 // (kSums) the partial sums and weights of the block. The Lloyd iterations
@@ -155,6 +157,7 @@ template <bool kSums, bool kExact, bool kCheck = false>
 BlockOut AssignBlocks(const KMeansData& data, absl::Span<const float> centers, int32_t k, absl::Span<int32_t> labels,
                       absl::Span<float> dist2, absl::Span<double> sums, absl::Span<double> counts) {
   const Prepared p = Prepare(centers, k, data.d);
+  const uint32_t limit = kCheck ? RangeLimitBits(data.d) : 0;
   const size_t block = BlockFor(data.n);
   const size_t nb = NumBlocks(data.n, block);
   const size_t width = static_cast<size_t>(k) * data.d + k;  // sums then counts
@@ -173,7 +176,7 @@ BlockOut AssignBlocks(const KMeansData& data, absl::Span<const float> centers, i
         BlockOut o;
         for (size_t c = begin; c < end; c += kCheckRows) {
           const size_t e = std::min(end, c + kCheckRows);
-          o.finite &= AllFinite(data.X.data() + c * data.d, (e - c) * data.d);
+          o.finite &= AllInRange(data.X.data() + c * data.d, (e - c) * data.d, limit);
           o.changed += BlockAssign<kSums, kExact, D>(data, p, c, e, lab, dd, s, cnt).changed;
         }
         outs[b] = o;
@@ -565,14 +568,35 @@ double MeanVariance(const KMeansData& data) {
   return var / n / d;
 }
 
-// True when no value is NaN or infinite: the exponent bits are all ones only
-// for those. A branch-free OR over the bits, which the compiler vectorises.
-bool AllFinite(const float* x, size_t n) {
+// The largest |x| whose squared distances cannot overflow float32: the
+// engine computes |x|^2 - 2 x.c + |c|^2 in float32, and below
+// sqrt(FLT_MAX / (4 d)) no term can pass FLT_MAX (above it the distances are
+// infinite and the arg-min is wrong: a row lands in another row's cluster).
+double RangeLimit(int64_t d) {
+  return std::sqrt(static_cast<double>(std::numeric_limits<float>::max()) / (4.0 * static_cast<double>(d)));
+}
+
+// The bits of the largest float <= RangeLimit(d): for a float x, |x| >
+// RangeLimit(d) (compared in double) exactly when |x|'s bits exceed these.
+uint32_t RangeLimitBits(int64_t d) {
+  const double limit = RangeLimit(d);
+  float f = static_cast<float>(limit);
+  if (static_cast<double>(f) > limit) f = std::nextafter(f, 0.0f);
+  uint32_t bits;
+  std::memcpy(&bits, &f, sizeof bits);
+  return bits;
+}
+
+// True when every |x| is at most the float whose bits are `limit_bits`: the
+// bits of a non-negative float order as its value, and NaN and infinity have
+// the largest, so one unsigned compare refuses them too. A branch-free OR
+// over the bits, which the compiler vectorises.
+bool AllInRange(const float* x, size_t n, uint32_t limit_bits) {
   uint32_t bad = 0;
   for (size_t i = 0; i < n; ++i) {
     uint32_t bits;
     std::memcpy(&bits, x + i, sizeof bits);
-    bad |= static_cast<uint32_t>((bits & 0x7f800000u) == 0x7f800000u);
+    bad |= static_cast<uint32_t>((bits & 0x7fffffffu) > limit_bits);
   }
   return bad == 0;
 }
@@ -638,18 +662,38 @@ absl::Status CheckSizesAndWeights(const KMeansData& data) {
   return absl::OkStatus();
 }
 
-// The first NaN or infinity of X, in row order.
+// The error of the first bad value of X, which a pass found: the first NaN or
+// infinity in row order, else the first value beyond RangeLimit.
+absl::Status FirstBadValue(const KMeansData& data) {
+  const int64_t d = data.d;
+  for (size_t i = 0; i < data.X.size(); ++i) {
+    TWINSCORE_CHECK_ARG(std::isfinite(data.X[i]), "X holds ", std::isnan(data.X[i]) ? "NaN" : "an infinite value",
+                        " at row ", i / d, ", column ", i % d);
+  }
+  const uint32_t limit = RangeLimitBits(d);
+  for (size_t i = 0; i < data.X.size(); ++i) {
+    if (AllInRange(data.X.data() + i, 1, limit)) continue;
+    char text[160];  // Python's number formats (.6g, .3g), as the message had before the check moved here
+    std::snprintf(text, sizeof text, "X holds %.6g at row %zu, column %zu: beyond %.3g",
+                  static_cast<double>(data.X[i]), i / static_cast<size_t>(d), i % static_cast<size_t>(d),
+                  RangeLimit(d));
+    return absl::InvalidArgumentError(absl::StrCat(
+        text, ", the squared distances k-means computes in float32 would overflow; rescale the column"));
+  }
+  return absl::OkStatus();
+}
+
+// X finite and within RangeLimit: one parallel pass of AllInRange (the
+// cheap test); the rare failure is located in row order by FirstBadValue.
 absl::Status CheckFinite(const KMeansData& data) {
   const int64_t d = data.d;
-  return ParallelBlocksStatus(data.n, kBlock, [&](size_t, size_t b, size_t e) -> absl::Status {
-    if (!AllFinite(data.X.data() + b * d, (e - b) * d)) {
-      for (size_t i = b * d; i < e * d; ++i) {
-        TWINSCORE_CHECK_ARG(std::isfinite(data.X[i]), "X holds ", std::isnan(data.X[i]) ? "NaN" : "an infinite value",
-                            " at row ", i / d, ", column ", i % d);
-      }
-    }
-    return absl::OkStatus();
+  const uint32_t limit = RangeLimitBits(d);
+  std::vector<uint8_t> bad(NumBlocks(data.n, kBlock), 0);
+  ParallelBlocks(data.n, kBlock, [&](size_t b, size_t begin, size_t end) {
+    bad[b] = !AllInRange(data.X.data() + begin * d, (end - begin) * d, limit);
   });
+  if (std::find(bad.begin(), bad.end(), uint8_t{1}) == bad.end()) return absl::OkStatus();
+  return FirstBadValue(data);
 }
 
 }  // namespace
@@ -869,7 +913,7 @@ absl::Status LloydPruned(const KMeansData& data, const KMeansOptions& opt, doubl
     if (mode == Mode::kBrute && it == 0) {
       const BlockOut o = AssignBlocks<true, false, true>(data, r.centers, k, absl::MakeSpan(r.labels), {},
                                                          absl::MakeSpan(sums), absl::MakeSpan(counts));
-      if (!o.finite) return CheckFinite(data);
+      if (!o.finite) return FirstBadValue(data);
       changed = o.changed;
       mode = kBruteWhile * changed > n ? Mode::kBrute : Mode::kFull;
     } else if (mode == Mode::kBrute) {

@@ -23,6 +23,16 @@ bool IsDense(TwinMetric m) {
 bool IsBits(TwinMetric m) { return m == TwinMetric::kJaccard || m == TwinMetric::kWeightedJaccard; }
 const char* MetricName(TwinMetric m) { return m == TwinMetric::kSquaredL2 ? "sqeuclidean" : "inner_product"; }
 
+// A bitset column's unseen counts: none, or one count >= 0 per row.
+absl::Status CheckUnseen(const BitsetColumn& b, int64_t n, const char* side, const char* what) {
+  TWINSCORE_CHECK_ARG(b.unseen.empty() || static_cast<int64_t>(b.unseen.size()) == n, "the ", side, " ", what,
+                      ": ", b.unseen.size(), " unseen counts, expected ", n);
+  for (size_t i = 0; i < b.unseen.size(); ++i) {
+    TWINSCORE_CHECK_ARG(b.unseen[i] >= 0, "the ", side, " ", what, ": unseen count ", b.unseen[i], " at row ", i);
+  }
+  return absl::OkStatus();
+}
+
 absl::Status CheckWeights(const std::vector<float>& w, const char* what) {
   for (size_t i = 0; i < w.size(); ++i) {
     TWINSCORE_CHECK_ARG(std::isfinite(w[i]) && w[i] >= 0, what, "[", i, "] must be finite and >= 0, got ", w[i]);
@@ -157,6 +167,13 @@ double CopyRow(const float* x, int64_t d, bool unit, float* out) {
   return s;
 }
 
+// The unseen categories of row i beyond the first, which the other bit
+// `other` (-1: none) stands for: each adds one item to the set's size.
+int32_t FurtherUnseen(const BitsetColumn& b, int64_t i, int32_t other) {
+  if (other < 0 || b.unseen.empty()) return 0;
+  return std::max(b.unseen[i] - 1, 0);
+}
+
 // Clears bit `bit` (if >= 0) in each of n rows of `words` words: the unseen
 // categories' bit of the clients, so no intersection ever holds it.
 void ClearBit(std::vector<uint64_t>& bits, int64_t words, int32_t bit) {
@@ -259,6 +276,7 @@ absl::Status TwinIndex::CheckSide(const TwinData& d, const char* side) const {
                         " bitsets hold ", d.bits.bits.size(), " words, expected ", d.n, " x ", d.bits.words);
     TWINSCORE_CHECK_ARG(options_.bit_other < d.bits.words * 64, "bit_other = ", options_.bit_other,
                         " is past the bitsets' ", d.bits.words * 64, " bits");
+    TWINSCORE_RETURN_IF_ERROR(CheckUnseen(d.bits, d.n, side, "bitsets"));
     if (m == TwinMetric::kWeightedJaccard) {  // empty at fit: the IDF is computed
       TWINSCORE_CHECK_ARG(options_.bit_weights.empty() ||
                               static_cast<int64_t>(options_.bit_weights.size()) == d.bits.words * 64,
@@ -294,6 +312,7 @@ absl::Status TwinIndex::CheckSide(const TwinData& d, const char* side) const {
                           " of the ", side, " holds ", s.bits.size(), " words, expected ", d.n, " x ", s.words);
       TWINSCORE_CHECK_ARG(s.missing.empty() || static_cast<int64_t>(s.missing.size()) == d.n, "set column ", j,
                           " of the ", side, ": the missing mask has ", s.missing.size(), " rows, expected ", d.n);
+      TWINSCORE_RETURN_IF_ERROR(CheckUnseen(s, d.n, side, "set column"));
       TWINSCORE_CHECK_ARG(options_.set_other.empty() || options_.set_other[j] < s.words * 64, "set_other[", j,
                           "] = ", options_.set_other.empty() ? -1 : options_.set_other[j], " is past the ",
                           s.words * 64, " bits of set column ", j);
@@ -343,9 +362,11 @@ absl::StatusOr<std::unique_ptr<TwinIndex>> TwinIndex::Fit(const TwinOptions& opt
     std::vector<uint64_t> all(ix->words_, ~uint64_t{0});
     for (int64_t p = 0; p < m; ++p) {
       const uint64_t* a = ix->bits_.data() + p * ix->words_;
-      ix->bit_count_[p] = Popcount(a, ix->words_);
+      const int32_t further = FurtherUnseen(clients.bits, order[p], options.bit_other);
+      ix->bit_count_[p] = Popcount(a, ix->words_) + further;
       if (metric == TwinMetric::kWeightedJaccard) {
-        ix->bit_total_[p] = WeightOfAnd(a, all.data(), ix->words_, ix->options_.bit_weights.data());
+        const float* bw = ix->options_.bit_weights.data();
+        ix->bit_total_[p] = WeightOfAnd(a, all.data(), ix->words_, bw) + (further ? further * bw[options.bit_other] : 0.0f);
       }
     }
     ClearBit(ix->bits_, ix->words_, options.bit_other);  // counted above, intersects nothing below
@@ -371,16 +392,17 @@ absl::StatusOr<std::unique_ptr<TwinIndex>> TwinIndex::Fit(const TwinOptions& opt
       ix->cat_.push_back(std::move(v));
     }
     for (const auto& s : c.sets) {
+      const int32_t other = options.set_other.empty() ? -1 : options.set_other[ix->set_words_.size()];
       ix->set_words_.push_back(s.words);
       ix->set_bits_.push_back(Gather(s.bits, order, s.words));
       std::vector<int32_t> cnt(m);
       for (int64_t p = 0; p < m; ++p) {
         const bool missing = !s.missing.empty() && s.missing[order[p]];
-        cnt[p] = missing ? -1 : Popcount(ix->set_bits_.back().data() + p * s.words, s.words);
+        cnt[p] = missing ? -1
+                         : Popcount(ix->set_bits_.back().data() + p * s.words, s.words) +
+                               FurtherUnseen(s, order[p], other);
       }
-      if (!options.set_other.empty()) {
-        ClearBit(ix->set_bits_.back(), s.words, options.set_other[ix->set_words_.size() - 1]);
-      }
+      ClearBit(ix->set_bits_.back(), s.words, other);
       ix->set_count_.push_back(std::move(cnt));
     }
   }
@@ -546,8 +568,9 @@ struct TwinIndex::Impl {
         const uint64_t* a = q.bits.bits.data() + w.rows[i] * words;
         const uint64_t* c = ix.bits_.data() + cb * words;
         float* s = out + i * nc;
+        const int32_t further = FurtherUnseen(q.bits, w.rows[i], ix.options_.bit_other);
         if (weighted) {
-          const float wa = WeightOfAnd(a, a, words, bw);
+          const float wa = WeightOfAnd(a, a, words, bw) + (further ? further * bw[ix.options_.bit_other] : 0.0f);
           for (int64_t j = 0; j < nc; ++j) {
             const float wi = WeightOfAnd(a, c + j * words, words, bw);
             const float den = wa + ix.bit_total_[cb + j] - wi;
@@ -555,7 +578,7 @@ struct TwinIndex::Impl {
           }
           continue;
         }
-        const int32_t na = Popcount(a, words);
+        const int32_t na = Popcount(a, words) + further;
         Intersect(a, c, words, nc, w.inter.data());
         const int32_t* cnt = ix.bit_count_.data() + cb;
         const int32_t* in = w.inter.data();
@@ -629,12 +652,13 @@ struct TwinIndex::Impl {
         if (wt == 0) continue;
         const BitsetColumn& qs = q.mixed.sets[p];
         const int64_t words = ix.set_words_[p];
+        const int32_t other = o.set_other.empty() ? -1 : o.set_other[p];
         const int32_t* cnt = ix.set_count_[p].data() + cb;
         for (int64_t i = 0; i < nr; ++i) {
           const int64_t r = w.rows[i];
           if (!qs.missing.empty() && qs.missing[r]) continue;
           const uint64_t* a = qs.bits.data() + r * words;
-          const int32_t na = Popcount(a, words);
+          const int32_t na = Popcount(a, words) + FurtherUnseen(qs, r, other);
           Intersect(a, ix.set_bits_[p].data() + cb * words, words, nc, w.inter.data());
           float* num = w.num.data() + i * nc;
           float* den = w.den.data() + i * nc;
@@ -843,7 +867,8 @@ absl::Status TwinIndex::ScorePairs(const TwinData& prospects, absl::Span<const i
         const uint64_t* a = qs.bits.data() + pr * words;
         int32_t inter = 0;
         Intersect(a, set_bits_[p].data() + pos * words, words, 1, &inter);
-        out[j] = JaccardOf(inter, Popcount(a, words), nc);
+        const int32_t other = options_.set_other.empty() ? -1 : options_.set_other[p];
+        out[j] = JaccardOf(inter, Popcount(a, words) + FurtherUnseen(qs, pr, other), nc);
       }
     }
   }

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from . import _core
+from . import _core, _frames
 from ._model_file import register
 from .table import ContactTable
 
@@ -278,6 +278,8 @@ def _item_log(client_items, client: str, item: str | None, weight: str | None):
         s = client_items.map(lambda v: list(v) if v is not None and not (np.isscalar(v) and pd.isna(v)) else [])
         s = s.explode().dropna()
         return s.index.to_numpy(), s.to_numpy(), np.ones(len(s))
+    if _frames.is_frame(client_items):  # Arrow and polars as pandas: the same log, the same answer
+        client_items = _frames.as_pandas(client_items, "client_items")
     if not isinstance(client_items, pd.DataFrame):
         raise TypeError("client_items must be a DataFrame (one row per client and item) or a Series of item "
                         f"lists indexed by client id, got {type(client_items).__name__}")
@@ -292,10 +294,20 @@ def _item_log(client_items, client: str, item: str | None, weight: str | None):
     for name, what in ((item, "item"), (weight, "weight")):
         if name is not None and name not in cols:
             raise KeyError(f"client_items has no column '{name}' ({what}); columns: {cols}")
+    for name in (client, item, weight):
+        if name is not None and cols.count(name) > 1:
+            raise ValueError(f"client_items has {cols.count(name)} columns named '{name}': which to read is ambiguous")
+    if client_items[client].isna().any():  # such a purchase belongs to no client: it would vanish
+        row = int(np.argmax(client_items[client].isna().to_numpy()))
+        raise ValueError(f"client_items column '{client}' (the client id) holds a missing id at row {row}: drop "
+                         "those rows first")
     frame = client_items[client_items[item].notna()]
     q = np.ones(len(frame))
     if weight is not None:
-        q = pd.to_numeric(frame[weight], errors="raise").to_numpy(dtype=np.float64, na_value=np.nan)
+        dtype = frame[weight].dtype
+        if not pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
+            raise TypeError(f"client_items column '{weight}' (weight) must be numeric, got {dtype}")
+        q = frame[weight].to_numpy(dtype=np.float64, na_value=np.nan)
         if not np.all(np.isfinite(q)) or (q < 0).any():
             raise ValueError(f"client_items column '{weight}' (weight) must hold finite values >= 0")
     return frame[client].to_numpy(), frame[item].to_numpy(), q
@@ -320,6 +332,8 @@ def _purchases(cid, items, q, weighted: bool) -> _Purchases:
     m = max(len(names), 1)
     key, inv = np.unique(clients.get_indexer(cid).astype(np.int64) * m + codes, return_inverse=True)
     qty = np.bincount(inv, weights=q) if weighted else np.ones(len(key))
+    if not np.isfinite(qty).all():
+        raise ValueError("client_items: a client's summed weight of one item overflows float64; scale the weight column")
     return _Purchases(clients, np.asarray(names), np.searchsorted(key // m, np.arange(len(clients) + 1)), key % m,
                       qty)
 

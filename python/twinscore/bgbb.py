@@ -87,10 +87,9 @@ def discrete_summary(transactions, *, customer: str, date: str, freq: str, calib
         row = int(np.argmax(period > last))
         raise ValueError(f"transactions: the date at row {row} is after the observation end {observation_end}")
     # Distinct (client, period) pairs, sorted by client then period: one sort, no row loop.
-    low = int(period.min())
-    span = last - low + 1
-    pairs = np.unique(codes.astype(np.int64) * span + (period - low))
-    who, per = pairs // span, pairs % span + low
+    from .value_diagnostics import distinct_pairs
+
+    who, per = distinct_pairs(codes, period)
     starts = np.flatnonzero(np.r_[True, who[1:] != who[:-1]])
     first = np.full(len(ids), np.iinfo(np.int64).max)
     first[who[starts]] = per[starts]
@@ -298,8 +297,16 @@ class BetaGeoBetaBinom(PurchaseModel):
         Returns an array of shape (len(ages), max_count + 1): the distribution
         of a new client's transactions in its first n opportunities.
         """
-        n = np.ascontiguousarray(np.asarray(ages, dtype=np.float64).ravel())
+        from .value_diagnostics import _ages
+
+        n, max_count = _ages(ages, max_count)
         max_count = check_int(max_count, "max_count", min_value=0, max_value=1_000_000)
+        bad = (n != np.floor(n)) | (n > 1_000_000)
+        if bad.any():
+            raise ValueError(f"ages must be whole numbers of opportunities in [0, 1e6], got {n[np.argmax(bad)]:g} at "
+                             f"position {int(np.argmax(bad))}")
+        if len(n) == 0:
+            return np.zeros((0, max_count + 1))
         return _core.bgbb_count_probabilities(self._params(), n, max_count, n_threads=resolve_threads())
 
     def _repr_html_(self) -> str:

@@ -29,24 +29,6 @@ __all__ = ["KMeans", "MiniBatchKMeans"]
 _EMPTY = np.zeros(0, dtype=np.float32)
 
 
-def _check_range(X: np.ndarray) -> None:
-    """Values whose squared distances overflow float32 are refused by value.
-
-    The engine computes ||x||^2 - 2 x.c + ||c||^2 in float32: with |x| near
-    3.4e38 these are infinite and the arg-min is wrong (a row was put in
-    another row's cluster). Below sqrt(float32 max / (4 d)) no term can
-    overflow. Two reductions, no copy."""
-    if X.size == 0:
-        return
-    limit = float(np.sqrt(np.finfo(np.float32).max / (4.0 * X.shape[1])))
-    top = max(float(X.max()), -float(X.min()))  # NaN or inf: the engine's own check names them
-    if np.isfinite(top) and top > limit:
-        bad = np.argwhere(np.isfinite(X) & (np.abs(X) > limit))[0]
-        raise ValueError(f"X holds {X[bad[0], bad[1]]:.6g} at row {bad[0]}, column {bad[1]}: beyond "
-                         f"{limit:.3g}, the squared distances k-means computes in float32 would overflow; "
-                         "rescale the column")
-
-
 def _seeds(random_state, n: int) -> list[int]:
     """n 63-bit seeds for the engine from an int, a Generator, a RandomState or None."""
     if isinstance(random_state, np.random.RandomState):
@@ -140,13 +122,13 @@ class _KMeansBase(ModelFileMixin, ClusterMixin, TransformerMixin, BaseEstimator)
                 self.__dict__.pop("feature_names_in_", None)
         elif names is not None and hasattr(self, "feature_names_in_"):
             X = _frames.select_columns(X, list(self.feature_names_in_), "X")
-        # A ready matrix is not scanned here: the engine checks finiteness in
-        # its own pass (no copy, no second scan).
+        # A ready matrix is not scanned here: the engine checks finiteness and
+        # range (|x| small enough for float32 squared distances) in its own
+        # pass (no copy, no second scan).
         X = _frames.numeric_matrix(X, "X", check_finite=not _ready(X),
                                    n_features=None if reset else self.n_features_in_, model=type(self).__name__)
         if reset:
             self.n_features_in_ = X.shape[1]
-        _check_range(X)
         return X
 
     def _check_params(self, n: int) -> int:

@@ -31,6 +31,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from . import _frames
+from ._validation import check_float, check_int
+
 __all__ = ["PRMData", "make_prm", "load_cdnow", "PRM_LEAD_RULES", "SEXES", "AGE_BANDS", "REGIONS", "CATEGORIES",
            "EVENT_TYPES", "CHANNELS", "DEVICES", "CITY_SIZES", "CAMPAIGNS", "NOISE_COLUMNS"]
 
@@ -50,6 +53,8 @@ EVENT_TYPES = ["page_view", "email_send", "email_open", "email_click", "form_fil
                "unsubscribe"]
 
 _NS_PER_DAY = 86_400 * 10**9
+_MAX_CONTACTS = 50_000_000  # prospects or clients of make_prm
+_HISTORY_DAYS = 900  # the oldest client signs up 900 days before now (purchases start within 730)
 _N_PERSONAS = 8
 
 # A lead-scoring rule set (see :mod:`twinscore.leads`) for the event types and
@@ -308,16 +313,24 @@ def make_prm(n_prospects: int = 200_000, n_clients: int = 20_000, *, seed: int =
     category), ``transactions`` (client_id, date, amount), ``now``, and
     ``truth`` (each prospect's persona and conversion probability).
     """
-    for name, v in (("n_prospects", n_prospects), ("n_clients", n_clients), ("days", days)):
-        if not isinstance(v, (int, np.integer)) or isinstance(v, bool):
-            raise TypeError(f"{name} must be an integer, got {type(v).__name__}")
-        if v < 1:
-            raise ValueError(f"{name} must be >= 1, got {v}")
-    if not (0.0 < conversion_rate < 1.0):
+    # Sizes a machine can hold (each prospect has ~mean_events events), a window of dates pandas can
+    # count in, and a seed numpy takes: checked before a byte is drawn.
+    n_prospects = check_int(n_prospects, "n_prospects", min_value=1, max_value=_MAX_CONTACTS)
+    n_clients = check_int(n_clients, "n_clients", min_value=1, max_value=_MAX_CONTACTS)
+    days = check_int(days, "days", min_value=1, max_value=36_500)
+    seed = check_int(seed, "seed", min_value=0)
+    conversion_rate = check_float(conversion_rate, "conversion_rate", min_value=0.0, strict_min=True)
+    if not conversion_rate < 1.0:
         raise ValueError(f"conversion_rate must be in (0, 1), got {conversion_rate}")
-    if not (np.isfinite(mean_events) and mean_events >= 0):
-        raise ValueError(f"mean_events must be finite and >= 0, got {mean_events}")
-    now = pd.Timestamp(now)
+    mean_events = check_float(mean_events, "mean_events", min_value=0.0, max_value=1_000.0)
+    if n_prospects * max(mean_events, 1.0) > 10 * _MAX_CONTACTS:
+        raise ValueError(f"n_prospects x mean_events = {n_prospects * mean_events:,.0f} events: more than "
+                         f"{10 * _MAX_CONTACTS:,}, ask for fewer")
+    now = _frames.timestamp(now, "now")
+    earliest = now.value - (max(days, _HISTORY_DAYS) + 1) * _NS_PER_DAY  # the oldest date drawn, in ns
+    if earliest < pd.Timestamp("1677-09-22").value:
+        raise ValueError(f"now = {now} leaves no room for {max(days, _HISTORY_DAYS):,} days of history before it "
+                         "within the dates twinscore counts in (from 1677-09-22)")
     now_ns = int(now.value)
     rng = np.random.default_rng(seed)
     personas = _draw_personas(rng)

@@ -74,7 +74,7 @@ def roc_curve(y_true, y_score, *, n_points: int = 200, sample_weight=None) -> pd
         (the lowest score) is (1, 1).
     """
     y, s, w = _inputs(y_true, y_score, sample_weight)
-    n_points = check_int(n_points, "n_points", min_value=2)
+    n_points = check_int(n_points, "n_points", min_value=2, max_value=1_000_000)
     ks_threshold = _core.roc_summary(s, y, w)["ks_threshold"]  # also refuses a single class
     top = s.max()
     cuts = np.unique(np.r_[np.quantile(s, np.linspace(0.0, 1.0, n_points)), ks_threshold, top])

@@ -413,7 +413,8 @@ def _recode(encoded, name: str, spec, schema, declared):
 
 
 def _encode_set(values, name: str, spec: ColumnSpec | None, schema: Schema | None, vocabulary):
-    """(bits uint64 (n, words), missing bool, unseen count, categories) of a category-set column."""
+    """(bits uint64 (n, words), missing bool, unseen count, int32 distinct unseen categories per row,
+    categories) of a category-set column."""
     if isinstance(values, np.ndarray) and values.ndim == 2:
         return _encode_set_matrix(values, name, spec, vocabulary)
     arr = _arrow.to_arrow(values, name)
@@ -429,8 +430,8 @@ def _encode_set(values, name: str, spec: ColumnSpec | None, schema: Schema | Non
         dictionary = _core.Dictionary.from_values(name, o, d, n_threads=resolve_threads())
     else:
         dictionary = _core.Dictionary.learn_sets(name, *buffers, n_threads=resolve_threads())
-    bits, missing, unseen = dictionary.encode_sets(name, *buffers, n_threads=resolve_threads())
-    return bits, missing.view(bool), unseen, tuple(dictionary.values())
+    bits, missing, unseen, row_unseen = dictionary.encode_sets(name, *buffers, n_threads=resolve_threads())
+    return bits, missing.view(bool), unseen, row_unseen, tuple(dictionary.values())
 
 
 def _encode_set_matrix(matrix: np.ndarray, name: str, spec: ColumnSpec | None, vocabulary):
@@ -450,7 +451,8 @@ def _encode_set_matrix(matrix: np.ndarray, name: str, spec: ColumnSpec | None, v
                                                             n_threads=resolve_threads()).values())
         else:
             categories = spec.categories
-        return _core.pack_bits(u8, n_threads=resolve_threads()), np.zeros(len(u8), dtype=bool), 0, categories
+        none = np.zeros(len(u8), dtype=np.int32)
+        return _core.pack_bits(u8, n_threads=resolve_threads()), np.zeros(len(u8), dtype=bool), 0, none, categories
     # Reorder onto the schema's categories; names it never saw go to "other".
     index = {c: i for i, c in enumerate(spec.categories)}
     k = len(spec.categories)
@@ -458,8 +460,9 @@ def _encode_set_matrix(matrix: np.ndarray, name: str, spec: ColumnSpec | None, v
     full = np.zeros((len(u8), k + 1), dtype=np.uint8)
     for dst in np.unique(target):  # a loop over category columns, not rows
         full[:, dst] = u8[:, target == dst].max(axis=1)
-    unseen = int(u8[:, target == k].sum())
-    return _pack_with_other(full, k), np.zeros(len(u8), dtype=bool), unseen, spec.categories
+    row_unseen = u8[:, target == k].sum(axis=1, dtype=np.int32)  # distinct names: one per matrix column
+    return (_pack_with_other(full, k), np.zeros(len(u8), dtype=bool), int(row_unseen.sum()), row_unseen,
+            spec.categories)
 
 
 def _pack_with_other(full: np.ndarray, k: int) -> np.ndarray:
@@ -489,7 +492,7 @@ class ContactTable:
     """
 
     def __init__(self, *, n_rows, schema, ids, numeric, codes, sets, set_missing, timestamps, stats, unseen,
-                 matrix=None):
+                 matrix=None, set_unseen=None):
         self._n = n_rows
         self.schema: Schema = schema
         self.ids = ids
@@ -497,6 +500,7 @@ class ContactTable:
         self._codes = codes
         self._sets = sets
         self._set_missing = set_missing
+        self._set_unseen = set_unseen or {}
         self._timestamps = timestamps
         self._stats = stats
         self.unseen: dict[str, int] = unseen
@@ -622,7 +626,7 @@ class ContactTable:
             learnt._dictionaries = schema._dictionaries
         return cls(n_rows=n, schema=learnt, ids=ids, numeric=parts.numeric, codes=parts.codes, sets=parts.sets,
                    set_missing=parts.set_missing, timestamps=parts.timestamps, stats=parts.stats,
-                   unseen=parts.unseen)
+                   unseen=parts.unseen, set_unseen=parts.set_unseen)
 
     # -- access ------------------------------------------------------------
     def __len__(self) -> int:
@@ -667,6 +671,15 @@ class ContactTable:
         """bool mask of rows whose category set is missing (not merely empty)."""
         self._role_check(name, "category_set")
         return self._set_missing[name]
+
+    def set_unseen(self, name: str) -> np.ndarray:
+        """int32 count of each row's distinct categories outside the schema: they share the "other" bit of
+        ``bitsets``, and a set's size counts each one."""
+        self._role_check(name, "category_set")
+        store = self.__dict__.setdefault("_set_unseen", {})  # absent from tables pickled before it existed
+        if name not in store:  # a 0/1 matrix named by the schema has no unseen category
+            store[name] = np.zeros(self._n, dtype=np.int32)
+        return store[name]
 
     def timestamps(self, name: str) -> np.ndarray:
         """int64 nanoseconds since the epoch (UTC); missing = int64 min."""
@@ -829,7 +842,7 @@ class _Parts:
     """Accumulates converted columns and the specs learnt from them."""
 
     def __init__(self):
-        self.numeric, self.codes, self.sets, self.set_missing = {}, {}, {}, {}
+        self.numeric, self.codes, self.sets, self.set_missing, self.set_unseen = {}, {}, {}, {}, {}
         self.timestamps, self.stats, self.unseen = {}, {}, {}
         self.specs: list[ColumnSpec] = []
 
@@ -848,8 +861,9 @@ class _Parts:
             self.codes[name], self.unseen[name] = codes, unseen
             self.specs.append(ColumnSpec(name, role, categories=cats))
         elif role == "category_set":
-            bits, missing, unseen, cats = _encode_set(values, name, spec, schema, vocabulary)
-            self.sets[name], self.set_missing[name], self.unseen[name] = bits, missing, unseen
+            bits, missing, unseen, row_unseen, cats = _encode_set(values, name, spec, schema, vocabulary)
+            self.sets[name], self.set_missing[name], self.set_unseen[name] = bits, missing, row_unseen
+            self.unseen[name] = unseen
             self.specs.append(ColumnSpec(name, role, categories=cats))
         else:
             ts = _frames.timestamps_ns(values, name, missing="keep")

@@ -21,7 +21,9 @@ Metrics
     document frequency among the clients, so rare categories count more).
     Two empty sets have similarity 0. A category outside the schema (unseen
     when the table was read) counts in its set's size but is shared with
-    nothing: two unseen categories may differ.
+    nothing: two unseen categories may differ. Each distinct unseen category
+    of a set counts once ({a, x, y} with x, y unseen has size 3), as a set of
+    names would.
 ``"mixed"``
     Gower-style: a weighted mean over the columns of a contact table —
     numeric columns ``1 - |a - b| / range`` (clipped at 0; the range of the
@@ -639,6 +641,7 @@ class TwinIndex(ModelFileMixin):
             name = self.columns_used_[0]
             bits = np.ascontiguousarray(table.bitsets(name))
             side["bits"] = bits
+            side["bits_unseen"] = table.set_unseen(name)  # each unseen category counts in a set's size
             if fitting:
                 cats = list(table.schema[name].categories) + ["(other)"]
                 self.feature_names_ = cats
@@ -650,8 +653,8 @@ class TwinIndex(ModelFileMixin):
             roles = table.roles
             side["numeric"] = [self._numeric_part(table, c) for c in self.columns_used_ if roles[c] == "numeric"]
             side["categorical"] = [table.codes(c) for c in self.columns_used_ if roles[c] == "categorical"]
-            side["sets"] = [(np.ascontiguousarray(table.bitsets(c)), table.set_missing(c).view(np.uint8))
-                            for c in self.columns_used_ if roles[c] == "category_set"]
+            side["sets"] = [(np.ascontiguousarray(table.bitsets(c)), table.set_missing(c).view(np.uint8),
+                             table.set_unseen(c)) for c in self.columns_used_ if roles[c] == "category_set"]
         if self.block_on_:  # the engine blocks on the tuple of the key columns' codes
             side["keys"] = [table.codes(c) for c in self.block_on_]
         return side
@@ -979,7 +982,7 @@ class TwinIndex(ModelFileMixin):
         if self.metric_ == "mixed":
             df = self._explain_mixed(table, pr, cr, parts[0])
         elif self.metric_ in _BITS:
-            df = self._explain_bits(side["bits"][pr], self._clients_side["bits"][cr])
+            df = self._explain_bits(side, self._clients_side, pr, cr)
         else:
             df = self._explain_dense(side["dense"][pr], self._clients_side["dense"][cr])
         if self.block_on_ and table is not None:
@@ -1017,15 +1020,17 @@ class TwinIndex(ModelFileMixin):
         df = pd.DataFrame(rows)
         return df.sort_values("contribution", ascending=False, kind="stable").reset_index(drop=True)
 
-    def _explain_bits(self, a_bits, c_bits) -> pd.DataFrame:
+    def _explain_bits(self, side: dict, base: dict, pr: int, cr: int) -> pd.DataFrame:
         m = self.n_features_in_
-        fa = np.unpackbits(a_bits.view(np.uint8), bitorder="little")[:m].astype(bool)
-        fc = np.unpackbits(c_bits.view(np.uint8), bitorder="little")[:m].astype(bool)
+        fa = np.unpackbits(side["bits"][pr].view(np.uint8), bitorder="little")[:m].astype(bool)
+        fc = np.unpackbits(base["bits"][cr].view(np.uint8), bitorder="little")[:m].astype(bool)
         w = np.asarray(self._bit_weights) if self.metric_ == "weighted_jaccard" else np.ones(m)
         either = np.flatnonzero(fa | fc)
-        union_w = w[either].sum()
         names = np.asarray(self.feature_names_, dtype=object)
         both = fa[either] & fc[either] & (either != self._other_bit())  # unseen categories are never shared
+        shared = fa & fc & (np.arange(m) != self._other_bit())
+        union_w = float(_union_weight(fa[None], fc[None], shared[None], w, self._other_bit(),
+                                      _further_unseen(side, [pr]), _further_unseen(base, [cr]))[0])
         return pd.DataFrame({
             "column": names[either], "prospect": fa[either], "client": fc[either],
             "similarity": both.astype(float), "weight": w[either],
@@ -1182,8 +1187,9 @@ class TwinIndex(ModelFileMixin):
             a = np.unpackbits(side["bits"][p].view(np.uint8), axis=1, bitorder="little")[:, :m].astype(bool)
             b = np.unpackbits(base["bits"][c].view(np.uint8), axis=1, bitorder="little")[:, :m].astype(bool)
             w = np.asarray(self._bit_weights, dtype=np.float64) if self.metric_ == "weighted_jaccard" else np.ones(m)
-            union = ((a | b) * w).sum(axis=1, keepdims=True)
             shared = (a & b) & (np.arange(m) != self._other_bit())  # unseen categories are never shared
+            union = _union_weight(a, b, shared, w, self._other_bit(), _further_unseen(side, p),
+                                  _further_unseen(base, c))[:, None]
             return shared * w / np.where(union > 0, union, 1.0)
         x = side["dense"][p].astype(np.float64)
         y = base["dense"][c].astype(np.float64)
@@ -1427,10 +1433,10 @@ def _side_rows(side: dict) -> int:
 def _slice_side(side: dict, a: int, b: int) -> dict:
     out = {}
     for key, v in side.items():
-        if key in ("dense", "bits"):
+        if key in ("dense", "bits", "bits_unseen"):
             out[key] = v[a:b]
         elif key == "sets":
-            out[key] = [(bits[a:b], miss[a:b]) for bits, miss in v]
+            out[key] = [tuple(x[a:b] for x in col) for col in v]
         else:
             out[key] = [x[a:b] for x in v]
     return out
@@ -1440,13 +1446,28 @@ def _take_side(side: dict, rows: np.ndarray) -> dict:
     """Some rows of an engine side (contiguous copies)."""
     out = {}
     for key, v in side.items():
-        if key in ("dense", "bits"):
+        if key in ("dense", "bits", "bits_unseen"):
             out[key] = np.ascontiguousarray(v[rows])
         elif key == "sets":
-            out[key] = [(np.ascontiguousarray(bits[rows]), np.ascontiguousarray(miss[rows])) for bits, miss in v]
+            out[key] = [tuple(np.ascontiguousarray(x[rows]) for x in col) for col in v]
         else:
             out[key] = [np.ascontiguousarray(x[rows]) for x in v]
     return out
+
+
+def _further_unseen(side: dict, rows) -> np.ndarray:
+    """Each row's unseen categories beyond the first (the "other" bit stands for the first one)."""
+    u = side.get("bits_unseen")
+    if u is None:
+        return np.zeros(len(rows))
+    return np.maximum(np.asarray(u)[rows].astype(np.float64) - 1, 0)
+
+
+def _union_weight(a, b, shared, w, other: int, further_a, further_b) -> np.ndarray:
+    """The weight of the union of rows of sets a and b (bool (n, m)) as the engine counts it: |A| + |B| -
+    |A & B|, each unseen category an item of its own (the other bit intersects nothing)."""
+    wo = w[other] if other >= 0 else 0.0
+    return (a @ w) + (b @ w) - (shared @ w) + (further_a + further_b) * wo
 
 
 def _held(table: ContactTable, column: str, m: int) -> np.ndarray:
@@ -1467,6 +1488,9 @@ def _nonzero_weights(w: np.ndarray, what: str) -> np.ndarray:
 
 
 def _row_of(ids, value, what: str) -> int:
+    # One id: a list would broadcast (and match its first element), True would match id 1.
+    if isinstance(value, (bool, np.bool_)) or not (np.isscalar(value) or value is None):
+        raise TypeError(f"{what} must be one id (a number or a string), got {type(value).__name__}")
     ids = np.asarray(ids)
     hit = np.flatnonzero(ids == value)
     if len(hit) == 0:

@@ -311,6 +311,11 @@ def _index(summary) -> pd.Index:
     return summary.index if isinstance(summary, pd.DataFrame) else pd.RangeIndex(len(summary))
 
 
+# The engines count iterations in a C int: more is refused by name, not by pybind11's "incompatible function
+# arguments" (and no fit needs a billion iterations).
+_MAX_ITER = 2**31 - 1
+
+
 def _summary_arrays(summary, names=("frequency", "recency", "T")) -> list[np.ndarray]:
     if _frames.is_frame(summary):  # polars and Arrow as pandas, the one way in
         summary = _frames.as_pandas(summary, "summary")
@@ -320,6 +325,9 @@ def _summary_arrays(summary, names=("frequency", "recency", "T")) -> list[np.nda
     for c in names:
         if c not in summary.columns:
             raise KeyError(f"summary lacks the column {c!r} (columns: {list(summary.columns)})")
+        if int((summary.columns == c).sum()) > 1:
+            raise ValueError(f"summary has {int((summary.columns == c).sum())} columns named {c!r}: which to read "
+                             "is ambiguous")
         s = summary[c]
         if not pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
             raise TypeError(f"summary column {c!r} must be numeric, got {s.dtype}")
@@ -335,7 +343,13 @@ def _summary_arrays(summary, names=("frequency", "recency", "T")) -> list[np.nda
 def _weights(weights, n: int):
     if weights is None:
         return None
-    w = np.ascontiguousarray(np.asarray(weights, dtype=np.float64))
+    if isinstance(weights, pd.Series):
+        weights = weights.to_numpy(dtype=np.float64, na_value=np.nan) if pd.api.types.is_numeric_dtype(
+            weights.dtype) and not pd.api.types.is_bool_dtype(weights.dtype) else weights.to_numpy()
+    raw = np.asarray(weights)
+    if raw.dtype.kind not in "fiu":
+        raise TypeError(f"weights must be numbers, one per client, got {type(weights).__name__} of dtype {raw.dtype}")
+    w = np.ascontiguousarray(raw, dtype=np.float64)
     if w.shape != (n,):
         raise ValueError(f"weights must have shape ({n},), got {w.shape}")
     if not np.isfinite(w).all() or (w < 0).any():
@@ -451,8 +465,10 @@ class PurchaseModel(ModelFileMixin):
         ``summary_columns``), with optional non-negative client ``weights`` (e.g. counts of
         identical rows). Returns self, fitted."""
         penalizer = check_float(self.penalizer, "penalizer", min_value=0.0)
-        max_iter = check_int(self.max_iter, "max_iter", min_value=1)
+        max_iter = check_int(self.max_iter, "max_iter", min_value=1, max_value=_MAX_ITER)
         tol = check_float(self.tol, "tol", min_value=0.0, strict_min=True)
+        if not isinstance(self.compress, (bool, np.bool_)):
+            raise TypeError(f"compress must be True or False, got {type(self.compress).__name__}")
         arrays = self._arrays(summary)
         weights = self._client_weights(summary, weights)
         w = _weights(weights, len(arrays[0]))
@@ -741,7 +757,7 @@ class GammaGamma(ModelFileMixin):
             self, fitted.
         """
         penalizer = check_float(self.penalizer, "penalizer", min_value=0.0)
-        max_iter = check_int(self.max_iter, "max_iter", min_value=1)
+        max_iter = check_int(self.max_iter, "max_iter", min_value=1, max_value=_MAX_ITER)
         tol = check_float(self.tol, "tol", min_value=0.0, strict_min=True)
         x, m = _spend_arrays(summary)
         w = _weights(weights, len(x))

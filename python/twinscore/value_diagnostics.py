@@ -27,6 +27,8 @@ Nothing here loops over clients.
 from __future__ import annotations
 
 import math
+import numbers
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -62,6 +64,12 @@ def _summary(summary, names) -> pd.DataFrame:
     if len(summary) == 0:
         raise ValueError("summary is empty")
     for c in names:
+        if int((summary.columns == c).sum()) > 1:
+            raise ValueError(f"summary has {int((summary.columns == c).sum())} columns named {c!r}: which to read "
+                             "is ambiguous")
+        dtype = summary[c].dtype
+        if not pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
+            raise TypeError(f"summary column {c!r} must be numeric, got {dtype}")
         a = summary[c].to_numpy(dtype=np.float64, na_value=np.nan)
         if not np.isfinite(a).all():
             raise ValueError(f"summary column {c!r} holds a non-finite value at row {int(np.argmax(~np.isfinite(a)))}")
@@ -78,8 +86,32 @@ def _horizon(t, summary: pd.DataFrame) -> float:
     return check_float(t, "t", min_value=0.0)
 
 
-def _bins(frequency: np.ndarray, cap: int) -> np.ndarray:
+def _bins(frequency: np.ndarray, cap: int, name: str = "frequency") -> np.ndarray:
+    if len(frequency) and frequency.min() < 0:
+        row = int(np.argmax(frequency < 0))
+        raise ValueError(f"summary column {name!r} must be >= 0, got {frequency[row]:g} at row {row}")
     return np.minimum(frequency, cap).astype(np.int64)
+
+
+# The open-ended last group of the frequency tables: a table of a million rows is already unreadable.
+_MAX_FREQUENCY = 1_000_000
+# The count tables (ages x counts) are built whole: past this many cells (800 MB) they are refused by name.
+_MAX_CELLS = 100_000_000
+
+
+def _ages(ages, max_count) -> tuple[np.ndarray, int]:
+    """The ages of a count table (finite, >= 0) and its max_count, refused before a table too large to hold."""
+    a = np.asarray(ages)
+    if a.dtype == object or a.dtype.kind not in "fiub":
+        raise TypeError(f"ages must be numbers, got {type(ages).__name__} of dtype {a.dtype}")
+    T = np.ascontiguousarray(a, dtype=np.float64).ravel()
+    if not (np.isfinite(T).all() and (T >= 0).all()):
+        raise ValueError("ages must be finite and >= 0")
+    max_count = check_int(max_count, "max_count", min_value=0, max_value=_MAX_CELLS - 1)
+    if len(T) * (max_count + 1) > _MAX_CELLS:
+        raise ValueError(f"{len(T):,} ages x {max_count + 1:,} counts (max_count = {max_count:,}) is a table of more "
+                         f"than {_MAX_CELLS:,} probabilities: ask for fewer ages or a smaller max_count")
+    return T, max_count
 
 
 def _bin_labels(cap: int) -> pd.Index:
@@ -118,9 +150,9 @@ def calibration_holdout(model, summary: pd.DataFrame, *, t: float | None = None,
     cols = _columns(model)
     s = _summary(summary, list(cols) + ["holdout_frequency"])
     t = _horizon(t, s)
-    cap = check_int(max_frequency, "max_frequency", min_value=1)
+    cap = check_int(max_frequency, "max_frequency", min_value=1, max_value=_MAX_FREQUENCY)
     predicted = model.predict(s, t).to_numpy(dtype=np.float64)
-    group = _bins(s[cols[0]].to_numpy(dtype=np.float64), cap)
+    group = _bins(s[cols[0]].to_numpy(dtype=np.float64), cap, cols[0])
     actual = s["holdout_frequency"].to_numpy(dtype=np.float64)
     clients = np.bincount(group, minlength=cap + 1)
     a_tot = np.bincount(group, weights=actual, minlength=cap + 1)
@@ -141,11 +173,19 @@ def bgnbd_count_probabilities(params: dict, ages, max_count: int) -> np.ndarray:
     large x or T); the no-dropout limit (a = 0) is the NBD. Returns an array
     of shape (len(ages), max_count + 1).
     """
-    r, alpha, a, b = (float(params[k]) for k in ("r", "alpha", "a", "b"))
-    T = np.asarray(ages, dtype=np.float64).ravel()
-    if not (np.isfinite(T).all() and (T >= 0).all()):
-        raise ValueError("ages must be finite and >= 0")
-    max_count = check_int(max_count, "max_count", min_value=0)
+    if not isinstance(params, Mapping):
+        raise TypeError(f"params must be a mapping of r, alpha, a, b (a BetaGeo's params_), got "
+                        f"{type(params).__name__}")
+    missing = [k for k in ("r", "alpha", "a", "b") if k not in params]
+    if missing:
+        raise KeyError(f"params lacks {missing}: the BG/NBD's parameters are r, alpha, a, b")
+    r, alpha = (check_float(params[k], f"params[{k!r}]", min_value=0.0, strict_min=True) for k in ("r", "alpha"))
+    a = check_float(params["a"], "params['a']", min_value=0.0)
+    b = params["b"]
+    if not (isinstance(b, numbers.Real) and not isinstance(b, bool) and float(b) == math.inf):
+        b = check_float(b, "params['b']", min_value=0.0, strict_min=True)  # inf: the no-dropout limit
+    b = float(b)
+    T, max_count = _ages(ages, max_count)
     log_p = np.log(alpha) - np.log(alpha + T)  # log of alpha / (alpha + T)
     with np.errstate(divide="ignore"):
         log_q = np.log(T) - np.log(alpha + T)  # -inf at T = 0
@@ -198,8 +238,9 @@ def period_transactions(model, summary: pd.DataFrame, *, max_frequency: int = 7)
     _fitted(model)
     cols = _columns(model)
     s = _summary(summary, [cols[0], cols[2]])
-    cap = check_int(max_frequency, "max_frequency", min_value=1)
-    actual = np.bincount(_bins(s[cols[0]].to_numpy(dtype=np.float64), cap), minlength=cap + 1).astype(np.float64)
+    cap = check_int(max_frequency, "max_frequency", min_value=1, max_value=_MAX_FREQUENCY)
+    actual = np.bincount(_bins(s[cols[0]].to_numpy(dtype=np.float64), cap, cols[0]),
+                         minlength=cap + 1).astype(np.float64)
     ages, counts = np.unique(s[cols[2]].to_numpy(dtype=np.float64), return_counts=True)
     probs = _count_probabilities(model, ages, cap - 1)  # x = 0..cap-1; the rest is the open bin
     expected = counts.astype(np.float64) @ probs
@@ -226,6 +267,21 @@ def _ticks(transactions, customer: str, date: str, freq: str | None, period_days
     except (ValueError, TypeError) as exc:
         raise ValueError(f"freq {freq!r} is not a pandas period alias: {exc}") from None
     return codes, ticks, 1.0, freq
+
+
+# Rows of the transactions-over-time table (days or periods): 2,700 years of days.
+_MAX_TICKS = 1_000_000
+
+
+def distinct_pairs(codes: np.ndarray, ticks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct (client code, tick) pairs, sorted by client then tick: one sort of the two keys (a
+    packed code * span + tick would overflow int64 for fine periods of many clients)."""
+    codes = np.asarray(codes, dtype=np.int64)
+    ticks = np.asarray(ticks, dtype=np.int64)
+    order = np.lexsort((ticks, codes))
+    c, t = codes[order], ticks[order]
+    keep = np.r_[True, (c[1:] != c[:-1]) | (t[1:] != t[:-1])] if len(c) else np.zeros(0, dtype=bool)
+    return c[keep], t[keep]
 
 
 def _cutoff(value, name: str, freq: str | None) -> int:
@@ -278,7 +334,8 @@ def cumulative_transactions(model, transactions, *, customer: str, date: str, ca
     """
     _fitted(model)
     if freq is None:
-        period_days = check_float(period_days, "period_days", min_value=0.0, strict_min=True)
+        period_days = check_float(period_days, "period_days", min_value=0.0, strict_min=True,
+                                  max_value=_MAX_TICKS)
         if not float(period_days).is_integer():
             raise ValueError(f"period_days must be a whole number of days here, got {period_days}")
     codes, ticks, scale, freq = _ticks(transactions, customer, date, freq, period_days)
@@ -288,9 +345,10 @@ def cumulative_transactions(model, transactions, *, customer: str, date: str, ca
         raise ValueError("observation_end must not be before calibration_end")
     # Distinct (client, tick) pairs, sorted: the first of each client is its birth.
     low = int(ticks.min())
-    span = int(max(end, ticks.max())) - low + 1
-    pairs = np.unique(codes.astype(np.int64) * span + (ticks - low))
-    who, tick = pairs // span, pairs % span
+    if end - low + 1 > _MAX_TICKS:
+        raise ValueError(f"the transactions span {end - low + 1:,} {'days' if freq is None else f'periods of {freq!r}'}"
+                         f", more than the {_MAX_TICKS:,} rows this table holds: choose a coarser freq")
+    who, tick = distinct_pairs(codes, ticks - low)
     is_first = np.r_[True, who[1:] != who[:-1]]
     birth = np.full(int(who.max()) + 1, -1)
     birth[who[is_first]] = tick[is_first]
@@ -352,8 +410,10 @@ def split_clients(summary: pd.DataFrame, *, test_size: float = 0.3, stratify: st
     -------
     (train, test) : two DataFrames, rows of ``summary`` in their order.
     """
-    if not isinstance(summary, pd.DataFrame) or len(summary) < 2:
-        raise ValueError("summary must be a DataFrame of at least 2 clients")
+    if not isinstance(summary, pd.DataFrame):
+        raise TypeError(f"summary must be a DataFrame of at least 2 clients, got {type(summary).__name__}")
+    if len(summary) < 2:
+        raise ValueError(f"summary must be a DataFrame of at least 2 clients, got {len(summary)}")
     share = check_float(test_size, "test_size", min_value=0.0, strict_min=True)
     if not share < 1:
         raise ValueError(f"test_size must be in (0, 1), got {test_size}")
@@ -408,6 +468,10 @@ def compare_models(models, summary, *, t: float | None = None) -> pd.DataFrame:
         named = list(models.items())
     elif isinstance(models, (list, tuple)):
         named = [(type(m).__name__, m) for m in models]
+        names = [n for n, _ in named]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:  # one row per name: a second model of a class would replace the first
+            raise ValueError(f"models holds more than one {twice[0]}: pass a dict to name each model")
     else:
         raise TypeError(f"models must be a dict or a list of fitted models, got {type(models).__name__}")
     if not named:

@@ -66,6 +66,37 @@ TEST(Dictionary, SetsBecomeBitsetsWithAnOtherBit) {
   EXPECT_EQ(missing, (std::vector<uint8_t>{0, 0, 1, 0}));
 }
 
+TEST(Dictionary, SetsCountEachRowsDistinctUnseenItems) {
+  // Rows: {x, a, y, x}, {x}, null {q}, {b}, {z, null item}: x, y, z, q unseen.
+  // A set holds "x" once: row 0 has 2 distinct unseen items (x, y), not 3.
+  OwnedStrings items({"x", "a", "y", "x", "x", "q", "b", "z", "?"});
+  items.valid = {1, 1, 1, 1, 1, 1, 1, 1, 0};
+  std::vector<int64_t> lo = {0, 4, 5, 6, 7, 9};
+  std::vector<uint8_t> valid = {1, 1, 0, 1, 1};
+  ListColumn col{lo, valid, items.View("cats")};
+  OwnedStrings vocab({"a", "b"});
+  auto d = *Dictionary::FromValues(vocab.View());
+  for (int threads : {1, 2}) {
+    ASSERT_TRUE(SetNumThreads(threads).ok());
+    std::vector<uint64_t> bits(5);
+    std::vector<uint8_t> missing(5);
+    std::vector<int32_t> counts(5, -7);
+    auto total = d.EncodeSets(col, absl::MakeSpan(bits), absl::MakeSpan(missing), absl::MakeSpan(counts));
+    ASSERT_TRUE(total.ok()) << total.status();
+    EXPECT_EQ(*total, 5);  // occurrences, as before: x, y, x, x, z (the null row's q is not read)
+    EXPECT_EQ(counts, (std::vector<int32_t>{2, 1, 0, 0, 1}));
+    EXPECT_EQ(bits, (std::vector<uint64_t>{0b101, 0b100, 0, 0b010, 0b100}));
+  }
+  ASSERT_TRUE(SetNumThreads(0).ok());
+  std::vector<uint64_t> bits(5);
+  std::vector<uint8_t> missing(5);
+  std::vector<int32_t> short_counts(4);
+  EXPECT_EQ(d.EncodeSets(col, absl::MakeSpan(bits), absl::MakeSpan(missing), absl::MakeSpan(short_counts))
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST(Dictionary, ThousandCategoriesSpanSeveralWords) {
   std::vector<std::string> names;
   for (int i = 0; i < 1500; ++i) names.push_back("cat" + std::to_string(i));

@@ -279,6 +279,48 @@ TEST(KMeans, BadInput) {
   EXPECT_FALSE(KMeansLloyd(KMeansData{X, w, 4, 1}, opt, std::vector<float>{0}).ok());
 }
 
+// Values whose float32 squared distances overflow (|x| > sqrt(FLT_MAX / (4 d)))
+// are refused by the engine's own pass, naming the first in row order — a
+// NaN or infinity anywhere first — in every entry point that reads X.
+TEST(KMeans, ValuesBeyondTheFloat32RangeAreRefusedInRowOrder) {
+  const int64_t n = 20011, d = 4;
+  const double limit = std::sqrt(static_cast<double>(std::numeric_limits<float>::max()) / (4.0 * d));
+  for (bool prune : {true, false})
+  for (int threads : {1, 2}) {
+    ASSERT_TRUE(SetNumThreads(threads).ok());
+    std::vector<float> X = Blobs(n, d, 3, 5);
+    std::vector<float> init(X.begin(), X.begin() + 3 * d);
+    KMeansOptions opt;
+    opt.k = 3, opt.max_iter = 5, opt.prune = prune;
+    X[19000 * d + 2] = -2e19f;  // beyond 9.2e18 (d = 4)
+    X[15000 * d + 1] = 1.5e19f;
+    auto r = KMeansLloyd(KMeansData{X, {}, n, d}, opt, init);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_NE(r.status().message().find("X holds 1.5e+19 at row 15000, column 1: beyond 4.61e+18, the squared "
+                                        "distances k-means computes in float32 would overflow; rescale the column"),
+              std::string::npos)
+        << r.status();
+    absl::Status v = KMeansData{X, {}, n, d}.Validate();
+    EXPECT_NE(v.message().find("at row 15000, column 1"), std::string::npos) << v;
+    X[19500 * d] = std::nanf("");  // a NaN, even after it in row order, is named first
+    r = KMeansLloyd(KMeansData{X, {}, n, d}, opt, init);
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.status().message().find("NaN at row 19500, column 0"), std::string::npos) << r.status();
+    X[19500 * d] = 0.0f;
+    // The largest float at the limit passes, the next one is refused.
+    float edge = static_cast<float>(limit);
+    if (static_cast<double>(edge) > limit) edge = std::nextafter(edge, 0.0f);
+    X[19000 * d + 2] = -edge;
+    X[15000 * d + 1] = edge;
+    const KMeansData data{X, {}, n, d};  // a view of X: sees the edits below
+    EXPECT_TRUE(data.Validate().ok());
+    X[15000 * d + 1] = std::nextafter(edge, std::numeric_limits<float>::max());
+    EXPECT_FALSE(data.Validate().ok());
+  }
+  ASSERT_TRUE(SetNumThreads(0).ok());
+}
+
 TEST(KMeans, NonFiniteFoundInTheFirstPassInRowOrder) {
   // The pruned fit scans X inside its first pass, chunk by chunk: values in
   // a later block and a later chunk, the first in row order reported, with

@@ -165,10 +165,10 @@ TEST(Jaccard, ExactWithTiesByLowerRow) {
   o.client_tile = 64;
   TwinData cd;
   cd.n = nc;
-  cd.bits = {C, words, {}};
+  cd.bits = {C, words, {}, {}};
   TwinData qd;
   qd.n = nq;
-  qd.bits = {Q, words, {}};
+  qd.bits = {Q, words, {}, {}};
   auto ix = TwinIndex::Fit(o, cd);
   ASSERT_TRUE(ix.ok());
   const int k = 10;
@@ -207,12 +207,12 @@ TEST(Mixed, MissingPartsDropOut) {
   cd.n = 4;
   cd.mixed.numeric = {c_income};
   cd.mixed.categorical = {c_region};
-  cd.mixed.sets = {{c_bits, 1, c_missing}};
+  cd.mixed.sets = {{c_bits, 1, c_missing, {}}};
   TwinData qd;
   qd.n = 2;
   qd.mixed.numeric = {q_income};
   qd.mixed.categorical = {q_region};
-  qd.mixed.sets = {{q_bits, 1, q_missing}};
+  qd.mixed.sets = {{q_bits, 1, q_missing, {}}};
   auto ix = TwinIndex::Fit(o, cd);
   ASSERT_TRUE(ix.ok()) << ix.status();
   EXPECT_EQ((*ix)->numeric_ranges()[0], 20.0f);
@@ -387,10 +387,10 @@ TEST_P(BlockKeys, MatchGroupByOracle) {
   o.client_tile = 64;
   TwinData cd, qd;
   cd.n = nc;
-  cd.bits = {cbits, words, {}};
+  cd.bits = {cbits, words, {}, {}};
   cd.keys = Spans(ck);
   qd.n = nq;
-  qd.bits = {qbits, words, {}};
+  qd.bits = {qbits, words, {}, {}};
   qd.keys = Spans(qk);
   auto ix = TwinIndex::Fit(o, cd);
   ASSERT_TRUE(ix.ok()) << ix.status();
@@ -516,7 +516,7 @@ TEST(WeightedJaccard, IdfWeightsAtFit) {
   o.metric = TwinMetric::kWeightedJaccard;
   TwinData cd;
   cd.n = nc;
-  cd.bits = {C, words, {}};
+  cd.bits = {C, words, {}, {}};
   cd.keys = Spans(ck);
   auto ix = TwinIndex::Fit(o, cd);
   ASSERT_TRUE(ix.ok()) << ix.status();
@@ -532,7 +532,7 @@ TEST(WeightedJaccard, IdfWeightsAtFit) {
   KeyTable qk = {std::vector<int32_t>(nq, 0)};
   TwinData qd;
   qd.n = nq;
-  qd.bits = {Q, words, {}};
+  qd.bits = {Q, words, {}, {}};
   qd.keys = Spans(qk);
   const int k = 7;
   Found f = SearchAll(**ix, qd, k);
@@ -689,13 +689,13 @@ TEST(Jaccard, UnseenCategoriesCountButNeverMatch) {
     if (m == TwinMetric::kMixed) {
       o.set_weights = {1};
       o.set_other = {other};
-      cd.mixed.sets = {{C, 1, {}}};
-      qd.mixed.sets = {{Q, 1, {}}};
+      cd.mixed.sets = {{C, 1, {}, {}}};
+      qd.mixed.sets = {{Q, 1, {}, {}}};
     } else {
       o.bit_other = other;
       if (m == TwinMetric::kWeightedJaccard) o.bit_weights.assign(64, 1.0f);
-      cd.bits = {C, 1, {}};
-      qd.bits = {Q, 1, {}};
+      cd.bits = {C, 1, {}, {}};
+      qd.bits = {Q, 1, {}, {}};
     }
     auto ix = TwinIndex::Fit(o, cd);
     ASSERT_TRUE(ix.ok()) << ix.status();
@@ -718,7 +718,80 @@ TEST(Jaccard, UnseenCategoriesCountButNeverMatch) {
   o.bit_other = 64;
   TwinData cd;
   cd.n = 4;
-  cd.bits = {C, 1, {}};
+  cd.bits = {C, 1, {}, {}};
+  EXPECT_EQ(TwinIndex::Fit(o, cd).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// Several unseen categories in one set are as many items: the set {0, u1, u2}
+// has size 3, not 2 (BitsetColumn::unseen). Reference: Jaccard on sets of
+// names, each unseen name distinct from every other.
+TEST(Jaccard, EachUnseenCategoryCountsInTheSetSize) {
+  const int32_t other = 3;
+  // Clients: {0,1}, {0, u, u'}, {1, u}. Prospects: {0, u, u', u''}, {1}, {0, 1, u}.
+  std::vector<uint64_t> C = {0b0011, 0b1001, 0b1010}, Q = {0b1001, 0b0010, 0b1011};
+  std::vector<int32_t> cu = {0, 2, 1}, qu = {3, 0, 1};
+  const double ref[3][3] = {{1.0 / 5, 1.0 / 6, 0},     // |{0,u,u',u''}| = 4
+                            {1.0 / 2, 0, 1.0 / 2},
+                            {2.0 / 3, 1.0 / 5, 1.0 / 4}};
+  for (TwinMetric m : {TwinMetric::kJaccard, TwinMetric::kWeightedJaccard, TwinMetric::kMixed})
+  for (int threads : {1, 2}) {
+    ASSERT_TRUE(SetNumThreads(threads).ok());
+    TwinOptions o;
+    o.metric = m;
+    o.prospect_tile = 1;  // one prospect per work item: the two threads share the search
+    TwinData cd, qd;
+    cd.n = 3;
+    qd.n = 3;
+    if (m == TwinMetric::kMixed) {
+      o.set_weights = {1};
+      o.set_other = {other};
+      cd.mixed.sets = {{C, 1, {}, cu}};
+      qd.mixed.sets = {{Q, 1, {}, qu}};
+    } else {
+      o.bit_other = other;
+      // Weighted: the other bit weighs 2, each unseen category as much.
+      if (m == TwinMetric::kWeightedJaccard) o.bit_weights.assign(64, 1.0f), o.bit_weights[other] = 2.0f;
+      cd.bits = {C, 1, {}, cu};
+      qd.bits = {Q, 1, {}, qu};
+    }
+    auto ix = TwinIndex::Fit(o, cd);
+    ASSERT_TRUE(ix.ok()) << ix.status();
+    Found f = SearchAll(**ix, qd, 3);
+    for (int64_t i = 0; i < 3; ++i) {
+      for (int r = 0; r < 3; ++r) {
+        const int64_t j = f.rows[i * 3 + r];
+        double want = ref[i][j];
+        if (m == TwinMetric::kWeightedJaccard) {  // sizes with 2 per unseen category
+          const double a = __builtin_popcountll(Q[i] & 0b111) + 2.0 * qu[i];
+          const double b = __builtin_popcountll(C[j] & 0b111) + 2.0 * cu[j];
+          const double inter = __builtin_popcountll(Q[i] & C[j] & 0b111);
+          want = inter / (a + b - inter);
+        }
+        EXPECT_NEAR(f.scores[i * 3 + r], want, 1e-6)
+            << "metric " << static_cast<int>(m) << " threads " << threads << " prospect " << i << " client " << j;
+      }
+    }
+    std::vector<int64_t> pr = {0, 0, 2}, cr = {0, 1, 1};
+    std::vector<float> parts(3 * (*ix)->PartCount()), scores(3);
+    ASSERT_TRUE((*ix)->ScorePairs(qd, pr, cr, absl::MakeSpan(parts), absl::MakeSpan(scores)).ok());
+    if (m == TwinMetric::kJaccard || m == TwinMetric::kMixed) {
+      for (int t = 0; t < 3; ++t) EXPECT_NEAR(scores[t], ref[pr[t]][cr[t]], 1e-6) << "pair " << t;
+    }
+    if (m == TwinMetric::kMixed) {
+      for (int t = 0; t < 3; ++t) EXPECT_NEAR(parts[t], ref[pr[t]][cr[t]], 1e-6) << "part " << t;
+    }
+  }
+  ASSERT_TRUE(SetNumThreads(0).ok());
+  // Counts of the wrong length or negative are refused.
+  TwinOptions o;
+  o.metric = TwinMetric::kJaccard;
+  o.bit_other = other;
+  TwinData cd;
+  cd.n = 3;
+  std::vector<int32_t> two = {1, 1}, negative = {0, -1, 0};
+  cd.bits = {C, 1, {}, two};
+  EXPECT_EQ(TwinIndex::Fit(o, cd).status().code(), absl::StatusCode::kInvalidArgument);
+  cd.bits = {C, 1, {}, negative};
   EXPECT_EQ(TwinIndex::Fit(o, cd).status().code(), absl::StatusCode::kInvalidArgument);
 }
 

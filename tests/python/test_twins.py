@@ -711,3 +711,41 @@ def test_unseen_categories_never_match(metric):
         assert len(other) == 1 and other["contribution"].iloc[0] == 0 and other["similarity"].iloc[0] == 0
     else:
         assert "(other)" not in ex["explanation"].iloc[0].split("shared")[1]
+
+
+@pytest.mark.parametrize("metric", ["jaccard", "mixed"])
+def test_each_unseen_category_counts_in_the_set_size(metric, restore_threads):
+    """Several unseen categories in one set used to count as one (they share the "(other)" bit): {a, x, y}
+    had size 2. Each now counts (the encoder carries every row's count of distinct unseen categories to the
+    engine), as numpy/pandas Jaccard on the sets of names says, for 1 and 2 threads alike; the explanation's
+    and the reasons' shares still add up to the similarity."""
+    rng = np.random.default_rng(7)
+    vocabulary = ["a", "b", "c", "d"]
+    schema = ts.ContactTable.from_pandas(pd.DataFrame({"cats": [vocabulary]})).schema
+    names = vocabulary + ["u1", "u2", "u3", "u4", "u5"]  # u*: outside the schema
+
+    def draw(n):  # sets of 0-5 names, repeats allowed (a set holds a repeated name once)
+        return pd.Series([list(rng.choice(names, size=rng.integers(0, 6))) for _ in range(n)])
+
+    clients = pd.DataFrame({"cats": draw(300)})
+    prospects = pd.DataFrame({"cats": draw(200)})
+    prospects.loc[0, "cats"] = ["a", "u1", "u2", "u3"]  # size 4, not 2
+    clients.loc[0, "cats"] = ["a"]
+    S = np.array([[set_jaccard(p, c, set(vocabulary)) for c in clients["cats"]] for p in prospects["cats"]])
+    assert S[0, 0] == pytest.approx(1 / 4)
+    results = []
+    for threads in (1, 2):
+        ts.set_num_threads(threads)
+        idx = TwinIndex(metric).fit(clients, schema=schema)
+        res = idx.search(prospects, k=10)
+        check_against(res, S, 10, tol=1e-6)
+        results.append(res)
+        ex = idx.explain(prospects, 0, 0)
+        assert ex.attrs["similarity"] == pytest.approx(0.25, abs=1e-6)
+        assert ex["contribution"].sum() == pytest.approx(0.25, abs=1e-6)
+    np.testing.assert_array_equal(results[0].rows, results[1].rows)
+    np.testing.assert_array_equal(results[0].similarities, results[1].similarities)
+    # The row counts the engine reads: distinct unseen names per row (None-safe, repeats once).
+    table = ts.ContactTable.from_pandas(prospects, schema=schema)
+    want = prospects["cats"].map(lambda v: len({x for x in v if x not in vocabulary})).to_numpy()
+    np.testing.assert_array_equal(table.set_unseen("cats"), want)

@@ -77,9 +77,11 @@ class Dictionary {
   absl::StatusOr<int64_t> Encode(const StringColumn& column, absl::Span<int32_t> codes) const;
 
   // bits: column.size() * BitsetWords(size()), row-major; missing: size() bytes
-  // set to 1 for a null row. Returns the number of unseen items.
+  // set to 1 for a null row; unseen: empty, or size() counts of each row's
+  // distinct unseen items (they share the "other" bit, but a set's size must
+  // count each one). Returns the number of unseen items.
   absl::StatusOr<int64_t> EncodeSets(const ListColumn& column, absl::Span<uint64_t> bits,
-                                     absl::Span<uint8_t> missing) const;
+                                     absl::Span<uint8_t> missing, absl::Span<int32_t> unseen = {}) const;
 
  private:
   explicit Dictionary(std::vector<std::string> values);

@@ -21,7 +21,9 @@ struct KMeansData {
   absl::Span<const float> weights;  // n, or empty for unit weights
   int64_t n = 0;
   int64_t d = 0;
-  // Checks sizes, finiteness of X and weights (>= 0, some > 0).
+  // Checks sizes, X (finite, and |x| <= sqrt(FLT_MAX / (4 d)), past which the
+  // float32 squared distances overflow; the error names the first bad value's
+  // row and column) and weights (>= 0, some > 0).
   absl::Status Validate() const;
 };
 

@@ -14,7 +14,8 @@
 //   kJaccard         |A & B| / |A | B| on bitsets, 0 when both sets are empty
 //   kWeightedJaccard sum of w over A & B / sum of w over A | B (w >= 0 per bit)
 //                    An "other" bit (TwinOptions::bit_other, set_other) counts
-//                    in a set's size but is in no intersection.
+//                    in a set's size (once per unseen category, see
+//                    BitsetColumn::unseen) but is in no intersection.
 //   kMixed           Gower-style weighted mean of parts: numeric 1 - |a-b|/range
 //                    (clipped at 0; range learnt on the clients), categorical
 //                    equal / not equal, category sets Jaccard. A part missing on
@@ -53,11 +54,17 @@ enum class TwinMetric { kInnerProduct, kCosine, kSquaredL2, kJaccard, kWeightedJ
 constexpr double kMaxSquaredNorm = 3.4028234663852886e38 / 8;
 
 // Bitsets of one category-set column: n rows of `words` words; `missing` is
-// empty (none missing) or n bytes, non-zero for a missing set.
+// empty (none missing) or n bytes, non-zero for a missing set. `unseen` is
+// empty or n counts of each row's distinct unseen categories: they share the
+// "other" bit (TwinOptions::bit_other, set_other), which stands for the first
+// one; each further one adds one to the set's size (kWeightedJaccard: the
+// other bit's weight), as distinct items would. Read only where the column
+// has an other bit.
 struct BitsetColumn {
   absl::Span<const uint64_t> bits;
   int64_t words = 0;
   absl::Span<const uint8_t> missing;
+  absl::Span<const int32_t> unseen;
 };
 
 // The columns of the mixed metric, each a span of n values.
@@ -112,7 +119,7 @@ struct TwinOptions {
   // schema's "(other)"), or -1 for none; kMixed: one such bit per set
   // column, or empty for none. Two unseen categories may differ, so the bit
   // counts in a set's size (and union) but intersects nothing. A row's
-  // unseen categories share the bit: they count as one.
+  // unseen categories share the bit; BitsetColumn::unseen counts each one.
   int32_t bit_other = -1;
   std::vector<int32_t> set_other;
   // Tile sizes: prospects per work item, clients per scored tile. Larger tiles

@@ -12,6 +12,16 @@ import numpy as np
 import pandas as pd
 
 
+def partition_count(npartitions, default: int) -> int:
+    """The partitions of a shuffle: ``default`` when None, else a whole number >= 1 (0 is not "the default",
+    and a shuffle into more partitions than this is a typo that would exhaust memory)."""
+    if npartitions is None:
+        return default
+    from .._validation import check_int
+
+    return check_int(npartitions, "npartitions", min_value=1, max_value=1_000_000)
+
+
 def _is_dask(X) -> bool:
     try:
         import dask.dataframe as dd

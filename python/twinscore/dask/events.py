@@ -17,7 +17,7 @@ import pandas as pd
 from .. import events as _events
 from ..leads import LeadRules
 from ..leads import score_leads as _score_leads
-from ._partitions import _is_dask, shuffle_method
+from ._partitions import _is_dask, partition_count, shuffle_method
 
 __all__ = ["aggregate", "score_leads"]
 
@@ -43,6 +43,10 @@ def aggregate(events, contacts=None, *, now=None, as_of=None, half_life_days: fl
     """
     _check_log(events, contact, timestamp, type, category)
     _events.reference_date(now, as_of)  # exactly one of the two, checked now
+    if not isinstance(partitioned_by_contact, (bool, np.bool_)):
+        got = partitioned_by_contact.__class__.__name__  # type() is shadowed by the argument `type`
+        raise TypeError(f"partitioned_by_contact must be True or False, got {got}")
+    npartitions = partition_count(npartitions, events.npartitions)
     types = _vocabulary(events[type], types)
     categories = [] if category is None else _vocabulary(events[category], categories)
     options = dict(now=now, as_of=as_of, half_life_days=half_life_days, contact=contact, timestamp=timestamp,
@@ -78,6 +82,10 @@ def score_leads(contacts, events, rules, *, now=None, as_of=None, contact: str =
         events = dd.from_pandas(_frame_of(events, "events"), npartitions=1)
     if contact not in contacts.columns:
         raise KeyError(f"contacts has no column '{contact}' (the contact id)")
+    npartitions = partition_count(npartitions, contacts.npartitions)  # refused before any work
+    if not isinstance(partitioned_by_contact, (bool, np.bool_)):
+        got = partitioned_by_contact.__class__.__name__  # type() is shadowed by the argument `type`
+        raise TypeError(f"partitioned_by_contact must be True or False, got {got}")
     rules = LeadRules.from_toml(rules) if isinstance(rules, str) else LeadRules.from_dict(rules)
     _check_log(events, contact, timestamp, type, category)
     _events.reference_date(now, as_of)
@@ -101,7 +109,7 @@ def score_leads(contacts, events, rules, *, now=None, as_of=None, contact: str =
         _check_partitioned(events, contact, contacts)
         log, people = events, contacts
     else:
-        log, people = _by_contact(events, contacts, contact, npartitions or contacts.npartitions, False)
+        log, people = _by_contact(events, contacts, contact, npartitions, False)
     return _run(_Run(score, contact, meta, unknown), log, people, meta)
 
 

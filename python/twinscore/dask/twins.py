@@ -120,6 +120,8 @@ class DaskTwinIndex(TwinIndex):
         """What each prospect's twins bought (:meth:`TwinResult.recommend` of a search with k twins),
         for local or Dask prospects (``client_items`` is small: it goes to every worker)."""
         k = self._dask_k(k, capped=True)
+        if _is_dask(client_items):  # a small log: computed once, then sent to every worker
+            client_items = client_items.compute()
         options = dict(client=client, item=item, weight=weight, by=by)
         if not _is_dask(prospects):
             return super().search(prospects, k, id=id).recommend(client_items, top, **options)

@@ -18,7 +18,7 @@ import pandas as pd
 from .. import _frames
 from .. import value as _value
 from .._validation import check_int
-from ._partitions import _is_dask
+from ._partitions import _is_dask, partition_count
 from .events import _shuffled, _used
 
 __all__ = ["rfm", "calibration_summary", "lifetime_value", "DaskBetaGeo", "DaskGammaGamma"]
@@ -44,7 +44,7 @@ def rfm(transactions, *, customer: str, date: str, amount: str | None = None, in
     reference = cut if cut is not None else _frames.timestamp(now, "now")
     options = dict(customer=customer, date=date, amount=amount, invoice=invoice, now=reference, bins=bins)
     transactions = transactions[_used(customer, date, amount, invoice)]  # only what RFM reads moves
-    log = _shuffled(transactions, customer, npartitions or transactions.npartitions)
+    log = _shuffled(transactions, customer, partition_count(npartitions, transactions.npartitions))
     meta = _value.rfm(transactions._meta_nonempty.head(1).assign(**{date: reference}), **options).iloc[:0]
     figures = log.map_partitions(_Figures(options, cut, meta), meta=meta)
     ranks = _rank_tables([figures[c] for s, c in _SCORED.items() if s in meta.columns])
@@ -64,7 +64,7 @@ def calibration_summary(transactions, *, customer: str, date: str, calibration_e
                                                                                    "calibration_end")})
     meta = _value.calibration_summary(sample, **options).iloc[:0]
     transactions = transactions[_used(customer, date, amount)]
-    log = _shuffled(transactions, customer, npartitions or transactions.npartitions)
+    log = _shuffled(transactions, customer, partition_count(npartitions, transactions.npartitions))
     cut = None if as_of is None else _frames.timestamp(as_of, "as_of")
     return log.map_partitions(_Summary(options, cut, meta, date), meta=meta)
 

@@ -292,6 +292,10 @@ class ScoreDisplay:
         matplotlib.figure.Figure
             The new figure.
         """
+        size = np.asarray(figsize, dtype=object).ravel() if not isinstance(figsize, str) else np.array([figsize])
+        if len(size) != 2 or not all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+                                     and np.isfinite(v) and v > 0 for v in size):
+            raise ValueError(f"figsize must be (width, height) in inches, two finite numbers > 0, got {figsize!r}")
         fig, grid = pyplot().subplots(2, 2, figsize=figsize, layout="constrained")
         self.lift(ax=grid[0, 0])
         self.gains(ax=grid[0, 1])
@@ -304,7 +308,7 @@ def _edges(y_score, n_bins: int) -> np.ndarray:
     """Equal-width band edges over the scores' range (a constant score gets one band around it)."""
     from .._validation import as_vector, check_int
 
-    n_bins = check_int(n_bins, "n_bins", min_value=1)
+    n_bins = check_int(n_bins, "n_bins", min_value=1, max_value=10_000)  # more bands than pixels: a typo
     s = as_vector(y_score, "y_score")
     lo, hi = float(s.min()), float(s.max())
     if lo == hi:

@@ -8,7 +8,16 @@ from __future__ import annotations
 import numpy as np
 
 from .. import metrics
+from .._validation import as_vector
 from ._base import COLORS, axes, frame, percent_axis
+
+
+def _score(lookalike_score):
+    """The scores, refused under their own name (lift_table would call them y_score)."""
+    s = as_vector(lookalike_score, "lookalike_score")
+    if len(s) == 0:
+        raise ValueError("lookalike_score is empty")
+    return s
 
 __all__ = ["twin_explanation", "lookalike_conversion", "audience_conversions"]
 
@@ -76,7 +85,7 @@ def lookalike_conversion(y_true, lookalike_score, *, n_bins: int = 10, ax=None):
     matplotlib.axes.Axes
         The Axes drawn on.
     """
-    t = metrics.lift_table(y_true, lookalike_score, n_bins=n_bins)
+    t = metrics.lift_table(y_true, _score(lookalike_score), n_bins=n_bins)
     rate = t["conversion_rate"].to_numpy()
     overall = t["converted"].sum() / t["weight"].sum()
     x = t.index.to_numpy()
@@ -116,7 +125,7 @@ def audience_conversions(y_true, lookalike_score, *, n_bins: int = 20, ax=None):
     matplotlib.axes.Axes
         The Axes drawn on.
     """
-    t = metrics.lift_table(y_true, lookalike_score, n_bins=n_bins)
+    t = metrics.lift_table(y_true, _score(lookalike_score), n_bins=n_bins)
     size = np.r_[0, np.cumsum(t["contacts"].to_numpy())]
     conv = np.r_[0.0, np.cumsum(t["converted"].to_numpy())]
     overall = t["converted"].sum() / t["weight"].sum()

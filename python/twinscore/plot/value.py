@@ -85,6 +85,8 @@ def segment_value(rfm, *, value: str = "monetary", ax=None):
         The Axes drawn on.
     """
     t = frame(rfm, "rfm", ["segment", value])
+    if not pd.api.types.is_numeric_dtype(t[value].dtype) or pd.api.types.is_bool_dtype(t[value].dtype):
+        raise TypeError(f"rfm column {value!r} must be numeric, got {t[value].dtype}")
     table = _segment_table(t, value)
     y = np.arange(len(table))
     ax = axes(ax, figsize=(6.4, 0.45 * len(table) + 1.5))
@@ -115,8 +117,11 @@ def _grid(summary: pd.DataFrame, max_frequency, max_recency) -> tuple[np.ndarray
     """The frequencies (0..max) and recencies (0..T, at most 60 steps) of the matrix, and T."""
     s = frame(summary, "summary", ["frequency", "recency", "T"])
     T = float(s["T"].max())
+    if max_frequency is None and float(s["frequency"].max()) > 10_000:
+        raise ValueError(f"summary's largest frequency is {float(s['frequency'].max()):g}: a column per frequency "
+                         "is too many, give max_frequency (at most 10,000)")
     fmax = int(s["frequency"].max()) if max_frequency is None else check_int(max_frequency, "max_frequency",
-                                                                              min_value=1)
+                                                                              min_value=1, max_value=10_000)
     rmax = T if max_recency is None else check_float(max_recency, "max_recency", min_value=0.0, strict_min=True)
     freq = np.arange(0, max(fmax, 1) + 1, dtype=np.float64)
     rec = np.linspace(0.0, min(rmax, T), min(60, int(math.ceil(min(rmax, T))) + 1))
@@ -249,7 +254,7 @@ def calibration_purchases(model, summary, *, t: float, max_frequency: int = 7, a
     """
     s = frame(summary, "summary", ["frequency", "recency", "T", "holdout_frequency"])
     t = check_float(t, "t", min_value=0.0, strict_min=True)
-    cap = check_int(max_frequency, "max_frequency", min_value=1)
+    cap = check_int(max_frequency, "max_frequency", min_value=1, max_value=10_000)
     table = pd.DataFrame({"frequency": _capped(s["frequency"], cap), "actual": s["holdout_frequency"].to_numpy(),
                           "model": model.predict(s, t).to_numpy()}).groupby("frequency").mean()
     ax = axes(ax)
@@ -314,7 +319,7 @@ def period_transactions(model, summary, *, max_frequency: int = 7, ax=None):
     """
     params = _params(model)
     s = frame(summary, "summary", ["frequency", "T"])
-    cap = check_int(max_frequency, "max_frequency", min_value=1)
+    cap = check_int(max_frequency, "max_frequency", min_value=1, max_value=10_000)  # a bar per frequency
     actual = np.bincount(_capped(s["frequency"], cap), minlength=cap + 1)
     expected = _frequency_probabilities(params, s["T"].to_numpy(dtype=np.float64), cap).sum(axis=1)
     expected = np.r_[expected, len(s) - expected.sum()]
