@@ -115,3 +115,72 @@ def test_distributed_cluster(prm):
     assert_same(local_rows(got), expect)
     local = score_leads(d.prospects, events, ts.datasets.PRM_LEAD_RULES, now=d.now)
     assert_same(leads.loc[local.index], local)
+
+
+def by_parity(frame, n=4, column="contact_id"):
+    """Partition i holds the contacts whose id is i mod n: no contact in two partitions, but the
+    partitions' id ranges overlap (the exact check decides), with partition n-1 emptied and
+    divisions unknown."""
+    parts = [frame[(frame[column] % n) == i] for i in range(n - 1)] + [frame.iloc[:0]]
+    return dd.from_map(lambda i: parts[i], list(range(n)), meta=frame.iloc[:0], divisions=None)
+
+
+def by_range(frame, bounds, column="contact_id"):
+    """Partition i holds the contacts with bounds[i] <= id < bounds[i + 1] (ranges apart)."""
+    parts = [frame[(frame[column] >= a) & (frame[column] < b)] for a, b in zip(bounds[:-1], bounds[1:])]
+    return dd.from_map(lambda i: parts[i], list(range(len(parts))), meta=frame.iloc[:0])
+
+
+def test_partitioned_by_contact_ranges_and_exact_check(prm):
+    d, events = prm
+    cut = [0, 700, 700, 1500, 3001]  # one empty partition
+    expect = tse.aggregate(events, now=d.now)
+    for ddf, kept in ((by_range(events, cut), expect.index), (by_parity(events), expect.index[expect.index % 4 != 3])):
+        assert not ddf.known_divisions
+        got = tsd.aggregate_events(ddf, now=d.now, partitioned_by_contact=True).compute()
+        assert_same(local_rows(got), expect.loc[kept])
+    # Ranges that overlap and share one contact: the exact check names it.
+    parts = [events[events["contact_id"] < 1500],
+             pd.concat([events[events["contact_id"] >= 1500], events[events["contact_id"] == 1200]])]
+    with pytest.raises(ValueError, match="1200.*two partitions"):
+        tsd.aggregate_events(dd.from_map(lambda i: parts[i], [0, 1], meta=events.iloc[:0]), now=d.now,
+                             partitioned_by_contact=True)
+
+
+def test_score_leads_partitioned_by_contact(prm):
+    d, events = prm
+    contacts = d.prospects
+    expect = score_leads(contacts, events, ts.datasets.PRM_LEAD_RULES, now=d.now)
+    cut = [0, 900, 900, 2000, 3001]
+    for ev, co in ((by_range(events, cut), by_range(contacts, cut)), (by_parity(events), by_parity(contacts))):
+        got = tsd.score_leads(co, ev, ts.datasets.PRM_LEAD_RULES, now=d.now, partitioned_by_contact=True).compute()
+        assert_same(local_rows(got), expect.loc[[i for i in expect.index if i in set(got.index)]].sort_index())
+    # by_parity drops the last residue class: those contacts have neither rows nor events there.
+    full = tsd.score_leads(by_range(contacts, cut), by_range(events, cut), ts.datasets.PRM_LEAD_RULES, now=d.now,
+                           partitioned_by_contact=True).compute()
+    assert_same(local_rows(full), expect.sort_index())
+    with pytest.raises(ValueError, match="4 and 3 partitions"):
+        tsd.score_leads(by_range(contacts, cut), by_range(events, [0, 900, 2000, 3001]), ts.datasets.PRM_LEAD_RULES,
+                        now=d.now, partitioned_by_contact=True)
+    # A contact's row in partition 0 but its events in partition 1.
+    moved = [contacts[contacts["contact_id"] < 1000], contacts[contacts["contact_id"] >= 1000]]
+    ev = [events[events["contact_id"] < 990], events[events["contact_id"] >= 990]]
+    with pytest.raises(ValueError, match="two partitions"):
+        tsd.score_leads(dd.from_map(lambda i: moved[i], [0, 1], meta=contacts.iloc[:0]),
+                        dd.from_map(lambda i: ev[i], [0, 1], meta=events.iloc[:0]), ts.datasets.PRM_LEAD_RULES,
+                        now=d.now, partitioned_by_contact=True)
+
+
+def test_partitioned_by_contact_on_a_distributed_cluster(prm):
+    distributed = pytest.importorskip("distributed")
+    d, events = prm
+    cut = [0, 900, 900, 2000, 3001]
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as \
+            cluster, distributed.Client(cluster):
+        feats = tsd.aggregate_events(by_parity(events), now=d.now, partitioned_by_contact=True).compute()
+        leads = tsd.score_leads(by_range(d.prospects, cut), by_range(events, cut), ts.datasets.PRM_LEAD_RULES,
+                                now=d.now, partitioned_by_contact=True).compute()
+    expect = tse.aggregate(events, now=d.now)
+    assert_same(local_rows(feats), expect.loc[feats.sort_index().index])
+    assert_same(local_rows(leads), score_leads(d.prospects, events, ts.datasets.PRM_LEAD_RULES,
+                                               now=d.now).sort_index())

@@ -153,3 +153,62 @@ def test_distributed_cluster(market):
         audience = idx.expand(ddf, fraction=0.05, exclude_mask="opted_out", id="contact_id", shards=2)
     pd.testing.assert_frame_equal(audience, idx.to_local().expand(
         part, fraction=0.05, exclude_mask=part["opted_out"].to_numpy(), id="contact_id"))
+
+
+def shard_objects(graph) -> list:
+    """The graph's values that are built shards (what the client would send)."""
+    from twinscore.dask.twins import _TwinShard
+
+    return [key for key, value in dict(graph).items() if isinstance(getattr(value, "value", value), _TwinShard)]
+
+
+@pytest.mark.parametrize("clients_as", ["pandas", "dask"])
+def test_shards_built_on_the_workers(market, clients_as):
+    """The workers encode and index their own shards from the clients, shuffled by block key:
+    the graph holds no shard built on the client, and the answer is the local one."""
+    distributed = pytest.importorskip("distributed")
+    clients, prospects, population = market
+    source = clients
+    if clients_as == "dask":  # unknown divisions, shuffled rows, an empty partition
+        clients = clients.sample(frac=1.0, random_state=3)
+        pieces = [clients.iloc[:120], clients.iloc[:0], clients.iloc[120:]]
+        source = dd.from_map(lambda i: pieces[i], [0, 1, 2], meta=clients.iloc[:0])
+        assert not source.known_divisions
+    idx = tsd.DaskTwinIndex(block_on=["sex", "age_band"]).fit(source, id="client_id", value="margin",
+                                                              population=population)
+    local_index = ts.TwinIndex(block_on=["sex", "age_band"]).fit(clients, id="client_id", value="margin",
+                                                                 population=population)
+    ddf, part = as_dask(prospects)
+    assert shard_objects(idx.scores(ddf, k=5, id="contact_id", shards=3).__dask_graph__()) == []
+    local = local_index.search(part, k=5, id="contact_id")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as \
+            cluster, distributed.Client(cluster):
+        for shards in (1, 3, 7):  # 7 shards for 12 blocks: some shards get no client
+            got = idx.search(ddf, k=5, id="contact_id", shards=shards).compute()
+            pd.testing.assert_frame_equal(by_prospect(got, "rank"), by_prospect(local.to_pandas(), "rank"))
+            scores = idx.scores(ddf, k=5, id="contact_id", shards=shards).compute()
+            pd.testing.assert_frame_equal(by_prospect(scores), by_prospect(local.scores()))
+
+
+def test_shards_of_a_contact_table_are_cut_on_the_client(market):
+    """Clients given as a ContactTable (no DataFrame to shuffle) are cut into shards here: the
+    same answer."""
+    clients, prospects, population = market
+    table = ts.ContactTable.from_pandas(clients, id="client_id")
+    idx = tsd.DaskTwinIndex(block_on=["sex", "age_band"]).fit(table, value="margin", population=population)
+    ddf, part = as_dask(prospects)
+    graph = idx.scores(ddf, k=4, id="contact_id", shards=3).__dask_graph__()
+    assert len(shard_objects(graph)) == 3
+    got = idx.scores(ddf, k=4, id="contact_id", shards=3).compute()
+    pd.testing.assert_frame_equal(by_prospect(got), by_prospect(idx.to_local().search(part, k=4, id="contact_id")
+                                                                .scores()))
+
+
+def test_many_prospect_partitions_per_shard(market):
+    """Each shard's prospects stay in partitions of the input's size (not one partition per shard)."""
+    idx = fitted(market, block_on=["sex", "age_band"])
+    ddf, part = as_dask(market[1], npartitions=12, drop=(400, 800))
+    got = idx.scores(ddf, k=3, id="contact_id", shards=3)
+    assert got.npartitions == 12
+    pd.testing.assert_frame_equal(by_prospect(got.compute()),
+                                  by_prospect(idx.to_local().search(part, k=3, id="contact_id").scores()))

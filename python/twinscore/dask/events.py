@@ -63,11 +63,16 @@ def aggregate(events, contacts=None, *, now=None, as_of=None, half_life_days: fl
 
 def score_leads(contacts, events, rules, *, now=None, as_of=None, contact: str = "contact_id",
                 timestamp: str = "timestamp", type: str = "type", category: str | None = "category",
-                unknown: str = "raise", npartitions: int | None = None):
+                unknown: str = "raise", npartitions: int | None = None, partitioned_by_contact: bool = False):
     """:func:`twinscore.leads.score_leads` of Dask contacts and a Dask (or pandas) event log: a
     Dask DataFrame indexed by contact id, equal row for row to the local result. Both are
     shuffled by contact (``npartitions``: default the contacts'); every partition scores its
-    contacts with the whole log's event types and categories."""
+    contacts with the whole log's event types and categories.
+
+    ``partitioned_by_contact=True`` skips the shuffle when the contacts and the log come in the
+    same number of partitions and partition i of each holds the same contacts (both written
+    per contact range): checked as for :func:`aggregate`, a contact whose row or events lie in
+    two partitions is a ValueError."""
     import dask.dataframe as dd
 
     if not _is_dask(contacts):
@@ -78,6 +83,9 @@ def score_leads(contacts, events, rules, *, now=None, as_of=None, contact: str =
     if contact not in contacts.columns:
         raise KeyError(f"contacts has no column '{contact}' (the contact id)")
     npartitions = partition_count(npartitions, contacts.npartitions)  # refused before any work
+    if not isinstance(partitioned_by_contact, (bool, np.bool_)):
+        got = partitioned_by_contact.__class__.__name__  # type() is shadowed by the argument `type`
+        raise TypeError(f"partitioned_by_contact must be True or False, got {got}")
     rules = LeadRules.from_toml(rules) if isinstance(rules, str) else LeadRules.from_dict(rules)
     _check_log(events, contact, timestamp, type, category)
     _events.reference_date(now, as_of)
@@ -94,7 +102,14 @@ def score_leads(contacts, events, rules, *, now=None, as_of=None, contact: str =
     # Only what the rules read moves through the shuffle.
     contacts = contacts[list(dict.fromkeys([contact, *(r.column for r in rules.fit)]))]
     events = events[_used(contact, timestamp, type, category)]
-    log, people = _by_contact(events, contacts, contact, npartitions, False)
+    if partitioned_by_contact:
+        if events.npartitions != contacts.npartitions:
+            raise ValueError(f"partitioned_by_contact=True pairs partition i of the contacts with partition i of "
+                             f"the events, but they have {contacts.npartitions} and {events.npartitions} partitions")
+        _check_partitioned(events, contact, contacts)
+        log, people = events, contacts
+    else:
+        log, people = _by_contact(events, contacts, contact, npartitions, False)
     return _run(_Run(score, contact, meta, unknown), log, people, meta)
 
 
@@ -150,13 +165,59 @@ def _in_order(df: pd.DataFrame) -> pd.DataFrame:
     return df.sort_values(_ORDER, kind="stable").drop(columns=[_PART, _ORDER])
 
 
-def _check_partitioned(events, contact: str):
-    ids = events[contact].map_partitions(lambda s: pd.Series(pd.unique(s.dropna())), meta=events[contact]._meta)
-    seen = ids.compute()
+def _check_partitioned(events, contact: str, contacts=None):
+    """That no contact id lies in two partitions (of the events, or of the events and contacts
+    taken partition by partition). Each partition sends back the range of its ids (two values):
+    ranges that do not overlap prove it. Overlapping ranges (ids not written by range, ids of
+    types that do not compare) are settled exactly from each partition's distinct ids."""
+    import dask
+
+    columns = [f[contact].to_delayed() for f in [events] + ([] if contacts is None else [contacts])]
+    ranges = dask.compute(*[[dask.delayed(_id_range)(p) for p in c] for c in columns])
+    merged = [_merge_ranges(list(r)) for r in zip(*ranges)]
+    if _disjoint([r for r in merged if r is not None]):
+        return
+    parts = [dask.delayed(_distinct_ids)(*ps) for ps in zip(*columns)]
+    seen = pd.concat(dask.compute(*parts), ignore_index=True)
     twice = seen[seen.duplicated()]
     if len(twice):
-        raise ValueError(f"partitioned_by_contact=True, but contact {twice.iloc[0]!r} has events in two "
-                         f"partitions ({len(twice):,} such contacts): leave it False to shuffle the log by contact")
+        raise ValueError(f"partitioned_by_contact=True, but contact {twice.iloc[0]!r} has rows or events in two "
+                         f"partitions ({len(twice):,} such contacts): leave it False to shuffle by contact")
+
+
+def _id_range(ids: pd.Series):
+    """The least and greatest id of a partition (None when it has none, or they do not compare)."""
+    ids = ids.dropna()
+    if len(ids) == 0:
+        return None
+    try:
+        return ids.min(), ids.max()
+    except TypeError:
+        return "incomparable"
+
+
+def _merge_ranges(ranges: list):
+    got = [r for r in ranges if r is not None]
+    if not got:
+        return None
+    if any(isinstance(r, str) for r in got):
+        return "incomparable"
+    return min(r[0] for r in got), max(r[1] for r in got)
+
+
+def _disjoint(ranges: list) -> bool:
+    """Whether the (lo, hi) ranges overlap nowhere (False when they cannot be compared)."""
+    try:
+        if any(isinstance(r, str) for r in ranges):
+            return False
+        ordered = sorted(ranges, key=lambda r: r[0])
+        return all(a[1] < b[0] for a, b in zip(ordered[:-1], ordered[1:]))
+    except TypeError:
+        return False
+
+
+def _distinct_ids(*columns: pd.Series) -> pd.Series:
+    return pd.Series(pd.unique(pd.concat([c.dropna() for c in columns], ignore_index=True)))
 
 
 # ---------------------------------------------------------------- per partition

@@ -7,10 +7,13 @@ of two ways:
 * broadcast (the default): the fitted index is one key of the graph, sent to
   each worker once and rebuilt there from its model bytes;
 * sharded by block (``shards=n``): each block key's clients go to one of n
-  shards; the prospects are shuffled by the same key, so shard j's prospects
-  land in partition j, whose task depends on shard j alone — a worker holds
-  the clients of its shards only. Twins are searched within a block, so the
-  answer is the local one: the same twins, similarities, ties and scores.
+  shards. The clients, as a Dask DataFrame (the one given to ``fit``, or the
+  pandas one cut into partitions), are shuffled by that key and each shard is
+  encoded and indexed on a worker from its own clients; the prospects are
+  shuffled by the same key into partitions that each depend on one shard, so
+  a worker holds the clients of its shards only and the client sends no
+  shard. Twins are searched within a block, so the answer is the local one:
+  the same twins, similarities, ties and scores.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ __all__ = ["DaskTwinIndex"]
 _SHARD = "__twinscore_shard__"
 _ID = "__twinscore_id__"
 _POSITION = "__twinscore_position__"
+_ROW = "__twinscore_row__"
 
 
 class DaskTwinIndex(TwinIndex):
@@ -57,11 +61,35 @@ class DaskTwinIndex(TwinIndex):
     compare with a local result.
     """
 
+    # The clients as given (a Dask or pandas DataFrame) are what the workers build shards from:
+    # never written to a model file (a loaded index builds its shards on the client instead).
+    _model_file_skip = TwinIndex._model_file_skip + ("_client_source",)
+
     def fit(self, clients, value=None, *, id=None, population=None, schema=None, reference=None):
-        """As :meth:`twinscore.TwinIndex.fit`; Dask inputs are computed first. Returns self."""
-        clients, value, population, reference = (x.compute() if _is_dask(x) else x
-                                                 for x in (clients, value, population, reference))
-        return super().fit(clients, value, id=id, population=population, schema=schema, reference=reference)
+        """As :meth:`twinscore.TwinIndex.fit`; Dask inputs are computed first. Returns self.
+
+        Clients given as a DataFrame are also kept for ``shards=n``: a pandas one as a copy of
+        the columns the index reads, a Dask one as its graph (read again when the shards are
+        built: it must give the same rows then)."""
+        import dask
+
+        lengths = None
+        if _is_dask(clients):  # read once: the rows, and each partition's length to number them
+            source = clients
+            clients, lengths = dask.compute(clients, clients.map_partitions(len))
+        value, population, reference = (x.compute() if _is_dask(x) else x for x in (value, population, reference))
+        super().fit(clients, value, id=id, population=population, schema=schema, reference=reference)
+        self._client_source = None
+        if self.schema_ is not None and self.block_on_:
+            names = list(self.schema_.names)
+            if lengths is not None:
+                starts = np.concatenate([[0], np.cumsum(np.asarray(lengths, dtype=np.int64))])
+                self._client_source = source[names].map_partitions(
+                    _with_row, starts, meta=source._meta[names].assign(**{_ROW: np.int64(0)}))
+            elif isinstance(clients, pd.DataFrame):
+                self._client_source = clients[names].reset_index(drop=True).assign(
+                    **{_ROW: np.arange(len(clients), dtype=np.int64)})
+        return self
 
     # ---------------------------------------------------------- searches
     def search(self, prospects, k: int = 10, *, id=None, progress=None, shards: int | None = None):
@@ -164,38 +192,65 @@ class DaskTwinIndex(TwinIndex):
         if id is None:  # the ids are the index, which the shuffle replaces: keep them as a column
             prospects = prospects.map_partitions(_index_as_column, meta=_index_as_column(prospects._meta))
             id = _ID
-        keys = self.schema_.select(self.block_on_)
-        keyed = prospects.map_partitions(_with_shard, keys, shards,
+        # Each shard's prospects in m partitions (m = the prospects' partitions per shard), so a
+        # shard's task stays the size of an input partition: partition q = j * m + sub holds
+        # prospects of shard j only, sub = their input partition mod m.
+        m = -(-prospects.npartitions // shards)
+        keyed = prospects.map_partitions(_with_shard, self.schema_.select(self.block_on_), shards, m,
                                          meta=prospects._meta.assign(**{_SHARD: np.int64(0)}))
-        # Divisions 0, 1, ..., n: shard j's prospects, and only them, in partition j.
-        by_shard = keyed.set_index(_SHARD, divisions=list(range(shards + 1)), sort=True,
+        by_shard = keyed.set_index(_SHARD, divisions=list(range(shards * m + 1)), sort=True,
                                    shuffle_method=shuffle_method(keyed))
         empty = part.empty(self.to_local(), prospects._meta_nonempty, id)
-        pieces = self._shards(shards)
-        out = [dask.delayed(_run_shard)(p, broadcast(pieces[j], f"twinshard{j}"), part, id, empty)
-               for j, p in enumerate(by_shard.to_delayed())]
+        built = self._built_shards(shards)
+        out = [dask.delayed(_run_shard)(p, built[q // m], part, id, empty)
+               for q, p in enumerate(by_shard.to_delayed())]
         return dd.from_delayed(out, meta=empty, verify_meta=False)
 
-    def _shards(self, n: int) -> list["_TwinShard"]:
-        """The index cut into n shards by block key: each holds the encoded clients (and reference
-        rows) of its blocks and their rows in the whole index."""
-        light = self._light()
-        client_of = _key_shard(self._clients_side["keys"], n)
-        reference_of = None if self.reference_sample_ is None else _key_shard(self._reference_side["keys"], n)
-        shards = []
-        for j in range(n):
-            rows = np.flatnonzero(client_of == j)
-            ref_rows = None if reference_of is None else np.flatnonzero(reference_of == j)
-            shards.append(_TwinShard(light.__dict__, rows, _take_side(self._clients_side, rows), ref_rows,
-                                     None if ref_rows is None else _take_side(self._reference_side, ref_rows)))
-        return shards
+    def _built_shards(self, n: int) -> list:
+        """The n shards as Dask keys, each built on a worker from its own clients (shuffled there by
+        block key): what the prospects' partitions of shard j depend on. Clients not given as a
+        DataFrame (a ContactTable, Arrow, a loaded index) are cut into shards here and sent."""
+        import dask
+
+        state = self._light().__dict__  # a plain dict: the light index is no model a file could restore
+        reference = self._reference_pieces(n)
+        source = getattr(self, "_client_source", None)
+        if source is None:
+            of = _key_shard(self._clients_side["keys"], n)
+            rows = [np.flatnonzero(of == j) for j in range(n)]
+            return [broadcast(_TwinShard(state, rows[j], _take_side(self._clients_side, rows[j]), *reference[j]),
+                              f"twinshard{j}") for j in range(n)]
+        light = broadcast(state, "twinlight")
+        by_shard = self._clients_by_shard(source, n)
+        return [dask.delayed(_build_shard, pure=True)(p, light, *reference[j])
+                for j, p in enumerate(by_shard.to_delayed())]
+
+    def _clients_by_shard(self, source, n: int):
+        """The clients' compared and key columns with their row in the whole index (kept by fit), in
+        n partitions: shard j's clients, and only them, in partition j."""
+        import dask.dataframe as dd
+
+        frame = source
+        if isinstance(source, pd.DataFrame):
+            frame = dd.from_pandas(source, npartitions=max(1, min(n, len(source))), sort=False)
+        keyed = frame.map_partitions(_with_shard, self.schema_.select(self.block_on_), n, 1,
+                                     meta=frame._meta.assign(**{_SHARD: np.int64(0)}))
+        return keyed.set_index(_SHARD, divisions=list(range(n + 1)), sort=True, shuffle_method=shuffle_method(keyed))
+
+    def _reference_pieces(self, n: int) -> list[tuple]:
+        """Each shard's reference rows and their encoded side (None, None without a reference):
+        the reference sample is cut here — it is the sample the index was fitted with."""
+        if self.reference_sample_ is None:
+            return [(None, None)] * n
+        of = _key_shard(self._reference_side["keys"], n)
+        return [(rows, _take_side(self._reference_side, rows)) for rows in (np.flatnonzero(of == j) for j in range(n))]
 
     def _light(self) -> TwinIndex:
         """This index without its engines and encoded tables: what turns a shard's rows into the
         whole index's result (ids, values, metric, schema, reference size)."""
         light = TwinIndex.__new__(TwinIndex)
         heavy = ("index_", "reference_index_", "_clients_side", "_reference_side", "_clients_table",
-                 "_reference_table", "_value_source")
+                 "_reference_table", "_value_source", "_client_source")
         light.__dict__.update({k: v for k, v in self.__dict__.items() if k not in heavy})
         return light
 
@@ -227,7 +282,7 @@ class DaskTwinIndex(TwinIndex):
     def to_local(self) -> TwinIndex:
         """The plain, fitted :class:`TwinIndex` (the same engines, no copy)."""
         local = TwinIndex.__new__(TwinIndex)
-        local.__dict__.update(self.__dict__)
+        local.__dict__.update({k: v for k, v in self.__dict__.items() if k != "_client_source"})
         return local
 
 
@@ -273,9 +328,6 @@ class _ShardIndex(TwinIndex):
             self.reference_index_ = fit(shard.reference_side) if len(shard.reference_rows) else _NoRows()
             self._back[id(self.reference_index_)] = shard.reference_rows
 
-    def _check_fitted(self):
-        pass
-
     def _run(self, index, side: dict, k: int, progress: bool):
         from ..twins import _side_rows
 
@@ -308,12 +360,35 @@ def _key_shard(keys: list, n: int) -> np.ndarray:
     return (h % np.uint64(n)).astype(np.int64)
 
 
-def _with_shard(df: pd.DataFrame, keys, n: int) -> pd.DataFrame:
-    """The prospects with their shard, from their key columns read with the index's schema ``keys``."""
+def _with_shard(df: pd.DataFrame, keys, n: int, m: int, partition_info=None) -> pd.DataFrame:
+    """The rows with their partition: shard * m + (input partition mod m), the shard from their
+    key columns read with the index's schema ``keys``."""
     if len(df) == 0:
         return df.assign(**{_SHARD: np.zeros(0, dtype=np.int64)})
     table = keys.apply(df[keys.names], id=None)
-    return df.assign(**{_SHARD: _key_shard([table.codes(c) for c in keys.names], n)})
+    sub = 0 if partition_info is None else int(partition_info["number"]) % m
+    return df.assign(**{_SHARD: _key_shard([table.codes(c) for c in keys.names], n) * m + sub})
+
+
+def _with_row(df: pd.DataFrame, starts: np.ndarray, partition_info=None) -> pd.DataFrame:
+    start = 0 if partition_info is None else int(starts[partition_info["number"]])
+    return df.assign(**{_ROW: np.arange(start, start + len(df), dtype=np.int64)})
+
+
+def _build_shard(df: pd.DataFrame, state: dict, reference_rows, reference_side) -> "_TwinShard":
+    """Shard j from its clients, on the worker: encoded with the index's schema, in the whole
+    index's row order (so ties fall as in the local search)."""
+    from ..twins import _as_table
+
+    light = TwinIndex.__new__(TwinIndex)
+    light.__dict__.update(state)
+    df = df.sort_values(_ROW, kind="stable")
+    rows = df[_ROW].to_numpy(dtype=np.int64)
+    side = None  # a shard without clients has no engine: its prospects find no twin
+    if len(df):
+        table, _ = _as_table(df.drop(columns=[_ROW]).reset_index(drop=True), id=None, schema=light.schema_)
+        side = light._table_side(table)
+    return _TwinShard(state, rows, side, reference_rows, reference_side)
 
 
 def _index_as_column(df: pd.DataFrame) -> pd.DataFrame:
