@@ -26,28 +26,6 @@ FitOptions Options(int max_iter, double gtol, double penalizer) {
   return o;
 }
 
-py::dict Summarize(const CArray<int32_t>& codes, const CArray<int64_t>& day, const std::optional<Vec>& amount,
-                   int64_t n_clients, int64_t calibration_end, int64_t observation_end, double period_days,
-                   int n_threads) {
-  if (n_clients <= 0) throw py::value_error("n_clients must be > 0");
-  Vec x(n_clients), t_x(n_clients), T(n_clients), m(n_clients), h(n_clients);
-  CArray<uint8_t> has(n_clients);
-  CalibrationSummary out{MutableSpanOf(x), MutableSpanOf(t_x), MutableSpanOf(T),
-                         MutableSpanOf(m), MutableSpanOf(h), MutableSpanOf(has)};
-  Raise(RunEngine(n_threads, [&] {
-    return SummarizeCalibration(SpanOf(codes), SpanOf(day), OptionalSpan(amount), n_clients, calibration_end,
-                                observation_end, period_days, out);
-  }));
-  py::dict d;
-  d["frequency"] = x;
-  d["recency"] = t_x;
-  d["T"] = T;
-  d["monetary_value"] = m;
-  d["holdout_frequency"] = h;
-  d["has_calibration"] = has;
-  return d;
-}
-
 py::tuple FitBg(const Vec& x, const Vec& t_x, const Vec& T, const std::optional<Vec>& w, int max_iter, double gtol,
                 double penalizer, int n_threads) {
   FitReport rep;
@@ -182,9 +160,6 @@ py::tuple ClvIntervals(const CArray<double>& bg, const CArray<double>& gg, const
 
 TWINSCORE_BINDINGS(clv) {
   m.def("clv_compress", &Compress, py::arg("x"), py::arg("t_x"), py::arg("T"), py::arg("weights"),
-        TWINSCORE_N_THREADS_ARG);
-  m.def("clv_summarize", &Summarize, py::arg("codes").noconvert(), py::arg("day").noconvert(), py::arg("amount"),
-        py::arg("n_clients"), py::arg("calibration_end"), py::arg("observation_end"), py::arg("period_days"),
         TWINSCORE_N_THREADS_ARG);
   m.def("bgnbd_fit", &FitBg, py::arg("x"), py::arg("t_x"), py::arg("T"), py::arg("weights"), py::arg("max_iter"),
         py::arg("gtol"), py::arg("penalizer"), TWINSCORE_N_THREADS_ARG);
