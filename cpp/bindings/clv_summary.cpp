@@ -1,21 +1,12 @@
-// Bindings of the calibration summaries: the one-shot call and the stream.
-#include <pybind11/stl.h>
-
+// Bindings of the calibration summaries: the stream (one table is a stream of one chunk).
 #include <optional>
 
-#include "arrays.h"
-#include "engine_call.h"
+#include "purchase_models.h"
 #include "registry.h"
 #include "twinscore/clv_summary.h"
 
 namespace twinscore::bindings {
 namespace {
-
-using Vec = CArray<double>;
-
-absl::Span<const double> OptionalSpan(const std::optional<Vec>& a) {
-  return a ? SpanOf(*a) : absl::Span<const double>();
-}
 
 // Output arrays for n clients, allocated before the engine runs.
 struct SummaryArrays {
@@ -38,26 +29,15 @@ struct SummaryArrays {
   CArray<uint8_t> has;
 };
 
-py::dict Summarize(const CArray<int32_t>& codes, const CArray<int64_t>& day, const std::optional<Vec>& amount,
-                   int64_t n_clients, int64_t calibration_end, int64_t observation_end, double period_days,
-                   int n_threads) {
-  if (n_clients <= 0) throw py::value_error("n_clients must be > 0");
-  SummaryArrays out(n_clients);
-  CalibrationSummary spans = out.Spans();
-  Raise(RunEngine(n_threads, [&] {
-    return SummarizeCalibration(SpanOf(codes), SpanOf(day), OptionalSpan(amount), n_clients, calibration_end,
-                                observation_end, period_days, spans);
-  }));
-  return out.Dict();
-}
-
 CalibrationStream MakeStream(int64_t calibration_end, const std::optional<int64_t>& observation_end) {
   return Take(CalibrationStream::Create(calibration_end, observation_end.value_or(CalibrationStream::kOpenEnd)));
 }
 
 void Add(CalibrationStream& s, const CArray<int32_t>& codes, const CArray<int64_t>& day,
          const std::optional<Vec>& amount, int64_t n_clients, int64_t first_row, int n_threads) {
-  Raise(RunEngine(n_threads, [&] { return s.Add(SpanOf(codes), SpanOf(day), OptionalSpan(amount), n_clients, first_row); }));
+  Raise(RunEngine(n_threads, [&] {
+    return s.Add(SpanOf(codes), SpanOf(day), OptionalSpan(amount), n_clients, first_row);
+  }));
 }
 
 py::dict Finish(const CalibrationStream& s, int64_t observation_end, double period_days, int n_threads) {
@@ -70,9 +50,6 @@ py::dict Finish(const CalibrationStream& s, int64_t observation_end, double peri
 }  // namespace
 
 TWINSCORE_BINDINGS(clv_summary) {
-  m.def("clv_summarize", &Summarize, py::arg("codes").noconvert(), py::arg("day").noconvert(), py::arg("amount"),
-        py::arg("n_clients"), py::arg("calibration_end"), py::arg("observation_end"), py::arg("period_days"),
-        TWINSCORE_N_THREADS_ARG);
   py::class_<CalibrationStream>(m, "CalibrationStream")
       .def(py::init(&MakeStream), py::arg("calibration_end"), py::arg("observation_end") = py::none())
       .def("add", &Add, py::arg("codes").noconvert(), py::arg("day").noconvert(), py::arg("amount"),
