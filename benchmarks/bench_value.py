@@ -79,6 +79,8 @@ parser.add_argument("--pipeline-chunk-clients", type=int, default=1_000_000,
                     help="clients generated per chunk of the log (~10 transactions each)")
 parser.add_argument("--pipeline-peers-max", type=int, default=10_000_000,
                     help="largest client count the peers are tried on (each is stopped past 10 min or 8 GiB)")
+parser.add_argument("--pipeline-predict", action="store_true",
+                    help="also time predict and probability_alive with 95 %% intervals")
 parser.add_argument("--pipeline-run", default="", help=argparse.SUPPRESS)  # internal: one run in this process
 parser.add_argument("--lifetimes-repeat", type=int, default=1, help="timed lifetimes fits (each takes seconds)")
 args = parser.parse_args()
@@ -567,6 +569,12 @@ def pipeline_twinscore(n_clients: int, chunk_clients: int) -> dict:
     bg = ts.BetaGeo().fit(s)
     gg = ts.GammaGamma().fit(s)
     t_fit = time.perf_counter() - t0
+    t_pred = None
+    if args.pipeline_predict:  # the other interval calls, same engine pattern (pairs, then clients)
+        t0 = time.perf_counter()
+        bg.predict(s, 52.0, interval=0.95, draws=args.draws)
+        bg.probability_alive(s, interval=0.95, draws=args.draws)
+        t_pred = time.perf_counter() - t0
     t0 = time.perf_counter()
     ts.lifetime_value(bg, gg, s, months=12, monthly_discount=0.01)
     t_point = time.perf_counter() - t0
@@ -574,7 +582,7 @@ def pipeline_twinscore(n_clients: int, chunk_clients: int) -> dict:
     v = ts.lifetime_value(bg, gg, s, months=12, monthly_discount=0.01, interval=0.95, draws=args.draws)
     t_clv = time.perf_counter() - t0
     return {"rows": rows[0], "clients": len(s), "generate": t_gen[0], "summary": t_sum, "fit": t_fit,
-            "clv_point": t_point, "clv": t_clv, "maxrss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+            "clv_point": t_point, "clv": t_clv, "predict_alive_intervals": t_pred, "maxrss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
             "params": list(bg.params_.values()), "clv_total": float(v["clv"].sum()),
             "width": float(np.median((v["upper"] - v["lower"]) / v["clv"]))}
 
@@ -646,8 +654,8 @@ print(json.dumps({"rows": len(tx), "clients": len(s), "generate": t_gen, "summar
 LIMIT_S, LIMIT_BYTES = 600, 8 << 30
 
 
-def run_limited(cmd: list[str]) -> dict:
-    """Runs one pipeline process; stops it past 10 minutes or 8 GiB resident (polled each second)."""
+def run_limited(cmd: list[str], limit_s: float = LIMIT_S) -> dict:
+    """Runs one pipeline process; stops it past `limit_s` or 8 GiB resident (polled each second)."""
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     t0, peak = time.perf_counter(), 0
     while proc.poll() is None:
@@ -657,7 +665,7 @@ def run_limited(cmd: list[str]) -> dict:
             peak = max(peak, rss)
         except (OSError, StopIteration):
             pass
-        if time.perf_counter() - t0 > LIMIT_S or peak > LIMIT_BYTES:
+        if time.perf_counter() - t0 > limit_s or peak > LIMIT_BYTES:
             proc.kill()
             proc.wait()
             why = "10 min" if peak <= LIMIT_BYTES else "8 GiB"
@@ -679,7 +687,9 @@ def bench_pipeline():
     for n in sizes:
         runs = {"twinscore": run_limited([sys.executable, os.path.abspath(__file__), "--pipeline-run", str(n),
                                           "--pipeline-chunk-clients", str(args.pipeline_chunk_clients),
-                                          "--threads", str(args.threads), "--draws", str(args.draws)])}
+                                          "--threads", str(args.threads), "--draws", str(args.draws)]
+                                         + (["--pipeline-predict"] if args.pipeline_predict else []),
+                                         limit_s=float("inf"))}  # the 10-minute stop is for the peers
         for name, python in peers.items():
             if n > args.pipeline_peers_max or name in stopped or not os.path.exists(python):
                 continue
@@ -696,6 +706,8 @@ def bench_pipeline():
             diff = "" if ours is None or name == "twinscore" else \
                 f"; params vs twinscore max rel diff {np.max(np.abs(np.array(r['params']) / ours - 1)):.1e}"
             point = f"  (point clv {r['clv_point']:.1f} s)" if "clv_point" in r else ""
+            if r.get("predict_alive_intervals") is not None:
+                point += f"  (predict + P(alive) with 95 % intervals {r['predict_alive_intervals']:.1f} s)"
             clv = "clv+95%" if "clv_point" in r else "clv    "
             print(f"  {n:>11,} clients {r['rows']:>12,} rows  {name:<15} summary {r['summary']:7.1f} s  fit "
                   f"{r['fit']:7.1f} s  {clv} {r['clv']:7.1f} s  total {total:7.1f} s  (generating "
