@@ -27,6 +27,15 @@ BG/NBD: simulated summaries (frequency, recency, T) of n clients, fitted by
     install pymc-marketing); its first fit also compiles the model (shown apart).
 Parameters are checked equal within 1e-3.
 
+Pipeline (--pipeline 100000,1000000,10000000): a simulated log of ~10 transactions a client (BG/NBD
+purchases, r = 2, alpha = 8, a = 1, b = 20, over two years; random 40-bit ids; lognormal amounts), generated
+chunk by chunk and never whole for twinscore: the streamed calibration_summary, the BG/NBD and Gamma-Gamma
+fits, the 12-month CLV (point, then with 95 % intervals from 200 draws) for every client, each size in its own
+process (peak RSS from getrusage). Beside it lifetimes (summary_data_from_transaction_data, BetaGeoFitter,
+GammaGammaFitter, customer_lifetime_value) and pymc-marketing (rfm_summary, BetaGeoModel and GammaGammaModel
+MAP with flat priors, expected_customer_lifetime_value) on the same log, in memory (neither streams), point CLV
+only; a peer is stopped past 10 minutes or 8 GiB resident and not tried on larger logs.
+
 Pareto/NBD: simulated summaries of n clients (whole purchase days), fitted by
 twinscore ParetoNBD (the 2F1 terms in log space, C++, on the distinct
 patterns) and by lifetimes' ParetoNBDFitter in its venv (as above), on the
@@ -62,6 +71,17 @@ parser.add_argument("--lifetimes-python", default=os.path.join(os.path.dirname(o
 parser.add_argument("--pymc-python", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
                                                           ".venv-pymc", "bin", "python"),
                     help="python of a venv with pymc-marketing (see the module docstring)")
+parser.add_argument("--pipeline", default="",
+                    help="comma-separated client counts (~10 transactions each, e.g. 100000,1000000,10000000): "
+                         "streamed summary + BG/NBD and Gamma-Gamma fits + CLV with 95 %% intervals, twinscore "
+                         "beside lifetimes and pymc-marketing, each in its own process (peak RSS); only this case")
+parser.add_argument("--pipeline-chunk-clients", type=int, default=1_000_000,
+                    help="clients generated per chunk of the log (~10 transactions each)")
+parser.add_argument("--pipeline-peers-max", type=int, default=10_000_000,
+                    help="largest client count the peers are tried on (each is stopped past 10 min or 8 GiB)")
+parser.add_argument("--pipeline-predict", action="store_true",
+                    help="also time predict and probability_alive with 95 %% intervals")
+parser.add_argument("--pipeline-run", default="", help=argparse.SUPPRESS)  # internal: one run in this process
 parser.add_argument("--lifetimes-repeat", type=int, default=1, help="timed lifetimes fits (each takes seconds)")
 args = parser.parse_args()
 # Thread counts of the peers must be set before they are imported.
@@ -480,8 +500,234 @@ def bench_intervals():
           f"point inside its interval for {np.mean((t_v[3]['lower'] <= t_v[3]['clv']) & (t_v[3]['clv'] <= t_v[3]['upper'])):.1%}")
 
 
+# ---------------------------------------------------------------- pipeline: 100M transactions, bounded memory
+
+# The simulated log, chunk by chunk (never whole): BG/NBD purchases (r = 2, alpha = 8 per week, drop-out
+# Beta(1, 20) after each purchase) over two years from a first purchase uniform in those years, lognormal
+# amounts, random 40-bit client ids, one chunk of clients at a time (its rows shuffled). Plain numpy, so
+# the peers' venvs run the same code (exec'd there) and read the same log.
+GENERATOR = r"""
+import numpy as np
+
+START_NS = np.datetime64("2024-01-01", "ns").astype(np.int64)
+HORIZON_WEEKS = 104.0
+
+def simulate_chunk(k, n, offset, r=2.0, alpha=8.0, a=1.0, b=20.0):
+    rng = np.random.default_rng(1000 + k)
+    lam, p = rng.gamma(r, 1 / alpha, n), rng.beta(a, b, n)
+    idx, t = np.arange(n), rng.uniform(0, HORIZON_WEEKS, n)
+    who, when = [idx], [t]
+    while len(idx):  # the next purchase, then drop-out with p (after repeat purchases only, as the BG/NBD)
+        t = t + rng.exponential(1 / lam[idx])
+        keep = t <= HORIZON_WEEKS
+        idx, t = idx[keep], t[keep]
+        who.append(idx)
+        when.append(t)
+        alive = rng.random(len(idx)) >= p[idx]
+        idx, t = idx[alive], t[alive]
+    who, when = np.concatenate(who), np.concatenate(when)
+    order = rng.permutation(len(who))
+    ids = ((np.arange(offset, offset + n, dtype=np.int64) * 2654435761) % (1 << 40))  # distinct, scattered
+    date = START_NS + (when[order] * 7 * 86400e9).astype(np.int64)
+    return ids[who[order]], date, np.round(rng.lognormal(3.5, 0.8, len(who)), 2)
+
+def log_chunks(n_clients, chunk_clients):
+    for k, lo in enumerate(range(0, n_clients, chunk_clients)):
+        yield simulate_chunk(k, min(chunk_clients, n_clients - lo), lo)
+
+END = np.datetime64("2024-01-01", "ns") + np.timedelta64(int(HORIZON_WEEKS * 7), "D")
+"""
+
+
+def pipeline_twinscore(n_clients: int, chunk_clients: int) -> dict:
+    """Streamed summary, fits and CLV with 95 % intervals for every client, in this process."""
+    import resource
+
+    gen = {}
+    exec(GENERATOR, gen)
+    ts.set_num_threads(args.threads)
+    rows = [0]
+    t_gen = [0.0]
+
+    def frames():
+        it = gen["log_chunks"](n_clients, chunk_clients)
+        while True:
+            t0 = time.perf_counter()
+            try:
+                ids, date, amount = next(it)
+            except StopIteration:
+                return
+            t_gen[0] += time.perf_counter() - t0
+            rows[0] += len(ids)
+            yield pd.DataFrame({"client": ids, "date": date.view("datetime64[ns]"), "amount": amount})
+
+    t0 = time.perf_counter()
+    s = ts.calibration_summary(frames(), customer="client", date="date", amount="amount",
+                               calibration_end=gen["END"])
+    t_sum = time.perf_counter() - t0 - t_gen[0]
+    t0 = time.perf_counter()
+    bg = ts.BetaGeo().fit(s)
+    gg = ts.GammaGamma().fit(s)
+    t_fit = time.perf_counter() - t0
+    t_pred = None
+    if args.pipeline_predict:  # the other interval calls, same engine pattern (pairs, then clients)
+        t0 = time.perf_counter()
+        bg.predict(s, 52.0, interval=0.95, draws=args.draws)
+        bg.probability_alive(s, interval=0.95, draws=args.draws)
+        t_pred = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    ts.lifetime_value(bg, gg, s, months=12, monthly_discount=0.01)
+    t_point = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    v = ts.lifetime_value(bg, gg, s, months=12, monthly_discount=0.01, interval=0.95, draws=args.draws)
+    t_clv = time.perf_counter() - t0
+    return {"rows": rows[0], "clients": len(s), "generate": t_gen[0], "summary": t_sum, "fit": t_fit,
+            "clv_point": t_point, "clv": t_clv, "predict_alive_intervals": t_pred, "maxrss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+            "params": list(bg.params_.values()), "clv_total": float(v["clv"].sum()),
+            "width": float(np.median((v["upper"] - v["lower"]) / v["clv"]))}
+
+
+# The peers' pipelines, run in their venvs: the whole log in memory (neither streams), their own summary
+# function (transactions -> frequency / recency / T in days, turned into weeks as twinscore's), their fits
+# and their point CLV (neither gives per-client CLV intervals from a maximum-likelihood / MAP fit).
+PEER_PIPELINE = {
+    "lifetimes": r"""
+import warnings; warnings.filterwarnings("ignore")
+from lifetimes import BetaGeoFitter, GammaGammaFitter
+from lifetimes.utils import summary_data_from_transaction_data
+def pipeline(tx):
+    s = summary_data_from_transaction_data(tx, "client", "date", monetary_value_col="amount",
+                                           observation_period_end=pd.Timestamp(END), freq="D")
+    t1 = time.perf_counter()
+    s["recency"] /= 7.0; s["T"] /= 7.0
+    bg = BetaGeoFitter().fit(s["frequency"], s["recency"], s["T"])
+    rep = s[s["frequency"] > 0]
+    gg = GammaGammaFitter().fit(rep["frequency"], rep["monetary_value"])
+    t2 = time.perf_counter()
+    clv = gg.customer_lifetime_value(bg, s["frequency"], s["recency"], s["T"], s["monetary_value"], time=12,
+                                     discount_rate=0.01, freq="W")
+    return s, t1, t2, [float(bg.params_[k]) for k in ("r", "alpha", "a", "b")]
+""",
+    "pymc-marketing": r"""
+import warnings, logging; warnings.filterwarnings("ignore"); logging.disable(logging.WARNING)
+from pymc_extras.prior import Prior
+from pymc_marketing.clv import BetaGeoModel, GammaGammaModel
+from pymc_marketing.clv.utils import rfm_summary
+def pipeline(tx):
+    s = rfm_summary(tx, "client", "date", monetary_value_col="amount", observation_period_end=pd.Timestamp(END),
+                    time_unit="D")
+    t1 = time.perf_counter()
+    s["recency"] /= 7.0; s["T"] /= 7.0
+    flat = {k: Prior("HalfFlat") for k in ("r", "alpha", "a", "b")}
+    bg = BetaGeoModel(data=s[["customer_id", "frequency", "recency", "T"]], model_config=flat)
+    bg.fit(method="map", progressbar=False)
+    rep = s[s["frequency"] > 0]
+    gg = GammaGammaModel(data=rep[["customer_id", "frequency", "monetary_value"]],
+                         model_config={k: Prior("HalfFlat") for k in ("p", "q", "v")})
+    gg.fit(method="map", progressbar=False)
+    t2 = time.perf_counter()
+    gg.expected_customer_lifetime_value(transaction_model=bg, data=s, future_t=12, discount_rate=0.01,
+                                        time_unit="W")
+    post = bg.idata.posterior
+    return s, t1, t2, [float(post[k].values.ravel()[0]) for k in ("r", "alpha", "a", "b")]
+""",
+}
+
+PEER_MAIN = r"""
+import json, resource, sys, time, numpy as np, pandas as pd
+n_clients, chunk_clients = int(sys.argv[1]), int(sys.argv[2])
+t0 = time.perf_counter()
+parts = list(log_chunks(n_clients, chunk_clients))
+tx = pd.DataFrame({"client": np.concatenate([p[0] for p in parts]),
+                   "date": np.concatenate([p[1] for p in parts]).view("datetime64[ns]"),
+                   "amount": np.concatenate([p[2] for p in parts])})
+del parts
+t_gen = time.perf_counter() - t0
+t0 = time.perf_counter()
+s, t1, t2, params = pipeline(tx)
+t3 = time.perf_counter()
+print(json.dumps({"rows": len(tx), "clients": len(s), "generate": t_gen, "summary": t1 - t0, "fit": t2 - t1,
+                  "clv": t3 - t2, "maxrss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+                  "params": params}))
+"""
+
+LIMIT_S, LIMIT_BYTES = 600, 8 << 30
+
+
+def run_limited(cmd: list[str], limit_s: float = LIMIT_S) -> dict:
+    """Runs one pipeline process; stops it past `limit_s` or 8 GiB resident (polled each second)."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    t0, peak = time.perf_counter(), 0
+    while proc.poll() is None:
+        try:
+            with open(f"/proc/{proc.pid}/status") as f:
+                rss = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmRSS"))
+            peak = max(peak, rss)
+        except (OSError, StopIteration):
+            pass
+        if time.perf_counter() - t0 > limit_s or peak > LIMIT_BYTES:
+            proc.kill()
+            proc.wait()
+            why = "10 min" if peak <= LIMIT_BYTES else "8 GiB"
+            return {"stopped": f"stopped past {why} ({time.perf_counter() - t0:.0f} s, {peak / 2**30:.1f} GiB)"}
+        time.sleep(1.0)
+    out, err = proc.communicate()
+    if proc.returncode != 0:
+        return {"stopped": f"failed: {(err.strip().splitlines() or ['?'])[-1][:200]}"}
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def bench_pipeline():
+    sizes = [int(v) for v in args.pipeline.split(",") if v]
+    print(f"\nPipeline: simulated log (~10 transactions a client) generated in chunks of "
+          f"{args.pipeline_chunk_clients:,} clients; summary + BG/NBD + Gamma-Gamma + 12-month CLV, {args.threads} "
+          f"threads; twinscore with 95 % intervals ({args.draws} draws) for every client")
+    peers = {"lifetimes": args.lifetimes_python, "pymc-marketing": args.pymc_python}
+    stopped = set()
+    for n in sizes:
+        runs = {"twinscore": run_limited([sys.executable, os.path.abspath(__file__), "--pipeline-run", str(n),
+                                          "--pipeline-chunk-clients", str(args.pipeline_chunk_clients),
+                                          "--threads", str(args.threads), "--draws", str(args.draws)]
+                                         + (["--pipeline-predict"] if args.pipeline_predict else []),
+                                         limit_s=float("inf"))}  # the 10-minute stop is for the peers
+        for name, python in peers.items():
+            if n > args.pipeline_peers_max or name in stopped or not os.path.exists(python):
+                continue
+            runs[name] = run_limited([python, "-c", GENERATOR + PEER_PIPELINE[name] + PEER_MAIN, str(n),
+                                      str(args.pipeline_chunk_clients)])
+            if "stopped" in runs[name]:
+                stopped.add(name)  # not tried on larger logs
+        ours = runs["twinscore"].get("params")
+        for name, r in runs.items():
+            if "stopped" in r:
+                print(f"  {n:>11,} clients  {name:<15} {r['stopped']}")
+                continue
+            total = r["summary"] + r["fit"] + r["clv"]
+            diff = "" if ours is None or name == "twinscore" else \
+                f"; params vs twinscore max rel diff {np.max(np.abs(np.array(r['params']) / ours - 1)):.1e}"
+            point = f"  (point clv {r['clv_point']:.1f} s)" if "clv_point" in r else ""
+            if r.get("predict_alive_intervals") is not None:
+                point += f"  (predict + P(alive) with 95 % intervals {r['predict_alive_intervals']:.1f} s)"
+            clv = "clv+95%" if "clv_point" in r else "clv    "
+            print(f"  {n:>11,} clients {r['rows']:>12,} rows  {name:<15} summary {r['summary']:7.1f} s  fit "
+                  f"{r['fit']:7.1f} s  {clv} {r['clv']:7.1f} s  total {total:7.1f} s  (generating "
+                  f"{r['generate']:.1f} s){point}  peak RSS {r['maxrss'] / 2**30:5.2f} GiB{diff}")
+        if "params" in runs["twinscore"]:
+            r = runs["twinscore"]
+            print("    twinscore BG/NBD " + ", ".join(f"{k}={v:.4f}" for k, v in zip(("r", "alpha", "a", "b"),
+                                                                                   r["params"]))
+                  + f" (simulated 2, 8, 1, 20); median relative CLV interval width {r['width']:.3f}")
+
+
+if __name__ == "__main__" and args.pipeline_run:
+    print(json.dumps(pipeline_twinscore(int(args.pipeline_run), args.pipeline_chunk_clients)))
+    sys.exit(0)
+
 if __name__ == "__main__":
     print(machine_line())
+    if args.pipeline:
+        bench_pipeline()
+        sys.exit(0)
     if args.only_pareto:
         bench_pareto()
         sys.exit(0)

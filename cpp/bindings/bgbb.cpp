@@ -1,64 +1,48 @@
 // Bindings of the BG/BB engine (discrete opportunities): fit, likelihood,
 // covariance, predictions, count distribution and intervals.
-#include <pybind11/stl.h>
-
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "arrays.h"
-#include "engine_call.h"
+#include "purchase_models.h"
 #include "registry.h"
 #include "twinscore/bgbb.h"
 
 namespace twinscore::bindings {
 namespace {
 
-using Vec = CArray<double>;
-
-absl::Span<const double> Optional(const std::optional<Vec>& a) { return a ? SpanOf(*a) : absl::Span<const double>(); }
-
 BgBbParams Params(const std::vector<double>& p) {
-  if (p.size() != 4) throw py::value_error("params must be (alpha, beta, gamma, delta)");
+  Checked(p, 4, "(alpha, beta, gamma, delta)");
   return {p[0], p[1], p[2], p[3]};
 }
 
 py::tuple Fit(const Vec& x, const Vec& t_x, const Vec& n, const std::optional<Vec>& w, int max_iter, double gtol,
               double penalizer, int n_threads) {
-  FitOptions o;
-  o.max_iterations = max_iter;
-  o.gtol = gtol;
-  o.penalizer = penalizer;
-  FitReport rep;
-  const BgBbParams p = Take(RunEngine(n_threads, [&] {
-    return FitBgBb(SpanOf(x), SpanOf(t_x), SpanOf(n), Optional(w), o, &rep);
-  }));
-  return py::make_tuple(std::vector<double>{p.alpha, p.beta, p.gamma, p.delta}, rep.log_likelihood, rep.iterations,
-                        rep.evaluations);
+  return RunFit(
+      n_threads, max_iter, gtol, penalizer,
+      [&](const FitOptions& o, FitReport* rep) {
+        return FitBgBb(SpanOf(x), SpanOf(t_x), SpanOf(n), OptionalSpan(w), o, rep);
+      },
+      [](const BgBbParams& p) { return std::vector<double>{p.alpha, p.beta, p.gamma, p.delta}; });
 }
 
 py::tuple LogLik(const std::vector<double>& params, const Vec& x, const Vec& t_x, const Vec& n,
                  const std::optional<Vec>& w, int n_threads) {
   const BgBbParams p = Params(params);
-  std::vector<double> g(4);
-  const double ll = Take(RunEngine(n_threads, [&] {
-    return BgBbLogLikelihood(p, SpanOf(x), SpanOf(t_x), SpanOf(n), Optional(w), absl::MakeSpan(g));
-  }));
-  return py::make_tuple(ll, g);
+  return RunLogLik(4, n_threads, [&](absl::Span<double> g) {
+    return BgBbLogLikelihood(p, SpanOf(x), SpanOf(t_x), SpanOf(n), OptionalSpan(w), g);
+  });
 }
 
 // (cov, fixed flags, boundary code, held scales: bit 1 alpha + beta, bit 2 gamma + delta).
 py::tuple Covariance(const std::vector<double>& params, const Vec& x, const Vec& t_x, const Vec& n,
                      const std::optional<Vec>& w, double penalizer, int n_threads) {
   const BgBbParams p = Params(params);
-  CArray<double> cov({py::ssize_t{4}, py::ssize_t{4}});
-  std::vector<uint8_t> fixed(4);
-  Uncertainty u{absl::MakeSpan(cov.mutable_data(), 16), absl::MakeSpan(fixed)};
   int held = 0;
-  Raise(RunEngine(n_threads, [&] {
-    return BgBbCovariance(p, SpanOf(x), SpanOf(t_x), SpanOf(n), Optional(w), penalizer, &u, &held);
-  }));
-  return py::make_tuple(cov, std::vector<bool>(fixed.begin(), fixed.end()), static_cast<int>(u.boundary), held);
+  py::tuple c = RunCovariance(4, n_threads, [&](Uncertainty* u) {
+    return BgBbCovariance(p, SpanOf(x), SpanOf(t_x), SpanOf(n), OptionalSpan(w), penalizer, u, &held);
+  });
+  return py::make_tuple(c[0], c[1], c[2], held);
 }
 
 // (expected, p_alive, dert); dert is computed only when discount > 0 (else empty).
@@ -82,17 +66,11 @@ CArray<double> Counts(const std::vector<double>& params, const Vec& n, int64_t m
   return out;
 }
 
-// which: "expected" or "alive" (the other pair is not computed).
 py::tuple Intervals(const CArray<double>& draws, const Vec& x, const Vec& t_x, const Vec& n, double horizon,
                     double level, const std::string& which, int n_threads) {
-  if (which != "expected" && which != "alive") throw py::value_error("which must be 'expected' or 'alive'");
-  const py::ssize_t e = which == "expected" ? x.size() : 0, a = which == "alive" ? x.size() : 0;
-  Vec el(e), eu(e), al(a), au(a);
-  IntervalOutputs out{MutableSpanOf(el), MutableSpanOf(eu), MutableSpanOf(al), MutableSpanOf(au)};
-  Raise(RunEngine(n_threads, [&] {
+  return RunIntervals(which, x.size(), n_threads, [&](const IntervalOutputs& out) {
     return BgBbPredictIntervals(SpanOf(draws), SpanOf(x), SpanOf(t_x), SpanOf(n), horizon, level, out);
-  }));
-  return which == "expected" ? py::make_tuple(el, eu) : py::make_tuple(al, au);
+  });
 }
 
 }  // namespace

@@ -1,77 +1,35 @@
 // Bindings of the lifetime-value engine: calibration summaries, BG/NBD and Gamma-Gamma.
-#include <pybind11/stl.h>
-
-#include <functional>
 #include <string>
+#include <vector>
 
-#include "arrays.h"
-#include "engine_call.h"
+#include "purchase_models.h"
 #include "registry.h"
 #include "twinscore/clv.h"
 
 namespace twinscore::bindings {
 namespace {
 
-using Vec = CArray<double>;
-
-absl::Span<const double> OptionalSpan(const std::optional<Vec>& a) {
-  return a ? SpanOf(*a) : absl::Span<const double>();
-}
-
-FitOptions Options(int max_iter, double gtol, double penalizer) {
-  FitOptions o;
-  o.max_iterations = max_iter;
-  o.gtol = gtol;
-  o.penalizer = penalizer;
-  return o;
-}
-
-py::dict Summarize(const CArray<int32_t>& codes, const CArray<int64_t>& day, const std::optional<Vec>& amount,
-                   int64_t n_clients, int64_t calibration_end, int64_t observation_end, double period_days,
-                   int n_threads) {
-  if (n_clients <= 0) throw py::value_error("n_clients must be > 0");
-  Vec x(n_clients), t_x(n_clients), T(n_clients), m(n_clients), h(n_clients);
-  CArray<uint8_t> has(n_clients);
-  CalibrationSummary out{MutableSpanOf(x), MutableSpanOf(t_x), MutableSpanOf(T),
-                         MutableSpanOf(m), MutableSpanOf(h), MutableSpanOf(has)};
-  Raise(RunEngine(n_threads, [&] {
-    return SummarizeCalibration(SpanOf(codes), SpanOf(day), OptionalSpan(amount), n_clients, calibration_end,
-                                observation_end, period_days, out);
-  }));
-  py::dict d;
-  d["frequency"] = x;
-  d["recency"] = t_x;
-  d["T"] = T;
-  d["monetary_value"] = m;
-  d["holdout_frequency"] = h;
-  d["has_calibration"] = has;
-  return d;
-}
-
 py::tuple FitBg(const Vec& x, const Vec& t_x, const Vec& T, const std::optional<Vec>& w, int max_iter, double gtol,
                 double penalizer, int n_threads) {
-  FitReport rep;
-  BgNbdParams p = Take(RunEngine(n_threads, [&] {
-    return FitBgNbd(SpanOf(x), SpanOf(t_x), SpanOf(T), OptionalSpan(w), Options(max_iter, gtol, penalizer), &rep);
-  }));
-  return py::make_tuple(std::vector<double>{p.r, p.alpha, p.a, p.b}, rep.log_likelihood, rep.iterations,
-                        rep.evaluations);
+  return RunFit(
+      n_threads, max_iter, gtol, penalizer,
+      [&](const FitOptions& o, FitReport* rep) {
+        return FitBgNbd(SpanOf(x), SpanOf(t_x), SpanOf(T), OptionalSpan(w), o, rep);
+      },
+      [](const BgNbdParams& p) { return std::vector<double>{p.r, p.alpha, p.a, p.b}; });
 }
 
 py::tuple BgLL(const std::vector<double>& p, const Vec& x, const Vec& t_x, const Vec& T, const std::optional<Vec>& w,
                int n_threads) {
-  if (p.size() != 4) throw py::value_error("params must be (r, alpha, a, b)");
-  std::vector<double> g(4);
-  const double ll = Take(RunEngine(n_threads, [&] {
-    return BgNbdLogLikelihood({p[0], p[1], p[2], p[3]}, SpanOf(x), SpanOf(t_x), SpanOf(T), OptionalSpan(w),
-                              absl::MakeSpan(g));
-  }));
-  return py::make_tuple(ll, g);
+  Checked(p, 4, "(r, alpha, a, b)");
+  return RunLogLik(4, n_threads, [&](absl::Span<double> g) {
+    return BgNbdLogLikelihood({p[0], p[1], p[2], p[3]}, SpanOf(x), SpanOf(t_x), SpanOf(T), OptionalSpan(w), g);
+  });
 }
 
 py::tuple BgPredict(const std::vector<double>& p, const Vec& x, const Vec& t_x, const Vec& T, double t,
                     int n_threads) {
-  if (p.size() != 4) throw py::value_error("params must be (r, alpha, a, b)");
+  Checked(p, 4, "(r, alpha, a, b)");
   Vec expected(x.size()), alive(x.size());
   absl::Span<double> e = MutableSpanOf(expected), a = MutableSpanOf(alive);
   Raise(RunEngine(n_threads, [&] {
@@ -82,24 +40,23 @@ py::tuple BgPredict(const std::vector<double>& p, const Vec& x, const Vec& t_x, 
 
 py::tuple FitGg(const Vec& x, const Vec& m, const std::optional<Vec>& w, int max_iter, double gtol, double penalizer,
                 int n_threads) {
-  FitReport rep;
-  GammaGammaParams g = Take(RunEngine(n_threads, [&] {
-    return FitGammaGamma(SpanOf(x), SpanOf(m), OptionalSpan(w), Options(max_iter, gtol, penalizer), &rep);
-  }));
-  return py::make_tuple(std::vector<double>{g.p, g.q, g.v}, rep.log_likelihood, rep.iterations, rep.evaluations);
+  return RunFit(
+      n_threads, max_iter, gtol, penalizer,
+      [&](const FitOptions& o, FitReport* rep) {
+        return FitGammaGamma(SpanOf(x), SpanOf(m), OptionalSpan(w), o, rep);
+      },
+      [](const GammaGammaParams& g) { return std::vector<double>{g.p, g.q, g.v}; });
 }
 
 py::tuple GgLL(const std::vector<double>& p, const Vec& x, const Vec& m, const std::optional<Vec>& w, int n_threads) {
-  if (p.size() != 3) throw py::value_error("params must be (p, q, v)");
-  std::vector<double> g(3);
-  const double ll = Take(RunEngine(n_threads, [&] {
-    return GammaGammaLogLikelihood({p[0], p[1], p[2]}, SpanOf(x), SpanOf(m), OptionalSpan(w), absl::MakeSpan(g));
-  }));
-  return py::make_tuple(ll, g);
+  Checked(p, 3, "(p, q, v)");
+  return RunLogLik(3, n_threads, [&](absl::Span<double> g) {
+    return GammaGammaLogLikelihood({p[0], p[1], p[2]}, SpanOf(x), SpanOf(m), OptionalSpan(w), g);
+  });
 }
 
 Vec GgSpend(const std::vector<double>& p, const Vec& x, const Vec& m, int n_threads) {
-  if (p.size() != 3) throw py::value_error("params must be (p, q, v)");
+  Checked(p, 3, "(p, q, v)");
   Vec out(x.size());
   absl::Span<double> o = MutableSpanOf(out);
   Raise(RunEngine(n_threads, [&] { return GammaGammaExpectedSpend({p[0], p[1], p[2]}, SpanOf(x), SpanOf(m), o); }));
@@ -117,29 +74,20 @@ py::tuple Compress(const Vec& x, const Vec& t_x, const Vec& T, const std::option
   return py::make_tuple(ox, ot, oT, ow);
 }
 
-// (covariance as a k x k array, fixed flags, boundary code).
-py::tuple Covariance(size_t k, const std::function<absl::Status(Uncertainty*)>& run, int n_threads) {
-  CArray<double> cov({static_cast<py::ssize_t>(k), static_cast<py::ssize_t>(k)});
-  std::vector<uint8_t> fixed(k);
-  Uncertainty u{absl::MakeSpan(cov.mutable_data(), k * k), absl::MakeSpan(fixed)};
-  Raise(RunEngine(n_threads, [&] { return run(&u); }));
-  return py::make_tuple(cov, std::vector<bool>(fixed.begin(), fixed.end()), static_cast<int>(u.boundary));
-}
-
 py::tuple BgCov(const std::vector<double>& p, const Vec& x, const Vec& t_x, const Vec& T, const std::optional<Vec>& w,
                 double penalizer, int n_threads) {
-  if (p.size() != 4) throw py::value_error("params must be (r, alpha, a, b)");
-  return Covariance(4, [&](Uncertainty* u) {
+  Checked(p, 4, "(r, alpha, a, b)");
+  return RunCovariance(4, n_threads, [&](Uncertainty* u) {
     return BgNbdCovariance({p[0], p[1], p[2], p[3]}, SpanOf(x), SpanOf(t_x), SpanOf(T), OptionalSpan(w), penalizer, u);
-  }, n_threads);
+  });
 }
 
 py::tuple GgCov(const std::vector<double>& p, const Vec& x, const Vec& m, const std::optional<Vec>& w,
                 double penalizer, int n_threads) {
-  if (p.size() != 3) throw py::value_error("params must be (p, q, v)");
-  return Covariance(3, [&](Uncertainty* u) {
+  Checked(p, 3, "(p, q, v)");
+  return RunCovariance(3, n_threads, [&](Uncertainty* u) {
     return GammaGammaCovariance({p[0], p[1], p[2]}, SpanOf(x), SpanOf(m), OptionalSpan(w), penalizer, u);
-  }, n_threads);
+  });
 }
 
 CArray<double> Sample(const Vec& params, const CArray<double>& cov, int64_t draws, uint64_t seed, int n_threads) {
@@ -155,36 +103,24 @@ CArray<double> Sample(const Vec& params, const CArray<double>& cov, int64_t draw
 // which: "expected" or "alive" (the other pair is not computed).
 py::tuple BgIntervals(const CArray<double>& draws, const Vec& x, const Vec& t_x, const Vec& T, double t, double level,
                       const std::string& which, int n_threads) {
-  if (which != "expected" && which != "alive") throw py::value_error("which must be 'expected' or 'alive'");
-  const py::ssize_t n = which == "expected" ? x.size() : 0, k = which == "alive" ? x.size() : 0;
-  Vec el(n), eu(n), al(k), au(k);
-  IntervalOutputs out{MutableSpanOf(el), MutableSpanOf(eu), MutableSpanOf(al), MutableSpanOf(au)};
-  Raise(RunEngine(n_threads, [&] {
+  return RunIntervals(which, x.size(), n_threads, [&](const IntervalOutputs& out) {
     return BgNbdPredictIntervals(SpanOf(draws), SpanOf(x), SpanOf(t_x), SpanOf(T), t, level, out);
-  }));
-  return which == "expected" ? py::make_tuple(el, eu) : py::make_tuple(al, au);
+  });
 }
 
 py::tuple ClvIntervals(const CArray<double>& bg, const CArray<double>& gg, const Vec& x, const Vec& t_x, const Vec& T,
                        const Vec& m, const Vec& horizons, const Vec& coefs, double margin, double level,
                        int n_threads) {
-  const py::ssize_t n = x.size();
-  Vec lo(n), hi(n);
-  absl::Span<double> l = MutableSpanOf(lo), h = MutableSpanOf(hi);
-  Raise(RunEngine(n_threads, [&] {
+  return RunBounds(x.size(), n_threads, [&](absl::Span<double> l, absl::Span<double> h) {
     return LifetimeValueIntervals(SpanOf(bg), SpanOf(gg), SpanOf(x), SpanOf(t_x), SpanOf(T), SpanOf(m),
                                   SpanOf(horizons), SpanOf(coefs), margin, level, l, h);
-  }));
-  return py::make_tuple(lo, hi);
+  });
 }
 
 }  // namespace
 
 TWINSCORE_BINDINGS(clv) {
   m.def("clv_compress", &Compress, py::arg("x"), py::arg("t_x"), py::arg("T"), py::arg("weights"),
-        TWINSCORE_N_THREADS_ARG);
-  m.def("clv_summarize", &Summarize, py::arg("codes").noconvert(), py::arg("day").noconvert(), py::arg("amount"),
-        py::arg("n_clients"), py::arg("calibration_end"), py::arg("observation_end"), py::arg("period_days"),
         TWINSCORE_N_THREADS_ARG);
   m.def("bgnbd_fit", &FitBg, py::arg("x"), py::arg("t_x"), py::arg("T"), py::arg("weights"), py::arg("max_iter"),
         py::arg("gtol"), py::arg("penalizer"), TWINSCORE_N_THREADS_ARG);

@@ -1,47 +1,35 @@
 // Bindings of the Pareto/NBD engine (fit, likelihood, predictions, covariance, intervals).
-#include <pybind11/stl.h>
-
 #include <string>
+#include <vector>
 
-#include "arrays.h"
-#include "engine_call.h"
+#include "purchase_models.h"
 #include "registry.h"
 #include "twinscore/pareto_nbd.h"
 
 namespace twinscore::bindings {
 namespace {
 
-using Vec = CArray<double>;
-
-absl::Span<const double> Optional(const std::optional<Vec>& a) { return a ? SpanOf(*a) : absl::Span<const double>(); }
-
 ParetoNbdParams Params(const std::vector<double>& p) {
-  if (p.size() != 4) throw py::value_error("params must be (r, alpha, s, beta)");
+  Checked(p, 4, "(r, alpha, s, beta)");
   return {p[0], p[1], p[2], p[3]};
 }
 
 py::tuple Fit(const Vec& x, const Vec& t_x, const Vec& T, const std::optional<Vec>& w, int max_iter, double gtol,
               double penalizer, int n_threads) {
-  FitOptions o;
-  o.max_iterations = max_iter;
-  o.gtol = gtol;
-  o.penalizer = penalizer;
-  FitReport rep;
-  const ParetoNbdParams p = Take(RunEngine(n_threads, [&] {
-    return FitParetoNbd(SpanOf(x), SpanOf(t_x), SpanOf(T), Optional(w), o, &rep);
-  }));
-  return py::make_tuple(std::vector<double>{p.r, p.alpha, p.s, p.beta}, rep.log_likelihood, rep.iterations,
-                        rep.evaluations);
+  return RunFit(
+      n_threads, max_iter, gtol, penalizer,
+      [&](const FitOptions& o, FitReport* rep) {
+        return FitParetoNbd(SpanOf(x), SpanOf(t_x), SpanOf(T), OptionalSpan(w), o, rep);
+      },
+      [](const ParetoNbdParams& p) { return std::vector<double>{p.r, p.alpha, p.s, p.beta}; });
 }
 
 py::tuple LogLik(const std::vector<double>& p, const Vec& x, const Vec& t_x, const Vec& T,
                  const std::optional<Vec>& w, int n_threads) {
   const ParetoNbdParams q = Params(p);
-  std::vector<double> g(4);
-  const double ll = Take(RunEngine(n_threads, [&] {
-    return ParetoNbdLogLikelihood(q, SpanOf(x), SpanOf(t_x), SpanOf(T), Optional(w), absl::MakeSpan(g));
-  }));
-  return py::make_tuple(ll, g);
+  return RunLogLik(4, n_threads, [&](absl::Span<double> g) {
+    return ParetoNbdLogLikelihood(q, SpanOf(x), SpanOf(t_x), SpanOf(T), OptionalSpan(w), g);
+  });
 }
 
 py::tuple Predict(const std::vector<double>& p, const Vec& x, const Vec& t_x, const Vec& T, double t, int n_threads) {
@@ -55,38 +43,24 @@ py::tuple Predict(const std::vector<double>& p, const Vec& x, const Vec& t_x, co
 py::tuple Covariance(const std::vector<double>& p, const Vec& x, const Vec& t_x, const Vec& T,
                      const std::optional<Vec>& w, double penalizer, int n_threads) {
   const ParetoNbdParams q = Params(p);
-  CArray<double> cov({py::ssize_t{4}, py::ssize_t{4}});
-  std::vector<uint8_t> fixed(4);
-  Uncertainty u{absl::MakeSpan(cov.mutable_data(), 16), absl::MakeSpan(fixed)};
-  Raise(RunEngine(n_threads, [&] {
-    return ParetoNbdCovariance(q, SpanOf(x), SpanOf(t_x), SpanOf(T), Optional(w), penalizer, &u);
-  }));
-  return py::make_tuple(cov, std::vector<bool>(fixed.begin(), fixed.end()), static_cast<int>(u.boundary));
+  return RunCovariance(4, n_threads, [&](Uncertainty* u) {
+    return ParetoNbdCovariance(q, SpanOf(x), SpanOf(t_x), SpanOf(T), OptionalSpan(w), penalizer, u);
+  });
 }
 
-// which: "expected" or "alive" (the other pair is not computed).
 py::tuple Intervals(const CArray<double>& draws, const Vec& x, const Vec& t_x, const Vec& T, double t, double level,
                     const std::string& which, int n_threads) {
-  if (which != "expected" && which != "alive") throw py::value_error("which must be 'expected' or 'alive'");
-  const py::ssize_t n = which == "expected" ? x.size() : 0, k = which == "alive" ? x.size() : 0;
-  Vec el(n), eu(n), al(k), au(k);
-  IntervalOutputs out{MutableSpanOf(el), MutableSpanOf(eu), MutableSpanOf(al), MutableSpanOf(au)};
-  Raise(RunEngine(n_threads, [&] {
+  return RunIntervals(which, x.size(), n_threads, [&](const IntervalOutputs& out) {
     return ParetoNbdPredictIntervals(SpanOf(draws), SpanOf(x), SpanOf(t_x), SpanOf(T), t, level, out);
-  }));
-  return which == "expected" ? py::make_tuple(el, eu) : py::make_tuple(al, au);
+  });
 }
 
 py::tuple Value(const CArray<double>& pn, const CArray<double>& gg, const Vec& x, const Vec& t_x, const Vec& T,
                 const Vec& m, const Vec& horizons, const Vec& coefs, double margin, double level, int n_threads) {
-  const py::ssize_t n = x.size();
-  Vec lo(n), hi(n);
-  absl::Span<double> l = MutableSpanOf(lo), h = MutableSpanOf(hi);
-  Raise(RunEngine(n_threads, [&] {
+  return RunBounds(x.size(), n_threads, [&](absl::Span<double> l, absl::Span<double> h) {
     return ParetoNbdValueIntervals(SpanOf(pn), SpanOf(gg), SpanOf(x), SpanOf(t_x), SpanOf(T), SpanOf(m),
                                    SpanOf(horizons), SpanOf(coefs), margin, level, l, h);
-  }));
-  return py::make_tuple(lo, hi);
+  });
 }
 
 // (log A0, its slopes in (r, alpha, s, beta), method used); method 0 auto, 1 series, 2 quadrature.

@@ -254,9 +254,9 @@ def _orders_per_client(codes: np.ndarray, invoices: pd.Series, name: str, n_clie
 
 # ---------------------------------------------------------------- calibration summaries
 
-def calibration_summary(transactions: pd.DataFrame, *, customer: str, date: str, calibration_end,
+def calibration_summary(transactions, *, customer: str, date: str, calibration_end,
                         amount: str | None = None, observation_end=None, period_days: float = 7.0,
-                        as_of=None) -> pd.DataFrame:
+                        as_of=None, batch_rows: int = 4_000_000) -> pd.DataFrame:
     """Per-client frequency / recency / T (and monetary value) for the BG/NBD and Gamma-Gamma models.
 
     Purchases on one calendar day (UTC) count as one transaction (their
@@ -272,38 +272,160 @@ def calibration_summary(transactions: pd.DataFrame, *, customer: str, date: str,
     of a snapshot, instead ignores the purchases after it (their number is in
     ``result.attrs["later_transactions"]``) and is the default
     ``observation_end``.
+
+    ``transactions`` is one table (pandas, polars, Arrow), or a log too big
+    for memory: an iterable of such tables (chunks), or the path of a Parquet
+    file or directory, read ``batch_rows`` rows at a time. Chunks may come in
+    any order, unsorted, a client's purchases (even those of one day) spread
+    over several: the result is the one-shot call's on their concatenation
+    (clients in order of first appearance). Nothing is sorted and no row is
+    kept: memory is bounded by the clients (about 24 bytes each plus one bit
+    per day between the earliest and the latest date — ~120 bytes a client
+    for a two-year log) and one chunk, not by the number of transactions.
     """
     period_days = check_float(period_days, "period_days", min_value=0.0, strict_min=True)
-    codes, ids = _frames.client_codes(_frames.column(transactions, customer, "customer", "transactions"), customer)
-    time = _frames.timestamps_ns(_frames.column(transactions, date, "date", "transactions"), date)
-    if len(codes) == 0:
-        raise ValueError("transactions is empty")
-    amt = _frames.amounts(_frames.column(transactions, amount, "amount", "transactions"), amount) \
-        if amount is not None else None
-    later = 0
-    if as_of is not None:  # what was known at as_of: later purchases dropped and counted
-        cut = _frames.timestamp(as_of, "as_of")
-        after = time > cut.value
-        later = int(np.count_nonzero(after))
-        if later == len(time):
-            raise ValueError(f"transactions: every transaction is after as_of = {cut}")
-        codes, time = codes[~after], time[~after]
-        amt = amt[~after] if amt is not None else None
-        observation_end = cut if observation_end is None else observation_end
-    day = np.floor_divide(time, _NS_PER_DAY)
+    batch_rows = check_int(batch_rows, "batch_rows", min_value=1)
     cal = _frames.timestamp(calibration_end, "calibration_end").value // _NS_PER_DAY
-    obs = _frames.timestamp(observation_end, "observation_end").value // _NS_PER_DAY if observation_end is not None \
-        else max(cal, int(day.max()))
-    if obs < cal:
+    cut = _frames.timestamp(as_of, "as_of") if as_of is not None else None
+    obs = _frames.timestamp(observation_end, "observation_end").value // _NS_PER_DAY \
+        if observation_end is not None else None
+    if obs is not None and obs < cal:
         raise ValueError("observation_end must not be before calibration_end")
-    s = _core.clv_summarize(codes, day, amt, len(ids), int(cal), int(obs), period_days, n_threads=resolve_threads())
+    if observation_end is None and cut is not None:  # rows after as_of are dropped before the engine sees them
+        observation_end, obs = cut, cut.value // _NS_PER_DAY
+    one_table = _frames.is_frame(transactions)
+    stream = _core.CalibrationStream(int(cal), None if obs is None or cut is not None else int(obs))
+    clients = _ClientCodes(customer)
+    dates = _DateKind(date)
+    later = 0
+    for k, chunk in enumerate(_chunks(transactions, [customer, date] + ([amount] if amount else []), batch_rows)):
+        where = "transactions" if one_table else f"transactions (chunk {k})"
+        ids_s = _frames.column(chunk, customer, "customer", where)
+        raw_dates = _frames.column(chunk, date, "date", where)
+        dates.check(raw_dates, k)
+        time = _frames.timestamps_ns(raw_dates, date)
+        amt = _frames.amounts(_frames.column(chunk, amount, "amount", where), amount) \
+            if amount is not None else None
+        if cut is not None:  # what was known at as_of: later purchases dropped and counted
+            after = time > cut.value
+            if after.any():
+                later += int(np.count_nonzero(after))
+                ids_s, time = ids_s[~after], time[~after]
+                amt = amt[~after] if amt is not None else None
+        codes = clients.codes(ids_s)
+        try:
+            stream.add(codes, np.floor_divide(time, _NS_PER_DAY), amt, clients.size, 0,
+                       n_threads=resolve_threads())
+        except ValueError as exc:
+            raise ValueError(f"{where}: {exc}") from None
+    if stream.rows == 0:
+        if later:
+            raise ValueError(f"transactions: every transaction is after as_of = {cut}")
+        raise ValueError("transactions is empty")
+    end = obs if obs is not None else max(int(cal), int(stream.latest_day))
+    if end < cal:
+        raise ValueError(f"observation_end must not be before calibration_end (as_of = {cut})")
+    s = stream.finish(int(end), period_days, n_threads=resolve_threads())
     keep = s.pop("has_calibration").astype(bool)
     cols = ["frequency", "recency", "T"] + (["monetary_value"] if amount is not None else [])
     if observation_end is not None:
         cols.append("holdout_frequency")
-    out = pd.DataFrame({c: s[c][keep] for c in cols}, index=ids[keep])
+    out = pd.DataFrame({c: s[c][keep] for c in cols}, index=clients.index()[keep])
     out.attrs["later_transactions"] = later
     return out
+
+
+def _chunks(transactions, columns: list[str], batch_rows: int):
+    """The chunks of a log: one table, a Parquet path read batch by batch, or an iterable of tables."""
+    import os
+
+    if _frames.is_frame(transactions):
+        yield transactions
+        return
+    if isinstance(transactions, (str, os.PathLike)):
+        import pyarrow.dataset as ds
+
+        path = os.fspath(transactions)
+        if not os.path.exists(path):
+            raise ValueError(f"transactions: no Parquet file or directory at {path!r}")
+        dataset = ds.dataset(path, format="parquet")
+        missing = [c for c in columns if c not in dataset.schema.names]
+        if missing:
+            raise KeyError(f"transactions: the Parquet data at {path!r} lacks the columns {missing} "
+                           f"(columns: {dataset.schema.names[:20]})")
+        yield from dataset.to_batches(columns=columns, batch_size=batch_rows)
+        return
+    if isinstance(transactions, (bytes, dict)) or not hasattr(transactions, "__iter__"):
+        raise TypeError("transactions must be a DataFrame (pandas or polars), an Arrow table, an iterable of "
+                        f"those (chunks) or a Parquet path, got {type(transactions).__name__}")
+    for k, chunk in enumerate(transactions):
+        if not _frames.is_frame(chunk):
+            raise TypeError(f"transactions: chunk {k} must be a DataFrame (pandas or polars) or an Arrow table / "
+                            f"record batch, got {type(chunk).__name__}")
+        yield chunk
+
+
+class _DateKind:
+    """Refuses a log whose chunks hold dates of different kinds (naive in one, time-zone-aware or text in
+    another): each would be read on its own terms, and a naive/aware mix is usually a mistake upstream."""
+
+    def __init__(self, name: str):
+        self.name, self.first = name, None
+
+    @staticmethod
+    def _kind(s: pd.Series) -> str:
+        t = s.dtype
+        if isinstance(t, pd.ArrowDtype):
+            t = t.pyarrow_dtype
+            if pa.types.is_timestamp(t):
+                return "time-zone-aware" if t.tz else "naive"
+            return "naive" if pa.types.is_date(t) else "text"
+        if isinstance(t, pd.DatetimeTZDtype):
+            return "time-zone-aware"
+        return "naive" if pd.api.types.is_datetime64_dtype(t) else "text"
+
+    def check(self, s: pd.Series, k: int) -> None:
+        kind = self._kind(s)
+        if self.first is None:
+            self.first = (kind, s.dtype)
+        elif kind != self.first[0]:
+            raise TypeError(f"date column {self.name!r} holds {kind} dates ({s.dtype}) in chunk {k} but "
+                            f"{self.first[0]} dates ({self.first[1]}) in chunk 0: convert the chunks alike")
+
+
+class _ClientCodes:
+    """Dense client codes shared by the chunks of a log, in order of first appearance.
+
+    Each chunk's ids are factorised (hashed once); only its distinct ids are
+    looked up among the clients seen so far, and the new ones appended.
+    """
+
+    def __init__(self, name: str):
+        self.name, self._known, self.size = name, None, 0
+
+    def codes(self, ids_s: pd.Series) -> np.ndarray:
+        local, uniques = _frames.client_codes(ids_s, self.name)
+        if len(uniques) == 0:  # an empty chunk says nothing of the ids' kind
+            return np.ascontiguousarray(local, dtype=np.int32)
+        if self._known is None:
+            self._known, self.size = uniques, len(uniques)
+            return local
+        kinds = ["integer" if u.dtype.kind in "iu" else "text" for u in (self._known, uniques)]
+        if kinds[0] != kinds[1] and len(uniques):
+            raise TypeError(f"id column {self.name!r} holds {kinds[1]} ids in a chunk but {kinds[0]} ids in the "
+                            "earlier ones: convert them alike (e.g. .astype(str))")
+        where = self._known.get_indexer(uniques)
+        new = where < 0
+        if new.any():
+            where[new] = self.size + np.arange(int(new.sum()))
+            self._known = self._known.append(uniques[new])
+            self.size = len(self._known)
+        if self.size >= 2**31:
+            raise ValueError(f"id column {self.name!r}: more than 2^31 - 1 clients")
+        return np.ascontiguousarray(where.astype(np.int32)[local])
+
+    def index(self) -> pd.Index:
+        return self._known.rename(self.name) if self._known is not None else pd.Index([])
 
 
 def _index(summary) -> pd.Index:

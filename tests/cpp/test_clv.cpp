@@ -242,29 +242,6 @@ TEST(Clv, PredictBeyondTheSeriesDomain) {
   EXPECT_FALSE(BgNbdPredict(p, x, t, T, 9.0, absl::MakeSpan(e), {}).ok());
 }
 
-TEST(Clv, SummarizeMergesDaysAndSplitsHoldout) {
-  // client 0: days 0, 0, 7, 14, 30 (holdout); client 1: day 20 only; client 2: day 40 (after calibration).
-  std::vector<int32_t> codes{0, 0, 1, 0, 0, 0, 2};
-  std::vector<int64_t> day{0, 0, 20, 14, 7, 30, 40};
-  std::vector<double> amt{1, 2, 5, 4, 6, 9, 3};
-  const size_t k = 3;
-  std::vector<double> x(k), t(k), T(k), m(k), h(k);
-  std::vector<uint8_t> has(k);
-  CalibrationSummary out{absl::MakeSpan(x), absl::MakeSpan(t), absl::MakeSpan(T), absl::MakeSpan(m),
-                         absl::MakeSpan(h), absl::MakeSpan(has)};
-  ASSERT_TRUE(SummarizeCalibration(codes, day, amt, 3, 21, 50, 7.0, out).ok());
-  EXPECT_EQ(x, (std::vector<double>{2, 0, 0}));
-  EXPECT_DOUBLE_EQ(t[0], 2.0);
-  EXPECT_DOUBLE_EQ(T[0], 3.0);
-  EXPECT_DOUBLE_EQ(T[1], 1.0 / 7.0);
-  EXPECT_DOUBLE_EQ(m[0], 5.0);  // (6 + 4) / 2
-  EXPECT_EQ(h, (std::vector<double>{1, 0, 0}));
-  EXPECT_EQ(has, (std::vector<uint8_t>{1, 1, 0}));
-  auto before = SummarizeCalibration(codes, day, amt, 3, -1, 50, 7.0, out);
-  EXPECT_NE(before.message().find("before the first purchase"), std::string::npos);
-  EXPECT_FALSE(SummarizeCalibration(codes, day, amt, 3, 21, 35, 7.0, out).ok());  // a date after the end
-}
-
 TEST(Clv, GammaGammaGradientAndSpend) {
   std::vector<double> x{1, 2, 5, 3}, m{10, 20, 15, 40};
   GammaGammaParams g{6.0, 3.5, 15.0};

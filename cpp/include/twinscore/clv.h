@@ -14,26 +14,12 @@
 
 #include <cstdint>
 
+#include "twinscore/clv_summary.h"
 #include "twinscore/common.h"
 
 namespace twinscore {
 
-// Per-client calibration summaries from a transaction log: one transaction
-// per client-day (rows of a client on one day are merged and their amounts
-// added). Inputs: n client codes in [0, n_clients), n day numbers (days since
-// any epoch), optionally n amounts (finite, >= 0). Rows after `calibration_end`
-// (a day number) are counted in `holdout` (repeat days in (calibration_end,
-// observation_end]) and ignored otherwise. Outputs, n_clients values each:
-// x, t_x, T in units of `period_days`, monetary = mean amount of the repeat
-// days in calibration (0 when x = 0), holdout, and has_calibration = 1 when
-// the client bought on or before calibration_end (else x = t_x = T = 0).
-struct CalibrationSummary {
-  absl::Span<double> x, t_x, T, monetary, holdout;
-  absl::Span<uint8_t> has_calibration;
-};
-absl::Status SummarizeCalibration(absl::Span<const int32_t> codes, absl::Span<const int64_t> day,
-                                  absl::Span<const double> amount, int64_t n_clients, int64_t calibration_end,
-                                  int64_t observation_end, double period_days, const CalibrationSummary& out);
+// Calibration summaries of a transaction log: twinscore/clv_summary.h.
 
 // Optimiser settings, shared by both fits.
 struct FitOptions {

@@ -48,13 +48,19 @@ The kinds, and what each adds to ``[input]`` / ``[model]`` / ``[output]``:
   :func:`twinscore.segment_profiles` of the assigned segments, from counts
   and sums per segment added chunk by chunk
   (:class:`twinscore.segments.ProfileSums`).
-* ``clv`` — transactions in ``[input]``; ``[clv]`` customer, date, amount,
-  now (the end of the calibration), period_days, horizon (periods ahead),
-  months, monthly_discount, margin, penalizer; ``[model]`` purchases /
-  spend: a saved :class:`~twinscore.BetaGeo` / :class:`~twinscore.GammaGamma`
-  (both, or neither: then fitted on the summary). One row per client:
-  frequency, recency, T, monetary_value, expected_purchases, p_alive,
-  expected_spend, clv.
+* ``clv`` — transactions in ``[input]``; ``[clv]`` model = ``"bgnbd"``
+  (default), ``"pareto_nbd"`` or ``"bgbb"``, customer, date, now (the end
+  of the calibration), horizon (periods ahead), penalizer. With ``bgnbd`` /
+  ``pareto_nbd``: amount, period_days, months, monthly_discount, margin;
+  ``[model]`` purchases / spend: a saved :class:`~twinscore.BetaGeo` or
+  :class:`~twinscore.ParetoNBD` / :class:`~twinscore.GammaGamma` (both, or
+  neither: then fitted on the summary). One row per client: frequency,
+  recency, T, monetary_value, expected_purchases, p_alive, expected_spend,
+  clv. With ``bgbb`` (discrete opportunities): freq (the opportunity
+  period, default ``"W"``), discount (per opportunity, for the DERT);
+  ``[model]`` purchases: a saved :class:`~twinscore.BetaGeoBetaBinom`. One
+  row per client: frequency, recency, n_periods, expected_purchases (over
+  horizon opportunities), p_alive, dert.
 * ``twins`` — a saved :class:`~twinscore.TwinIndex`; ``[twins]`` k,
   ``result = "twins"`` (one row per twin: prospect_id, rank, client_id,
   similarity), ``"scores"`` (one row per prospect) or ``"expand"`` (the
@@ -178,7 +184,7 @@ _SECTIONS: dict[str, dict[str, set[str]]] = {
                  "profile": _OUT | {"columns", "conversion", "value"}},
     "clv": {"job": {"kind", "threads", "now"}, "input": {"path"},
             "clv": {"customer", "date", "amount", "now", "period_days", "horizon", "months", "monthly_discount",
-                    "margin", "penalizer"},
+                    "margin", "penalizer", "model", "freq", "discount"},
             "model": {"purchases", "spend"}, "output": _OUT},
     "twins": {"job": _CHUNKED, "input": {"path", "id"}, "model": {"path"},
               "twins": {"k", "result", "fraction", "n", "by", "exclude"}, "output": _OUT},
@@ -197,7 +203,7 @@ _REQUIRED = {"tree_score": {"input": {"path", "id"}, "model": {"path"}, "output"
              "logistic_score": {"input": {"path", "id"}, "model": {"path"}, "output": {"path"}},
              "scorecard": {"input": {"path", "id"}, "model": {"path"}, "output": {"path"}},
              "segments": {"input": {"path", "id"}, "model": {"path"}, "output": {"path"}},
-             "clv": {"input": {"path"}, "clv": {"customer", "date", "amount"}, "output": {"path"}},
+             "clv": {"input": {"path"}, "clv": {"customer", "date"}, "output": {"path"}},
              "twins": {"input": {"path", "id"}, "model": {"path"}, "output": {"path"}},
              "contact_plan": {"input": {"path", "id"}, "plan": {"p", "value"}, "channel": {"name", "cost"},
                               "pressure": {"max_messages", "window"}, "history": {"path"}, "output": {"path"}}}
@@ -205,7 +211,8 @@ _REQUIRED = {"tree_score": {"input": {"path", "id"}, "model": {"path"}, "output"
 _MODELS = {"logistic_score": {("model", "path"): ("LogisticScorer",)},
            "scorecard": {("model", "path"): ("Scorecard",)},
            "segments": {("model", "path"): ("KMeans", "MiniBatchKMeans")},
-           "clv": {("model", "purchases"): ("BetaGeo",), ("model", "spend"): ("GammaGamma",)},
+           "clv": {("model", "purchases"): ("BetaGeo", "ParetoNBD", "BetaGeoBetaBinom"),
+                   ("model", "spend"): ("GammaGamma",)},
            "twins": {("model", "path"): ("TwinIndex",)}}
 _OUTPUT_SECTIONS = ("output", "profile", "summary")   # sections whose path is written
 _LISTS = {"channel", "pressure"}                        # sections written as [[...]] arrays of tables
@@ -511,10 +518,32 @@ def _check_job(job: dict, where: str, base: Path, produced: dict) -> dict:
     return job
 
 
+_CLV_MODELS = ("bgnbd", "pareto_nbd", "bgbb")
+_CLV_ONLY = {"bgbb": {"freq", "discount"}, "bgnbd": {"amount", "period_days", "months", "monthly_discount", "margin"}}
+
+
+def _check_clv(job: dict, where: str) -> None:
+    """[clv] model picks the purchase model; its keys and [model] files must fit it."""
+    spec, files = job["clv"], job.get("model", {})
+    kind = spec.get("model", "bgnbd")
+    if kind not in _CLV_MODELS:
+        raise ValueError(f"{where}: [clv] model must be one of {list(_CLV_MODELS)}, got {kind!r}")
+    continuous = kind != "bgbb"
+    if continuous and "amount" not in spec:
+        raise ValueError(f"{where}: [clv] needs amount (the spend model's) for model = {kind!r}")
+    wrong = sorted(_CLV_ONLY["bgbb" if continuous else "bgnbd"] & set(spec))
+    if wrong:
+        raise ValueError(f"{where}: [clv] {', '.join(wrong)} do not apply to model = {kind!r}")
+    if continuous and ("purchases" in files) != ("spend" in files):
+        raise ValueError(f"{where}: [model] gives purchases and spend together (or neither: both are fitted)")
+    if not continuous and "spend" in files:
+        raise ValueError(f"{where}: [model] spend does not apply to model = \"bgbb\" (no spend model)")
+
+
 def _check_kind(kind: str, job: dict, where: str) -> None:
     """What one section's keys cannot check alone."""
-    if kind == "clv" and ("purchases" in job.get("model", {})) != ("spend" in job.get("model", {})):
-        raise ValueError(f"{where}: [model] gives purchases and spend together (or neither: both are fitted)")
+    if kind == "clv":
+        _check_clv(job, where)
     if kind == "events" and _now_of(job, "events") is None:
         raise ValueError(f"{where}: an events job needs now, in [events] or [job]")
     if kind == "twins":

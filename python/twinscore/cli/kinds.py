@@ -249,34 +249,64 @@ def _profile_sums(profile: dict, chunk: pd.DataFrame, cols: list[str]):
 
 
 # -- clv --------------------------------------------------------------------------------------
-def _clv(ctx: Context) -> int:
-    """Transactions -> calibration summary -> BG/NBD and Gamma-Gamma (loaded, or fitted here) -> per client."""
-    from twinscore import BetaGeo, GammaGamma, calibration_summary, lifetime_value
+# The purchase models a clv job fits (or loads), by their [clv] model name.
+CLV_MODELS = {"bgnbd": "BetaGeo", "pareto_nbd": "ParetoNBD", "bgbb": "BetaGeoBetaBinom"}
 
+
+def _clv(ctx: Context) -> int:
+    """Transactions -> calibration summary -> a purchase model (BG/NBD, Pareto/NBD: with Gamma-Gamma and the
+    lifetime value; BG/BB: over discrete opportunities) loaded, or fitted here -> one row per client."""
     spec = ctx.job["clv"]
-    customer, date, amount = spec["customer"], spec["date"], spec["amount"]
-    tx = _read_table(ctx.job["input"]["path"], "[input]", [customer, date, amount])
+    customer, date, amount = spec["customer"], spec["date"], spec.get("amount")
+    tx = _read_table(ctx.job["input"]["path"], "[input]", _columns([customer, date, amount]))
     _as_dates(tx, date)
     now = _now(ctx.job, "clv")
+    end = now if now is not None else tx[date].max()
+    kind = spec.get("model", "bgnbd")
+    out = _clv_discrete(ctx, spec, tx, end) if kind == "bgbb" else _clv_continuous(ctx, spec, tx, end, kind)
+    out.index.name = customer
+    ctx.writer.write(out.reset_index())
+    return len(tx)
+
+
+def _clv_continuous(ctx: Context, spec: dict, tx: pd.DataFrame, end, kind: str) -> pd.DataFrame:
+    import twinscore as ts
+
     period = spec.get("period_days", 7.0)
-    summary = calibration_summary(tx, customer=customer, date=date, amount=amount, period_days=period,
-                                  calibration_end=now if now is not None else tx[date].max())
+    summary = ts.calibration_summary(tx, customer=spec["customer"], date=spec["date"], amount=spec["amount"],
+                                     period_days=period, calibration_end=end)
     if ("model", "purchases") in ctx.models:
         purchases, spend = ctx.model(("model", "purchases")), ctx.model(("model", "spend"))
     else:
         penalizer = spec.get("penalizer", 0.0)
-        purchases = BetaGeo(penalizer=penalizer).fit(summary)
-        spend = GammaGamma(penalizer=penalizer).fit(summary)
+        purchases = getattr(ts, CLV_MODELS[kind])(penalizer=penalizer).fit(summary)
+        spend = ts.GammaGamma(penalizer=penalizer).fit(summary)
     out = summary.copy()
     out["expected_purchases"] = purchases.predict(summary, spec.get("horizon", 52.0)).to_numpy()
     out["p_alive"] = purchases.probability_alive(summary).to_numpy()
     out["expected_spend"] = spend.expected_spend(summary).to_numpy()
-    out["clv"] = lifetime_value(purchases, spend, summary, months=spec.get("months", 12),
-                                monthly_discount=spec.get("monthly_discount", 0.01), margin=spec.get("margin", 1.0),
-                                period_days=period).to_numpy()
-    out.index.name = customer
-    ctx.writer.write(out.reset_index())
-    return len(tx)
+    out["clv"] = ts.lifetime_value(purchases, spend, summary, months=spec.get("months", 12),
+                                   monthly_discount=spec.get("monthly_discount", 0.01),
+                                   margin=spec.get("margin", 1.0), period_days=period).to_numpy()
+    return out
+
+
+def _clv_discrete(ctx: Context, spec: dict, tx: pd.DataFrame, end) -> pd.DataFrame:
+    """BG/BB: one opportunity per period of `freq`; expected purchases over `horizon` opportunities,
+    P(alive), and the discounted expected residual transactions (DERT, `discount` per opportunity)."""
+    import twinscore as ts
+
+    summary = ts.discrete_summary(tx, customer=spec["customer"], date=spec["date"], freq=spec.get("freq", "W"),
+                                  calibration_end=end)
+    if ("model", "purchases") in ctx.models:
+        model = ctx.model(("model", "purchases"))
+    else:
+        model = ts.BetaGeoBetaBinom(penalizer=spec.get("penalizer", 0.0)).fit(summary)
+    out = summary.copy()
+    out["expected_purchases"] = model.predict(summary, int(spec.get("horizon", 52))).to_numpy()
+    out["p_alive"] = model.probability_alive(summary).to_numpy()
+    out["dert"] = model.expected_residual_transactions(summary, discount=spec.get("discount", 0.01)).to_numpy()
+    return out
 
 
 # -- twins ------------------------------------------------------------------------------------
@@ -415,6 +445,12 @@ def check_models(kind: str, job: dict, models: dict, where: str) -> None:
     model = models.get(("model", "path"))
     if kind in ("logistic_score", "segments"):
         _frame_columns(model, f"{where}: [model]")
+    purchases = models.get(("model", "purchases"))
+    if kind == "clv" and purchases is not None:
+        wanted = CLV_MODELS[job["clv"].get("model", "bgnbd")]
+        if type(purchases).__name__ != wanted:
+            raise JobFileError(f"{where}: [model] purchases holds a {type(purchases).__name__}; [clv] model = "
+                               f"{job['clv'].get('model', 'bgnbd')!r} needs a {wanted}")
     if kind == "twins":
         if getattr(model, "schema_", None) is None:
             raise JobFileError(f"{where}: the TwinIndex was fitted on a matrix; a job reads columns by name: fit it "
@@ -460,7 +496,7 @@ def needed_columns(job: dict, models: dict) -> dict[str, list[str] | None]:
         return {"input": _columns([inp["id"]], _frame_columns(model, "[model]"), shown)}
     if kind == "clv":
         spec = job["clv"]
-        return {"input": [spec["customer"], spec["date"], spec["amount"]]}
+        return {"input": _columns([spec["customer"], spec["date"], spec.get("amount")])}
     if kind == "twins":
         return {"input": _twin_columns(model, job)}
     if "history" in job:

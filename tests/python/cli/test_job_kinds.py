@@ -292,17 +292,19 @@ path = "scores.parquet"
 
 # -- clv ------------------------------------------------------------------------------------
 @pytest.mark.parametrize("loaded", [False, True])
-def test_clv_job_equals_the_models(tmp_path, market, loaded):
+@pytest.mark.parametrize("kind, cls", [(None, ts.BetaGeo), ("pareto_nbd", ts.ParetoNBD)])
+def test_clv_job_equals_the_models(tmp_path, market, loaded, kind, cls):
     tx = market.transactions
     tx.to_csv(tmp_path / "tx.csv", index=False)
     summary = ts.calibration_summary(tx, customer="client_id", date="date", amount="amount", calibration_end=NOW)
-    bg = ts.BetaGeo(penalizer=0.01).fit(summary)
+    bg = cls(penalizer=0.01).fit(summary)
     gg = ts.GammaGamma(penalizer=0.01).fit(summary)
     models = {}
     model_keys = ""
     if loaded:
         models = {**model_file(tmp_path, bg, "bg.tsm"), **model_file(tmp_path, gg, "gg.tsm")}
         model_keys = '[model]\npurchases = "bg.tsm"\nspend = "gg.tsm"\n'
+    model = "" if kind is None else f'model = "{kind}"'
     job = write(tmp_path, f"""
 [job]
 kind = "clv"
@@ -310,6 +312,7 @@ now = "{NOW}"
 [input]
 path = "tx.csv"
 [clv]
+{model}
 customer = "client_id"
 date = "date"
 amount = "amount"
@@ -327,6 +330,8 @@ path = "clv.parquet"
     np.testing.assert_array_equal(out["p_alive"], bg.probability_alive(summary))
     np.testing.assert_array_equal(out["expected_spend"], gg.expected_spend(summary))
     np.testing.assert_array_equal(out["clv"], ts.lifetime_value(bg, gg, summary, months=6))
+    if kind == "pareto_nbd":  # a BG/NBD's P(alive) differs: the job did use the Pareto/NBD
+        assert not np.allclose(out["p_alive"], ts.BetaGeo(penalizer=0.01).fit(summary).probability_alive(summary))
 
 
 def test_clv_needs_both_models_or_neither(tmp_path, market):
@@ -348,6 +353,93 @@ path = "clv.parquet"
 """)
     with pytest.raises(ValueError, match="purchases and spend together"):
         load_job(job)
+
+
+@pytest.mark.parametrize("loaded", [False, True])
+def test_clv_job_with_the_bgbb(tmp_path, market, loaded):
+    tx = market.transactions
+    tx[["client_id", "date"]].to_csv(tmp_path / "tx.csv", index=False)
+    summary = ts.discrete_summary(tx, customer="client_id", date="date", freq="M", calibration_end=NOW)
+    bb = ts.BetaGeoBetaBinom().fit(summary)
+    models, model_keys = {}, ""
+    if loaded:
+        models = model_file(tmp_path, bb, "bb.tsm")
+        model_keys = '[model]\npurchases = "bb.tsm"\n'
+    job = write(tmp_path, f"""
+[job]
+kind = "clv"
+now = "{NOW}"
+[input]
+path = "tx.csv"
+[clv]
+model = "bgbb"
+customer = "client_id"
+date = "date"
+freq = "M"
+horizon = 12
+discount = 0.02
+{model_keys}
+[output]
+path = "clv.parquet"
+""")
+    run_job(job, models=models)
+    out = pd.read_parquet(tmp_path / "clv.parquet").set_index("client_id")
+    np.testing.assert_array_equal(out.index, summary.index)
+    np.testing.assert_array_equal(out["n_periods"], summary["n_periods"])
+    np.testing.assert_array_equal(out["expected_purchases"], bb.predict(summary, 12))
+    np.testing.assert_array_equal(out["p_alive"], bb.probability_alive(summary))
+    np.testing.assert_array_equal(out["dert"], bb.expected_residual_transactions(summary, discount=0.02))
+
+
+@pytest.mark.parametrize("keys, message", [
+    ('model = "gamma"\namount = "amount"', "model must be one of"),
+    ('model = "pareto_nbd"', "needs amount"),
+    ('model = "bgbb"\namount = "amount"\nmonths = 6', "amount, months do not apply"),
+    ('amount = "amount"\nfreq = "W"', "freq do not apply"),
+])
+def test_clv_job_model_keys_are_checked(tmp_path, market, keys, message):
+    market.transactions.to_csv(tmp_path / "tx.csv", index=False)
+    job = write(tmp_path, f"""
+[job]
+kind = "clv"
+[input]
+path = "tx.csv"
+[clv]
+customer = "client_id"
+date = "date"
+{keys}
+[output]
+path = "clv.parquet"
+""")
+    with pytest.raises(ValueError, match=message):
+        load_job(job)
+
+
+def test_clv_job_refuses_a_purchase_model_of_another_kind(tmp_path, market):
+    tx = market.transactions
+    tx.to_csv(tmp_path / "tx.csv", index=False)
+    summary = ts.calibration_summary(tx, customer="client_id", date="date", amount="amount", calibration_end=NOW)
+    models = {**model_file(tmp_path, ts.BetaGeo().fit(summary), "bg.tsm"),
+              **model_file(tmp_path, ts.GammaGamma().fit(summary), "gg.tsm")}
+    job = write(tmp_path, """
+[job]
+kind = "clv"
+[input]
+path = "tx.csv"
+[clv]
+model = "pareto_nbd"
+customer = "client_id"
+date = "date"
+amount = "amount"
+[model]
+purchases = "bg.tsm"
+spend = "gg.tsm"
+[output]
+path = "clv.parquet"
+""")
+    with pytest.raises(JobFileError, match="holds a BetaGeo; \\[clv\\] model = 'pareto_nbd' needs a ParetoNBD"):
+        run_job(job, models=models)
+    assert not (tmp_path / "clv.parquet").exists()
 
 
 # -- twins ----------------------------------------------------------------------------------
