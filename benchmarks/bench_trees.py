@@ -293,7 +293,8 @@ def bench_categorical(args, tmp):
                                None)
 
     Xs = X[:args.cat_shap_rows]
-    dm = xgb.DMatrix(Xs, feature_types=["q"] * d_num + ["c"] * len(CAT_K), enable_categorical=True)
+    dm = xgb.DMatrix(Xs, feature_names=[f"x{i}" for i in range(d_num)] + [f"c{j}" for j in range(len(CAT_K))],
+                     feature_types=["q"] * d_num + ["c"] * len(CAT_K), enable_categorical=True)
     x_t, x_lo, x_hi, ref_phi = timeit(lambda: xgb_cat.predict(dm, pred_contribs=True), repeat=1, warmup=0)
     p_t, p_lo, p_hi, phi = timeit(lambda: scorers["xgb_cat"].contributions(Xs, n_threads=args.threads),
                                   repeat=args.repeat)
