@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <cstring>
 #include <limits>
 #include <type_traits>
 
@@ -25,13 +26,13 @@ float FloatAtMost(double t) {
 
 }  // namespace
 
-void Layout::AppendTree(const Tree& tr, int64_t off, bool xgb) {
+void Layout::AppendTree(const Tree& tr, int64_t off, bool xgb, const std::vector<int32_t>& cat_k) {
   const int32_t count = tr.num_nodes();
   bool ok = off + count <= std::numeric_limits<int32_t>::max() &&
             static_cast<int64_t>(nodes.size()) + count < (int64_t{1} << 29);  // 4 * node index fits an int32
   for (int32_t i = 0; ok && i < count; ++i) {
     if (tr.left[i] < 0) continue;
-    ok = tr.kind[i] != static_cast<uint8_t>(SplitKind::kCategorical) &&
+    ok = (tr.kind[i] != static_cast<uint8_t>(SplitKind::kCategorical) || cat_k[tr.feature[i]] >= 0) &&
          static_cast<uint32_t>(tr.feature[i]) <= kFeatureMask;
   }
   if (!ok) {
@@ -59,6 +60,23 @@ void Layout::AppendTree(const Tree& tr, int64_t off, bool xgb) {
   for (int32_t i : order) {
     if (tr.left[i] < 0) continue;
     Node n;
+    n.child[0] = id[tr.left[i]];
+    n.child[1] = id[tr.right[i]];
+    if (tr.kind[i] == static_cast<uint8_t>(SplitKind::kCategorical)) {
+      // XGBoost sends its set right, LightGBM left.
+      const int32_t k = cat_k[tr.feature[i]];
+      const int32_t table = tree_nodes::AppendRightBits(tr.cat_bits.data() + tr.cat_begin[i], tr.cat_words[i], xgb,
+                                                        tr.default_left[i], k, cat_bits);
+      const int32_t words = tree_nodes::RightBitsWords(k);
+      const uint32_t slot = words == 1 ? cat_bits[table] : static_cast<uint32_t>(table);
+      if (words == 1) cat_bits.pop_back();  // held in the node
+      std::memcpy(&n.threshold, &slot, sizeof(slot));
+      n.feature = static_cast<uint32_t>(tr.feature[i]) | kCategorical |
+                  (words == 1 ? kInlineTable : words <= 8 ? kShortTable : 0u);
+      nodes.push_back(n);
+      threshold_d.push_back(0.0);
+      continue;
+    }
     n.feature = static_cast<uint32_t>(tr.feature[i]) | (tr.default_left[i] ? kDefaultLeft : 0u) |
                 (tr.kind[i] == static_cast<uint8_t>(SplitKind::kNumericZeroMissing) ? kZeroMissing : 0u);
     // x <= threshold goes left. XGBoost: x < t in float32, i.e. x <= the
@@ -76,8 +94,6 @@ void Layout::AppendTree(const Tree& tr, int64_t off, bool xgb) {
     } else {
       n.threshold = FloatAtMost(t);
     }
-    n.child[0] = id[tr.left[i]];
-    n.child[1] = id[tr.right[i]];
     nodes.push_back(n);
     threshold_d.push_back(td);
   }
@@ -107,6 +123,14 @@ void Layout::AppendTop(int32_t root_id) {
 
 namespace {
 
+// Whether categorical node nd sends code c right (its table inline or in cat_bits).
+inline uint32_t CategoryRightBit(const Node& nd, int32_t c, const uint32_t* cat_bits) {
+  uint32_t slot;
+  std::memcpy(&slot, &nd.threshold, sizeof(slot));
+  if (nd.feature & kInlineTable) return (slot >> c) & 1u;
+  return tree_nodes::RightBit(cat_bits + slot, c);
+}
+
 // One list entry: the node (high half) and the row's (tree in batch, row)
 // packed as k << 16 | r (low half).
 inline int64_t Entry(int32_t node, int32_t k, int32_t r) {
@@ -130,6 +154,7 @@ void WalkChunk(const Layout& layout, size_t t, int nt, const T* x, int64_t d, in
   }
   const Node* nodes = layout.nodes.data();
   const double* thr_d = layout.threshold_d.data();
+  const uint32_t* cat_bits = layout.cat_bits.data();
   int64_t* e = list.data();
   while (n > 0) {
     int64_t m = 0;
@@ -151,7 +176,8 @@ void WalkChunk(const Layout& layout, size_t t, int nt, const T* x, int64_t d, in
       // Missing: NaN, or zero for a zero-missing split; it takes the default.
       const uint32_t miss = static_cast<uint32_t>(std::isnan(v)) |
                             (((f & kZeroMissing) != 0) & (v >= -kZero) & (v <= kZero));
-      const uint32_t left = (miss & (f >> 31)) | (~miss & static_cast<uint32_t>(v <= thr) & 1u);
+      uint32_t left = (miss & (f >> 31)) | (~miss & static_cast<uint32_t>(v <= thr) & 1u);
+      if (f & kCategorical) left = CategoryRightBit(nd, static_cast<int32_t>(v), cat_bits) ^ 1u;
       const int32_t c = nd.child[left ^ 1u];
       // The last write for a row is its leaf (c < 0); earlier ones are overwritten.
       leaf[k * stride + r] = ~c;
@@ -211,6 +237,35 @@ void TransposeGroups(const float* x, int64_t d, int64_t rows, int64_t groups, st
   }
 }
 
+// All ones in the lanes whose word w has bit 0 set.
+inline __m256 BitSet(__m256i w) {
+  const __m256i one = _mm256_set1_epi32(1);
+  return _mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_and_si256(w, one), one));
+}
+
+// Each lane's table word holding bit c, shifted to bit 0: gathered from
+// cat_bits at word offset off + c / 32, in the lanes of `lanes` only.
+inline __m256i GatherBit(__m256i c, __m256i off, __m256i lanes, const uint32_t* cat_bits) {
+  const __m256i w = _mm256_mask_i32gather_epi32(_mm256_setzero_si256(), reinterpret_cast<const int*>(cat_bits),
+                                                _mm256_add_epi32(off, _mm256_srli_epi32(c, 5)), lanes, 4);
+  return _mm256_srlv_epi32(w, _mm256_and_si256(c, _mm256_set1_epi32(31)));
+}
+
+// The lanes (codes v) that one categorical node (feature word f, threshold
+// slot `slot`), the same in every lane, sends right. An inline table is a
+// shift away; a short one (<= 8 words) a register and a permute; longer
+// ones are gathered.
+inline __m256 CategoryRight(__m256 v, uint32_t f, int32_t slot, const uint32_t* cat_bits) {
+  const __m256i c = _mm256_cvttps_epi32(v);
+  if (f & kInlineTable) return BitSet(_mm256_srlv_epi32(_mm256_set1_epi32(slot), c));
+  if (f & kShortTable) {
+    const __m256i table = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(cat_bits + slot));
+    const __m256i w = _mm256_permutevar8x32_epi32(table, _mm256_srli_epi32(c, 5));
+    return BitSet(_mm256_srlv_epi32(w, _mm256_and_si256(c, _mm256_set1_epi32(31))));
+  }
+  return BitSet(GatherBit(c, _mm256_set1_epi32(slot), _mm256_set1_epi32(-1), cat_bits));
+}
+
 // The first 3 levels of one tree (Layout::top_*) for 8 rows at once, without
 // gathers: every node of the levels is compared for all 8 rows (a contiguous
 // load of the transposed group), and each row's way down selected by blends.
@@ -220,7 +275,8 @@ class Top {
   static_assert(L >= 1 && L <= 4, "exits fit two registers");
 
   Top(const Layout& layout, size_t t)
-      : feature_(layout.top_feature.data() + t * Layout::kTop),
+      : cat_bits_(layout.cat_bits.data()),
+        feature_(layout.top_feature.data() + t * Layout::kTop),
         threshold_(layout.top_threshold.data() + t * Layout::kTop),
         exit_(layout.top_exit.data() + t * Layout::kTop) {}
 
@@ -254,6 +310,11 @@ class Top {
   __m256 Right(const float* xg, int p) const {
     const uint32_t f = feature_[p];
     const __m256 v = _mm256_loadu_ps(xg + (f & kFeatureMask) * 8);
+    if (f & kCategorical) {
+      int32_t slot;
+      std::memcpy(&slot, threshold_ + p, sizeof(slot));
+      return CategoryRight(v, f, slot, cat_bits_);
+    }
     __m256 miss = _mm256_cmp_ps(v, v, _CMP_UNORD_Q);
     if (f & kZeroMissing) {
       const __m256 abs = _mm256_and_ps(v, _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff)));
@@ -264,6 +325,7 @@ class Top {
     return _mm256_blendv_ps(right, def, miss);
   }
 
+  const uint32_t* cat_bits_;
   const uint32_t* feature_;
   const float* threshold_;
   const int32_t* exit_;
@@ -314,6 +376,7 @@ void WalkChunkAvx2(const Layout& layout, size_t t, int nt, const float* x, int64
   const __m256i feat_mask = _mm256_set1_epi32(kFeatureMask);
   const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
   const __m256 zero_thr = _mm256_set1_ps(tree_nodes::kZeroThreshold);
+  const uint32_t* cat_bits = layout.cat_bits.data();
   while (n > 0) {
     int64_t m = 0, j = 0;
     // U groups of 8 entries a step, their gathers issued side by side so
@@ -359,6 +422,23 @@ void WalkChunkAvx2(const Layout& layout, size_t t, int nt, const float* x, int64
         const __m256 left = _mm256_or_ps(_mm256_andnot_ps(miss, _mm256_cmp_ps(v[u], thr[u], _CMP_LE_OQ)),
                                          _mm256_and_ps(miss, _mm256_castsi256_ps(_mm256_srai_epi32(f[u], 31))));
         c[u] = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(c1[u]), _mm256_castsi256_ps(c0[u]), left));
+        // Entries on categorical nodes: their code's bit picks the child.
+        // Inline tables are shifted, the others gathered.
+        const __m256i cat = _mm256_srai_epi32(_mm256_slli_epi32(f[u], 2), 31);
+        if (!_mm256_testz_si256(cat, cat)) {
+          const __m256i code = _mm256_cvttps_epi32(v[u]);
+          const __m256i inl = _mm256_srai_epi32(_mm256_slli_epi32(f[u], 3), 31);
+          __m256i w = _mm256_srlv_epi32(_mm256_castps_si256(thr[u]), code);
+          const __m256i far = _mm256_andnot_si256(inl, cat);
+          if (!_mm256_testz_si256(far, far)) {
+            const __m256i g = GatherBit(code, _mm256_castps_si256(thr[u]), far, cat_bits);
+            w = _mm256_castps_si256(
+                _mm256_blendv_ps(_mm256_castsi256_ps(w), _mm256_castsi256_ps(g), _mm256_castsi256_ps(far)));
+          }
+          const __m256 right = BitSet(w);
+          const __m256 cc = _mm256_blendv_ps(_mm256_castsi256_ps(c0[u]), _mm256_castsi256_ps(c1[u]), right);
+          c[u] = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(c[u]), cc, _mm256_castsi256_ps(cat)));
+        }
       }
       for (int u = 0; u < U; ++u) {
         const int done = _mm256_movemask_ps(_mm256_castsi256_ps(c[u]));
@@ -381,7 +461,8 @@ void WalkChunkAvx2(const Layout& layout, size_t t, int nt, const float* x, int64
       const float v = x[xoff[j] + (f & kFeatureMask)];
       const uint32_t miss = static_cast<uint32_t>(std::isnan(v)) |
                             (((f & kZeroMissing) != 0) & (std::fabs(v) <= tree_nodes::kZeroThreshold));
-      const uint32_t left = (miss & (f >> 31)) | (~miss & static_cast<uint32_t>(v <= nd.threshold) & 1u);
+      uint32_t left = (miss & (f >> 31)) | (~miss & static_cast<uint32_t>(v <= nd.threshold) & 1u);
+      if (f & kCategorical) left = CategoryRightBit(nd, static_cast<int32_t>(v), cat_bits) ^ 1u;
       const int32_t c = nd.child[left ^ 1u];
       if (c < 0) {
         leaf[slot[j]] = ~c;

@@ -22,13 +22,19 @@ namespace twinscore::tree_deep {
 // An internal node. Children are absolute indices into Layout::nodes, or, for
 // a leaf, ~(the leaf's flat node index in TreeEnsemble::nodes_), negative.
 struct Node {
-  float threshold;      // x <= threshold goes left (float32 comparisons)
-  uint32_t feature;     // feature index | kDefaultLeft | kZeroMissing
+  float threshold;      // x <= threshold goes left (float32 comparisons); kCategorical: its table or its offset (int32 bits)
+  uint32_t feature;     // feature index | kDefaultLeft | kZeroMissing | kCategorical
   int32_t child[2];     // left, right
 };
 constexpr uint32_t kDefaultLeft = 1u << 31;  // NaN (and zero, kZeroMissing) go left
 constexpr uint32_t kZeroMissing = 1u << 30;  // |x| <= kZeroThreshold is missing (LightGBM missing_type Zero)
-constexpr uint32_t kFeatureMask = kZeroMissing - 1;
+// A categorical split: the row holds the feature's code, the node a table of
+// one bit per code in Layout::cat_bits (1 = right; tree_nodes.h).
+constexpr uint32_t kCategorical = 1u << 29;
+// kCategorical with a table of one word, held in the threshold itself (codes < 32).
+constexpr uint32_t kInlineTable = 1u << 28;
+constexpr uint32_t kShortTable = 1u << 27;  // kCategorical with a table of <= 8 words (read as 8)
+constexpr uint32_t kFeatureMask = kShortTable - 1;
 
 // Trees batched into one pass: more entries per pass amortise its exit
 // branch and the few-rows tail of the deepest levels.
@@ -37,8 +43,10 @@ constexpr int kMaxBatchTrees = 64;
 struct Layout {
   std::vector<Node> nodes;
   std::vector<double> threshold_d;  // per node: x <= threshold_d goes left (float64 comparisons, LightGBM)
+  std::vector<uint32_t> cat_bits;   // the tables of categorical nodes, then 8 words of padding
   // Per tree: its root (a node index, or ~leaf for a one-leaf tree), or
-  // kNoTree when the tree keeps the lockstep walk (categorical splits).
+  // kNoTree when the tree keeps the lockstep walk (categorical splits of a
+  // feature without codes).
   std::vector<int32_t> root;
   static constexpr int32_t kNoTree = INT32_MIN;
   // Per tree, its first kTopLevels levels as a complete subtree for the AVX2
@@ -55,8 +63,9 @@ struct Layout {
   bool Has(size_t t) const { return root[t] != kNoTree; }
   // Appends the next tree; its flat nodes (TreeEnsemble::nodes_) start at off.
   // From the model's own thresholds: the flat node's x < t form cannot say
-  // x <= +inf, which a zero-missing split at +inf needs.
-  void AppendTree(const Tree& tr, int64_t off, bool xgb);
+  // x <= +inf, which a zero-missing split at +inf needs. cat_k: per feature,
+  // its categories as coded in the rows Walk reads, -1 if not coded.
+  void AppendTree(const Tree& tr, int64_t off, bool xgb, const std::vector<int32_t>& cat_k);
   // Appends the tree's top (above) from its root, a node or ~leaf.
   void AppendTop(int32_t root_id);
 };
@@ -73,7 +82,8 @@ struct Scratch {
 };
 
 // For the trees [t, t + nt) of the layout (each Has(), nt <= kMaxBatchTrees)
-// and the rows x[0 .. rows) (row-major, d values a row): leaf[k * rows + r] =
+// and the rows x[0 .. rows) (row-major, d values a row, the coded features as
+// codes: TreeEnsemble::CodeCategories): leaf[k * rows + r] =
 // the flat node index of the leaf that row r reaches in tree t + k. T is the
 // input type, C the comparison precision (float for XGBoost and for LightGBM
 // on float32 input, double for LightGBM on float64 input).

@@ -217,7 +217,7 @@ struct TreePlan {
   bool use_table = false;
   std::vector<int32_t> top;       // internal nodes above the blocks, parents before children
   std::vector<int32_t> internal;  // all internal nodes, parents before children
-  bool numeric = true;            // every split numeric (no categories, no zero-as-missing)
+  bool numeric = true;            // Decide8 takes every split (numeric, or categorical of a coded feature)
   std::vector<uint8_t> pos;       // per node: position of its feature among its path's distinct features
   std::vector<int32_t> ndist;     // per node: distinct features on the path to it (its own split excluded)
   std::vector<LeafPlan> leaves;   // depth-first order
@@ -236,6 +236,7 @@ struct TreeView {
   const double* thr_d;
   const double* value;
   const double* cover;
+  const int32_t* table;  // per node: its categorical table (TreeEnsemble::node_table_), -1 if none
   int32_t num_nodes;
 };
 
@@ -292,7 +293,7 @@ bool PlanBlocks(const TreeView& t, TreePlan& plan) {
   for (int32_t i = 0; i < N; ++i) {  // parents before children
     if (!t.is_leaf[i]) {
       plan.internal.push_back(i);
-      plan.numeric = plan.numeric && t.nodes[i].kind == static_cast<uint8_t>(SplitKind::kNumeric);
+      plan.numeric = plan.numeric && (t.nodes[i].kind == static_cast<uint8_t>(SplitKind::kNumeric) || t.table[i] >= 0);
     }
     if (height[i] > kBlockHeight) {
       plan.top.push_back(i);
@@ -497,7 +498,8 @@ inline void TableRow(const TreePlan& p, const TreeView& t, Right right, double* 
   }
 }
 
-// Rows taken 8 at a time by the decision kernel: float32 input, numeric splits only.
+// Rows taken 8 at a time by the decision kernel: float32 input, numeric splits
+// and categorical splits of coded features only.
 constexpr int32_t kLanes = 8;
 
 // The block's rows [rb, rb + 8), feature-major (xt[f * 8 + lane]); missing rows are NaN.
@@ -507,13 +509,22 @@ void Transpose8(const float* X, int64_t d, size_t rows, float* xt) {
   }
 }
 
-// Decisions of 8 rows at every internal node of a numeric tree: bit k of
-// dec[i] is 1 when row k goes right (x >= threshold, or missing and default
-// right), the same rule as GoRight for float comparisons.
-void Decide8(const TreePlan& p, const TreeView& t, const float* xt, uint8_t* dec) {
+// Decisions of 8 rows at every internal node of a tree: bit k of dec[i] is 1
+// when row k goes right (x >= threshold, or missing and default right), the
+// same rule as GoRight for float comparisons. Categorical nodes read the
+// rows' codes (xt coded by CodeCategories) in their tables.
+void Decide8(const TreePlan& p, const TreeView& t, const uint32_t* cat_tables, const float* xt, uint8_t* dec) {
   for (const int32_t i : p.internal) {
     const FlatNode& nd = t.nodes[i];
     const float* x = xt + static_cast<int64_t>(nd.feature) * kLanes;
+    if (t.table[i] >= 0) {
+      uint32_t bits = 0;
+      for (int32_t k = 0; k < kLanes; ++k) {  // the NaN of a lane past the block's rows reads nothing
+        if (x[k] == x[k]) bits |= static_cast<uint32_t>(tree_nodes::RightBit(cat_tables + t.table[i], static_cast<int32_t>(x[k]))) << k;
+      }
+      dec[i] = static_cast<uint8_t>(bits);
+      continue;
+    }
 #ifdef __AVX2__
     const __m256 v = _mm256_loadu_ps(x);
     const __m256 left = _mm256_or_ps(_mm256_cmp_ps(v, _mm256_set1_ps(nd.threshold), _CMP_LT_OQ),
@@ -533,11 +544,11 @@ void Decide8(const TreePlan& p, const TreeView& t, const float* xt, uint8_t* dec
 
 TreeView ViewOf(const std::vector<FlatNode>& nodes, const std::vector<uint8_t>& is_leaf,
                 const std::vector<double>& thr_d, const std::vector<double>& value, const std::vector<double>& cover,
-                const std::vector<int64_t>& offset, size_t t) {
+                const std::vector<int32_t>& table, const std::vector<int64_t>& offset, size_t t) {
   const int64_t off = offset[t];
   const int64_t stop = t + 1 < offset.size() ? offset[t + 1] : static_cast<int64_t>(nodes.size());
   return TreeView{nodes.data() + off, is_leaf.data() + off, thr_d.data() + off, value.data() + off,
-                  cover.data() + off, static_cast<int32_t>(stop - off)};
+                  cover.data() + off, table.data() + off, static_cast<int32_t>(stop - off)};
 }
 
 }  // namespace
@@ -546,7 +557,7 @@ int64_t TreeEnsemble::ShapTableTrees(int64_t n) const {
   int64_t count = 0;
   for (size_t t = 0; t < model_.trees.size(); ++t) {
     if (is_leaf_[tree_offset_[t]]) continue;
-    const TreeView v = ViewOf(nodes_, is_leaf_, threshold_d_, value_, cover_, tree_offset_, t);
+    const TreeView v = ViewOf(nodes_, is_leaf_, threshold_d_, value_, cover_, node_table_, tree_offset_, t);
     count += PlanTree(v, static_cast<int64_t>(t), 1.0, n, options_.shap_table_bytes).use_table;
   }
   return count;
@@ -564,7 +575,7 @@ absl::Status TreeEnsemble::ContribImpl(absl::Span<const T> X, int64_t n, int64_t
   std::vector<double> bias(model_.base_margin);
   for (size_t t = t0; t < t1; ++t) bias[model_.trees[t].group] += expected_[t] * scale;
   const bool xgb = model_.flavor == TreeFlavor::kXGBoost;
-  auto view = [&](size_t t) { return ViewOf(nodes_, is_leaf_, threshold_d_, value_, cover_, tree_offset_, t); };
+  auto view = [&](size_t t) { return ViewOf(nodes_, is_leaf_, threshold_d_, value_, cover_, node_table_, tree_offset_, t); };
 
   // Plan the trees (a single leaf only moves the bias) and group them in chunks.
   std::vector<TreePlan> plans;
@@ -616,9 +627,11 @@ absl::Status TreeEnsemble::ContribImpl(absl::Span<const T> X, int64_t n, int64_t
       constexpr bool kFloat = std::is_same_v<T, float> && std::is_same_v<C, float>;
       std::vector<float> xt(kFloat ? NumBlocks(re - rb, kLanes) * d * kLanes : 0);
       if constexpr (kFloat) {
+        std::vector<T> coded;  // the categorical features as codes, for Decide8
+        if (any_fast_cat_) CodeCategories<T, C>(X.data(), rb, re, coded);
+        const float* xb = any_fast_cat_ ? coded.data() : X.data() + rb * d;
         for (size_t g = rb; g < re; g += kLanes) {
-          Transpose8(reinterpret_cast<const float*>(X.data()) + g * d, d, std::min<size_t>(kLanes, re - g),
-                     xt.data() + (g - rb) * d);
+          Transpose8(xb + (g - rb) * d, d, std::min<size_t>(kLanes, re - g), xt.data() + (g - rb) * d);
         }
       }
       for (size_t k = first; k < last; ++k) {
@@ -627,7 +640,7 @@ absl::Status TreeEnsemble::ContribImpl(absl::Span<const T> X, int64_t n, int64_t
         const int64_t group_off = static_cast<int64_t>(model_.trees[p.tree].group) * (d + 1);
         if (kFloat && p.use_table && p.numeric) {
           for (size_t g = rb; g < re; g += kLanes) {
-            Decide8(p, t, xt.data() + (g - rb) * d, dec.data());
+            Decide8(p, t, cat_tables_.data(), xt.data() + (g - rb) * d, dec.data());
             for (size_t r = g; r < std::min(g + kLanes, re); ++r) {
               const uint32_t lane = static_cast<uint32_t>(r - g);
               TableRow(p, t, [&](int32_t i) { return (uint32_t{dec[i]} >> lane) & 1u; },

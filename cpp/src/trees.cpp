@@ -31,6 +31,35 @@ float FloatAtMost(double t) {
   return f;
 }
 
+// Per feature, its number of categories as the vector walks code them
+// (tree_nodes.h): 1 + its highest category in any set of the model; -1 when
+// some split reads it as a number (the code would hide the value), when
+// nothing splits on it, or when it has too many categories.
+std::vector<int32_t> FastCategoryCounts(const TreeModel& m) {
+  std::vector<int32_t> k(m.num_features, -1);
+  std::vector<uint8_t> numeric(m.num_features, 0);
+  for (const Tree& tr : m.trees) {
+    for (int32_t i = 0; i < tr.num_nodes(); ++i) {
+      if (tr.left[i] < 0) continue;
+      const int32_t f = tr.feature[i];
+      if (tr.kind[i] != static_cast<uint8_t>(SplitKind::kCategorical)) {
+        numeric[f] = 1;
+        continue;
+      }
+      int64_t top = 0;  // 1 + the highest category of the set
+      for (int32_t w = 0; w < tr.cat_words[i]; ++w) {
+        const uint64_t word = tr.cat_bits[tr.cat_begin[i] + w];
+        if (word) top = int64_t{64} * w + 64 - __builtin_clzll(word);
+      }
+      k[f] = static_cast<int32_t>(std::min<int64_t>(std::max<int64_t>(k[f], top), tree_nodes::kMaxFastCategories + 1));
+    }
+  }
+  for (int32_t f = 0; f < m.num_features; ++f) {
+    if (numeric[f] || k[f] > tree_nodes::kMaxFastCategories) k[f] = -1;
+  }
+  return k;
+}
+
 }  // namespace
 
 absl::Status ValidateModel(const TreeModel& m) {
@@ -225,15 +254,30 @@ absl::StatusOr<TreeEnsemble> TreeEnsemble::Build(TreeModel model, TreeScorerOpti
     e.tree_slow_.push_back(slow);
   }
   for (const Tree& tr : model.trees) e.tree_group_.push_back(tr.group);
+  e.cat_k_ = FastCategoryCounts(model);
+  for (int32_t k : e.cat_k_) e.any_fast_cat_ |= k >= 0;
+  e.node_table_.assign(e.nodes_.size(), -1);
+  for (size_t i = 0; i < e.nodes_.size(); ++i) {
+    const FlatNode& nd = e.nodes_[i];
+    if (e.is_leaf_[i] || nd.kind != static_cast<uint8_t>(SplitKind::kCategorical) || e.cat_k_[nd.feature] < 0) continue;
+    int32_t id;
+    std::memcpy(&id, &nd.threshold, sizeof(id));
+    const CatSet& s = e.cats_[id];
+    e.node_table_[i] = tree_nodes::AppendRightBits(e.cat_bits_.data() + s.begin, s.words, s.set_right,
+                                                   nd.default_left, e.cat_k_[nd.feature], e.cat_tables_);
+  }
+  // The vector walks read a table of <= 8 words as 8 (and data() is not null).
+  e.cat_tables_.resize(e.cat_tables_.size() + 8, 0u);
   e.BuildComplete(xgb, model.num_features);
   auto deep = std::make_shared<tree_deep::Layout>();
-  for (size_t t = 0; t < model.trees.size(); ++t) deep->AppendTree(model.trees[t], e.tree_offset_[t], xgb);
+  for (size_t t = 0; t < model.trees.size(); ++t) deep->AppendTree(model.trees[t], e.tree_offset_[t], xgb, e.cat_k_);
+  deep->cat_bits.resize(deep->cat_bits.size() + 8, 0u);  // the walk reads a short table as 8 words
   e.deep_ = std::move(deep);
   e.model_ = std::move(model);
   return e;
 }
 
-// Shallow numeric trees are also laid out complete: level by level, node p
+// Shallow trees are also laid out complete: level by level, node p
 // has children 2p+1 and 2p+2 and a leaf above the last level is repeated
 // under its whole subtree. A step is then idx = 2 idx + 1 + right: no child to
 // load, 8 bytes a node (threshold, feature with the default direction in its
@@ -250,19 +294,28 @@ absl::StatusOr<TreeEnsemble> TreeEnsemble::Build(TreeModel model, TreeScorerOpti
 // default is left and its step is one compare, with no NaN test. A float32
 // threshold of -inf (never written by XGBoost, whose thresholds are float32)
 // would break this: such a tree takes the node walk.
+//
+// A categorical split of a feature whose values the walk reads as codes
+// (cat_k_ >= 0) is a table of one bit per code (tree_nodes.h, tree_kernels.h);
+// trees with other categorical or zero-missing splits take the node walk.
 void TreeEnsemble::BuildComplete(bool xgb, int32_t num_features) {
   static_assert(kMaxCompleteDepth == kernels::kMaxCompleteKernelDepth);
   for (size_t t = 0; t < tree_offset_.size(); ++t) {
     const int32_t D = tree_depth_[t];
     const int64_t off = tree_offset_[t];
     const int64_t end = t + 1 < tree_offset_.size() ? tree_offset_[t + 1] : static_cast<int64_t>(nodes_.size());
-    bool numeric = true;
+    bool ok = true, cat = false;
     for (int64_t i = off; i < end; ++i) {
-      numeric &= nodes_[i].kind == static_cast<uint8_t>(SplitKind::kNumeric) ||
-                 nodes_[i].kind == static_cast<uint8_t>(SplitKind::kNumericNotMissingLeft);
-      numeric &= !(xgb && !is_leaf_[i] && nodes_[i].threshold == -std::numeric_limits<float>::infinity());
+      const bool is_cat = nodes_[i].kind == static_cast<uint8_t>(SplitKind::kCategorical);
+      cat |= is_cat;
+      ok &= nodes_[i].kind == static_cast<uint8_t>(SplitKind::kNumeric) ||
+            nodes_[i].kind == static_cast<uint8_t>(SplitKind::kNumericNotMissingLeft) ||
+            (is_cat && node_table_[i] >= 0);
+      ok &= !(xgb && !is_leaf_[i] && !is_cat && nodes_[i].threshold == -std::numeric_limits<float>::infinity());
     }
-    if (!numeric || D < 1 || D > kMaxCompleteDepth) {
+    ok &= 2 * int64_t{num_features} <= kernels::kFeatureBits;
+    complete_cat_.push_back(ok && cat);
+    if (!ok || D < 1 || D > kMaxCompleteDepth) {
       complete_offset_.push_back(-1);
       continue;
     }
@@ -292,7 +345,14 @@ void TreeEnsemble::BuildComplete(bool xgb, int32_t num_features) {
         continue;
       }
       const bool leaf = is_leaf_[off + it.i];
-      if (!leaf) {
+      if (!leaf && nd.kind == static_cast<uint8_t>(SplitKind::kCategorical)) {
+        const int32_t table = node_table_[off + it.i];
+        const int32_t words = tree_nodes::RightBitsWords(cat_k_[nd.feature]);
+        const uint32_t slot = words == 1 ? cat_tables_[table] : static_cast<uint32_t>(table);
+        std::memcpy(&cthr_[base + it.p], &slot, sizeof(slot));
+        cfeat_[base + it.p] = nd.feature | kernels::kCatNode |
+                              (words == 1 ? kernels::kCatInline : words <= 8 ? kernels::kCatShort : 0);
+      } else if (!leaf) {
         if (xgb) {
           cthr_[base + it.p] = nd.threshold;
         } else if (nd.kind == static_cast<uint8_t>(SplitKind::kNumericNotMissingLeft)) {
@@ -317,6 +377,29 @@ void TreeEnsemble::BuildComplete(bool xgb, int32_t num_features) {
   cleaf_f_.resize(cleaf_f_.size() + 8, 0.0f);
   cleaf_d_.resize(cleaf_d_.size() + 8, 0.0);
 }
+
+// The block rows the vector walks read: as the caller's, but the values of
+// the features coded for them (cat_k_ >= 0) replaced by their codes. C is
+// the comparison precision, in which XGBoost (float32) and LightGBM (double)
+// truncate a category.
+template <class T, class C>
+void TreeEnsemble::CodeCategories(const T* x, size_t rb, size_t re, std::vector<T>& xs) const {
+  const int64_t d = model_.num_features;
+  const bool xgb = model_.flavor == TreeFlavor::kXGBoost;
+  xs.assign(x + rb * d, x + re * d);
+  for (int64_t f = 0; f < d; ++f) {
+    const int32_t k = cat_k_[f];
+    if (k < 0) continue;
+    for (size_t r = 0; r < re - rb; ++r) {
+      T& v = xs[r * d + f];
+      v = static_cast<T>(tree_nodes::CategoryCode(static_cast<C>(v), k, xgb));
+    }
+  }
+}
+// TreeSHAP (tree_shap.cpp) codes its blocks too.
+template void TreeEnsemble::CodeCategories<float, float>(const float*, size_t, size_t, std::vector<float>&) const;
+template void TreeEnsemble::CodeCategories<double, float>(const double*, size_t, size_t, std::vector<double>&) const;
+template void TreeEnsemble::CodeCategories<double, double>(const double*, size_t, size_t, std::vector<double>&) const;
 
 namespace {
 
@@ -348,6 +431,7 @@ struct FewRowTrees {
   const uint64_t* bits;
   bool xgb;
   const int64_t* complete;  // per tree: its complete layout, -1 if none
+  const uint8_t* complete_cat;  // per tree: its complete layout has categorical nodes (read as codes)
   const float* cthr;
   const int32_t* cfeat;
   const float* cleaf;
@@ -429,7 +513,8 @@ template <class T, class C, class A>
 void FewRowLeaves(const FewRowTrees& f, size_t t, int k, const T* x, const float* xx, A* out) {
   if constexpr (std::is_same_v<A, float>) {
     bool complete = k == kTreeLanes && f.xgb;
-    for (int j = 0; complete && j < k; ++j) complete = f.complete[t + j] >= 0;
+    // Categorical nodes of the complete layout read codes, not this row: the flat walk.
+    for (int j = 0; complete && j < k; ++j) complete = f.complete[t + j] >= 0 && !f.complete_cat[t + j];
     if (complete) return CompleteXGBoostLeaves(f, t, xx, out);
   }
   FlatLeaves<T, C, A>(f, t, k, x, out);
@@ -491,7 +576,7 @@ absl::Status TreeEnsemble::PredictFewRows(const T* x, int64_t n, size_t t0, size
   const bool xgb = model_.flavor == TreeFlavor::kXGBoost;
   const FewRowTrees f{nodes_.data(),   threshold_d_.data(),     tree_offset_.data(), tree_depth_.data(),
                       tree_slow_.data(), cats_.data(),          cat_bits_.data(),    xgb,
-                      complete_offset_.data(), cthr_.data(),   cfeat_.data(),       cleaf_f_.data(),
+                      complete_offset_.data(), complete_cat_.data(), cthr_.data(), cfeat_.data(), cleaf_f_.data(),
                       value_f_.data(), value_.data(),           tree_group_.data()};
   // The row's two copies for XGBoost's complete trees, as in the batch's
   // transposed block: features [0, d) with NaN as +inf, [d, 2d) as -inf.
@@ -593,10 +678,13 @@ absl::Status TreeEnsemble::PredictImpl(absl::Span<const T> X, int64_t n, int64_t
   const bool use_vector = std::is_same_v<C, float> && tk.vector();
   // The vector walk takes XGBoost's complete trees; LightGBM's leaf-wise
   // trees, even complete ones, take the early-exit walk (rows leave them
-  // early), but those with categorical splits.
+  // early), but those it does not take (categorical splits of uncoded features).
   auto vector_walk = [&](size_t u) { return complete_offset_[u] >= 0 && (xgb || !deep_->Has(u)); };
-  bool any_complete = false;
-  for (size_t t = t0; t < t1; ++t) any_complete |= vector_walk(t);
+  bool any_complete = false, any_deep = false;
+  for (size_t t = t0; t < t1; ++t) {
+    any_complete |= vector_walk(t);
+    any_deep |= deep_->Has(t) && !(use_vector && vector_walk(t));
+  }
   const bool transpose = use_vector && any_complete;
 
   ParallelBlocks(static_cast<size_t>(n), static_cast<size_t>(B), [&](size_t, size_t rb, size_t re) {
@@ -607,10 +695,15 @@ absl::Status TreeEnsemble::PredictImpl(absl::Span<const T> X, int64_t n, int64_t
     std::vector<const T*> ptr(R);
     for (int64_t k = 0; k < R; ++k) ptr[k] = x + (rb + (k < rows ? k : 0)) * d;
     int32_t idx[kLanes];
+    // The rows the early-exit walk reads: categories as codes (CodeCategories).
+    std::vector<T> coded;
+    if (any_fast_cat_ && any_deep) CodeCategories<T, C>(x, rb, re, coded);
+    const T* xb = any_fast_cat_ && any_deep ? coded.data() : x + rb * d;
     // The block in 8-row groups, feature-major, as float32 (the comparison
     // type); lanes past the end are 0 and their sums are dropped.
     // XGBoost rows twice: features [0, d) with NaN as +inf, [d, 2d) with NaN
-    // as -inf (see BuildComplete).
+    // as -inf (see BuildComplete). Coded categorical features hold their
+    // code as int32 bits (tree_kernels.h), in both copies.
     const int64_t xd = xgb ? 2 * d : d;
     std::vector<float> xg;
     if (transpose) {
@@ -619,14 +712,18 @@ absl::Status TreeEnsemble::PredictImpl(absl::Span<const T> X, int64_t n, int64_t
       for (int64_t r = 0; r < rows; ++r) {
         float* dst = xg.data() + (r / kLanes) * xd * kLanes + r % kLanes;
         const T* src = x + (rb + r) * d;
-        if (xgb) {
-          for (int64_t f = 0; f < d; ++f) {
-            const float v = static_cast<float>(src[f]);
+        for (int64_t f = 0; f < d; ++f) {
+          const float v = static_cast<float>(src[f]);
+          if (cat_k_[f] >= 0) {
+            const auto code = static_cast<int32_t>(tree_nodes::CategoryCode(static_cast<C>(src[f]), cat_k_[f], xgb));
+            std::memcpy(&dst[f * kLanes], &code, sizeof(code));
+            if (xgb) std::memcpy(&dst[(f + d) * kLanes], &code, sizeof(code));
+          } else if (xgb) {
             dst[f * kLanes] = std::isnan(v) ? kInf : v;
             dst[(f + d) * kLanes] = std::isnan(v) ? -kInf : v;
+          } else {
+            dst[f * kLanes] = v;
           }
-        } else {
-          for (int64_t f = 0; f < d; ++f) dst[f * kLanes] = static_cast<float>(src[f]);
         }
       }
     }
@@ -642,18 +739,19 @@ absl::Status TreeEnsemble::PredictImpl(absl::Span<const T> X, int64_t n, int64_t
         A* acc_g = acc + tree_group_[t] * R;
         if (use_vector && vector_walk(t)) {
           const int64_t c = complete_offset_[t];
-          tk.Complete(tree_depth_[t], acc)(cthr_.data() + c, cfeat_.data() + c, complete_leaves + c, xg.data(),
-                                          xd * kLanes, groups, acc_g);
+          tk.Complete(tree_depth_[t], complete_cat_[t], acc)(cthr_.data() + c, cfeat_.data() + c,
+                                                             complete_leaves + c, cat_tables_.data(), xg.data(),
+                                                             xd * kLanes, groups, acc_g);
           continue;
         }
-        // Trees without categorical splits, but those of the vector walk: the
-        // early-exit walk (tree_deep.h), a batch of consecutive trees at once.
+        // Trees of the early-exit walk (tree_deep.h), but those of the vector
+        // walk, a batch of consecutive trees at once.
         auto deep = [&](size_t u) { return deep_->Has(u) && !(use_vector && vector_walk(u)); };
         if (deep(t)) {
           int nt = 1;
           while (nt < tree_deep::kMaxBatchTrees && t + nt < t1 && deep(t + nt)) ++nt;
           deep_leaf.resize(static_cast<size_t>(tree_deep::kMaxBatchTrees * rows));
-          tree_deep::Walk<T, C>(*deep_, t, nt, x + rb * d, d, rows, deep_leaf.data(), deep_scratch);
+          tree_deep::Walk<T, C>(*deep_, t, nt, xb, d, rows, deep_leaf.data(), deep_scratch);
           for (int k = 0; k < nt; ++k) {
             A* acc_k = acc + tree_group_[t + k] * R;
             for (int64_t r = 0; r < rows; ++r) acc_k[r] += flat_leaves[deep_leaf[k * rows + r]];

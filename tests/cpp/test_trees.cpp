@@ -8,6 +8,7 @@
 #include <string>
 
 #include "twinscore/json.h"
+#include "twinscore/simd.h"
 #include "twinscore/threads.h"
 #include "tree_oracle.h"
 
@@ -340,6 +341,97 @@ TEST(TreeEnsemble, VectorAndNodeWalksEqualAnOracleAtEveryDepth) {
       }
     }
   }
+}
+
+// A random tree over numeric features [0, 3) and categorical features 3..5
+// of kCatK categories: category sets of one category (XGBoost's one-hot
+// splits) or many, spanning up to ceil(k / 64) words (sometimes fewer, as
+// files store only the words up to their highest category).
+constexpr int32_t kCatK[3] = {2, 40, 130};
+Tree RandomMixedTree(int max_depth, bool lightgbm, std::mt19937_64& rng) {
+  Tree t = RandomNumericTree(max_depth, 6, lightgbm, rng);
+  for (int32_t i = 0; i < t.num_nodes(); ++i) {
+    if (t.left[i] < 0 || t.feature[i] < 3) continue;
+    if (!std::isfinite(t.threshold[i])) t.threshold[i] = 0.5;  // an uncoded numeric split keeps the node walk
+    const int32_t k = kCatK[t.feature[i] - 3];
+    t.kind[i] = static_cast<uint8_t>(SplitKind::kCategorical);
+    t.cat_begin[i] = static_cast<int32_t>(t.cat_bits.size());
+    const int32_t words = 1 + static_cast<int32_t>(rng() % ((k + 63) / 64));
+    t.cat_words[i] = words;
+    std::vector<uint64_t> set(words, 0);
+    if (rng() % 3 == 0) {
+      const int32_t c = static_cast<int32_t>(rng() % std::min(k, 64 * words));
+      set[c / 64] |= uint64_t{1} << (c % 64);
+    } else {
+      for (int32_t c = 0; c < std::min(k, 64 * words); ++c) set[c / 64] |= static_cast<uint64_t>(rng() % 2) << (c % 64);
+    }
+    t.cat_bits.insert(t.cat_bits.end(), set.begin(), set.end());
+  }
+  return t;
+}
+
+// A value of categorical feature f: a category, one past all, far out,
+// negative, fractional, NaN or infinite.
+float RandomCategory(int f, std::mt19937_64& rng) {
+  const int32_t k = kCatK[f - 3];
+  switch (rng() % 16) {
+    case 0: return NAN;
+    case 1: return -1.0f;
+    case 2: return -0.5f;
+    case 3: return -0.0f;
+    case 4: return static_cast<float>(rng() % (k + 70)) + 0.5f;
+    case 5: return static_cast<float>(k + rng() % 200);
+    case 6: return 1e9f;
+    case 7: return rng() % 2 ? INFINITY : -INFINITY;
+    case 8: return 3e38f;
+    default: return static_cast<float>(rng() % k);
+  }
+}
+
+// Trees mixing numeric and categorical splits (sets of 1 to 3 words, values
+// missing, unseen, negative, fractional, huge), every depth of the complete
+// walk and beyond it (the early-exit walk), every SIMD level, both input
+// precisions, 1 and 2 threads: every margin equals the oracle's, bit for bit.
+TEST(TreeEnsemble, CategoricalSplitsInTheVectorWalksEqualAnOracle) {
+  std::mt19937_64 rng(27);
+  const int d = 6;
+  for (TreeFlavor flavor : {TreeFlavor::kXGBoost, TreeFlavor::kLightGBM}) {
+    TreeModel m;
+    m.flavor = flavor;
+    m.num_features = d;
+    m.base_margin = {0.5};
+    for (int depth = 1; depth <= 12; ++depth) {
+      for (int k = 0; k < 3; ++k) m.trees.push_back(RandomMixedTree(depth, flavor == TreeFlavor::kLightGBM, rng));
+    }
+    auto e = TreeEnsemble::Build(m);
+    ASSERT_TRUE(e.ok()) << e.status();
+    for (int64_t n : {4, 9, 33, 203}) {
+      std::vector<float> X(n * d);
+      for (int64_t r = 0; r < n; ++r) {
+        for (int f = 0; f < d; ++f) {
+          X[r * d + f] = f < 3 ? static_cast<float>(static_cast<int64_t>(rng() % 49) - 24) / 8.0f : RandomCategory(f, rng);
+        }
+      }
+      std::vector<double> Xd(X.begin(), X.end());
+      for (SimdLevel level : SupportedSimdLevels()) {
+        ASSERT_TRUE(OverrideSimdLevelForTesting(static_cast<int>(level)));
+        for (int threads : {1, 2}) {
+          ASSERT_TRUE(SetNumThreads(threads).ok());
+          std::vector<double> out(n), out_d(n);
+          ASSERT_TRUE(e->PredictMargin(X, n, 0, 0, absl::MakeSpan(out)).ok());
+          ASSERT_TRUE(e->PredictMargin(Xd, n, 0, 0, absl::MakeSpan(out_d)).ok());
+          for (int64_t r = 0; r < n; ++r) {
+            const double want = OracleMargin(m, X.data() + r * d, 0);
+            ASSERT_EQ(out[r], want) << "flavor " << int(flavor) << " level " << SimdLevelName(level) << " n " << n
+                                    << " row " << r;
+            ASSERT_EQ(out_d[r], want) << "float64 input, level " << SimdLevelName(level) << " row " << r;
+          }
+        }
+      }
+    }
+  }
+  ASSERT_TRUE(OverrideSimdLevelForTesting(0));
+  ASSERT_TRUE(SetNumThreads(0).ok());
 }
 
 // An XGBoost threshold below -FLT_MAX is -inf in float32, where the vector

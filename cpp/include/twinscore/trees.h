@@ -182,6 +182,9 @@ class TreeEnsemble {
   // PredictImpl's path for a few rows (kFewRows in trees.cpp).
   template <class T, class C>
   absl::Status PredictFewRows(const T* x, int64_t n, size_t t0, size_t t1, double scale, absl::Span<double> out) const;
+  // Copies rows [rb, re) of x into xs with the categorical features as codes.
+  template <class T, class C>
+  void CodeCategories(const T* x, size_t rb, size_t re, std::vector<T>& xs) const;
   template <class T, class C>
   absl::Status ContribImpl(absl::Span<const T> X, int64_t n, int64_t begin, int64_t end, absl::Span<double> out) const;
   absl::Status CheckCall(size_t x_size, int64_t n, int64_t& begin, int64_t& end, size_t out_size,
@@ -198,7 +201,15 @@ class TreeEnsemble {
   std::vector<int32_t> tree_depth_;    // per tree: its deepest leaf
   std::vector<int32_t> tree_group_;    // per tree: its output group
   std::vector<uint8_t> tree_slow_;     // per tree: has a categorical or zero-missing split
-  // Complete layout of shallow numeric trees (see BuildComplete), -1 if none.
+  // Per feature: its categories as the vector walks code them (tree_nodes.h),
+  // -1 for a feature some split reads as a number; any_fast_cat_: some >= 0.
+  std::vector<int32_t> cat_k_;
+  bool any_fast_cat_ = false;
+  // Per flat node: the offset in cat_tables_ of its table of one bit per code
+  // (a categorical split of a coded feature; tree_nodes.h), else -1.
+  std::vector<int32_t> node_table_;
+  std::vector<uint32_t> cat_tables_;
+  // Complete layout of shallow trees (see BuildComplete), -1 if none.
   static constexpr int32_t kMaxCompleteDepth = 10;
   void BuildComplete(bool xgb, int32_t num_features);
   std::vector<int64_t> complete_offset_;
@@ -206,11 +217,12 @@ class TreeEnsemble {
   std::vector<int32_t> cfeat_;
   std::vector<float> cleaf_f_;
   std::vector<double> cleaf_d_;
+  std::vector<uint8_t> complete_cat_;  // per tree: its complete layout has categorical nodes
   std::vector<int64_t> tree_offset_;   // first flat node of each tree
   std::vector<CatSet> cats_;
   std::vector<uint64_t> cat_bits_;
   std::vector<double> expected_;       // per tree: cover-weighted mean leaf value
-  // The early-exit walk of trees without categorical splits (tree_deep.h);
+  // The early-exit walk (tree_deep.h);
   // shared by copies, never changed after Build.
   std::shared_ptr<const tree_deep::Layout> deep_;
   int32_t max_depth_ = 0;
