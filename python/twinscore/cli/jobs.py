@@ -144,7 +144,7 @@ import contextlib
 import glob
 import math
 import os
-import tempfile
+import secrets
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -651,10 +651,12 @@ class _Output:
 
     def __init__(self, target: Path, overwrite: bool):
         _remove_stale_partials(target)
-        fd, name = tempfile.mkstemp(prefix=_partial_name(target), suffix=".partial", dir=target.parent)
-        os.close(fd)
-        self.tmp, self.target, self.overwrite = Path(name), target, overwrite
-        self.tmp.unlink()  # the writers create it
+        # A name only, not a file: the writer creates it at its first chunk,
+        # once this output is registered for clean-up (a file reserved here
+        # would outlive a SIGTERM that lands before the registration). The pid
+        # in the name keeps jobs apart, the random part this job's outputs.
+        name = f"{_partial_name(target)}{secrets.token_hex(8)}.partial"
+        self.tmp, self.target, self.overwrite = target.parent / name, target, overwrite
         self.writer = _TableWriter(self.tmp, target.suffix)
         self.published = False
 
